@@ -1,0 +1,2 @@
+namespace ContinualLearning.Aggregator;
+// This assembly's public surface starts here; see docs/architecture.md.
