@@ -1,0 +1,152 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+
+namespace ContinualLearning.Tests.Helpers;
+
+/// <summary>
+/// A real Mosquitto broker on a free loopback port, with its own config, persistence and log in a
+/// temp directory. Tests that must meet a real broker use it; it can be stopped and restarted
+/// (same port, same persistence) to test outages.
+/// </summary>
+public sealed class MosquittoBroker : IAsyncDisposable, IDisposable
+{
+    private readonly string _dir;
+    private Process? _process;
+
+    private MosquittoBroker(string executable, string dir, int port)
+    {
+        Executable = executable;
+        _dir = dir;
+        Port = port;
+    }
+
+    public string Executable { get; }
+
+    public int Port { get; }
+
+    public string Host => "127.0.0.1";
+
+    public string LogPath => Path.Combine(_dir, "mosquitto.log");
+
+    /// <summary>Path of the mosquitto binary, or null when it is not installed.</summary>
+    public static string? FindExecutable()
+    {
+        foreach (var candidate in new[] { "/usr/sbin/mosquitto", "/usr/local/sbin/mosquitto", "/usr/bin/mosquitto", "/usr/local/bin/mosquitto" })
+            if (File.Exists(candidate)) return candidate;
+        var path = Environment.GetEnvironmentVariable("PATH") ?? "";
+        foreach (var dir in path.Split(':', StringSplitOptions.RemoveEmptyEntries))
+        {
+            var p = Path.Combine(dir, "mosquitto");
+            if (File.Exists(p)) return p;
+        }
+        return null;
+    }
+
+    /// <summary>Starts a broker. <paramref name="extraConfig"/> lines are appended to the generated mosquitto.conf.</summary>
+    public static async Task<MosquittoBroker> StartAsync(string? extraConfig = null)
+    {
+        var exe = FindExecutable() ?? throw new InvalidOperationException(
+            "Mosquitto is not installed: integration tests need a real broker. Install it with 'sudo apt-get install mosquitto'.");
+        var dir = Directory.CreateTempSubdirectory("cl-mosquitto-").FullName;
+        var broker = new MosquittoBroker(exe, dir, FreePort());
+        // 'user' keeps Mosquitto from dropping to the 'mosquitto' account when run as root, which could not write our temp dir.
+        File.WriteAllText(Path.Combine(dir, "mosquitto.conf"), $"""
+            listener {broker.Port} 127.0.0.1
+            allow_anonymous true
+            user {Environment.UserName}
+            persistence true
+            persistence_location {dir}/
+            autosave_interval 1
+            log_dest file {broker.LogPath}
+            log_type error
+            log_type warning
+            log_type notice
+            max_queued_messages 100000
+            {extraConfig}
+            """);
+        await broker.StartProcessAsync().ConfigureAwait(false);
+        return broker;
+    }
+
+    /// <summary>Stops the broker process (SIGTERM, so it saves its persistence file, like a service restart).</summary>
+    public async Task StopAsync()
+    {
+        if (_process is null) return;
+        if (!_process.HasExited)
+        {
+            // Process.Kill sends SIGKILL; a graceful stop is what a service manager does.
+            using var term = Process.Start("kill", ["-TERM", _process.Id.ToString()]);
+            await term.WaitForExitAsync().ConfigureAwait(false);
+            using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+            try { await _process.WaitForExitAsync(cts.Token).ConfigureAwait(false); }
+            catch (OperationCanceledException) { _process.Kill(); }
+        }
+        _process.Dispose();
+        _process = null;
+    }
+
+    public async Task RestartAsync()
+    {
+        await StopAsync().ConfigureAwait(false);
+        await StartProcessAsync().ConfigureAwait(false);
+    }
+
+    private async Task StartProcessAsync()
+    {
+        var psi = new ProcessStartInfo(Executable, ["-c", Path.Combine(_dir, "mosquitto.conf")])
+        {
+            RedirectStandardError = true,
+            RedirectStandardOutput = true,
+            UseShellExecute = false,
+        };
+        _process = Process.Start(psi) ?? throw new InvalidOperationException($"Could not start {Executable}.");
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
+        while (DateTime.UtcNow < deadline)
+        {
+            if (_process.HasExited)
+                throw new InvalidOperationException($"Mosquitto exited with code {_process.ExitCode}: {await _process.StandardError.ReadToEndAsync().ConfigureAwait(false)} {ReadLog()}");
+            try
+            {
+                using var client = new TcpClient();
+                await client.ConnectAsync(IPAddress.Loopback, Port).ConfigureAwait(false);
+                return;
+            }
+            catch (SocketException)
+            {
+                await Task.Delay(50).ConfigureAwait(false);
+            }
+        }
+        throw new TimeoutException($"Mosquitto did not accept connections on 127.0.0.1:{Port} within 10 s. Log: {ReadLog()}");
+    }
+
+    public string ReadLog() => File.Exists(LogPath) ? File.ReadAllText(LogPath) : "(no log)";
+
+    private static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await StopAsync().ConfigureAwait(false);
+        try { Directory.Delete(_dir, recursive: true); } catch (IOException) { }
+    }
+
+    public void Dispose() => DisposeAsync().AsTask().GetAwaiter().GetResult();
+}
+
+/// <summary>
+/// A fact that needs Mosquitto. Skipped with a message when Mosquitto is not installed, unless
+/// CL_REQUIRE_MOSQUITTO=1 (set by .ci/run), where a missing broker must fail the run.
+/// </summary>
+public sealed class MosquittoFactAttribute : FactAttribute
+{
+    public MosquittoFactAttribute()
+    {
+        if (MosquittoBroker.FindExecutable() is null && Environment.GetEnvironmentVariable("CL_REQUIRE_MOSQUITTO") != "1")
+            Skip = "Mosquitto is not installed (sudo apt-get install mosquitto); set CL_REQUIRE_MOSQUITTO=1 to make this a failure.";
+    }
+}
