@@ -22,27 +22,7 @@ public sealed class ManagedEngine : ITrainingEngine
         options.Validate();
         var layout = new ParameterLayout(spec);
         var parameters = new float[layout.Total];
-        layout.Gather(initialWeights ?? InitialWeights(spec, seed), parameters, "initial weights");
+        layout.Gather(initialWeights ?? HeadInitializer.Initialize(spec, seed), parameters, "initial weights");
         return new ManagedHead(spec, options, parameters);
-    }
-
-    // Stand-in until the shared HeadInitializer lands: PyTorch nn.Linear's default, U(−1/√fan_in, 1/√fan_in)
-    // for weights (kaiming_uniform with a=√5) and biases.
-    private static NamedTensor[] InitialWeights(HeadSpec spec, int seed)
-    {
-        var random = new Random(seed);
-        var result = new List<NamedTensor>();
-        for (var l = 0; l < spec.LinearCount; l++)
-        {
-            int inSize = spec.LayerSizes[l], outSize = spec.LayerSizes[l + 1];
-            var bound = 1.0 / Math.Sqrt(inSize);
-            var w = new float[outSize * inSize];
-            var b = new float[outSize];
-            for (var i = 0; i < w.Length; i++) w[i] = (float)((random.NextDouble() * 2 - 1) * bound);
-            for (var i = 0; i < b.Length; i++) b[i] = (float)((random.NextDouble() * 2 - 1) * bound);
-            result.Add(new NamedTensor(HeadSpec.WeightName(l), [outSize, inSize], w));
-            result.Add(new NamedTensor(HeadSpec.BiasName(l), [outSize], b));
-        }
-        return result.ToArray();
     }
 }
