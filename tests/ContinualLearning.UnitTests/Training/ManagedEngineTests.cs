@@ -106,7 +106,7 @@ public sealed class ManagedEngineTests
         const int batch = 32;
         for (var epoch = 0; epoch < 25; epoch++)
             for (var start = 0; start < 256; start += batch)
-                head.TrainStep(x.AsSpan(start * spec.InputSize), t.AsSpan(start * spec.TargetWidth), batch);
+                head.TrainStep(x.AsSpan(start * spec.InputSize, batch * spec.InputSize), t.AsSpan(start * spec.TargetWidth, batch * spec.TargetWidth), batch);
 
         var after = head.LossAndGradient(x, t, 256, includePenalty: false);
         Assert.True(after < 0.25 * before, $"loss {before} → {after}");
@@ -209,9 +209,10 @@ public sealed class ManagedEngineTests
 
         Assert.Contains("class index 0..1", Assert.Throws<ArgumentException>(() => head.TrainStep(x, [0f, 2f], 2)).Message);
         Assert.Contains("class index", Assert.Throws<ArgumentException>(() => head.TrainStep(x, [0.5f, 1f], 2)).Message);
-        Assert.Contains("needs 9", Assert.Throws<ArgumentException>(() => head.TrainStep(x, [0f, 1f, 0f], 3)).Message);
+        Assert.Contains("needs exactly 9", Assert.Throws<ArgumentException>(() => head.TrainStep(x, [0f, 1f, 0f], 3)).Message);
         Assert.Throws<ArgumentOutOfRangeException>(() => head.TrainStep(x, [0f], 0));
         Assert.Contains("needs 4", Assert.Throws<ArgumentException>(() => head.Predict(x, 2, new float[3])).Message);
+        Assert.Contains("needs exactly 3", Assert.Throws<ArgumentException>(() => head.Predict(x, 1, new float[2])).Message);
         Assert.Equal(0, head.Steps);
         Assert.Throws<ArgumentOutOfRangeException>(() => new ManagedEngine().Create(spec, new TrainingOptions { LearningRate = -1f }));
     }
@@ -226,10 +227,10 @@ public sealed class ManagedEngineTests
         var small = new float[3 * 3];
         var large = new float[100 * 3];
 
-        head.Predict(x, 3, small);
+        head.Predict(x.AsSpan(0, 3 * 4), 3, small);
         head.Predict(x, 100, large);
         var again = new float[3 * 3];
-        head.Predict(x, 3, again);
+        head.Predict(x.AsSpan(0, 3 * 4), 3, again);
 
         Assert.Equal(small, large.AsSpan(0, 9).ToArray());
         Assert.Equal(small, again);
@@ -268,8 +269,9 @@ public sealed class ManagedEngineTests
         var sum = 0f;
         for (var i = 0; i < 100; i++)
         {
-            sum += head.TrainStep(x, t, i % 2 == 0 ? batch : batch / 2);
-            head.Predict(x, i % 3 == 0 ? batch : 1, output);
+            var b = i % 2 == 0 ? batch : batch / 2;
+            sum += head.TrainStep(x.AsSpan(0, b * spec.InputSize), t.AsSpan(0, b * spec.TargetWidth), b);
+            head.Predict(x.AsSpan(0, (i % 3 == 0 ? batch : 1) * spec.InputSize), i % 3 == 0 ? batch : 1, output);
         }
         var allocated = GC.GetAllocatedBytesForCurrentThread() - before;
 

@@ -90,9 +90,9 @@ internal sealed class ManagedHead : IHeadModel
     {
         ThrowIfDisposed();
         CheckBatch(x, batch);
-        if (targets.Length < batch * Spec.TargetWidth)
+        if (targets.Length != batch * Spec.TargetWidth)
             throw new ArgumentException(
-                $"Targets hold {targets.Length} floats; a batch of {batch} for head {Spec} needs {batch * Spec.TargetWidth} ({Spec.TargetWidth} per sample).",
+                $"Targets hold {targets.Length} floats; a batch of {batch} for head {Spec} needs exactly {batch * Spec.TargetWidth} ({Spec.TargetWidth} per sample).",
                 nameof(targets));
         EnsureCapacity(batch);
         Forward(x, batch);
@@ -163,8 +163,8 @@ internal sealed class ManagedHead : IHeadModel
             throw new ArgumentOutOfRangeException(nameof(count), count, "The Fisher diagonal needs at least one sample.");
         CheckBatch(x, count);
         var width = Spec.TargetWidth;
-        if (targets.Length < count * width)
-            throw new ArgumentException($"Targets hold {targets.Length} floats; {count} samples for head {Spec} need {count * width}.", nameof(targets));
+        if (targets.Length != count * width)
+            throw new ArgumentException($"Targets hold {targets.Length} floats; {count} samples for head {Spec} need exactly {count * width}.", nameof(targets));
         var sum = new float[_layout.Total];
         var input = Spec.InputSize;
         for (var i = 0; i < count; i++)
@@ -185,7 +185,7 @@ internal sealed class ManagedHead : IHeadModel
         for (var l = 0; l < layers; l++)
         {
             int inSize = _sizes[l], outSize = _sizes[l + 1];
-            ReadOnlySpan<float> input = l == 0 ? x[..(batch * inSize)] : _activations[l].AsSpan(0, batch * inSize);
+            ReadOnlySpan<float> input = l == 0 ? x : _activations[l].AsSpan(0, batch * inSize);
             var output = _activations[l + 1].AsSpan(0, batch * outSize);
             var weight = _parameters.AsSpan(_layout.WeightOffset(l), outSize * inSize);
             var bias = _parameters.AsSpan(_layout.BiasOffset(l), outSize);
@@ -209,7 +209,7 @@ internal sealed class ManagedHead : IHeadModel
         for (var l = _sizes.Length - 2; l >= 0; l--)
         {
             int inSize = _sizes[l], outSize = _sizes[l + 1];
-            ReadOnlySpan<float> input = l == 0 ? x[..(batch * inSize)] : _activations[l].AsSpan(0, batch * inSize);
+            ReadOnlySpan<float> input = l == 0 ? x : _activations[l].AsSpan(0, batch * inSize);
             var d = delta.AsSpan(0, batch * outSize);
             var weightGrad = _gradient.AsSpan(_layout.WeightOffset(l), outSize * inSize);
             var biasGrad = _gradient.AsSpan(_layout.BiasOffset(l), outSize);
@@ -275,9 +275,10 @@ internal sealed class ManagedHead : IHeadModel
     {
         if (batch <= 0)
             throw new ArgumentOutOfRangeException(nameof(batch), batch, "The batch size must be at least 1.");
-        if (x.Length < batch * Spec.InputSize)
+        // Exact lengths, as the torch engine demands: a longer buffer is usually a batch-size bug, and both engines must accept the same calls.
+        if (x.Length != batch * Spec.InputSize)
             throw new ArgumentException(
-                $"Inputs hold {x.Length} floats; a batch of {batch} for head {Spec} needs {batch * Spec.InputSize} ({Spec.InputSize} per sample, row-major).",
+                $"Inputs hold {x.Length} floats; a batch of {batch} for head {Spec} needs exactly {batch * Spec.InputSize} ({Spec.InputSize} per sample, row-major).",
                 nameof(x));
     }
 
