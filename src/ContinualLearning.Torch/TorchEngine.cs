@@ -1,0 +1,57 @@
+using ContinualLearning.Tensors;
+using ContinualLearning.Training;
+using TorchSharp;
+
+namespace ContinualLearning.Torch;
+
+/// <summary>
+/// The reference training engine, on TorchSharp / libtorch (CPU). Available on linux-x64, win-x64 and
+/// osx-arm64 — not linux-arm64, where the managed engine runs instead; check <see cref="IsAvailable"/>.
+/// </summary>
+public sealed class TorchEngine : ITrainingEngine
+{
+    private static readonly Lazy<string?> s_loadFailure = new(ProbeLibTorch, LazyThreadSafetyMode.ExecutionAndPublication);
+
+    /// <summary>"torch".</summary>
+    public string Name => "torch";
+
+    /// <summary>
+    /// True when libtorch loads in this process. Probed once; never throws. When false,
+    /// <see cref="UnavailableReason"/> says why.
+    /// </summary>
+    public static bool IsAvailable => s_loadFailure.Value is null;
+
+    /// <summary>Why libtorch did not load, or null when it did.</summary>
+    public static string? UnavailableReason => s_loadFailure.Value;
+
+    /// <inheritdoc />
+    public IHeadModel Create(HeadSpec spec, TrainingOptions options, IReadOnlyList<NamedTensor>? initialWeights = null, int seed = 0)
+    {
+        ArgumentNullException.ThrowIfNull(spec);
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        if (!IsAvailable)
+            throw new InvalidOperationException($"The torch training engine cannot run here: {UnavailableReason} Use the managed engine (engine = \"managed\") on this machine.");
+        return new TorchHeadModel(spec, options, initialWeights ?? HeadInitializer.Initialize(spec, seed));
+    }
+
+    private static string? ProbeLibTorch()
+    {
+        try
+        {
+            // Loads libLibTorchSharp and libtorch; a missing library or symbol version surfaces here.
+            return torch.TryInitializeDeviceType(DeviceType.CPU)
+                ? null
+                : "libtorch loaded but did not initialise its CPU device.";
+        }
+        catch (Exception ex)
+        {
+            var root = ex;
+            while (root is TypeInitializationException { InnerException: { } inner }) root = inner;
+            var hint = root.Message.Contains("GLIBCXX", StringComparison.Ordinal)
+                ? " (the build marks GLIBCXX_3.4.32 weak in its copy of libLibTorchSharp.so; rebuild, or build with -p:TorchSharpWeakGlibcxx=always)"
+                : string.Empty;
+            return $"libtorch failed to load: {root.GetType().Name}: {root.Message}{hint}.";
+        }
+    }
+}
