@@ -118,7 +118,7 @@ internal static unsafe class GemmKernel
     }
 
     /// <summary>The call's operands as raw pointers, so they can cross into worker threads.</summary>
-    private readonly struct Args(
+    internal readonly struct Args(
         bool transA, bool transB, int m, int n, int k, float alpha,
         float* a, int lda, float* b, int ldb, float beta, float* c, int ldc)
     {
@@ -164,7 +164,7 @@ internal static unsafe class GemmKernel
         }
     }
 
-    private static void RunParallel<TK>(Args g, int threads, int p0, int kc, int jc, int nc, float* packB, float beta)
+    private static void RunParallel<TK>(in Args g, int threads, int p0, int kc, int jc, int nc, float* packB, float beta)
         where TK : struct, IMicroKernel
     {
         // Split along whichever dimension gives every thread several micro-tiles: rows when M is
@@ -173,28 +173,44 @@ internal static unsafe class GemmKernel
         var colTiles = (nc + TK.NR - 1) / TK.NR;
         var byRows = rowTiles >= colTiles;
         var tiles = byRows ? rowTiles : colTiles;
-        threads = Math.Min(threads, tiles);
-        if (threads <= 1)
+        var pool = GemmWorkerPool.Shared;
+        var parts = Math.Min(Math.Min(threads, tiles), pool.Helpers + 1);
+        var job = new Job(g, p0, kc, jc, nc, packB, beta, tiles, byRows, parts);
+        if (parts <= 1 || !pool.TryRun(job, &RunPart<TK>))
         {
+            // Too little work to share, or another caller holds the helpers: run it here.
             Block<TK>(g, 0, g.M, 0, nc, p0, kc, jc, packB, beta);
-            return;
         }
+    }
 
-        var packBAddress = (nint)packB;
-        Parallel.For(0, threads, new ParallelOptions { MaxDegreeOfParallelism = threads }, w =>
+    private static void RunPart<TK>(in Job job, int part)
+        where TK : struct, IMicroKernel
+    {
+        var t0 = (int)((long)job.Tiles * part / job.Parts);
+        var t1 = (int)((long)job.Tiles * (part + 1) / job.Parts);
+        if (job.ByRows)
         {
-            var t0 = (int)((long)tiles * w / threads);
-            var t1 = (int)((long)tiles * (w + 1) / threads);
-            var pb = (float*)packBAddress;
-            if (byRows)
-            {
-                Block<TK>(g, t0 * MR, Math.Min(g.M, t1 * MR), 0, nc, p0, kc, jc, pb, beta);
-            }
-            else
-            {
-                Block<TK>(g, 0, g.M, t0 * TK.NR, Math.Min(nc, t1 * TK.NR), p0, kc, jc, pb, beta);
-            }
-        });
+            Block<TK>(job.G, t0 * MR, Math.Min(job.G.M, t1 * MR), 0, job.Nc, job.P0, job.Kc, job.Jc, job.PackB, job.Beta);
+        }
+        else
+        {
+            Block<TK>(job.G, 0, job.G.M, t0 * TK.NR, Math.Min(job.Nc, t1 * TK.NR), job.P0, job.Kc, job.Jc, job.PackB, job.Beta);
+        }
+    }
+
+    /// <summary>One (jc, p0) block of a product, shared between <see cref="Job.Parts"/> threads.</summary>
+    internal readonly struct Job(Args g, int p0, int kc, int jc, int nc, float* packB, float beta, int tiles, bool byRows, int parts)
+    {
+        public readonly Args G = g;
+        public readonly int P0 = p0;
+        public readonly int Kc = kc;
+        public readonly int Jc = jc;
+        public readonly int Nc = nc;
+        public readonly float* PackB = packB;
+        public readonly float Beta = beta;
+        public readonly int Tiles = tiles;
+        public readonly bool ByRows = byRows;
+        public readonly int Parts = parts;
     }
 
     /// <summary>Rows [r0, r1) × packed columns [j0, j1) of the current (jc, p0) block.</summary>

@@ -20,16 +20,17 @@ public sealed class GemmTests(ITestOutputHelper output)
     private static readonly (float Alpha, float Beta)[] Scalars =
         [(1f, 0f), (1f, 1f), (0.5f, -1.5f), (-2f, 0f), (0f, 0.25f)];
 
-    public static TheoryData<GemmSimd, bool, bool> Kernels()
+    // The SIMD width travels as an int: GemmSimd is internal and xUnit needs public signatures.
+    public static TheoryData<int, bool, bool> Kernels()
     {
-        var data = new TheoryData<GemmSimd, bool, bool>();
+        var data = new TheoryData<int, bool, bool>();
         foreach (var simd in Enum.GetValues<GemmSimd>())
         {
             foreach (var ta in new[] { false, true })
             {
                 foreach (var tb in new[] { false, true })
                 {
-                    data.Add(simd, ta, tb);
+                    data.Add((int)simd, ta, tb);
                 }
             }
         }
@@ -39,8 +40,9 @@ public sealed class GemmTests(ITestOutputHelper output)
 
     [Theory]
     [MemberData(nameof(Kernels))]
-    public void Kernel_matches_double_reference_on_edge_shapes(GemmSimd simd, bool transA, bool transB)
+    public void Kernel_matches_double_reference_on_edge_shapes(int simdWidth, bool transA, bool transB)
     {
+        var simd = (GemmSimd)simdWidth;
         var rng = new Random(1234 + (int)simd * 4 + (transA ? 2 : 0) + (transB ? 1 : 0));
         var i = 0;
         foreach (var (m, n, k) in FixedShapes)
@@ -52,8 +54,9 @@ public sealed class GemmTests(ITestOutputHelper output)
 
     [Theory]
     [MemberData(nameof(Kernels))]
-    public void Kernel_matches_double_reference_on_random_shapes(GemmSimd simd, bool transA, bool transB)
+    public void Kernel_matches_double_reference_on_random_shapes(int simdWidth, bool transA, bool transB)
     {
+        var simd = (GemmSimd)simdWidth;
         var rng = new Random(99 + (int)simd * 4 + (transA ? 2 : 0) + (transB ? 1 : 0));
         for (var trial = 0; trial < 25; trial++)
         {
