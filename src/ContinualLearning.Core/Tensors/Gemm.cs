@@ -41,7 +41,7 @@ public static class Gemm
             return;
         }
 
-        GemmKernel.Multiply(GemmKernel.Preferred, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+        GemmKernel.Multiply(GemmKernel.ChooseSimd(n), transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
     }
 
     internal static void Validate(

@@ -43,7 +43,7 @@ internal static unsafe class GemmKernel
     private const int MaxNR = 32;
 
     /// <summary>Below this many multiply-adds a second thread costs more than it saves.</summary>
-    internal const long ParallelThreshold = 1L << 21;
+    internal const long ParallelThreshold = 1L << 22;
 
     /// <summary>The widest kernel the hardware accelerates.</summary>
     internal static readonly GemmSimd Preferred =
@@ -69,6 +69,7 @@ internal static unsafe class GemmKernel
         fixed (float* pa = a, pb = b, pc = c)
         {
             var args = new Args(transA, transB, m, n, k, alpha, pa, lda, pb, ldb, beta, pc, ldc);
+
             switch (simd)
             {
                 case GemmSimd.Vector512:
@@ -82,6 +83,27 @@ internal static unsafe class GemmKernel
                     break;
             }
         }
+    }
+
+    /// <summary>
+    /// The kernel for an output <paramref name="n"/> columns wide: narrow outputs (a 10- or 2-class
+    /// layer) would waste most of a 32-wide tile on zero padding, so they step down to a narrower
+    /// kernel that does the same work with fewer wasted lanes.
+    /// </summary>
+    internal static GemmSimd ChooseSimd(int n)
+    {
+        var simd = Preferred;
+        if (simd == GemmSimd.Vector512 && n <= 16)
+        {
+            simd = GemmSimd.Vector256;
+        }
+
+        if (simd == GemmSimd.Vector256 && n <= 8 && Vector128.IsHardwareAccelerated)
+        {
+            simd = GemmSimd.Vector128;
+        }
+
+        return simd;
     }
 
     /// <summary>C = beta·C (beta = 0 clears without reading, as BLAS does), for k = 0.</summary>
@@ -380,9 +402,27 @@ internal static unsafe class GemmKernel
             }
             else
             {
-                // Stored N×K: walk each of the NR source rows along k (sequential reads),
-                // scattering into the panel with stride NR.
-                for (var j = 0; j < nrFull; j++)
+                // Stored N×K: a transpose. Four source rows are read side by side (each one
+                // sequentially) and written as four adjacent values of every packed row, which keeps
+                // both the reads and the writes within a few cache lines at a time.
+                var j = 0;
+                for (; j + 4 <= nr; j += 4)
+                {
+                    var s0 = b + (long)(jc + jr + j) * ldb + p0;
+                    var s1 = s0 + ldb;
+                    var s2 = s1 + ldb;
+                    var s3 = s2 + ldb;
+                    var col = d + j;
+                    for (var p = 0; p < kc; p++, col += nrFull)
+                    {
+                        col[0] = s0[p];
+                        col[1] = s1[p];
+                        col[2] = s2[p];
+                        col[3] = s3[p];
+                    }
+                }
+
+                for (; j < nrFull; j++)
                 {
                     var col = d + j;
                     if (j < nr)
