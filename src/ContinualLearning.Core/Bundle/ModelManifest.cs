@@ -71,9 +71,9 @@ public sealed partial record ModelManifest
         }
         catch (JsonException e)
         {
-            var field = string.IsNullOrEmpty(e.Path) || e.Path == "$" ? null : e.Path.StartsWith("$.", StringComparison.Ordinal) ? e.Path[2..] : e.Path;
-            throw new BundleException(file, field,
-                $"malformed JSON at line {(e.LineNumber ?? 0) + 1}, position {(e.BytePositionInLine ?? 0) + 1}: {e.Message}", e);
+            var field = e.Path?.TrimStart('$').TrimStart('.');
+            throw new BundleException(file, string.IsNullOrEmpty(field) ? null : field,
+                $"malformed JSON at line {(e.LineNumber ?? 0) + 1}, position {(e.BytePositionInLine ?? 0) + 1}: {Describe(e)}", e);
         }
         if (document is null)
             throw new BundleException(file, null, "the manifest is JSON 'null'; expected an object.");
@@ -191,6 +191,32 @@ public sealed partial record ModelManifest
             }
         }
     }
+
+    /// <summary>System.Text.Json's message without its trailing "Path: … | LineNumber: …" (we report those) and with CLR type names made readable.</summary>
+    private static string Describe(JsonException e)
+    {
+        var message = e.Message;
+        var cut = message.IndexOf(" Path: ", StringComparison.Ordinal);
+        if (cut >= 0) message = message[..cut];
+        var type = TypeInMessage().Match(message);
+        if (!type.Success) return message;
+        var expected = type.Groups[1].Value switch
+        {
+            var t when t.Contains("Int32", StringComparison.Ordinal) && t.Contains("List", StringComparison.Ordinal) => "an array of integers",
+            var t when t.Contains("String", StringComparison.Ordinal) && t.Contains("List", StringComparison.Ordinal) => "an array of strings",
+            var t when t.Contains("Dictionary", StringComparison.Ordinal) => "an object of string values",
+            var t when t.Contains("List", StringComparison.Ordinal) => "an array",
+            var t when t.Contains("Int32", StringComparison.Ordinal) => "an integer",
+            var t when t.Contains("Single", StringComparison.Ordinal) => "a number",
+            var t when t.Contains("DateTime", StringComparison.Ordinal) => "an ISO-8601 UTC time string such as \"2025-01-31T12:00:00Z\"",
+            var t when t.Contains("String", StringComparison.Ordinal) => "a string",
+            _ => "an object",
+        };
+        return $"the value has the wrong type; expected {expected}.";
+    }
+
+    [GeneratedRegex("could not be converted to (\\S+)")]
+    private static partial Regex TypeInMessage();
 
     internal static string Format(float value) => value.ToString("R", CultureInfo.InvariantCulture);
 

@@ -158,6 +158,8 @@ public static class SafeTensors
         var header = bytes.Slice(8, headerLength);
         var buffer = bytes[(8 + headerLength)..];
 
+        if (!System.Text.Unicode.Utf8.IsValid(header))
+            throw new BundleException(source, null, "header is not valid UTF-8; the file is corrupt or not safetensors.");
         if (headerLength == 0 || header[0] != (byte)'{')
             throw new BundleException(source, null, "header does not start with '{'; the file is not safetensors.");
 
@@ -181,11 +183,6 @@ public static class SafeTensors
         {
             throw new BundleException(source, null,
                 $"header is not valid JSON (line {(e.LineNumber ?? 0) + 1}, byte {(e.BytePositionInLine ?? 0) + 1}): {e.Message}", e);
-        }
-        catch (ArgumentException e) when (e is not ArgumentNullException)
-        {
-            // Invalid UTF-8 inside the header surfaces as ArgumentException/DecoderFallbackException.
-            throw new BundleException(source, null, $"header is not valid UTF-8 JSON: {e.Message}", e);
         }
 
         // Reference rule: sorted by offsets, the tensors tile the buffer exactly.

@@ -193,6 +193,24 @@ public sealed class ModelManifestTests
         Assert.Contains("malformed JSON at line", e.Message);
     }
 
+    [Theory]
+    [InlineData("\"batchSize\": 16", "\"batchSize\": \"16\"", "training.batchSize", "expected an integer")]
+    [InlineData("\"std\": 0.15", "\"std\": NaN", "inputSchema.features[1].std", "'N' is an invalid start of a value")]
+    [InlineData("\"createdUtc\": \"2025-01-31T12:00:00Z\"", "\"createdUtc\": \"yesterday\"", "createdUtc", "expected an ISO-8601 UTC time")]
+    [InlineData("\"name\": \"elec2\"", "\"name\": 7", "name", "expected a string")]
+    public void Wrong_json_type_is_named_with_line_and_what_was_expected(string find, string replace, string field, string expected)
+    {
+        var json = ValidJson();
+        Assert.Contains(find, json);
+
+        var e = ParseFails(json.Replace(find, replace, StringComparison.Ordinal));
+
+        Assert.Equal(field, e.Field);
+        Assert.Contains("malformed JSON at line", e.Message);
+        Assert.Contains(expected, e.Message);
+        Assert.DoesNotContain("System.", e.Message);
+    }
+
     [Fact]
     public void Duplicate_property_is_rejected()
     {

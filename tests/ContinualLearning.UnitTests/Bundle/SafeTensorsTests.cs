@@ -198,6 +198,7 @@ public sealed class SafeTensorsTests
                 "b", "hole after 'a'"
             },
             { "duplicate tensor name", File(W.TrimEnd('}') + "},\"w\":{\"dtype\":\"F32\",\"shape\":[0],\"data_offsets\":[16,16]}}", F32_1_2_3_4), "w", "twice" },
+            { "header not UTF-8", Concat(U64(8), [(byte)'{', (byte)'"', 0xFF, (byte)'"', (byte)':', (byte)'1', (byte)'}', (byte)' ']), null, "not valid UTF-8" },
             { "metadata value not a string", File("{\"__metadata__\":{\"n\":1}}", []), "__metadata__.n", "must be a string" },
         };
     }
