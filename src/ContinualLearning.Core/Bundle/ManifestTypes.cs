@@ -1,0 +1,77 @@
+using ContinualLearning.Training;
+
+namespace ContinualLearning.Bundle;
+
+/// <summary>One raw input feature and the statistics that normalise it: <c>(x − Mean) / Std</c>.</summary>
+public sealed record FeatureSpec(string Name, float Mean, float Std);
+
+/// <summary>
+/// What a bundle consumes: ordered raw features with their normalisation, and — when the bundle carries a
+/// backbone — the size of the embedding the backbone produces (which is then the head's input size).
+/// </summary>
+public sealed record InputSchema(IReadOnlyList<FeatureSpec> Features, int? EmbeddingSize = null)
+{
+    /// <summary>The head's input width: the embedding size with a backbone, else the feature count.</summary>
+    public int HeadInputSize => EmbeddingSize ?? Features.Count;
+
+    public bool Equals(InputSchema? other) =>
+        other is not null && EmbeddingSize == other.EmbeddingSize && Features.SequenceEqual(other.Features);
+
+    public override int GetHashCode() => HashCode.Combine(EmbeddingSize, Features.Count);
+}
+
+/// <summary>What the head predicts.</summary>
+public enum TaskKind
+{
+    /// <summary>Class labels; see <see cref="TaskSpec.LabelNames"/>.</summary>
+    Classification,
+    /// <summary>Real-valued outputs; see <see cref="TaskSpec.OutputNames"/>.</summary>
+    Regression,
+}
+
+/// <summary>
+/// The task: classification with ≥ 2 label names (softmax CE with one output per label, or — for exactly two
+/// labels — BCE with a single output giving P(label 1)), or regression with named outputs (MSE).
+/// </summary>
+public sealed record TaskSpec
+{
+    private TaskSpec(TaskKind kind, IReadOnlyList<string> labelNames, IReadOnlyList<string> outputNames)
+    {
+        Kind = kind;
+        LabelNames = labelNames;
+        OutputNames = outputNames;
+    }
+
+    public TaskKind Kind { get; }
+
+    /// <summary>Class names in index order (empty for regression).</summary>
+    public IReadOnlyList<string> LabelNames { get; }
+
+    /// <summary>Output names in output order (empty for classification).</summary>
+    public IReadOnlyList<string> OutputNames { get; }
+
+    public static TaskSpec Classification(params IReadOnlyList<string> labelNames)
+    {
+        ArgumentNullException.ThrowIfNull(labelNames);
+        return new(TaskKind.Classification, labelNames.ToArray(), []);
+    }
+
+    public static TaskSpec Regression(params IReadOnlyList<string> outputNames)
+    {
+        ArgumentNullException.ThrowIfNull(outputNames);
+        return new(TaskKind.Regression, [], outputNames.ToArray());
+    }
+
+    public bool Equals(TaskSpec? other) =>
+        other is not null && Kind == other.Kind && LabelNames.SequenceEqual(other.LabelNames) && OutputNames.SequenceEqual(other.OutputNames);
+
+    public override int GetHashCode() => HashCode.Combine(Kind, LabelNames.Count, OutputNames.Count);
+}
+
+/// <summary>Default training hyper-parameters shipped with a model: optimiser settings plus the micro-batch size.</summary>
+public sealed record TrainingDefaults
+{
+    public TrainingOptions Options { get; init; } = new();
+
+    public int BatchSize { get; init; } = 32;
+}
