@@ -44,7 +44,7 @@ public sealed class MicroBatch
 /// Mixes fresh and replayed samples into micro-batches: with replay ratio r, each full micro-batch of size B holds
 /// round(B·r) replayed rows and the rest fresh. Every fresh sample appears exactly once per <see cref="Compose"/>
 /// (in a random order); replayed rows are drawn anew for each batch. The last, partial batch keeps the same ratio.
-/// When the replay source is empty or null, batches are all fresh.
+/// When the replay source is empty or null, batches are all fresh (full size).
 /// </summary>
 public sealed class MicroBatchComposer
 {
@@ -94,14 +94,17 @@ public sealed class MicroBatchComposer
         rng.Shuffle(order);
 
         var batch = new MicroBatch(BatchSize, _spec.InputSize, _spec.TargetWidth);
+        // With nothing to replay, batches are all fresh and full-sized rather than short.
+        var canReplay = replay is { Count: > 0 } && ReplayPerBatch > 0;
+        var freshPerBatch = canReplay ? FreshPerBatch : BatchSize;
         var next = 0;
         while (next < order.Length)
         {
-            var freshCount = Math.Min(FreshPerBatch, order.Length - next);
-            var replayWanted = freshCount == FreshPerBatch
-                ? ReplayPerBatch
-                : (int)Math.Round(freshCount * ReplayRatio / (1 - ReplayRatio), MidpointRounding.AwayFromZero);
-            var replayed = replayWanted > 0 && replay is { Count: > 0 } ? replay.SampleReplay(replayWanted, rng) : [];
+            var freshCount = Math.Min(freshPerBatch, order.Length - next);
+            var replayWanted = !canReplay ? 0
+                : freshCount == freshPerBatch ? ReplayPerBatch
+                : Math.Min(ReplayPerBatch, (int)Math.Round(freshCount * ReplayRatio / (1 - ReplayRatio), MidpointRounding.AwayFromZero));
+            var replayed = replayWanted > 0 ? replay!.SampleReplay(replayWanted, rng) : [];
 
             var row = 0;
             for (var k = 0; k < freshCount; k++) Write(batch, row++, fresh[order[next + k]]);
