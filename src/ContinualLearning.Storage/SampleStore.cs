@@ -426,13 +426,14 @@ public sealed class SampleStore : IDisposable
     }
 
     /// <summary>Feature checks shared with the replay buffer (which has its own width: training features may be embeddings).</summary>
-    internal void CheckFeatures(ReadOnlySpan<float> features, int? index, int? expectedCount = null, string expectedWhat = "FeatureCount")
+    internal void CheckFeatures(ReadOnlySpan<float> features, int? index) => CheckFeatures(features, index, Options.FeatureCount, "FeatureCount");
+
+    internal void CheckFeatures(ReadOnlySpan<float> features, int? index, int? expected, string expectedWhat)
     {
         var where = index is { } i ? $"Sample {i} of the batch" : "Sample";
         if (features.Length > Options.MaxFeatureCount)
             throw new SampleRejectedException(SampleRejectionReason.FeaturesTooLarge,
                 $"{where} has {features.Length} features, more than MaxFeatureCount = {Options.MaxFeatureCount}. Send at most {Options.MaxFeatureCount} or raise {nameof(SampleStoreOptions.MaxFeatureCount)}.");
-        var expected = expectedCount ?? Options.FeatureCount;
         if (features.Length == 0 || (expected is { } n && features.Length != n))
             throw new SampleRejectedException(SampleRejectionReason.WrongFeatureCount,
                 expected is { } m
