@@ -56,6 +56,7 @@ public sealed class SampleStore : IDisposable
     private long _rows;
     private long _bytes;
     private long _lastRowId;
+    private long _reservedRowId;
     private long _evicted;
     private long _expired;
     private bool _disposed;
@@ -103,9 +104,9 @@ public sealed class SampleStore : IDisposable
             _commit = Prepare("COMMIT");
             _rollback = Prepare("ROLLBACK");
             _insert = Prepare(
-                "INSERT INTO samples(time_ms, state, features, label_class, label_values, prediction, model_version, size) " +
-                "VALUES ($time, $state, $features, $class, $values, $prediction, $version, $size) RETURNING id",
-                "$time", "$state", "$features", "$class", "$values", "$prediction", "$version", "$size");
+                "INSERT INTO samples(id, time_ms, state, features, label_class, label_values, prediction, model_version, size) " +
+                "VALUES ($id, $time, $state, $features, $class, $values, $prediction, $version, $size)",
+                "$id", "$time", "$state", "$features", "$class", "$values", "$prediction", "$version", "$size");
             _selectForLabel = Prepare(
                 "SELECT time_ms, state, label_class, label_values, prediction, model_version, size FROM samples WHERE id = $id", "$id");
             _setLabel = Prepare(
@@ -367,9 +368,10 @@ public sealed class SampleStore : IDisposable
             _disposed = true;
             DisposeConnection();
             if (!Options.DeleteOnDispose) return;
+            var directory = Path.GetDirectoryName(DatabasePath)!;
+            if (!Directory.Exists(directory)) return;
             foreach (var suffix in new[] { "", "-wal", "-shm", "-journal" })
                 File.Delete(DatabasePath + suffix);
-            var directory = Path.GetDirectoryName(DatabasePath)!;
             if (_createdDirectory && Directory.Exists(directory) && !Directory.EnumerateFileSystemEntries(directory).Any())
                 Directory.Delete(directory);
         }
@@ -509,29 +511,50 @@ public sealed class SampleStore : IDisposable
         var labelBytes = Options.LabelKind == StoreLabelKind.Values ? Options.LabelCount * sizeof(float) : 0;
         var size = RowOverhead + features.Length + labelBytes + (prediction?.Length ?? 0) + (modelVersion?.Length ?? 0);
         MakeRoomLocked(size);
+        var rowId = _lastRowId + 1;
+        if (rowId > _reservedRowId) ReserveRowIds(rowId);
         var (labelClass, labelValues) = LabelColumns(label);
         var p = _insert.Parameters;
-        p[0].Value = NowMs;
-        p[1].Value = (int)state;
-        p[2].Value = features;
-        p[3].Value = labelClass;
-        p[4].Value = labelValues;
-        p[5].Value = DbValue(prediction);
-        p[6].Value = DbValue(modelVersion);
-        p[7].Value = size;
-        var rowId = (long)_insert.ExecuteScalar()!;
+        p[0].Value = rowId;
+        p[1].Value = NowMs;
+        p[2].Value = (int)state;
+        p[3].Value = features;
+        p[4].Value = labelClass;
+        p[5].Value = labelValues;
+        p[6].Value = DbValue(prediction);
+        p[7].Value = DbValue(modelVersion);
+        p[8].Value = size;
+        _insert.ExecuteNonQuery();
+        _lastRowId = rowId;
         _rows++;
         _bytes += size;
-        _lastRowId = Math.Max(_lastRowId, rowId);
         return _ids.Encode(rowId);
     }
 
+    /// <summary>
+    /// Row ids are issued from memory and reserved in the meta table in blocks, so an id is never reused — even after
+    /// its row was deleted and the store reopened — at the cost of one meta write per block instead of one per row
+    /// (which AUTOINCREMENT would pay).
+    /// </summary>
+    private void ReserveRowIds(long needed)
+    {
+        _reservedRowId = needed + RowIdBlock;
+        SetMeta("reserved_row_id", _reservedRowId);
+    }
+
+    private const int RowIdBlock = 4096;
+
     private void MakeRoomLocked(long size)
     {
-        while (_rows > 0 && (_rows + 1 > Options.MaxRows || _bytes + size > Options.MaxBytes))
+        if (_rows + 1 <= Options.MaxRows && _bytes + size <= Options.MaxBytes) return;
+        // Evict in chunks of ~1/128 of the bounds: one DELETE per chunk instead of one per insert once the store is
+        // full. The store then briefly holds up to 1/128 less than its bound.
+        var rowTarget = Options.MaxRows - 1 - Options.MaxRows / 128;
+        var byteTarget = Options.MaxBytes - size - Options.MaxBytes / 128;
+        while (_rows > 0 && (_rows > rowTarget || _bytes > byteTarget))
         {
-            var byRows = _rows + 1 - Options.MaxRows;
-            var excess = _bytes + size - Options.MaxBytes;
+            var byRows = _rows - rowTarget;
+            var excess = _bytes - byteTarget;
             var average = Math.Max(1, _bytes / _rows);
             var byBytes = excess > 0 ? (excess + average - 1) / average : 0;
             var n = Math.Max(1, Math.Max(byRows, byBytes));
@@ -654,7 +677,7 @@ public sealed class SampleStore : IDisposable
         Execute("""
             CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID;
             CREATE TABLE IF NOT EXISTS samples (
-                id INTEGER PRIMARY KEY AUTOINCREMENT,
+                id INTEGER PRIMARY KEY,
                 time_ms INTEGER NOT NULL,
                 state INTEGER NOT NULL,
                 features BLOB NOT NULL,
@@ -716,12 +739,16 @@ public sealed class SampleStore : IDisposable
     private void ReloadCounters()
     {
         using var cmd = _connection.CreateCommand();
-        cmd.CommandText = "SELECT COUNT(*), COALESCE(SUM(size), 0), (SELECT COALESCE(MAX(seq), 0) FROM sqlite_sequence WHERE name = 'samples') FROM samples";
-        using var reader = cmd.ExecuteReader();
-        reader.Read();
-        _rows = reader.GetInt64(0);
-        _bytes = reader.GetInt64(1);
-        _lastRowId = reader.GetInt64(2);
+        cmd.CommandText = "SELECT COUNT(*), COALESCE(SUM(size), 0), COALESCE(MAX(id), 0) FROM samples";
+        using (var reader = cmd.ExecuteReader())
+        {
+            reader.Read();
+            _rows = reader.GetInt64(0);
+            _bytes = reader.GetInt64(1);
+            // Every id ever issued is at most the persisted reservation, so continuing after it never reuses one.
+            _reservedRowId = Math.Max(reader.GetInt64(2), GetMeta("reserved_row_id") is long r ? r : 0);
+        }
+        _lastRowId = Math.Max(_lastRowId, _reservedRowId);
     }
 
     private void DisposeConnection()

@@ -125,6 +125,24 @@ public sealed class SampleStoreTests : IDisposable
     }
 
     [Fact]
+    public void Ids_are_never_reused_even_after_the_table_emptied_and_the_store_reopened()
+    {
+        var options = _dir.Options();
+        long[] used;
+        using (var store = new SampleStore(options))
+        {
+            used = store.AddLabelledBatch(Samples.Batch(3)).Ids;
+            store.MarkUsed(store.TakeFreshBatch(10).Select(s => s.Id));
+            Assert.Equal(0, store.GetStats().Rows);
+        }
+        using var reopened = new SampleStore(options);
+        var fresh = reopened.AddLabelledBatch(Samples.Batch(3)).Ids;
+        Assert.Empty(fresh.Intersect(used));
+        var e = Assert.Throws<SampleRejectedException>(() => reopened.AddLabel(used[0], SampleLabel.Class(0)));
+        Assert.Equal(SampleRejectionReason.SampleNoLongerHeld, e.Reason);
+    }
+
+    [Fact]
     public void Reopening_with_another_feature_count_is_refused_with_both_configurations()
     {
         new SampleStore(_dir.Options(featureCount: 4)).Dispose();
