@@ -1,2 +1,0 @@
-namespace ContinualLearning.Storage;
-// This assembly's public surface starts here; see docs/architecture.md.
