@@ -100,7 +100,7 @@ public sealed record DeviceStatus : IFleetMessage
     public long DeltasSent { get; init; }
 
     /// <summary>The message a device registers as its last will: retained, state offline.</summary>
-    public static DeviceStatus Offline(string deviceId) => new() { DeviceId = deviceId, State = DeviceState.Offline };
+    public static DeviceStatus Offline(string deviceId) => new() { DeviceId = deviceId, State = DeviceState.Offline, Timestamp = DateTimeOffset.UtcNow };
 }
 
 /// <summary>Periodic metrics on <c>cl/{fleet}/device/{id}/telemetry</c> (not retained, QoS 0 or 1).</summary>
