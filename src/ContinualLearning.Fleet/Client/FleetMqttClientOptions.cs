@@ -1,0 +1,62 @@
+using System.Security.Cryptography.X509Certificates;
+
+namespace ContinualLearning.Fleet.Client;
+
+/// <summary>A message the broker publishes for this client when the connection is lost without a clean DISCONNECT.</summary>
+public sealed record FleetWill(string Topic, byte[] Payload, bool Retain = true);
+
+/// <summary>A message the client publishes after every (re)connect, e.g. the retained "online" status that overwrites the will.</summary>
+public sealed record FleetBirth(string Topic, Func<byte[]> Payload, bool Retain = true);
+
+/// <summary>TLS settings: server validation against a private CA, optional client certificate (mutual TLS).</summary>
+public sealed record FleetTlsOptions
+{
+    /// <summary>Host name expected in the server certificate; defaults to the connection host.</summary>
+    public string? TargetHost { get; init; }
+
+    /// <summary>CA certificates that may sign the broker's certificate (a private fleet CA); null uses the system store.</summary>
+    public X509Certificate2Collection? TrustedCertificateAuthorities { get; init; }
+
+    /// <summary>Client certificate (with private key) for mutual TLS; Mosquitto can map its CN to the username for ACLs.</summary>
+    public X509Certificate2Collection? ClientCertificates { get; init; }
+
+    /// <summary>Development only: accept any server certificate.</summary>
+    public bool AllowUntrustedCertificates { get; init; }
+}
+
+/// <summary>Connection settings of a <see cref="FleetMqttClient"/>. Immutable; build once and share.</summary>
+public sealed record FleetMqttClientOptions
+{
+    /// <summary>MQTT client id: the device id or "aggregator-…"; it names the persistent session.</summary>
+    public required string ClientId { get; init; }
+
+    public string Host { get; init; } = "127.0.0.1";
+
+    public int Port { get; init; } = 1883;
+
+    /// <summary>False (default) keeps the broker-side session across reconnects, so QoS 1 messages sent while we were away are delivered.</summary>
+    public bool CleanStart { get; init; }
+
+    /// <summary>How long the broker keeps the session after a disconnect (seconds).</summary>
+    public uint SessionExpirySeconds { get; init; } = 24 * 3600;
+
+    public TimeSpan KeepAlive { get; init; } = TimeSpan.FromSeconds(15);
+
+    public TimeSpan ConnectTimeout { get; init; } = TimeSpan.FromSeconds(10);
+
+    public string? Username { get; init; }
+
+    public string? Password { get; init; }
+
+    /// <summary>Null for plain TCP (loopback / lab); set for anything crossing a network.</summary>
+    public FleetTlsOptions? Tls { get; init; }
+
+    public FleetWill? Will { get; init; }
+
+    public FleetBirth? Birth { get; init; }
+
+    /// <summary>First reconnect delay ceiling; doubles per failed attempt up to <see cref="ReconnectMaxDelay"/>.</summary>
+    public TimeSpan ReconnectBaseDelay { get; init; } = TimeSpan.FromMilliseconds(200);
+
+    public TimeSpan ReconnectMaxDelay { get; init; } = TimeSpan.FromSeconds(30);
+}

@@ -1,0 +1,99 @@
+using System.Formats.Tar;
+using System.Security.Cryptography;
+using ContinualLearning.Fleet.Messages;
+
+namespace ContinualLearning.Fleet.Signing;
+
+/// <summary>
+/// Turns a bundle directory into one byte container (a POSIX tar, made deterministic: files sorted by path,
+/// fixed timestamps and modes, no owner names, so the same bundle always hashes the same), cuts it into
+/// chunks, and writes the release that lists every chunk hash. The reverse, <see cref="Extract"/>, refuses
+/// paths that would escape the target directory.
+/// </summary>
+public static class BundlePackager
+{
+    public const int DefaultChunkSize = 64 * 1024;
+
+    private static readonly DateTimeOffset FixedTime = DateTimeOffset.FromUnixTimeSeconds(0);
+
+    public static byte[] Pack(string bundleDirectory)
+    {
+        if (!Directory.Exists(bundleDirectory))
+            throw new DirectoryNotFoundException($"Bundle directory '{bundleDirectory}' does not exist.");
+        using var ms = new MemoryStream();
+        using (var tar = new TarWriter(ms, TarEntryFormat.Pax, leaveOpen: true))
+        {
+            var files = Directory.GetFiles(bundleDirectory, "*", SearchOption.AllDirectories)
+                .Select(f => Path.GetRelativePath(bundleDirectory, f).Replace('\\', '/'))
+                .Order(StringComparer.Ordinal);
+            foreach (var rel in files)
+            {
+                using var content = File.OpenRead(Path.Combine(bundleDirectory, rel));
+                var entry = new PaxTarEntry(TarEntryType.RegularFile, rel, new Dictionary<string, string>())
+                {
+                    ModificationTime = FixedTime,
+                    Mode = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead,
+                    DataStream = content,
+                };
+                tar.WriteEntry(entry);
+            }
+        }
+        return ms.ToArray();
+    }
+
+    /// <summary>Unpacks a container made by <see cref="Pack"/> into <paramref name="targetDirectory"/> (created if needed).</summary>
+    public static void Extract(byte[] container, string targetDirectory)
+    {
+        ArgumentNullException.ThrowIfNull(container);
+        var root = Path.GetFullPath(targetDirectory);
+        Directory.CreateDirectory(root);
+        using var ms = new MemoryStream(container, writable: false);
+        using var tar = new TarReader(ms);
+        while (tar.GetNextEntry() is { } entry)
+        {
+            if (entry.EntryType is not (TarEntryType.RegularFile or TarEntryType.V7RegularFile))
+                throw new InvalidDataException($"Bundle entry '{entry.Name}' is a {entry.EntryType}; bundles hold regular files only.");
+            var path = Path.GetFullPath(Path.Combine(root, entry.Name));
+            if (!path.StartsWith(root + Path.DirectorySeparatorChar, StringComparison.Ordinal))
+                throw new InvalidDataException($"Bundle entry '{entry.Name}' points outside the target directory; refusing to extract.");
+            Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+            using var output = File.Create(path);
+            entry.DataStream?.CopyTo(output);
+        }
+    }
+
+    /// <summary>Splits a container into chunks of <paramref name="chunkSize"/> bytes (the last may be shorter; an empty container is one empty chunk).</summary>
+    public static IReadOnlyList<BundleChunk> Split(byte[] container, string modelName, long version, int chunkSize = DefaultChunkSize)
+    {
+        ArgumentNullException.ThrowIfNull(container);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(chunkSize);
+        var count = Math.Max(1, (container.Length + chunkSize - 1) / chunkSize);
+        var chunks = new BundleChunk[count];
+        for (var i = 0; i < count; i++)
+        {
+            var start = i * chunkSize;
+            var length = Math.Min(chunkSize, container.Length - start);
+            chunks[i] = new BundleChunk(modelName, version, i, count, container.AsSpan(start, length).ToArray());
+        }
+        return chunks;
+    }
+
+    /// <summary>The unsigned release describing <paramref name="container"/>; sign it with <see cref="ReleaseSigner.Sign"/>.</summary>
+    public static Release CreateRelease(byte[] container, string modelName, long version, string cohort, int chunkSize = DefaultChunkSize, long? parentVersion = null)
+    {
+        var chunks = Split(container, modelName, version, chunkSize);
+        return new Release
+        {
+            ModelName = modelName,
+            Version = version,
+            ParentVersion = parentVersion,
+            Cohort = cohort,
+            BundleSha256 = Convert.ToHexStringLower(SHA256.HashData(container)),
+            BundleSize = container.Length,
+            ChunkSize = chunkSize,
+            ChunkCount = chunks.Count,
+            ChunkSha256 = chunks.Select(c => c.Sha256Hex).ToArray(),
+            CreatedAt = DateTimeOffset.FromUnixTimeMilliseconds(DateTimeOffset.UtcNow.ToUnixTimeMilliseconds()),
+        };
+    }
+}

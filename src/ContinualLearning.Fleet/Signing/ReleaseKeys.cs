@@ -1,0 +1,69 @@
+using System.Security.Cryptography;
+
+namespace ContinualLearning.Fleet.Signing;
+
+/// <summary>
+/// ECDSA P-256 release-signing keys as PEM files: the private key as PKCS#8 ("BEGIN PRIVATE KEY"), the public key
+/// as SubjectPublicKeyInfo ("BEGIN PUBLIC KEY"), readable by <c>openssl pkey</c>. The aggregator holds the private
+/// key; devices ship only the public one.
+/// </summary>
+public static class ReleaseKeys
+{
+    public static ECDsa Generate() => ECDsa.Create(ECCurve.NamedCurves.nistP256);
+
+    /// <summary>Writes both PEM files; the private key file gets mode 0600 on Unix.</summary>
+    public static void Save(ECDsa key, string privateKeyPath, string publicKeyPath)
+    {
+        ArgumentNullException.ThrowIfNull(key);
+        if (!OperatingSystem.IsWindows())
+        {
+            // Create with 0600 before writing so the secret is never briefly world-readable.
+            using var fs = new FileStream(privateKeyPath, new FileStreamOptions
+            {
+                Mode = FileMode.Create,
+                Access = FileAccess.Write,
+                UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite,
+            });
+            using var w = new StreamWriter(fs);
+            w.Write(key.ExportPkcs8PrivateKeyPem());
+        }
+        else
+        {
+            File.WriteAllText(privateKeyPath, key.ExportPkcs8PrivateKeyPem());
+        }
+        File.WriteAllText(publicKeyPath, key.ExportSubjectPublicKeyInfoPem());
+    }
+
+    public static ECDsa LoadPrivate(string path) => Load(path, "private");
+
+    public static ECDsa LoadPublic(string path) => Load(path, "public");
+
+    /// <summary>A short id of a key: first 8 bytes of SHA-256 over its SubjectPublicKeyInfo, hex.</summary>
+    public static string KeyId(ECDsa key)
+    {
+        ArgumentNullException.ThrowIfNull(key);
+        return Convert.ToHexStringLower(SHA256.HashData(key.ExportSubjectPublicKeyInfo()).AsSpan(0, 8));
+    }
+
+    private static ECDsa Load(string path, string what)
+    {
+        if (!File.Exists(path))
+            throw new FileNotFoundException($"The {what} release key file '{path}' does not exist; create one with `cl model keygen`.", path);
+        var key = ECDsa.Create();
+        try
+        {
+            key.ImportFromPem(File.ReadAllText(path));
+        }
+        catch (Exception ex) when (ex is ArgumentException or CryptographicException)
+        {
+            key.Dispose();
+            throw new CryptographicException($"'{path}' is not a PEM {what} EC key ({ex.Message}).", ex);
+        }
+        if (key.KeySize != 256)
+        {
+            key.Dispose();
+            throw new CryptographicException($"'{path}' holds a {key.KeySize}-bit EC key; release keys must be P-256.");
+        }
+        return key;
+    }
+}

@@ -1,0 +1,138 @@
+namespace ContinualLearning.Fleet.Topics;
+
+/// <summary>What a fleet topic is about.</summary>
+public enum FleetTopicKind
+{
+    DeviceStatus,
+    DeviceTelemetry,
+    DeviceDelta,
+    DeviceCommand,
+    ModelRelease,
+    ModelChunk,
+}
+
+/// <summary>A parsed fleet topic. Fields that do not apply to the kind are null.</summary>
+public sealed record FleetTopic(FleetTopicKind Kind, string Fleet, string? DeviceId = null, string? ModelName = null, long? Version = null, int? ChunkIndex = null);
+
+/// <summary>
+/// The MQTT topic scheme (docs/protocol.md):
+/// <c>cl/{fleet}/device/{id}/status|telemetry|delta|cmd</c>, <c>cl/{fleet}/model/{name}/release</c>,
+/// <c>cl/{fleet}/model/{name}/{version}/chunk/{n}</c>. Every id is validated so that no caller can
+/// inject a level separator or wildcard into a topic (which would let a device publish as another).
+/// </summary>
+public static class FleetTopics
+{
+    public const string Root = "cl";
+
+    /// <summary>Longest id accepted; keeps topics well under broker limits.</summary>
+    public const int MaxIdLength = 128;
+
+    public static string Status(string fleet, string deviceId) => Device(fleet, deviceId, "status");
+
+    public static string Telemetry(string fleet, string deviceId) => Device(fleet, deviceId, "telemetry");
+
+    public static string DeltaTopic(string fleet, string deviceId) => Device(fleet, deviceId, "delta");
+
+    public static string Command(string fleet, string deviceId) => Device(fleet, deviceId, "cmd");
+
+    /// <summary>Where replies to commands go (the MQTT 5 response topic used by <c>cl fleet</c> / the aggregator).</summary>
+    public static string CommandReplies(string fleet, string requesterId) =>
+        $"{Root}/{Id(fleet, nameof(fleet))}/reply/{Id(requesterId, nameof(requesterId))}";
+
+    public static string Release(string fleet, string modelName) =>
+        $"{Root}/{Id(fleet, nameof(fleet))}/model/{Id(modelName, nameof(modelName))}/release";
+
+    public static string Chunk(string fleet, string modelName, long version, int index)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(version);
+        ArgumentOutOfRangeException.ThrowIfNegative(index);
+        return $"{Root}/{Id(fleet, nameof(fleet))}/model/{Id(modelName, nameof(modelName))}/{version}/chunk/{index}";
+    }
+
+    /// <summary>Subscription filter for one kind of device topic across the fleet, e.g. all deltas: <c>cl/f/device/+/delta</c>.</summary>
+    public static string AllDevices(string fleet, FleetTopicKind kind) =>
+        $"{Root}/{Id(fleet, nameof(fleet))}/device/+/{DeviceSuffix(kind)}";
+
+    /// <summary>Subscription filter for every chunk of one model version.</summary>
+    public static string AllChunks(string fleet, string modelName, long version) =>
+        $"{Root}/{Id(fleet, nameof(fleet))}/model/{Id(modelName, nameof(modelName))}/{version}/chunk/+";
+
+    /// <summary>
+    /// Checks an id used as a topic level: non-empty, at most <see cref="MaxIdLength"/> characters, no '/', '+', '#',
+    /// no control characters (MQTT forbids U+0000) and no leading '$' (reserved for broker topics).
+    /// </summary>
+    public static string Id(string value, string what = "id")
+    {
+        if (string.IsNullOrEmpty(value))
+            throw new ArgumentException($"The {what} is empty; ids must be 1–{MaxIdLength} characters.", what);
+        if (value.Length > MaxIdLength)
+            throw new ArgumentException($"The {what} '{value[..20]}…' is {value.Length} characters; at most {MaxIdLength} are allowed.", what);
+        if (value[0] == '$')
+            throw new ArgumentException($"The {what} '{value}' starts with '$', which MQTT reserves for broker topics.", what);
+        foreach (var c in value)
+        {
+            if (c is '/' or '+' or '#')
+                throw new ArgumentException($"The {what} '{value}' contains '{c}', which is an MQTT topic separator or wildcard; use letters, digits, '-', '_' or '.'.", what);
+            if (char.IsControl(c))
+                throw new ArgumentException($"The {what} '{value}' contains control character U+{(int)c:X4}.", what);
+        }
+        return value;
+    }
+
+    /// <summary>True when <paramref name="value"/> passes <see cref="Id"/>.</summary>
+    public static bool IsValidId(string? value)
+    {
+        if (value is null) return false;
+        try
+        {
+            Id(value);
+            return true;
+        }
+        catch (ArgumentException)
+        {
+            return false;
+        }
+    }
+
+    /// <summary>Parses a concrete (wildcard-free) fleet topic; null when it is not one of ours.</summary>
+    public static FleetTopic? TryParse(string topic)
+    {
+        ArgumentNullException.ThrowIfNull(topic);
+        var p = topic.Split('/');
+        if (p.Length < 4 || p[0] != Root || !IsValidId(p[1])) return null;
+        var fleet = p[1];
+        if (p[2] == "device" && p.Length == 5 && IsValidId(p[3]))
+        {
+            FleetTopicKind? kind = p[4] switch
+            {
+                "status" => FleetTopicKind.DeviceStatus,
+                "telemetry" => FleetTopicKind.DeviceTelemetry,
+                "delta" => FleetTopicKind.DeviceDelta,
+                "cmd" => FleetTopicKind.DeviceCommand,
+                _ => null,
+            };
+            return kind is null ? null : new FleetTopic(kind.Value, fleet, DeviceId: p[3]);
+        }
+        if (p[2] == "model" && IsValidId(p[3]))
+        {
+            if (p.Length == 5 && p[4] == "release") return new FleetTopic(FleetTopicKind.ModelRelease, fleet, ModelName: p[3]);
+            if (p.Length == 7 && p[5] == "chunk"
+                && long.TryParse(p[4], System.Globalization.NumberStyles.None, null, out var version)
+                && int.TryParse(p[6], System.Globalization.NumberStyles.None, null, out var index))
+                return new FleetTopic(FleetTopicKind.ModelChunk, fleet, ModelName: p[3], Version: version, ChunkIndex: index);
+        }
+        return null;
+    }
+
+    private static string Device(string fleet, string deviceId, string suffix) =>
+        $"{Root}/{Id(fleet, nameof(fleet))}/device/{Id(deviceId, nameof(deviceId))}/{suffix}";
+
+    private static string DeviceSuffix(FleetTopicKind kind) => kind switch
+    {
+        FleetTopicKind.DeviceStatus => "status",
+        FleetTopicKind.DeviceTelemetry => "telemetry",
+        FleetTopicKind.DeviceDelta => "delta",
+        FleetTopicKind.DeviceCommand => "cmd",
+        _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, "Not a device topic kind."),
+    };
+}

@@ -1,0 +1,66 @@
+using ContinualLearning.Fleet.Broker;
+using ContinualLearning.Fleet.Client;
+
+namespace ContinualLearning.UnitTests.Fleet;
+
+/// <summary>One in-process MQTT broker for every test in the "broker" collection (started once, like a server fixture).</summary>
+public sealed class EmbeddedBrokerFixture : IAsyncLifetime
+{
+    public EmbeddedBroker Broker { get; } = new();
+
+    public Task InitializeAsync() => Broker.StartAsync();
+
+    public Task DisposeAsync() => Broker.StopAsync();
+
+    public FleetMqttClientOptions ClientOptions(string clientId) => new()
+    {
+        ClientId = clientId,
+        Port = Broker.Port,
+        ReconnectBaseDelay = TimeSpan.FromMilliseconds(50),
+        ReconnectMaxDelay = TimeSpan.FromMilliseconds(500),
+    };
+}
+
+[CollectionDefinition(Name)]
+public sealed class BrokerCollection : ICollectionFixture<EmbeddedBrokerFixture>
+{
+    public const string Name = "embedded broker";
+}
+
+/// <summary>
+/// Base for tests on the shared broker: each test gets unique ids, and fails if the broker logged an error while
+/// it ran (MQTTnet's TestEnvironment does the same), so protocol errors cannot hide behind a passing assertion.
+/// </summary>
+public abstract class BrokerTestBase(EmbeddedBrokerFixture fixture) : IAsyncLifetime
+{
+    /// <summary>Long enough for a loaded 2-core CI box; only bounds a hang, never asserted as a speed.</summary>
+    protected static readonly TimeSpan Patience = TimeSpan.FromSeconds(20);
+
+    private readonly List<FleetMqttClient> _clients = [];
+
+    protected EmbeddedBrokerFixture Fixture { get; } = fixture;
+
+    /// <summary>A fleet name unique to this test, so retained messages of other tests never leak in.</summary>
+    protected string Fleet { get; } = "t" + Guid.NewGuid().ToString("N")[..10];
+
+    protected FleetMqttClient Client(string clientId, Func<FleetMqttClientOptions, FleetMqttClientOptions>? configure = null)
+    {
+        var options = Fixture.ClientOptions($"{Fleet}-{clientId}");
+        var client = new FleetMqttClient(configure is null ? options : configure(options));
+        _clients.Add(client);
+        return client;
+    }
+
+    public Task InitializeAsync()
+    {
+        Fixture.Broker.ClearErrors();
+        return Task.CompletedTask;
+    }
+
+    public async Task DisposeAsync()
+    {
+        foreach (var c in _clients) await c.DisposeAsync();
+        var errors = Fixture.Broker.Errors;
+        Assert.True(errors.Count == 0, "The broker logged errors:\n" + string.Join("\n", errors));
+    }
+}
