@@ -73,7 +73,7 @@ public class DeltaCodecBenchmarks
 
     internal static byte[] Encode(IReadOnlyList<NamedTensor> delta, DeltaCompressionOptions options)
     {
-        var header = new DeltaHeader("bench", 1, "device-1", Guid.Empty, 1000, new Dictionary<string, double> { ["accuracy"] = 0.9 }, DateTimeOffset.UnixEpoch);
+        var header = new DeltaHeader("bench", "1.0.0", "device-1", Guid.Empty, 1000, new Dictionary<string, double> { ["accuracy"] = 0.9 }, DateTimeOffset.UnixEpoch);
         return DeltaCodec.Encode(new WeightDelta(header, DeltaCompressor.Compress(delta, options)));
     }
 

@@ -49,14 +49,14 @@ public static class DeltaCodec
         var h = delta.Header;
         ArgumentException.ThrowIfNullOrEmpty(h.ModelName, "delta.Header.ModelName");
         ArgumentException.ThrowIfNullOrEmpty(h.DeviceId, "delta.Header.DeviceId");
-        if (h.BaseVersion < 0) throw new ArgumentException($"Base version {h.BaseVersion} is negative.", nameof(delta));
+        if (string.IsNullOrEmpty(h.BaseVersion)) throw new ArgumentException("Base version is empty; a delta must name the global version it was trained from.", nameof(delta));
         if (h.SampleCount < 0) throw new ArgumentException($"Sample count {h.SampleCount} is negative.", nameof(delta));
 
         var w = new ByteWriter(EstimateSize(delta));
         w.WriteBytes(Magic);
         w.WriteByte(FormatVersion);
         w.WriteString(h.ModelName, "model name");
-        w.WriteVarint((ulong)h.BaseVersion);
+        w.WriteString(h.BaseVersion, "base version");
         w.WriteString(h.DeviceId, "device id");
         Span<byte> guid = stackalloc byte[16];
         h.DeltaId.TryWriteBytes(guid, bigEndian: true, out _);
@@ -184,7 +184,7 @@ public static class DeltaCodec
 
         var r = new SpanReader(body, 5);
         var modelName = r.ReadString("model name");
-        var baseVersion = r.ReadVarintInt64("base version");
+        var baseVersion = r.ReadString("base version");
         var deviceId = r.ReadString("device id");
         var deltaId = new Guid(r.ReadBytes(16, "delta id"), bigEndian: true);
         var sampleCount = r.ReadVarintInt64("sample count");

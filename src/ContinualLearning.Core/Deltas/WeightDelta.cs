@@ -7,7 +7,7 @@ namespace ContinualLearning.Deltas;
 /// The aggregator uses <see cref="DeltaId"/> for idempotence and <see cref="BaseVersion"/> for staleness.
 /// </summary>
 /// <param name="ModelName">Model (bundle) name the delta applies to.</param>
-/// <param name="BaseVersion">Global version the device trained from (the delta is relative to it).</param>
+/// <param name="BaseVersion">Global version (the manifest's semantic version, e.g. "1.3.0") the device trained from; the delta is relative to it.</param>
 /// <param name="DeviceId">Sending device.</param>
 /// <param name="DeltaId">Unique per delta; a re-sent delta keeps its id so duplicates can be dropped.</param>
 /// <param name="SampleCount">Samples the device trained on; the aggregation weight.</param>
@@ -15,7 +15,7 @@ namespace ContinualLearning.Deltas;
 /// <param name="CreatedAt">When the device produced the delta (millisecond precision on the wire).</param>
 public sealed record DeltaHeader(
     string ModelName,
-    long BaseVersion,
+    string BaseVersion,
     string DeviceId,
     Guid DeltaId,
     long SampleCount,

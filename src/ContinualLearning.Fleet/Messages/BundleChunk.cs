@@ -6,11 +6,11 @@ namespace ContinualLearning.Fleet.Messages;
 
 /// <summary>
 /// One piece of a model bundle as sent on <c>cl/{fleet}/model/{name}/{version}/chunk/{n}</c>.
-/// Binary layout (docs/protocol.md): "CLC1", format byte, model name (u8 length + UTF-8), version (i64 LE),
+/// Binary layout (docs/protocol.md): "CLC1", format byte, model name (u8 length + UTF-8), version (u8 length + UTF-8, the semantic version),
 /// index (i32 LE), chunk count (i32 LE), data length (i32 LE), data, SHA-256 of data (32 bytes).
 /// The embedded hash catches transport damage; the hash listed in the signed <see cref="Release"/> is what makes it trusted.
 /// </summary>
-public sealed record BundleChunk(string ModelName, long Version, int Index, int Count, byte[] Data)
+public sealed record BundleChunk(string ModelName, string Version, int Index, int Count, byte[] Data)
 {
     public const byte FormatVersion = 1;
 
@@ -26,18 +26,22 @@ public sealed record BundleChunk(string ModelName, long Version, int Index, int 
     {
         var name = Encoding.UTF8.GetBytes(ModelName);
         if (name.Length is 0 or > 255) throw new ArgumentException($"Model name '{ModelName}' must be 1–255 bytes of UTF-8.");
-        var buffer = new byte[4 + 1 + 1 + name.Length + 8 + 4 + 4 + 4 + Data.Length + HashLength];
+        var version = Encoding.UTF8.GetBytes(Version);
+        if (version.Length is 0 or > 255) throw new ArgumentException($"Version '{Version}' must be 1–255 bytes of UTF-8.");
+        var buffer = new byte[4 + 1 + 1 + name.Length + 1 + version.Length + 4 + 4 + 4 + Data.Length + HashLength];
         var s = buffer.AsSpan();
         Magic.CopyTo(s);
         s[4] = FormatVersion;
         s[5] = (byte)name.Length;
         name.CopyTo(s[6..]);
         var p = 6 + name.Length;
-        BinaryPrimitives.WriteInt64LittleEndian(s[p..], Version);
-        BinaryPrimitives.WriteInt32LittleEndian(s[(p + 8)..], Index);
-        BinaryPrimitives.WriteInt32LittleEndian(s[(p + 12)..], Count);
-        BinaryPrimitives.WriteInt32LittleEndian(s[(p + 16)..], Data.Length);
-        p += 20;
+        s[p] = (byte)version.Length;
+        version.CopyTo(s[(p + 1)..]);
+        p += 1 + version.Length;
+        BinaryPrimitives.WriteInt32LittleEndian(s[p..], Index);
+        BinaryPrimitives.WriteInt32LittleEndian(s[(p + 4)..], Count);
+        BinaryPrimitives.WriteInt32LittleEndian(s[(p + 8)..], Data.Length);
+        p += 12;
         Data.CopyTo(s[p..]);
         SHA256.HashData(Data, s[(p + Data.Length)..]);
         return buffer;
@@ -51,35 +55,43 @@ public sealed record BundleChunk(string ModelName, long Version, int Index, int 
         if (payload[4] != FormatVersion)
             throw new FleetMessageException($"Bundle chunk format version {payload[4]} is not supported (this build reads {FormatVersion}).");
         var nameLength = payload[5];
-        var fixedLength = 6 + nameLength + 20 + HashLength;
-        if (nameLength == 0 || payload.Length < fixedLength)
+        if (nameLength == 0 || payload.Length < 6 + nameLength + 1)
             throw new FleetMessageException($"Bundle chunk is truncated ({payload.Length} bytes).");
-        string name;
-        try
-        {
-            name = new UTF8Encoding(false, true).GetString(payload.Slice(6, nameLength));
-        }
-        catch (DecoderFallbackException ex)
-        {
-            throw new FleetMessageException("Bundle chunk model name is not valid UTF-8.", ex);
-        }
+        var name = Utf8(payload.Slice(6, nameLength), "model name");
         var p = 6 + nameLength;
-        var version = BinaryPrimitives.ReadInt64LittleEndian(payload[p..]);
-        var index = BinaryPrimitives.ReadInt32LittleEndian(payload[(p + 8)..]);
-        var count = BinaryPrimitives.ReadInt32LittleEndian(payload[(p + 12)..]);
-        var length = BinaryPrimitives.ReadInt32LittleEndian(payload[(p + 16)..]);
-        if (version < 0 || count <= 0 || index < 0 || index >= count)
+        var versionLength = payload[p];
+        var fixedLength = p + 1 + versionLength + 12 + HashLength;
+        if (versionLength == 0 || payload.Length < fixedLength)
+            throw new FleetMessageException($"Bundle chunk is truncated ({payload.Length} bytes).");
+        var version = Utf8(payload.Slice(p + 1, versionLength), "version");
+        p += 1 + versionLength;
+        var index = BinaryPrimitives.ReadInt32LittleEndian(payload[p..]);
+        var count = BinaryPrimitives.ReadInt32LittleEndian(payload[(p + 4)..]);
+        var length = BinaryPrimitives.ReadInt32LittleEndian(payload[(p + 8)..]);
+        if (count <= 0 || index < 0 || index >= count)
             throw new FleetMessageException($"Bundle chunk header is inconsistent: version {version}, index {index} of {count}.");
         if (length < 0 || length > maxChunkBytes)
             throw new FleetMessageException($"Bundle chunk {index} claims {length} data bytes (limit {maxChunkBytes}).");
         if (payload.Length != fixedLength + length)
             throw new FleetMessageException($"Bundle chunk {index} is {payload.Length} bytes; its header implies {fixedLength + length} (truncated or padded).");
-        p += 20;
+        p += 12;
         var data = payload.Slice(p, length).ToArray();
         Span<byte> hash = stackalloc byte[HashLength];
         SHA256.HashData(data, hash);
         if (!hash.SequenceEqual(payload.Slice(p + length, HashLength)))
             throw new FleetMessageException($"Bundle chunk {index} of {name} v{version} fails its SHA-256: damaged in transit.");
         return new BundleChunk(name, version, index, count, data);
+    }
+
+    private static string Utf8(ReadOnlySpan<byte> bytes, string field)
+    {
+        try
+        {
+            return new UTF8Encoding(false, true).GetString(bytes);
+        }
+        catch (DecoderFallbackException ex)
+        {
+            throw new FleetMessageException($"Bundle chunk {field} is not valid UTF-8.", ex);
+        }
     }
 }

@@ -81,7 +81,7 @@ public sealed record DeviceStatus : IFleetMessage
 
     public string? ModelName { get; init; }
 
-    public long? ModelVersion { get; init; }
+    public string? ModelVersion { get; init; }
 
     /// <summary>"managed" or "torch".</summary>
     public string? Engine { get; init; }
@@ -115,7 +115,7 @@ public sealed record Telemetry : IFleetMessage
 
     public DateTimeOffset Timestamp { get; init; }
 
-    public long? ModelVersion { get; init; }
+    public string? ModelVersion { get; init; }
 
     /// <summary>Prequential accuracy over the last <see cref="AccuracyWindow"/> labelled samples.</summary>
     public double? Accuracy { get; init; }
@@ -196,9 +196,9 @@ public sealed record Release : IFleetMessage
 
     public required string ModelName { get; init; }
 
-    public required long Version { get; init; }
+    public required string Version { get; init; }
 
-    public long? ParentVersion { get; init; }
+    public string? ParentVersion { get; init; }
 
     /// <summary>Which devices should install it ("canary", "all").</summary>
     public required string Cohort { get; init; }

@@ -63,7 +63,7 @@ public static class BundlePackager
     }
 
     /// <summary>Splits a container into chunks of <paramref name="chunkSize"/> bytes (the last may be shorter; an empty container is one empty chunk).</summary>
-    public static IReadOnlyList<BundleChunk> Split(byte[] container, string modelName, long version, int chunkSize = DefaultChunkSize)
+    public static IReadOnlyList<BundleChunk> Split(byte[] container, string modelName, string version, int chunkSize = DefaultChunkSize)
     {
         ArgumentNullException.ThrowIfNull(container);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(chunkSize);
@@ -79,7 +79,7 @@ public static class BundlePackager
     }
 
     /// <summary>The unsigned release describing <paramref name="container"/>; sign it with <see cref="ReleaseSigner.Sign"/>.</summary>
-    public static Release CreateRelease(byte[] container, string modelName, long version, string cohort, int chunkSize = DefaultChunkSize, long? parentVersion = null)
+    public static Release CreateRelease(byte[] container, string modelName, string version, string cohort, int chunkSize = DefaultChunkSize, string? parentVersion = null)
     {
         var chunks = Split(container, modelName, version, chunkSize);
         return new Release

@@ -12,7 +12,7 @@ public enum FleetTopicKind
 }
 
 /// <summary>A parsed fleet topic. Fields that do not apply to the kind are null.</summary>
-public sealed record FleetTopic(FleetTopicKind Kind, string Fleet, string? DeviceId = null, string? ModelName = null, long? Version = null, int? ChunkIndex = null);
+public sealed record FleetTopic(FleetTopicKind Kind, string Fleet, string? DeviceId = null, string? ModelName = null, string? Version = null, int? ChunkIndex = null);
 
 /// <summary>
 /// The MQTT topic scheme (docs/protocol.md):
@@ -42,11 +42,10 @@ public static class FleetTopics
     public static string Release(string fleet, string modelName) =>
         $"{Root}/{Id(fleet, nameof(fleet))}/model/{Id(modelName, nameof(modelName))}/release";
 
-    public static string Chunk(string fleet, string modelName, long version, int index)
+    public static string Chunk(string fleet, string modelName, string version, int index)
     {
-        ArgumentOutOfRangeException.ThrowIfNegative(version);
         ArgumentOutOfRangeException.ThrowIfNegative(index);
-        return $"{Root}/{Id(fleet, nameof(fleet))}/model/{Id(modelName, nameof(modelName))}/{version}/chunk/{index}";
+        return $"{Root}/{Id(fleet, nameof(fleet))}/model/{Id(modelName, nameof(modelName))}/{Version(version)}/chunk/{index}";
     }
 
     /// <summary>Subscription filter for one kind of device topic across the fleet, e.g. all deltas: <c>cl/f/device/+/delta</c>.</summary>
@@ -54,8 +53,8 @@ public static class FleetTopics
         $"{Root}/{Id(fleet, nameof(fleet))}/device/+/{DeviceSuffix(kind)}";
 
     /// <summary>Subscription filter for every chunk of one model version.</summary>
-    public static string AllChunks(string fleet, string modelName, long version) =>
-        $"{Root}/{Id(fleet, nameof(fleet))}/model/{Id(modelName, nameof(modelName))}/{version}/chunk/+";
+    public static string AllChunks(string fleet, string modelName, string version) =>
+        $"{Root}/{Id(fleet, nameof(fleet))}/model/{Id(modelName, nameof(modelName))}/{Version(version)}/chunk/+";
 
     /// <summary>
     /// Checks an id used as a topic level: non-empty, at most <see cref="MaxIdLength"/> characters, no '/', '+', '#',
@@ -117,12 +116,18 @@ public static class FleetTopics
         {
             if (p.Length == 5 && p[4] == "release") return new FleetTopic(FleetTopicKind.ModelRelease, fleet, ModelName: p[3]);
             if (p.Length == 7 && p[5] == "chunk"
-                && long.TryParse(p[4], System.Globalization.NumberStyles.None, null, out var version)
+                && ContinualLearning.Bundle.SemanticVersion.TryParse(p[4], out _)
                 && int.TryParse(p[6], System.Globalization.NumberStyles.None, null, out var index))
-                return new FleetTopic(FleetTopicKind.ModelChunk, fleet, ModelName: p[3], Version: version, ChunkIndex: index);
+                return new FleetTopic(FleetTopicKind.ModelChunk, fleet, ModelName: p[3], Version: p[4], ChunkIndex: index);
         }
         return null;
     }
+
+    // Versions in topics are the manifest's semantic versions ("1.4.0"), which never contain '/', '+' or '#'.
+    private static string Version(string version) =>
+        ContinualLearning.Bundle.SemanticVersion.TryParse(version, out _, out var error)
+            ? version
+            : throw new ArgumentException($"Version '{version}' is not a semantic version: {error}", nameof(version));
 
     private static string Device(string fleet, string deviceId, string suffix) =>
         $"{Root}/{Id(fleet, nameof(fleet))}/device/{Id(deviceId, nameof(deviceId))}/{suffix}";

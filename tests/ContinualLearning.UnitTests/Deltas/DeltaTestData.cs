@@ -38,7 +38,7 @@ internal static class DeltaTestData
 
     public static DeltaHeader Header(Random rng) => new(
         "elec2-head",
-        rng.Next(0, 1000),
+        $"1.{rng.Next(0, 1000)}.0",
         $"device-{rng.Next(100)}",
         new Guid(Enumerable.Range(0, 16).Select(_ => (byte)rng.Next(256)).ToArray()),
         rng.Next(1, 100_000),

@@ -34,7 +34,7 @@ public class FleetClientTests(EmbeddedBrokerFixture fixture) : BrokerTestBase(fi
         var device = Client("dev1", o => o with
         {
             Will = new FleetWill(statusTopic, FleetJson.Serialize(DeviceStatus.Offline("dev1"))),
-            Birth = new FleetBirth(statusTopic, () => FleetJson.Serialize(new DeviceStatus { DeviceId = "dev1", State = DeviceState.Online, ModelVersion = 3 })),
+            Birth = new FleetBirth(statusTopic, () => FleetJson.Serialize(new DeviceStatus { DeviceId = "dev1", State = DeviceState.Online, ModelVersion = "1.3.0" })),
         });
         var observer = Client("observer");
         var inbox = Inbox(observer);
@@ -44,7 +44,7 @@ public class FleetClientTests(EmbeddedBrokerFixture fixture) : BrokerTestBase(fi
         await device.StartAsync();
         var online = FleetJson.ReadStatus((await NextAsync(inbox, m => m.Topic == statusTopic)).Payload);
         Assert.Equal(DeviceState.Online, online.State);
-        Assert.Equal(3, online.ModelVersion);
+        Assert.Equal("1.3.0", online.ModelVersion);
 
         await device.AbortAsync();
         var offline = await NextAsync(inbox, m => m.Topic == statusTopic);

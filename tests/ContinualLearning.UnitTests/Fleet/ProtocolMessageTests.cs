@@ -12,11 +12,11 @@ public class ProtocolMessageTests
         Assert.Equal("cl/plant1/device/pi-07/status", FleetTopics.Status("plant1", "pi-07"));
         Assert.Equal("cl/plant1/device/pi-07/delta", FleetTopics.DeltaTopic("plant1", "pi-07"));
         Assert.Equal("cl/plant1/model/elec2/release", FleetTopics.Release("plant1", "elec2"));
-        Assert.Equal("cl/plant1/model/elec2/12/chunk/3", FleetTopics.Chunk("plant1", "elec2", 12, 3));
+        Assert.Equal("cl/plant1/model/elec2/1.12.0/chunk/3", FleetTopics.Chunk("plant1", "elec2", "1.12.0", 3));
         Assert.Equal("cl/plant1/device/+/telemetry", FleetTopics.AllDevices("plant1", FleetTopicKind.DeviceTelemetry));
 
         Assert.Equal(new FleetTopic(FleetTopicKind.DeviceCommand, "plant1", DeviceId: "pi-07"), FleetTopics.TryParse("cl/plant1/device/pi-07/cmd"));
-        Assert.Equal(new FleetTopic(FleetTopicKind.ModelChunk, "plant1", ModelName: "elec2", Version: 12, ChunkIndex: 3), FleetTopics.TryParse("cl/plant1/model/elec2/12/chunk/3"));
+        Assert.Equal(new FleetTopic(FleetTopicKind.ModelChunk, "plant1", ModelName: "elec2", Version: "1.12.0", ChunkIndex: 3), FleetTopics.TryParse("cl/plant1/model/elec2/1.12.0/chunk/3"));
         Assert.Null(FleetTopics.TryParse("cl/plant1/device/pi-07/other"));
         Assert.Null(FleetTopics.TryParse("cl/plant1/model/elec2/-1/chunk/3"));
         Assert.Null(FleetTopics.TryParse("other/plant1/device/pi-07/cmd"));
@@ -65,10 +65,10 @@ public class ProtocolMessageTests
     public void Bundle_chunk_round_trips_and_detects_damage()
     {
         var data = Enumerable.Range(0, 300).Select(i => (byte)i).ToArray();
-        var chunk = new BundleChunk("elec2", 12, 3, 5, data);
+        var chunk = new BundleChunk("elec2", "1.12.0", 3, 5, data);
         var wire = chunk.Encode();
         var back = BundleChunk.Decode(wire);
-        Assert.Equal(("elec2", 12L, 3, 5), (back.ModelName, back.Version, back.Index, back.Count));
+        Assert.Equal(("elec2", "1.12.0", 3, 5), (back.ModelName, back.Version, back.Index, back.Count));
         Assert.Equal(data, back.Data);
 
         var flipped = (byte[])wire.Clone();

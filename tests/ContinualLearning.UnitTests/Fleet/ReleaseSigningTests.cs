@@ -25,8 +25,8 @@ public sealed class ReleaseSigningTests : IDisposable
         new Random(4).NextBytes(weights);
         File.WriteAllBytes(Path.Combine(bundle, "head.safetensors"), weights);
         var container = BundlePackager.Pack(bundle);
-        var release = BundlePackager.CreateRelease(container, "elec2", 7, "canary", chunkSize, parentVersion: 6);
-        return (container, ReleaseSigner.Sign(release, _key), BundlePackager.Split(container, "elec2", 7, chunkSize));
+        var release = BundlePackager.CreateRelease(container, "elec2", "1.7.0", "canary", chunkSize, parentVersion: "1.6.0");
+        return (container, ReleaseSigner.Sign(release, _key), BundlePackager.Split(container, "elec2", "1.7.0", chunkSize));
     }
 
     [Fact]
@@ -70,12 +70,12 @@ public sealed class ReleaseSigningTests : IDisposable
         var tampered = FleetJson.ReadRelease(Encoding.UTF8.GetBytes(json));
         var result = ReleaseSigner.Verify(tampered, _key);
         Assert.False(result.Ok);
-        Assert.Contains("v7", result.Reason);
+        Assert.Contains("v1.7.0", result.Reason);
 
         var chunkHash = signed.ChunkSha256.ToArray();
         chunkHash[0] = (chunkHash[0][0] == 'a' ? "b" : "a") + chunkHash[0][1..];
         Assert.False(ReleaseSigner.Verify(signed with { ChunkSha256 = chunkHash }, _key).Ok);
-        Assert.False(ReleaseSigner.Verify(signed with { Version = 8 }, _key).Ok);
+        Assert.False(ReleaseSigner.Verify(signed with { Version = "1.8.0" }, _key).Ok);
     }
 
     [Fact]
@@ -139,7 +139,7 @@ public sealed class ReleaseSigningTests : IDisposable
         var (_, signed, chunks) = MakeRelease();
         var state = Path.Combine(_dir, "state");
         new BundleAssembler(signed, _key, state).Accept(chunks[0]);
-        var newer = ReleaseSigner.Sign(signed with { Version = 8 }, _key);
+        var newer = ReleaseSigner.Sign(signed with { Version = "1.8.0" }, _key);
         Assert.Equal(0, new BundleAssembler(newer, _key, state).ResumedCount);
     }
 
