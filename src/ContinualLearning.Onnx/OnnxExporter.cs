@@ -26,7 +26,7 @@ public static class OnnxExporter
     /// <summary>Symbolic batch dimension, so callers may run any batch size.</summary>
     public const string BatchDimension = "N";
 
-    /// <summary>ai.onnx opset of exported heads. 17 is supported by every ONNX Runtime since 1.11 and by onnx ≥ 1.12.</summary>
+    /// <summary>ai.onnx opset of exported heads. 17 is ONNX 1.12's opset, loaded by ONNX Runtime 1.12 and later.</summary>
     public const int OpsetVersion = 17;
 
     /// <summary>IR version that goes with opset 17 (ONNX 1.12).</summary>
