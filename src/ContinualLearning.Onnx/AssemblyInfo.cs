@@ -1,2 +1,0 @@
-namespace ContinualLearning.Onnx;
-// This assembly's public surface starts here; see docs/architecture.md.
