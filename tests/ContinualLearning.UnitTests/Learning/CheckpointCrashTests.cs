@@ -95,12 +95,14 @@ public sealed class CheckpointCrashTests(ITestOutputHelper output)
 
     private static string ChildPath()
     {
-        // tests/ContinualLearning.UnitTests/bin/<Configuration>/<tfm>/ → tests/ContinualLearning.CrashChild/bin/<Configuration>/<tfm>/
-        var here = new DirectoryInfo(AppContext.BaseDirectory.TrimEnd(Path.DirectorySeparatorChar));
-        var tfm = here.Name;
-        var configuration = here.Parent!.Name;
-        var tests = here.Parent.Parent!.Parent!.Parent!.FullName;
-        var path = Path.Combine(tests, "ContinualLearning.CrashChild", "bin", configuration, tfm, "ContinualLearning.CrashChild.dll");
+        // The child is built next to this assembly's project: tests/ContinualLearning.CrashChild/bin/<Configuration>/<tfm>[/<rid>]/.
+        // Walk up to tests/ and mirror the part of our own output path below bin/.
+        var here = AppContext.BaseDirectory.TrimEnd(Path.DirectorySeparatorChar);
+        var marker = $"{Path.DirectorySeparatorChar}ContinualLearning.UnitTests{Path.DirectorySeparatorChar}bin{Path.DirectorySeparatorChar}";
+        var at = here.LastIndexOf(marker, StringComparison.Ordinal);
+        Assert.True(at >= 0, $"Unexpected test output folder '{here}': expected it under tests/ContinualLearning.UnitTests/bin/.");
+        var below = here[(at + marker.Length)..];
+        var path = Path.Combine(here[..at], "ContinualLearning.CrashChild", "bin", below, "ContinualLearning.CrashChild.dll");
         Assert.True(File.Exists(path), $"Crash child not built at '{path}'; build tests/ContinualLearning.CrashChild (the UnitTests project references it).");
         return path;
     }
