@@ -609,9 +609,8 @@ public sealed class ContinualLearner : IAsyncDisposable, IDisposable
     private IEmbeddingExtractor CreateExtractor(ModelBundle bundle)
     {
         if (bundle.BackbonePath is null) return new IdentityEmbeddingExtractor(bundle.Features.Count);
-        // TODO(onnx): default to new ContinualLearning.Onnx.OnnxBackbone(path) once wt-onnx is on main.
-        var factory = _options.BackboneFactory ?? throw new NotSupportedException(
-            $"Bundle {bundle.Manifest.Name} {bundle.Manifest.Version} has a backbone ({bundle.BackbonePath}) but no LearnerOptions.BackboneFactory is set to run it.");
+        // Default: ONNX Runtime, one intra-op thread (devices have 1–4 cores and also train).
+        var factory = _options.BackboneFactory ?? (path => new ContinualLearning.Onnx.OnnxBackbone(path));
         var extractor = factory(bundle.BackbonePath);
         if (extractor.InputSize != bundle.Features.Count || extractor.EmbeddingSize != bundle.Head.InputSize)
             throw new BundleException($"Backbone {bundle.BackbonePath} maps {extractor.InputSize} → {extractor.EmbeddingSize} floats; the manifest needs {bundle.Features.Count} features → {bundle.Head.InputSize} head inputs.");

@@ -62,8 +62,7 @@ public sealed record LearnerOptions
 
     /// <summary>
     /// Creates the embedding extractor for a bundle with backbone.onnx (argument: its full path).
-    /// TODO(onnx): default to ContinualLearning.Onnx.OnnxBackbone once wt-onnx is merged; until then a backbone
-    /// bundle needs this set, else opening it fails with an explanation.
+    /// Null = ContinualLearning.Onnx.OnnxBackbone (ONNX Runtime, one intra-op thread).
     /// </summary>
     public Func<string, IEmbeddingExtractor>? BackboneFactory { get; init; }
 
