@@ -27,7 +27,7 @@ internal sealed record ExperimentPlan(
 /// </summary>
 internal static class ExperimentCommand
 {
-    private const string Streams = "sea, hyperplane, elec2, csv:<path>";
+    private const string Streams = "sea, sea-shift, hyperplane, elec2, csv:<path>";
 
     private static readonly Option<string> s_stream = new("--stream") { Description = $"Stream: {Streams}.", DefaultValueFactory = _ => "sea" };
     private static readonly Option<string> s_drift = new("--drift") { Description = "Drift of synthetic streams: abrupt or gradual.", DefaultValueFactory = _ => "abrupt" };
@@ -138,6 +138,7 @@ internal static class ExperimentCommand
         var stream = streamText.ToLowerInvariant() switch
         {
             "sea" => ExperimentStreams.Sea(drift, samples ?? 40_000, seed),
+            "sea-shift" => ExperimentStreams.SeaShift(drift, samples ?? 40_000, seed),
             "hyperplane" => ExperimentStreams.Hyperplane(drift, samples ?? 40_000, seed),
             "elec2" => ExperimentStreams.Csv(FindElec2(parse.GetValue(s_dataDir)), previousLabel ?? true, samples, "elec2"),
             _ when streamText.StartsWith("csv:", StringComparison.OrdinalIgnoreCase) && streamText.Length > 4 =>

@@ -60,6 +60,41 @@ public static class ExperimentStreams
             stream, samples, positions, heldOut, FirstDriftStart(positions, width));
     }
 
+    /// <summary>
+    /// SEA with covariate shift (a domain-incremental stream): concept A is SEA θ = 8 on the whole square; concept B is
+    /// θ = 9 but its points have f1 in [5, 10] only (the device now works in another region). A, B, A, B. The concepts
+    /// disagree only on the band 8 &lt; f1 + f2 ≤ 9 within B's region (5% of A's inputs), so one model can be right
+    /// on both almost everywhere; what B's training does to the region it no longer sees is forgetting, not conflict.
+    /// </summary>
+    public static ExperimentStream SeaShift(DriftKind drift, long samples, int seed)
+    {
+        CheckSamples(samples);
+        var positions = Positions(samples);
+        var schema = new StreamSchema(["f1", "f2", "f3"], ["0", "1"]);
+        IStream Concept(bool shifted, int s) => shifted
+            ? new DelegateStream(schema, () => ShiftedSea(9, 5, 0.1, s))
+            : new SeaGenerator(1, 0.1, s);
+        IStream[] concepts = [Concept(false, seed + 7919), Concept(true, seed + 2 * 7919), Concept(false, seed + 3 * 7919), Concept(true, seed + 4 * 7919)];
+        var width = Width(drift, samples);
+        var stream = new ConceptDriftStream(concepts, positions, width, seed);
+        var heldOut = new SeaGenerator(1, noise: 0, seed: seed + 104729).Limit(HeldOutSize).ToList();
+        return new ExperimentStream(
+            "sea-shift", $"SEA with covariate shift: A = θ 8 on [0,10]², B = θ 9 with f1 in [5,10]; A,B,A,B, {drift.ToString().ToLowerInvariant()} drift at {string.Join(", ", positions)}{WidthText(width)}, 10% label noise",
+            stream, samples, positions, heldOut, FirstDriftStart(positions, width));
+    }
+
+    private static IEnumerable<Sample> ShiftedSea(double threshold, double f1Min, double noise, int seed)
+    {
+        var rng = new Random(seed);
+        while (true)
+        {
+            float[] x = [(float)(f1Min + rng.NextDouble() * (10 - f1Min)), (float)(rng.NextDouble() * 10), (float)(rng.NextDouble() * 10)];
+            var y = x[0] + x[1] <= threshold ? 0 : 1;
+            if (rng.NextDouble() < noise) y = 1 - y;
+            yield return new Sample(x, y);
+        }
+    }
+
     /// <summary>Two fixed random hyperplanes in 10 dimensions (MOA-style, 5% label noise) alternating A, B, A, B.</summary>
     public static ExperimentStream Hyperplane(DriftKind drift, long samples, int seed)
     {
