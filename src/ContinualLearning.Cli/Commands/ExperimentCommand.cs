@@ -38,6 +38,7 @@ internal static class ExperimentCommand
     private static readonly Option<string> s_out = new("--out") { Description = "Output directory for results.md, accuracy.csv, accuracy.svg.", DefaultValueFactory = _ => "experiment-results" };
     private static readonly Option<string?> s_dataDir = new("--data-dir") { Description = "Folder holding elec2.csv (default: $CL_DATA_DIR, then ./data)." };
     private static readonly Option<bool?> s_previousLabel = new("--previous-label") { Description = "Append the previous sample's label as a feature (known before the next prediction). Default: on for elec2, off otherwise." };
+    private static readonly Option<bool> s_previousFeatures = new("--previous-features") { Description = "Append the previous sample's features (csv/elec2 streams; observed before the next prediction)." };
     private static readonly Option<int> s_updateEvery = new("--update-every") { Description = "U: samples between updates.", DefaultValueFactory = _ => 100 };
     private static readonly Option<int> s_window = new("--window") { Description = "W: samples the stateless strategy retrains on.", DefaultValueFactory = _ => 2000 };
     private static readonly Option<int> s_epochs = new("--epochs") { Description = "E: epochs of a from-scratch training (stateless, no-update).", DefaultValueFactory = _ => 20 };
@@ -55,7 +56,7 @@ internal static class ExperimentCommand
     public static Command Build()
     {
         var command = new Command("experiment", "Compare continual-learning strategies (no update, stateless retrain, stateful fine-tune, replay, replay + EWC) on a drifting stream, with naive baselines.");
-        foreach (var option in new Option[] { s_stream, s_drift, s_samples, s_seed, s_strategy, s_engine, s_out, s_dataDir, s_previousLabel, s_updateEvery, s_window, s_epochs,
+        foreach (var option in new Option[] { s_stream, s_drift, s_samples, s_seed, s_strategy, s_engine, s_out, s_dataDir, s_previousLabel, s_previousFeatures, s_updateEvery, s_window, s_epochs,
                      s_warmUp, s_fineTuneEpochs, s_batch, s_lr, s_hidden, s_replayCapacity, s_replayRatio, s_replayPolicy, s_ewcLambda, s_evalWindow })
             command.Options.Add(option);
         command.SetAction(parseResult =>
@@ -72,8 +73,7 @@ internal static class ExperimentCommand
                 error.WriteLine($"cl experiment: {e.Message}");
                 return 2;
             }
-            Execute(plan, parseResult.Tokens.Select(t => t.Value), output);
-            return 0;
+            return Execute(plan, parseResult.Tokens.Where(t => t.Type != System.CommandLine.Parsing.TokenType.Command).Select(t => t.Value), output, error);
         });
         return command;
     }
@@ -140,9 +140,9 @@ internal static class ExperimentCommand
             "sea" => ExperimentStreams.Sea(drift, samples ?? 40_000, seed),
             "sea-shift" => ExperimentStreams.SeaShift(drift, samples ?? 40_000, seed),
             "hyperplane" => ExperimentStreams.Hyperplane(drift, samples ?? 40_000, seed),
-            "elec2" => ExperimentStreams.Csv(FindElec2(parse.GetValue(s_dataDir)), previousLabel ?? true, samples, "elec2"),
+            "elec2" => ExperimentStreams.Csv(FindElec2(parse.GetValue(s_dataDir)), previousLabel ?? true, samples, "elec2", parse.GetValue(s_previousFeatures)),
             _ when streamText.StartsWith("csv:", StringComparison.OrdinalIgnoreCase) && streamText.Length > 4 =>
-                ExperimentStreams.Csv(streamText[4..], previousLabel ?? false, samples),
+                ExperimentStreams.Csv(streamText[4..], previousLabel ?? false, samples, previousFeatures: parse.GetValue(s_previousFeatures)),
             _ => throw new UsageException($"--stream value '{streamText}' is not a stream; allowed values: {Streams}."),
         };
         if (engine == "torch" && !TorchEngine.IsAvailable)
@@ -174,7 +174,7 @@ internal static class ExperimentCommand
             "Point at the folder holding it with --data-dir <dir> or the CL_DATA_DIR environment variable, or pass the file itself with --stream csv:<path>.");
     }
 
-    private static void Execute(ExperimentPlan plan, IEnumerable<string> tokens, TextWriter output)
+    private static int Execute(ExperimentPlan plan, IEnumerable<string> tokens, TextWriter output, TextWriter error)
     {
         ITrainingEngine engine = plan.EngineName == "torch" ? new TorchEngine() : new ManagedEngine();
         var schema = plan.Stream.Stream.Schema;
@@ -190,10 +190,20 @@ internal static class ExperimentCommand
             output.WriteLine($"Stream: {plan.Stream.Description}; {plan.Stream.Samples} samples; engine {engine.Name}; strategies {string.Join(", ", plan.Strategies.Select(StrategyNames.Of))}.");
             var result = RunWithProgress(plan, entries, output);
 
-            var commandLine = "cl experiment " + string.Join(" ", tokens);
-            ExperimentReport.WriteAll(result, plan.OutputDirectory, commandLine, Describe(plan, engine));
+            // The table goes to the console first, so a failed write (full disk, no permission) loses no numbers.
             foreach (var line in ExperimentReport.TableLines(result)) output.WriteLine(line);
+            var commandLine = "cl experiment " + string.Join(" ", tokens);
+            try
+            {
+                ExperimentReport.WriteAll(result, plan.OutputDirectory, commandLine, Describe(plan, engine));
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                error.WriteLine($"cl experiment: could not write the results to '{Path.GetFullPath(plan.OutputDirectory)}': {e.Message} Free space or pick another folder with --out.");
+                return 1;
+            }
             output.WriteLine($"Wrote {Path.Combine(plan.OutputDirectory, "results.md")}, accuracy.csv, accuracy.svg.");
+            return 0;
         }
         finally
         {

@@ -119,16 +119,21 @@ public static class ExperimentStreams
     /// A CSV data set in file order (Elec2 or any <see cref="CsvStream"/>-readable file). With
     /// <paramref name="previousLabel"/> a feature "prev_&lt;label&gt;" holding the previous row's class index is
     /// appended: in prequential evaluation the label of row t−1 is revealed before row t is predicted, so the
-    /// feature uses nothing from the future (it is what the last-class baseline predicts from).
+    /// feature uses nothing from the future (it is what the last-class baseline predicts from). With
+    /// <paramref name="previousFeatures"/> the previous row's features are appended too ("prev_&lt;name&gt;"; zeros for
+    /// the first row): they were observed before row t arrived, so they are equally available at prediction time.
     /// </summary>
-    public static ExperimentStream Csv(string path, bool previousLabel, long? samples, string? name = null)
+    public static ExperimentStream Csv(string path, bool previousLabel, long? samples, string? name = null, bool previousFeatures = false)
     {
         var data = CsvStream.Load(path);
         IStream stream = data;
-        if (previousLabel)
+        if (previousLabel || previousFeatures)
         {
-            var schema = new StreamSchema([.. data.Schema.Features, "prev_class"], data.Schema.Classes);
-            stream = new DelegateStream(schema, () => WithPreviousLabel(data));
+            IEnumerable<string> names = data.Schema.Features;
+            if (previousFeatures) names = names.Concat(data.Schema.Features.Select(f => "prev_" + f));
+            if (previousLabel) names = names.Append("prev_class");
+            var schema = new StreamSchema([.. names], data.Schema.Classes);
+            stream = new DelegateStream(schema, () => WithPrevious(data, previousLabel, previousFeatures));
         }
         var count = Math.Min(samples ?? data.Count, data.Count);
         var label = name ?? Path.GetFileNameWithoutExtension(path);
@@ -137,14 +142,18 @@ public static class ExperimentStreams
             stream, count, [], null, 0);
     }
 
-    private static IEnumerable<Sample> WithPreviousLabel(CsvStream data)
+    private static IEnumerable<Sample> WithPrevious(CsvStream data, bool label, bool features)
     {
         var previous = 0;
+        var previousX = new float[data.Schema.FeatureCount];
         foreach (var s in data)
         {
-            float[] x = [.. s.Features, previous];
-            yield return new Sample(x, s.Label);
+            IEnumerable<float> x = s.Features;
+            if (features) x = x.Concat(previousX);
+            if (label) x = x.Append(previous);
+            yield return new Sample([.. x], s.Label);
             previous = s.Label;
+            previousX = s.Features;
         }
     }
 

@@ -85,5 +85,18 @@ public sealed class ExperimentCommandTests
             Assert.Equal(rows[i - 1].Label, (int)withPrev[i].Features[^1]);
             Assert.Equal(rows[i].Label, withPrev[i].Label);
         }
+
+        // With the previous row's features too: [x_t, x_{t-1}, y_{t-1}], zeros before the first row.
+        var both = ExperimentStreams.Csv(DataFiles.Elec2, previousLabel: true, samples: null, previousFeatures: true);
+        var f = plain.Stream.Schema.FeatureCount;
+        Assert.Equal(2 * f + 1, both.Stream.Schema.FeatureCount);
+        var lag = both.Stream.Take(500).ToList();
+        Assert.All(lag[0].Features.Skip(f).Take(f), v => Assert.Equal(0, v));
+        for (var i = 1; i < rows.Count; i++)
+        {
+            Assert.Equal(rows[i].Features, lag[i].Features.Take(f));
+            Assert.Equal(rows[i - 1].Features, lag[i].Features.Skip(f).Take(f));
+            Assert.Equal(rows[i - 1].Label, (int)lag[i].Features[^1]);
+        }
     }
 }
