@@ -60,8 +60,9 @@ public static class ExperimentReport
             var row = string.Create(CultureInfo.InvariantCulture, $"| {name} | {100 * m.Accuracy:F2}% |");
             if (held)
             {
+                // A naive baseline's held-out score depends only on the last label it saw, so "kept" means nothing for it.
                 row += m.HeldOutBefore is { } b && m.HeldOutAfter is { } a
-                    ? string.Create(CultureInfo.InvariantCulture, $" {100 * b:F1}% | {100 * a:F1}% | {100 * m.Retention:F1}% |")
+                    ? string.Create(CultureInfo.InvariantCulture, $" {100 * b:F1}% | {100 * a:F1}% | ") + (m.IsBaseline ? "— |" : string.Create(CultureInfo.InvariantCulture, $"{100 * m.Retention:F1}% |"))
                     : " — | — | — |";
             }
             if (drifts > 0)
