@@ -201,9 +201,6 @@ public sealed class SimulatedGpioDriver : GpioDriver
         }
     }
 
-    /// <inheritdoc />
-    public override ComponentInformation QueryComponentInformation() => new(this, "Simulated GPIO driver (no hardware)");
-
     private void CheckRange(int pin)
     {
         if (pin < 0 || pin >= PinCount)

@@ -1,4 +1,5 @@
 using System.Device.Gpio;
+using ContinualLearning.Device;
 
 namespace ContinualLearning.Device.Gpio;
 
@@ -127,24 +128,6 @@ public sealed class StatusLed : IAsyncDisposable
         {
             if (_controller.Read(_pin) == (value ? PinValue.High : PinValue.Low)) return;
             _controller.Write(_pin, value ? PinValue.High : PinValue.Low);
-        }
-    }
-}
-
-internal static class SemaphoreSlimExtensions
-{
-    /// <summary>Waits for the semaphore or the delay, whichever comes first.</summary>
-    public static async Task WaitAsync(this SemaphoreSlim semaphore, TimeSpan delay, TimeProvider time, CancellationToken token)
-    {
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(token);
-        using var timer = time.CreateTimer(_ => timeout.Cancel(), null, delay, Timeout.InfiniteTimeSpan);
-        try
-        {
-            await semaphore.WaitAsync(timeout.Token);
-        }
-        catch (OperationCanceledException) when (!token.IsCancellationRequested)
-        {
-            // The delay elapsed: that is the normal blink tick.
         }
     }
 }
