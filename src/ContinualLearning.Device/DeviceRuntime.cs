@@ -97,8 +97,8 @@ public sealed class DeviceRuntime : IAsyncDisposable
     public async Task OpenAsync(CancellationToken cancellationToken = default)
     {
         Directory.CreateDirectory(Options.DataDirectory);
-        // The learner keeps a CURRENT pointer in its store once it has a champion (docs/learning.md).
-        var hasCheckpoint = File.Exists(Path.Combine(Options.ModelStoreDirectory, "CURRENT"));
+        // The learner keeps a CURRENT pointer in its store once it has a champion.
+        var hasCheckpoint = File.Exists(Path.Combine(Options.ModelStoreDirectory, ContinualLearning.Learning.CheckpointStore.PointerFileName));
         if (!hasCheckpoint && Options.InitialBundle is null)
         {
             _logger.LogWarning("No model installed in {Store} and no --bundle given: serving is unavailable until a signed release for model {Model} (cohort {Cohort}) arrives.",
