@@ -186,7 +186,7 @@ public sealed record DeviceOptions
         void Id(string key, string? value)
         {
             if (string.IsNullOrEmpty(value))
-                errors.Add(new(key, value, "is required", $"set \"{key}\" in the config file, CL_DEVICE_{EnvName(key)} or the matching flag"));
+                errors.Add(new(key, null, "is required", $"set \"{key}\" in the config file, CL_DEVICE_{EnvName(key)} or the matching flag"));
             else if (!ContinualLearning.Fleet.Topics.FleetTopics.IsValidId(value))
                 errors.Add(new(key, value, "is not a valid id", "use 1–128 letters, digits, '-', '_' or '.' (no '/', '+', '#' or leading '$')"));
         }
