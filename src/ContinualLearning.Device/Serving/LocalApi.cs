@@ -69,7 +69,11 @@ public static class LocalApi
         return app;
     }
 
-    private static async Task<IResult> HandleAsync(HttpContext http, DeviceRuntime runtime, Func<SampleRequest, IResult> handle)
+    // The handlers are RequestDelegates ((HttpContext) => Task), so a returned IResult would be dropped: execute it here.
+    private static async Task HandleAsync(HttpContext http, DeviceRuntime runtime, Func<SampleRequest, IResult> handle) =>
+        await (await ResultAsync(http, runtime, handle)).ExecuteAsync(http);
+
+    private static async Task<IResult> ResultAsync(HttpContext http, DeviceRuntime runtime, Func<SampleRequest, IResult> handle)
     {
         try
         {
