@@ -19,5 +19,6 @@ internal static class Program
     {
         yield return VersionCommand.Build();
         yield return ExperimentCommand.Build();
+        yield return DeviceCommand.Build();
     }
 }
