@@ -5,6 +5,7 @@ using BenchmarkDotNet.Configs;
 using BenchmarkDotNet.Jobs;
 using BenchmarkDotNet.Reports;
 using BenchmarkDotNet.Running;
+using BenchmarkDotNet.Toolchains.InProcess.Emit;
 using ContinualLearning.Onnx;
 using ContinualLearning.Torch;
 using ContinualLearning.Training;
@@ -19,11 +20,10 @@ namespace ContinualLearning.Benchmarks.Training;
 /// time" (below 1 = managed faster) and the samples/s column is batch / mean time.
 /// </summary>
 /// <remarks>
-/// Threads are compared like for like: each job sets <c>CL_GEMM_THREADS</c> (read once by the managed GEMM) and the
-/// same number is given to libtorch (<see cref="TorchEngine(int?)"/>) and to ONNX Runtime's intra-op pool. Both jobs
-/// run out of process because those settings are process-wide.
-/// <c>dotnet run -c Release --project benchmarks/ContinualLearning.Benchmarks -- --filter '*TrainingEngineBenchmarks*'</c>
-/// (set <c>CL_BENCH_THREADS=1</c> in the environment to run the 1-thread job only).
+/// Threads are compared like for like: <c>CL_GEMM_THREADS</c> (read once by the managed GEMM; unset = one per core) is also
+/// given to libtorch (<see cref="TorchEngine(int?)"/>) and to ONNX Runtime's intra-op pool. Those settings are
+/// process-wide, so each thread count is its own run:
+/// <c>CL_GEMM_THREADS=1 dotnet run -c Release --project benchmarks/ContinualLearning.Benchmarks -- --filter '*TrainingEngineBenchmarks*'</c>.
 /// </remarks>
 [Config(typeof(EngineConfig))]
 [MemoryDiagnoser]
@@ -56,10 +56,14 @@ public class TrainingEngineBenchmarks
     [Params(32, 256)]
     public int Batch { get; set; }
 
+    /// <summary>The managed GEMM's own rule (<c>CL_GEMM_THREADS</c>, else one per core), so torch and ONNX Runtime get the same count.</summary>
+    private static int Threads() =>
+        int.TryParse(Environment.GetEnvironmentVariable(ThreadsVariable), out var t) && t >= 1 ? t : Environment.ProcessorCount;
+
     [GlobalSetup]
     public void Setup()
     {
-        var threads = int.TryParse(Environment.GetEnvironmentVariable(ThreadsVariable), out var t) && t >= 1 ? t : 1;
+        var threads = Threads();
         var spec = new HeadSpec(Head.Split('-').Select(s => int.Parse(s, CultureInfo.InvariantCulture)).ToArray(), LossKind.SoftmaxCrossEntropy);
         var options = new TrainingOptions { Optimizer = OptimizerKind.Adam, LearningRate = 1e-3f };
         var weights = HeadInitializer.Initialize(spec, seed: 1);
@@ -124,19 +128,17 @@ public class TrainingEngineBenchmarks
     [Benchmark, BenchmarkCategory("Predict")]
     public void OnnxRuntimePredict() => _onnx.Run(_runOptions, _inputNames, _inputValues, _outputNames, _outputValues);
 
-    /// <summary>Short jobs (the box is shared), one per thread count; CL_BENCH_THREADS=1|2 keeps only one of them.</summary>
+    /// <summary>
+    /// One short in-process job, named after the thread count. In process, because an out-of-process job copies
+    /// the whole output (libtorch included, ≈1.4 GB) per job; so the thread count comes from the host's own
+    /// <c>CL_GEMM_THREADS</c> and a 2-thread comparison is a second run.
+    /// </summary>
     private sealed class EngineConfig : ManualConfig
     {
         public EngineConfig()
         {
-            var only = Environment.GetEnvironmentVariable("CL_BENCH_THREADS");
-            foreach (var threads in new[] { 1, 2 })
-            {
-                if (only is not null && only != threads.ToString(CultureInfo.InvariantCulture)) continue;
-                AddJob(Job.ShortRun
-                    .WithEnvironmentVariables(new EnvironmentVariable(ThreadsVariable, threads.ToString(CultureInfo.InvariantCulture)))
-                    .WithId($"{threads}-thread"));
-            }
+            var threads = Threads();
+            AddJob(Job.ShortRun.WithToolchain(InProcessEmitToolchain.Instance).WithId($"{threads}-thread"));
             AddColumn(new SamplesPerSecondColumn());
         }
     }
