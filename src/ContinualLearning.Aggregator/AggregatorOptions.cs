@@ -24,7 +24,7 @@ public sealed record ValidationOptions
     public NormClipMode NormClipMode { get; init; } = NormClipMode.Reject;
 
     /// <summary>When set, only these device ids may contribute.</summary>
-    public IReadOnlySet<string>? AllowedDevices { get; init; }
+    public ISet<string>? AllowedDevices { get; init; }
 }
 
 /// <summary>When and how to aggregate (FedBuff-style buffering).</summary>
