@@ -11,7 +11,7 @@ internal static class Program
         var root = new RootCommand("ContinualLearning: on-device continual learning with federated deltas over MQTT.");
         foreach (var command in Commands())
             root.Subcommands.Add(command);
-        return root.Parse(args).Invoke();
+        return root.Parse(args).InvokeAsync().GetAwaiter().GetResult();
     }
 
     // One line per command group; each group lives in Commands/<Name>Command.cs.
@@ -19,5 +19,10 @@ internal static class Program
     {
         yield return VersionCommand.Build();
         yield return DemoCommand.Build();
+        yield return KeysCommand.Build();
+        yield return ModelCommand.Build();
+        yield return FleetCommand.Build();
+        yield return FleetCommand.BuildDevice();
+        yield return AggregatorCommand.Build();
     }
 }
