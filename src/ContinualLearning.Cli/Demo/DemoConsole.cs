@@ -62,7 +62,7 @@ internal sealed class DemoConsole(DemoUi ui)
             return;
         }
         var versions = new Table().Border(TableBorder.Rounded).Title("[bold]Global versions on the held-out set[/]");
-        foreach (var h in new[] { "version", "parent", "outcome", "deltas", "devices", "filtered", "held-out acc", "canary new / prev" })
+        foreach (var h in new[] { "version", "parent", "outcome", "deltas", "devices", "held-out acc", "canary / control" })
             versions.AddColumn(h);
         foreach (var v in s.Versions)
         {
@@ -71,10 +71,11 @@ internal sealed class DemoConsole(DemoUi ui)
                 nameof(VersionOutcome.Promoted) => "[green]promoted[/]",
                 nameof(VersionOutcome.RolledBack) => "[red]rolled back[/]",
                 nameof(VersionOutcome.Base) => "[grey]base (no update)[/]",
+                nameof(VersionOutcome.Rejected) => "[red]rejected (holdout)[/]",
                 _ => "[yellow]canary pending[/]",
             };
             var canary = v.CanaryAccuracy is { } a ? string.Format(C, "{0:P1} / {1:P1}", a, v.CanaryPreviousAccuracy) : "";
-            versions.AddRow(v.Version, v.Parent ?? "—", outcome, v.Deltas.ToString(C), v.Devices.ToString(C), v.FilteredDeltas.ToString(C),
+            versions.AddRow(v.Version, v.Parent ?? "—", outcome, v.Deltas.ToString(C), v.Devices.ToString(C),
                 v.HeldOutAccuracy.ToString("P1", C), canary);
         }
         AnsiConsole.Write(versions);
@@ -82,7 +83,7 @@ internal sealed class DemoConsole(DemoUi ui)
         var grid = new Grid().AddColumn().AddColumn();
         grid.AddRow("[bold]Final global[/]", $"{s.FinalVersion}: [bold {colour}]{s.FinalAccuracy:P1}[/] vs no-update baseline {s.BaselineAccuracy:P1} ([{colour}]{s.Improvement * 100:+0.0;-0.0} points[/]) on {s.HeldOutSamples} held-out samples");
         grid.AddRow("[bold]Versions[/]", $"{s.VersionsReleased} released, {s.Promotions} promoted, {s.Rollbacks} rolled back");
-        grid.AddRow("[bold]Deltas[/]", $"{s.DeltasSent} sent, {s.DeltasAccepted} accepted, {s.DeltasRejected} rejected, {s.DeltasFiltered} left out by robust aggregation");
+        grid.AddRow("[bold]Deltas[/]", $"{s.DeltasSent} sent, {s.DeltasAccepted} accepted, {s.DeltasRejected} rejected" + (s.RejectReasons.Count == 0 ? "" : " (" + Markup.Escape(string.Join(", ", s.RejectReasons.Select(kv => $"{kv.Key}: {kv.Value}"))) + ")"));
         grid.AddRow("[bold]Bytes[/]", $"{s.BytesSent:N0} B of deltas vs {s.FullWeightBytes:N0} B as full fp32 weights: [bold]{s.CompressionRatio:0.#}× smaller[/]");
         grid.AddRow("[bold]Devices[/]", $"{s.DevicePromotions} local promotions, {s.ReleasesInstalled} verified releases installed");
         grid.AddRow("[bold]Run[/]", Markup.Escape($"{s.Devices} devices × {s.SamplesPerDevice} samples, broker {s.Broker}, {s.WallSeconds:0.0} s"));
@@ -120,8 +121,8 @@ internal sealed class DemoConsole(DemoUi ui)
         var agg = new Grid().AddColumn().AddColumn();
         agg.AddRow("[bold]aggregator[/]", string.Format(C, "global [bold]{0}[/] · versions {1} (promoted {2}, rolled back {3}) · canary: {4}",
             a.CurrentVersion, a.Versions.Count - 1, a.Promotions, a.Rollbacks, Markup.Escape(a.CanaryState)));
-        agg.AddRow("[bold]deltas[/]", string.Format(C, "received {0} · accepted {1} · rejected {2} · left out {3} · buffered {4} · {5:N0} B",
-            a.DeltasReceived, a.DeltasAccepted, a.DeltasRejected, a.DeltasFiltered, a.Buffered, a.BytesReceived));
+        agg.AddRow("[bold]deltas[/]", string.Format(C, "received {0} · accepted {1} · rejected {2} · buffered {3}",
+            a.DeltasReceived, a.DeltasAccepted, a.DeltasRejected, a.Buffered));
         var events = new Rows(state.RecentEvents(8).Select(e => new Markup($"[grey]{Markup.Escape(e)}[/]")));
         return new Rows(table, new Panel(agg).Border(BoxBorder.Rounded), events);
     }

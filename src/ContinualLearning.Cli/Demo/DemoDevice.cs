@@ -37,6 +37,8 @@ internal sealed record DemoDeviceContext(
 internal sealed class DemoDevice : IAsyncDisposable
 {
     private const int TelemetryEvery = 50;
+    private const int MinVersionSamples = 25;
+    private const float PoisonFactor = 5;
 
     private readonly DemoDeviceContext _context;
     private readonly DeviceStats _stats;
@@ -48,6 +50,7 @@ internal sealed class DemoDevice : IAsyncDisposable
     private readonly Dictionary<string, IReadOnlyList<NamedTensor>> _bundleCache = new(StringComparer.Ordinal);
     private readonly Lock _releaseLock = new();
     private readonly PrequentialAccuracy _accuracy;
+    private PrequentialAccuracy _versionAccuracy;
     private readonly string _fleet;
     private readonly string _model;
     private BundleAssembler? _assembler;
@@ -66,6 +69,7 @@ internal sealed class DemoDevice : IAsyncDisposable
         _model = context.Options.ModelName;
         var id = stats.Id;
         _accuracy = new PrequentialAccuracy(context.Options.CanaryWindow);
+        _versionAccuracy = new PrequentialAccuracy(context.Options.CanaryWindow);
         _learner = new DemoLearnerLite(context.Engine, ModelBundleView.From(context.BaseBundle), context.Options.TrainEvery, context.Options.Seed + id.GetHashCode(StringComparison.Ordinal));
         _lastFed = context.BaseBundle.HeadWeights;
         _client = new FleetMqttClient(context.ClientTemplate with
@@ -104,6 +108,7 @@ internal sealed class DemoDevice : IAsyncDisposable
             // Test, then train (prequential): score the served prediction before the label is learned.
             var predicted = _learner.Predict(sample.Features);
             _accuracy.Update(sample.Label, predicted);
+            _versionAccuracy.Update(sample.Label, predicted);
             if (_shadow is not null) ScoreShadow(sample.Features, sample.Label, predicted);
             _learner.AddLabelled(sample.Features, sample.Label);
             t++;
@@ -154,14 +159,15 @@ internal sealed class DemoDevice : IAsyncDisposable
                 DateTimeOffset.UtcNow),
             tensors);
         var payload = DeltaCodec.Encode(delta);
+        _stats.DeltaNormSum += Delta.L2Norm(delta);
         await _client.PublishAsync(FleetTopics.DeltaTopic(_fleet, _stats.Id), payload, cancellationToken: ct);
         _stats.DeltasSent++;
         _stats.BytesSent += payload.Length;
     }
 
-    /// <summary>The attack of <c>--poison</c>: the delta pointed the other way and tripled, at the same wire size.</summary>
+    /// <summary>The attack of <c>--poison</c>: the delta pointed the other way and amplified, at the same wire size.</summary>
     private static TensorDelta SignFlip(TensorDelta t) =>
-        new(t.Name, t.Shape, t.Encoding, t.Scale * 3, t.Indices, t.Values.Select(v => -3 * v).ToArray());
+        new(t.Name, t.Shape, t.Encoding, t.Scale * PoisonFactor, t.Indices, t.Values.Select(v => -PoisonFactor * v).ToArray());
 
     private void ScoreShadow(float[] raw, int label, int candidatePrediction)
     {
@@ -196,8 +202,9 @@ internal sealed class DemoDevice : IAsyncDisposable
             DeviceId = _stats.Id,
             Timestamp = DateTimeOffset.UtcNow,
             ModelVersion = _installedVersion,
-            Accuracy = _accuracy.WindowedAccuracy,
-            AccuracyWindow = _accuracy.WindowSize,
+            // Only what the installed version served counts: the aggregator's canary rule reads it per model version.
+            Accuracy = _versionAccuracy.Count >= MinVersionSamples ? _versionAccuracy.WindowedAccuracy : null,
+            AccuracyWindow = _versionAccuracy.WindowSize,
             Extra = extra,
         };
         await _client.PublishAsync(FleetTopics.Telemetry(_fleet, _stats.Id), FleetJson.Serialize(telemetry), cancellationToken: ct);
@@ -231,6 +238,7 @@ internal sealed class DemoDevice : IAsyncDisposable
             _installedVersion = release.Version;
             _stats.ModelVersion = release.Version;
             _stats.ReleasesInstalled++;
+            _versionAccuracy = new PrequentialAccuracy(_context.Options.CanaryWindow);
             _shadow?.Dispose();
             _shadow = null;
             _shadowSamples = _shadowCorrect = _candidateCorrect = 0;

@@ -65,7 +65,7 @@ internal static class DemoRunner
         using var trustedKey = ReleaseKeys.LoadPublic(Path.Combine(keys, "release.pub"));
 
         var registry = Path.Combine(root, "registry");
-        var baseDir = Path.Combine(registry, DemoScenario.BaseVersion);
+        var baseDir = Path.Combine(root, "bundles", DemoScenario.BaseVersion);
         ModelBundle.Save(baseDir, DemoScenario.Manifest(options.ModelName, DemoScenario.BaseVersion, null),
             DemoScenario.TrainBase(engine, options.Seed),
             sign: m => Convert.ToBase64String(signingKey.SignData(m.CanonicalBytesForSigning(), HashAlgorithmName.SHA256)));
@@ -97,8 +97,8 @@ internal static class DemoRunner
             ReconnectMaxDelay = TimeSpan.FromSeconds(2),
         };
 
-        var aggregator = new DemoAggregatorLite(options, template, signingKey, registry, baseBundle,
-            shards.Where(s => s.Canary).Select(s => s.DeviceId), state);
+        await using var aggregator = new DemoAggregator(options, host, port, registry, Path.Combine(keys, "release.key"), baseDir,
+            shards.Where(s => s.Canary).Select(s => s.DeviceId).ToArray(), state);
         var context = new DemoDeviceContext(options, template, trustedKey, Path.Combine(root, "devices"), baseBundle, engine);
         var devices = state.Devices.Select(d => new DemoDevice(context, d, state)).ToArray();
         try
@@ -121,6 +121,9 @@ internal static class DemoRunner
             await output.ShowWhileAsync(state, options, run);
             await run;
             state.Event("all device streams finished");
+            // Deltas published in the last moments are still on their way; let them arrive before the aggregator stops.
+            var sent = state.Devices.Sum(d => d.DeltasSent);
+            for (var wait = 0; wait < 40 && state.Aggregator.DeltasReceived < sent; wait++) await Task.Delay(250, ct);
         }
         finally
         {
@@ -132,15 +135,13 @@ internal static class DemoRunner
                 try
                 {
                     using var cleanup = new CancellationTokenSource(TimeSpan.FromSeconds(10));
-                    await aggregator.ClearRetainedAsync(cleanup.Token);
-                    await ClearStatusesAsync(template, options.Fleet, shards, cleanup.Token);
+                    await ClearRetainedAsync(template, options, aggregator.PublishedVersions, shards, cleanup.Token);
                 }
                 catch (Exception ex) when (ex is OperationCanceledException or InvalidOperationException)
                 {
                     Console.Error.WriteLine($"warning: could not clear retained demo messages on {host}:{port}: {ex.Message}");
                 }
             }
-            await aggregator.DisposeAsync();
             foreach (var d in devices) await d.DisposeAsync();
         }
 
@@ -156,13 +157,13 @@ internal static class DemoRunner
         return summary;
     }
 
-    private static DemoSummary Evaluate(DemoOptions options, DemoState state, DemoAggregatorLite aggregator, ITrainingEngine engine,
+    private static DemoSummary Evaluate(DemoOptions options, DemoState state, DemoAggregator aggregator, ITrainingEngine engine,
         IReadOnlyList<DeviceShard> shards, string broker, Stopwatch clock)
     {
         var (x, y) = DemoScenario.HeldOut(shards, options.HeldOutPerDevice, options.Seed + 99);
         var weights = aggregator.VersionWeights;
         var versions = state.Aggregator.Versions.Select(v => new VersionSummary(
-            v.Version, v.Parent, v.Outcome.ToString(), v.Deltas, v.Devices, v.Samples, v.Filtered,
+            v.Version, v.Parent, v.Outcome.ToString(), v.Deltas, v.Devices, v.Samples,
             DemoScenario.Accuracy(engine, weights[v.Version], x, y), v.CanaryAccuracy, v.ControlAccuracy)).ToArray();
         var final = aggregator.CurrentVersion;
         var a = state.Aggregator;
@@ -187,17 +188,17 @@ internal static class DemoRunner
             DeltasReceived = a.DeltasReceived,
             DeltasAccepted = a.DeltasAccepted,
             DeltasRejected = a.DeltasRejected,
-            DeltasFiltered = a.DeltasFiltered,
             RejectReasons = new SortedDictionary<string, int>(a.RejectReasons, StringComparer.Ordinal),
             BytesSent = state.Devices.Sum(d => d.BytesSent),
             FullWeightBytes = deltasSent * DemoScenario.FullWeightBytes,
+            MeanDeltaNorm = deltasSent == 0 ? 0 : state.Devices.Sum(d => d.DeltaNormSum) / deltasSent,
             DevicePromotions = state.Devices.Sum(d => d.Promotions),
             ReleasesInstalled = state.Devices.Sum(d => d.ReleasesInstalled),
             Components = new SortedDictionary<string, string>(StringComparer.Ordinal)
             {
                 ["learner"] = nameof(DemoLearnerLite) + " (fallback)",
                 ["device"] = nameof(DemoDevice) + " (fallback)",
-                ["aggregator"] = nameof(DemoAggregatorLite) + " (fallback)",
+                ["aggregator"] = DemoAggregator.Component,
             },
         };
     }
@@ -226,10 +227,17 @@ internal static class DemoRunner
         }
     }
 
-    private static async Task ClearStatusesAsync(FleetMqttClientOptions template, string fleet, IReadOnlyList<DeviceShard> shards, CancellationToken ct)
+    /// <summary>An empty retained message deletes the retained one: release, every chunk of every published version, device statuses.</summary>
+    private static async Task ClearRetainedAsync(FleetMqttClientOptions template, DemoOptions options, IReadOnlyList<(string Version, int Chunks)> versions,
+        IReadOnlyList<DeviceShard> shards, CancellationToken ct)
     {
+        var fleet = options.Fleet;
         await using var client = new FleetMqttClient(template with { ClientId = $"{fleet}-demo-cleanup", CleanStart = true });
         await client.StartAsync(ct);
+        await client.PublishAsync(FleetTopics.Release(fleet, options.ModelName), [], retain: true, cancellationToken: ct);
+        foreach (var (version, chunks) in versions)
+            for (var i = 0; i < chunks; i++)
+                await client.PublishAsync(FleetTopics.Chunk(fleet, options.ModelName, version, i), [], retain: true, cancellationToken: ct);
         foreach (var s in shards)
             await client.PublishAsync(FleetTopics.Status(fleet, s.DeviceId), [], retain: true, cancellationToken: ct);
         await client.StopAsync();

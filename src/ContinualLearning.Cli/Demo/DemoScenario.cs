@@ -73,7 +73,11 @@ internal static class DemoScenario
             var stream = ConceptDriftStream.Sea([BaseConcept, DriftConcept], [driftAt], width, Noise, seed);
             // Poisoned devices are the last ones, never canaries: the canary must judge the aggregate, not be the attacker.
             var poisoned = i >= options.Devices - options.Poison;
-            shards[i] = new DeviceShard($"dev-{i + 1:D2}", stream, driftAt, width, DriftConcept, poisoned, Canary: i < canaries);
+            // The canary rule compares the canary cohort with the rest of the fleet over the same minutes. Canaries that
+            // drifted long before the others would look worse for reasons that have nothing to do with the version, so
+            // the canaries are the honest devices that drift last.
+            var firstCanary = options.Devices - options.Poison - canaries;
+            shards[i] = new DeviceShard($"dev-{i + 1:D2}", stream, driftAt, width, DriftConcept, poisoned, Canary: i >= firstCanary && !poisoned);
         }
         return shards;
     }

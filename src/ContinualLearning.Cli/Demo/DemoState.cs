@@ -22,6 +22,9 @@ internal sealed class DeviceStats(DeviceShard shard)
     public int Promotions;
     public int DeltasSent;
     public long BytesSent;
+
+    /// <summary>Sum of the L2 norms of the deltas sent (after top-k and quantisation), for the mean in the summary.</summary>
+    public double DeltaNormSum;
     public int ReleasesInstalled;
     public volatile bool Finished;
     public volatile bool Online;
@@ -34,10 +37,13 @@ internal enum VersionOutcome
     Canary,
     Promoted,
     RolledBack,
+
+    /// <summary>Refused by the aggregator's holdout gate; never published.</summary>
+    Rejected,
 }
 
 /// <summary>One global version produced by the aggregator.</summary>
-internal sealed record VersionRecord(string Version, string? Parent, int Deltas, int Devices, long Samples, int Filtered, DateTimeOffset CreatedAt)
+internal sealed record VersionRecord(string Version, string? Parent, int Deltas, int Devices, long Samples, DateTimeOffset CreatedAt)
 {
     public VersionOutcome Outcome { get; set; } = VersionOutcome.Canary;
 
@@ -56,9 +62,7 @@ internal sealed class AggregatorStats
     public int DeltasReceived;
     public int DeltasAccepted;
     public int DeltasRejected;
-    public int DeltasFiltered;
     public int Buffered;
-    public long BytesReceived;
     public volatile string CurrentVersion = DemoScenario.BaseVersion;
     public volatile string CanaryState = "idle";
 
@@ -68,6 +72,16 @@ internal sealed class AggregatorStats
     public void AddVersion(VersionRecord record)
     {
         lock (_lock) _versions.Add(record);
+    }
+
+    /// <summary>Replaces the history with the registry's (the real aggregator keeps it there).</summary>
+    public void SetVersions(IReadOnlyList<VersionRecord> records)
+    {
+        lock (_lock)
+        {
+            _versions.Clear();
+            _versions.AddRange(records);
+        }
     }
 
     public IReadOnlyList<VersionRecord> Versions

@@ -13,7 +13,6 @@ internal sealed record VersionSummary(
     int Deltas,
     int Devices,
     long Samples,
-    int FilteredDeltas,
     double HeldOutAccuracy,
     double? CanaryAccuracy,
     double? CanaryPreviousAccuracy);
@@ -52,7 +51,6 @@ internal sealed record DemoSummary
     public required int DeltasReceived { get; init; }
     public required int DeltasAccepted { get; init; }
     public required int DeltasRejected { get; init; }
-    public required int DeltasFiltered { get; init; }
     public required IReadOnlyDictionary<string, int> RejectReasons { get; init; }
 
     /// <summary>Delta bytes the devices published.</summary>
@@ -60,6 +58,9 @@ internal sealed record DemoSummary
 
     /// <summary>What the same updates would have cost as full fp32 weights (deltas sent × head size).</summary>
     public required long FullWeightBytes { get; init; }
+
+    /// <summary>Mean L2 norm of the deltas as sent (honest and poisoned together).</summary>
+    public required double MeanDeltaNorm { get; init; }
 
     public double CompressionRatio => BytesSent == 0 ? 0 : (double)FullWeightBytes / BytesSent;
 
@@ -89,17 +90,17 @@ internal sealed record DemoSummary
         sb.AppendLine();
         sb.AppendLine(c, $"**Held-out accuracy** ({HeldOutSamples} noise-free samples drawn from the devices' current concepts): final global {FinalVersion} **{FinalAccuracy:P1}** vs no-update baseline **{BaselineAccuracy:P1}** ({Improvement * 100:+0.0;-0.0} points).");
         sb.AppendLine();
-        sb.AppendLine("| version | parent | outcome | deltas | devices | samples | filtered | held-out acc | canary (new / previous) |");
-        sb.AppendLine("|---|---|---|---:|---:|---:|---:|---:|---|");
+        sb.AppendLine("| version | parent | outcome | deltas | devices | samples | held-out acc | canary / control accuracy |");
+        sb.AppendLine("|---|---|---|---:|---:|---:|---:|---|");
         foreach (var v in Versions)
         {
             var canary = v.CanaryAccuracy is { } a ? string.Format(c, "{0:P1} / {1:P1}", a, v.CanaryPreviousAccuracy) : "";
-            sb.AppendLine(c, $"| {v.Version} | {v.Parent ?? "—"} | {v.Outcome} | {v.Deltas} | {v.Devices} | {v.Samples} | {v.FilteredDeltas} | {v.HeldOutAccuracy:P1} | {canary} |");
+            sb.AppendLine(c, $"| {v.Version} | {v.Parent ?? "—"} | {v.Outcome} | {v.Deltas} | {v.Devices} | {v.Samples} | {v.HeldOutAccuracy:P1} | {canary} |");
         }
         sb.AppendLine();
         sb.AppendLine(c, $"- Versions released: {VersionsReleased} (promoted {Promotions}, rolled back {Rollbacks})");
-        sb.AppendLine(c, $"- Deltas: sent {DeltasSent}, received {DeltasReceived}, accepted {DeltasAccepted}, rejected {DeltasRejected}{Reasons()}, left out by robust aggregation {DeltasFiltered}");
-        sb.AppendLine(c, $"- Bytes: {BytesSent:N0} B of deltas vs {FullWeightBytes:N0} B as full fp32 weights: **{CompressionRatio:0.#}× smaller**");
+        sb.AppendLine(c, $"- Deltas: sent {DeltasSent}, received {DeltasReceived}, accepted {DeltasAccepted}, rejected or dropped {DeltasRejected}{Reasons()}");
+        sb.AppendLine(c, $"- Bytes: {BytesSent:N0} B of deltas vs {FullWeightBytes:N0} B as full fp32 weights: **{CompressionRatio:0.#}× smaller** (mean delta L2 norm {MeanDeltaNorm:0.###})");
         sb.AppendLine(c, $"- On devices: {DevicePromotions} local promotions, {ReleasesInstalled} releases installed (signature and hashes verified)");
         sb.AppendLine(c, $"- Components: {string.Join(", ", Components.Select(kv => $"{kv.Key} = {kv.Value}"))}");
         return sb.ToString();
