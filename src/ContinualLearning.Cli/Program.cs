@@ -24,5 +24,6 @@ internal static class Program
         yield return FleetCommand.Build();
         yield return FleetCommand.BuildDevice();
         yield return AggregatorCommand.Build();
+        yield return DeviceCommand.Build();
     }
 }
