@@ -22,8 +22,10 @@ internal static class Program
         yield return KeysCommand.Build();
         yield return ModelCommand.Build();
         yield return FleetCommand.Build();
-        yield return FleetCommand.BuildDevice();
         yield return AggregatorCommand.Build();
-        yield return DeviceCommand.Build();
+        // `cl device`: the daemon (`run`, wt-daemon) and `cmd` (wt-aggregator) share one group; two "device" commands break parsing.
+        var device = DeviceCommand.Build();
+        device.Subcommands.Add(FleetCommand.DeviceCmd());
+        yield return device;
     }
 }
