@@ -9,6 +9,8 @@ using ContinualLearning.Fleet.Messages;
 using ContinualLearning.Fleet.Signing;
 using ContinualLearning.Fleet.Topics;
 using ContinualLearning.Tensors;
+using ContinualLearning.Device.Learning;
+using ContinualLearning.Learning;
 using ContinualLearning.Training;
 
 namespace ContinualLearning.Cli.Demo;
@@ -20,19 +22,21 @@ internal sealed record DemoDeviceContext(
     ECDsa TrustedKey,
     string StateDirectory,
     ModelBundle BaseBundle,
-    ITrainingEngine Engine);
+    ITrainingEngine Engine,
+    string TransientDirectory);
 
 /// <summary>
 /// One simulated device on the real protocol: its own MQTT connection (retained status with an offline last will),
 /// a paced drifting stream scored test-then-train, a learner that promotes challengers, CLD1 deltas with top-k +
 /// int8 + error feedback on <c>cl/{fleet}/device/{id}/delta</c>, telemetry JSON, and signed releases fetched in
 /// chunks, verified (ECDSA signature, per-chunk and bundle SHA-256), extracted, loaded and rebased onto.
-/// Canary devices keep the previous global version as a shadow for a while and report both accuracies on the same
-/// samples, so the aggregator's canary decision is a fair A/B test even while the concept drifts.
+/// Telemetry reports the accuracy of the installed global version only, which the aggregator's canary rule reads.
+/// Learning is the real <see cref="ContinualLearner"/> (champion/challenger, replay, transient SQLite store).
 /// </summary>
 /// <remarks>
-/// FALLBACK: this is the demo's own device side, written against the protocol library, standing in for
-/// <c>DeviceAgent</c> (branch wt-daemon) until that lands; it is deliberately kept to what the demo shows.
+/// The MQTT side is the demo's own, on the protocol library, rather than <c>DeviceAgent</c>: the agent needs a full
+/// <c>DeviceRuntime</c> per device (options file, outbox directory, HTTP API, training loop of its own), which would
+/// make the simulated devices much heavier than the demo needs; both speak the same protocol.
 /// </remarks>
 internal sealed class DemoDevice : IAsyncDisposable
 {
@@ -44,10 +48,10 @@ internal sealed class DemoDevice : IAsyncDisposable
     private readonly DeviceStats _stats;
     private readonly DemoState _state;
     private readonly FleetMqttClient _client;
-    private readonly DemoLearnerLite _learner;
+    private ContinualLearner _learner = null!;
     private readonly ErrorFeedback _errorFeedback = new();
-    private readonly ConcurrentQueue<(Release Release, IReadOnlyList<NamedTensor> Weights)> _installs = new();
-    private readonly Dictionary<string, IReadOnlyList<NamedTensor>> _bundleCache = new(StringComparer.Ordinal);
+    private readonly ConcurrentQueue<(Release Release, ModelBundle Bundle)> _installs = new();
+    private readonly Dictionary<string, ModelBundle> _bundleCache = new(StringComparer.Ordinal);
     private readonly Lock _releaseLock = new();
     private readonly PrequentialAccuracy _accuracy;
     private PrequentialAccuracy _versionAccuracy;
@@ -57,8 +61,8 @@ internal sealed class DemoDevice : IAsyncDisposable
     private string _fetching = "";
     private IReadOnlyList<NamedTensor> _lastFed;
     private string _installedVersion = DemoScenario.BaseVersion;
-    private IHeadModel? _shadow;
-    private int _shadowSamples, _shadowCorrect, _candidateCorrect;
+    private PromotedEventArgs? _lastPromotion;
+    private long _sinceTraining;
 
     public DemoDevice(DemoDeviceContext context, DeviceStats stats, DemoState state)
     {
@@ -70,7 +74,6 @@ internal sealed class DemoDevice : IAsyncDisposable
         var id = stats.Id;
         _accuracy = new PrequentialAccuracy(context.Options.CanaryWindow);
         _versionAccuracy = new PrequentialAccuracy(context.Options.CanaryWindow);
-        _learner = new DemoLearnerLite(context.Engine, ModelBundleView.From(context.BaseBundle), context.Options.TrainEvery, context.Options.Seed + id.GetHashCode(StringComparison.Ordinal));
         _lastFed = context.BaseBundle.HeadWeights;
         _client = new FleetMqttClient(context.ClientTemplate with
         {
@@ -87,6 +90,32 @@ internal sealed class DemoDevice : IAsyncDisposable
 
     public async Task ConnectAsync(CancellationToken ct)
     {
+        var o = _context.Options;
+        var transient = _context.TransientDirectory;
+        // The device's learning loop: the real ContinualLearner with its model store (checkpoints) on disk and its
+        // labelled samples in a transient SQLite database on tmpfs, deleted when the device stops.
+        _learner = await ContinualLearner.OpenAsync(new LearnerOptions
+        {
+            ModelStoreDirectory = Path.Combine(_context.StateDirectory, _stats.Id, "models"),
+            BaseBundlePath = _context.BaseBundle.Directory,
+            StorePath = Path.Combine(transient, _stats.Id + ".db"),
+            AllowPersistentStore = !transient.StartsWith("/dev/shm", StringComparison.Ordinal),
+            DeleteStoreOnDispose = true,
+            ReplayCapacity = 600,
+            AccuracyWindow = o.CanaryWindow,
+            Challenger = new ChallengerOptions
+            {
+                MinSamples = o.TrainEvery / 2,
+                MaxSamples = o.TrainEvery,
+                BatchSize = DemoScenario.Training.BatchSize,
+                Epochs = 3,
+                ReplayRatio = 0.25,
+                HoldoutFraction = 0.25,
+                AccuracyMargin = 0,
+                Seed = o.Seed + _stats.Id.GetHashCode(StringComparison.Ordinal),
+            },
+        }, _context.Engine, cancellationToken: ct);
+        _learner.Promoted += (_, e) => _lastPromotion = e;
         await _client.StartAsync(ct);
         await _client.SubscribeAsync(FleetTopics.Release(_fleet, _model), cancellationToken: ct);
         _stats.Online = true;
@@ -103,20 +132,21 @@ internal sealed class DemoDevice : IAsyncDisposable
         {
             if (t >= options.SamplesPerDevice) break;
             ct.ThrowIfCancellationRequested();
-            InstallPending();
+            await InstallPendingAsync(ct);
 
-            // Test, then train (prequential): score the served prediction before the label is learned.
-            var predicted = _learner.Predict(sample.Features);
+            // Serve, then the label arrives ("log and wait"): the prediction is scored before the label is learned.
+            var prediction = _learner.Predict(sample.Features);
+            var predicted = prediction.LabelIndex;
             _accuracy.Update(sample.Label, predicted);
             _versionAccuracy.Update(sample.Label, predicted);
-            if (_shadow is not null) ScoreShadow(sample.Features, sample.Label, predicted);
-            _learner.AddLabelled(sample.Features, sample.Label);
+            _learner.Label(prediction.SampleId, sample.Label);
+            _sinceTraining++;
             t++;
             _stats.Samples = t;
             _stats.Concept = _stats.Shard.ConceptAt(t);
             _stats.Accuracy = _accuracy.WindowedAccuracy;
 
-            if (_learner.ShouldTrain) await TrainAndSendAsync(ct);
+            if (_sinceTraining >= options.TrainEvery) await TrainAndSendAsync(ct);
             if (t % TelemetryEvery == 0) await PublishTelemetryAsync(ct);
 
             var ahead = t * interval - clock.Elapsed.TotalMilliseconds;
@@ -136,26 +166,28 @@ internal sealed class DemoDevice : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         await _client.DisposeAsync();
-        _learner.Dispose();
-        _shadow?.Dispose();
+        if (_learner is not null) await _learner.DisposeAsync();
     }
 
     private async Task TrainAndSendAsync(CancellationToken ct)
     {
-        var round = _learner.Train();
+        _sinceTraining = 0;
+        _lastPromotion = null;
+        var round = await _learner.TrainNowAsync("demo: every " + _context.Options.TrainEvery + " labels", ct);
+        if (round is null) return;
         _stats.TrainingRuns++;
-        if (!round.Promoted) return;
+        if (!round.Promoted || _lastPromotion is not { } promotion) return;
         _stats.Promotions++;
 
         // Error feedback needs the increment since the last call, not the cumulative challenger − base.
-        var champion = _learner.ChampionWeights;
+        var champion = promotion.ChampionWeights;
         var increment = Delta.Compute(champion, _lastFed);
         _lastFed = champion;
         var tensors = _errorFeedback.Compress(increment, new DeltaCompressionOptions(_context.Options.DeltaFraction, DeltaEncoding.Int8));
         if (_stats.Shard.Poisoned) tensors = tensors.Select(SignFlip).ToArray();
         var delta = new WeightDelta(
-            new DeltaHeader(_model, _learner.BaseVersion, _stats.Id, Guid.NewGuid(), round.TrainSamples,
-                new Dictionary<string, double> { ["holdoutAccuracy"] = round.ChallengerAccuracy, ["championAccuracy"] = round.ChampionAccuracy },
+            new DeltaHeader(_model, promotion.BaseVersion, _stats.Id, Guid.NewGuid(), promotion.SamplesUsed,
+                new Dictionary<string, double> { ["holdoutAccuracy"] = promotion.Decision.ChallengerMetric, ["championAccuracy"] = promotion.Decision.ChampionMetric },
                 DateTimeOffset.UtcNow),
             tensors);
         var payload = DeltaCodec.Encode(delta);
@@ -169,19 +201,6 @@ internal sealed class DemoDevice : IAsyncDisposable
     private static TensorDelta SignFlip(TensorDelta t) =>
         new(t.Name, t.Shape, t.Encoding, t.Scale * PoisonFactor, t.Indices, t.Values.Select(v => -PoisonFactor * v).ToArray());
 
-    private void ScoreShadow(float[] raw, int label, int candidatePrediction)
-    {
-        _shadowSamples++;
-        if (candidatePrediction == label) _candidateCorrect++;
-        if (_learner.Predict(_shadow!, raw) == label) _shadowCorrect++;
-        // Once the canary window is scored, the shadow has done its job.
-        if (_shadowSamples >= _context.Options.CanaryWindow * 4)
-        {
-            _shadow!.Dispose();
-            _shadow = null;
-        }
-    }
-
     private async Task PublishTelemetryAsync(CancellationToken ct)
     {
         var extra = new Dictionary<string, double>
@@ -191,12 +210,6 @@ internal sealed class DemoDevice : IAsyncDisposable
             ["deltasSent"] = _stats.DeltasSent,
             ["bytesSent"] = _stats.BytesSent,
         };
-        if (_shadowSamples > 0)
-        {
-            extra["shadowSamples"] = _shadowSamples;
-            extra["candidateAccuracy"] = (double)_candidateCorrect / _shadowSamples;
-            extra["previousAccuracy"] = (double)_shadowCorrect / _shadowSamples;
-        }
         var telemetry = new Telemetry
         {
             DeviceId = _stats.Id,
@@ -225,24 +238,19 @@ internal sealed class DemoDevice : IAsyncDisposable
     };
 
     /// <summary>Applies a verified release on the device's own loop, so the learner is never touched from two threads.</summary>
-    private void InstallPending()
+    private async Task InstallPendingAsync(CancellationToken ct)
     {
         while (_installs.TryDequeue(out var item))
         {
-            var (release, weights) = item;
+            var (release, bundle) = item;
             if (release.Version == _installedVersion) continue;
-            var previous = _learner.BaseWeights;
-            _learner.Rebase(release.Version, weights);
+            await _learner.RebaseAsync(bundle, ct);
             // The rebase starts a new base: increments are measured from the new global weights from now on.
-            _lastFed = weights;
+            _lastFed = bundle.HeadWeights;
             _installedVersion = release.Version;
             _stats.ModelVersion = release.Version;
             _stats.ReleasesInstalled++;
             _versionAccuracy = new PrequentialAccuracy(_context.Options.CanaryWindow);
-            _shadow?.Dispose();
-            _shadow = null;
-            _shadowSamples = _shadowCorrect = _candidateCorrect = 0;
-            if (release.Cohort == "canary") _shadow = _learner.CreateModel(previous);
             _ = _client.PublishAsync(FleetTopics.Status(_fleet, _stats.Id), FleetJson.Serialize(Status(DeviceState.Online)), retain: true);
         }
     }
@@ -313,7 +321,7 @@ internal sealed class DemoDevice : IAsyncDisposable
             _state.Event($"{_stats.Id}: release {release.Version} holds manifest version {bundle.Manifest.Version} / head {bundle.Head}; not installed.");
             return;
         }
-        lock (_releaseLock) _bundleCache[release.Version] = bundle.HeadWeights;
-        _installs.Enqueue((release, bundle.HeadWeights));
+        lock (_releaseLock) _bundleCache[release.Version] = bundle;
+        _installs.Enqueue((release, bundle));
     }
 }

@@ -52,6 +52,19 @@ internal static class DemoRunner
 
     private static async Task<DemoSummary> RunInAsync(DemoOptions options, DemoUi ui, string root, Stopwatch clock, CancellationToken ct)
     {
+        string? transientDirectory = null;
+        try
+        {
+            return await RunCoreAsync(options, ui, root, clock, path => transientDirectory = path, ct);
+        }
+        finally
+        {
+            if (transientDirectory is not null && transientDirectory != root) TryDelete(transientDirectory);
+        }
+    }
+
+    private static async Task<DemoSummary> RunCoreAsync(DemoOptions options, DemoUi ui, string root, Stopwatch clock, Action<string> useTransient, CancellationToken ct)
+    {
         var engine = new ManagedEngine();
         var shards = DemoScenario.Shards(options);
         var output = new DemoConsole(ui);
@@ -99,7 +112,12 @@ internal static class DemoRunner
 
         await using var aggregator = new DemoAggregator(options, host, port, registry, Path.Combine(keys, "release.key"), baseDir,
             shards.Where(s => s.Canary).Select(s => s.DeviceId).ToArray(), state);
-        var context = new DemoDeviceContext(options, template, trustedKey, Path.Combine(root, "devices"), baseBundle, engine);
+        // Labelled samples live in transient SQLite databases on tmpfs when there is one, never on flash.
+        var transient = Directory.Exists("/dev/shm") && !OperatingSystem.IsWindows()
+            ? Directory.CreateDirectory(Path.Combine("/dev/shm", Path.GetFileName(root))).FullName
+            : Directory.CreateDirectory(Path.Combine(root, "transient")).FullName;
+        useTransient(transient);
+        var context = new DemoDeviceContext(options, template, trustedKey, Path.Combine(root, "devices"), baseBundle, engine, transient);
         var devices = state.Devices.Select(d => new DemoDevice(context, d, state)).ToArray();
         try
         {
@@ -196,8 +214,8 @@ internal static class DemoRunner
             ReleasesInstalled = state.Devices.Sum(d => d.ReleasesInstalled),
             Components = new SortedDictionary<string, string>(StringComparer.Ordinal)
             {
-                ["learner"] = nameof(DemoLearnerLite) + " (fallback)",
-                ["device"] = nameof(DemoDevice) + " (fallback)",
+                ["learner"] = nameof(Device.Learning.ContinualLearner),
+                ["device MQTT side"] = nameof(DemoDevice) + " (protocol library; not DeviceAgent)",
                 ["aggregator"] = DemoAggregator.Component,
             },
         };
