@@ -17,12 +17,8 @@ public sealed class DemoMosquittoTests(ITestOutputHelper output)
         var options = DemoOptions.Quick with
         {
             Devices = 3,
-            SamplesPerDevice = 1200,
-            Duration = TimeSpan.FromSeconds(8),
-            AggregationBuffer = 3,
-            AggregationTimeout = TimeSpan.FromSeconds(2),
-            TrainEvery = 150,
-            CanaryWindow = 80,
+            SamplesPerDevice = 2400,
+            Duration = TimeSpan.FromSeconds(12),
             HeldOutPerDevice = 400,
             Fleet = fleet,
             Seed = 11,

@@ -9,16 +9,12 @@ namespace ContinualLearning.UnitTests.Demo;
 /// </summary>
 public sealed class DemoRunTests(ITestOutputHelper output)
 {
-    /// <summary>3 devices, 1200 samples each, paced over 8 s so the aggregator releases while devices learn.</summary>
+    /// <summary>3 devices, 2400 samples each, paced over 12 s so the aggregator releases while devices learn (--quick otherwise).</summary>
     internal static DemoOptions Small(string fleet) => DemoOptions.Quick with
     {
         Devices = 3,
-        SamplesPerDevice = 1200,
-        Duration = TimeSpan.FromSeconds(8),
-        AggregationBuffer = 3,
-        AggregationTimeout = TimeSpan.FromSeconds(2),
-        TrainEvery = 150,
-        CanaryWindow = 80,
+        SamplesPerDevice = 2400,
+        Duration = TimeSpan.FromSeconds(12),
         HeldOutPerDevice = 400,
         Fleet = fleet,
         Seed = 7,
@@ -39,7 +35,8 @@ public sealed class DemoRunTests(ITestOutputHelper output)
             $"deltas took {summary.BytesSent} B, full-weight updates {summary.FullWeightBytes} B: only {summary.CompressionRatio:0.#}× smaller");
         Assert.True(summary.ReleasesInstalled > 0, "no device installed a signed release");
         // The devices drift to a concept where the base model is ~80 % right; updated versions reach ~95 %.
-        // Observed margin +12 to +18 points over several seeds; 5 points is safely below it and still a real effect.
+        // Observed with this configuration: +10.9, +14.8 and +21.3 points (seeds 3, 11, 7); 5 points is safely below
+        // that and still a real effect (the canary's occasional false rollback costs a version, not the trend).
         Assert.True(summary.FinalAccuracy >= summary.BaselineAccuracy + 0.05,
             $"final {summary.FinalVersion} {summary.FinalAccuracy:P1} vs baseline {summary.BaselineAccuracy:P1}:\n{summary.ToMarkdown()}");
     }
