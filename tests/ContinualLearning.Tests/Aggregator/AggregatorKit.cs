@@ -89,12 +89,14 @@ internal static class Wait
 {
     public static readonly TimeSpan Patience = TimeSpan.FromSeconds(60);
 
-    public static async Task Until(Func<bool> condition, string what)
+    public static Task Until(Func<bool> condition, string what) => Until(condition, () => what);
+
+    public static async Task Until(Func<bool> condition, Func<string> what)
     {
         var deadline = DateTime.UtcNow + Patience;
         while (!condition())
         {
-            if (DateTime.UtcNow > deadline) throw new TimeoutException($"Timed out waiting for: {what}");
+            if (DateTime.UtcNow > deadline) throw new TimeoutException($"Timed out waiting for: {what()}");
             await Task.Delay(50);
         }
     }
