@@ -102,20 +102,33 @@ internal sealed class DemoConsole(DemoUi ui)
 
     private static IRenderable Render(DemoState state, DemoOptions options)
     {
-        var table = new Table().Border(TableBorder.Rounded).Expand();
+        // An 80-column terminal cannot hold every counter: it gets the essentials, a wide one gets them all.
+        var wide = AnsiConsole.Profile.Width >= 130;
+        var table = new Table().Border(wide ? TableBorder.Rounded : TableBorder.Simple).Expand();
         table.Title($"[bold]cl demo[/] — {state.Devices.Count} devices, fleet [blue]{Markup.Escape(options.Fleet)}[/], {state.Elapsed.TotalSeconds:0}s");
-        foreach (var h in new[] { "device", "cohort", "concept", "model", "samples", "accuracy", "trainings", "promotions", "deltas", "bytes sent", "releases" })
-            table.AddColumn(new TableColumn(h).RightAligned());
+        var headers = wide
+            ? new[] { "device", "cohort", "concept", "model", "samples", "accuracy", "trainings", "promotions", "deltas", "bytes sent", "releases" }
+            : new[] { "device", "cohort", "model", "done", "acc", "promo", "deltas", "bytes" };
+        foreach (var h in headers)
+            table.AddColumn(new TableColumn(h).RightAligned().NoWrap());
         foreach (var d in state.Devices)
         {
-            var cohort = d.Shard.Poisoned ? "[red]poisoned[/]" : d.Shard.Canary ? "[yellow]canary[/]" : "all";
+            var cohort = d.Shard.Poisoned ? "[red]poison[/]" : d.Shard.Canary ? "[yellow]canary[/]" : "all";
             var progress = (double)d.Samples / options.SamplesPerDevice;
             var accuracyColour = d.Accuracy >= 0.85 ? "green" : d.Accuracy >= 0.75 ? "yellow" : "red";
-            table.AddRow(
-                d.Id, cohort, $"SEA {d.Concept}", d.ModelVersion,
-                string.Format(C, "{0} {1,4:P0}", Bar(progress), progress),
-                $"[{accuracyColour}]{d.Accuracy.ToString("P1", C)}[/]",
-                d.TrainingRuns.ToString(C), d.Promotions.ToString(C), d.DeltasSent.ToString(C), d.BytesSent.ToString("N0", C), d.ReleasesInstalled.ToString(C));
+            var accuracy = $"[{accuracyColour}]{d.Accuracy.ToString("P1", C)}[/]";
+            if (wide)
+            {
+                table.AddRow(
+                    d.Id, cohort, $"SEA {d.Concept}", d.ModelVersion,
+                    string.Format(C, "{0} {1,4:P0}", Bar(progress), progress), accuracy,
+                    d.TrainingRuns.ToString(C), d.Promotions.ToString(C), d.DeltasSent.ToString(C), d.BytesSent.ToString("N0", C), d.ReleasesInstalled.ToString(C));
+            }
+            else
+            {
+                table.AddRow(d.Id, cohort, d.ModelVersion, progress.ToString("P0", C), accuracy,
+                    d.Promotions.ToString(C), d.DeltasSent.ToString(C), d.BytesSent.ToString("N0", C));
+            }
         }
         var a = state.Aggregator;
         var agg = new Grid().AddColumn().AddColumn();
