@@ -18,11 +18,12 @@ internal static class DemoCommand
         var poison = new Option<int>("--poison") { Description = "Make K devices send sign-flipped, amplified deltas (robust aggregation and canary rollback at work).", DefaultValueFactory = _ => 0 };
         var output = new Option<string?>("--out") { Description = "Directory to write summary.json and summary.md into." };
         var keep = new Option<bool>("--keep") { Description = "Keep the temp state directory (bundles, registry, keys) and print its path." };
+        var agent = new Option<bool>("--device-agent") { Description = "Honest devices run the daemon's DeviceRuntime + DeviceAgent (outbox, commands, its own telemetry) instead of the demo's lighter MQTT side." };
         var plain = new Option<bool>("--plain") { Description = "Plain line output even in a terminal (automatic when stdout is redirected)." };
 
         var command = new Command("demo", "Run the whole loop on one machine: MQTT broker, aggregator and simulated devices on drifting data, then compare every global version with the no-update baseline.")
         {
-            devices, samples, duration, seed, broker, fleet, quick, poison, output, keep, plain,
+            devices, samples, duration, seed, broker, fleet, quick, poison, output, keep, agent, plain,
         };
         command.SetAction(async (pr, ct) =>
         {
@@ -41,6 +42,7 @@ internal static class DemoCommand
                     Poison = pr.GetValue(poison),
                     OutDirectory = pr.GetValue(output),
                     Keep = pr.GetValue(keep),
+                    UseDeviceAgent = pr.GetValue(agent),
                 };
                 options.Validate();
             }

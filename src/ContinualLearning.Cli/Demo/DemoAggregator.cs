@@ -65,7 +65,11 @@ internal sealed class DemoAggregator : IAsyncDisposable
         _monitor = new FleetMqttClient(new FleetMqttClientOptions { ClientId = $"{options.Fleet}-demo-monitor", Host = host, Port = port, CleanStart = true });
         _monitor.MessageReceived += m =>
         {
-            if (m.Payload.Length > 0) Interlocked.Increment(ref _deltasSeen);
+            if (m.Payload.Length == 0) return Task.CompletedTask;
+            Interlocked.Increment(ref _deltasSeen);
+            var device = FleetTopics.TryParse(m.Topic)?.DeviceId;
+            if (state.Devices.FirstOrDefault(d => d.Id == device) is { BytesFromMonitor: true } stats)
+                Interlocked.Add(ref stats.BytesSent, m.Payload.Length);
             return Task.CompletedTask;
         };
     }

@@ -38,7 +38,7 @@ internal sealed record DemoDeviceContext(
 /// <c>DeviceRuntime</c> per device (options file, outbox directory, HTTP API, training loop of its own), which would
 /// make the simulated devices much heavier than the demo needs; both speak the same protocol.
 /// </remarks>
-internal sealed class DemoDevice : IAsyncDisposable
+internal sealed class DemoDevice : IDemoDevice
 {
     private const int TelemetryEvery = 50;
     private const int MinVersionSamples = 25;
@@ -192,6 +192,7 @@ internal sealed class DemoDevice : IAsyncDisposable
             tensors);
         var payload = DeltaCodec.Encode(delta);
         _stats.DeltaNormSum += Delta.L2Norm(delta);
+        _stats.DeltaNormCount++;
         await _client.PublishAsync(FleetTopics.DeltaTopic(_fleet, _stats.Id), payload, cancellationToken: ct);
         _stats.DeltasSent++;
         _stats.BytesSent += payload.Length;

@@ -118,7 +118,9 @@ internal static class DemoRunner
             : Directory.CreateDirectory(Path.Combine(root, "transient")).FullName;
         useTransient(transient);
         var context = new DemoDeviceContext(options, template, trustedKey, Path.Combine(root, "devices"), baseBundle, engine, transient);
-        var devices = state.Devices.Select(d => new DemoDevice(context, d, state)).ToArray();
+        var devices = state.Devices.Select(d => options.UseDeviceAgent && !d.Shard.Poisoned
+            ? (IDemoDevice)new DemoAgentDevice(context, d, Path.Combine(keys, "release.pub"))
+            : new DemoDevice(context, d, state)).ToArray();
         try
         {
             using var connect = CancellationTokenSource.CreateLinkedTokenSource(ct);
@@ -209,13 +211,15 @@ internal static class DemoRunner
             RejectReasons = new SortedDictionary<string, int>(a.RejectReasons, StringComparer.Ordinal),
             BytesSent = state.Devices.Sum(d => d.BytesSent),
             FullWeightBytes = deltasSent * DemoScenario.FullWeightBytes,
-            MeanDeltaNorm = deltasSent == 0 ? 0 : state.Devices.Sum(d => d.DeltaNormSum) / deltasSent,
+            MeanDeltaNorm = state.Devices.Sum(d => d.DeltaNormCount) is var normed and > 0 ? state.Devices.Sum(d => d.DeltaNormSum) / normed : double.NaN,
             DevicePromotions = state.Devices.Sum(d => d.Promotions),
             ReleasesInstalled = state.Devices.Sum(d => d.ReleasesInstalled),
             Components = new SortedDictionary<string, string>(StringComparer.Ordinal)
             {
                 ["learner"] = nameof(Device.Learning.ContinualLearner),
-                ["device MQTT side"] = nameof(DemoDevice) + " (protocol library; not DeviceAgent)",
+                ["device MQTT side"] = options.UseDeviceAgent
+                    ? nameof(Device.Agent.DeviceAgent) + " + " + nameof(Device.DeviceRuntime) + (options.Poison > 0 ? $" ({nameof(DemoDevice)} for the poisoned)" : "")
+                    : nameof(DemoDevice) + " (protocol library)",
                 ["aggregator"] = DemoAggregator.Component,
             },
         };

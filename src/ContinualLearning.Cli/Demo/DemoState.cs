@@ -25,9 +25,13 @@ internal sealed class DeviceStats(DeviceShard shard)
 
     /// <summary>Sum of the L2 norms of the deltas sent (after top-k and quantisation), for the mean in the summary.</summary>
     public double DeltaNormSum;
+    public int DeltaNormCount;
     public int ReleasesInstalled;
     public volatile bool Finished;
     public volatile bool Online;
+
+    /// <summary>Delta bytes are counted by the aggregator-side monitor (the device's MQTT side does not expose them).</summary>
+    public volatile bool BytesFromMonitor;
 }
 
 /// <summary>What happened to one global version.</summary>

@@ -59,7 +59,7 @@ internal sealed record DemoSummary
     /// <summary>What the same updates would have cost as full fp32 weights (deltas sent × head size).</summary>
     public required long FullWeightBytes { get; init; }
 
-    /// <summary>Mean L2 norm of the deltas as sent (honest and poisoned together).</summary>
+    /// <summary>Mean L2 norm of the deltas as sent (honest and poisoned together); NaN when only DeviceAgent devices sent (they do not expose it).</summary>
     public required double MeanDeltaNorm { get; init; }
 
     public double CompressionRatio => BytesSent == 0 ? 0 : (double)FullWeightBytes / BytesSent;
