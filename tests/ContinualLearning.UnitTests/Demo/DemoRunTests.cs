@@ -42,6 +42,21 @@ public sealed class DemoRunTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task With_the_daemons_DeviceAgent_devices_exchange_deltas_and_install_signed_releases()
+    {
+        var summary = await DemoRunner.RunAsync(Small("agent-" + Guid.NewGuid().ToString("N")[..8]) with { UseDeviceAgent = true }, DemoUi.Quiet, CancellationToken.None);
+        output.WriteLine(summary.ToMarkdown());
+
+        Assert.Contains("DeviceAgent", summary.Components["device MQTT side"], StringComparison.Ordinal);
+        Assert.True(summary.DeltasSent > 0, "no DeviceAgent delta was acknowledged by the broker");
+        Assert.Equal(summary.DeltasSent, summary.DeltasReceived);
+        Assert.Equal(summary.DeltasSent, summary.DeltasAccepted);
+        Assert.True(summary.BytesSent * 50 < summary.FullWeightBytes, $"{summary.BytesSent} B vs {summary.FullWeightBytes} B");
+        Assert.True(summary.VersionsReleased >= 1, summary.ToMarkdown());
+        Assert.True(summary.ReleasesInstalled >= 1, "no DeviceAgent installed a signed release");
+    }
+
+    [Fact]
     public async Task An_unreachable_external_broker_fails_fast_naming_host_and_port()
     {
         var port = FreePort();
