@@ -11,14 +11,22 @@ internal static class Program
         var root = new RootCommand("ContinualLearning: on-device continual learning with federated deltas over MQTT.");
         foreach (var command in Commands())
             root.Subcommands.Add(command);
-        return root.Parse(args).Invoke();
+        return root.Parse(args).InvokeAsync().GetAwaiter().GetResult();
     }
 
     // One line per command group; each group lives in Commands/<Name>Command.cs.
     private static IEnumerable<Command> Commands()
     {
         yield return VersionCommand.Build();
+        yield return DemoCommand.Build();
         yield return ExperimentCommand.Build();
-        yield return DeviceCommand.Build();
+        // `cl device`: the daemon (`run`) and the fleet's request/reply (`cmd`) share one group.
+        var device = DeviceCommand.Build();
+        device.Subcommands.Add(FleetCommand.DeviceCmd());
+        yield return device;
+        yield return AggregatorCommand.Build();
+        yield return FleetCommand.Build();
+        yield return ModelCommand.Build();
+        yield return KeysCommand.Build();
     }
 }

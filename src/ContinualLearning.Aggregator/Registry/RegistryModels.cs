@@ -1,0 +1,79 @@
+using System.Text.Json;
+using ContinualLearning.Bundle;
+using ContinualLearning.Fleet.Signing;
+using ContinualLearning.Tensors;
+
+namespace ContinualLearning.Aggregator.Registry;
+
+/// <summary>A registry version with its bundle loaded (extracted from the artifact and fully validated).</summary>
+public sealed record LoadedModel(ModelVersionRecord Record, ModelBundle Bundle, byte[] Container);
+
+/// <summary>Bundle-level operations on the registry: import a bundle directory, load a version's bundle, build a child version.</summary>
+public static class RegistryModels
+{
+    /// <summary>
+    /// Registers a bundle directory as a version (name and version from its manifest) with <paramref name="status"/>,
+    /// storing its container as an artifact. Used by <c>cl model publish</c> to seed the first global model.
+    /// </summary>
+    public static LoadedModel Import(ModelRegistry registry, string bundleDirectory, string status)
+    {
+        ArgumentNullException.ThrowIfNull(registry);
+        var bundle = ModelBundle.Load(bundleDirectory);
+        var container = BundlePackager.Pack(bundleDirectory);
+        var sha = registry.PutArtifact(container);
+        var m = bundle.Manifest;
+        var record = new ModelVersionRecord
+        {
+            Name = m.Name,
+            Version = m.Version,
+            Parent = m.ParentVersion,
+            Created = DateTimeOffset.UtcNow,
+            Status = status,
+            ArtifactSha256 = sha,
+            MetricsJson = "{\"source\":" + JsonSerializer.Serialize(Path.GetFullPath(bundleDirectory), RegistryJson.Default.String) + "}",
+        };
+        registry.AddVersion(record);
+        return new LoadedModel(registry.GetVersion(m.Name, m.Version)!, bundle, container);
+    }
+
+    /// <summary>Loads a version's bundle: extracts the artifact once into {registry}/cache/{sha}/ and validates it.</summary>
+    public static LoadedModel Load(ModelRegistry registry, ModelVersionRecord record)
+    {
+        ArgumentNullException.ThrowIfNull(registry);
+        ArgumentNullException.ThrowIfNull(record);
+        var container = registry.ReadArtifact(record.ArtifactSha256);
+        var dir = Path.Combine(registry.Directory, "cache", record.ArtifactSha256);
+        if (!Directory.Exists(dir))
+        {
+            var staging = dir + "." + Guid.NewGuid().ToString("N") + ".tmp";
+            BundlePackager.Extract(container, staging);
+            try
+            {
+                Directory.Move(staging, dir);
+            }
+            catch (IOException) when (Directory.Exists(dir))
+            {
+                // Another instance extracted the same artifact first; same content by construction.
+                Directory.Delete(staging, recursive: true);
+            }
+        }
+        return new LoadedModel(record, ModelBundle.Load(dir), container);
+    }
+
+    /// <summary>Writes a child bundle (same schema and head, new weights and version) and returns its container.</summary>
+    public static byte[] BuildChild(ModelBundle parent, string version, IReadOnlyList<NamedTensor> weights, string scratchDirectory)
+    {
+        ArgumentNullException.ThrowIfNull(parent);
+        var manifest = parent.Manifest with { Version = version, ParentVersion = parent.Manifest.Version, CreatedUtc = DateTime.UtcNow, Signature = null };
+        var dir = Path.Combine(scratchDirectory, "build-" + Guid.NewGuid().ToString("N"));
+        try
+        {
+            ModelBundle.Save(dir, manifest, weights, parent.BackbonePath);
+            return BundlePackager.Pack(dir);
+        }
+        finally
+        {
+            if (Directory.Exists(dir)) Directory.Delete(dir, recursive: true);
+        }
+    }
+}

@@ -1,0 +1,160 @@
+using ContinualLearning.Deltas;
+using ContinualLearning.Training;
+
+namespace ContinualLearning.Aggregator.Validation;
+
+/// <summary>Why a delta was refused. Every rejection is counted under one of these and logged with its message.</summary>
+public enum RejectionReason
+{
+    /// <summary>Not a valid CLD1 payload (truncated, bad checksum, ...).</summary>
+    Malformed,
+
+    /// <summary>The topic's device id differs from the header's device id (a device speaking for another).</summary>
+    DeviceMismatch,
+
+    /// <summary>The device is not on the allow-list.</summary>
+    DeviceNotAllowed,
+
+    /// <summary>The delta is for a model this aggregator does not serve.</summary>
+    UnknownModel,
+
+    /// <summary>The base version is not in the registry.</summary>
+    UnknownBaseVersion,
+
+    /// <summary>The base version was rolled back (a delta from a bad model).</summary>
+    RolledBackBase,
+
+    /// <summary>More releases than the staleness bound were published since the base version.</summary>
+    TooStale,
+
+    /// <summary>Tensor names or shapes do not fit the model's head.</summary>
+    ShapeMismatch,
+
+    /// <summary>NaN or infinity in values, scales or metrics.</summary>
+    NonFinite,
+
+    /// <summary>L2 norm above the bound (reject mode).</summary>
+    NormTooLarge,
+
+    /// <summary>The delta id was accepted before.</summary>
+    Duplicate,
+
+    /// <summary>Sample count of zero: nothing to weight the delta by.</summary>
+    NoSamples,
+}
+
+/// <summary>Outcome of validating one delta: accepted with its decoded form, or rejected with a reason and a readable message.</summary>
+public sealed record DeltaVerdict(bool Accepted, RejectionReason? Reason, string Message, WeightDelta? Delta = null, int Staleness = 0, double Norm = 0)
+{
+    public static DeltaVerdict Accept(WeightDelta delta, int staleness, double norm) =>
+        new(true, null, $"accepted delta {delta.Header.DeltaId} from {delta.Header.DeviceId} (base {delta.Header.BaseVersion}, staleness {staleness}, norm {norm:G4})", delta, staleness, norm);
+
+    public static DeltaVerdict Reject(RejectionReason reason, string message, WeightDelta? delta = null) => new(false, reason, message, delta);
+}
+
+/// <summary>What the validator needs to know about the registry (kept small so the checks stay testable).</summary>
+public interface IDeltaValidationContext
+{
+    /// <summary>The model this aggregator serves.</summary>
+    string ModelName { get; }
+
+    /// <summary>The head every delta must fit.</summary>
+    HeadSpec Head { get; }
+
+    /// <summary>Releases published since the version, or null when the registry does not know it.</summary>
+    int? ReleasesSince(string baseVersion);
+
+    /// <summary>True when the version was rolled back.</summary>
+    bool IsRolledBack(string baseVersion);
+
+    /// <summary>True when the delta id was accepted before.</summary>
+    bool IsSeen(Guid deltaId);
+}
+
+/// <summary>
+/// The aggregator's checks, in order: decodes (format, checksum, finiteness), device identity (topic vs header;
+/// allow-list), model name, base version known / not rolled back / within the staleness bound, shapes vs the head,
+/// sample count, duplicate id, norm bound. The registry repeats the duplicate check atomically when it stores the delta.
+/// </summary>
+public static class DeltaValidator
+{
+    public static DeltaVerdict Validate(string topicDeviceId, ReadOnlySpan<byte> payload, IDeltaValidationContext context, ValidationOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        ArgumentNullException.ThrowIfNull(options);
+        WeightDelta delta;
+        try
+        {
+            delta = DeltaCodec.Decode(payload);
+        }
+        catch (DeltaFormatException ex)
+        {
+            // The codec refuses NaN/∞ while decoding; tell that apart from plain corruption so the counters mean something.
+            var nonFinite = ex.Message.Contains("finite", StringComparison.OrdinalIgnoreCase);
+            return DeltaVerdict.Reject(nonFinite ? RejectionReason.NonFinite : RejectionReason.Malformed, $"delta from topic device '{topicDeviceId}' does not decode: {ex.Message}");
+        }
+        var h = delta.Header;
+        var who = $"delta {h.DeltaId} from '{topicDeviceId}'";
+        if (!string.Equals(h.DeviceId, topicDeviceId, StringComparison.Ordinal))
+            return DeltaVerdict.Reject(RejectionReason.DeviceMismatch, $"{who}: the header says device '{h.DeviceId}' but it was published on device '{topicDeviceId}''s topic; a device may only send its own deltas.", delta);
+        if (options.AllowedDevices is { } allowed && !allowed.Contains(h.DeviceId))
+            return DeltaVerdict.Reject(RejectionReason.DeviceNotAllowed, $"{who}: device '{h.DeviceId}' is not on the allow-list ({allowed.Count} devices); add it to Validation.AllowedDevices.", delta);
+        if (!string.Equals(h.ModelName, context.ModelName, StringComparison.Ordinal))
+            return DeltaVerdict.Reject(RejectionReason.UnknownModel, $"{who}: model '{h.ModelName}' is not served by this aggregator (it serves '{context.ModelName}').", delta);
+        var staleness = context.ReleasesSince(h.BaseVersion);
+        if (staleness is null)
+            return DeltaVerdict.Reject(RejectionReason.UnknownBaseVersion, $"{who}: base version {h.BaseVersion} of {h.ModelName} is not in the registry.", delta);
+        if (context.IsRolledBack(h.BaseVersion))
+            return DeltaVerdict.Reject(RejectionReason.RolledBackBase, $"{who}: base version {h.BaseVersion} was rolled back; deltas trained from it are not used.", delta);
+        if (staleness > options.MaxStaleness)
+            return DeltaVerdict.Reject(RejectionReason.TooStale, $"{who}: base version {h.BaseVersion} is {staleness} releases old; the bound is {options.MaxStaleness} (Validation.MaxStaleness).", delta);
+        var shape = CheckShapes(delta, context.Head);
+        if (shape is not null)
+            return DeltaVerdict.Reject(RejectionReason.ShapeMismatch, $"{who}: {shape}", delta);
+        foreach (var t in delta.Tensors)
+            foreach (var v in t.Values)
+                if (!float.IsFinite(v))
+                    return DeltaVerdict.Reject(RejectionReason.NonFinite, $"{who}: tensor '{t.Name}' holds {v}.", delta);
+        if (h.SampleCount <= 0)
+            return DeltaVerdict.Reject(RejectionReason.NoSamples, $"{who}: sample count is {h.SampleCount}; a delta must stand for at least one sample.", delta);
+        if (context.IsSeen(h.DeltaId))
+            return DeltaVerdict.Reject(RejectionReason.Duplicate, $"{who}: delta id already accepted; not counted again.", delta);
+        var norm = Delta.L2Norm(delta);
+        if (options.MaxNorm is { } max && norm > max && options.NormClipMode == NormClipMode.Reject)
+            return DeltaVerdict.Reject(RejectionReason.NormTooLarge, $"{who}: L2 norm {norm:G4} is above the bound {max:G4} (Validation.MaxNorm).", delta);
+        return DeltaVerdict.Accept(delta, staleness.Value, norm);
+    }
+
+    private static string? CheckShapes(WeightDelta delta, HeadSpec head)
+    {
+        var expected = head.Parameters().ToDictionary(p => p.Name, p => p.Shape, StringComparer.Ordinal);
+        foreach (var t in delta.Tensors)
+        {
+            if (!expected.TryGetValue(t.Name, out var shape))
+                return $"tensor '{t.Name}' is not a parameter of head {head} (expected {string.Join(", ", expected.Keys)}).";
+            if (!shape.AsSpan().SequenceEqual(t.Shape))
+                return $"tensor '{t.Name}' has shape [{string.Join(", ", t.Shape)}], head {head} needs [{string.Join(", ", shape)}].";
+        }
+        return null;
+    }
+}
+
+/// <summary>Thread-safe counters of accepted and rejected deltas by reason.</summary>
+public sealed class DeltaCounters
+{
+    private readonly long[] _rejected = new long[Enum.GetValues<RejectionReason>().Length];
+    private long _accepted;
+
+    public long Accepted => Interlocked.Read(ref _accepted);
+
+    public long Rejected(RejectionReason reason) => Interlocked.Read(ref _rejected[(int)reason]);
+
+    public long TotalRejected => _rejected.Sum();
+
+    public IReadOnlyDictionary<RejectionReason, long> Snapshot() =>
+        Enum.GetValues<RejectionReason>().Where(r => Rejected(r) > 0).ToDictionary(r => r, Rejected);
+
+    internal void CountAccepted() => Interlocked.Increment(ref _accepted);
+
+    internal void CountRejected(RejectionReason reason) => Interlocked.Increment(ref _rejected[(int)reason]);
+}

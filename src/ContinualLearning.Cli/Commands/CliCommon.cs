@@ -1,0 +1,87 @@
+using System.CommandLine;
+using System.Text.Json;
+using ContinualLearning.Fleet.Client;
+
+namespace ContinualLearning.Cli.Commands;
+
+/// <summary>Options and helpers shared by the fleet, model, device and aggregator commands.</summary>
+internal static class CliCommon
+{
+    public static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web) { WriteIndented = true };
+
+    public static Option<bool> JsonOption() => new("--json") { Description = "Print JSON for scripts instead of a table." };
+
+    public static Option<string> BrokerOption() => new("--broker")
+    {
+        Description = "MQTT broker as host:port.",
+        DefaultValueFactory = _ => "127.0.0.1:1883",
+    };
+
+    public static Option<string> FleetOption() => new("--fleet")
+    {
+        Description = "Fleet name (the second level of every topic).",
+        DefaultValueFactory = _ => "default",
+    };
+
+    public static Option<string> RegistryOption() => new("--registry")
+    {
+        Description = "Aggregator registry directory (registry.db + artifacts/).",
+        DefaultValueFactory = _ => "registry",
+    };
+
+    public static (string Host, int Port) ParseBroker(string broker)
+    {
+        var colon = broker.LastIndexOf(':');
+        if (colon <= 0 || !int.TryParse(broker[(colon + 1)..], out var port) || port is <= 0 or > 65535)
+            throw new CliException($"--broker '{broker}' is not host:port (e.g. 127.0.0.1:1883).");
+        return (broker[..colon], port);
+    }
+
+    public static FleetMqttClient Client(string broker, string clientPrefix)
+    {
+        var (host, port) = ParseBroker(broker);
+        return new FleetMqttClient(new FleetMqttClientOptions
+        {
+            ClientId = $"{clientPrefix}-{Guid.NewGuid():N}"[..32],
+            Host = host,
+            Port = port,
+            // A CLI run is short-lived; leave no session behind on the broker.
+            CleanStart = true,
+            SessionExpirySeconds = 0,
+            ConnectTimeout = TimeSpan.FromSeconds(5),
+        });
+    }
+
+    /// <summary>Connects or fails with a readable message within the timeout.</summary>
+    public static async Task ConnectAsync(FleetMqttClient client, string broker, CancellationToken cancellationToken)
+    {
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(TimeSpan.FromSeconds(10));
+        try
+        {
+            await client.StartAsync(timeout.Token);
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            throw new CliException($"Could not connect to the MQTT broker at {broker} within 10 s; check --broker and that the broker runs.");
+        }
+    }
+
+    /// <summary>Runs a command body, turning expected failures into one readable line on stderr and exit code 1.</summary>
+    public static async Task<int> Guard(Func<Task<int>> body)
+    {
+        try
+        {
+            return await body();
+        }
+        catch (Exception ex) when (ex is CliException or ArgumentException or InvalidOperationException or IOException or TimeoutException
+            or System.Security.Cryptography.CryptographicException or ContinualLearning.Bundle.BundleException or JsonException or FormatException)
+        {
+            await Console.Error.WriteLineAsync($"error: {ex.Message}");
+            return 1;
+        }
+    }
+}
+
+/// <summary>A user error the CLI reports as one line.</summary>
+internal sealed class CliException(string message) : Exception(message);

@@ -1,0 +1,75 @@
+using System.CommandLine;
+using ContinualLearning.Cli.Demo;
+
+namespace ContinualLearning.Cli.Commands;
+
+/// <summary>`cl demo`: the whole continual-learning loop on one machine (broker, aggregator, simulated devices).</summary>
+internal static class DemoCommand
+{
+    public static Command Build()
+    {
+        var devices = new Option<int?>("--devices") { Description = "Number of simulated devices (default 8)." };
+        var samples = new Option<int?>("--samples") { Description = "Labelled samples per device (default 3000; --quick 1600)." };
+        var duration = new Option<double?>("--duration") { Description = "Seconds over which each device's stream is paced (default 50; --quick 16; 0 = as fast as possible)." };
+        var seed = new Option<int>("--seed") { Description = "Random seed for data, models and drift points.", DefaultValueFactory = _ => 42 };
+        var broker = new Option<string?>("--broker") { Description = "Use an external MQTT 5 broker host:port (e.g. Mosquitto) instead of the embedded one." };
+        var fleet = new Option<string>("--fleet") { Description = "Fleet name in the MQTT topics (cl/{fleet}/...).", DefaultValueFactory = _ => "demo" };
+        var quick = new Option<bool>("--quick") { Description = "Short run (about 20-30 s), as used by the CI smoke test." };
+        var poison = new Option<int>("--poison") { Description = "Make K devices send sign-flipped, amplified deltas (robust aggregation and canary rollback at work).", DefaultValueFactory = _ => 0 };
+        var output = new Option<string?>("--out") { Description = "Directory to write summary.json and summary.md into." };
+        var keep = new Option<bool>("--keep") { Description = "Keep the temp state directory (bundles, registry, keys) and print its path." };
+        var agent = new Option<bool>("--device-agent") { Description = "Honest devices run the daemon's DeviceRuntime + DeviceAgent (outbox, commands, its own telemetry) instead of the demo's lighter MQTT side." };
+        var plain = new Option<bool>("--plain") { Description = "Plain line output even in a terminal (automatic when stdout is redirected)." };
+
+        var command = new Command("demo", "Run the whole loop on one machine: MQTT broker, aggregator and simulated devices on drifting data, then compare every global version with the no-update baseline.")
+        {
+            devices, samples, duration, seed, broker, fleet, quick, poison, output, keep, agent, plain,
+        };
+        command.SetAction(async (pr, ct) =>
+        {
+            DemoOptions options;
+            try
+            {
+                var preset = pr.GetValue(quick) ? DemoOptions.Quick : DemoOptions.Default;
+                options = preset with
+                {
+                    Devices = pr.GetValue(devices) ?? preset.Devices,
+                    SamplesPerDevice = pr.GetValue(samples) ?? preset.SamplesPerDevice,
+                    Duration = pr.GetValue(duration) is { } seconds ? TimeSpan.FromSeconds(seconds) : preset.Duration,
+                    Seed = pr.GetValue(seed),
+                    Broker = pr.GetValue(broker) is { } b ? DemoOptions.ParseBroker(b) : null,
+                    Fleet = pr.GetValue(fleet)!,
+                    Poison = pr.GetValue(poison),
+                    OutDirectory = pr.GetValue(output),
+                    Keep = pr.GetValue(keep),
+                    UseDeviceAgent = pr.GetValue(agent),
+                };
+                options.Validate();
+            }
+            catch (ArgumentException ex)
+            {
+                Console.Error.WriteLine($"error: {ex.Message}");
+                return 2;
+            }
+            var ui = pr.GetValue(plain) || Console.IsOutputRedirected || !Spectre.Console.AnsiConsole.Profile.Capabilities.Interactive
+                ? DemoUi.Plain
+                : DemoUi.Live;
+            try
+            {
+                await DemoRunner.RunAsync(options, ui, ct);
+                return 0;
+            }
+            catch (DemoBrokerException ex)
+            {
+                Console.Error.WriteLine($"error: {ex.Message}");
+                return 3;
+            }
+            catch (OperationCanceledException) when (ct.IsCancellationRequested)
+            {
+                Console.Error.WriteLine("demo cancelled.");
+                return 130;
+            }
+        });
+        return command;
+    }
+}

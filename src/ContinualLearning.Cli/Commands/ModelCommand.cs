@@ -1,0 +1,161 @@
+using System.CommandLine;
+using System.Text.Json;
+using ContinualLearning.Aggregator.Registry;
+using ContinualLearning.Aggregator.Rollout;
+using ContinualLearning.Fleet.Signing;
+using Spectre.Console;
+
+namespace ContinualLearning.Cli.Commands;
+
+/// <summary>`cl model ls | show | lineage | publish | rollback`: the aggregator registry.</summary>
+internal static class ModelCommand
+{
+    public static Command Build()
+    {
+        var model = new Command("model", "Model versions in the aggregator registry.");
+        var registry = CliCommon.RegistryOption();
+        var json = CliCommon.JsonOption();
+        var name = new Option<string?>("--model") { Description = "Model name (needed when the registry holds several)." };
+        var version = new Argument<string>("version") { Description = "Semantic version, e.g. 1.4.0." };
+
+        var ls = new Command("ls", "List versions with status, parent and contributors.") { registry, json, name };
+        ls.SetAction((pr, ct) => CliCommon.Guard(() =>
+        {
+            using var reg = Open(pr.GetValue(registry)!);
+            var versions = reg.ListVersions(pr.GetValue(name));
+            if (pr.GetValue(json))
+            {
+                Console.WriteLine(JsonSerializer.Serialize(versions.Select(Summary), CliCommon.Json));
+                return Task.FromResult(0);
+            }
+            if (versions.Count == 0)
+            {
+                Console.WriteLine($"The registry {reg.Directory} holds no versions; seed it with `cl model publish <bundle-dir>`.");
+                return Task.FromResult(0);
+            }
+            var table = new Table().AddColumns("Model", "Version", "Status", "Parent", "Created (UTC)", "Deltas", "Devices", "Samples", "Artifact");
+            foreach (var v in versions)
+                table.AddRow(v.Name, v.Version, v.Status, v.Parent ?? "-", v.Created.UtcDateTime.ToString("yyyy-MM-dd HH:mm:ss"), v.DeltaIds.Count.ToString(),
+                    v.DeviceIds.Distinct().Count().ToString(), v.SampleCounts.Sum().ToString(), v.ArtifactSha256[..12]);
+            AnsiConsole.Write(table);
+            return Task.FromResult(0);
+        }));
+
+        var show = new Command("show", "One version in full: lineage fields, metrics, decisions.") { registry, json, name, version };
+        show.SetAction((pr, ct) => CliCommon.Guard(() =>
+        {
+            using var reg = Open(pr.GetValue(registry)!);
+            var v = Find(reg, pr.GetValue(name), pr.GetValue(version)!);
+            var decisions = reg.ListDecisions(v.Name, v.Version);
+            if (pr.GetValue(json))
+            {
+                Console.WriteLine(JsonSerializer.Serialize(new { version = v, metrics = JsonDocument.Parse(v.MetricsJson).RootElement, decisions }, CliCommon.Json));
+                return Task.FromResult(0);
+            }
+            var grid = new Table().AddColumns("Field", "Value").HideHeaders();
+            grid.AddRow("model", v.Name).AddRow("version", v.Version).AddRow("status", v.Status).AddRow("parent", v.Parent ?? "-")
+                .AddRow("created", v.Created.ToString("O")).AddRow("artifact", reg.ArtifactPath(v.ArtifactSha256))
+                .AddRow("deltas", v.DeltaIds.Count.ToString()).AddRow("devices", Markup.Escape(string.Join(", ", v.DeviceIds.Distinct())))
+                .AddRow("samples", v.SampleCounts.Sum().ToString()).AddRow("metrics", Markup.Escape(v.MetricsJson));
+            AnsiConsole.Write(grid);
+            if (decisions.Count > 0)
+            {
+                var t = new Table().AddColumns("When (UTC)", "Decision", "Reason", "Numbers");
+                foreach (var d in decisions) t.AddRow(d.At.UtcDateTime.ToString("HH:mm:ss"), d.Decision, Markup.Escape(d.Reason), Markup.Escape(d.NumbersJson));
+                AnsiConsole.Write(t);
+            }
+            return Task.FromResult(0);
+        }));
+
+        var lineage = new Command("lineage", "The chain of parents of a version back to the seed.") { registry, json, name, version };
+        lineage.SetAction((pr, ct) => CliCommon.Guard(() =>
+        {
+            using var reg = Open(pr.GetValue(registry)!);
+            var v = Find(reg, pr.GetValue(name), pr.GetValue(version)!);
+            var chain = reg.Lineage(v.Name, v.Version);
+            if (pr.GetValue(json))
+            {
+                Console.WriteLine(JsonSerializer.Serialize(chain.Select(Summary), CliCommon.Json));
+                return Task.FromResult(0);
+            }
+            var tree = new Tree($"{v.Name} lineage");
+            foreach (var c in chain)
+                tree.AddNode(Markup.Escape($"{c.Version} [{c.Status}] ← {c.Parent ?? "(seed)"}: {c.DeltaIds.Count} deltas from {c.DeviceIds.Distinct().Count()} devices, {c.SampleCounts.Sum()} samples"));
+            AnsiConsole.Write(tree);
+            return Task.FromResult(0);
+        }));
+
+        var bundleDir = new Argument<string>("bundle-dir") { Description = "Bundle directory (manifest.json, head.safetensors)." };
+        var broker = CliCommon.BrokerOption();
+        var fleet = CliCommon.FleetOption();
+        var key = new Option<string?>("--key") { Description = "Fleet private key (release.key); with it the version is also published as a signed release to all devices." };
+        var publish = new Command("publish", "Register a bundle as the released global version (seeds the aggregator); with --key also publish it to the fleet.") { registry, bundleDir, broker, fleet, key };
+        publish.SetAction((pr, ct) => CliCommon.Guard(async () =>
+        {
+            using var reg = Open(pr.GetValue(registry)!);
+            var loaded = RegistryModels.Import(reg, pr.GetValue(bundleDir)!, VersionStatus.Released);
+            reg.RecordDecision(loaded.Record.Name, loaded.Record.Version, "published", "cl model publish", "{}");
+            Console.WriteLine($"registered {loaded.Record.Name} {loaded.Record.Version} (artifact {loaded.Record.ArtifactSha256[..12]}) as released");
+            if (pr.GetValue(key) is { } keyPath)
+                await PublishAsync(loaded.Container, loaded.Record, Cohorts.All, pr.GetValue(broker)!, pr.GetValue(fleet)!, keyPath, ct);
+            return 0;
+        }));
+
+        var keyRequired = new Option<string>("--key") { Description = "Fleet private key (release.key).", Required = true };
+        var rollback = new Command("rollback", "Make <version> the fleet's release again: re-publish it to all and mark newer released versions rolled-back.") { registry, name, version, broker, fleet, keyRequired };
+        rollback.SetAction((pr, ct) => CliCommon.Guard(async () =>
+        {
+            using var reg = Open(pr.GetValue(registry)!);
+            var target = Find(reg, pr.GetValue(name), pr.GetValue(version)!);
+            if (target.Status is not (VersionStatus.Released or VersionStatus.RolledBack))
+                throw new CliException($"{target.Name} {target.Version} is '{target.Status}'; only a version that was released can be rolled back to.");
+            var newer = reg.ListVersions(target.Name).Where(v => v.Seq > target.Seq && v.Status is VersionStatus.Released or VersionStatus.Canary).ToArray();
+            reg.InTransaction(() =>
+            {
+                foreach (var v in newer) reg.TryTransition(v.Name, v.Version, v.Status, VersionStatus.RolledBack);
+                if (target.Status == VersionStatus.RolledBack) reg.TryTransition(target.Name, target.Version, VersionStatus.RolledBack, VersionStatus.Released);
+                reg.RecordDecision(target.Name, target.Version, "manual-rollback", $"cl model rollback; rolled back: {string.Join(", ", newer.Select(v => v.Version))}", "{}");
+            });
+            await PublishAsync(reg.ReadArtifact(target.ArtifactSha256), target, Cohorts.All, pr.GetValue(broker)!, pr.GetValue(fleet)!, pr.GetValue(keyRequired)!, ct);
+            Console.WriteLine($"{target.Name} {target.Version} is the release again; rolled back: {(newer.Length == 0 ? "none" : string.Join(", ", newer.Select(v => v.Version)))}");
+            return 0;
+        }));
+
+        foreach (var c in new[] { ls, show, lineage, publish, rollback }) model.Subcommands.Add(c);
+        return model;
+    }
+
+    private static ModelRegistry Open(string path)
+    {
+        if (!Directory.Exists(path))
+            throw new CliException($"Registry directory '{Path.GetFullPath(path)}' does not exist; pass --registry (the aggregator's RegistryPath).");
+        return ModelRegistry.Open(path);
+    }
+
+    private static ModelVersionRecord Find(ModelRegistry registry, string? name, string version)
+    {
+        var matches = registry.ListVersions(name).Where(v => v.Version == version).ToArray();
+        return matches.Length switch
+        {
+            1 => matches[0],
+            0 => throw new CliException($"Version {version}{(name is null ? "" : $" of {name}")} is not in the registry {registry.Directory}; `cl model ls` lists versions."),
+            _ => throw new CliException($"Version {version} exists for several models ({string.Join(", ", matches.Select(m => m.Name))}); pass --model."),
+        };
+    }
+
+    private static object Summary(ModelVersionRecord v) => new
+    {
+        v.Name, v.Version, v.Status, v.Parent, v.Created, v.ArtifactSha256,
+        Deltas = v.DeltaIds.Count, Devices = v.DeviceIds.Distinct().Count(), Samples = v.SampleCounts.Sum(),
+        Metrics = JsonDocument.Parse(v.MetricsJson).RootElement,
+    };
+
+    private static async Task PublishAsync(byte[] container, ModelVersionRecord record, string cohort, string broker, string fleet, string keyPath, CancellationToken ct)
+    {
+        using var key = ReleaseKeys.LoadPrivate(keyPath);
+        await using var client = CliCommon.Client(broker, "cl-model");
+        await CliCommon.ConnectAsync(client, broker, ct);
+        var release = await new ReleasePublisher(client, fleet, key).PublishAsync(container, record.Name, record.Version, record.Parent, cohort, ct);
+        Console.WriteLine($"published release {release.ModelName} {release.Version} to cohort '{cohort}' on fleet {fleet} ({release.ChunkCount} chunks, key {release.KeyId})");
+    }
+}

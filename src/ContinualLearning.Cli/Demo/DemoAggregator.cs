@@ -1,0 +1,182 @@
+using System.Text.Json;
+using ContinualLearning.Aggregator;
+using ContinualLearning.Aggregator.Registry;
+using ContinualLearning.Aggregator.Strategies;
+using ContinualLearning.Fleet.Client;
+using ContinualLearning.Fleet.Topics;
+using ContinualLearning.Fleet.Signing;
+using ContinualLearning.Tensors;
+
+namespace ContinualLearning.Cli.Demo;
+
+/// <summary>
+/// The demo's aggregator: the real <see cref="AggregatorService"/> (validation, durable SQLite registry, FedBuff
+/// buffering, aggregation strategy, signed chunked releases, canary rollout with automatic promotion or rollback),
+/// configured for a short run, plus the glue the UI and summary need (counters, version history, weights).
+/// </summary>
+internal sealed class DemoAggregator : IAsyncDisposable
+{
+    private readonly DemoOptions _options;
+    private readonly DemoState _state;
+    private readonly AggregatorService _service;
+    private readonly CancellationTokenSource _stop = new();
+    private readonly FleetMqttClient _monitor;
+    private int _deltasSeen;
+    private Task? _refresh;
+
+    public DemoAggregator(DemoOptions options, string host, int port, string registryDirectory, string privateKeyPath,
+        string baseBundleDirectory, IReadOnlyList<string> canaryDevices, DemoState state)
+    {
+        _options = options;
+        _state = state;
+        // Seed the registry with the base model as the released global version (what `cl model publish` does).
+        using (var registry = ModelRegistry.Open(registryDirectory))
+            RegistryModels.Import(registry, baseBundleDirectory, VersionStatus.Released);
+        _service = new AggregatorService(new AggregatorOptions
+        {
+            Fleet = options.Fleet,
+            ModelName = options.ModelName,
+            RegistryPath = registryDirectory,
+            PrivateKeyPath = privateKeyPath,
+            BrokerHost = host,
+            BrokerPort = port,
+            InstanceId = $"{options.Fleet}-aggregator",
+            Tick = TimeSpan.FromMilliseconds(250),
+            Validation = new ValidationOptions { MaxStaleness = 4, MaxNorm = 10, NormClipMode = NormClipMode.Reject },
+            Aggregation = new AggregationOptions
+            {
+                BufferSize = options.AggregationBuffer,
+                MaxWait = options.AggregationTimeout,
+                // Coordinate-wise median / trimmed mean zero out top-k sparse deltas (most coordinates come from one
+                // device), so the defence against --poison is per-delta norm clipping plus the canary.
+                Strategy = options.Poison > 0 ? StrategyKind.NormClip : StrategyKind.FedAvg,
+                StrategyOptions = new StrategyOptions { ClipNorm = options.ClipNorm },
+            },
+            Rollout = new RolloutOptions
+            {
+                Canary = true,
+                CanaryDevices = canaryDevices,
+                AccuracyMargin = options.CanaryTolerance,
+                MinReports = 4,
+                Window = 4 * options.AggregationTimeout + TimeSpan.FromSeconds(4),
+            },
+        }, new DemoLogger<AggregatorService>(state, "aggregator"));
+        // A read-only observer of the delta topic: what reached the aggregator, whatever it then decided.
+        _monitor = new FleetMqttClient(new FleetMqttClientOptions { ClientId = $"{options.Fleet}-demo-monitor", Host = host, Port = port, CleanStart = true });
+        _monitor.MessageReceived += m =>
+        {
+            if (m.Payload.Length == 0) return Task.CompletedTask;
+            Interlocked.Increment(ref _deltasSeen);
+            var device = FleetTopics.TryParse(m.Topic)?.DeviceId;
+            if (state.Devices.FirstOrDefault(d => d.Id == device) is { BytesFromMonitor: true } stats)
+                Interlocked.Add(ref stats.BytesSent, m.Payload.Length);
+            return Task.CompletedTask;
+        };
+    }
+
+    /// <summary>Which implementation this is, for the summary.</summary>
+    public static string Component => nameof(AggregatorService);
+
+    public async Task StartAsync(CancellationToken ct)
+    {
+        await _monitor.StartAsync(ct);
+        await _monitor.SubscribeAsync(FleetTopics.AllDevices(_options.Fleet, FleetTopicKind.DeviceDelta), cancellationToken: ct);
+        await _service.StartAsync(ct);
+        _refresh = Task.Run(() => RefreshLoopAsync(_stop.Token), CancellationToken.None);
+    }
+
+    public async Task StopAsync()
+    {
+        await _stop.CancelAsync();
+        if (_refresh is not null) await _refresh;
+        Refresh();
+        await _service.StopAsync();
+        await _monitor.StopAsync();
+    }
+
+    /// <summary>The version every device is meant to run (the last released one).</summary>
+    public string CurrentVersion => _service.Registry.Latest(_options.ModelName, VersionStatus.Released)!.Version;
+
+    /// <summary>Every version in the registry with its weights, for the held-out evaluation.</summary>
+    public IReadOnlyDictionary<string, IReadOnlyList<NamedTensor>> VersionWeights =>
+        _service.Registry.ListVersions(_options.ModelName).ToDictionary(
+            v => v.Version, v => RegistryModels.Load(_service.Registry, v).Bundle.HeadWeights, StringComparer.Ordinal);
+
+    /// <summary>Releases (with their chunk counts) that were published retained, so a shared broker can be cleaned.</summary>
+    public IReadOnlyList<(string Version, int Chunks)> PublishedVersions =>
+        _service.Registry.ListVersions(_options.ModelName)
+            .Where(v => v.Status is not VersionStatus.Rejected and not VersionStatus.Candidate)
+            .Select(v => (v.Version, BundlePackager.Split(_service.Registry.ReadArtifact(v.ArtifactSha256), _options.ModelName, v.Version).Count))
+            .ToArray();
+
+    public async ValueTask DisposeAsync()
+    {
+        await StopAsync();
+        await _service.DisposeAsync();
+        await _monitor.DisposeAsync();
+        _stop.Dispose();
+    }
+
+    private async Task RefreshLoopAsync(CancellationToken ct)
+    {
+        while (!ct.IsCancellationRequested)
+        {
+            try
+            {
+                await Task.Delay(250, ct);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+            Refresh();
+        }
+    }
+
+    /// <summary>Copies the service's counters and registry history into the shared stats.</summary>
+    private void Refresh()
+    {
+        var stats = _state.Aggregator;
+        var counters = _service.Counters;
+        stats.DeltasAccepted = (int)counters.Accepted;
+        stats.DeltasRejected = (int)counters.TotalRejected;
+        stats.DeltasReceived = Volatile.Read(ref _deltasSeen);
+        foreach (var (reason, count) in counters.Snapshot())
+            stats.RejectReasons[AggregatorReason(reason)] = (int)count;
+        var registry = _service.Registry;
+        var name = _options.ModelName;
+        stats.Buffered = registry.PendingCount(name);
+        stats.CurrentVersion = CurrentVersion;
+        stats.CanaryState = _service.Canary is { } watch
+            ? $"{watch.CandidateVersion} on canary ({string.Join(", ", watch.CanaryDevices.Order())})"
+            : registry.ListDecisions(name).LastOrDefault() is { } last ? $"{last.Version} {last.Decision}" : "idle";
+        stats.SetVersions(registry.ListVersions(name).Select(v => ToRecord(registry, v)).ToArray());
+    }
+
+    private static string AggregatorReason(Aggregator.Validation.RejectionReason reason) =>
+        string.Concat(reason.ToString().Select((c, i) => char.IsUpper(c) && i > 0 ? "-" + char.ToLowerInvariant(c) : char.ToLowerInvariant(c).ToString()));
+
+    private VersionRecord ToRecord(ModelRegistry registry, ModelVersionRecord v)
+    {
+        var outcome = v.Status switch
+        {
+            VersionStatus.Released when v.Parent is null => VersionOutcome.Base,
+            VersionStatus.Released => VersionOutcome.Promoted,
+            VersionStatus.RolledBack => VersionOutcome.RolledBack,
+            VersionStatus.Rejected => VersionOutcome.Rejected,
+            _ => VersionOutcome.Canary,
+        };
+        var record = new VersionRecord(v.Version, v.Parent, v.DeltaIds.Count, v.DeviceIds.Distinct().Count(), v.SampleCounts.Sum(), v.Created) { Outcome = outcome };
+        var decision = registry.ListDecisions(_options.ModelName, v.Version).LastOrDefault(d => d.Decision is "promoted" or "rolled-back");
+        if (decision is not null)
+        {
+            var numbers = JsonSerializer.Deserialize<Dictionary<string, double?>>(decision.NumbersJson);
+            if (numbers is not null)
+            {
+                record.CanaryAccuracy = numbers.GetValueOrDefault("canaryAccuracy");
+                record.ControlAccuracy = numbers.GetValueOrDefault("controlAccuracy");
+            }
+        }
+        return record;
+    }
+}

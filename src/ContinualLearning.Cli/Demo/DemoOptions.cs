@@ -1,0 +1,125 @@
+using System.Globalization;
+
+namespace ContinualLearning.Cli.Demo;
+
+/// <summary>
+/// Everything `cl demo` can be told. Immutable; <see cref="Quick"/> and <see cref="Default"/> are the two presets
+/// (the CI smoke run and the README's first command), the command-line options override single fields.
+/// </summary>
+internal sealed record DemoOptions
+{
+    /// <summary>Simulated devices, each with its own drifting data shard.</summary>
+    public int Devices { get; init; } = 8;
+
+    /// <summary>Labelled samples each device sees over the run.</summary>
+    public int SamplesPerDevice { get; init; } = 3000;
+
+    /// <summary>Wall time over which each device's samples are spread (the stream is paced, not replayed flat out), so the aggregator has time to release versions while devices are still learning.</summary>
+    public TimeSpan Duration { get; init; } = TimeSpan.FromSeconds(50);
+
+    public int Seed { get; init; } = 42;
+
+    /// <summary>External broker ("host", port); null runs the embedded MQTTnet broker on a free loopback port.</summary>
+    public (string Host, int Port)? Broker { get; init; }
+
+    public string Fleet { get; init; } = "demo";
+
+    public string ModelName { get; init; } = "sea";
+
+    /// <summary>Devices that send sign-flipped (and amplified) deltas, to show robust aggregation and rollback.</summary>
+    public int Poison { get; init; }
+
+    /// <summary>Directory for summary.json and summary.md; null writes none.</summary>
+    public string? OutDirectory { get; init; }
+
+    /// <summary>Honest devices run the daemon's <c>DeviceRuntime</c> + <c>DeviceAgent</c> instead of the demo's own MQTT side.</summary>
+    public bool UseDeviceAgent { get; init; }
+
+    /// <summary>Keep the temp state directory (stores, registry, bundles) instead of deleting it.</summary>
+    public bool Keep { get; init; }
+
+    /// <summary>Top-k fraction of each tensor a device sends per delta (error feedback carries the rest).</summary>
+    public double DeltaFraction { get; init; } = 0.02;
+
+    /// <summary>Deltas buffered before the aggregator builds a version (FedBuff K).</summary>
+    public int AggregationBuffer { get; init; } = 4;
+
+    /// <summary>Seconds after which a non-empty buffer is aggregated anyway (FedBuff T).</summary>
+    public TimeSpan AggregationTimeout { get; init; } = TimeSpan.FromSeconds(6);
+
+    /// <summary>A device trains a challenger after this many new labelled samples.</summary>
+    public int TrainEvery { get; init; } = 200;
+
+    /// <summary>Labelled samples a canary device must score on a new version before the canary is judged.</summary>
+    public int CanaryWindow { get; init; } = 150;
+
+    /// <summary>
+    /// Canary cohort accuracy may fall this far below the control cohort's before the version is rolled back. Devices
+    /// drift at different moments, so the two cohorts differ by a few points for reasons unrelated to the version;
+    /// a poisoned version costs far more.
+    /// </summary>
+    public double CanaryTolerance { get; init; } = 0.08;
+
+    /// <summary>L2 bound each delta is clipped to before averaging when devices are poisoned (the NormClip strategy); honest deltas measure ≈ 1.2 on average.</summary>
+    public double ClipNorm { get; init; } = 1.5;
+
+    /// <summary>Samples per device in the held-out evaluation set.</summary>
+    public int HeldOutPerDevice { get; init; } = 500;
+
+    public static DemoOptions Default { get; } = new();
+
+    /// <summary>≈ 20–30 s end to end: the CI smoke run.</summary>
+    public static DemoOptions Quick { get; } = new()
+    {
+        SamplesPerDevice = 1600,
+        Duration = TimeSpan.FromSeconds(16),
+        AggregationTimeout = TimeSpan.FromSeconds(3),
+        TrainEvery = 160,
+        CanaryWindow = 100,
+        HeldOutPerDevice = 300,
+    };
+
+    /// <summary>Checks ranges; the message names the option and says what is allowed.</summary>
+    public void Validate()
+    {
+        if (Devices is < 2 or > 64) throw new ArgumentException($"--devices {Devices} is out of range: use 2–64 simulated devices.");
+        if (SamplesPerDevice < 4 * TrainEvery) throw new ArgumentException($"--samples {SamplesPerDevice} is too few: each device needs at least {4 * TrainEvery} samples to train a few rounds.");
+        if (Duration < TimeSpan.Zero || Duration > TimeSpan.FromHours(1)) throw new ArgumentException($"--duration {Duration.TotalSeconds:0.#} s is out of range: use 0–3600 seconds (0 runs flat out).");
+        if (Poison < 0 || Poison >= Devices) throw new ArgumentException($"--poison {Poison} is out of range: use 0 to {Devices - 1} (fewer poisoned devices than devices).");
+        if (!Fleet.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_') || Fleet.Length is 0 or > 64)
+            throw new ArgumentException($"--fleet '{Fleet}' is not a valid fleet name: use 1–64 letters, digits, '-' or '_'.");
+        if (!(DeltaFraction > 0 && DeltaFraction <= 1)) throw new ArgumentException($"Delta fraction {DeltaFraction} must be in (0, 1].");
+    }
+
+    /// <summary>Parses "host:port" (or "host", port 1883; IPv6 as "[::1]:1883").</summary>
+    public static (string Host, int Port) ParseBroker(string value)
+    {
+        ArgumentNullException.ThrowIfNull(value);
+        var text = value.Trim();
+        if (text.StartsWith("mqtt://", StringComparison.OrdinalIgnoreCase)) text = text[7..];
+        string host;
+        string? port = null;
+        if (text.StartsWith('['))
+        {
+            var close = text.IndexOf(']', StringComparison.Ordinal);
+            if (close < 0) throw new ArgumentException($"--broker '{value}': missing ']' after the IPv6 address; write e.g. [::1]:1883.");
+            host = text[1..close];
+            if (close + 1 < text.Length)
+            {
+                if (text[close + 1] != ':') throw new ArgumentException($"--broker '{value}': expected ':port' after ']'.");
+                port = text[(close + 2)..];
+            }
+        }
+        else
+        {
+            var colon = text.LastIndexOf(':');
+            host = colon < 0 ? text : text[..colon];
+            if (colon >= 0) port = text[(colon + 1)..];
+        }
+        if (host.Length == 0) throw new ArgumentException($"--broker '{value}' has no host; write host:port, e.g. localhost:1883.");
+        var p = 1883;
+        if (port is not null && (!int.TryParse(port, NumberStyles.None, CultureInfo.InvariantCulture, out p) || p is < 1 or > 65535))
+            throw new ArgumentException($"--broker '{value}': port '{port}' is not a number in 1–65535.");
+        return (host, p);
+    }
+}

@@ -1,0 +1,279 @@
+using System.Diagnostics;
+using System.Net.Sockets;
+using System.Security.Cryptography;
+using ContinualLearning.Bundle;
+using ContinualLearning.Fleet.Broker;
+using ContinualLearning.Fleet.Client;
+using ContinualLearning.Fleet.Messages;
+using ContinualLearning.Fleet.Signing;
+using ContinualLearning.Fleet.Topics;
+using ContinualLearning.Training;
+
+namespace ContinualLearning.Cli.Demo;
+
+/// <summary>How the demo reports progress.</summary>
+internal enum DemoUi
+{
+    /// <summary>Spectre.Console live table (an interactive terminal).</summary>
+    Live,
+
+    /// <summary>Plain lines (stdout redirected, CI).</summary>
+    Plain,
+
+    /// <summary>Nothing (tests).</summary>
+    Quiet,
+}
+
+/// <summary>The broker could not be reached or refused us; the message says which and what to do.</summary>
+internal sealed class DemoBrokerException(string message, Exception? inner = null) : Exception(message, inner);
+
+/// <summary>
+/// Runs the whole loop on one machine: base model and fleet signing key, broker (embedded or external), the
+/// aggregator, N simulated devices on drifting shards, live progress, then the held-out evaluation of every global
+/// version against the no-update baseline. All state lives in a temp directory that is removed at the end.
+/// </summary>
+internal static class DemoRunner
+{
+    public static async Task<DemoSummary> RunAsync(DemoOptions options, DemoUi ui, CancellationToken ct)
+    {
+        options.Validate();
+        var clock = Stopwatch.StartNew();
+        var root = Directory.CreateTempSubdirectory("cl-demo-").FullName;
+        try
+        {
+            return await RunInAsync(options, ui, root, clock, ct);
+        }
+        finally
+        {
+            if (options.Keep) Console.Error.WriteLine($"State kept in {root}");
+            else TryDelete(root);
+        }
+    }
+
+    private static async Task<DemoSummary> RunInAsync(DemoOptions options, DemoUi ui, string root, Stopwatch clock, CancellationToken ct)
+    {
+        string? transientDirectory = null;
+        try
+        {
+            return await RunCoreAsync(options, ui, root, clock, path => transientDirectory = path, ct);
+        }
+        finally
+        {
+            if (transientDirectory is not null && transientDirectory != root) TryDelete(transientDirectory);
+        }
+    }
+
+    private static async Task<DemoSummary> RunCoreAsync(DemoOptions options, DemoUi ui, string root, Stopwatch clock, Action<string> useTransient, CancellationToken ct)
+    {
+        var engine = new ManagedEngine();
+        var shards = DemoScenario.Shards(options);
+        var output = new DemoConsole(ui);
+        var state = new DemoState(shards, output.OnEvent);
+
+        // Fleet signing key as PEM files, as `cl model keygen` would leave them: the aggregator signs, devices trust the public half.
+        var keys = Directory.CreateDirectory(Path.Combine(root, "keys")).FullName;
+        using (var generated = ReleaseKeys.Generate())
+            ReleaseKeys.Save(generated, Path.Combine(keys, "release.key"), Path.Combine(keys, "release.pub"));
+        using var signingKey = ReleaseKeys.LoadPrivate(Path.Combine(keys, "release.key"));
+        using var trustedKey = ReleaseKeys.LoadPublic(Path.Combine(keys, "release.pub"));
+
+        var registry = Path.Combine(root, "registry");
+        var baseDir = Path.Combine(root, "bundles", DemoScenario.BaseVersion);
+        ModelBundle.Save(baseDir, DemoScenario.Manifest(options.ModelName, DemoScenario.BaseVersion, null),
+            DemoScenario.TrainBase(engine, options.Seed),
+            sign: m => Convert.ToBase64String(signingKey.SignData(m.CanonicalBytesForSigning(), HashAlgorithmName.SHA256)));
+        var baseBundle = ModelBundle.Load(baseDir);
+        state.Event($"base model {options.ModelName} {DemoScenario.BaseVersion} trained on SEA concept {DemoScenario.BaseConcept}; head {DemoScenario.Head}");
+
+        await using var broker = options.Broker is null ? new EmbeddedBroker() : null;
+        string host;
+        int port;
+        if (broker is not null)
+        {
+            await broker.StartAsync();
+            (host, port) = ("127.0.0.1", broker.Port);
+            state.Event($"embedded MQTT broker on 127.0.0.1:{port}");
+        }
+        else
+        {
+            (host, port) = options.Broker!.Value;
+            await CheckReachableAsync(host, port, ct);
+            state.Event($"external MQTT broker {host}:{port}");
+        }
+        var template = new FleetMqttClientOptions
+        {
+            ClientId = "template",
+            Host = host,
+            Port = port,
+            ConnectTimeout = TimeSpan.FromSeconds(5),
+            ReconnectBaseDelay = TimeSpan.FromMilliseconds(100),
+            ReconnectMaxDelay = TimeSpan.FromSeconds(2),
+        };
+
+        await using var aggregator = new DemoAggregator(options, host, port, registry, Path.Combine(keys, "release.key"), baseDir,
+            shards.Where(s => s.Canary).Select(s => s.DeviceId).ToArray(), state);
+        // Labelled samples live in transient SQLite databases on tmpfs when there is one, never on flash.
+        var transient = Directory.Exists("/dev/shm") && !OperatingSystem.IsWindows()
+            ? Directory.CreateDirectory(Path.Combine("/dev/shm", Path.GetFileName(root))).FullName
+            : Directory.CreateDirectory(Path.Combine(root, "transient")).FullName;
+        useTransient(transient);
+        var context = new DemoDeviceContext(options, template, trustedKey, Path.Combine(root, "devices"), baseBundle, engine, transient);
+        var devices = state.Devices.Select(d => options.UseDeviceAgent && !d.Shard.Poisoned
+            ? (IDemoDevice)new DemoAgentDevice(context, d, Path.Combine(keys, "release.pub"))
+            : new DemoDevice(context, d, state)).ToArray();
+        try
+        {
+            using var connect = CancellationTokenSource.CreateLinkedTokenSource(ct);
+            connect.CancelAfter(TimeSpan.FromSeconds(20));
+            try
+            {
+                await aggregator.StartAsync(connect.Token);
+                await Task.WhenAll(devices.Select(d => d.ConnectAsync(connect.Token)));
+            }
+            catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+            {
+                throw new DemoBrokerException($"Could not connect to the MQTT broker at {host}:{port} within 20 s (it accepted TCP but no MQTT 5 session was set up). Check that it speaks MQTT 5 (Mosquitto ≥ 1.6) and allows anonymous clients, or omit --broker to use the embedded broker.");
+            }
+            state.Event($"aggregator and {devices.Length} devices connected; canary cohort: {string.Join(", ", shards.Where(s => s.Canary).Select(s => s.DeviceId))}"
+                + (options.Poison > 0 ? $"; poisoned: {string.Join(", ", shards.Where(s => s.Poisoned).Select(s => s.DeviceId))}" : ""));
+
+            var run = Task.WhenAll(devices.Select(d => Task.Run(() => d.RunAsync(ct), ct)));
+            await output.ShowWhileAsync(state, options, run);
+            await run;
+            state.Event("all device streams finished");
+            // Deltas published in the last moments are still on their way; let them arrive before the aggregator stops.
+            var sent = state.Devices.Sum(d => d.DeltasSent);
+            for (var wait = 0; wait < 40 && state.Aggregator.DeltasReceived < sent; wait++) await Task.Delay(250, ct);
+        }
+        finally
+        {
+            await aggregator.StopAsync();
+            foreach (var d in devices) await d.StopAsync();
+            if (broker is null)
+            {
+                // On a shared broker, leave nothing behind: retained release, chunks and device statuses of this fleet.
+                try
+                {
+                    using var cleanup = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+                    await ClearRetainedAsync(template, options, aggregator.PublishedVersions, shards, cleanup.Token);
+                }
+                catch (Exception ex) when (ex is OperationCanceledException or InvalidOperationException)
+                {
+                    Console.Error.WriteLine($"warning: could not clear retained demo messages on {host}:{port}: {ex.Message}");
+                }
+            }
+            foreach (var d in devices) await d.DisposeAsync();
+        }
+
+        var summary = Evaluate(options, state, aggregator, engine, shards, broker is null ? $"{host}:{port} (external)" : $"embedded 127.0.0.1:{port}", clock);
+        output.ShowSummary(summary);
+        if (options.OutDirectory is { } outDir)
+        {
+            Directory.CreateDirectory(outDir);
+            await File.WriteAllTextAsync(Path.Combine(outDir, "summary.json"), summary.ToJson(), ct);
+            await File.WriteAllTextAsync(Path.Combine(outDir, "summary.md"), summary.ToMarkdown(), ct);
+            output.Line($"Summary written to {Path.GetFullPath(Path.Combine(outDir, "summary.json"))} and summary.md");
+        }
+        return summary;
+    }
+
+    private static DemoSummary Evaluate(DemoOptions options, DemoState state, DemoAggregator aggregator, ITrainingEngine engine,
+        IReadOnlyList<DeviceShard> shards, string broker, Stopwatch clock)
+    {
+        var (x, y) = DemoScenario.HeldOut(shards, options.HeldOutPerDevice, options.Seed + 99);
+        var weights = aggregator.VersionWeights;
+        var versions = state.Aggregator.Versions.Select(v => new VersionSummary(
+            v.Version, v.Parent, v.Outcome.ToString(), v.Deltas, v.Devices, v.Samples,
+            DemoScenario.Accuracy(engine, weights[v.Version], x, y), v.CanaryAccuracy, v.ControlAccuracy)).ToArray();
+        var final = aggregator.CurrentVersion;
+        var a = state.Aggregator;
+        var deltasSent = state.Devices.Sum(d => d.DeltasSent);
+        return new DemoSummary
+        {
+            Broker = broker,
+            Fleet = options.Fleet,
+            Devices = options.Devices,
+            PoisonedDevices = options.Poison,
+            SamplesPerDevice = options.SamplesPerDevice,
+            WallSeconds = clock.Elapsed.TotalSeconds,
+            Engine = engine.Name,
+            Head = DemoScenario.Head.ToString(),
+            Scenario = $"SEA concept {DemoScenario.BaseConcept} (θ=9.5) → {DemoScenario.DriftConcept} (θ=7), drift at 10–45 % of each device's stream, 10 % label noise",
+            HeldOutSamples = y.Length,
+            BaselineAccuracy = versions[0].HeldOutAccuracy,
+            FinalVersion = final,
+            FinalAccuracy = versions.First(v => v.Version == final).HeldOutAccuracy,
+            Versions = versions,
+            DeltasSent = deltasSent,
+            DeltasReceived = a.DeltasReceived,
+            DeltasAccepted = a.DeltasAccepted,
+            DeltasRejected = a.DeltasRejected,
+            RejectReasons = new SortedDictionary<string, int>(a.RejectReasons, StringComparer.Ordinal),
+            BytesSent = state.Devices.Sum(d => d.BytesSent),
+            FullWeightBytes = deltasSent * DemoScenario.FullWeightBytes,
+            MeanDeltaNorm = state.Devices.Sum(d => d.DeltaNormCount) is var normed and > 0 ? state.Devices.Sum(d => d.DeltaNormSum) / normed : double.NaN,
+            DevicePromotions = state.Devices.Sum(d => d.Promotions),
+            ReleasesInstalled = state.Devices.Sum(d => d.ReleasesInstalled),
+            Components = new SortedDictionary<string, string>(StringComparer.Ordinal)
+            {
+                ["learner"] = nameof(Device.Learning.ContinualLearner),
+                ["device MQTT side"] = options.UseDeviceAgent
+                    ? nameof(Device.Agent.DeviceAgent) + " + " + nameof(Device.DeviceRuntime) + (options.Poison > 0 ? $" ({nameof(DemoDevice)} for the poisoned)" : "")
+                    : nameof(DemoDevice) + " (protocol library)",
+                ["aggregator"] = DemoAggregator.Component,
+            },
+        };
+    }
+
+    /// <summary>Fails fast, with host, port and a remedy, when nothing listens where --broker points.</summary>
+    private static async Task CheckReachableAsync(string host, int port, CancellationToken ct)
+    {
+        using var tcp = new TcpClient();
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        timeout.CancelAfter(TimeSpan.FromSeconds(5));
+        try
+        {
+            await tcp.ConnectAsync(host, port, timeout.Token);
+        }
+        catch (Exception ex) when (ex is SocketException or OperationCanceledException && !ct.IsCancellationRequested)
+        {
+            var why = ex is SocketException se ? se.SocketErrorCode switch
+            {
+                SocketError.ConnectionRefused => "connection refused: nothing listens on that port",
+                SocketError.HostNotFound or SocketError.NoData => "host name not found",
+                _ => se.Message,
+            } : "no answer within 5 s";
+            throw new DemoBrokerException(
+                $"Cannot reach the MQTT broker at {host}:{port} ({why}). Start it (e.g. `mosquitto -p {port}` or `sudo systemctl start mosquitto`), " +
+                "check --broker host:port, or leave --broker out to run the embedded broker.", ex);
+        }
+    }
+
+    /// <summary>An empty retained message deletes the retained one: release, every chunk of every published version, device statuses.</summary>
+    private static async Task ClearRetainedAsync(FleetMqttClientOptions template, DemoOptions options, IReadOnlyList<(string Version, int Chunks)> versions,
+        IReadOnlyList<DeviceShard> shards, CancellationToken ct)
+    {
+        var fleet = options.Fleet;
+        await using var client = new FleetMqttClient(template with { ClientId = $"{fleet}-demo-cleanup", CleanStart = true });
+        await client.StartAsync(ct);
+        await client.PublishAsync(FleetTopics.Release(fleet, options.ModelName), [], retain: true, cancellationToken: ct);
+        foreach (var (version, chunks) in versions)
+            for (var i = 0; i < chunks; i++)
+                await client.PublishAsync(FleetTopics.Chunk(fleet, options.ModelName, version, i), [], retain: true, cancellationToken: ct);
+        foreach (var s in shards)
+            await client.PublishAsync(FleetTopics.Status(fleet, s.DeviceId), [], retain: true, cancellationToken: ct);
+        await client.StopAsync();
+    }
+
+    private static void TryDelete(string directory)
+    {
+        try
+        {
+            if (Directory.Exists(directory)) Directory.Delete(directory, recursive: true);
+        }
+        catch (IOException ex)
+        {
+            Console.Error.WriteLine($"warning: could not delete the demo's temp directory {directory}: {ex.Message}");
+        }
+    }
+}

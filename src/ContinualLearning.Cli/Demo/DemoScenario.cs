@@ -1,0 +1,143 @@
+using ContinualLearning.Bundle;
+using ContinualLearning.Streams;
+using ContinualLearning.Tensors;
+using ContinualLearning.Training;
+
+namespace ContinualLearning.Cli.Demo;
+
+/// <summary>One device's data: a SEA stream that drifts from the base concept to a new one at a device-specific point.</summary>
+/// <param name="DeviceId">MQTT-safe device id.</param>
+/// <param name="Stream">The device's labelled stream (infinite; the device takes what it needs).</param>
+/// <param name="DriftAt">Sample index around which the concept switches.</param>
+/// <param name="DriftWidth">0 for an abrupt switch, else the width of the gradual switch (samples).</param>
+/// <param name="FinalConcept">SEA concept (1–4) the device is in at the end of its run.</param>
+/// <param name="Poisoned">Sends sign-flipped deltas.</param>
+/// <param name="Canary">Belongs to the canary cohort.</param>
+internal sealed record DeviceShard(string DeviceId, IStream Stream, long DriftAt, long DriftWidth, int FinalConcept, bool Poisoned, bool Canary)
+{
+    /// <summary>The concept most of this device's samples come from at sample <paramref name="t"/>.</summary>
+    public int ConceptAt(long t) => t < DriftAt ? DemoScenario.BaseConcept : FinalConcept;
+}
+
+/// <summary>
+/// The demo's world: SEA concepts (Street &amp; Kim 2001). The base model is trained on concept 4 (class 0 when
+/// f1 + f2 ≤ 9.5); every device then drifts to concept 3 (θ = 7) at its own point — some abruptly, some
+/// gradually — so about a fifth of the input space changes label and a model that is never updated loses ~20
+/// points of accuracy. The head is deliberately wider than SEA needs (3→128→128→2, 17k parameters) so that the
+/// bytes-on-the-wire comparison against full-weight updates is about a realistically sized head, not about headers.
+/// </summary>
+internal static class DemoScenario
+{
+    public const int BaseConcept = 4;
+    public const int DriftConcept = 3;
+    public const string BaseVersion = "1.0.0";
+    private const double Noise = 0.1;
+
+    public static HeadSpec Head { get; } = new([3, 128, 128, 2], LossKind.SoftmaxCrossEntropy);
+
+    public static TrainingDefaults Training { get; } = new()
+    {
+        Options = new TrainingOptions { Optimizer = OptimizerKind.Adam, LearningRate = 3e-3f },
+        BatchSize = 32,
+    };
+
+    /// <summary>f1..f3 are uniform on [0, 10]: mean 5, std 10/√12.</summary>
+    public static InputSchema Schema { get; } = new([new("f1", 5f, 2.8868f), new("f2", 5f, 2.8868f), new("f3", 5f, 2.8868f)]);
+
+    public static ModelManifest Manifest(string modelName, string version, string? parent) => new()
+    {
+        Name = modelName,
+        Version = version,
+        ParentVersion = parent,
+        CreatedUtc = DateTime.UtcNow,
+        InputSchema = Schema,
+        Task = TaskSpec.Classification("0", "1"),
+        Head = Head,
+        Training = Training,
+    };
+
+    /// <summary>Full-weight fp32 size of one head update: what a device would send without deltas.</summary>
+    public static long FullWeightBytes => Head.Parameters().Sum(p => p.Shape.Aggregate(1L, (a, b) => a * b)) * sizeof(float);
+
+    /// <summary>The devices' shards: drift points spread over 10–45 % of the run, every other device drifting gradually.</summary>
+    public static IReadOnlyList<DeviceShard> Shards(DemoOptions options)
+    {
+        var shards = new DeviceShard[options.Devices];
+        var canaries = Math.Max(1, (int)Math.Round(options.Devices * 0.25));
+        for (var i = 0; i < options.Devices; i++)
+        {
+            var fraction = 0.10 + 0.35 * i / Math.Max(1, options.Devices - 1);
+            var driftAt = (long)(fraction * options.SamplesPerDevice);
+            var width = i % 2 == 1 ? options.SamplesPerDevice / 20 : 0;
+            var seed = options.Seed * 1000 + 17 * (i + 1);
+            var stream = ConceptDriftStream.Sea([BaseConcept, DriftConcept], [driftAt], width, Noise, seed);
+            // Poisoned devices are the last ones, never canaries: the canary must judge the aggregate, not be the attacker.
+            var poisoned = i >= options.Devices - options.Poison;
+            // The canary rule compares the canary cohort with the rest of the fleet over the same minutes. Canaries that
+            // drifted long before the others would look worse for reasons that have nothing to do with the version, so
+            // the canaries are the honest devices that drift last.
+            var firstCanary = options.Devices - options.Poison - canaries;
+            shards[i] = new DeviceShard($"dev-{i + 1:D2}", stream, driftAt, width, DriftConcept, poisoned, Canary: i >= firstCanary && !poisoned);
+        }
+        return shards;
+    }
+
+    /// <summary>
+    /// Held-out set from each device's concept at the end of the run (its "current" concept), labels noise-free so
+    /// accuracy measures how well a model fits the concept. Normalised features, row-major.
+    /// </summary>
+    public static (float[] X, int[] Y) HeldOut(IReadOnlyList<DeviceShard> shards, int perDevice, int seed)
+    {
+        var x = new float[shards.Count * perDevice * 3];
+        var y = new int[shards.Count * perDevice];
+        var pipeline = new Features.FeaturePipeline(Schema);
+        var n = 0;
+        foreach (var shard in shards)
+        {
+            var generator = new SeaGenerator(shard.FinalConcept, 0, seed + 31 * n + 7);
+            foreach (var s in generator.Take(perDevice))
+            {
+                pipeline.Normalize(s.Features, x.AsSpan(n * 3, 3));
+                y[n] = generator.TrueLabel(s.Features);
+                n++;
+            }
+        }
+        return (x, y);
+    }
+
+    /// <summary>Trains the base model on the base concept (the "factory" model every device starts from).</summary>
+    public static IReadOnlyList<NamedTensor> TrainBase(ITrainingEngine engine, int seed, int samples = 4000, int epochs = 4)
+    {
+        var pipeline = new Features.FeaturePipeline(Schema);
+        var data = new SeaGenerator(BaseConcept, Noise, seed + 1).Take(samples).ToArray();
+        var x = new float[samples * 3];
+        var y = new float[samples];
+        for (var i = 0; i < samples; i++)
+        {
+            pipeline.Normalize(data[i].Features, x.AsSpan(i * 3, 3));
+            y[i] = data[i].Label;
+        }
+        using var model = engine.Create(Head, Training.Options, HeadInitializer.Initialize(Head, seed), seed);
+        var batch = Training.BatchSize;
+        for (var e = 0; e < epochs; e++)
+            for (var start = 0; start + batch <= samples; start += batch)
+                model.TrainStep(x.AsSpan(start * 3, batch * 3), y.AsSpan(start, batch), batch);
+        return model.GetWeights();
+    }
+
+    /// <summary>Accuracy of <paramref name="weights"/> on a normalised set.</summary>
+    public static double Accuracy(ITrainingEngine engine, IReadOnlyList<NamedTensor> weights, float[] x, int[] y)
+    {
+        using var model = engine.Create(Head, Training.Options, weights);
+        var n = y.Length;
+        var probabilities = new float[n * 2];
+        model.Predict(x, n, probabilities);
+        var correct = 0;
+        for (var i = 0; i < n; i++)
+        {
+            var predicted = probabilities[2 * i + 1] > probabilities[2 * i] ? 1 : 0;
+            if (predicted == y[i]) correct++;
+        }
+        return n == 0 ? 0 : (double)correct / n;
+    }
+}

@@ -1,0 +1,110 @@
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
+namespace ContinualLearning.Cli.Demo;
+
+/// <summary>One global version in the summary.</summary>
+internal sealed record VersionSummary(
+    string Version,
+    string? Parent,
+    string Outcome,
+    int Deltas,
+    int Devices,
+    long Samples,
+    double HeldOutAccuracy,
+    double? CanaryAccuracy,
+    double? CanaryPreviousAccuracy);
+
+/// <summary>The result of a demo run: what the README and CI show, and what the tests assert on.</summary>
+internal sealed record DemoSummary
+{
+    public required string Broker { get; init; }
+    public required string Fleet { get; init; }
+    public required int Devices { get; init; }
+    public required int PoisonedDevices { get; init; }
+    public required int SamplesPerDevice { get; init; }
+    public required double WallSeconds { get; init; }
+    public required string Engine { get; init; }
+    public required string Head { get; init; }
+    public required string Scenario { get; init; }
+    public required int HeldOutSamples { get; init; }
+
+    /// <summary>Accuracy of the base model that was never updated, on the held-out set.</summary>
+    public required double BaselineAccuracy { get; init; }
+
+    /// <summary>The version every device runs at the end (last promoted).</summary>
+    public required string FinalVersion { get; init; }
+
+    public required double FinalAccuracy { get; init; }
+
+    public double Improvement => FinalAccuracy - BaselineAccuracy;
+
+    public required IReadOnlyList<VersionSummary> Versions { get; init; }
+
+    public int VersionsReleased => Versions.Count(v => v.Outcome != nameof(VersionOutcome.Base));
+    public int Promotions => Versions.Count(v => v.Outcome == nameof(VersionOutcome.Promoted));
+    public int Rollbacks => Versions.Count(v => v.Outcome == nameof(VersionOutcome.RolledBack));
+
+    public required int DeltasSent { get; init; }
+    public required int DeltasReceived { get; init; }
+    public required int DeltasAccepted { get; init; }
+    public required int DeltasRejected { get; init; }
+    public required IReadOnlyDictionary<string, int> RejectReasons { get; init; }
+
+    /// <summary>Delta bytes the devices published.</summary>
+    public required long BytesSent { get; init; }
+
+    /// <summary>What the same updates would have cost as full fp32 weights (deltas sent × head size).</summary>
+    public required long FullWeightBytes { get; init; }
+
+    /// <summary>Mean L2 norm of the deltas as sent (honest and poisoned together); NaN when only DeviceAgent devices sent (they do not expose it).</summary>
+    public required double MeanDeltaNorm { get; init; }
+
+    public double CompressionRatio => BytesSent == 0 ? 0 : (double)FullWeightBytes / BytesSent;
+
+    public required int DevicePromotions { get; init; }
+    public required int ReleasesInstalled { get; init; }
+
+    /// <summary>Which implementation ran each part (the real classes, or the demo's documented fallbacks).</summary>
+    public required IReadOnlyDictionary<string, string> Components { get; init; }
+
+    private static readonly JsonSerializerOptions JsonOptions = new()
+    {
+        WriteIndented = true,
+        PropertyNamingPolicy = JsonNamingPolicy.CamelCase,
+        NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals,
+    };
+
+    public string ToJson() => JsonSerializer.Serialize(this, JsonOptions);
+
+    public string ToMarkdown()
+    {
+        var c = CultureInfo.InvariantCulture;
+        var sb = new StringBuilder();
+        sb.AppendLine(c, $"# cl demo summary");
+        sb.AppendLine();
+        sb.AppendLine(c, $"{Devices} devices ({PoisonedDevices} poisoned), {SamplesPerDevice} samples each, broker {Broker}, fleet `{Fleet}`, {WallSeconds:0.0} s wall time.");
+        sb.AppendLine(c, $"Scenario: {Scenario}. Head {Head}, engine {Engine}.");
+        sb.AppendLine();
+        sb.AppendLine(c, $"**Held-out accuracy** ({HeldOutSamples} noise-free samples drawn from the devices' current concepts): final global {FinalVersion} **{FinalAccuracy:P1}** vs no-update baseline **{BaselineAccuracy:P1}** ({Improvement * 100:+0.0;-0.0} points).");
+        sb.AppendLine();
+        sb.AppendLine("| version | parent | outcome | deltas | devices | samples | held-out acc | canary / control accuracy |");
+        sb.AppendLine("|---|---|---|---:|---:|---:|---:|---|");
+        foreach (var v in Versions)
+        {
+            var canary = v.CanaryAccuracy is { } a ? string.Format(c, "{0:P1} / {1:P1}", a, v.CanaryPreviousAccuracy) : "";
+            sb.AppendLine(c, $"| {v.Version} | {v.Parent ?? "—"} | {v.Outcome} | {v.Deltas} | {v.Devices} | {v.Samples} | {v.HeldOutAccuracy:P1} | {canary} |");
+        }
+        sb.AppendLine();
+        sb.AppendLine(c, $"- Versions released: {VersionsReleased} (promoted {Promotions}, rolled back {Rollbacks})");
+        sb.AppendLine(c, $"- Deltas: sent {DeltasSent}, received {DeltasReceived}, accepted {DeltasAccepted}, rejected or dropped {DeltasRejected}{Reasons()}");
+        sb.AppendLine(c, $"- Bytes: {BytesSent:N0} B of deltas vs {FullWeightBytes:N0} B as full fp32 weights: **{CompressionRatio:0.#}× smaller** (mean delta L2 norm {MeanDeltaNorm:0.###})");
+        sb.AppendLine(c, $"- On devices: {DevicePromotions} local promotions, {ReleasesInstalled} releases installed (signature and hashes verified)");
+        sb.AppendLine(c, $"- Components: {string.Join(", ", Components.Select(kv => $"{kv.Key} = {kv.Value}"))}");
+        return sb.ToString();
+    }
+
+    private string Reasons() => RejectReasons.Count == 0 ? "" : " (" + string.Join(", ", RejectReasons.Select(kv => $"{kv.Key}: {kv.Value}")) + ")";
+}

@@ -1,0 +1,63 @@
+using ContinualLearning.Cli.Demo;
+using ContinualLearning.Tests.Helpers;
+using MQTTnet;
+using MQTTnet.Protocol;
+using Xunit.Abstractions;
+
+namespace ContinualLearning.Tests.Demo;
+
+/// <summary><c>cl demo --broker host:port</c> against a real Mosquitto: the same loop, through an external broker.</summary>
+public sealed class DemoMosquittoTests(ITestOutputHelper output)
+{
+    [MosquittoFact]
+    public async Task Demo_runs_against_Mosquitto_and_leaves_no_retained_messages_behind()
+    {
+        await using var broker = await MosquittoBroker.StartAsync();
+        var fleet = "it-" + Guid.NewGuid().ToString("N")[..8];
+        var options = DemoOptions.Quick with
+        {
+            Devices = 3,
+            SamplesPerDevice = 2400,
+            Duration = TimeSpan.FromSeconds(12),
+            HeldOutPerDevice = 400,
+            Fleet = fleet,
+            Seed = 11,
+            Broker = (broker.Host, broker.Port),
+        };
+
+        var summary = await DemoRunner.RunAsync(options, DemoUi.Quiet, CancellationToken.None);
+        output.WriteLine(summary.ToMarkdown());
+
+        Assert.Contains($"{broker.Host}:{broker.Port} (external)", summary.Broker, StringComparison.Ordinal);
+        Assert.True(summary.VersionsReleased >= 1, summary.ToMarkdown());
+        Assert.True(summary.DeltasReceived > 0);
+        Assert.Equal(summary.DeltasSent, summary.DeltasReceived);
+        Assert.True(summary.ReleasesInstalled > 0, "no device installed a release fetched through Mosquitto");
+        Assert.True(summary.FinalAccuracy >= summary.BaselineAccuracy + 0.05, summary.ToMarkdown());
+        Assert.Contains("New connection from 127.0.0.1", broker.ReadLog(), StringComparison.Ordinal);
+
+        // A shared broker must not keep the demo's retained release, chunks or statuses.
+        var retained = await RetainedTopicsAsync(broker, $"cl/{fleet}/#");
+        Assert.True(retained.Count == 0, "retained messages left behind: " + string.Join(", ", retained));
+    }
+
+    private static async Task<List<string>> RetainedTopicsAsync(MosquittoBroker broker, string filter)
+    {
+        var topics = new List<string>();
+        using var client = new MqttClientFactory().CreateMqttClient();
+        client.ApplicationMessageReceivedAsync += e =>
+        {
+            if (e.ApplicationMessage.Retain)
+            {
+                lock (topics) topics.Add(e.ApplicationMessage.Topic);
+            }
+            return Task.CompletedTask;
+        };
+        await client.ConnectAsync(new MqttClientOptionsBuilder().WithTcpServer(broker.Host, broker.Port).WithClientId("retained-probe-" + Guid.NewGuid().ToString("N")[..6]).Build());
+        await client.SubscribeAsync(filter, MqttQualityOfServiceLevel.AtLeastOnce);
+        // Retained messages arrive right after SUBACK; a second is plenty on loopback.
+        await Task.Delay(1000);
+        await client.DisconnectAsync();
+        lock (topics) return [.. topics];
+    }
+}

@@ -1,0 +1,44 @@
+using ContinualLearning.Cli.Demo;
+
+namespace ContinualLearning.UnitTests.Demo;
+
+public sealed class DemoPartsTests
+{
+    [Theory]
+    [InlineData("localhost:1883", "localhost", 1883)]
+    [InlineData("broker.lan", "broker.lan", 1883)]
+    [InlineData("mqtt://10.0.0.5:2883", "10.0.0.5", 2883)]
+    [InlineData("[::1]:1884", "::1", 1884)]
+    public void Broker_addresses_parse(string text, string host, int port) =>
+        Assert.Equal((host, port), DemoOptions.ParseBroker(text));
+
+    [Theory]
+    [InlineData("host:0")]
+    [InlineData("host:70000")]
+    [InlineData("host:abc")]
+    [InlineData(":1883")]
+    public void Bad_broker_addresses_are_refused_with_the_value(string text)
+    {
+        var error = Assert.Throws<ArgumentException>(() => DemoOptions.ParseBroker(text));
+        Assert.Contains(text, error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Out_of_range_options_name_the_option()
+    {
+        Assert.Contains("--poison", Assert.Throws<ArgumentException>(() => (DemoOptions.Quick with { Devices = 3, Poison = 3 }).Validate()).Message, StringComparison.Ordinal);
+        Assert.Contains("--devices", Assert.Throws<ArgumentException>(() => (DemoOptions.Quick with { Devices = 1 }).Validate()).Message, StringComparison.Ordinal);
+        Assert.Contains("--fleet", Assert.Throws<ArgumentException>(() => (DemoOptions.Quick with { Fleet = "a/b" }).Validate()).Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Every_device_drifts_and_only_the_last_ones_are_poisoned()
+    {
+        var shards = DemoScenario.Shards(DemoOptions.Default with { Poison = 2 });
+        Assert.Equal(8, shards.Count);
+        Assert.All(shards, s => Assert.InRange(s.DriftAt, 1, DemoOptions.Default.SamplesPerDevice / 2));
+        Assert.Equal(["dev-07", "dev-08"], shards.Where(s => s.Poisoned).Select(s => s.DeviceId));
+        Assert.DoesNotContain(shards, s => s.Poisoned && s.Canary);
+        Assert.Equal(shards.Count, shards.Select(s => s.DriftAt).Distinct().Count());
+    }
+}
