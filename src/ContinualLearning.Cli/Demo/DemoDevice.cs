@@ -216,6 +216,7 @@ internal sealed class DemoDevice : IDemoDevice
             DeviceId = _stats.Id,
             Timestamp = DateTimeOffset.UtcNow,
             ModelVersion = _installedVersion,
+            BaseVersion = _installedVersion,
             // Only what the installed version served counts: the aggregator's canary rule reads it per model version.
             Accuracy = _versionAccuracy.Count >= MinVersionSamples ? _versionAccuracy.WindowedAccuracy : null,
             AccuracyWindow = _versionAccuracy.WindowSize,
@@ -231,6 +232,7 @@ internal sealed class DemoDevice : IDemoDevice
         Timestamp = DateTimeOffset.UtcNow,
         ModelName = _model,
         ModelVersion = _installedVersion,
+        BaseVersion = _installedVersion,
         Engine = _context.Engine.Name,
         Cohort = Cohort,
         SamplesSeen = _stats.Samples,

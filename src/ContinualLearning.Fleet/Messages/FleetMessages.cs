@@ -83,6 +83,12 @@ public sealed record DeviceStatus : IFleetMessage
 
     public string? ModelVersion { get; init; }
 
+    /// <summary>
+    /// The global release the device runs on. <see cref="ModelVersion"/> is what serves, which after a local
+    /// promotion is a pre-release of it ("1.4.0-local.2"); canary rules compare devices by this base.
+    /// </summary>
+    public string? BaseVersion { get; init; }
+
     /// <summary>"managed" or "torch".</summary>
     public string? Engine { get; init; }
 
@@ -116,6 +122,12 @@ public sealed record Telemetry : IFleetMessage
     public DateTimeOffset Timestamp { get; init; }
 
     public string? ModelVersion { get; init; }
+
+    /// <summary>
+    /// The global release the device runs on. <see cref="ModelVersion"/> is what serves, which after a local
+    /// promotion is a pre-release of it ("1.4.0-local.2"); canary rules compare devices by this base.
+    /// </summary>
+    public string? BaseVersion { get; init; }
 
     /// <summary>Prequential accuracy over the last <see cref="AccuracyWindow"/> labelled samples.</summary>
     public double? Accuracy { get; init; }
