@@ -18,5 +18,6 @@ internal static class Program
     private static IEnumerable<Command> Commands()
     {
         yield return VersionCommand.Build();
+        yield return SelfCheckCommand.Build();
     }
 }
