@@ -48,7 +48,67 @@ internal static class SelfCheckCommand
             parse.GetValue(engine)!, parse.GetValue(inputs), parse.GetValue(hidden), parse.GetValue(classes),
             parse.GetValue(samples), parse.GetValue(round), parse.GetValue(replay), parse.GetValue(storeDir),
             parse.GetValue(onnx), parse.GetValue(mqtt), parse.GetValue(deviceId)!, parse.GetValue(fleet)!, parse.GetValue(idle)), ct));
+        command.Subcommands.Add(BuildReceive());
         return command;
+    }
+
+    // `cl selfcheck receive`: the other end of `--mqtt` — waits for one delta from any device of the fleet, decodes
+    // and validates it. It lets a host (x64) process check what an emulated arm64 device sent, before the aggregator exists.
+    private static Command BuildReceive()
+    {
+        var mqtt = new Option<string>("--mqtt") { Description = "host:port of the broker.", Required = true };
+        var fleet = new Option<string>("--fleet") { Description = "Fleet name in the topic.", DefaultValueFactory = _ => "selfcheck" };
+        var timeout = new Option<double>("--timeout") { Description = "Seconds to wait for a delta.", DefaultValueFactory = _ => 300 };
+        var command = new Command("receive", "Wait for one delta on cl/<fleet>/device/+/delta, decode it and print its header.") { mqtt, fleet, timeout };
+        command.SetAction(async (parse, ct) =>
+        {
+            var (host, port) = ParseBroker(parse.GetValue(mqtt)!);
+            var received = new TaskCompletionSource<FleetMessage>(TaskCreationOptions.RunContinuationsAsynchronously);
+            await using var client = new FleetMqttClient(new FleetMqttClientOptions { ClientId = $"selfcheck-receiver-{Environment.ProcessId}", Host = host, Port = port, CleanStart = true });
+            client.MessageReceived += message =>
+            {
+                received.TrySetResult(message);
+                return Task.CompletedTask;
+            };
+            using var deadline = CancellationTokenSource.CreateLinkedTokenSource(ct);
+            deadline.CancelAfter(TimeSpan.FromSeconds(parse.GetValue(timeout)));
+            var topic = FleetTopics.AllDevices(parse.GetValue(fleet)!, FleetTopicKind.DeviceDelta);
+            await client.StartAsync(deadline.Token);
+            await client.SubscribeAsync(topic, cancellationToken: deadline.Token);
+            Report("subscribed", topic);
+            FleetMessage message;
+            try
+            {
+                message = await received.Task.WaitAsync(deadline.Token);
+            }
+            catch (OperationCanceledException)
+            {
+                Console.Error.WriteLine($"selfcheck receive: no delta arrived on '{topic}' within {parse.GetValue(timeout)} s.");
+                return 1;
+            }
+            var delta = DeltaCodec.Decode(message.Payload);
+            var values = delta.ToDense().SelectMany(t => t.Data);
+            Report("received_topic", message.Topic);
+            Report("received_bytes", message.Payload.Length);
+            Report("received_device", delta.Header.DeviceId);
+            Report("received_delta_id", delta.Header.DeltaId);
+            Report("received_samples", delta.Header.SampleCount);
+            Report("received_tensors", string.Join(",", delta.Tensors.Select(t => t.ToString())));
+            Report("received_norm", Delta.L2Norm(delta).ToString("0.0000", CultureInfo.InvariantCulture));
+            var finite = values.All(float.IsFinite);
+            Report("result", finite ? "ok" : "failed");
+            await client.StopAsync();
+            return finite ? 0 : 1;
+        });
+        return command;
+    }
+
+    private static (string Host, int Port) ParseBroker(string value)
+    {
+        var parts = value.Split(':');
+        if (parts.Length != 2 || !int.TryParse(parts[1], CultureInfo.InvariantCulture, out var port) || port is < 1 or > 65535)
+            throw new ArgumentException($"Broker '{value}' is not host:port (e.g. 127.0.0.1:1883).");
+        return (parts[0], port);
     }
 
     private sealed record Settings(
@@ -205,10 +265,8 @@ internal static class SelfCheckCommand
 
     private static async Task PublishAsync(Settings s, byte[] payload, Guid deltaId, CancellationToken ct)
     {
-        var parts = s.Mqtt!.Split(':');
-        if (parts.Length != 2 || !int.TryParse(parts[1], CultureInfo.InvariantCulture, out var port))
-            throw new ArgumentException($"--mqtt '{s.Mqtt}' is not host:port (e.g. 127.0.0.1:1883).");
-        await using var client = new FleetMqttClient(new FleetMqttClientOptions { ClientId = $"{s.DeviceId}-selfcheck", Host = parts[0], Port = port, CleanStart = true });
+        var (host, port) = ParseBroker(s.Mqtt!);
+        await using var client = new FleetMqttClient(new FleetMqttClientOptions { ClientId = $"{s.DeviceId}-selfcheck", Host = host, Port = port, CleanStart = true });
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
         timeout.CancelAfter(TimeSpan.FromSeconds(60));
         await client.StartAsync(timeout.Token);
