@@ -95,8 +95,9 @@ done
 echo "mosquitto on 127.0.0.1:$port"
 
 echo "::: arm64: x64 receiver"
-dotnet build src/ContinualLearning.Cli -c Release -v quiet -nologo
-dotnet src/ContinualLearning.Cli/bin/Release/net10.0/cl.dll selfcheck receive --mqtt "127.0.0.1:$port" --fleet e2e --timeout 600 > "$work/receiver.txt" 2>&1 &
+# The default (Debug) configuration: .ci/run has built it already, so this is a no-op there.
+dotnet build src/ContinualLearning.Cli -v quiet -nologo
+dotnet src/ContinualLearning.Cli/bin/Debug/net10.0/cl.dll selfcheck receive --mqtt "127.0.0.1:$port" --fleet e2e --timeout 600 > "$work/receiver.txt" 2>&1 &
 receiver=$!
 pids+=($receiver)
 for _ in $(seq 1 100); do grep -q '^subscribed=' "$work/receiver.txt" && break; sleep 0.2; done
