@@ -1,7 +1,7 @@
 // Build script: `dotnet tool restore`, then `dotnet cake --target=<Target>`.
 // Targets: Clean, Restore, Build, UnitTest, IntegrationTest, Test (default), Bench, Publish, PublishDevice, PackageDeb.
 // Options: --configuration=Release|Debug, --runtimes=linux-x64,linux-arm64, --bench-filter='*Gemm*'.
-// Device packaging: --device-runtimes=linux-arm64,linux-x64, --deb-version=0.1.0, --fleet-public-key=path.pem (docs/device-images.md).
+// Device packaging: --device-runtimes=linux-arm64,linux-x64, --deb-version=0.1.0, --fleet-public-key=path.pem, --device-torch=false (docs/device-images.md).
 
 var target = Argument("target", "Test");
 var configuration = Argument("configuration", "Release");
@@ -84,6 +84,8 @@ Task("Publish")
 var deviceRuntimes = Argument("device-runtimes", "linux-arm64,linux-x64").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
 var debVersion = Argument("deb-version", "0.1.0");
 var fleetPublicKey = Argument("fleet-public-key", "");
+// false: leave libtorch out of the linux-x64 package too (managed engine only; a much smaller amd64 .deb).
+var deviceTorch = Argument("device-torch", true);
 
 // Debian architecture names for the runtimes we package.
 string DebArch(string rid) => rid switch
@@ -117,10 +119,14 @@ Task("PublishDevice")
                 // libtorch for linux-x64 ships to x64 devices, and they run Debian 12 class systems: always weaken the GLIBCXX need.
                 .WithProperty("TorchSharpWeakGlibcxx", "always"),
         });
-        if (rid != "linux-x64")
+        // libtorch-cpu ships Python bindings and test/backend-demo libraries TorchSharp never loads: not for devices.
+        foreach (var name in new[] { "libtorch_python.so", "libjitbackend_test.so", "libtorchbind_test.so", "libaoti_custom_ops.so", "libbackend_with_compiler.so", "libnnapi_backend.so" })
+            foreach (var f in GetFiles($"{output}/**/{name}")) DeleteFile(f);
+        if (rid != "linux-x64" || !deviceTorch)
         {
-            var torchNatives = GetFiles($"{output}/**/libtorch*.so*").Concat(GetFiles($"{output}/**/libLibTorchSharp.so")).Concat(GetFiles($"{output}/**/libc10.so")).ToList();
-            foreach (var f in torchNatives) { Warning($"Removing {f}: libtorch has no {rid} build."); DeleteFile(f); }
+            var torchNatives = new[] { "libtorch*.so*", "libLibTorchSharp.so", "libc10.so", "libgomp-*.so*", "libshm.so" }
+                .SelectMany(pattern => GetFiles($"{output}/**/{pattern}")).ToList();
+            foreach (var f in torchNatives) { Warning($"Removing {f}: " + (rid == "linux-x64" ? "--device-torch=false." : $"libtorch has no {rid} build.")); DeleteFile(f); }
         }
         var bytes = System.IO.Directory.EnumerateFiles(output, "*", SearchOption.AllDirectories).Sum(f => new System.IO.FileInfo(f).Length);
         Information($"Published cl for {rid} to {output} ({bytes / 1048576.0:0.0} MB)");
