@@ -18,6 +18,8 @@ internal static class Program
     private static IEnumerable<Command> Commands()
     {
         yield return VersionCommand.Build();
+        yield return ExperimentCommand.Build();
+        yield return DeviceCommand.Build();
         yield return SelfCheckCommand.Build();
     }
 }

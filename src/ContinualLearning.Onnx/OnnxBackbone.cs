@@ -15,7 +15,7 @@ namespace ContinualLearning.Onnx;
 /// two reused buffers, so a call allocates no per-sample memory. Calls are serialised by a lock (the buffers are
 /// shared); use one instance per thread when throughput matters.
 /// </remarks>
-public sealed class OnnxBackbone : IDisposable
+public sealed class OnnxBackbone : ContinualLearning.Learning.IEmbeddingExtractor
 {
     private readonly SessionOptions _sessionOptions;
     private readonly InferenceSession _session;

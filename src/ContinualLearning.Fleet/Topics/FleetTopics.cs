@@ -9,6 +9,7 @@ public enum FleetTopicKind
     DeviceCommand,
     ModelRelease,
     ModelChunk,
+    DeviceSamples,
 }
 
 /// <summary>A parsed fleet topic. Fields that do not apply to the kind are null.</summary>
@@ -34,6 +35,9 @@ public static class FleetTopics
     public static string DeltaTopic(string fleet, string deviceId) => Device(fleet, deviceId, "delta");
 
     public static string Command(string fleet, string deviceId) => Device(fleet, deviceId, "cmd");
+
+    /// <summary>Samples for one device (features, optionally with a label) from a local sensor gateway; JSON, QoS 1.</summary>
+    public static string Samples(string fleet, string deviceId) => Device(fleet, deviceId, "samples");
 
     /// <summary>Where replies to commands go (the MQTT 5 response topic used by <c>cl fleet</c> / the aggregator).</summary>
     public static string CommandReplies(string fleet, string requesterId) =>
@@ -108,6 +112,7 @@ public static class FleetTopics
                 "telemetry" => FleetTopicKind.DeviceTelemetry,
                 "delta" => FleetTopicKind.DeviceDelta,
                 "cmd" => FleetTopicKind.DeviceCommand,
+                "samples" => FleetTopicKind.DeviceSamples,
                 _ => null,
             };
             return kind is null ? null : new FleetTopic(kind.Value, fleet, DeviceId: p[3]);
@@ -138,6 +143,7 @@ public static class FleetTopics
         FleetTopicKind.DeviceTelemetry => "telemetry",
         FleetTopicKind.DeviceDelta => "delta",
         FleetTopicKind.DeviceCommand => "cmd",
+        FleetTopicKind.DeviceSamples => "samples",
         _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, "Not a device topic kind."),
     };
 }

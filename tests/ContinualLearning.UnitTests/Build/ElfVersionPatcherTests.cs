@@ -185,8 +185,11 @@ public sealed partial class ElfVersionPatcherTests
             _output.WriteLine("Skipped: the build step only acts on Linux hosts.");
             return;
         }
-        var outputCopy = Path.Combine(AppContext.BaseDirectory, "runtimes", "linux-x64", "native", "libLibTorchSharp.so");
-        Assert.True(File.Exists(outputCopy), $"The build did not copy libLibTorchSharp.so to {outputCopy}.");
+        // RID-specific builds (our default, see Directory.Build.props) put natives next to the assembly; RID-less ones under runtimes/.
+        var flat = Path.Combine(AppContext.BaseDirectory, "libLibTorchSharp.so");
+        var nested = Path.Combine(AppContext.BaseDirectory, "runtimes", "linux-x64", "native", "libLibTorchSharp.so");
+        var outputCopy = File.Exists(flat) ? flat : nested;
+        Assert.True(File.Exists(outputCopy), $"The build did not copy libLibTorchSharp.so to {flat} or {nested}.");
         var hostHas = ElfVersionPatcher.HostLibStdCxxHasVersion(Version, out var lib);
         var weak = ElfVersionPatcher.IsVersionWeak(File.ReadAllBytes(outputCopy), Version);
         _output.WriteLine($"host libstdc++ {lib ?? "(none)"} has {Version}: {hostHas}; output copy weak: {weak}");

@@ -1,3 +1,4 @@
+using System.Numerics.Tensors;
 using ContinualLearning.Tensors;
 using ContinualLearning.Training;
 using ContinualLearning.Training.Internal;
@@ -76,10 +77,57 @@ public sealed class ManagedEngineTests
     public void Adam_places_epsilon_after_dividing_by_the_bias_correction_like_torch()
     {
         // With a large ε the placement matters: torch uses √v/√(1−β2^t) + ε, not √(v/(1−β2^t) + ε) or √v + ε.
-        float[] p = [1f], g = [0.5f], m = [0f], v = [0f], scratch = [0f];
-        Optimizers.AdamStep(p, g, m, v, scratch, step: 1, learningRate: 0.1f, beta1: 0.9f, beta2: 0.999f, epsilon: 0.1f, weightDecay: 0f);
+        float[] p = [1f], g = [0.5f], m = [0f], v = [0f];
+        Optimizers.AdamStep(p, g, m, v, step: 1, learningRate: 0.1f, beta1: 0.9f, beta2: 0.999f, epsilon: 0.1f, weightDecay: 0f);
         // m = 0.05, v = 0.00025; m̂ = 0.5, √v/√0.001 = 0.5; p = 1 − 0.1·0.5/(0.5 + 0.1).
         Assert.Equal(1 - 0.1 * 0.5 / 0.6, p[0], 6);
+    }
+
+    [Theory]
+    [InlineData(0f)]
+    [InlineData(1e-2f)]
+    public void Fused_adam_step_matches_the_elementwise_passes_bit_for_bit(float weightDecay)
+    {
+        // 1,003 elements: whole vectors plus a scalar tail, both must follow the same operation order.
+        const int n = 1_003;
+        var random = new Random(7);
+        float[] Make(float scale) => Enumerable.Range(0, n).Select(_ => (float)(random.NextDouble() * 2 - 1) * scale).ToArray();
+        var p = Make(1f);
+        var m = Make(0.1f);
+        var v = Make(0.01f).Select(Math.Abs).ToArray();
+        var expectedP = p.ToArray();
+        var expectedM = m.ToArray();
+        var expectedV = v.ToArray();
+        for (var step = 1; step <= 3; step++)
+        {
+            var g = Make(0.5f);
+            var expectedG = g.ToArray();
+            ElementwiseAdam(expectedP, expectedG, expectedM, expectedV, step, 1e-3f, 0.9f, 0.999f, 1e-8f, weightDecay);
+            Optimizers.AdamStep(p, g, m, v, step, 1e-3f, 0.9f, 0.999f, 1e-8f, weightDecay);
+        }
+        Assert.Equal(expectedP, p);
+        Assert.Equal(expectedM, m);
+        Assert.Equal(expectedV, v);
+    }
+
+    /// <summary>The element-wise form (one TensorPrimitives pass per torch operation) the fused step must reproduce.</summary>
+    private static void ElementwiseAdam(
+        float[] p, float[] g, float[] m, float[] v, long step, float lr, float beta1, float beta2, float eps, float weightDecay)
+    {
+        var scratch = new float[p.Length];
+        if (weightDecay != 0f) TensorPrimitives.MultiplyAdd(p, weightDecay, g, g);
+        TensorPrimitives.Multiply(m, beta1, m);
+        TensorPrimitives.MultiplyAdd(g, 1f - beta1, m, m);
+        TensorPrimitives.Multiply(g, g, scratch);
+        TensorPrimitives.Multiply(v, beta2, v);
+        TensorPrimitives.MultiplyAdd(scratch, 1f - beta2, v, v);
+        var stepSize = (float)(lr / (1 - Math.Pow(beta1, step)));
+        var bc2Sqrt = (float)Math.Sqrt(1 - Math.Pow(beta2, step));
+        TensorPrimitives.Sqrt(v, scratch);
+        TensorPrimitives.Divide(scratch, bc2Sqrt, scratch);
+        TensorPrimitives.Add(scratch, eps, scratch);
+        TensorPrimitives.Divide(m, scratch, scratch);
+        TensorPrimitives.MultiplyAdd(scratch, -stepSize, p, p);
     }
 
     public static TheoryData<LossKind, OptimizerKind> LossOptimizerPairs()

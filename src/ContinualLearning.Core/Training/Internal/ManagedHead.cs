@@ -22,7 +22,6 @@ internal sealed class ManagedHead : IHeadModel
     // SGD: momentum buffer in _state1. Adam: first moment in _state1, second in _state2.
     private readonly float[] _state1;
     private readonly float[] _state2;
-    private readonly float[] _scratch;
 
     // _activations[l] holds the output of Linear l-1 after its activation (batch × _sizes[l]); index 0 is unused
     // because the input is the caller's span. The last entry holds the logits.
@@ -52,7 +51,6 @@ internal sealed class ManagedHead : IHeadModel
         _gradient = new float[_layout.Total];
         _state1 = new float[_layout.Total];
         _state2 = options.Optimizer == OptimizerKind.Adam ? new float[_layout.Total] : [];
-        _scratch = options.Optimizer == OptimizerKind.Adam ? new float[_layout.Total] : [];
         _activations = new float[_sizes.Length][];
         for (var l = 0; l < _sizes.Length; l++) _activations[l] = [];
     }
@@ -81,7 +79,7 @@ internal sealed class ManagedHead : IHeadModel
         if (o.Optimizer == OptimizerKind.Sgd)
             Optimizers.SgdStep(_parameters, _gradient, _state1, _optimizerStep, o.LearningRate, o.Momentum, o.WeightDecay);
         else
-            Optimizers.AdamStep(_parameters, _gradient, _state1, _state2, _scratch, _optimizerStep, o.LearningRate, o.Beta1, o.Beta2, o.Epsilon, o.WeightDecay);
+            Optimizers.AdamStep(_parameters, _gradient, _state1, _state2, _optimizerStep, o.LearningRate, o.Beta1, o.Beta2, o.Epsilon, o.WeightDecay);
         return loss;
     }
 
@@ -191,11 +189,7 @@ internal sealed class ManagedHead : IHeadModel
             var bias = _parameters.AsSpan(_layout.BiasOffset(l), outSize);
             // Z = X·Wᵀ: W is stored [out, in] as in PyTorch, i.e. already "B transposed".
             Gemm.Multiply(false, true, batch, outSize, inSize, 1f, input, inSize, weight, inSize, 0f, output, outSize);
-            for (var r = 0; r < batch; r++)
-            {
-                var row = output.Slice(r * outSize, outSize);
-                TensorPrimitives.Add(row, bias, row);
-            }
+            AddToRows(output, bias, batch);
             if (l < layers - 1 && Spec.HiddenActivation == Activation.Relu)
                 TensorPrimitives.Max(output, 0f, output);
         }
@@ -215,9 +209,7 @@ internal sealed class ManagedHead : IHeadModel
             var biasGrad = _gradient.AsSpan(_layout.BiasOffset(l), outSize);
             // dW = dZᵀ·X ([out, batch]·[batch, in]); db = column sums of dZ.
             Gemm.Multiply(true, false, outSize, inSize, batch, 1f, d, outSize, input, inSize, 0f, weightGrad, inSize);
-            d[..outSize].CopyTo(biasGrad);
-            for (var r = 1; r < batch; r++)
-                TensorPrimitives.Add(biasGrad, d.Slice(r * outSize, outSize), biasGrad);
+            SumRows(d, batch, biasGrad);
             if (l == 0) break;
             // dX = dZ·W ([batch, out]·[out, in]), then through the activation of layer l-1.
             var weight = _parameters.AsSpan(_layout.WeightOffset(l), outSize * inSize);
@@ -226,6 +218,46 @@ internal sealed class ManagedHead : IHeadModel
             if (Spec.HiddenActivation == Activation.Relu)
                 ReluBackward(input, dx);
             (delta, next) = (next, delta);
+        }
+    }
+
+    /// <summary>Rows at most this wide use plain loops: a vectorised span call per row costs more than it saves.</summary>
+    private const int NarrowRow = 16;
+
+    /// <summary>Adds <paramref name="row"/> to each of the <paramref name="rows"/> rows of <paramref name="matrix"/> (bias broadcast).</summary>
+    private static void AddToRows(Span<float> matrix, ReadOnlySpan<float> row, int rows)
+    {
+        var width = row.Length;
+        for (var r = 0; r < rows; r++)
+        {
+            var target = matrix.Slice(r * width, width);
+            if (width > NarrowRow)
+            {
+                TensorPrimitives.Add(target, row, target);
+            }
+            else
+            {
+                for (var j = 0; j < width; j++) target[j] += row[j];
+            }
+        }
+    }
+
+    /// <summary>Column sums of a rows × sum.Length matrix, summed row by row in order (as before, so results do not move).</summary>
+    private static void SumRows(ReadOnlySpan<float> matrix, int rows, Span<float> sum)
+    {
+        var width = sum.Length;
+        matrix[..width].CopyTo(sum);
+        for (var r = 1; r < rows; r++)
+        {
+            var source = matrix.Slice(r * width, width);
+            if (width > NarrowRow)
+            {
+                TensorPrimitives.Add(sum, source, sum);
+            }
+            else
+            {
+                for (var j = 0; j < width; j++) sum[j] += source[j];
+            }
         }
     }
 

@@ -1,0 +1,98 @@
+using System.Globalization;
+using ContinualLearning.Bundle;
+using ContinualLearning.Deltas;
+using ContinualLearning.IO;
+using ContinualLearning.Tensors;
+
+namespace ContinualLearning.Device.Agent;
+
+/// <summary>
+/// The device's delta bookkeeping for one global base version, persisted (safetensors, written atomically) next to
+/// the model store so it survives restarts:
+/// <list type="bullet">
+/// <item><b>reported</b>: base + everything already handed to the outbox (the weights the aggregator will have seen);</item>
+/// <item><b>residual</b>: the <see cref="ErrorFeedback"/> part top-k and quantisation have not sent yet.</item>
+/// </list>
+/// Each promotion sends the increment champion − reported (through error feedback), so the deltas a device sends
+/// for one base add up to champion − base: several promotions between two global releases never count twice.
+/// A new base (release) resets both.
+/// </summary>
+public sealed class ErrorFeedbackState
+{
+    private const string ResidualPrefix = "residual/";
+    private const string ReportedPrefix = "reported/";
+    private readonly string _path;
+    private ErrorFeedback _feedback;
+    private IReadOnlyList<NamedTensor>? _reported;
+
+    private ErrorFeedbackState(string path, string? baseVersion, ErrorFeedback feedback, IReadOnlyList<NamedTensor>? reported)
+    {
+        _path = path;
+        BaseVersion = baseVersion;
+        _feedback = feedback;
+        _reported = reported;
+    }
+
+    /// <summary>The global version the state belongs to; null before the first promotion.</summary>
+    public string? BaseVersion { get; private set; }
+
+    /// <summary>L2 norm of what has not been sent yet.</summary>
+    public double ResidualNorm => _feedback.ResidualNorm;
+
+    /// <summary>Loads the saved state, or starts empty when there is none (or it is unreadable: logged by the caller).</summary>
+    public static ErrorFeedbackState Load(string path)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        if (!File.Exists(path)) return new ErrorFeedbackState(path, null, new ErrorFeedback(), null);
+        var content = SafeTensors.ReadFile(path);
+        content.Metadata.TryGetValue("baseVersion", out var baseVersion);
+        var residual = content.Tensors.Where(t => t.Name.StartsWith(ResidualPrefix, StringComparison.Ordinal))
+            .Select(t => new NamedTensor(t.Name[ResidualPrefix.Length..], t.Shape, t.Data)).ToArray();
+        var reported = content.Tensors.Where(t => t.Name.StartsWith(ReportedPrefix, StringComparison.Ordinal))
+            .Select(t => new NamedTensor(t.Name[ReportedPrefix.Length..], t.Shape, t.Data)).ToArray();
+        return new ErrorFeedbackState(path, baseVersion, new ErrorFeedback(residual), reported.Length > 0 ? reported : null);
+    }
+
+    /// <summary>
+    /// Compresses the increment since the last report for a promotion and records it as reported. The caller must
+    /// <see cref="Save"/> after the delta is durably queued.
+    /// </summary>
+    public IReadOnlyList<TensorDelta> Next(string baseVersion, IReadOnlyList<NamedTensor> baseWeights, IReadOnlyList<NamedTensor> champion, DeltaCompressionOptions options)
+    {
+        if (BaseVersion != baseVersion || _reported is null)
+        {
+            // First promotion on this base (or state from an older base): start from the base itself.
+            _feedback = new ErrorFeedback();
+            _reported = baseWeights.Select(t => t.Clone()).ToArray();
+            BaseVersion = baseVersion;
+        }
+        var increment = Delta.Compute(champion, _reported);
+        var sent = _feedback.Compress(increment, options);
+        _reported = champion.Select(t => t.Clone()).ToArray();
+        return sent;
+    }
+
+    /// <summary>Forgets everything (new base release, wipe-data).</summary>
+    public void Reset(string? baseVersion = null)
+    {
+        _feedback = new ErrorFeedback();
+        _reported = null;
+        BaseVersion = baseVersion;
+        Save();
+    }
+
+    public void Save()
+    {
+        var dir = Path.GetDirectoryName(Path.GetFullPath(_path))!;
+        Directory.CreateDirectory(dir);
+        var tensors = _feedback.Residuals.Select(t => new NamedTensor(ResidualPrefix + t.Name, t.Shape, t.Data))
+            .Concat((_reported ?? []).Select(t => new NamedTensor(ReportedPrefix + t.Name, t.Shape, t.Data)))
+            .ToArray();
+        var metadata = new Dictionary<string, string>(StringComparer.Ordinal)
+        {
+            ["baseVersion"] = BaseVersion ?? "",
+            ["savedAt"] = DateTimeOffset.UtcNow.ToString("O", CultureInfo.InvariantCulture),
+        };
+        AtomicFile.Write(_path, SafeTensors.Write(tensors, metadata));
+    }
+}

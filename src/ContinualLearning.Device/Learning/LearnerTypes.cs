@@ -1,0 +1,103 @@
+using ContinualLearning.Learning;
+using ContinualLearning.Tensors;
+
+namespace ContinualLearning.Device.Learning;
+
+/// <summary>
+/// One served prediction. <see cref="SampleId"/> is the id to send the label back with.
+/// Classification: <see cref="LabelIndex"/>/<see cref="LabelName"/> is the arg-max class and
+/// <see cref="Probabilities"/> one probability per class. Regression: LabelIndex −1, LabelName null and
+/// <see cref="Probabilities"/> holds the predicted values.
+/// </summary>
+public sealed record Prediction(long SampleId, int LabelIndex, string? LabelName, float[] Probabilities, string ModelVersion);
+
+/// <summary>Outcome of a training run: the recorded decision and the fresh sample ids it consumed.</summary>
+public sealed record TrainingRunResult(PromotionDecision Decision, IReadOnlyList<long> UsedSampleIds)
+{
+    public bool Promoted => Decision.Promoted;
+}
+
+/// <summary>Raised after a challenger was promoted and checkpointed. The daemon turns it into a delta (champion − base).</summary>
+public sealed class PromotedEventArgs : EventArgs
+{
+    public required string NewVersion { get; init; }
+
+    /// <summary>The global release the champion descends from (the delta's reference).</summary>
+    public required string BaseVersion { get; init; }
+
+    /// <summary>The new champion's head weights (copies; state_dict order).</summary>
+    public required IReadOnlyList<NamedTensor> ChampionWeights { get; init; }
+
+    /// <summary>The base release's head weights (copies; state_dict order).</summary>
+    public required IReadOnlyList<NamedTensor> BaseWeights { get; init; }
+
+    /// <summary>Fresh samples the run used (train + holdout).</summary>
+    public required int SamplesUsed { get; init; }
+
+    /// <summary>The decision, with both holdout metrics.</summary>
+    public required PromotionDecision Decision { get; init; }
+}
+
+/// <summary>Raised when a drift detector fires.</summary>
+public sealed class DriftDetectedEventArgs : EventArgs
+{
+    /// <summary>The detector ("ADWIN(delta=0.002)" or "features: f1, f3").</summary>
+    public required string Source { get; init; }
+
+    public required DateTimeOffset At { get; init; }
+
+    /// <summary>Windowed accuracy when it fired (NaN before any label).</summary>
+    public required double WindowedAccuracy { get; init; }
+}
+
+/// <summary>A snapshot of the learner for status reports.</summary>
+public sealed record LearnerStatus
+{
+    public required string ModelName { get; init; }
+
+    public required string ModelVersion { get; init; }
+
+    public required string BaseVersion { get; init; }
+
+    public string? PreviousVersion { get; init; }
+
+    /// <summary>Training engine name ("managed", "torch").</summary>
+    public required string Engine { get; init; }
+
+    public required LearningMode Mode { get; init; }
+
+    public required bool Paused { get; init; }
+
+    public required bool Training { get; init; }
+
+    public required long Predictions { get; init; }
+
+    public required long Labelled { get; init; }
+
+    /// <summary>Sample rows in the transient store (pending + fresh + taken).</summary>
+    public required long StoredSamples { get; init; }
+
+    /// <summary>Labelled samples waiting for a run.</summary>
+    public required long FreshSamples { get; init; }
+
+    public required int ReplaySize { get; init; }
+
+    public required long TrainingRuns { get; init; }
+
+    public required long Promotions { get; init; }
+
+    public required long DriftAlarms { get; init; }
+
+    /// <summary>Prequential accuracy over the last <see cref="LearnerOptions.AccuracyWindow"/> labelled predictions; null before any.</summary>
+    public double? WindowedAccuracy { get; init; }
+
+    public required long WindowedSamples { get; init; }
+
+    /// <summary>True when drift was detected since the last run.</summary>
+    public required bool DriftPending { get; init; }
+
+    /// <summary>The error-stream detector's name.</summary>
+    public required string DriftDetector { get; init; }
+
+    public PromotionDecision? LastDecision { get; init; }
+}

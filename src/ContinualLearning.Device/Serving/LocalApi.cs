@@ -1,0 +1,97 @@
+using System.Text.Json;
+using ContinualLearning.Device.Agent;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+
+namespace ContinualLearning.Device.Serving;
+
+/// <summary>
+/// The loopback HTTP endpoints (Kestrel minimal APIs): <c>POST /predict</c>, <c>POST /label</c>, <c>GET /health</c>,
+/// <c>GET /metrics</c>. Only 127.0.0.1 is bound: local applications talk to the daemon, nothing else on the network can.
+/// Refusals are 400 (404 for an unknown sample id, 503 without a model) with <c>{"error","field","value"}</c>.
+/// </summary>
+public static class LocalApi
+{
+    /// <summary>Largest request body accepted (a feature vector is small; this stops accidental uploads).</summary>
+    public const int MaxBodyBytes = 1024 * 1024;
+
+    private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web) { DefaultIgnoreCondition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull };
+
+    /// <summary>Maps the endpoints. <paramref name="agent"/> is optional (queue depth and connection state in /metrics).</summary>
+    public static IEndpointRouteBuilder MapDeviceApi(this IEndpointRouteBuilder app, DeviceRuntime runtime, Func<DeviceAgent?> agent)
+    {
+        ArgumentNullException.ThrowIfNull(app);
+        ArgumentNullException.ThrowIfNull(runtime);
+        ArgumentNullException.ThrowIfNull(agent);
+
+        app.MapPost("/predict", async (HttpContext http) => await HandleAsync(http, runtime, request =>
+        {
+            if (!request.HasFeatures) throw new SampleRequestException("The body needs 'features': an array in schema order or an object {\"name\": number}.", "features", null);
+            var prediction = SampleRequest.Guard(() => request.Features is { } raw ? runtime.Predict(raw) : runtime.Predict(request.NamedFeatures!));
+            return Results.Json(PredictionResponse.From(prediction), Json);
+        }));
+
+        app.MapPost("/label", async (HttpContext http) => await HandleAsync(http, runtime, request =>
+        {
+            if (request.SampleId is not { } id) throw new SampleRequestException("The body needs 'sampleId' (returned by /predict).", "sampleId", null);
+            if (!request.HasLabel) throw new SampleRequestException("The body needs 'label' (a label name or class index).", "label", null);
+            SampleRequest.Guard(() => request.LabelTo(runtime, id));
+            return Results.Json(new { sampleId = id, accepted = true }, Json);
+        }));
+
+        app.MapGet("/health", () =>
+        {
+            var learner = runtime.Learner;
+            if (learner is null)
+                return Results.Json(new { status = "no-model", error = new NoModelException().Message }, Json, statusCode: StatusCodes.Status503ServiceUnavailable);
+            var s = learner.Status;
+            return Results.Json(new
+            {
+                status = "ok",
+                model = s.ModelName,
+                version = s.ModelVersion,
+                baseVersion = s.BaseVersion,
+                engine = s.Engine,
+                paused = s.Paused,
+                training = s.Training,
+                mqttConnected = agent()?.IsConnected ?? false,
+                lastError = runtime.LastError,
+            }, Json);
+        });
+
+        app.MapGet("/metrics", () =>
+        {
+            var a = agent();
+            var text = runtime.Metrics.Render(runtime.Gauges(a?.Outbox.Count ?? 0, a?.Outbox.Bytes ?? 0, a?.IsConnected ?? false));
+            return Results.Text(text, "text/plain; version=0.0.4; charset=utf-8");
+        });
+        return app;
+    }
+
+    // The handlers are RequestDelegates ((HttpContext) => Task), so a returned IResult would be dropped: execute it here.
+    private static async Task HandleAsync(HttpContext http, DeviceRuntime runtime, Func<SampleRequest, IResult> handle) =>
+        await (await ResultAsync(http, runtime, handle)).ExecuteAsync(http);
+
+    private static async Task<IResult> ResultAsync(HttpContext http, DeviceRuntime runtime, Func<SampleRequest, IResult> handle)
+    {
+        try
+        {
+            if (http.Request.ContentLength > MaxBodyBytes)
+                throw new SampleRequestException($"The body is {http.Request.ContentLength} bytes; at most {MaxBodyBytes} are accepted.", null, null, StatusCodes.Status413PayloadTooLarge);
+            using var buffer = new MemoryStream();
+            await http.Request.Body.CopyToAsync(buffer, http.RequestAborted);
+            if (buffer.Length > MaxBodyBytes)
+                throw new SampleRequestException($"The body exceeds {MaxBodyBytes} bytes.", null, null, StatusCodes.Status413PayloadTooLarge);
+            return handle(SampleRequest.Parse(buffer.GetBuffer().AsSpan(0, (int)buffer.Length)));
+        }
+        catch (SampleRequestException ex)
+        {
+            runtime.Metrics.CountRejectedRequest();
+            return Results.Json(new ErrorBody(ex.Message, ex.Field, ex.Value), Json, statusCode: ex.StatusCode);
+        }
+    }
+
+    /// <summary>The error body: what was wrong, in which field, with which value.</summary>
+    public sealed record ErrorBody(string Error, string? Field, string? Value);
+}

@@ -1,0 +1,124 @@
+using System.Collections.Concurrent;
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json;
+using ContinualLearning.Deltas;
+using ContinualLearning.Device.Hosting;
+using ContinualLearning.Fleet.Client;
+using ContinualLearning.Fleet.Messages;
+using ContinualLearning.Fleet.Topics;
+using ContinualLearning.Tests.Helpers;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+
+namespace ContinualLearning.Tests.Device;
+
+/// <summary>The device daemon against a real Mosquitto: releases, serving, learning, deltas across broker and daemon restarts.</summary>
+public sealed class DaemonMosquittoTests : IAsyncLifetime
+{
+    private readonly List<IAsyncDisposable> _disposables = [];
+    private MosquittoBroker _broker = null!;
+    private DeviceTestKit _kit = null!;
+
+    public async Task InitializeAsync()
+    {
+        if (MosquittoBroker.FindExecutable() is null) return; // the [MosquittoFact] skips the test
+        _broker = await MosquittoBroker.StartAsync();
+        _kit = new DeviceTestKit(_broker.Port);
+    }
+
+    public async Task DisposeAsync()
+    {
+        for (var i = _disposables.Count - 1; i >= 0; i--) await _disposables[i].DisposeAsync();
+        if (_broker is not null) await _broker.DisposeAsync();
+        _kit?.Dispose();
+    }
+
+    [MosquittoFact]
+    public async Task Release_serve_learn_delta_survives_broker_and_daemon_restarts_exactly_once()
+    {
+        var fleet = await ClientAsync("aggregator");
+        var received = new ConcurrentQueue<WeightDelta>();
+        fleet.MessageReceived += m =>
+        {
+            if (m.Topic == FleetTopics.DeltaTopic(_kit.Fleet, _kit.DeviceId)) received.Enqueue(DeltaCodec.Decode(m.Payload));
+            return Task.CompletedTask;
+        };
+        await fleet.SubscribeAsync(FleetTopics.DeltaTopic(_kit.Fleet, _kit.DeviceId));
+
+        var (app, http) = await StartAsync();
+        var (release, chunks) = _kit.Release("1.0.0");
+        await _kit.PublishReleaseAsync(fleet, release, chunks);
+        await Eventually.TrueAsync(() => http.GetAsync("/health").Result.StatusCode == HttpStatusCode.OK, "release installed");
+
+        // Learn from labels served over HTTP, then promote while the broker is down: the delta waits in the outbox.
+        var rng = new Random(11);
+        for (var i = 0; i < 100; i++)
+        {
+            var (x, y) = DeviceTestKit.Sea(rng);
+            var p = await (await http.PostAsJsonAsync("/predict", new { features = x })).Content.ReadFromJsonAsync<JsonElement>();
+            Assert.Equal(HttpStatusCode.OK, (await http.PostAsJsonAsync("/label", new { sampleId = p.GetProperty("sampleId").GetInt64(), label = y })).StatusCode);
+        }
+        await _broker.StopAsync();
+        var service = app.Services.GetRequiredService<DeviceService>();
+        var run = await service.Runtime.TrainNowAsync("test");
+        Assert.True(run!.Promoted);
+        Assert.Equal(1, service.Agent!.Outbox.Count);
+        var queuedId = DeltaCodec.Decode(service.Agent.Outbox.Peek()!.Payload).Header.DeltaId;
+
+        await _broker.RestartAsync();
+        await Eventually.TrueAsync(() => !received.IsEmpty, "queued delta delivered after the broker came back");
+        await Eventually.TrueAsync(() => service.Agent.Outbox.Count == 0, "outbox emptied after PUBACK");
+        var delta = Assert.Single(received);
+        Assert.Equal(queuedId, delta.Header.DeltaId);
+        Assert.Equal("1.0.0", delta.Header.BaseVersion);
+        Assert.True(Delta.L2Norm(delta) > 0);
+
+        // The daemon restarts and resumes with its promoted champion, not the base release.
+        await app.StopAsync();
+        await app.DisposeAsync();
+        _disposables.Remove(app);
+        var (_, http2) = await StartAsync();
+        using var doc = JsonDocument.Parse(await http2.GetStringAsync("/health"));
+        Assert.Equal(run.Decision.NewVersion, doc.RootElement.GetProperty("version").GetString());
+        var again = await (await http2.PostAsJsonAsync("/predict", new { features = new[] { 1f, 2f, 3f } })).Content.ReadFromJsonAsync<JsonElement>();
+        Assert.Equal(run.Decision.NewVersion, again.GetProperty("modelVersion").GetString());
+        // Nothing was re-sent: the aggregator saw the delta exactly once.
+        Assert.Single(received);
+    }
+
+    [MosquittoFact]
+    public async Task Tampered_and_unsigned_releases_are_refused()
+    {
+        var fleet = await ClientAsync("aggregator");
+        var (app, http) = await StartAsync();
+        var agent = app.Services.GetRequiredService<DeviceService>().Agent!;
+
+        var (unsigned, chunks) = _kit.Release("1.0.0", sign: false);
+        await _kit.PublishReleaseAsync(fleet, unsigned, chunks);
+        await Eventually.TrueAsync(() => agent.LastReleaseRejection?.Contains("unsigned", StringComparison.Ordinal) == true, "unsigned release refused");
+
+        var (signed, signedChunks) = _kit.Release("1.0.1");
+        await _kit.PublishReleaseAsync(fleet, signed with { Cohort = "all", ParentVersion = "0.9.0" }, signedChunks);
+        await Eventually.TrueAsync(() => agent.LastReleaseRejection?.Contains("signature does not match", StringComparison.Ordinal) == true, "tampered release refused");
+
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, (await http.GetAsync("/health")).StatusCode);
+    }
+
+    private async Task<(WebApplication App, HttpClient Http)> StartAsync()
+    {
+        var app = DeviceHost.Build(_kit.Options, configureLogging: l => l.ClearProviders());
+        _disposables.Add(app);
+        await app.StartAsync();
+        return (app, new HttpClient { BaseAddress = DeviceHost.HttpAddress(app) });
+    }
+
+    private async Task<FleetMqttClient> ClientAsync(string id)
+    {
+        var client = new FleetMqttClient(new FleetMqttClientOptions { ClientId = $"{_kit.Fleet}-{id}", Port = _broker.Port, ReconnectBaseDelay = TimeSpan.FromMilliseconds(50), ReconnectMaxDelay = TimeSpan.FromMilliseconds(500) });
+        _disposables.Add(client);
+        await client.StartAsync();
+        return client;
+    }
+}
