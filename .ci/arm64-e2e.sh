@@ -97,7 +97,14 @@ echo "mosquitto on 127.0.0.1:$port"
 echo "::: arm64: x64 receiver"
 # The default (Debug) configuration: .ci/run has built it already, so this is a no-op there.
 dotnet build src/ContinualLearning.Cli -v quiet -nologo
-dotnet src/ContinualLearning.Cli/bin/Debug/net10.0/cl.dll selfcheck receive --mqtt "127.0.0.1:$port" --fleet e2e --timeout 600 > "$work/receiver.txt" 2>&1 &
+# The output may sit in a RID folder (the build targets the host runtime by default).
+x64_cl=""
+for candidate in src/ContinualLearning.Cli/bin/Debug/net10.0/linux-*/cl.dll src/ContinualLearning.Cli/bin/Debug/net10.0/cl.dll; do
+  if [ -f "$candidate" ]; then x64_cl=$candidate; break; fi
+done
+[ -n "$x64_cl" ] || { echo "no x64 cl.dll under src/ContinualLearning.Cli/bin/Debug" >&2; exit 1; }
+x64() { dotnet "$x64_cl" "$@"; }
+x64 selfcheck receive --mqtt "127.0.0.1:$port" --fleet e2e --timeout 600 > "$work/receiver.txt" 2>&1 &
 receiver=$!
 pids+=($receiver)
 for _ in $(seq 1 100); do grep -q '^subscribed=' "$work/receiver.txt" && break; sleep 0.2; done
@@ -116,4 +123,44 @@ grep -q '^received_device=arm64-qemu$' "$work/receiver.txt"
 sent_id=$(sed -n 's/^mqtt_published=.*delta_id=//p' "$work/device.txt")
 grep -q "^received_delta_id=$sent_id\$" "$work/receiver.txt"
 grep -q '^result=ok$' "$work/receiver.txt"
-echo "::: arm64: ok (delta $sent_id from the emulated arm64 device decoded on x64)"
+echo "::: arm64: selfcheck ok (delta $sent_id from the emulated arm64 process decoded on x64)"
+
+echo "::: arm64: cl device run (emulated daemon: base bundle, samples over MQTT, volume-triggered training, promotion, delta)"
+x64 selfcheck kit --out "$work/kit" > /dev/null
+x64 selfcheck receive --mqtt "127.0.0.1:$port" --fleet e2e-daemon --timeout 600 > "$work/receiver2.txt" 2>&1 &
+receiver=$!
+pids+=($receiver)
+for _ in $(seq 1 100); do grep -q '^subscribed=' "$work/receiver2.txt" && break; sleep 0.2; done
+http_port=$((port + 1))
+start_ns=$(date +%s%N)
+# A run after 200 new labels (volume trigger), checked every second; margin −1 promotes any challenger, so the
+# check does not depend on how much the head learns from 200 samples.
+CL_DEVICE_TRANSIENTSTORE=/dev/shm/cl-e2e-$$.db CL_DEVICE_DELETESTOREONSTOP=true \
+CL_DEVICE_LEARNING__MAXSAMPLES=200 CL_DEVICE_LEARNING__MINSAMPLES=50 CL_DEVICE_LEARNING__ACCURACYMARGIN=-1 \
+CL_DEVICE_TRAINCHECKINTERVALSECONDS=1 \
+  qemu-aarch64-static -L "$sysroot" "$publish/cl" device run --id arm64-daemon --fleet e2e-daemon --model sea \
+    --broker "127.0.0.1:$port" --fleet-key "$work/kit/fleet.pub" --data-dir "$work/device-data" --bundle "$work/kit/bundle" \
+    --engine auto --http-port "$http_port" > "$work/daemon.log" 2>&1 &
+daemon=$!
+pids+=($daemon)
+for _ in $(seq 1 600); do
+  curl -sf "http://127.0.0.1:$http_port/health" > "$work/health.json" 2>/dev/null && break
+  kill -0 "$daemon" 2>/dev/null || { cat "$work/daemon.log" >&2; exit 1; }
+  sleep 0.1
+done
+curl -sf "http://127.0.0.1:$http_port/health" > /dev/null || { cat "$work/daemon.log" >&2; echo "the emulated daemon never served /health" >&2; exit 1; }
+echo "emulated daemon serving after $(( ($(date +%s%N) - start_ns) / 1000000 )) ms (qemu-user: functional check only): $(cat "$work/health.json")"
+grep -q '"engine":"managed"' "$work/health.json" || { echo "engine=auto did not pick the managed engine on linux-arm64" >&2; exit 1; }
+# 260 labelled SEA (concept 1) samples: UP when f1 + f2 <= 8.
+awk 'BEGIN { srand(7); for (i = 0; i < 260; i++) { a = rand() * 10; b = rand() * 10; c = rand() * 10;
+  printf "{\"features\":[%.4f,%.4f,%.4f],\"label\":\"%s\"}\n", a, b, c, (a + b <= 8 ? "UP" : "DOWN") } }' > "$work/samples.jsonl"
+mosquitto_pub -h 127.0.0.1 -p "$port" -q 1 -t cl/e2e-daemon/device/arm64-daemon/samples -l < "$work/samples.jsonl"
+wait "$receiver" || { cat "$work/receiver2.txt" "$work/daemon.log" >&2; exit 1; }
+cat "$work/receiver2.txt"
+grep -q '^received_device=arm64-daemon$' "$work/receiver2.txt"
+grep -q '^result=ok$' "$work/receiver2.txt"
+curl -sf "http://127.0.0.1:$http_port/metrics" | grep -E '^cl_(samples_labelled_total|training_runs_total|promotions_total|deltas_sent_total) '
+kill -TERM "$daemon"
+wait "$daemon" || true
+grep -E 'promoted|acknowledged' "$work/daemon.log" | tail -n 3
+echo "::: arm64: ok (emulated arm64 daemon trained, promoted and sent a delta that x64 decoded)"

@@ -1,8 +1,10 @@
 using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
+using ContinualLearning.Bundle;
 using ContinualLearning.Deltas;
 using ContinualLearning.Fleet.Client;
+using ContinualLearning.Fleet.Signing;
 using ContinualLearning.Fleet.Topics;
 using ContinualLearning.Onnx;
 using ContinualLearning.Replay;
@@ -49,6 +51,7 @@ internal static class SelfCheckCommand
             parse.GetValue(samples), parse.GetValue(round), parse.GetValue(replay), parse.GetValue(storeDir),
             parse.GetValue(onnx), parse.GetValue(mqtt), parse.GetValue(deviceId)!, parse.GetValue(fleet)!, parse.GetValue(idle)), ct));
         command.Subcommands.Add(BuildReceive());
+        command.Subcommands.Add(BuildKit());
         return command;
     }
 
@@ -99,6 +102,37 @@ internal static class SelfCheckCommand
             Report("result", finite ? "ok" : "failed");
             await client.StopAsync();
             return finite ? 0 : 1;
+        });
+        return command;
+    }
+
+    // `cl selfcheck kit`: what `cl device run` needs to start without an aggregator — a fleet key pair and a small
+    // SEA-style base bundle (3 features → 8 → 2 classes "DOWN"/"UP") — for the emulated end-to-end run.
+    private static Command BuildKit()
+    {
+        var output = new Option<string>("--out") { Description = "Directory to write fleet.key, fleet.pub and bundle/ into.", Required = true };
+        var command = new Command("kit", "Write a fleet key pair and a SEA base bundle (version 1.0.0) for a test device.") { output };
+        command.SetAction(parse =>
+        {
+            var dir = Path.GetFullPath(parse.GetValue(output)!);
+            Directory.CreateDirectory(dir);
+            using (var key = ReleaseKeys.Generate())
+                ReleaseKeys.Save(key, Path.Combine(dir, "fleet.key"), Path.Combine(dir, "fleet.pub"));
+            var manifest = new ModelManifest
+            {
+                Name = "sea",
+                Version = "1.0.0",
+                CreatedUtc = DateTime.UtcNow,
+                InputSchema = new InputSchema([new FeatureSpec("f1", 5f, 2.9f), new FeatureSpec("f2", 5f, 2.9f), new FeatureSpec("f3", 5f, 2.9f)]),
+                Task = TaskSpec.Classification("DOWN", "UP"),
+                Head = new HeadSpec([3, 8, 2], LossKind.SoftmaxCrossEntropy),
+                Training = new TrainingDefaults { Options = new TrainingOptions { Optimizer = OptimizerKind.Sgd, LearningRate = 0.1f, Momentum = 0.9f }, BatchSize = 16 },
+            };
+            var bundle = Path.Combine(dir, "bundle");
+            ModelBundle.Save(bundle, manifest, HeadInitializer.Initialize(manifest.Head, seed: 1), overwrite: true);
+            Report("fleet_public_key", Path.Combine(dir, "fleet.pub"));
+            Report("bundle", bundle);
+            return 0;
         });
         return command;
     }
