@@ -111,11 +111,16 @@ internal static class SelfCheckCommand
     private static Command BuildKit()
     {
         var output = new Option<string>("--out") { Description = "Directory to write fleet.key, fleet.pub and bundle/ into.", Required = true };
-        var command = new Command("kit", "Write a fleet key pair and a SEA base bundle (version 1.0.0) for a test device.") { output };
+        var inputs = new Option<int>("--inputs") { Description = "Features (f1…fN); 3 gives the SEA schema.", DefaultValueFactory = _ => 3 };
+        var hidden = new Option<int>("--hidden") { Description = "Hidden layer size.", DefaultValueFactory = _ => 8 };
+        var classes = new Option<int>("--classes") { Description = "Classes (2: DOWN/UP, else c0…cN-1).", DefaultValueFactory = _ => 2 };
+        var command = new Command("kit", "Write a fleet key pair and a base bundle (version 1.0.0; SEA-style by default) for a test device.") { output, inputs, hidden, classes };
         command.SetAction(parse =>
         {
             var dir = Path.GetFullPath(parse.GetValue(output)!);
             Directory.CreateDirectory(dir);
+            var n = parse.GetValue(inputs);
+            var k = parse.GetValue(classes);
             using (var key = ReleaseKeys.Generate())
                 ReleaseKeys.Save(key, Path.Combine(dir, "fleet.key"), Path.Combine(dir, "fleet.pub"));
             var manifest = new ModelManifest
@@ -123,9 +128,9 @@ internal static class SelfCheckCommand
                 Name = "sea",
                 Version = "1.0.0",
                 CreatedUtc = DateTime.UtcNow,
-                InputSchema = new InputSchema([new FeatureSpec("f1", 5f, 2.9f), new FeatureSpec("f2", 5f, 2.9f), new FeatureSpec("f3", 5f, 2.9f)]),
-                Task = TaskSpec.Classification("DOWN", "UP"),
-                Head = new HeadSpec([3, 8, 2], LossKind.SoftmaxCrossEntropy),
+                InputSchema = new InputSchema(Enumerable.Range(1, n).Select(i => new FeatureSpec($"f{i}", 5f, 2.9f)).ToArray()),
+                Task = k == 2 ? TaskSpec.Classification("DOWN", "UP") : TaskSpec.Classification(Enumerable.Range(0, k).Select(c => $"c{c}").ToArray()),
+                Head = new HeadSpec([n, parse.GetValue(hidden), k], LossKind.SoftmaxCrossEntropy),
                 Training = new TrainingDefaults { Options = new TrainingOptions { Optimizer = OptimizerKind.Sgd, LearningRate = 0.1f, Momentum = 0.9f }, BatchSize = 16 },
             };
             var bundle = Path.Combine(dir, "bundle");
