@@ -1,6 +1,7 @@
 // Build script: `dotnet tool restore`, then `dotnet cake --target=<Target>`.
-// Targets: Clean, Restore, Build, UnitTest, IntegrationTest, Test (default), Bench, Publish.
+// Targets: Clean, Restore, Build, UnitTest, IntegrationTest, Test (default), Bench, Publish, PublishDevice, PackageDeb.
 // Options: --configuration=Release|Debug, --runtimes=linux-x64,linux-arm64, --bench-filter='*Gemm*'.
+// Device packaging: --device-runtimes=linux-arm64,linux-x64, --deb-version=0.1.0, --fleet-public-key=path.pem, --device-torch=false (docs/device-images.md).
 
 var target = Argument("target", "Test");
 var configuration = Argument("configuration", "Release");
@@ -76,6 +77,134 @@ Task("Publish")
             OutputDirectory = artifacts + Directory("publish") + Directory(rid),
         });
         Information($"Published cl for {rid} to {artifacts}/publish/{rid}");
+    }
+});
+
+// ---- Device packaging (device-images/, docs/device-images.md) ----
+var deviceRuntimes = Argument("device-runtimes", "linux-arm64,linux-x64").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+var debVersion = Argument("deb-version", "0.1.0");
+var fleetPublicKey = Argument("fleet-public-key", "");
+// false: leave libtorch out of the linux-x64 package too (managed engine only; a much smaller amd64 .deb).
+var deviceTorch = Argument("device-torch", true);
+
+// Debian architecture names for the runtimes we package.
+string DebArch(string rid) => rid switch
+{
+    "linux-arm64" => "arm64",
+    "linux-x64" => "amd64",
+    _ => throw new ArgumentException($"No .deb mapping for runtime '{rid}'; use linux-arm64 or linux-x64."),
+};
+
+// Self-contained `cl` for devices: artifacts/device/<rid>/. Not trimmed: ILLink drops members TorchSharp, MQTTnet
+// and Microsoft.Extensions.Configuration binding reach by reflection (see docs/device-images.md, "Trimming").
+// On linux-arm64 TorchSharp's managed assembly is still published (the Cli references it; the engine picker checks
+// TorchEngine.IsAvailable), but libtorch natives exist only for linux-x64 and must not be in the arm64 output.
+Task("PublishDevice")
+    .Does(() =>
+{
+    foreach (var rid in deviceRuntimes)
+    {
+        var output = artifacts + Directory("device") + Directory(rid);
+        CleanDirectory(output);
+        DotNetPublish("./src/ContinualLearning.Cli/ContinualLearning.Cli.csproj", new DotNetPublishSettings
+        {
+            Configuration = "Release",
+            Runtime = rid,
+            SelfContained = true,
+            OutputDirectory = output,
+            MSBuildSettings = new DotNetMSBuildSettings()
+                // Devices do not debug in place: no .pdb/.xml next to the binaries (a few MB on flash).
+                .WithProperty("DebugType", "none")
+                .WithProperty("GenerateDocumentationFile", "false")
+                // libtorch for linux-x64 ships to x64 devices, and they run Debian 12 class systems: always weaken the GLIBCXX need.
+                .WithProperty("TorchSharpWeakGlibcxx", "always"),
+        });
+        // libtorch-cpu ships Python bindings and test/backend-demo libraries TorchSharp never loads: not for devices.
+        foreach (var name in new[] { "libtorch_python.so", "libjitbackend_test.so", "libtorchbind_test.so", "libaoti_custom_ops.so", "libbackend_with_compiler.so", "libnnapi_backend.so" })
+            foreach (var f in GetFiles($"{output}/**/{name}")) DeleteFile(f);
+        if (rid != "linux-x64" || !deviceTorch)
+        {
+            var torchNatives = new[] { "libtorch*.so*", "libLibTorchSharp.so", "libc10.so", "libgomp-*.so*", "libshm.so" }
+                .SelectMany(pattern => GetFiles($"{output}/**/{pattern}")).ToList();
+            foreach (var f in torchNatives) { Warning($"Removing {f}: " + (rid == "linux-x64" ? "--device-torch=false." : $"libtorch has no {rid} build.")); DeleteFile(f); }
+        }
+        var bytes = System.IO.Directory.EnumerateFiles(output, "*", SearchOption.AllDirectories).Sum(f => new System.IO.FileInfo(f).Length);
+        Information($"Published cl for {rid} to {output} ({bytes / 1048576.0:0.0} MB)");
+    }
+});
+
+// A .deb per runtime: artifacts/device/continual-learning_<version>_<arch>.deb. Layout:
+//   /opt/continual-learning/ (the publish output), /usr/bin/cl -> /opt/continual-learning/cl,
+//   /etc/continual-learning/device.json + fleet-public.pem (conffiles), /lib/systemd/system/cl-device.service,
+//   /lib/udev/rules.d/60-continual-learning-gpio.rules; postinst creates the cl-device system user.
+Task("PackageDeb")
+    .IsDependentOn("PublishDevice")
+    .Does(() =>
+{
+    var templates = MakeAbsolute(Directory("./device-images/deb"));
+    foreach (var rid in deviceRuntimes)
+    {
+        var arch = DebArch(rid);
+        var publish = MakeAbsolute(artifacts + Directory("device") + Directory(rid));
+        var root = MakeAbsolute(artifacts + Directory("device") + Directory($"deb-root-{arch}"));
+        CleanDirectory(root);
+        string P(string relative) => System.IO.Path.Combine(root.FullPath, relative);
+        void Mode(string path, string octal) => System.IO.File.SetUnixFileMode(path, (UnixFileMode)Convert.ToInt32(octal, 8));
+
+        CopyDirectory(publish, Directory(P("opt/continual-learning")));
+        // Publish output is 0744 (rwxr--r--) for natives; make everything world-readable, executables 0755.
+        foreach (var f in System.IO.Directory.EnumerateFiles(P("opt/continual-learning"), "*", SearchOption.AllDirectories))
+            Mode(f, f.EndsWith("/cl") || f.EndsWith(".so") ? "755" : "644");
+
+        EnsureDirectoryExists(P("usr/bin"));
+        System.IO.File.CreateSymbolicLink(P("usr/bin/cl"), "/opt/continual-learning/cl");
+
+        EnsureDirectoryExists(P("etc/continual-learning"));
+        CopyFile(templates.CombineWithFilePath("device.json"), P("etc/continual-learning/device.json"));
+        var keySource = string.IsNullOrEmpty(fleetPublicKey) ? templates.CombineWithFilePath("fleet-public.pem.placeholder") : MakeAbsolute(File(fleetPublicKey));
+        if (!string.IsNullOrEmpty(fleetPublicKey) && !System.IO.File.ReadAllText(keySource.FullPath).Contains("BEGIN PUBLIC KEY"))
+            throw new ArgumentException($"--fleet-public-key={fleetPublicKey} is not a PEM public key (no 'BEGIN PUBLIC KEY' line); export it with the fleet's signing tool.");
+        CopyFile(keySource, P("etc/continual-learning/fleet-public.pem"));
+
+        EnsureDirectoryExists(P("lib/systemd/system"));
+        CopyFile(templates.CombineWithFilePath("cl-device.service"), P("lib/systemd/system/cl-device.service"));
+        EnsureDirectoryExists(P("lib/udev/rules.d"));
+        CopyFile(templates.CombineWithFilePath("60-continual-learning-gpio.rules"), P("lib/udev/rules.d/60-continual-learning-gpio.rules"));
+
+        EnsureDirectoryExists(P("DEBIAN"));
+        foreach (var script in new[] { "postinst", "prerm", "postrm" })
+        {
+            CopyFile(templates.CombineWithFilePath(script), P($"DEBIAN/{script}"));
+            Mode(P($"DEBIAN/{script}"), "755");
+        }
+        System.IO.File.WriteAllText(P("DEBIAN/conffiles"), "/etc/continual-learning/device.json\n/etc/continual-learning/fleet-public.pem\n");
+        var installedKb = System.IO.Directory.EnumerateFiles(root.FullPath, "*", SearchOption.AllDirectories)
+            .Where(f => !f.Contains("/DEBIAN/")).Sum(f => new System.IO.FileInfo(f).Length) / 1024;
+        // Self-contained .NET: only glibc, libstdc++ (ONNX Runtime), zlib and OpenSSL (TLS) from the system; no ICU
+        // (InvariantGlobalization). adduser for postinst.
+        System.IO.File.WriteAllText(P("DEBIAN/control"), string.Join("\n", new[]
+        {
+            "Package: continual-learning",
+            $"Version: {debVersion}",
+            $"Architecture: {arch}",
+            "Maintainer: ContinualLearning maintainers <maintainers@continual-learning.invalid>",
+            $"Installed-Size: {installedKb}",
+            "Depends: libc6 (>= 2.31), libstdc++6 (>= 10), libgcc-s1, zlib1g, libssl3 | libssl1.1, adduser",
+            "Section: misc",
+            "Priority: optional",
+            "Description: on-device continual learning runtime (cl, cl-device service)",
+            " The cl-device daemon serves a model, fine-tunes its head locally with replay,",
+            " keeps raw samples only in a tmpfs SQLite store and sends compressed weight",
+            " deltas to the fleet aggregator over MQTT.",
+        }) + "\n");
+
+        var deb = MakeAbsolute(artifacts + Directory("device") + File($"continual-learning_{debVersion}_{arch}.deb"));
+        var exit = StartProcess("dpkg-deb", new ProcessSettings
+        {
+            Arguments = new ProcessArgumentBuilder().Append("--build").Append("--root-owner-group").Append("-Zxz").AppendQuoted(root.FullPath).AppendQuoted(deb.FullPath),
+        });
+        if (exit != 0) throw new InvalidOperationException($"dpkg-deb --build failed with exit code {exit} for {root}.");
+        Information($"Built {deb} ({new System.IO.FileInfo(deb.FullPath).Length / 1048576.0:0.0} MB, installed {installedKb / 1024.0:0.0} MB)");
     }
 });
 

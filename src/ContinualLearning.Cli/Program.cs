@@ -28,5 +28,6 @@ internal static class Program
         yield return FleetCommand.Build();
         yield return ModelCommand.Build();
         yield return KeysCommand.Build();
+        yield return SelfCheckCommand.Build();
     }
 }

@@ -1,0 +1,166 @@
+#!/usr/bin/env bash
+# Emulated linux-arm64 end-to-end check (called from .ci/run; runs alone too).
+#
+# 1. Publishes `cl` self-contained for linux-arm64 (managed engine: no libtorch for linux-arm64).
+# 2. Builds (once, then cached) an arm64 sysroot from Debian bookworm's arm64 .debs and runs the arm64 `cl` with
+#    qemu-user: `cl version`, then `cl selfcheck --onnx --mqtt …`: the managed engine trains a 128→256→10 head on a
+#    drifting stream with replay from a SQLite store on tmpfs, promotes challengers, exports the head and runs it
+#    through ONNX Runtime's arm64 native, and publishes the compressed delta to a Mosquitto on the host's loopback,
+#    where an x64 `cl selfcheck receive` decodes and validates it.
+#
+# ONNX Runtime's arm64 native crashes under qemu-user unless the guest sees an ARM /proc/cpuinfo (see
+# docs/device-images.md, "ONNX Runtime under qemu-user"): qemu-user resolves absolute paths inside the -L prefix
+# first, so the sysroot carries a generated proc/cpuinfo.
+#
+# Environment: CL_ARM64_CACHE (sysroot cache, default ~/.cache/continual-learning), CL_ARM64_SAMPLES (stream length, default 2000).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+repo=$PWD
+
+SUDO=""
+if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
+export DEBIAN_FRONTEND=noninteractive DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
+
+cache=${CL_ARM64_CACHE:-$HOME/.cache/continual-learning}
+sysroot=$cache/arm64-sysroot-bookworm
+samples=${CL_ARM64_SAMPLES:-2000}
+work=$(mktemp -d)
+pids=()
+cleanup() {
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+echo "::: arm64: qemu-user"
+if ! command -v qemu-aarch64-static >/dev/null 2>&1; then
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq --no-install-recommends qemu-user-static >/dev/null
+fi
+qemu-aarch64-static --version | head -n1
+
+echo "::: arm64: sysroot ($sysroot)"
+# Only what the self-contained app loads: glibc, libstdc++/libgcc (ONNX Runtime, coreclr), zlib, OpenSSL (TLS to the
+# broker). No ICU: the projects set InvariantGlobalization.
+packages="libc6 libstdc++6 libgcc-s1 zlib1g libssl3"
+if [ ! -f "$sysroot/.complete" ] || [ "$(cat "$sysroot/.complete")" != "$packages" ]; then
+  rm -rf "$sysroot" && mkdir -p "$sysroot"
+  apt_dir=$work/apt
+  mkdir -p "$apt_dir/lists/partial" "$apt_dir/archives/partial" "$apt_dir/debs"
+  touch "$apt_dir/status"
+  # A private apt state with only the arm64 architecture and one source: the host's apt setup is left alone.
+  echo "deb [arch=arm64 signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian bookworm main" > "$apt_dir/sources.list"
+  apt_opts=(-o APT::Architecture=arm64 -o APT::Architectures=arm64
+            -o Dir::Etc::SourceList="$apt_dir/sources.list" -o Dir::Etc::SourceParts=/dev/null
+            -o Dir::State="$apt_dir" -o Dir::State::Lists="$apt_dir/lists" -o Dir::State::status="$apt_dir/status"
+            -o Dir::Cache="$apt_dir" -o Dir::Cache::archives="$apt_dir/archives" -o Debug::NoLocking=1
+            -o APT::Sandbox::User=root)
+  apt-get "${apt_opts[@]}" update -qq
+  (cd "$apt_dir/debs" && apt-get "${apt_opts[@]}" download $packages)
+  for deb in "$apt_dir"/debs/*.deb; do dpkg-deb -x "$deb" "$sysroot"; done
+  echo "$packages" > "$sysroot/.complete"
+fi
+# ONNX Runtime's cpuinfo reads /proc/cpuinfo at load time; under qemu-user that is the host's (x86) file and the
+# parser then writes through a NULL cache table. A Cortex-A72 (Raspberry Pi 4) description, one entry per host CPU
+# so it agrees with the host's /sys/devices/system/cpu lists, which qemu-user passes through.
+mkdir -p "$sysroot/proc"
+: > "$sysroot/proc/cpuinfo"
+for ((i = 0; i < $(nproc --all); i++)); do
+  printf 'processor\t: %d\nBogoMIPS\t: 108.00\nFeatures\t: fp asimd evtstrm crc32 cpuid\nCPU implementer\t: 0x41\nCPU architecture: 8\nCPU variant\t: 0x0\nCPU part\t: 0xd08\nCPU revision\t: 3\n\n' "$i" >> "$sysroot/proc/cpuinfo"
+done
+
+echo "::: arm64: publish cl (linux-arm64, self-contained)"
+publish=$repo/artifacts/publish/linux-arm64
+dotnet publish src/ContinualLearning.Cli -c Release -r linux-arm64 --self-contained -o "$publish" -v quiet -nologo
+if find "$publish" -name 'libtorch*.so*' -o -name 'libLibTorchSharp*' | grep -q .; then
+  echo "libtorch natives in the linux-arm64 publish output: they cannot load on arm64" >&2; exit 1
+fi
+arm64() { qemu-aarch64-static -L "$sysroot" "$publish/cl" "$@"; }
+
+echo "::: arm64: cl version (emulated)"
+arm64 version | tee "$work/version.txt"
+grep -q "linux-arm64" "$work/version.txt"
+
+echo "::: arm64: broker on loopback"
+mosquitto_bin=$(command -v mosquitto || echo /usr/sbin/mosquitto)
+for attempt in 1 2 3 4 5; do
+  port=$((20000 + RANDOM % 40000))
+  printf 'listener %d 127.0.0.1\nallow_anonymous true\npersistence false\n' "$port" > "$work/mosquitto.conf"
+  "$mosquitto_bin" -c "$work/mosquitto.conf" > "$work/mosquitto.log" 2>&1 &
+  pids+=($!)
+  sleep 0.5
+  if kill -0 "${pids[-1]}" 2>/dev/null; then break; fi
+  if [ "$attempt" = 5 ]; then cat "$work/mosquitto.log" >&2; exit 1; fi
+done
+echo "mosquitto on 127.0.0.1:$port"
+
+echo "::: arm64: x64 receiver"
+# The default (Debug) configuration: .ci/run has built it already, so this is a no-op there.
+dotnet build src/ContinualLearning.Cli -v quiet -nologo
+# The output may sit in a RID folder (the build targets the host runtime by default).
+x64_cl=""
+for candidate in src/ContinualLearning.Cli/bin/Debug/net10.0/linux-*/cl.dll src/ContinualLearning.Cli/bin/Debug/net10.0/cl.dll; do
+  if [ -f "$candidate" ]; then x64_cl=$candidate; break; fi
+done
+[ -n "$x64_cl" ] || { echo "no x64 cl.dll under src/ContinualLearning.Cli/bin/Debug" >&2; exit 1; }
+x64() { dotnet "$x64_cl" "$@"; }
+x64 selfcheck receive --mqtt "127.0.0.1:$port" --fleet e2e --timeout 600 > "$work/receiver.txt" 2>&1 &
+receiver=$!
+pids+=($receiver)
+for _ in $(seq 1 100); do grep -q '^subscribed=' "$work/receiver.txt" && break; sleep 0.2; done
+grep -q '^subscribed=' "$work/receiver.txt" || { cat "$work/receiver.txt" >&2; exit 1; }
+
+echo "::: arm64: cl selfcheck (emulated: managed engine, SQLite on tmpfs, ONNX Runtime, delta over MQTT)"
+start=$(date +%s)
+arm64 selfcheck --samples "$samples" --onnx --mqtt "127.0.0.1:$port" --fleet e2e --device-id arm64-qemu | tee "$work/device.txt"
+echo "emulated selfcheck took $(( $(date +%s) - start )) s"
+grep -q '^runtime=linux-arm64$' "$work/device.txt"
+grep -q '^result=ok$' "$work/device.txt"
+
+wait "$receiver"
+cat "$work/receiver.txt"
+grep -q '^received_device=arm64-qemu$' "$work/receiver.txt"
+sent_id=$(sed -n 's/^mqtt_published=.*delta_id=//p' "$work/device.txt")
+grep -q "^received_delta_id=$sent_id\$" "$work/receiver.txt"
+grep -q '^result=ok$' "$work/receiver.txt"
+echo "::: arm64: selfcheck ok (delta $sent_id from the emulated arm64 process decoded on x64)"
+
+echo "::: arm64: cl device run (emulated daemon: base bundle, samples over MQTT, volume-triggered training, promotion, delta)"
+x64 selfcheck kit --out "$work/kit" > /dev/null
+x64 selfcheck receive --mqtt "127.0.0.1:$port" --fleet e2e-daemon --timeout 600 > "$work/receiver2.txt" 2>&1 &
+receiver=$!
+pids+=($receiver)
+for _ in $(seq 1 100); do grep -q '^subscribed=' "$work/receiver2.txt" && break; sleep 0.2; done
+http_port=$((port + 1))
+start_ns=$(date +%s%N)
+# A run after 200 new labels (volume trigger), checked every second; margin −1 promotes any challenger, so the
+# check does not depend on how much the head learns from 200 samples.
+CL_DEVICE_TRANSIENTSTORE=/dev/shm/cl-e2e-$$.db CL_DEVICE_DELETESTOREONSTOP=true \
+CL_DEVICE_LEARNING__MAXSAMPLES=200 CL_DEVICE_LEARNING__MINSAMPLES=50 CL_DEVICE_LEARNING__ACCURACYMARGIN=-1 \
+CL_DEVICE_TRAINCHECKINTERVALSECONDS=1 \
+  qemu-aarch64-static -L "$sysroot" "$publish/cl" device run --id arm64-daemon --fleet e2e-daemon --model sea \
+    --broker "127.0.0.1:$port" --fleet-key "$work/kit/fleet.pub" --data-dir "$work/device-data" --bundle "$work/kit/bundle" \
+    --engine auto --http-port "$http_port" > "$work/daemon.log" 2>&1 &
+daemon=$!
+pids+=($daemon)
+for _ in $(seq 1 600); do
+  curl -sf "http://127.0.0.1:$http_port/health" > "$work/health.json" 2>/dev/null && break
+  kill -0 "$daemon" 2>/dev/null || { cat "$work/daemon.log" >&2; exit 1; }
+  sleep 0.1
+done
+curl -sf "http://127.0.0.1:$http_port/health" > /dev/null || { cat "$work/daemon.log" >&2; echo "the emulated daemon never served /health" >&2; exit 1; }
+echo "emulated daemon serving after $(( ($(date +%s%N) - start_ns) / 1000000 )) ms (qemu-user: functional check only): $(cat "$work/health.json")"
+grep -q '"engine":"managed"' "$work/health.json" || { echo "engine=auto did not pick the managed engine on linux-arm64" >&2; exit 1; }
+# 260 labelled SEA (concept 1) samples: UP when f1 + f2 <= 8.
+awk 'BEGIN { srand(7); for (i = 0; i < 260; i++) { a = rand() * 10; b = rand() * 10; c = rand() * 10;
+  printf "{\"features\":[%.4f,%.4f,%.4f],\"label\":\"%s\"}\n", a, b, c, (a + b <= 8 ? "UP" : "DOWN") } }' > "$work/samples.jsonl"
+mosquitto_pub -h 127.0.0.1 -p "$port" -q 1 -t cl/e2e-daemon/device/arm64-daemon/samples -l < "$work/samples.jsonl"
+wait "$receiver" || { cat "$work/receiver2.txt" "$work/daemon.log" >&2; exit 1; }
+cat "$work/receiver2.txt"
+grep -q '^received_device=arm64-daemon$' "$work/receiver2.txt"
+grep -q '^result=ok$' "$work/receiver2.txt"
+curl -sf "http://127.0.0.1:$http_port/metrics" | grep -E '^cl_(samples_labelled_total|training_runs_total|promotions_total|deltas_sent_total) '
+kill -TERM "$daemon"
+wait "$daemon" || true
+grep -E 'promoted|acknowledged' "$work/daemon.log" | tail -n 3
+echo "::: arm64: ok (emulated arm64 daemon trained, promoted and sent a delta that x64 decoded)"

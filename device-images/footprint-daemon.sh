@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Footprint of the real daemon (docs/benchmarks.md, "Device footprint"): start-to-serving (process start → /health 200),
+# RSS idle, and RSS while it ingests a stream over MQTT and trains a 128→256→10 head with a 10,000-sample replay buffer.
+# Usage: device-images/footprint-daemon.sh "CL COMMAND" ENGINE   e.g. "artifacts/device/linux-x64/cl" managed
+# Needs mosquitto + mosquitto_pub; samples: 12,000 (fills the replay buffer), volume trigger every 1,024 labels.
+set -euo pipefail
+cl=${1:?usage: $0 "cl command" engine}
+engine=${2:-managed}
+samples=${SAMPLES:-12000}
+work=$(mktemp -d)
+pids=()
+trap 'for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; sleep 1; rm -rf "$work"' EXIT
+port=$((20000 + RANDOM % 40000)); http=$((port + 1))
+printf 'listener %d 127.0.0.1\nallow_anonymous true\npersistence false\nmax_queued_messages 100000\n' "$port" > "$work/m.conf"
+"$(command -v mosquitto || echo /usr/sbin/mosquitto)" -c "$work/m.conf" > /dev/null 2>&1 & pids+=($!)
+sleep 0.5
+$cl selfcheck kit --out "$work/kit" --inputs 128 --hidden 256 --classes 10 > /dev/null
+start=$(date +%s%N)
+CL_DEVICE_TRANSIENTSTORE=/dev/shm/cl-footprint-$$.db CL_DEVICE_DELETESTOREONSTOP=true CL_DEVICE_LEARNING__REPLAYCAPACITY=10000 \
+CL_DEVICE_LEARNING__MAXSAMPLES=1024 CL_DEVICE_TRAINCHECKINTERVALSECONDS=1 CL_DEVICE_TELEMETRYINTERVALSECONDS=3600 \
+DOTNET_GCgen0size=${DOTNET_GCgen0size:-0x400000} DOTNET_TieredPGO=${DOTNET_TieredPGO:-0} \
+  $cl device run --id fp --fleet fp --model sea --broker "127.0.0.1:$port" --fleet-key "$work/kit/fleet.pub" \
+    --data-dir "$work/data" --bundle "$work/kit/bundle" --engine "$engine" --http-port "$http" > "$work/daemon.log" 2>&1 &
+pids+=($!)
+for _ in $(seq 1 600); do curl -sf "http://127.0.0.1:$http/health" > /dev/null 2>&1 && break; sleep 0.02; done
+ready_ms=$(( ($(date +%s%N) - start) / 1000000 ))
+pid=$(pgrep -f -- "--fleet-key $work/kit/fleet.pub" | head -n1)
+rss() { awk -v f="$1:" '$1 == f { printf "%.1f", $2 / 1024 }' "/proc/$pid/status"; }
+sleep 2
+idle=$(rss VmRSS)
+# Ten Gaussian class prototypes in 128 dimensions, noise 0.8 (as `cl selfcheck`).
+awk -v n="$samples" 'BEGIN { srand(3); for (c = 0; c < 10; c++) for (d = 0; d < 128; d++) p[c, d] = (rand() - 0.5) * 1.2;
+  for (i = 0; i < n; i++) { c = int(rand() * 10); s = "{\"features\":[";
+    for (d = 0; d < 128; d++) { u = rand(); v = rand(); g = sqrt(-2 * log(u + 1e-12)) * cos(6.2831853 * v);
+      s = s sprintf("%s%.3f", (d ? "," : ""), p[c, d] + 0.8 * g) }
+    printf "%s],\"label\":\"c%d\"}\n", s, c } }' > "$work/samples.jsonl"
+peak_sampled=0
+( while kill -0 "$pid" 2>/dev/null; do rss VmRSS; echo; sleep 0.2; done ) > "$work/rss.txt" 2>/dev/null & pids+=($!)
+mosquitto_pub -h 127.0.0.1 -p "$port" -q 1 -t cl/fp/device/fp/samples -l < "$work/samples.jsonl"
+for _ in $(seq 1 120); do
+  runs=$(curl -sf "http://127.0.0.1:$http/metrics" | awk '$1 == "cl_training_runs_total" { print $2 }')
+  labelled=$(curl -sf "http://127.0.0.1:$http/metrics" | awk '$1 == "cl_samples_labelled_total" { print $2 }')
+  [ "${labelled:-0}" -ge "$samples" ] && [ "${runs:-0}" -ge $((samples / 1024)) ] && break
+  sleep 1
+done
+sleep 2
+hwm=$(rss VmHWM); after=$(rss VmRSS)
+peak_sampled=$(sort -n "$work/rss.txt" | tail -n1)
+echo "engine=$engine ready_ms=$ready_ms rss_idle_mb=$idle rss_training_max_sampled_mb=$peak_sampled rss_after_mb=$after rss_hwm_mb=$hwm labelled=$labelled runs=$runs"
+curl -sf "http://127.0.0.1:$http/metrics" | grep -E '^cl_(promotions_total|deltas_sent_total|window_accuracy) ' | tr '\n' ' '; echo
