@@ -57,9 +57,12 @@ internal static class DeviceCommand
                 return 2;
             }
             // The Device assembly cannot reference TorchSharp (no linux-arm64 natives): offer it from here when libtorch loads.
-            var torch = TorchEngine.IsAvailable
-                ? new TorchEngineProvider(() => new TorchEngine())
-                : new TorchEngineProvider(null, TorchEngine.UnavailableReason);
+            // Probing loads libtorch (~100 MB resident), so only when the config may use it.
+            var torch = options.Engine == EngineChoice.Managed
+                ? new TorchEngineProvider(null, "engine = managed in the configuration")
+                : TorchEngine.IsAvailable
+                    ? new TorchEngineProvider(() => new TorchEngine())
+                    : new TorchEngineProvider(null, TorchEngine.UnavailableReason);
             try
             {
                 await using var app = DeviceHost.Build(options, torch);
