@@ -5,5 +5,12 @@ namespace ContinualLearning.Benchmarks;
 /// <summary>Entry point: <c>dotnet run -c Release --project benchmarks/ContinualLearning.Benchmarks -- --filter '*'</c>.</summary>
 public static class Program
 {
-    public static void Main(string[] args) => BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
+    public static int Main(string[] args)
+    {
+        // Runners that are measurements of a whole system rather than BenchmarkDotNet micro-benchmarks.
+        if (args.Length > 0 && args[0] == "aggregator-throughput") return Aggregator.AggregatorThroughput.RunAsync(args[1..]).GetAwaiter().GetResult();
+        if (args.Length > 0 && args[0] == "aggregator-robustness") return Aggregator.RobustStrategies.Run(args[1..]);
+        BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
+        return 0;
+    }
 }
