@@ -185,7 +185,8 @@ public sealed class AggregatorService : IAsyncDisposable, IDeltaValidationContex
     public void ReceiveTelemetry(string deviceId, Telemetry telemetry, DateTimeOffset receivedAt)
     {
         ArgumentNullException.ThrowIfNull(telemetry);
-        if (telemetry.Accuracy is { } accuracy && telemetry.ModelVersion is { } version)
+        // A device that fine-tuned serves a local pre-release of its base release; the canary compares releases.
+        if (telemetry.Accuracy is { } accuracy && (telemetry.BaseVersion ?? telemetry.ModelVersion) is { } version)
             _watch?.Add(new AccuracyReport(deviceId, version, accuracy, receivedAt));
     }
 
