@@ -208,7 +208,8 @@ public sealed class LearnerTests(ITestOutputHelper output) : IDisposable
     [Fact]
     public async Task Cancelled_run_releases_samples_and_keeps_the_champion()
     {
-        var challenger = new ChallengerOptions { MinSamples = 100, MaxSamples = 2000, Epochs = 200, AccuracyMargin = -1 };
+        // Far more work than 50 ms can finish on any machine, so the cancellation always lands mid-run.
+        var challenger = new ChallengerOptions { MinSamples = 100, MaxSamples = 2000, Epochs = 50_000, AccuracyMargin = -1 };
         await using var learner = await _f.OpenAsync(_f.Options(challenger));
         foreach (var s in new SeaGenerator(4, seed: 11).Limit(2000)) learner.AddLabelled(s.Features, s.Label);
         using var cts = new CancellationTokenSource();
