@@ -1,3 +1,4 @@
+using ContinualLearning.UnitTests.Device;
 using System.Collections.Concurrent;
 using System.Net;
 using System.Net.Http.Json;
