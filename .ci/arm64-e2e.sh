@@ -7,6 +7,12 @@
 #    drifting stream with replay from a SQLite store on tmpfs, promotes challengers, exports the head and runs it
 #    through ONNX Runtime's arm64 native, and publishes the compressed delta to a Mosquitto on the host's loopback,
 #    where an x64 `cl selfcheck receive` decodes and validates it.
+# 3. Seeds an aggregator registry with the base bundle from `cl selfcheck kit` (1.0.0) and starts an x64
+#    `cl aggregator run` (K=1, no canary) on the same broker; runs the arm64 `cl device run` daemon on that bundle,
+#    feeds it labelled samples over MQTT until it trains, promotes and sends a delta; then checks from the outside that
+#    the aggregator accepted that delta into version 1.1.0 (`cl model show 1.1.0 --json`: released, parent 1.0.0, the
+#    daemon's delta and device id), that the retained release topic announces 1.1.0, and that the emulated daemon
+#    verified and installed it (`/health` baseVersion 1.1.0).
 #
 # ONNX Runtime's arm64 native crashes under qemu-user unless the guest sees an ARM /proc/cpuinfo (see
 # docs/device-images.md, "ONNX Runtime under qemu-user"): qemu-user resolves absolute paths inside the -L prefix
@@ -71,6 +77,9 @@ done
 
 echo "::: arm64: publish cl (linux-arm64, self-contained)"
 publish=$repo/artifacts/publish/linux-arm64
+# cpu/ is never a publish output: it is where TorchSharp's fallback loader consolidates libtorch natives it copies from
+# a NuGet cache at run time (see the daemon step). Drop a stale one so the check below is about the publish alone.
+rm -rf "$publish/cpu"
 dotnet publish src/ContinualLearning.Cli -c Release -r linux-arm64 --self-contained -o "$publish" -v quiet -nologo
 if find "$publish" -name 'libtorch*.so*' -o -name 'libLibTorchSharp*' | grep -q .; then
   echo "libtorch natives in the linux-arm64 publish output: they cannot load on arm64" >&2; exit 1
@@ -125,19 +134,57 @@ grep -q "^received_delta_id=$sent_id\$" "$work/receiver.txt"
 grep -q '^result=ok$' "$work/receiver.txt"
 echo "::: arm64: selfcheck ok (delta $sent_id from the emulated arm64 process decoded on x64)"
 
-echo "::: arm64: cl device run (emulated daemon: base bundle, samples over MQTT, volume-triggered training, promotion, delta)"
+echo "::: arm64: x64 aggregator (registry seeded with the kit's base bundle 1.0.0, K=1, no canary)"
 x64 selfcheck kit --out "$work/kit" > /dev/null
+# The registry must know the device's base version, else the delta is refused as unknown-base-version.
+mkdir -p "$work/registry"
+x64 model publish "$work/kit/bundle" --registry "$work/registry" > "$work/seed.txt" 2>&1 \
+  || { cat "$work/seed.txt" >&2; echo "seeding the registry with the kit bundle failed" >&2; exit 1; }
+# K=1: the first accepted delta triggers an aggregation. No canary: the new version is released to all at once, so the
+# check does not wait for telemetry. No shared subscription: the x64 receiver below listens on the same delta topic.
+cat > "$work/aggregator.json" <<JSON
+{
+  "fleet": "e2e-daemon", "modelName": "sea",
+  "registryPath": "registry", "privateKeyPath": "kit/fleet.key",
+  "brokerHost": "127.0.0.1", "brokerPort": $port, "instanceId": "aggregator-e2e-$$",
+  "sharedSubscription": false,
+  "aggregation": { "bufferSize": 1, "minDeltas": 1, "strategy": "fed-avg" },
+  "rollout": { "canary": false }
+}
+JSON
+: > "$work/aggregator.log"
+x64 aggregator run --config "$work/aggregator.json" >> "$work/aggregator.log" 2>&1 &
+aggregator=$!
+pids+=($aggregator)
+agg_fail() {
+  echo "--- aggregator.log" >&2; cat "$work/aggregator.log" >&2
+  echo "--- daemon.log (tail)" >&2; tail -n 40 "$work/daemon.log" >&2 2>/dev/null || true
+  echo "FAIL: $*" >&2; exit 1
+}
+for _ in $(seq 1 150); do
+  grep -q 'serving sea (global 1.0.0)' "$work/aggregator.log" && break
+  kill -0 "$aggregator" 2>/dev/null || agg_fail "the x64 aggregator exited before serving"
+  sleep 0.2
+done
+grep -q 'serving sea (global 1.0.0)' "$work/aggregator.log" || agg_fail "the x64 aggregator did not report serving sea 1.0.0 within 30 s"
+grep 'serving sea' "$work/aggregator.log"
+
+echo "::: arm64: cl device run (emulated daemon: base bundle, samples over MQTT, volume-triggered training, promotion, delta)"
 x64 selfcheck receive --mqtt "127.0.0.1:$port" --fleet e2e-daemon --timeout 600 > "$work/receiver2.txt" 2>&1 &
 receiver=$!
 pids+=($receiver)
 for _ in $(seq 1 100); do grep -q '^subscribed=' "$work/receiver2.txt" && break; sleep 0.2; done
 http_port=$((port + 1))
 start_ns=$(date +%s%N)
+# NUGET_PACKAGES points nowhere: with --engine auto the daemon probes libtorch, and when TorchSharp cannot load it
+# from the app directory it copies the (linux-x64) natives from the NuGet cache — which a device does not have, but
+# this host does — into $publish/cpu/ (~500 MB, slow under qemu). A real device falls straight through to managed.
 # A run after 200 new labels (volume trigger), checked every second; margin −1 promotes any challenger, so the
 # check does not depend on how much the head learns from 200 samples.
 CL_DEVICE_TRANSIENTSTORE=/dev/shm/cl-e2e-$$.db CL_DEVICE_DELETESTOREONSTOP=true \
 CL_DEVICE_LEARNING__MAXSAMPLES=200 CL_DEVICE_LEARNING__MINSAMPLES=50 CL_DEVICE_LEARNING__ACCURACYMARGIN=-1 \
 CL_DEVICE_TRAINCHECKINTERVALSECONDS=1 \
+NUGET_PACKAGES="$work/no-nuget-cache" \
   qemu-aarch64-static -L "$sysroot" "$publish/cl" device run --id arm64-daemon --fleet e2e-daemon --model sea \
     --broker "127.0.0.1:$port" --fleet-key "$work/kit/fleet.pub" --data-dir "$work/device-data" --bundle "$work/kit/bundle" \
     --engine auto --http-port "$http_port" > "$work/daemon.log" 2>&1 &
@@ -160,7 +207,43 @@ cat "$work/receiver2.txt"
 grep -q '^received_device=arm64-daemon$' "$work/receiver2.txt"
 grep -q '^result=ok$' "$work/receiver2.txt"
 curl -sf "http://127.0.0.1:$http_port/metrics" | grep -E '^cl_(samples_labelled_total|training_runs_total|promotions_total|deltas_sent_total) '
+grep -E 'promoted|acknowledged' "$work/daemon.log" | tail -n 3
+
+echo "::: arm64: x64 aggregator accepts and aggregates the arm64 delta"
+daemon_delta=$(sed -n 's/^received_delta_id=//p' "$work/receiver2.txt")
+for _ in $(seq 1 300); do
+  grep -qE 'Released sea 1\.1\.0|Rejected \(' "$work/aggregator.log" && break
+  kill -0 "$aggregator" 2>/dev/null || agg_fail "the x64 aggregator exited before aggregating"
+  sleep 0.2
+done
+if grep -q 'Rejected (' "$work/aggregator.log"; then agg_fail "the aggregator rejected the arm64 delta (reason above)"; fi
+grep -q 'Released sea 1\.1\.0' "$work/aggregator.log" || agg_fail "no 'Released sea 1.1.0' in the aggregator log within 60 s of the delta"
+grep -E 'Aggregated|Released' "$work/aggregator.log"
+# From the outside: the registry holds 1.1.0, released, parent 1.0.0, built from exactly the arm64 daemon's delta.
+x64 model show 1.1.0 --registry "$work/registry" --json > "$work/model-1.1.0.json" 2>&1 \
+  || { cat "$work/model-1.1.0.json" >&2; agg_fail "cl model show 1.1.0 failed"; }
+flat=$(tr -d ' \n' < "$work/model-1.1.0.json")
+for want in '"version":"1.1.0"' '"status":"released"' '"parent":"1.0.0"' '"deviceIds":["arm64-daemon"]' "\"deltaIds\":[\"$daemon_delta\"]"; do
+  grep -qF "$want" <<< "$flat" || { cat "$work/model-1.1.0.json" >&2; agg_fail "cl model show 1.1.0 lacks $want"; }
+done
+echo "registry: $(grep -oE '"(version|status|parent|deltaIds|deviceIds|sampleCounts)":("[^"]*"|\[[^]]*\])' <<< "${flat%%\"metrics\"*}" | tr '\n' ' ')"
+# The retained release on the broker announces 1.1.0 to all devices.
+mosquitto_sub -h 127.0.0.1 -p "$port" -t cl/e2e-daemon/model/sea/release -C 1 -W 5 > "$work/release.json" 2>&1 \
+  || agg_fail "no retained release on cl/e2e-daemon/model/sea/release"
+flat=$(tr -d ' \n' < "$work/release.json")
+for want in '"version":"1.1.0"' '"parentVersion":"1.0.0"' '"cohort":"all"'; do
+  grep -qF "$want" <<< "$flat" || { cat "$work/release.json" >&2; agg_fail "the retained release lacks $want"; }
+done
+echo "retained release: $(grep -o '"version":"[^"]*","parentVersion":"[^"]*","cohort":"[^"]*"' <<< "$flat" || head -c 200 "$work/release.json")"
+# The loop closes on the device: the emulated daemon fetches the signed chunks, verifies them with the kit's public
+# key and installs 1.1.0 as its new base.
+for _ in $(seq 1 300); do
+  curl -sf "http://127.0.0.1:$http_port/health" > "$work/health.json" 2>/dev/null && grep -q '"baseVersion":"1.1.0"' "$work/health.json" && break
+  kill -0 "$daemon" 2>/dev/null || agg_fail "the emulated daemon exited before installing 1.1.0"
+  sleep 0.2
+done
+grep -q '"baseVersion":"1.1.0"' "$work/health.json" || { cat "$work/health.json" >&2; agg_fail "the emulated daemon did not install release 1.1.0 within 60 s"; }
+echo "emulated daemon after the release: $(cat "$work/health.json")"
 kill -TERM "$daemon"
 wait "$daemon" || true
-grep -E 'promoted|acknowledged' "$work/daemon.log" | tail -n 3
-echo "::: arm64: ok (emulated arm64 daemon trained, promoted and sent a delta that x64 decoded)"
+echo "::: arm64: ok (emulated arm64 daemon trained, promoted and sent a delta; x64 decoded it, the x64 aggregator accepted it into 1.1.0 and released it; the daemon installed 1.1.0)"
