@@ -55,6 +55,14 @@ public sealed class TorchEngine : ITrainingEngine
 
     private static string? ProbeLibTorch()
     {
+        // libtorch-cpu ships linux-x64, win-x64 and osx-arm64 only. Elsewhere (linux-arm64 devices) do not even try:
+        // a failed load makes TorchSharp go looking for natives in the NuGet cache and copy hundreds of MB.
+        var arch = System.Runtime.InteropServices.RuntimeInformation.ProcessArchitecture;
+        var supported = arch == System.Runtime.InteropServices.Architecture.X64
+            ? OperatingSystem.IsLinux() || OperatingSystem.IsWindows()
+            : arch == System.Runtime.InteropServices.Architecture.Arm64 && OperatingSystem.IsMacOS();
+        if (!supported)
+            return $"libtorch has no build for {System.Runtime.InteropServices.RuntimeInformation.RuntimeIdentifier} (TorchSharp-cpu ships linux-x64, win-x64 and osx-arm64).";
         try
         {
             // Loads libLibTorchSharp and libtorch; a missing library or symbol version surfaces here.
