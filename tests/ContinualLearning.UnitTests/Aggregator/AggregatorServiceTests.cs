@@ -194,6 +194,42 @@ public sealed class AggregatorServiceTests(EmbeddedBrokerFixture fixture) : Brok
         Assert.Equal(finalRelease, next.Parent);
     }
 
+    [Theory]
+    [InlineData(0.86, RolloutVerdict.Promote, VersionStatus.Released)]
+    [InlineData(0.55, RolloutVerdict.Rollback, VersionStatus.RolledBack)]
+    public async Task Canary_counts_telemetry_of_devices_serving_a_local_pre_release_of_the_candidate(double canaryAccuracy, RolloutVerdict expected, string finalStatus)
+    {
+        await using var service = await StartAsync(o => o with { Rollout = o.Rollout with { CanaryDevices = ["c1", "c2"], MinReports = 2, AccuracyMargin = 0.02 } });
+        var publisher = Client("devices");
+        await publisher.StartAsync();
+        foreach (var d in new[] { "c1", "c2", "k1", "k2" })
+        {
+            await publisher.PublishAsync(FleetTopics.Status(Fleet, d), FleetJson.Serialize(new DeviceStatus { DeviceId = d, State = DeviceState.Online, ModelVersion = "1.0.0" }), retain: true);
+            Assert.True(service.Receive(d, AggregatorTestKit.EncodeDelta(d)).Accepted);
+        }
+        await WaitUntil(() => service.Devices.Count == 4);
+        var candidate = await service.AggregateAsync(force: true);
+        Assert.Equal("1.1.0", candidate!.Version);
+        Assert.Equal(VersionStatus.Canary, candidate.Status);
+
+        // Every device has fine-tuned locally: what serves is a pre-release, the release it runs on is the base.
+        // Only the base version ties a report to the candidate; the served version "1.1.0-local.2" never equals it.
+        var now = DateTimeOffset.UtcNow;
+        foreach (var (d, served, baseVersion, a) in new[]
+        {
+            ("c1", "1.1.0-local.2", "1.1.0", canaryAccuracy),
+            ("c2", "1.1.0-local.2", "1.1.0", canaryAccuracy + 0.01),
+            ("k1", "1.0.0-local.7", "1.0.0", 0.86),
+            ("k2", "1.0.0-local.3", "1.0.0", 0.85),
+        })
+            service.ReceiveTelemetry(d, new Telemetry { DeviceId = d, ModelVersion = served, BaseVersion = baseVersion, Accuracy = a }, now);
+
+        var result = await service.CheckRolloutAsync();
+        Assert.Equal(expected, result!.Verdict);
+        Assert.Equal(finalStatus, service.Registry.GetVersion(AggregatorTestKit.Model, "1.1.0")!.Status);
+        Assert.Contains("\"canaryReports\":2", service.Registry.ListDecisions(AggregatorTestKit.Model, "1.1.0")[^1].NumbersJson);
+    }
+
     private static async Task WaitUntil(Func<bool> condition)
     {
         var deadline = DateTime.UtcNow + Patience;
