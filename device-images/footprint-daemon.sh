@@ -28,6 +28,9 @@ pid=$(pgrep -f -- "--fleet-key $work/kit/fleet.pub" | head -n1)
 rss() { awk -v f="$1:" '$1 == f { printf "%.1f", $2 / 1024 }' "/proc/$pid/status"; }
 sleep 2
 idle=$(rss VmRSS)
+# Where the RSS is: anonymous (GC heap, native heaps, JIT code) vs file-backed (mapped .so/.dll images) vs shmem.
+split() { echo "anon=$(rss RssAnon) file=$(rss RssFile) shmem=$(rss RssShmem) threads=$(awk '$1 == "Threads:" { print $2 }' "/proc/$pid/status")"; }
+idle_split=$(split)
 # Ten Gaussian class prototypes in 128 dimensions, noise 0.8 (as `cl selfcheck`).
 awk -v n="$samples" 'BEGIN { srand(3); for (c = 0; c < 10; c++) for (d = 0; d < 128; d++) p[c, d] = (rand() - 0.5) * 1.2;
   for (i = 0; i < n; i++) { c = int(rand() * 10); s = "{\"features\":[";
@@ -37,14 +40,15 @@ awk -v n="$samples" 'BEGIN { srand(3); for (c = 0; c < 10; c++) for (d = 0; d < 
 peak_sampled=0
 ( while kill -0 "$pid" 2>/dev/null; do rss VmRSS; echo; sleep 0.2; done ) > "$work/rss.txt" 2>/dev/null & pids+=($!)
 mosquitto_pub -h 127.0.0.1 -p "$port" -q 1 -t cl/fp/device/fp/samples -l < "$work/samples.jsonl"
-for _ in $(seq 1 120); do
+for _ in $(seq 1 "${MAX_WAIT:-120}"); do
   runs=$(curl -sf "http://127.0.0.1:$http/metrics" | awk '$1 == "cl_training_runs_total" { print $2 }')
   labelled=$(curl -sf "http://127.0.0.1:$http/metrics" | awk '$1 == "cl_samples_labelled_total" { print $2 }')
   [ "${labelled:-0}" -ge "$samples" ] && [ "${runs:-0}" -ge $((samples / 1024)) ] && break
   sleep 1
 done
 sleep 2
-hwm=$(rss VmHWM); after=$(rss VmRSS)
+hwm=$(rss VmHWM); after=$(rss VmRSS); after_split=$(split)
 peak_sampled=$(sort -n "$work/rss.txt" | tail -n1)
 echo "engine=$engine ready_ms=$ready_ms rss_idle_mb=$idle rss_training_max_sampled_mb=$peak_sampled rss_after_mb=$after rss_hwm_mb=$hwm labelled=$labelled runs=$runs"
-curl -sf "http://127.0.0.1:$http/metrics" | grep -E '^cl_(promotions_total|deltas_sent_total|window_accuracy) ' | tr '\n' ' '; echo
+echo "idle: $idle_split; after: $after_split"
+curl -sf "http://127.0.0.1:$http/metrics" | grep -E "^cl_(promotions_total|deltas_sent_total|window_accuracy|gc_heap_bytes|gc_committed_bytes|gc_collections_total) " | tr '\n' ' '; echo

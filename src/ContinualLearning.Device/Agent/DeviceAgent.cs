@@ -684,6 +684,9 @@ public sealed class DeviceAgent : IAsyncDisposable
             Birth = new FleetBirth(FleetTopics.Status(o.Fleet, o.DeviceId), () => FleetJson.Serialize(BuildStatus())),
             ReconnectBaseDelay = TimeSpan.FromMilliseconds(200),
             ReconnectMaxDelay = TimeSpan.FromSeconds(30),
+            // Backpressure for sample bursts: without it the broker pushes a whole backlog (12,000 samples: ~35 MB of
+            // MQTTnet packets) at once and it waits in memory for the sample handler. 32 keeps the pipe full.
+            ReceiveMaximum = 32,
         };
     }
 }

@@ -82,6 +82,12 @@ public sealed class DeviceMetrics
         sb.Append("cl_window_accuracy ").Append(Format(gauges.WindowAccuracy ?? double.NaN)).Append('\n');
         Gauge(sb, "cl_paused", "1 while learning is paused.", gauges.Paused ? 1 : 0);
         Gauge(sb, "cl_mqtt_connected", "1 while connected to the broker.", gauges.Connected ? 1 : 0);
+        // Memory budget on small devices (docs/benchmarks.md, "Device footprint"): the managed part of the RSS, so an
+        // operator can tell a growing GC heap from native growth (SQLite, MQTT buffers, JIT) without a debugger.
+        var gc = GC.GetGCMemoryInfo();
+        Gauge(sb, "cl_gc_heap_bytes", "Managed heap size after the last GC.", gc.HeapSizeBytes);
+        Gauge(sb, "cl_gc_committed_bytes", "Memory committed by the GC.", gc.TotalCommittedBytes);
+        Gauge(sb, "cl_gc_collections_total", "Garbage collections (all generations).", GC.CollectionCount(0));
         return sb.ToString();
     }
 

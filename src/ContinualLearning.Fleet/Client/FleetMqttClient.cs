@@ -359,6 +359,7 @@ public sealed class FleetMqttClient : IAsyncDisposable
             .WithSessionExpiryInterval(o.SessionExpirySeconds)
             .WithKeepAlivePeriod(o.KeepAlive)
             .WithTimeout(o.ConnectTimeout);
+        if (o.ReceiveMaximum > 0) b.WithReceiveMaximum(o.ReceiveMaximum);
         if (o.Username is not null) b.WithCredentials(o.Username, o.Password);
         if (o.Will is { } will)
         {

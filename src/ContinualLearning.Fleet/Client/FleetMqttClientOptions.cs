@@ -59,4 +59,11 @@ public sealed record FleetMqttClientOptions
     public TimeSpan ReconnectBaseDelay { get; init; } = TimeSpan.FromMilliseconds(200);
 
     public TimeSpan ReconnectMaxDelay { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>
+    /// MQTT 5 Receive Maximum: QoS 1/2 messages the broker may have in flight to us before it must wait for our
+    /// acknowledgements. 0 leaves it unset (the protocol default is 65,535). Set it where a burst must not pile up in
+    /// memory: MQTTnet acknowledges after the handler ran and queues everything received before that, unbounded.
+    /// </summary>
+    public ushort ReceiveMaximum { get; init; }
 }
