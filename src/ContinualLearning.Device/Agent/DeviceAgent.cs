@@ -72,7 +72,7 @@ public sealed class DeviceAgent : IAsyncDisposable
         _client = new FleetMqttClient(ClientOptions(o));
         _client.MessageReceived += OnMessageAsync;
         _client.HandlerFailed += (m, ex) => _logger.LogError(ex, "Handling a message on {Topic} failed.", m.Topic);
-        _client.ConnectFailed += (ex, delay) => _logger.LogWarning("Broker {Host}:{Port} unreachable ({Reason}); retrying in {Delay:0.0} s.", o.Broker.Host, o.Broker.Port, ex.Message, delay.TotalSeconds);
+        _client.ConnectFailed += (ex, delay) => _logger.LogWarning("Connecting to broker {Host}:{Port} failed ({Reason}); retrying in {Delay:0.0} s.", o.Broker.Host, o.Broker.Port, ex.Message, delay.TotalSeconds);
         _client.Connected += n =>
         {
             _logger.LogInformation("Connected to broker {Host}:{Port} (connect #{Count}).", o.Broker.Host, o.Broker.Port, n);

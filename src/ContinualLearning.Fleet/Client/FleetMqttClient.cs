@@ -248,7 +248,7 @@ public sealed class FleetMqttClient : IAsyncDisposable
                         timeout.CancelAfter(_options.ConnectTimeout);
                         var result = await _client.ConnectAsync(_mqttOptions, timeout.Token);
                         if (result.ResultCode != MqttClientConnectResultCode.Success)
-                            throw new InvalidOperationException($"The broker {_options.Host}:{_options.Port} refused client '{ClientId}': {result.ResultCode} {result.ReasonString} (check username, password or certificate).");
+                            throw new InvalidOperationException(RefusalMessage(result));
                     }
                     await OnConnectedAsync(stop);
                     attempt = 0;
@@ -260,7 +260,7 @@ public sealed class FleetMqttClient : IAsyncDisposable
                 catch (Exception ex)
                 {
                     var delay = ReconnectBackoff.Delay(attempt++, _options.ReconnectBaseDelay, _options.ReconnectMaxDelay, _jitter);
-                    ConnectFailed?.Invoke(ex, delay);
+                    ConnectFailed?.Invoke(DescribeConnectFailure(ex), delay);
                     try
                     {
                         await Task.Delay(delay, stop);
@@ -345,6 +345,67 @@ public sealed class FleetMqttClient : IAsyncDisposable
             }
         }
     }
+
+    /// <summary>CONNACK refusal: which broker, which client, the MQTT 5 reason code and what to check for that code.</summary>
+    private string RefusalMessage(MqttClientConnectResult result)
+    {
+        var hint = result.ResultCode switch
+        {
+            // Mosquitto 2 answers a wrong password with NotAuthorized (0x87), not BadUserNameOrPassword (0x86).
+            MqttClientConnectResultCode.NotAuthorized or MqttClientConnectResultCode.BadUserNameOrPassword or MqttClientConnectResultCode.BadAuthenticationMethod
+                => _options.Username is null && _options.Tls?.ClientCertificates is null
+                    ? "no username and no client certificate were sent and the broker does not allow anonymous clients: set the username and password (device: broker:username, broker:password) or a client certificate"
+                    : $"check the username '{_options.Username ?? "(none)"}' and its password against the broker's password file, or that the client certificate is signed by the broker's CA",
+            MqttClientConnectResultCode.ClientIdentifierNotValid => $"the broker rejects the client id '{ClientId}'; use a shorter id without special characters",
+            MqttClientConnectResultCode.Banned => "the broker banned this client; ask the broker operator",
+            MqttClientConnectResultCode.ServerUnavailable or MqttClientConnectResultCode.ServerBusy => "the broker is overloaded or shutting down; the client keeps retrying",
+            _ => "check the broker log for this client id",
+        };
+        var reason = string.IsNullOrEmpty(result.ReasonString) ? "" : $" ('{result.ReasonString}')";
+        return $"The broker {_options.Host}:{_options.Port} refused client '{ClientId}' with reason code {result.ResultCode} ({(int)result.ResultCode}){reason}: {hint}.";
+    }
+
+    /// <summary>
+    /// Turns a failed connect into an error a user can act on. MQTTnet's own messages name neither the broker nor the
+    /// setting to change (a rejected broker certificate only says "rejected by the provided
+    /// RemoteCertificateValidationCallback"), and ConnectFailed is all a device log shows, so add both here.
+    /// The original exception stays as InnerException.
+    /// </summary>
+    private Exception DescribeConnectFailure(Exception ex)
+    {
+        if (ex is InvalidOperationException) return ex; // our own CONNACK refusal, already described
+        var broker = $"{_options.Host}:{_options.Port}";
+        for (var e = ex; e is not null; e = e.InnerException)
+        {
+            if (e is System.Security.Authentication.AuthenticationException auth)
+            {
+                var targetHost = _options.Tls?.TargetHost ?? _options.Host;
+                var hint = auth.Message.Contains("remote certificate", StringComparison.OrdinalIgnoreCase)
+                    ? $"the broker's certificate is not trusted: check that the trusted CA (device: broker:tlsCaFile) is the CA that signed the broker's certificate and that the certificate names '{targetHost}' (subject alternative name). Setting AllowUntrustedCertificates (broker:tlsAllowUntrusted) skips this check and is for testing only"
+                    : "check that the broker listens with TLS on this port, that TLS versions match, and, if the broker requires client certificates, that one signed by its CA is configured";
+                return new InvalidOperationException($"TLS handshake with broker {broker} failed for client '{ClientId}' ({auth.Message}): {hint}.", ex);
+            }
+            if (e is System.Net.Sockets.SocketException socket && IsUnreachable(socket.SocketErrorCode))
+                return new InvalidOperationException($"Cannot reach broker {broker} for client '{ClientId}' ({socket.SocketErrorCode}: {socket.Message}): check the host and port (device: broker:host, broker:port) and that the broker is running.", ex);
+        }
+        if (ex is OperationCanceledException)
+            return new TimeoutException($"Broker {broker} did not answer client '{ClientId}' within {_options.ConnectTimeout.TotalSeconds:0.#} s: check the port, and that TLS is on when the broker expects it (and off when not).", ex);
+        // With TLS 1.3 the client finishes its half of the handshake before the broker checks the client certificate,
+        // so a broker that requires one (Mosquitto require_certificate) shows up only as a socket closed under the
+        // CONNECT packet ("Transport endpoint is not connected" / "Connection reset"), not as a TLS error.
+        var tlsHint = _options.Tls is null
+            ? "check the broker log for this client id"
+            : _options.Tls.ClientCertificates is null
+                ? "the broker may require a client certificate (require_certificate): configure one signed by the broker's CA, and check the broker log"
+                : "the broker may have rejected the client certificate: check it is signed by the CA the broker trusts (cafile) and not expired, and check the broker log";
+        return new InvalidOperationException($"Broker {broker} closed the connection of client '{ClientId}' while connecting ({ex.GetType().Name}: {ex.Message}): {tlsHint}.", ex);
+    }
+
+    /// <summary>Socket errors that mean the TCP connect itself failed, as opposed to a broker that hung up afterwards.</summary>
+    private static bool IsUnreachable(System.Net.Sockets.SocketError error) => error is
+        System.Net.Sockets.SocketError.ConnectionRefused or System.Net.Sockets.SocketError.HostNotFound
+        or System.Net.Sockets.SocketError.HostUnreachable or System.Net.Sockets.SocketError.NetworkUnreachable
+        or System.Net.Sockets.SocketError.TimedOut or System.Net.Sockets.SocketError.TryAgain or System.Net.Sockets.SocketError.NoData;
 
     private static TaskCompletionSource NewSignal() => new(TaskCreationOptions.RunContinuationsAsynchronously);
 

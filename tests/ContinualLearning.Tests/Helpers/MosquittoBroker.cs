@@ -43,8 +43,13 @@ public sealed class MosquittoBroker : IAsyncDisposable, IDisposable
         return null;
     }
 
-    /// <summary>Starts a broker. <paramref name="extraConfig"/> lines are appended to the generated mosquitto.conf.</summary>
-    public static async Task<MosquittoBroker> StartAsync(string? extraConfig = null)
+    /// <summary>
+    /// Starts a broker. <paramref name="extraConfig"/> lines are appended to the generated mosquitto.conf, after the
+    /// single listener line, so listener settings there (cafile, certfile, keyfile, require_certificate, ...) turn that
+    /// listener into a TLS one. <paramref name="allowAnonymous"/> false makes clients authenticate (password_file or
+    /// use_identity_as_username in <paramref name="extraConfig"/>).
+    /// </summary>
+    public static async Task<MosquittoBroker> StartAsync(string? extraConfig = null, bool allowAnonymous = true)
     {
         var exe = FindExecutable() ?? throw new InvalidOperationException(
             "Mosquitto is not installed: integration tests need a real broker. Install it with 'sudo apt-get install mosquitto'.");
@@ -53,7 +58,7 @@ public sealed class MosquittoBroker : IAsyncDisposable, IDisposable
         // 'user' keeps Mosquitto from dropping to the 'mosquitto' account when run as root, which could not write our temp dir.
         File.WriteAllText(Path.Combine(dir, "mosquitto.conf"), $"""
             listener {broker.Port} 127.0.0.1
-            allow_anonymous true
+            allow_anonymous {(allowAnonymous ? "true" : "false")}
             user {Environment.UserName}
             persistence true
             persistence_location {dir}/
