@@ -184,6 +184,9 @@ public sealed class DeviceAgent : IAsyncDisposable
         };
     }
 
+    /// <summary>Labelled samples the current champion must have served before telemetry reports its accuracy (capped at the accuracy window).</summary>
+    public const int MinAccuracySamples = 25;
+
     /// <summary>The current telemetry record.</summary>
     public Telemetry BuildTelemetry()
     {
@@ -205,7 +208,10 @@ public sealed class DeviceAgent : IAsyncDisposable
             Timestamp = _time.GetUtcNow(),
             ModelVersion = s?.ModelVersion,
             BaseVersion = s?.BaseVersion,
-            Accuracy = s?.WindowedAccuracy,
+            // The window restarts with every new champion (release or local promotion); an accuracy over a handful of
+            // samples is ±10 points of noise, and the aggregator's canary averages these reports, so none is sent
+            // until the window holds enough samples.
+            Accuracy = s?.WindowedSamples >= Math.Min(MinAccuracySamples, _runtime.Options.AccuracyWindow) ? s.WindowedAccuracy : null,
             AccuracyWindow = (int)(s?.WindowedSamples ?? 0),
             Drift = s?.DriftPending == true ? DriftState.Drift : DriftState.Stable,
             DriftDetector = s?.DriftDetector,
@@ -315,7 +321,7 @@ public sealed class DeviceAgent : IAsyncDisposable
 
     private void OnRebased()
     {
-        lock (_feedbackLock) _feedback.Reset(_runtime.Learner?.Status.BaseVersion);
+        lock (_feedbackLock) _feedback.Rebase(_runtime.Learner?.Status.BaseVersion);
         _ = PublishStatusSafeAsync();
     }
 
