@@ -16,6 +16,9 @@ internal interface IDemoDevice : IAsyncDisposable
     Task RunAsync(CancellationToken ct);
 
     Task StopAsync();
+
+    /// <summary>Deltas made but not yet acknowledged by the broker (the agent's outbox publishes asynchronously).</summary>
+    int PendingDeltas { get; }
 }
 
 /// <summary>
@@ -29,6 +32,8 @@ internal sealed class DemoAgentDevice(DemoDeviceContext context, DeviceStats sta
     private readonly PrequentialAccuracy _accuracy = new(context.Options.CanaryWindow);
     private DeviceRuntime? _runtime;
     private DeviceAgent? _agent;
+
+    public int PendingDeltas => _agent?.Outbox.Count ?? 0;
 
     public async Task ConnectAsync(CancellationToken ct)
     {

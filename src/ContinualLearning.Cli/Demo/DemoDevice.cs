@@ -86,6 +86,9 @@ internal sealed class DemoDevice : IDemoDevice
         _client.HandlerFailed += (m, ex) => _state.Event($"{_stats.Id}: could not handle '{m.Topic}': {ex.Message}");
     }
 
+    /// <summary>Deltas are published synchronously on the device's loop: none is ever pending.</summary>
+    public int PendingDeltas => 0;
+
     private string Cohort => _stats.Shard.Canary ? "canary" : "all";
 
     public async Task ConnectAsync(CancellationToken ct)

@@ -184,7 +184,7 @@ public sealed class DeviceAgent : IAsyncDisposable
         };
     }
 
-    /// <summary>Labelled samples the current champion must have served before telemetry reports its accuracy (capped at the accuracy window).</summary>
+    /// <summary>Labelled samples the installed release must have served before telemetry reports its accuracy (capped at the accuracy window).</summary>
     public const int MinAccuracySamples = 25;
 
     /// <summary>The current telemetry record.</summary>
@@ -208,11 +208,12 @@ public sealed class DeviceAgent : IAsyncDisposable
             Timestamp = _time.GetUtcNow(),
             ModelVersion = s?.ModelVersion,
             BaseVersion = s?.BaseVersion,
-            // The window restarts with every new champion (release or local promotion); an accuracy over a handful of
-            // samples is ±10 points of noise, and the aggregator's canary averages these reports, so none is sent
-            // until the window holds enough samples.
-            Accuracy = s?.WindowedSamples >= Math.Min(MinAccuracySamples, _runtime.Options.AccuracyWindow) ? s.WindowedAccuracy : null,
-            AccuracyWindow = (int)(s?.WindowedSamples ?? 0),
+            // Accuracy of the installed release (BaseVersion) since it was installed, local fine-tunes included: the
+            // aggregator's canary compares releases, and a window that restarted at every local promotion would
+            // credit the control cohort with its freshly fine-tuned champions while the canaries serve the raw
+            // candidate. A window over a handful of samples is ±10 points of noise, so none is sent until it holds enough.
+            Accuracy = s?.ReleaseWindowedSamples >= Math.Min(MinAccuracySamples, _runtime.Options.AccuracyWindow) ? s.ReleaseWindowedAccuracy : null,
+            AccuracyWindow = (int)(s?.ReleaseWindowedSamples ?? 0),
             Drift = s?.DriftPending == true ? DriftState.Drift : DriftState.Stable,
             DriftDetector = s?.DriftDetector,
             CpuPercent = Math.Round(cpuPercent, 2),
