@@ -54,7 +54,9 @@ internal sealed class DemoAgentDevice(DemoDeviceContext context, DeviceStats sta
             DeleteStoreOnStop = true,
             Engine = EngineChoice.Managed,
             HttpPort = null,
-            TelemetryInterval = TimeSpan.FromMilliseconds(500),
+            // About every 25 samples (100–500 ms), as often as DemoDevice reports: the canary needs a few reports per
+            // canary device, and a slow telemetry rate would stretch every rollout at fast stream rates.
+            TelemetryInterval = TimeSpan.FromMilliseconds(Math.Clamp(25 * o.Duration.TotalMilliseconds / o.SamplesPerDevice, 100, 500)),
             // The demo triggers training itself (every TrainEvery labels), so the runtime's own loop is not started.
             TrainCheckInterval = TimeSpan.FromHours(1),
             Delta = new DeltaOptions { TopKFraction = o.DeltaFraction },
