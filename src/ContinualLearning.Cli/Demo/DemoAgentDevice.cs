@@ -25,7 +25,8 @@ internal interface IDemoDevice : IAsyncDisposable
 /// A simulated device that is the real daemon minus its host: <see cref="DeviceRuntime"/> (the
 /// <c>ContinualLearner</c>, metrics) and <see cref="DeviceAgent"/> (delta outbox with error feedback, signed releases,
 /// commands such as the aggregator's set-config cohort, status and telemetry), fed by the device's drifting shard.
-/// Used with <c>--device-agent</c>. Poisoned devices never use it: an attacker runs a modified client.
+/// The default for honest devices (<c>--demo-device</c> switches to <see cref="DemoDevice"/>). Poisoned devices never
+/// use it: an attacker runs a modified client, and the agent has no way to corrupt its deltas.
 /// </summary>
 internal sealed class DemoAgentDevice(DemoDeviceContext context, DeviceStats stats, string fleetPublicKeyPath) : IDemoDevice
 {
@@ -111,7 +112,15 @@ internal sealed class DemoAgentDevice(DemoDeviceContext context, DeviceStats sta
             if (++sinceTraining >= o.TrainEvery)
             {
                 sinceTraining = 0;
-                if (await runtime.TrainNowAsync("demo: every " + o.TrainEvery + " labels", ct) is not null) stats.TrainingRuns++;
+                try
+                {
+                    if (await runtime.TrainNowAsync("demo: every " + o.TrainEvery + " labels", ct) is not null) stats.TrainingRuns++;
+                }
+                catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+                {
+                    // A release was installed mid-run (the agent rebases from its own thread): the learner cancelled
+                    // the run and kept its fresh samples for the next one, on the new base — as in the daemon's loop.
+                }
             }
             var ahead = t * interval - clock.Elapsed.TotalMilliseconds;
             if (ahead >= 5) await Task.Delay(TimeSpan.FromMilliseconds(ahead), ct);
