@@ -16,19 +16,25 @@ internal interface IDemoDevice : IAsyncDisposable
     Task RunAsync(CancellationToken ct);
 
     Task StopAsync();
+
+    /// <summary>Deltas made but not yet acknowledged by the broker (the agent's outbox publishes asynchronously).</summary>
+    int PendingDeltas { get; }
 }
 
 /// <summary>
 /// A simulated device that is the real daemon minus its host: <see cref="DeviceRuntime"/> (the
 /// <c>ContinualLearner</c>, metrics) and <see cref="DeviceAgent"/> (delta outbox with error feedback, signed releases,
 /// commands such as the aggregator's set-config cohort, status and telemetry), fed by the device's drifting shard.
-/// Used with <c>--device-agent</c>. Poisoned devices never use it: an attacker runs a modified client.
+/// The default for honest devices (<c>--demo-device</c> switches to <see cref="DemoDevice"/>). Poisoned devices never
+/// use it: an attacker runs a modified client, and the agent has no way to corrupt its deltas.
 /// </summary>
 internal sealed class DemoAgentDevice(DemoDeviceContext context, DeviceStats stats, string fleetPublicKeyPath) : IDemoDevice
 {
     private readonly PrequentialAccuracy _accuracy = new(context.Options.CanaryWindow);
     private DeviceRuntime? _runtime;
     private DeviceAgent? _agent;
+
+    public int PendingDeltas => _agent?.Outbox.Count ?? 0;
 
     public async Task ConnectAsync(CancellationToken ct)
     {
@@ -49,7 +55,9 @@ internal sealed class DemoAgentDevice(DemoDeviceContext context, DeviceStats sta
             DeleteStoreOnStop = true,
             Engine = EngineChoice.Managed,
             HttpPort = null,
-            TelemetryInterval = TimeSpan.FromMilliseconds(500),
+            // About every 25 samples (100–500 ms), as often as DemoDevice reports: the canary needs a few reports per
+            // canary device, and a slow telemetry rate would stretch every rollout at fast stream rates.
+            TelemetryInterval = TimeSpan.FromMilliseconds(Math.Clamp(25 * o.Duration.TotalMilliseconds / o.SamplesPerDevice, 100, 500)),
             // The demo triggers training itself (every TrainEvery labels), so the runtime's own loop is not started.
             TrainCheckInterval = TimeSpan.FromHours(1),
             Delta = new DeltaOptions { TopKFraction = o.DeltaFraction },
@@ -104,7 +112,15 @@ internal sealed class DemoAgentDevice(DemoDeviceContext context, DeviceStats sta
             if (++sinceTraining >= o.TrainEvery)
             {
                 sinceTraining = 0;
-                if (await runtime.TrainNowAsync("demo: every " + o.TrainEvery + " labels", ct) is not null) stats.TrainingRuns++;
+                try
+                {
+                    if (await runtime.TrainNowAsync("demo: every " + o.TrainEvery + " labels", ct) is not null) stats.TrainingRuns++;
+                }
+                catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+                {
+                    // A release was installed mid-run (the agent rebases from its own thread): the learner cancelled
+                    // the run and kept its fresh samples for the next one, on the new base — as in the daemon's loop.
+                }
             }
             var ahead = t * interval - clock.Elapsed.TotalMilliseconds;
             if (ahead >= 5) await Task.Delay(TimeSpan.FromMilliseconds(ahead), ct);

@@ -34,9 +34,9 @@ internal sealed record DemoDeviceContext(
 /// Learning is the real <see cref="ContinualLearner"/> (champion/challenger, replay, transient SQLite store).
 /// </summary>
 /// <remarks>
-/// The MQTT side is the demo's own, on the protocol library, rather than <c>DeviceAgent</c>: the agent needs a full
-/// <c>DeviceRuntime</c> per device (options file, outbox directory, HTTP API, training loop of its own), which would
-/// make the simulated devices much heavier than the demo needs; both speak the same protocol.
+/// Honest devices run the daemon's <c>DeviceRuntime</c> + <c>DeviceAgent</c> (<see cref="DemoAgentDevice"/>) by
+/// default; this class is what poisoned devices run (<c>--poison</c>: the attacker's modified client sign-flips its
+/// deltas) and what honest devices run with <c>--demo-device</c>. Both speak the same protocol.
 /// </remarks>
 internal sealed class DemoDevice : IDemoDevice
 {
@@ -85,6 +85,9 @@ internal sealed class DemoDevice : IDemoDevice
         _client.MessageReceived += OnMessageAsync;
         _client.HandlerFailed += (m, ex) => _state.Event($"{_stats.Id}: could not handle '{m.Topic}': {ex.Message}");
     }
+
+    /// <summary>Deltas are published synchronously on the device's loop: none is ever pending.</summary>
+    public int PendingDeltas => 0;
 
     private string Cohort => _stats.Shard.Canary ? "canary" : "all";
 

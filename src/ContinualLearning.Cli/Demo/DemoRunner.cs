@@ -141,7 +141,9 @@ internal static class DemoRunner
             await output.ShowWhileAsync(state, options, run);
             await run;
             state.Event("all device streams finished");
-            // Deltas published in the last moments are still on their way; let them arrive before the aggregator stops.
+            // Deltas made in the last moments are still in the agents' outboxes or on their way; let them arrive
+            // before the aggregator stops.
+            for (var wait = 0; wait < 40 && devices.Any(d => d.PendingDeltas > 0); wait++) await Task.Delay(250, ct);
             var sent = state.Devices.Sum(d => d.DeltasSent);
             for (var wait = 0; wait < 40 && state.Aggregator.DeltasReceived < sent; wait++) await Task.Delay(250, ct);
         }

@@ -184,6 +184,9 @@ public sealed class DeviceAgent : IAsyncDisposable
         };
     }
 
+    /// <summary>Labelled samples the installed release must have served before telemetry reports its accuracy (capped at the accuracy window).</summary>
+    public const int MinAccuracySamples = 25;
+
     /// <summary>The current telemetry record.</summary>
     public Telemetry BuildTelemetry()
     {
@@ -205,8 +208,12 @@ public sealed class DeviceAgent : IAsyncDisposable
             Timestamp = _time.GetUtcNow(),
             ModelVersion = s?.ModelVersion,
             BaseVersion = s?.BaseVersion,
-            Accuracy = s?.WindowedAccuracy,
-            AccuracyWindow = (int)(s?.WindowedSamples ?? 0),
+            // Accuracy of the installed release (BaseVersion) since it was installed, local fine-tunes included: the
+            // aggregator's canary compares releases, and a window that restarted at every local promotion would
+            // credit the control cohort with its freshly fine-tuned champions while the canaries serve the raw
+            // candidate. A window over a handful of samples is ±10 points of noise, so none is sent until it holds enough.
+            Accuracy = s?.ReleaseWindowedSamples >= Math.Min(MinAccuracySamples, _runtime.Options.AccuracyWindow) ? s.ReleaseWindowedAccuracy : null,
+            AccuracyWindow = (int)(s?.ReleaseWindowedSamples ?? 0),
             Drift = s?.DriftPending == true ? DriftState.Drift : DriftState.Stable,
             DriftDetector = s?.DriftDetector,
             CpuPercent = Math.Round(cpuPercent, 2),
@@ -315,7 +322,7 @@ public sealed class DeviceAgent : IAsyncDisposable
 
     private void OnRebased()
     {
-        lock (_feedbackLock) _feedback.Reset(_runtime.Learner?.Status.BaseVersion);
+        lock (_feedbackLock) _feedback.Rebase(_runtime.Learner?.Status.BaseVersion);
         _ = PublishStatusSafeAsync();
     }
 

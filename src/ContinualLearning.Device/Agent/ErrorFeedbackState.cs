@@ -15,7 +15,10 @@ namespace ContinualLearning.Device.Agent;
 /// </list>
 /// Each promotion sends the increment champion − reported (through error feedback), so the deltas a device sends
 /// for one base add up to champion − base: several promotions between two global releases never count twice.
-/// A new base (release) resets both.
+/// A new base (release) restarts <b>reported</b> from the new base but keeps the <b>residual</b>: it is learning the
+/// aggregator has not received yet, and it stays a valid update direction on the next global version (error feedback
+/// across rounds, as in EF-SGD). Dropping it on every release would, with top-k 2 % and releases arriving between
+/// most promotions, deliver only the top 2 % of each device's learning and discard the rest.
 /// </summary>
 public sealed class ErrorFeedbackState
 {
@@ -61,8 +64,9 @@ public sealed class ErrorFeedbackState
     {
         if (BaseVersion != baseVersion || _reported is null)
         {
-            // First promotion on this base (or state from an older base): start from the base itself.
-            _feedback = new ErrorFeedback();
+            // First promotion on this base (or state from an older base): start from the base itself. The residual
+            // carries over unless the architecture changed (it would not fit the new tensors).
+            if (!ResidualFits(baseWeights)) _feedback = new ErrorFeedback();
             _reported = baseWeights.Select(t => t.Clone()).ToArray();
             BaseVersion = baseVersion;
         }
@@ -72,13 +76,30 @@ public sealed class ErrorFeedbackState
         return sent;
     }
 
-    /// <summary>Forgets everything (new base release, wipe-data).</summary>
+    /// <summary>
+    /// A new global release was installed: the next promotion's increment is measured from it, while the unsent
+    /// residual is kept (see the class remarks).
+    /// </summary>
+    public void Rebase(string? baseVersion)
+    {
+        _reported = null;
+        BaseVersion = baseVersion;
+        Save();
+    }
+
+    /// <summary>Forgets everything, residual included (wipe-data: the residual is made from the deleted samples).</summary>
     public void Reset(string? baseVersion = null)
     {
         _feedback = new ErrorFeedback();
         _reported = null;
         BaseVersion = baseVersion;
         Save();
+    }
+
+    private bool ResidualFits(IReadOnlyList<NamedTensor> weights)
+    {
+        var byName = weights.ToDictionary(t => t.Name, StringComparer.Ordinal);
+        return _feedback.Residuals.All(r => byName.TryGetValue(r.Name, out var w) && w.Shape.AsSpan().SequenceEqual(r.Shape));
     }
 
     public void Save()

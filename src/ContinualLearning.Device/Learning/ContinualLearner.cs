@@ -45,6 +45,10 @@ public sealed class ContinualLearner : IAsyncDisposable, IDisposable
     private IHeadModel _championModel;
     private IEmbeddingExtractor _extractor;
     private PrequentialAccuracy _accuracy;
+
+    // Accuracy since the installed global release (base) was installed, local promotions included: what telemetry
+    // reports, because the aggregator's canary compares releases. _accuracy restarts with every champion instead.
+    private PrequentialAccuracy _releaseAccuracy;
     private FeatureDriftMonitor? _featureMonitor;
     private CancellationTokenSource? _runCts;
     private volatile bool _paused;
@@ -70,6 +74,7 @@ public sealed class ContinualLearner : IAsyncDisposable, IDisposable
         _championModel = engine.Create(champion.Head, champion.TrainingOptions, champion.HeadWeights);
         _store = OpenStore(champion, deleteExisting: false);
         _accuracy = new PrequentialAccuracy(options.AccuracyWindow);
+        _releaseAccuracy = new PrequentialAccuracy(options.AccuracyWindow);
         _detector = options.DriftDetectorFactory?.Invoke() ?? new Adwin();
         _featureMonitor = options.FeatureDrift is { } fd ? new FeatureDriftMonitor(champion.Features.FeatureNames, fd) : null;
         _trigger = new TriggerMonitor(options.Trigger ?? DefaultTrigger(options.Challenger), time);
@@ -153,6 +158,8 @@ public sealed class ContinualLearner : IAsyncDisposable, IDisposable
                     DriftAlarms = _driftAlarms,
                     WindowedAccuracy = windowed > 0 ? _accuracy.WindowedAccuracy : null,
                     WindowedSamples = windowed,
+                    ReleaseWindowedAccuracy = _releaseAccuracy.Count > 0 ? _releaseAccuracy.WindowedAccuracy : null,
+                    ReleaseWindowedSamples = Math.Min(_releaseAccuracy.Count, _releaseAccuracy.WindowSize),
                     DriftPending = _driftPending,
                     DriftDetector = _detector.Name,
                     LastDecision = _lastDecision,
@@ -431,7 +438,11 @@ public sealed class ContinualLearner : IAsyncDisposable, IDisposable
                 }
             }
             SwapChampion(installed);
-            lock (_statsLock) _referenceAccuracy = null;
+            lock (_statsLock)
+            {
+                _referenceAccuracy = null;
+                _releaseAccuracy = new PrequentialAccuracy(_options.AccuracyWindow);
+            }
             _logger?.LogInformation("Rebased on global release {Version}{Wiped}", installed.Manifest.Version, representationChanged ? " (input changed: samples and replay wiped)" : "");
         }
         finally
@@ -536,6 +547,7 @@ public sealed class ContinualLearner : IAsyncDisposable, IDisposable
         if (label.Kind != SampleLabelKind.Class || prediction is not { Length: > 0 }) return;
         var predicted = prediction.Length == 1 ? (prediction[0] >= 0.5f ? 1 : 0) : ArgMax(prediction);
         _accuracy.Update(label.ClassIndex, predicted);
+        _releaseAccuracy.Update(label.ClassIndex, predicted);
         _detector.Update(predicted == label.ClassIndex ? 0 : 1);
         if (_detector.DriftDetected) RaiseDrift(_detector.Name);
     }

@@ -93,6 +93,15 @@ public sealed record LearnerStatus
 
     public required long WindowedSamples { get; init; }
 
+    /// <summary>
+    /// Prequential accuracy over the last <see cref="LearnerOptions.AccuracyWindow"/> labelled predictions made since
+    /// the installed global release (<see cref="BaseVersion"/>) was installed, local promotions on top of it included;
+    /// null before any. Unlike <see cref="WindowedAccuracy"/> it does not restart with a local promotion.
+    /// </summary>
+    public double? ReleaseWindowedAccuracy { get; init; }
+
+    public long ReleaseWindowedSamples { get; init; }
+
     /// <summary>True when drift was detected since the last run.</summary>
     public required bool DriftPending { get; init; }
 

@@ -29,6 +29,7 @@ public sealed class DemoMosquittoTests(ITestOutputHelper output)
         output.WriteLine(summary.ToMarkdown());
 
         Assert.Contains($"{broker.Host}:{broker.Port} (external)", summary.Broker, StringComparison.Ordinal);
+        Assert.Contains("DeviceAgent", summary.Components["device MQTT side"], StringComparison.Ordinal);
         Assert.True(summary.VersionsReleased >= 1, summary.ToMarkdown());
         Assert.True(summary.DeltasReceived > 0);
         Assert.Equal(summary.DeltasSent, summary.DeltasReceived);
