@@ -216,6 +216,12 @@ public sealed class DeviceRuntime : IAsyncDisposable
                 if (training.IsCancellationRequested) _logger.LogWarning("Training run cancelled at shutdown after {Timeout} s; the challenger was discarded, the champion is unchanged.", Options.ShutdownTimeout.TotalSeconds);
                 break;
             }
+            catch (OperationCanceledException)
+            {
+                // The learner cancels its own run when a release is installed, learning is paused or data is wiped:
+                // expected, not an error; its samples go back to the store for the next run.
+                _logger.LogInformation("Training run cancelled by the learner (new release, pause or wipe); the champion is unchanged.");
+            }
             catch (Exception ex)
             {
                 LastError = $"training failed: {ex.Message}";
