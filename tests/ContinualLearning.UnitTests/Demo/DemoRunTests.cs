@@ -18,6 +18,11 @@ public sealed class DemoRunTests(ITestOutputHelper output)
         HeldOutPerDevice = 400,
         Fleet = fleet,
         Seed = 7,
+        // With 3 devices the canary is one device whose drift point differs from the control's, so at the demo's
+        // 0.08 tolerance a better version was sometimes rolled back twice and the 12 s run ended before the gain
+        // showed (seen in CI: final 79.3 % vs 77.0 %). Canary decisions have their own tests (RolloutPolicyTests,
+        // CanaryRolloutTests); here the point is that learning reaches the fleet through the real protocol.
+        CanaryTolerance = 0.15,
     };
 
     [Fact]
