@@ -107,10 +107,10 @@ public static class FederatedCompression
         double accuracyBeforeDrift = 0, accuracyAfterRecovery = 0;
         for (var round = 0; round < Rounds; round++)
         {
-            if (round == DriftRound + RecoveryRounds) accuracyAfterRecovery = Accuracy(engine, head, options, global, holdoutAfter);
+            if (round == DriftRound + RecoveryRounds) accuracyAfterRecovery = RobustStrategies.Accuracy(engine, head, options, global, holdoutAfter);
             if (round == DriftRound)
             {
-                accuracyBeforeDrift = Accuracy(engine, head, options, global, holdoutBefore);
+                accuracyBeforeDrift = RobustStrategies.Accuracy(engine, head, options, global, holdoutBefore);
                 foreach (var shard in shards) shard.Dispose();
                 shards = Enumerable.Range(0, Devices).Select(d => new SeaGenerator(3, 0.1, seed * 1000 + 500 + d).GetEnumerator()).ToArray();
             }
@@ -148,20 +148,6 @@ public static class FederatedCompression
             global = ParameterVector.Unflatten(globalVector, head);
         }
         foreach (var shard in shards) shard.Dispose();
-        return new RunResult(accuracyBeforeDrift, accuracyAfterRecovery, Accuracy(engine, head, options, global, holdoutAfter), bytes, deltas);
-    }
-
-    private static double Accuracy(ManagedEngine engine, HeadSpec head, TrainingOptions options, IReadOnlyList<NamedTensor> weights, Sample[] samples)
-    {
-        using var model = engine.Create(head, options, weights);
-        var x = new float[samples.Length * 3];
-        for (var i = 0; i < samples.Length; i++)
-            for (var f = 0; f < 3; f++) x[i * 3 + f] = (samples[i].Features[f] - 5f) / 2.9f;
-        var output = new float[samples.Length * 2];
-        model.Predict(x, samples.Length, output);
-        var correct = 0;
-        for (var i = 0; i < samples.Length; i++)
-            if ((output[i * 2 + 1] > output[i * 2] ? 1 : 0) == samples[i].Label) correct++;
-        return (double)correct / samples.Length;
+        return new RunResult(accuracyBeforeDrift, accuracyAfterRecovery, RobustStrategies.Accuracy(engine, head, options, global, holdoutAfter), bytes, deltas);
     }
 }

@@ -95,7 +95,8 @@ public static class RobustStrategies
         return Accuracy(engine, head, options, global, holdout);
     }
 
-    private static double Accuracy(ManagedEngine engine, HeadSpec head, TrainingOptions options, IReadOnlyList<NamedTensor> weights, Sample[] samples)
+    /// <summary>Accuracy of <paramref name="weights"/> on SEA samples (features standardised as the shards are). Shared by the federated runners.</summary>
+    internal static double Accuracy(ManagedEngine engine, HeadSpec head, TrainingOptions options, IReadOnlyList<NamedTensor> weights, Sample[] samples)
     {
         using var model = engine.Create(head, options, weights);
         var x = new float[samples.Length * 3];
