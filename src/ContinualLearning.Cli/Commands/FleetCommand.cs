@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.CommandLine;
 using System.Text.Json;
+using ContinualLearning.Fleet.Client;
 using ContinualLearning.Fleet.Messages;
 using Command = System.CommandLine.Command;
 using FleetCommandMessage = ContinualLearning.Fleet.Messages.Command;
@@ -130,8 +131,19 @@ internal static class FleetCommand
             };
             await using var client = CliCommon.Client(pr.GetValue(broker)!, "cl-cmd");
             await CliCommon.ConnectAsync(client, pr.GetValue(broker)!, ct);
-            var reply = await client.RequestAsync(FleetTopics.Command(f, deviceId), FleetJson.Serialize(command),
-                FleetTopics.CommandReplies(f, client.ClientId), TimeSpan.FromSeconds(pr.GetValue(timeout)), ct);
+            FleetMessage reply;
+            try
+            {
+                reply = await client.RequestAsync(FleetTopics.Command(f, deviceId), FleetJson.Serialize(command),
+                    FleetTopics.CommandReplies(f, client.ClientId), TimeSpan.FromSeconds(pr.GetValue(timeout)), ct);
+            }
+            catch (TimeoutException)
+            {
+                // The protocol's message names topics; the operator needs the device and the checks to run.
+                throw new CliException($"Device '{deviceId}' of fleet '{f}' did not reply to '{pr.GetValue(kind)}' within {pr.GetValue(timeout):0.#} s. " +
+                    $"Check that it is online (`cl fleet ls --fleet {f} --broker {pr.GetValue(broker)}`), that --fleet and the device id are right, " +
+                    "or raise --timeout if it is busy training.");
+            }
             var r = FleetJson.ReadCommandReply(reply.Payload);
             if (pr.GetValue(json)) Console.WriteLine(JsonSerializer.Serialize(r, CliCommon.Json));
             else Console.WriteLine($"{r.DeviceId}: {(r.Ok ? "ok" : "FAILED")} {r.Message}{(r.Data is { Count: > 0 } d ? " " + string.Join(" ", d.Select(kv => $"{kv.Key}={kv.Value}")) : "")}");
