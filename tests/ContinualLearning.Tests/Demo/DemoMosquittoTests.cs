@@ -23,6 +23,11 @@ public sealed class DemoMosquittoTests(ITestOutputHelper output)
             Fleet = fleet,
             Seed = 11,
             Broker = (broker.Host, broker.Port),
+            // With 3 devices the canary is one device whose drift point differs from the control's, so its accuracy
+            // gap says more about drift timing than about the version (seen on a fresh clone: four better versions
+            // rolled back in a row). This test is about the run over Mosquitto; canary decisions have their own
+            // tests (RolloutPolicyTests, CanaryRolloutTests), so here a canary is always promoted once judged.
+            CanaryTolerance = 1.0,
         };
 
         var summary = await DemoRunner.RunAsync(options, DemoUi.Quiet, CancellationToken.None);

@@ -19,10 +19,11 @@ public sealed class DemoRunTests(ITestOutputHelper output)
         Fleet = fleet,
         Seed = 7,
         // With 3 devices the canary is one device whose drift point differs from the control's, so at the demo's
-        // 0.08 tolerance a better version was sometimes rolled back twice and the 12 s run ended before the gain
-        // showed (seen in CI: final 79.3 % vs 77.0 %). Canary decisions have their own tests (RolloutPolicyTests,
-        // CanaryRolloutTests); here the point is that learning reaches the fleet through the real protocol.
-        CanaryTolerance = 0.15,
+        // 0.08 tolerance better versions were rolled back and the 12 s run ended before the gain showed (seen on
+        // fresh clones: final 79.3 % vs 77.0 %; a 19-point canary/control gap on a better version in a sibling test).
+        // Canary decisions have their own tests (RolloutPolicyTests, CanaryRolloutTests); here the point is that
+        // learning reaches the fleet through the real protocol, so a judged canary is always promoted.
+        CanaryTolerance = 1.0,
     };
 
     [Fact]
