@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text.Json;
+using System.Text.Json.Serialization;
 using ContinualLearning.IO;
 
 namespace ContinualLearning.Device.Agent;
@@ -26,7 +27,7 @@ public sealed class RuntimeSettings
         if (!File.Exists(path)) return;
         try
         {
-            var saved = JsonSerializer.Deserialize<Dictionary<string, string>>(File.ReadAllBytes(path));
+            var saved = JsonSerializer.Deserialize(File.ReadAllBytes(path), RuntimeSettingsJson.Default.DictionaryStringString);
             if (saved is not null) Apply(saved, persist: false);
         }
         catch (Exception ex) when (ex is JsonException or ArgumentException)
@@ -95,6 +96,10 @@ public sealed class RuntimeSettings
     private void Save()
     {
         Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(_path))!);
-        AtomicFile.Write(_path, JsonSerializer.SerializeToUtf8Bytes(Snapshot()));
+        AtomicFile.Write(_path, JsonSerializer.SerializeToUtf8Bytes(new Dictionary<string, string>(Snapshot()), RuntimeSettingsJson.Default.DictionaryStringString));
     }
 }
+
+/// <summary>Source-generated JSON for runtime.json (no reflection: <c>cl-device</c> is compiled ahead of time).</summary>
+[JsonSerializable(typeof(Dictionary<string, string>))]
+internal sealed partial class RuntimeSettingsJson : JsonSerializerContext;

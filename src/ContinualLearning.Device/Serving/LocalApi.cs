@@ -1,4 +1,5 @@
 using System.Text.Json;
+using System.Text.Json.Serialization;
 using ContinualLearning.Device.Agent;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
@@ -16,8 +17,6 @@ public static class LocalApi
     /// <summary>Largest request body accepted (a feature vector is small; this stops accidental uploads).</summary>
     public const int MaxBodyBytes = 1024 * 1024;
 
-    private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web) { DefaultIgnoreCondition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull };
-
     /// <summary>Maps the endpoints. <paramref name="agent"/> is optional (queue depth and connection state in /metrics).</summary>
     public static IEndpointRouteBuilder MapDeviceApi(this IEndpointRouteBuilder app, DeviceRuntime runtime, Func<DeviceAgent?> agent)
     {
@@ -29,7 +28,7 @@ public static class LocalApi
         {
             if (!request.HasFeatures) throw new SampleRequestException("The body needs 'features': an array in schema order or an object {\"name\": number}.", "features", null);
             var prediction = SampleRequest.Guard(() => request.Features is { } raw ? runtime.Predict(raw) : runtime.Predict(request.NamedFeatures!));
-            return Results.Json(PredictionResponse.From(prediction), Json);
+            return Results.Json(PredictionResponse.From(prediction), LocalApiJson.Default.PredictionResponse);
         }));
 
         app.MapPost("/label", async (HttpContext http) => await HandleAsync(http, runtime, request =>
@@ -37,36 +36,31 @@ public static class LocalApi
             if (request.SampleId is not { } id) throw new SampleRequestException("The body needs 'sampleId' (returned by /predict).", "sampleId", null);
             if (!request.HasLabel) throw new SampleRequestException("The body needs 'label' (a label name or class index).", "label", null);
             SampleRequest.Guard(() => request.LabelTo(runtime, id));
-            return Results.Json(new { sampleId = id, accepted = true }, Json);
+            return Results.Json(new LabelAccepted(id, Accepted: true), LocalApiJson.Default.LabelAccepted);
         }));
 
-        app.MapGet("/health", () =>
-        {
-            var learner = runtime.Learner;
-            if (learner is null)
-                return Results.Json(new { status = "no-model", error = new NoModelException().Message }, Json, statusCode: StatusCodes.Status503ServiceUnavailable);
-            var s = learner.Status;
-            return Results.Json(new
-            {
-                status = "ok",
-                model = s.ModelName,
-                version = s.ModelVersion,
-                baseVersion = s.BaseVersion,
-                engine = s.Engine,
-                paused = s.Paused,
-                training = s.Training,
-                mqttConnected = agent()?.IsConnected ?? false,
-                lastError = runtime.LastError,
-            }, Json);
-        });
+        // RequestDelegate handlers ((HttpContext) => Task), not Delegate overloads: those are built by reflection at run
+        // time, which native AOT (cl-device) cannot do.
+        app.MapGet("/health", http => Health(runtime, agent()).ExecuteAsync(http));
 
-        app.MapGet("/metrics", () =>
+        app.MapGet("/metrics", http =>
         {
             var a = agent();
             var text = runtime.Metrics.Render(runtime.Gauges(a?.Outbox.Count ?? 0, a?.Outbox.Bytes ?? 0, a?.IsConnected ?? false));
-            return Results.Text(text, "text/plain; version=0.0.4; charset=utf-8");
+            return Results.Text(text, "text/plain; version=0.0.4; charset=utf-8").ExecuteAsync(http);
         });
         return app;
+    }
+
+    private static IResult Health(DeviceRuntime runtime, DeviceAgent? agent)
+    {
+        var learner = runtime.Learner;
+        if (learner is null)
+            return Results.Json(new NoModelHealth("no-model", new NoModelException().Message), LocalApiJson.Default.NoModelHealth, statusCode: StatusCodes.Status503ServiceUnavailable);
+        var s = learner.Status;
+        return Results.Json(
+            new HealthBody("ok", s.ModelName, s.ModelVersion, s.BaseVersion, s.Engine, s.Paused, s.Training, agent?.IsConnected ?? false, runtime.LastError),
+            LocalApiJson.Default.HealthBody);
     }
 
     // The handlers are RequestDelegates ((HttpContext) => Task), so a returned IResult would be dropped: execute it here.
@@ -88,10 +82,28 @@ public static class LocalApi
         catch (SampleRequestException ex)
         {
             runtime.Metrics.CountRejectedRequest();
-            return Results.Json(new ErrorBody(ex.Message, ex.Field, ex.Value), Json, statusCode: ex.StatusCode);
+            return Results.Json(new ErrorBody(ex.Message, ex.Field, ex.Value), LocalApiJson.Default.ErrorBody, statusCode: ex.StatusCode);
         }
     }
 
     /// <summary>The error body: what was wrong, in which field, with which value.</summary>
     public sealed record ErrorBody(string Error, string? Field, string? Value);
+
+    /// <summary>The body of an accepted label.</summary>
+    public sealed record LabelAccepted(long SampleId, bool Accepted);
+
+    /// <summary><c>/health</c> with a model.</summary>
+    public sealed record HealthBody(string Status, string Model, string Version, string BaseVersion, string Engine, bool Paused, bool Training, bool MqttConnected, string? LastError);
+
+    /// <summary><c>/health</c> before the first model (503).</summary>
+    public sealed record NoModelHealth(string Status, string Error);
 }
+
+/// <summary>Source-generated camelCase JSON for the HTTP bodies (no reflection: <c>cl-device</c> is compiled ahead of time).</summary>
+[JsonSourceGenerationOptions(JsonSerializerDefaults.Web, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
+[JsonSerializable(typeof(PredictionResponse))]
+[JsonSerializable(typeof(LocalApi.ErrorBody))]
+[JsonSerializable(typeof(LocalApi.LabelAccepted))]
+[JsonSerializable(typeof(LocalApi.HealthBody))]
+[JsonSerializable(typeof(LocalApi.NoModelHealth))]
+internal sealed partial class LocalApiJson : JsonSerializerContext;

@@ -1,0 +1,69 @@
+using System.CommandLine;
+using System.Globalization;
+using ContinualLearning.Device.Configuration;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.Hosting;
+
+namespace ContinualLearning.Device.Hosting;
+
+/// <summary>
+/// The daemon's <c>run</c> command, shared by <c>cl-device run</c> (the native-AOT binary the device packages ship)
+/// and <c>cl device run</c> (the all-in-one <c>cl</c>, which can also offer the torch engine).
+/// Flags override <c>CL_DEVICE_*</c> variables, which override the config file (docs/device.md).
+/// </summary>
+public static class DeviceRunCommand
+{
+    /// <summary>Builds <c>run</c>. <paramref name="torch"/> says, for the resolved options, whether a torch engine is on offer.</summary>
+    public static Command Create(Func<DeviceOptions, TorchEngineProvider> torch)
+    {
+        ArgumentNullException.ThrowIfNull(torch);
+        var run = new Command("run", "Run the daemon in the foreground (systemd: Type=notify).");
+        var config = new Option<string?>("--config") { Description = $"JSON config file (default {DeviceOptions.DefaultConfigPath} when it exists)." };
+        var broker = new Option<string?>("--broker") { Description = "MQTT broker host:port." };
+        var id = new Option<string?>("--id") { Description = "Device id." };
+        var fleet = new Option<string?>("--fleet") { Description = "Fleet name." };
+        var model = new Option<string?>("--model") { Description = "Model name whose releases to install." };
+        var bundle = new Option<string?>("--bundle") { Description = "Bundle directory installed when the model store is empty." };
+        var dataDir = new Option<string?>("--data-dir") { Description = "Persistent state directory." };
+        var key = new Option<string?>("--fleet-key") { Description = "Fleet release public key (PEM)." };
+        var engine = new Option<string?>("--engine") { Description = "auto | managed | torch." };
+        var httpPort = new Option<int?>("--http-port") { Description = "Loopback HTTP port (0 = any free port)." };
+        var cohort = new Option<string?>("--cohort") { Description = "Rollout cohort (all, canary, ...)." };
+        var json = new Option<bool>("--log-json") { Description = "Log one JSON object per line." };
+        foreach (var o in new Option[] { config, broker, id, fleet, model, bundle, dataDir, key, engine, httpPort, cohort, json })
+            run.Options.Add(o);
+        run.SetAction(async (parse, cancellationToken) =>
+        {
+            var overrides = new Dictionary<string, string?>(StringComparer.Ordinal);
+            void Set(string configKey, string? value)
+            {
+                if (value is not null) overrides[configKey] = value;
+            }
+            Set("broker", parse.GetValue(broker));
+            Set("deviceId", parse.GetValue(id));
+            Set("fleet", parse.GetValue(fleet));
+            Set("modelName", parse.GetValue(model));
+            Set("bundle", parse.GetValue(bundle));
+            Set("dataDirectory", parse.GetValue(dataDir));
+            Set("fleetPublicKey", parse.GetValue(key));
+            Set("engine", parse.GetValue(engine));
+            Set("http:port", parse.GetValue(httpPort)?.ToString(CultureInfo.InvariantCulture));
+            Set("cohort", parse.GetValue(cohort));
+            if (parse.GetValue(json)) overrides["logging:format"] = "json";
+            try
+            {
+                var options = DeviceOptionsReader.Read(DeviceOptionsReader.Build(parse.GetValue(config), overrides));
+                await using var app = DeviceHost.Build(options, torch(options));
+                await app.StartAsync(cancellationToken);
+                await app.WaitForShutdownAsync(cancellationToken);
+                return 0;
+            }
+            catch (DeviceConfigurationException ex)
+            {
+                await Console.Error.WriteLineAsync(ex.Message);
+                return 2;
+            }
+        });
+        return run;
+    }
+}
