@@ -84,8 +84,9 @@ Task("Publish")
 var deviceRuntimes = Argument("device-runtimes", "linux-arm64,linux-x64").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
 var debVersion = Argument("deb-version", "0.1.0");
 var fleetPublicKey = Argument("fleet-public-key", "");
-// false: leave libtorch out of the linux-x64 package too (managed engine only; a much smaller amd64 .deb).
-var deviceTorch = Argument("device-torch", true);
+// true: the linux-x64 package ships the torch variant of cl-device instead (JIT-compiled, links TorchSharp and libtorch:
+// ~105 MB .deb, ~110 MB more RSS when torch is used). Default false: native AOT, managed engine, like arm64.
+var deviceTorch = Argument("device-torch", false);
 
 // Debian architecture names for the runtimes we package.
 string DebArch(string rid) => rid switch
@@ -95,46 +96,57 @@ string DebArch(string rid) => rid switch
     _ => throw new ArgumentException($"No .deb mapping for runtime '{rid}'; use linux-arm64 or linux-x64."),
 };
 
-// Self-contained `cl` for devices: artifacts/device/<rid>/. Not trimmed: ILLink drops members TorchSharp, MQTTnet
-// and Microsoft.Extensions.Configuration binding reach by reflection (see docs/device-images.md, "Trimming").
-// On linux-arm64 TorchSharp's managed assembly is still published (the Cli references it; the engine picker checks
-// TorchEngine.IsAvailable), but libtorch natives exist only for linux-x64 and must not be in the arm64 output.
+// `cl-device` for devices: artifacts/device/<rid>/ (the daemon alone; fleet tools stay in `cl`), debug symbols in
+// artifacts/device/symbols/<rid>/. Native AOT (src/ContinualLearning.Device.Daemon): compiled and trimmed ahead of
+// time, no JIT — that is what keeps the daemon under the 80 MB RSS goal (docs/benchmarks.md, "Device footprint").
+// Cross-compiling linux-arm64 on an x64 host needs clang, llvm (llvm-objcopy) and the aarch64 cross toolchain
+// (gcc-aarch64-linux-gnu, libc6-dev-arm64-cross); .ci/run installs them.
 Task("PublishDevice")
     .Does(() =>
 {
+    foreach (var tool in new[] { "clang", "llvm-objcopy" })
+        if (StartProcess("sh", new ProcessSettings { Arguments = $"-c \"command -v {tool}\"", RedirectStandardOutput = true }) != 0)
+            throw new InvalidOperationException($"{tool} is not on PATH: native AOT links cl-device with clang and splits symbols with llvm-objcopy. "
+                + "Install them (Debian: apt-get install clang llvm gcc-aarch64-linux-gnu libc6-dev-arm64-cross) and run again.");
     foreach (var rid in deviceRuntimes)
     {
         var output = artifacts + Directory("device") + Directory(rid);
+        var symbols = artifacts + Directory("device") + Directory("symbols") + Directory(rid);
         CleanDirectory(output);
-        DotNetPublish("./src/ContinualLearning.Cli/ContinualLearning.Cli.csproj", new DotNetPublishSettings
+        CleanDirectory(symbols);
+        var torch = deviceTorch && rid == "linux-x64";
+        var settings = new DotNetMSBuildSettings()
+            // Devices do not debug in place: no .pdb/.xml next to the binaries (a few MB on flash).
+            .WithProperty("DebugType", "none")
+            .WithProperty("GenerateDocumentationFile", "false");
+        if (torch)
+            // libtorch for linux-x64 ships to x64 devices, and they run Debian 12 class systems: always weaken the GLIBCXX need.
+            settings = settings.WithProperty("ClDeviceTorch", "true").WithProperty("TorchSharpWeakGlibcxx", "always");
+        DotNetPublish("./src/ContinualLearning.Device.Daemon/ContinualLearning.Device.Daemon.csproj", new DotNetPublishSettings
         {
             Configuration = "Release",
             Runtime = rid,
             SelfContained = true,
             OutputDirectory = output,
-            MSBuildSettings = new DotNetMSBuildSettings()
-                // Devices do not debug in place: no .pdb/.xml next to the binaries (a few MB on flash).
-                .WithProperty("DebugType", "none")
-                .WithProperty("GenerateDocumentationFile", "false")
-                // libtorch for linux-x64 ships to x64 devices, and they run Debian 12 class systems: always weaken the GLIBCXX need.
-                .WithProperty("TorchSharpWeakGlibcxx", "always"),
+            MSBuildSettings = settings,
         });
+        // Native AOT writes cl-device.dbg (the symbols stripped from cl-device): keep it for crash analysis, not on devices.
+        foreach (var f in GetFiles($"{output}/*.dbg")) MoveFile(f, symbols + File(f.GetFilename().FullPath));
+        // The ONNX Runtime package also drops its Windows onnxruntime*.dll into linux outputs: never loaded here.
+        foreach (var f in GetFiles($"{output}/*.dll").Where(f => f.GetFilename().FullPath.StartsWith("onnxruntime", StringComparison.Ordinal))) DeleteFile(f);
+        foreach (var f in GetFiles($"{output}/*.pdb").Concat(GetFiles($"{output}/*.xml"))) DeleteFile(f);
         // libtorch-cpu ships Python bindings and test/backend-demo libraries TorchSharp never loads: not for devices.
         foreach (var name in new[] { "libtorch_python.so", "libjitbackend_test.so", "libtorchbind_test.so", "libaoti_custom_ops.so", "libbackend_with_compiler.so", "libnnapi_backend.so" })
             foreach (var f in GetFiles($"{output}/**/{name}")) DeleteFile(f);
-        if (rid != "linux-x64" || !deviceTorch)
-        {
-            var torchNatives = new[] { "libtorch*.so*", "libLibTorchSharp.so", "libc10.so", "libgomp-*.so*", "libshm.so" }
-                .SelectMany(pattern => GetFiles($"{output}/**/{pattern}")).ToList();
-            foreach (var f in torchNatives) { Warning($"Removing {f}: " + (rid == "linux-x64" ? "--device-torch=false." : $"libtorch has no {rid} build.")); DeleteFile(f); }
-        }
+        if (!torch && GetFiles($"{output}/**/libtorch*.so*").Any())
+            throw new InvalidOperationException($"libtorch natives in the {rid} cl-device output without --device-torch: the native AOT daemon must not carry them.");
         var bytes = System.IO.Directory.EnumerateFiles(output, "*", SearchOption.AllDirectories).Sum(f => new System.IO.FileInfo(f).Length);
-        Information($"Published cl for {rid} to {output} ({bytes / 1048576.0:0.0} MB)");
+        Information($"Published cl-device for {rid} ({(torch ? "JIT, torch engine" : "native AOT, managed engine")}) to {output} ({bytes / 1048576.0:0.0} MB)");
     }
 });
 
 // A .deb per runtime: artifacts/device/continual-learning_<version>_<arch>.deb. Layout:
-//   /opt/continual-learning/ (the publish output), /usr/bin/cl -> /opt/continual-learning/cl,
+//   /opt/continual-learning/ (the publish output), /usr/bin/cl-device -> /opt/continual-learning/cl-device,
 //   /etc/continual-learning/device.json + fleet-public.pem (conffiles), /lib/systemd/system/cl-device.service,
 //   /lib/udev/rules.d/60-continual-learning-gpio.rules; postinst creates the cl-device system user.
 Task("PackageDeb")
@@ -154,10 +166,10 @@ Task("PackageDeb")
         CopyDirectory(publish, Directory(P("opt/continual-learning")));
         // Publish output is 0744 (rwxr--r--) for natives; make everything world-readable, executables 0755.
         foreach (var f in System.IO.Directory.EnumerateFiles(P("opt/continual-learning"), "*", SearchOption.AllDirectories))
-            Mode(f, f.EndsWith("/cl") || f.EndsWith(".so") ? "755" : "644");
+            Mode(f, f.EndsWith("/cl-device") || f.EndsWith(".so") ? "755" : "644");
 
         EnsureDirectoryExists(P("usr/bin"));
-        System.IO.File.CreateSymbolicLink(P("usr/bin/cl"), "/opt/continual-learning/cl");
+        System.IO.File.CreateSymbolicLink(P("usr/bin/cl-device"), "/opt/continual-learning/cl-device");
 
         EnsureDirectoryExists(P("etc/continual-learning"));
         CopyFile(templates.CombineWithFilePath("device.json"), P("etc/continual-learning/device.json"));
@@ -192,7 +204,7 @@ Task("PackageDeb")
             "Depends: libc6 (>= 2.31), libstdc++6 (>= 10), libgcc-s1, zlib1g, libssl3 | libssl1.1, adduser",
             "Section: misc",
             "Priority: optional",
-            "Description: on-device continual learning runtime (cl, cl-device service)",
+            "Description: on-device continual learning runtime (cl-device service)",
             " The cl-device daemon serves a model, fine-tunes its head locally with replay,",
             " keeps raw samples only in a tmpfs SQLite store and sends compressed weight",
             " deltas to the fleet aggregator over MQTT.",

@@ -1,24 +1,24 @@
 #!/usr/bin/env bash
 # Emulated linux-arm64 end-to-end check (called from .ci/run; runs alone too).
 #
-# 1. Publishes `cl` self-contained for linux-arm64 (managed engine: no libtorch for linux-arm64).
-# 2. Builds (once, then cached) an arm64 sysroot from Debian bookworm's arm64 .debs and runs the arm64 `cl` with
-#    qemu-user: `cl version`, then `cl selfcheck --onnx --mqtt …`: the managed engine trains a 128→256→10 head on a
-#    drifting stream with replay from a SQLite store on tmpfs, promotes challengers, exports the head and runs it
-#    through ONNX Runtime's arm64 native, and publishes the compressed delta to a Mosquitto on the host's loopback,
-#    where an x64 `cl selfcheck receive` decodes and validates it.
-# 3. Seeds an aggregator registry with the base bundle from `cl selfcheck kit` (1.0.0) and starts an x64
-#    `cl aggregator run` (K=1, no canary) on the same broker; runs the arm64 `cl device run` daemon on that bundle,
-#    feeds it labelled samples over MQTT until it trains, promotes and sends a delta; then checks from the outside that
-#    the aggregator accepted that delta into version 1.1.0 (`cl model show 1.1.0 --json`: released, parent 1.0.0, the
-#    daemon's delta and device id), that the retained release topic announces 1.1.0, and that the emulated daemon
-#    verified and installed it (`/health` baseVersion 1.1.0).
+# 1. Publishes `cl-device` for linux-arm64 the way the device package does: native AOT, cross-compiled on this x64
+#    host (clang + the aarch64 cross toolchain), managed engine (no libtorch for linux-arm64).
+# 2. Builds (once, then cached) an arm64 sysroot from Debian bookworm's arm64 .debs and runs the arm64 binary with
+#    qemu-user: `cl-device version`.
+# 3. Writes a base bundle 1.0.0 with `cl selfcheck kit --backbone 16` (a frozen ONNX backbone 3→16→16 + a 16→8→2
+#    head), seeds an aggregator registry with it and starts an x64 `cl aggregator run` (K=1, no canary) on a
+#    Mosquitto on the host's loopback; runs the arm64 `cl-device run` daemon on that bundle — every prediction and
+#    training sample goes through ONNX Runtime's arm64 native under emulation — feeds it labelled samples over MQTT
+#    until it trains, promotes and sends a delta; then checks from the outside that the aggregator accepted that delta
+#    into version 1.1.0 (`cl model show 1.1.0 --json`: released, parent 1.0.0, the daemon's delta and device id), that
+#    the retained release topic announces 1.1.0, and that the emulated daemon verified and installed it (`/health`
+#    baseVersion 1.1.0).
 #
 # ONNX Runtime's arm64 native crashes under qemu-user unless the guest sees an ARM /proc/cpuinfo (see
 # docs/device-images.md, "ONNX Runtime under qemu-user"): qemu-user resolves absolute paths inside the -L prefix
 # first, so the sysroot carries a generated proc/cpuinfo.
 #
-# Environment: CL_ARM64_CACHE (sysroot cache, default ~/.cache/continual-learning), CL_ARM64_SAMPLES (stream length, default 2000).
+# Environment: CL_ARM64_CACHE (sysroot cache, default ~/.cache/continual-learning).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$PWD
@@ -29,7 +29,6 @@ export DEBIAN_FRONTEND=noninteractive DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOG
 
 cache=${CL_ARM64_CACHE:-$HOME/.cache/continual-learning}
 sysroot=$cache/arm64-sysroot-bookworm
-samples=${CL_ARM64_SAMPLES:-2000}
 work=$(mktemp -d)
 pids=()
 cleanup() {
@@ -38,12 +37,21 @@ cleanup() {
 }
 trap cleanup EXIT
 
-echo "::: arm64: qemu-user"
-if ! command -v qemu-aarch64-static >/dev/null 2>&1; then
+echo "::: arm64: qemu-user and the native AOT cross toolchain"
+# clang links the native AOT binary, llvm gives llvm-objcopy (splits the symbols), and the aarch64 cross toolchain
+# gives the linker, crt files and libc to link against.
+need=()
+command -v qemu-aarch64-static >/dev/null 2>&1 || need+=(qemu-user-static)
+command -v clang >/dev/null 2>&1 || need+=(clang)
+command -v llvm-objcopy >/dev/null 2>&1 || need+=(llvm)
+command -v aarch64-linux-gnu-ld >/dev/null 2>&1 || need+=(gcc-aarch64-linux-gnu)
+[ -f /usr/aarch64-linux-gnu/lib/crt1.o ] || need+=(libc6-dev-arm64-cross)
+if [ ${#need[@]} -gt 0 ]; then
   $SUDO apt-get update -qq
-  $SUDO apt-get install -y -qq --no-install-recommends qemu-user-static >/dev/null
+  $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
 qemu-aarch64-static --version | head -n1
+clang --version | head -n1
 
 echo "::: arm64: sysroot ($sysroot)"
 # Only what the self-contained app loads: glibc, libstdc++/libgcc (ONNX Runtime, coreclr), zlib, OpenSSL (TLS to the
@@ -75,20 +83,22 @@ for ((i = 0; i < $(nproc --all); i++)); do
   printf 'processor\t: %d\nBogoMIPS\t: 108.00\nFeatures\t: fp asimd evtstrm crc32 cpuid\nCPU implementer\t: 0x41\nCPU architecture: 8\nCPU variant\t: 0x0\nCPU part\t: 0xd08\nCPU revision\t: 3\n\n' "$i" >> "$sysroot/proc/cpuinfo"
 done
 
-echo "::: arm64: publish cl (linux-arm64, self-contained)"
-publish=$repo/artifacts/publish/linux-arm64
-# cpu/ is never a publish output: it is where TorchSharp's fallback loader consolidates libtorch natives it copies from
-# a NuGet cache at run time (see the daemon step). Drop a stale one so the check below is about the publish alone.
-rm -rf "$publish/cpu"
-dotnet publish src/ContinualLearning.Cli -c Release -r linux-arm64 --self-contained -o "$publish" -v quiet -nologo
+echo "::: arm64: publish cl-device (linux-arm64, native AOT, cross-compiled)"
+publish=$repo/artifacts/publish/cl-device-linux-arm64
+start=$(date +%s)
+# Warnings are errors: a trimming/AOT warning in our code fails here, before it can fail on a device.
+dotnet publish src/ContinualLearning.Device.Daemon -c Release -r linux-arm64 -o "$publish" -v quiet -nologo
+echo "published in $(( $(date +%s) - start )) s: $(du -sh "$publish" | cut -f1) ($(du -h "$publish/cl-device" | cut -f1) cl-device)"
+file "$publish/cl-device" 2>/dev/null | grep -q 'ARM aarch64' || { file "$publish/cl-device" >&2 || true; echo "cl-device is not an arm64 executable" >&2; exit 1; }
 if find "$publish" -name 'libtorch*.so*' -o -name 'libLibTorchSharp*' | grep -q .; then
   echo "libtorch natives in the linux-arm64 publish output: they cannot load on arm64" >&2; exit 1
 fi
-arm64() { qemu-aarch64-static -L "$sysroot" "$publish/cl" "$@"; }
+arm64() { qemu-aarch64-static -L "$sysroot" "$publish/cl-device" "$@"; }
 
-echo "::: arm64: cl version (emulated)"
+echo "::: arm64: cl-device version (emulated)"
 arm64 version | tee "$work/version.txt"
 grep -q "linux-arm64" "$work/version.txt"
+grep -q "native AOT" "$work/version.txt"
 
 echo "::: arm64: broker on loopback"
 mosquitto_bin=$(command -v mosquitto || echo /usr/sbin/mosquitto)
@@ -103,7 +113,7 @@ for attempt in 1 2 3 4 5; do
 done
 echo "mosquitto on 127.0.0.1:$port"
 
-echo "::: arm64: x64 receiver"
+echo "::: arm64: x64 cl (kit, aggregator, receiver)"
 # The default (Debug) configuration: .ci/run has built it already, so this is a no-op there.
 dotnet build src/ContinualLearning.Cli -v quiet -nologo
 # The output may sit in a RID folder (the build targets the host runtime by default).
@@ -113,29 +123,10 @@ for candidate in src/ContinualLearning.Cli/bin/Debug/net10.0/linux-*/cl.dll src/
 done
 [ -n "$x64_cl" ] || { echo "no x64 cl.dll under src/ContinualLearning.Cli/bin/Debug" >&2; exit 1; }
 x64() { dotnet "$x64_cl" "$@"; }
-x64 selfcheck receive --mqtt "127.0.0.1:$port" --fleet e2e --timeout 600 > "$work/receiver.txt" 2>&1 &
-receiver=$!
-pids+=($receiver)
-for _ in $(seq 1 100); do grep -q '^subscribed=' "$work/receiver.txt" && break; sleep 0.2; done
-grep -q '^subscribed=' "$work/receiver.txt" || { cat "$work/receiver.txt" >&2; exit 1; }
-
-echo "::: arm64: cl selfcheck (emulated: managed engine, SQLite on tmpfs, ONNX Runtime, delta over MQTT)"
-start=$(date +%s)
-arm64 selfcheck --samples "$samples" --onnx --mqtt "127.0.0.1:$port" --fleet e2e --device-id arm64-qemu | tee "$work/device.txt"
-echo "emulated selfcheck took $(( $(date +%s) - start )) s"
-grep -q '^runtime=linux-arm64$' "$work/device.txt"
-grep -q '^result=ok$' "$work/device.txt"
-
-wait "$receiver"
-cat "$work/receiver.txt"
-grep -q '^received_device=arm64-qemu$' "$work/receiver.txt"
-sent_id=$(sed -n 's/^mqtt_published=.*delta_id=//p' "$work/device.txt")
-grep -q "^received_delta_id=$sent_id\$" "$work/receiver.txt"
-grep -q '^result=ok$' "$work/receiver.txt"
-echo "::: arm64: selfcheck ok (delta $sent_id from the emulated arm64 process decoded on x64)"
 
 echo "::: arm64: x64 aggregator (registry seeded with the kit's base bundle 1.0.0, K=1, no canary)"
-x64 selfcheck kit --out "$work/kit" > /dev/null
+x64 selfcheck kit --out "$work/kit" --backbone 16 > /dev/null
+[ -f "$work/kit/bundle/backbone.onnx" ] || { echo "the kit bundle has no backbone.onnx" >&2; exit 1; }
 # The registry must know the device's base version, else the delta is refused as unknown-base-version.
 mkdir -p "$work/registry"
 x64 model publish "$work/kit/bundle" --registry "$work/registry" > "$work/seed.txt" 2>&1 \
@@ -169,23 +160,19 @@ done
 grep -q 'serving sea (global 1.0.0)' "$work/aggregator.log" || agg_fail "the x64 aggregator did not report serving sea 1.0.0 within 30 s"
 grep 'serving sea' "$work/aggregator.log"
 
-echo "::: arm64: cl device run (emulated daemon: base bundle, samples over MQTT, volume-triggered training, promotion, delta)"
+echo "::: arm64: cl-device run (emulated daemon: base bundle with an ONNX backbone, samples over MQTT, volume-triggered training, promotion, delta)"
 x64 selfcheck receive --mqtt "127.0.0.1:$port" --fleet e2e-daemon --timeout 600 > "$work/receiver2.txt" 2>&1 &
 receiver=$!
 pids+=($receiver)
 for _ in $(seq 1 100); do grep -q '^subscribed=' "$work/receiver2.txt" && break; sleep 0.2; done
 http_port=$((port + 1))
 start_ns=$(date +%s%N)
-# NUGET_PACKAGES points nowhere: with --engine auto the daemon probes libtorch, and when TorchSharp cannot load it
-# from the app directory it copies the (linux-x64) natives from the NuGet cache — which a device does not have, but
-# this host does — into $publish/cpu/ (~500 MB, slow under qemu). A real device falls straight through to managed.
 # A run after 200 new labels (volume trigger), checked every second; margin −1 promotes any challenger, so the
-# check does not depend on how much the head learns from 200 samples.
+# check does not depend on how much the head learns from 200 samples. --engine auto must resolve to managed.
 CL_DEVICE_TRANSIENTSTORE=/dev/shm/cl-e2e-$$.db CL_DEVICE_DELETESTOREONSTOP=true \
 CL_DEVICE_LEARNING__MAXSAMPLES=200 CL_DEVICE_LEARNING__MINSAMPLES=50 CL_DEVICE_LEARNING__ACCURACYMARGIN=-1 \
 CL_DEVICE_TRAINCHECKINTERVALSECONDS=1 \
-NUGET_PACKAGES="$work/no-nuget-cache" \
-  qemu-aarch64-static -L "$sysroot" "$publish/cl" device run --id arm64-daemon --fleet e2e-daemon --model sea \
+  qemu-aarch64-static -L "$sysroot" "$publish/cl-device" run --id arm64-daemon --fleet e2e-daemon --model sea \
     --broker "127.0.0.1:$port" --fleet-key "$work/kit/fleet.pub" --data-dir "$work/device-data" --bundle "$work/kit/bundle" \
     --engine auto --http-port "$http_port" > "$work/daemon.log" 2>&1 &
 daemon=$!
@@ -198,6 +185,11 @@ done
 curl -sf "http://127.0.0.1:$http_port/health" > /dev/null || { cat "$work/daemon.log" >&2; echo "the emulated daemon never served /health" >&2; exit 1; }
 echo "emulated daemon serving after $(( ($(date +%s%N) - start_ns) / 1000000 )) ms (qemu-user: functional check only): $(cat "$work/health.json")"
 grep -q '"engine":"managed"' "$work/health.json" || { echo "engine=auto did not pick the managed engine on linux-arm64" >&2; exit 1; }
+# A prediction goes through the ONNX backbone (arm64 ONNX Runtime under qemu-user), then the head.
+curl -sf -X POST "http://127.0.0.1:$http_port/predict" -H 'Content-Type: application/json' -d '{"features":[1.5,2.5,9.0]}' > "$work/predict.json" \
+  || { cat "$work/daemon.log" >&2; echo "POST /predict failed on the emulated daemon" >&2; exit 1; }
+echo "prediction through the ONNX backbone: $(cat "$work/predict.json")"
+grep -q '"probabilities":\[' "$work/predict.json"
 # 260 labelled SEA (concept 1) samples: UP when f1 + f2 <= 8.
 awk 'BEGIN { srand(7); for (i = 0; i < 260; i++) { a = rand() * 10; b = rand() * 10; c = rand() * 10;
   printf "{\"features\":[%.4f,%.4f,%.4f],\"label\":\"%s\"}\n", a, b, c, (a + b <= 8 ? "UP" : "DOWN") } }' > "$work/samples.jsonl"
@@ -246,4 +238,4 @@ grep -q '"baseVersion":"1.1.0"' "$work/health.json" || { cat "$work/health.json"
 echo "emulated daemon after the release: $(cat "$work/health.json")"
 kill -TERM "$daemon"
 wait "$daemon" || true
-echo "::: arm64: ok (emulated arm64 daemon trained, promoted and sent a delta; x64 decoded it, the x64 aggregator accepted it into 1.1.0 and released it; the daemon installed 1.1.0)"
+echo "::: arm64: ok (emulated native-AOT arm64 daemon ran its ONNX backbone, trained, promoted and sent a delta; x64 decoded it, the x64 aggregator accepted it into 1.1.0 and released it; the daemon installed 1.1.0)"

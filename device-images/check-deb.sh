@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Checks a continual-learning .deb built by `dotnet cake --target=PackageDeb`: control fields, the file layout,
-# conffiles, modes, the /usr/bin/cl symlink, no libtorch on arm64, and (when systemd-analyze exists) the unit.
+# conffiles, modes, the /usr/bin/cl-device symlink, no libtorch (unless amd64 --device-torch), no symbol files, and (when systemd-analyze exists) the unit.
 # Usage: device-images/check-deb.sh artifacts/device/continual-learning_<version>_<arch>.deb
 set -euo pipefail
 deb=${1:?usage: $0 path/to/continual-learning_VERSION_ARCH.deb}
@@ -16,14 +16,15 @@ field Depends | grep -q libicu && fail "Depends names libicu, but the app uses I
 
 listing=$(dpkg-deb -c "$deb")
 has() { grep -qE "$1" <<<"$listing" || fail "missing in the package: $2"; }
-has '^-rwxr-xr-x root/root .* \./opt/continual-learning/cl$' "/opt/continual-learning/cl (0755, root)"
-has '^lrwxrwxrwx root/root .* \./usr/bin/cl -> /opt/continual-learning/cl$' "/usr/bin/cl symlink"
+has '^-rwxr-xr-x root/root .* \./opt/continual-learning/cl-device$' "/opt/continual-learning/cl-device (0755, root)"
+has '^lrwxrwxrwx root/root .* \./usr/bin/cl-device -> /opt/continual-learning/cl-device$' "/usr/bin/cl-device symlink"
 has '^-rw-r--r-- root/root .* \./etc/continual-learning/device.json$' "/etc/continual-learning/device.json"
 has '^-rw-r--r-- root/root .* \./etc/continual-learning/fleet-public.pem$' "/etc/continual-learning/fleet-public.pem"
 has '^-rw-r--r-- root/root .* \./lib/systemd/system/cl-device.service$' "/lib/systemd/system/cl-device.service"
 has '\./opt/continual-learning/libonnxruntime.so$' "ONNX Runtime native"
 has '\./opt/continual-learning/libe_sqlite3.so$' "SQLite native"
-grep -qE '\.pdb$' <<<"$listing" && fail "debug symbols (.pdb) in the package"
+grep -qE '\.(pdb|dbg)$' <<<"$listing" && fail "debug symbols (.pdb/.dbg) in the package"
+grep -qE 'onnxruntime[^/]*\.dll$' <<<"$listing" && fail "Windows ONNX Runtime DLLs in a Linux package"
 if [ "$arch" = arm64 ] && grep -qE 'libtorch|libLibTorchSharp' <<<"$listing"; then fail "libtorch natives in an arm64 package"; fi
 
 work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
@@ -38,7 +39,7 @@ unit=$work/lib/systemd/system/cl-device.service
 for want in 'User=cl-device' 'ProtectSystem=strict' 'ProtectHome=yes' 'PrivateTmp=yes' 'NoNewPrivileges=yes' \
             'StateDirectory=continual-learning' 'RuntimeDirectory=continual-learning' 'Restart=on-failure' \
             'Type=notify' 'CapabilityBoundingSet=' 'DeviceAllow=/dev/gpiochip0 rw' 'SupplementaryGroups=gpio' \
-            'ProtectKernelTunables=yes' 'ExecStart=/opt/continual-learning/cl device run --config /etc/continual-learning/device.json'; do
+            'ProtectKernelTunables=yes' 'ExecStart=/opt/continual-learning/cl-device run --config /etc/continual-learning/device.json'; do
   grep -qxF "$want" "$unit" || fail "unit lacks '$want'"
 done
 grep -q '^ReadWritePaths=' "$unit" && fail "unit has ReadWritePaths= (only the state and runtime directories may be writable)"
@@ -46,7 +47,7 @@ grep -q '"transientStore": "/run/continual-learning/' "$work/etc/continual-learn
 
 if command -v systemd-analyze >/dev/null 2>&1; then
   # verify wants the ExecStart binary to exist; point it at a stand-in in a copy of the unit.
-  sed 's|^ExecStart=/opt/continual-learning/cl|ExecStart=/bin/true|' "$unit" > "$work/cl-device.service"
+  sed 's|^ExecStart=/opt/continual-learning/cl-device|ExecStart=/bin/true|' "$unit" > "$work/cl-device.service"
   out=$(systemd-analyze verify "$work/cl-device.service" 2>&1 || true)
   # Messages about other units (host-specific) are not ours; any line naming cl-device.service is.
   if grep -q 'cl-device.service' <<<"$out"; then echo "$out" >&2; fail "systemd-analyze verify reported problems in cl-device.service"; fi

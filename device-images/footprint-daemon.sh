@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
 # Footprint of the real daemon (docs/benchmarks.md, "Device footprint"): start-to-serving (process start → /health 200),
 # RSS idle, and RSS while it ingests a stream over MQTT and trains a 128→256→10 head with a 10,000-sample replay buffer.
-# Usage: device-images/footprint-daemon.sh "CL COMMAND" ENGINE   e.g. "artifacts/device/linux-x64/cl" managed
+# Usage: device-images/footprint-daemon.sh "DAEMON COMMAND" ENGINE, where DAEMON COMMAND runs the daemon when followed
+# by `run`: e.g. artifacts/device/linux-x64/cl-device managed (native AOT, what the packages ship), or
+# "src/ContinualLearning.Cli/bin/Release/net10.0/linux-x64/cl device" torch (the JIT `cl`, for the torch engine).
+# The base bundle comes from `cl selfcheck kit` ($CL, default: the Debug build of src/ContinualLearning.Cli).
 # Needs mosquitto + mosquitto_pub; samples: 12,000 (fills the replay buffer), volume trigger every 1,024 labels.
 set -euo pipefail
-cl=${1:?usage: $0 "cl command" engine}
+daemon=${1:?usage: $0 "daemon command" engine}
+cl=${CL:-$(dirname "$0")/../src/ContinualLearning.Cli/bin/Debug/net10.0/linux-$(uname -m | sed 's/x86_64/x64/;s/aarch64/arm64/')/cl}
 engine=${2:-managed}
 samples=${SAMPLES:-12000}
 work=$(mktemp -d)
@@ -19,7 +23,7 @@ start=$(date +%s%N)
 CL_DEVICE_TRANSIENTSTORE=/dev/shm/cl-footprint-$$.db CL_DEVICE_DELETESTOREONSTOP=true CL_DEVICE_LEARNING__REPLAYCAPACITY=10000 \
 CL_DEVICE_LEARNING__MAXSAMPLES=1024 CL_DEVICE_TRAINCHECKINTERVALSECONDS=1 CL_DEVICE_TELEMETRYINTERVALSECONDS=3600 \
 DOTNET_GCgen0size=${DOTNET_GCgen0size:-0x400000} DOTNET_TieredPGO=${DOTNET_TieredPGO:-0} \
-  $cl device run --id fp --fleet fp --model sea --broker "127.0.0.1:$port" --fleet-key "$work/kit/fleet.pub" \
+  $daemon run --id fp --fleet fp --model sea --broker "127.0.0.1:$port" --fleet-key "$work/kit/fleet.pub" \
     --data-dir "$work/data" --bundle "$work/kit/bundle" --engine "$engine" --http-port "$http" > "$work/daemon.log" 2>&1 &
 pids+=($!)
 for _ in $(seq 1 600); do curl -sf "http://127.0.0.1:$http/health" > /dev/null 2>&1 && break; sleep 0.02; done

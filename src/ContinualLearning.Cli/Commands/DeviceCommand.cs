@@ -1,5 +1,4 @@
 using System.CommandLine;
-using ContinualLearning.Device.Configuration;
 using ContinualLearning.Device.Hosting;
 using ContinualLearning.Torch;
 
@@ -12,12 +11,8 @@ internal static class DeviceCommand
     {
         var device = new Command("device", "The device daemon: serve predictions, learn locally, exchange deltas and releases with the fleet.");
         // The Device assembly cannot reference TorchSharp (no linux-arm64 natives): offer it from here when libtorch loads.
-        // Probing loads libtorch (~100 MB resident), so only when the config may use it.
-        device.Subcommands.Add(DeviceRunCommand.Create(options => options.Engine == EngineChoice.Managed
-            ? new TorchEngineProvider(null, "engine = managed in the configuration")
-            : TorchEngine.IsAvailable
-                ? new TorchEngineProvider(() => new TorchEngine())
-                : new TorchEngineProvider(null, TorchEngine.UnavailableReason)));
+        device.Subcommands.Add(DeviceRunCommand.Create(options =>
+            TorchEngineProvider.Probe(options.Engine, () => TorchEngine.IsAvailable, () => new TorchEngine(), () => TorchEngine.UnavailableReason)));
         return device;
     }
 }

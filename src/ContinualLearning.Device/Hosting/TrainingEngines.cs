@@ -11,7 +11,20 @@ namespace ContinualLearning.Device.Hosting;
 /// <param name="UnavailableReason">Why it is unavailable (shown when engine=torch is configured).</param>
 public sealed record TorchEngineProvider(Func<ITrainingEngine>? Factory, string? UnavailableReason = null)
 {
-    public static TorchEngineProvider None { get; } = new(null, "this build of the daemon has no torch engine");
+    public static TorchEngineProvider None { get; } = new(null, "this build of the daemon has no torch engine (cl-device is native AOT, managed engine only)");
+
+    /// <summary>
+    /// What a binary that links TorchSharp offers for <paramref name="choice"/>. Probing loads libtorch (~100 MB resident),
+    /// so it is skipped when the configuration asks for the managed engine.
+    /// </summary>
+    public static TorchEngineProvider Probe(EngineChoice choice, Func<bool> isAvailable, Func<ITrainingEngine> create, Func<string?> unavailableReason)
+    {
+        ArgumentNullException.ThrowIfNull(isAvailable);
+        ArgumentNullException.ThrowIfNull(create);
+        ArgumentNullException.ThrowIfNull(unavailableReason);
+        if (choice == EngineChoice.Managed) return new(null, "engine = managed in the configuration");
+        return isAvailable() ? new(create) : new(null, unavailableReason());
+    }
 }
 
 /// <summary>Resolves the configured <see cref="EngineChoice"/> to an engine.</summary>
