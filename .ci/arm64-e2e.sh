@@ -89,7 +89,8 @@ start=$(date +%s)
 # Warnings are errors: a trimming/AOT warning in our code fails here, before it can fail on a device.
 dotnet publish src/ContinualLearning.Device.Daemon -c Release -r linux-arm64 -o "$publish" -v quiet -nologo
 echo "published in $(( $(date +%s) - start )) s: $(du -sh "$publish" | cut -f1) ($(du -h "$publish/cl-device" | cut -f1) cl-device)"
-file "$publish/cl-device" 2>/dev/null | grep -q 'ARM aarch64' || { file "$publish/cl-device" >&2 || true; echo "cl-device is not an arm64 executable" >&2; exit 1; }
+# ELF e_machine (bytes 18-19) is 0xb7 for AArch64.
+[ "$(od -An -tx1 -j18 -N2 "$publish/cl-device" | tr -d ' ')" = b700 ] || { echo "cl-device is not an arm64 ELF executable" >&2; exit 1; }
 if find "$publish" -name 'libtorch*.so*' -o -name 'libLibTorchSharp*' | grep -q .; then
   echo "libtorch natives in the linux-arm64 publish output: they cannot load on arm64" >&2; exit 1
 fi

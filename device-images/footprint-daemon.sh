@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Footprint of the real daemon (docs/benchmarks.md, "Device footprint"): start-to-serving (process start → /health 200),
-# RSS idle, and RSS while it ingests a stream over MQTT and trains a 128→256→10 head with a 10,000-sample replay buffer.
+# RSS idle, and RSS while it ingests a stream over MQTT and trains a 128→256→10 head with a 10,000-sample replay buffer:
+# a 12,000-sample burst triggers run 1 (12,000 fresh samples; the replay buffer fills to 10,000), then 2,048 more
+# samples and a `train-now` command give run 2, which trains with the full buffer. The peak covers both.
 # Usage: device-images/footprint-daemon.sh "DAEMON COMMAND" ENGINE, where DAEMON COMMAND runs the daemon when followed
 # by `run`: e.g. artifacts/device/linux-x64/cl-device managed (native AOT, what the packages ship), or
 # "src/ContinualLearning.Cli/bin/Release/net10.0/linux-x64/cl device" torch (the JIT `cl`, for the torch engine).
 # The base bundle comes from `cl selfcheck kit` ($CL, default: the Debug build of src/ContinualLearning.Cli).
-# Needs mosquitto + mosquitto_pub; samples: 12,000 (fills the replay buffer), volume trigger every 1,024 labels.
+# Needs mosquitto + mosquitto_pub.
 set -euo pipefail
 daemon=${1:?usage: $0 "daemon command" engine}
 cl=${CL:-$(dirname "$0")/../src/ContinualLearning.Cli/bin/Debug/net10.0/linux-$(uname -m | sed 's/x86_64/x64/;s/aarch64/arm64/')/cl}
@@ -21,7 +23,7 @@ sleep 0.5
 $cl selfcheck kit --out "$work/kit" --inputs 128 --hidden 256 --classes 10 > /dev/null
 start=$(date +%s%N)
 CL_DEVICE_TRANSIENTSTORE=/dev/shm/cl-footprint-$$.db CL_DEVICE_DELETESTOREONSTOP=true CL_DEVICE_LEARNING__REPLAYCAPACITY=10000 \
-CL_DEVICE_LEARNING__MAXSAMPLES=1024 CL_DEVICE_TRAINCHECKINTERVALSECONDS=1 CL_DEVICE_TELEMETRYINTERVALSECONDS=3600 \
+CL_DEVICE_LEARNING__MAXSAMPLES=$samples CL_DEVICE_TRAINCHECKINTERVALSECONDS=1 CL_DEVICE_TELEMETRYINTERVALSECONDS=3600 \
 DOTNET_GCgen0size=${DOTNET_GCgen0size:-0x400000} DOTNET_TieredPGO=${DOTNET_TieredPGO:-0} \
   $daemon run --id fp --fleet fp --model sea --broker "127.0.0.1:$port" --fleet-key "$work/kit/fleet.pub" \
     --data-dir "$work/data" --bundle "$work/kit/bundle" --engine "$engine" --http-port "$http" > "$work/daemon.log" 2>&1 &
@@ -35,24 +37,33 @@ idle=$(rss VmRSS)
 # Where the RSS is: anonymous (GC heap, native heaps, JIT code) vs file-backed (mapped .so/.dll images) vs shmem.
 split() { echo "anon=$(rss RssAnon) file=$(rss RssFile) shmem=$(rss RssShmem) threads=$(awk '$1 == "Threads:" { print $2 }' "/proc/$pid/status")"; }
 idle_split=$(split)
-# Ten Gaussian class prototypes in 128 dimensions, noise 0.8 (as `cl selfcheck`).
-awk -v n="$samples" 'BEGIN { srand(3); for (c = 0; c < 10; c++) for (d = 0; d < 128; d++) p[c, d] = (rand() - 0.5) * 1.2;
+# Ten Gaussian class prototypes in 128 dimensions, noise 0.8 (as `cl selfcheck`); the last 2,048 lines are phase 2.
+awk -v n="$((samples + 2048))" 'BEGIN { srand(3); for (c = 0; c < 10; c++) for (d = 0; d < 128; d++) p[c, d] = (rand() - 0.5) * 1.2;
   for (i = 0; i < n; i++) { c = int(rand() * 10); s = "{\"features\":[";
     for (d = 0; d < 128; d++) { u = rand(); v = rand(); g = sqrt(-2 * log(u + 1e-12)) * cos(6.2831853 * v);
       s = s sprintf("%s%.3f", (d ? "," : ""), p[c, d] + 0.8 * g) }
-    printf "%s],\"label\":\"c%d\"}\n", s, c } }' > "$work/samples.jsonl"
-peak_sampled=0
+    printf "%s],\"label\":\"c%d\"}\n", s, c } }' > "$work/all.jsonl"
+head -n "$samples" "$work/all.jsonl" > "$work/burst.jsonl"
+tail -n 2048 "$work/all.jsonl" > "$work/more.jsonl"
 ( while kill -0 "$pid" 2>/dev/null; do rss VmRSS; echo; sleep 0.2; done ) > "$work/rss.txt" 2>/dev/null & pids+=($!)
-mosquitto_pub -h 127.0.0.1 -p "$port" -q 1 -t cl/fp/device/fp/samples -l < "$work/samples.jsonl"
-for _ in $(seq 1 "${MAX_WAIT:-120}"); do
-  runs=$(curl -sf "http://127.0.0.1:$http/metrics" | awk '$1 == "cl_training_runs_total" { print $2 }')
-  labelled=$(curl -sf "http://127.0.0.1:$http/metrics" | awk '$1 == "cl_samples_labelled_total" { print $2 }')
-  [ "${labelled:-0}" -ge "$samples" ] && [ "${runs:-0}" -ge $((samples / 1024)) ] && break
-  sleep 1
-done
+metric() { curl -sf "http://127.0.0.1:$http/metrics" | awk -v m="$1" '$1 == m { print $2 }'; }
+wait_for() { # metric minimum
+  for _ in $(seq 1 "${MAX_WAIT:-180}"); do [ "$(metric "$1" | cut -d. -f1)" -ge "$2" ] 2>/dev/null && return 0; sleep 1; done
+  echo "timed out waiting for $1 >= $2" >&2; tail -n 20 "$work/daemon.log" >&2; return 1
+}
+mosquitto_pub -h 127.0.0.1 -p "$port" -q 1 -t cl/fp/device/fp/samples -l < "$work/burst.jsonl"
+wait_for cl_samples_labelled_total "$samples"
+wait_for cl_training_runs_total 1
+replay1=$(metric cl_replay_samples); after1=$(rss VmRSS)
+mosquitto_pub -h 127.0.0.1 -p "$port" -q 1 -t cl/fp/device/fp/samples -l < "$work/more.jsonl"
+wait_for cl_samples_labelled_total "$((samples + 2048))"
+"$cl" device cmd fp train-now --broker "127.0.0.1:$port" --fleet fp --timeout 120 > "$work/train-now.txt" 2>&1 \
+  || { cat "$work/train-now.txt" >&2; exit 1; }
+wait_for cl_training_runs_total 2
 sleep 2
+labelled=$(metric cl_samples_labelled_total); runs=$(metric cl_training_runs_total); replay=$(metric cl_replay_samples)
 hwm=$(rss VmHWM); after=$(rss VmRSS); after_split=$(split)
 peak_sampled=$(sort -n "$work/rss.txt" | tail -n1)
-echo "engine=$engine ready_ms=$ready_ms rss_idle_mb=$idle rss_training_max_sampled_mb=$peak_sampled rss_after_mb=$after rss_hwm_mb=$hwm labelled=$labelled runs=$runs"
+echo "engine=$engine ready_ms=$ready_ms rss_idle_mb=$idle rss_after_run1_mb=$after1 rss_training_max_sampled_mb=$peak_sampled rss_after_mb=$after rss_hwm_mb=$hwm labelled=$labelled runs=$runs replay_after_run1=$replay1 replay=$replay"
 echo "idle: $idle_split; after: $after_split"
-curl -sf "http://127.0.0.1:$http/metrics" | grep -E "^cl_(promotions_total|deltas_sent_total|window_accuracy|gc_heap_bytes|gc_committed_bytes|gc_collections_total) " | tr '\n' ' '; echo
+curl -sf "http://127.0.0.1:$http/metrics" | grep -E "^cl_(promotions_total|deltas_sent_total|gc_heap_bytes|gc_committed_bytes|gc_collections_total|store_samples) " | tr '\n' ' '; echo

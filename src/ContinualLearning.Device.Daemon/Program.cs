@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Reflection;
+using System.Runtime.Intrinsics;
 using ContinualLearning.Device.Hosting;
 
 namespace ContinualLearning.Device.Daemon;
@@ -20,7 +21,9 @@ internal static class Program
         var version = new Command("version", "Print the version.");
         version.SetAction(_ => Console.WriteLine(
             $"cl-device {typeof(Program).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "unknown"} " +
-            $"(.NET {Environment.Version}, {System.Runtime.InteropServices.RuntimeInformation.RuntimeIdentifier}, {(System.Runtime.CompilerServices.RuntimeFeature.IsDynamicCodeSupported ? "JIT" : "native AOT")})"));
+            $"(.NET {Environment.Version}, {System.Runtime.InteropServices.RuntimeInformation.RuntimeIdentifier}, {(System.Runtime.CompilerServices.RuntimeFeature.IsDynamicCodeSupported ? "JIT" : "native AOT")}, " +
+            // The managed engine's GEMM picks its widest accelerated vector; native AOT fixes that at build time (docs/device-images.md).
+            $"SIMD {(Vector512.IsHardwareAccelerated ? "512" : Vector256.IsHardwareAccelerated ? "256" : Vector128.IsHardwareAccelerated ? "128" : "none")}-bit)"));
         root.Subcommands.Add(version);
         return root.Parse(args).InvokeAsync().GetAwaiter().GetResult();
     }

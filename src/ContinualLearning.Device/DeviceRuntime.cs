@@ -234,7 +234,8 @@ public sealed class DeviceRuntime : IAsyncDisposable
     public MetricGauges Gauges(int queueDepth, long queueBytes, bool connected)
     {
         var status = Learner?.Status;
-        return new MetricGauges(queueDepth, queueBytes, status?.ModelName, status?.ModelVersion, status?.Engine ?? Engine.Name, status?.WindowedAccuracy, status?.Paused ?? false, connected);
+        return new MetricGauges(queueDepth, queueBytes, status?.ModelName, status?.ModelVersion, status?.Engine ?? Engine.Name, status?.WindowedAccuracy, status?.Paused ?? false, connected,
+            status?.StoredSamples ?? 0, status?.ReplaySize ?? 0);
     }
 
     public async ValueTask DisposeAsync()

@@ -81,6 +81,8 @@ public sealed class DeviceMetrics
         sb.Append("# HELP cl_window_accuracy Prequential accuracy over the recent labelled predictions (NaN before any).\n# TYPE cl_window_accuracy gauge\n");
         sb.Append("cl_window_accuracy ").Append(Format(gauges.WindowAccuracy ?? double.NaN)).Append('\n');
         Gauge(sb, "cl_paused", "1 while learning is paused.", gauges.Paused ? 1 : 0);
+        Gauge(sb, "cl_store_samples", "Samples held in the transient store (waiting for a label or a training run).", gauges.StoredSamples);
+        Gauge(sb, "cl_replay_samples", "Samples held in the replay buffer.", gauges.ReplaySamples);
         Gauge(sb, "cl_mqtt_connected", "1 while connected to the broker.", gauges.Connected ? 1 : 0);
         // Memory budget on small devices (docs/benchmarks.md, "Device footprint"): the managed part of the RSS, so an
         // operator can tell a growing GC heap from native growth (SQLite, MQTT buffers, JIT) without a debugger.
@@ -113,4 +115,6 @@ public sealed record MetricGauges(
     string? Engine,
     double? WindowAccuracy,
     bool Paused,
-    bool Connected);
+    bool Connected,
+    long StoredSamples = 0,
+    long ReplaySamples = 0);

@@ -119,6 +119,11 @@ public sealed class DaemonTests : IAsyncLifetime
         Assert.Contains("cl_model_info{model=\"sea\",version=\"", metrics);
         Assert.Contains("cl_queue_depth 0", metrics);
         Assert.Matches(@"cl_predictions_total \d+", metrics);
+        // The trained samples went into the replay buffer, and /metrics says how many it holds.
+        var replay = service.Runtime.Learner!.Status.ReplaySize;
+        Assert.True(replay > 0, "the run's samples were offered to the replay buffer");
+        Assert.Contains($"cl_replay_samples {replay}\n", metrics);
+        Assert.Matches(@"cl_store_samples \d+\n", metrics);
     }
 
     [Fact]
