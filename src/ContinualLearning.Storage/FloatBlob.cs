@@ -9,15 +9,21 @@ internal static class FloatBlob
     public static byte[] ToBytes(ReadOnlySpan<float> values)
     {
         var bytes = new byte[values.Length * sizeof(float)];
+        Write(values, bytes);
+        return bytes;
+    }
+
+    /// <summary>Writes <paramref name="values"/> into the first 4·n bytes of <paramref name="bytes"/>.</summary>
+    public static void Write(ReadOnlySpan<float> values, Span<byte> bytes)
+    {
         if (BitConverter.IsLittleEndian)
         {
             MemoryMarshal.AsBytes(values).CopyTo(bytes);
         }
         else
         {
-            for (var i = 0; i < values.Length; i++) BinaryPrimitives.WriteSingleLittleEndian(bytes.AsSpan(i * 4), values[i]);
+            for (var i = 0; i < values.Length; i++) BinaryPrimitives.WriteSingleLittleEndian(bytes[(i * 4)..], values[i]);
         }
-        return bytes;
     }
 
     public static float[] ToFloats(ReadOnlySpan<byte> bytes)

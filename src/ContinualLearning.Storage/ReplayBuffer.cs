@@ -104,7 +104,7 @@ public sealed class ReplayBuffer : IReplaySource
                     p[0].Value = slot;
                     p[1].Value = sample.Id;
                     p[2].Value = now;
-                    p[3].Value = FloatBlob.ToBytes(sample.Features);
+                    p[3].Value = _store.BlobLocked(sample.Features);
                     p[4].Value = labelClass;
                     p[5].Value = labelValues;
                     _upsert.ExecuteNonQuery();
@@ -133,7 +133,7 @@ public sealed class ReplayBuffer : IReplaySource
                 _select.Parameters[0].Value = slot;
                 using var reader = _select.ExecuteReader();
                 if (!reader.Read()) throw new InvalidOperationException($"Replay slot {slot} is missing from '{_store.DatabasePath}' although the policy holds {held} samples; the database was changed outside this store.");
-                result.Add(new TrainingSample(reader.GetInt64(0), FloatBlob.ToFloats((byte[])reader.GetValue(1)), SampleStore.ReadLabel(reader, 2, 3)));
+                result.Add(new TrainingSample(reader.GetInt64(0), _store.ReadFloatsLocked(reader, 1), SampleStore.ReadLabel(reader, 2, 3)));
             }
             return result;
         }

@@ -61,6 +61,12 @@ public sealed class SampleStore : IDisposable
     private long _expired;
     private bool _disposed;
 
+    // Reused (under _gate) for every feature blob written or read: SQLite copies a bound blob when the statement
+    // runs, and a row's blob is copied into its float[] at once, so one buffer serves every row. Without it each
+    // sample costs two short-lived byte[]s on ingest and two more when a run takes it (docs/benchmarks.md,
+    // "Live heap during the burst").
+    private byte[] _blobScratch = [];
+
     /// <summary>Opens (creating if needed) the store at <see cref="SampleStoreOptions.DatabasePath"/>.</summary>
     /// <exception cref="ArgumentException">An option is out of range.</exception>
     /// <exception cref="InvalidOperationException">The path is on persistent storage (and that is not allowed), or an existing database was made with an incompatible feature/label configuration.</exception>
@@ -161,12 +167,11 @@ public sealed class SampleStore : IDisposable
     {
         CheckFeatures(features, null);
         CheckPrediction(prediction, modelVersion);
-        var featureBytes = FloatBlob.ToBytes(features);
         var predictionBytes = prediction.IsEmpty ? null : FloatBlob.ToBytes(prediction);
         lock (_gate)
         {
             ThrowIfDisposed();
-            return InsertLocked(SampleState.Pending, featureBytes, default, predictionBytes, modelVersion);
+            return InsertLocked(SampleState.Pending, BlobLocked(features), default, predictionBytes, modelVersion);
         }
     }
 
@@ -176,11 +181,10 @@ public sealed class SampleStore : IDisposable
     {
         CheckFeatures(features, null);
         CheckLabel(label, null, null);
-        var featureBytes = FloatBlob.ToBytes(features);
         lock (_gate)
         {
             ThrowIfDisposed();
-            return InsertLocked(SampleState.Fresh, featureBytes, label, null, null);
+            return InsertLocked(SampleState.Fresh, BlobLocked(features), label, null, null);
         }
     }
 
@@ -287,7 +291,7 @@ public sealed class SampleStore : IDisposable
                 while (reader.Read())
                 {
                     var rowId = reader.GetInt64(0);
-                    var features = FloatBlob.ToFloats((byte[])reader.GetValue(1));
+                    var features = ReadFloatsLocked(reader, 1);
                     result.Add(new TrainingSample(rowId, features, ReadLabel(reader, 2, 3)));
                 }
             }
@@ -419,6 +423,28 @@ public sealed class SampleStore : IDisposable
     internal long EncodeId(long rowId) => _ids.Encode(rowId);
 
     internal static object DbValue(object? value) => value ?? DBNull.Value;
+
+    /// <summary>
+    /// <paramref name="values"/> as a float32 blob in the shared scratch buffer (caller holds the gate). Valid until the
+    /// next call: bind it to a parameter and execute the statement before writing another blob.
+    /// </summary>
+    internal byte[] BlobLocked(ReadOnlySpan<float> values)
+    {
+        var length = values.Length * sizeof(float);
+        // The parameter binds the whole array, so its length must be exact; the feature width rarely changes.
+        if (_blobScratch.Length != length) _blobScratch = new byte[length];
+        FloatBlob.Write(values, _blobScratch);
+        return _blobScratch;
+    }
+
+    /// <summary>A float32 blob column as a new float[], read through the scratch buffer (caller holds the gate).</summary>
+    internal float[] ReadFloatsLocked(SqliteDataReader reader, int ordinal)
+    {
+        var length = checked((int)reader.GetBytes(ordinal, 0, null, 0, 0));
+        if (_blobScratch.Length < length) _blobScratch = new byte[length];
+        var read = checked((int)reader.GetBytes(ordinal, 0, _blobScratch, 0, length));
+        return FloatBlob.ToFloats(_blobScratch.AsSpan(0, read));
+    }
 
     internal static SampleLabel ReadLabel(SqliteDataReader reader, int classColumn, int valuesColumn)
     {

@@ -522,14 +522,47 @@ public sealed class ContinualLearner : IAsyncDisposable, IDisposable
 
     private long AddLabelled(ReadOnlySpan<float> rawFeatures, SampleLabel label)
     {
-        var (input, probabilities, _, normalized) = Infer(rawFeatures, null);
-        var id = _store.AddLabelled(input, label);
-        lock (_statsLock)
+        // Labelled samples arrive in bursts (12,000 over MQTT in docs/benchmarks.md) and their probabilities are only
+        // scored, never returned, so the three per-sample arrays come from the pool instead of the GC heap.
+        ObjectDisposedException.ThrowIf(_isDisposed, this);
+        var pool = System.Buffers.ArrayPool<float>.Shared;
+        float[]? normalizedBuffer = null, inputBuffer = null, outputBuffer = null;
+        try
         {
-            ObserveFeatures(normalized);
-            Observe(probabilities, label);
+            Span<float> normalized, input, probabilities;
+            lock (_servingLock)
+            {
+                var pipeline = _champion.Features;
+                normalized = (normalizedBuffer = pool.Rent(pipeline.Count)).AsSpan(0, pipeline.Count);
+                pipeline.Normalize(rawFeatures, normalized);
+                input = (inputBuffer = pool.Rent(_extractor.EmbeddingSize)).AsSpan(0, _extractor.EmbeddingSize);
+                _extractor.Embed(normalized, 1, input);
+                var outputSize = _champion.Head.OutputSize;
+                // A single-output binary head gives P(label 1); score it as [1 − p, p] like Infer reports it.
+                var binary = _champion.Labels is not null && outputSize == 1;
+                outputBuffer = pool.Rent(binary ? 2 : outputSize);
+                _championModel.Predict(input, 1, outputBuffer.AsSpan(0, outputSize));
+                if (binary)
+                {
+                    outputBuffer[1] = outputBuffer[0];
+                    outputBuffer[0] = 1 - outputBuffer[1];
+                }
+                probabilities = outputBuffer.AsSpan(0, binary ? 2 : outputSize);
+            }
+            var id = _store.AddLabelled(input, label);
+            lock (_statsLock)
+            {
+                ObserveFeatures(normalized);
+                Observe(probabilities, label);
+            }
+            return id;
         }
-        return id;
+        finally
+        {
+            if (normalizedBuffer is not null) pool.Return(normalizedBuffer);
+            if (inputBuffer is not null) pool.Return(inputBuffer);
+            if (outputBuffer is not null) pool.Return(outputBuffer);
+        }
     }
 
     private void JoinLabel(long sampleId, SampleLabel label)
@@ -540,11 +573,11 @@ public sealed class ContinualLearner : IAsyncDisposable, IDisposable
     }
 
     /// <summary>Prequential test-then-train bookkeeping for one label (caller holds the stats lock).</summary>
-    private void Observe(float[]? prediction, SampleLabel label)
+    private void Observe(ReadOnlySpan<float> prediction, SampleLabel label)
     {
         _labelled++;
         _newLabelled++;
-        if (label.Kind != SampleLabelKind.Class || prediction is not { Length: > 0 }) return;
+        if (label.Kind != SampleLabelKind.Class || prediction.IsEmpty) return;
         var predicted = prediction.Length == 1 ? (prediction[0] >= 0.5f ? 1 : 0) : ArgMax(prediction);
         _accuracy.Update(label.ClassIndex, predicted);
         _releaseAccuracy.Update(label.ClassIndex, predicted);
@@ -552,7 +585,7 @@ public sealed class ContinualLearner : IAsyncDisposable, IDisposable
         if (_detector.DriftDetected) RaiseDrift(_detector.Name);
     }
 
-    private void ObserveFeatures(float[] normalized)
+    private void ObserveFeatures(ReadOnlySpan<float> normalized)
     {
         if (_featureMonitor is null) return;
         _featureMonitor.Add(normalized);
@@ -657,7 +690,7 @@ public sealed class ContinualLearner : IAsyncDisposable, IDisposable
 
     private static string? BackboneHash(ModelManifest m) => m.Files.TryGetValue(ModelManifest.BackboneFileName, out var h) ? h : null;
 
-    private static int ArgMax(float[] values)
+    private static int ArgMax(ReadOnlySpan<float> values)
     {
         var best = 0;
         for (var i = 1; i < values.Length; i++)
