@@ -87,6 +87,9 @@ var fleetPublicKey = Argument("fleet-public-key", "");
 // true: the linux-x64 package ships the torch variant of cl-device instead (JIT-compiled, links TorchSharp and libtorch:
 // ~105 MB .deb, ~110 MB more RSS when torch is used). Default false: native AOT, managed engine, like arm64.
 var deviceTorch = Argument("device-torch", false);
+// Native AOT fixes the x64 instruction set at build time: empty = every x86-64-v2 CPU (128-bit SIMD in the managed
+// engine); x86-x64-v3 = AVX2 machines only (256-bit), refused at start elsewhere. arm64 always has NEON.
+var deviceX64Isa = Argument("device-x64-isa", "");
 
 // Debian architecture names for the runtimes we package.
 string DebArch(string rid) => rid switch
@@ -119,6 +122,8 @@ Task("PublishDevice")
             // Devices do not debug in place: no .pdb/.xml next to the binaries (a few MB on flash).
             .WithProperty("DebugType", "none")
             .WithProperty("GenerateDocumentationFile", "false");
+        if (!torch && rid == "linux-x64" && deviceX64Isa.Length > 0)
+            settings = settings.WithProperty("IlcInstructionSet", deviceX64Isa);
         if (torch)
             // libtorch for linux-x64 ships to x64 devices, and they run Debian 12 class systems: always weaken the GLIBCXX need.
             settings = settings.WithProperty("ClDeviceTorch", "true").WithProperty("TorchSharpWeakGlibcxx", "always");

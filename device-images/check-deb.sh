@@ -42,6 +42,8 @@ for want in 'User=cl-device' 'ProtectSystem=strict' 'ProtectHome=yes' 'PrivateTm
             'ProtectKernelTunables=yes' 'ExecStart=/opt/continual-learning/cl-device run --config /etc/continual-learning/device.json'; do
   grep -qxF "$want" "$unit" || fail "unit lacks '$want'"
 done
+# Native AOT reads DOTNET_* numbers as bare hex and ignores a value with a 0x prefix, silently.
+grep -qE 'DOTNET_[A-Za-z0-9_]+=0[xX]' "$unit" && fail "unit sets a DOTNET_ variable with a 0x prefix, which native AOT ignores (write bare hex)"
 grep -q '^ReadWritePaths=' "$unit" && fail "unit has ReadWritePaths= (only the state and runtime directories may be writable)"
 grep -q '"transientStore": "/run/continual-learning/' "$work/etc/continual-learning/device.json" || fail "device.json does not put the transient store under /run/continual-learning (the RuntimeDirectory tmpfs)"
 

@@ -7,7 +7,7 @@
 # by `run`: e.g. artifacts/device/linux-x64/cl-device managed (native AOT, what the packages ship), or
 # "src/ContinualLearning.Cli/bin/Release/net10.0/linux-x64/cl device" torch (the JIT `cl`, for the torch engine).
 # The base bundle comes from `cl selfcheck kit` ($CL, default: the Debug build of src/ContinualLearning.Cli).
-# Needs mosquitto + mosquitto_pub.
+# The GC settings default to the systemd unit's (device-images/deb/cl-device.service). Needs mosquitto + mosquitto_pub.
 set -euo pipefail
 daemon=${1:?usage: $0 "daemon command" engine}
 cl=${CL:-$(dirname "$0")/../src/ContinualLearning.Cli/bin/Debug/net10.0/linux-$(uname -m | sed 's/x86_64/x64/;s/aarch64/arm64/')/cl}
@@ -24,7 +24,7 @@ $cl selfcheck kit --out "$work/kit" --inputs 128 --hidden 256 --classes 10 > /de
 start=$(date +%s%N)
 CL_DEVICE_TRANSIENTSTORE=/dev/shm/cl-footprint-$$.db CL_DEVICE_DELETESTOREONSTOP=true CL_DEVICE_LEARNING__REPLAYCAPACITY=10000 \
 CL_DEVICE_LEARNING__MAXSAMPLES=$samples CL_DEVICE_TRAINCHECKINTERVALSECONDS=1 CL_DEVICE_TELEMETRYINTERVALSECONDS=3600 \
-DOTNET_GCgen0size=${DOTNET_GCgen0size:-0x400000} DOTNET_TieredPGO=${DOTNET_TieredPGO:-0} \
+DOTNET_GCgen0size=${DOTNET_GCgen0size:-400000} DOTNET_GCgen0MaxBudget=${DOTNET_GCgen0MaxBudget:-400000} DOTNET_TieredPGO=${DOTNET_TieredPGO:-0} \
   $daemon run --id fp --fleet fp --model sea --broker "127.0.0.1:$port" --fleet-key "$work/kit/fleet.pub" \
     --data-dir "$work/data" --bundle "$work/kit/bundle" --engine "$engine" --http-port "$http" > "$work/daemon.log" 2>&1 &
 pids+=($!)
@@ -66,4 +66,4 @@ hwm=$(rss VmHWM); after=$(rss VmRSS); after_split=$(split)
 peak_sampled=$(sort -n "$work/rss.txt" | tail -n1)
 echo "engine=$engine ready_ms=$ready_ms rss_idle_mb=$idle rss_after_run1_mb=$after1 rss_training_max_sampled_mb=$peak_sampled rss_after_mb=$after rss_hwm_mb=$hwm labelled=$labelled runs=$runs replay_after_run1=$replay1 replay=$replay"
 echo "idle: $idle_split; after: $after_split"
-curl -sf "http://127.0.0.1:$http/metrics" | grep -E "^cl_(promotions_total|deltas_sent_total|gc_heap_bytes|gc_committed_bytes|gc_collections_total|store_samples) " | tr '\n' ' '; echo
+curl -sf "http://127.0.0.1:$http/metrics" | grep -E "^cl_(promotions_total|deltas_sent_total|gc_heap_bytes|gc_committed_bytes|gc_collections_total|gc_allocated_bytes_total|store_samples) " | tr '\n' ' '; echo

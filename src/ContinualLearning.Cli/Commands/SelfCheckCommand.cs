@@ -111,7 +111,7 @@ internal static class SelfCheckCommand
     private static Command BuildKit()
     {
         var output = new Option<string>("--out") { Description = "Directory to write fleet.key, fleet.pub and bundle/ into.", Required = true };
-        var inputs = new Option<int>("--inputs") { Description = "Features (f1…fN); 3 gives the SEA schema.", DefaultValueFactory = _ => 3 };
+        var inputs = new Option<int>("--inputs") { Description = "Features (f1…fN); 3 gives the SEA schema (values 0–10), other widths expect standardised values (mean 0, sd 1).", DefaultValueFactory = _ => 3 };
         var hidden = new Option<int>("--hidden") { Description = "Hidden layer size.", DefaultValueFactory = _ => 8 };
         var classes = new Option<int>("--classes") { Description = "Classes (2: DOWN/UP, else c0…cN-1).", DefaultValueFactory = _ => 2 };
         var backbone = new Option<int>("--backbone") { Description = "Embedding width of a frozen random ReLU backbone.onnx to include (0 = none: the head reads the features).", DefaultValueFactory = _ => 0 };
@@ -131,7 +131,8 @@ internal static class SelfCheckCommand
                 Name = "sea",
                 Version = "1.0.0",
                 CreatedUtc = DateTime.UtcNow,
-                InputSchema = new InputSchema(Enumerable.Range(1, n).Select(i => new FeatureSpec($"f{i}", 5f, 2.9f)).ToArray(), embedding > 0 ? embedding : null),
+                // SEA features are uniform on 0–10 (mean 5, sd 2.9); other widths are expected standardised already.
+                InputSchema = new InputSchema(Enumerable.Range(1, n).Select(i => n == 3 ? new FeatureSpec($"f{i}", 5f, 2.9f) : new FeatureSpec($"f{i}", 0f, 1f)).ToArray(), embedding > 0 ? embedding : null),
                 Task = k == 2 ? TaskSpec.Classification("DOWN", "UP") : TaskSpec.Classification(Enumerable.Range(0, k).Select(c => $"c{c}").ToArray()),
                 Head = new HeadSpec([embedding > 0 ? embedding : n, parse.GetValue(hidden), k], LossKind.SoftmaxCrossEntropy),
                 Training = new TrainingDefaults { Options = new TrainingOptions { Optimizer = OptimizerKind.Sgd, LearningRate = 0.1f, Momentum = 0.9f }, BatchSize = 16 },

@@ -63,6 +63,8 @@ internal sealed class DemoAgentDevice(DemoDeviceContext context, DeviceStats sta
             Delta = new DeltaOptions { TopKFraction = o.DeltaFraction },
             AccuracyWindow = o.CanaryWindow,
             ReplayCapacity = 600,
+            // Eight devices share this process and train often: a full GC around every run would only slow the demo.
+            CompactHeapAroundRuns = false,
             Challenger = new ChallengerOptions
             {
                 MinSamples = o.TrainEvery / 2,

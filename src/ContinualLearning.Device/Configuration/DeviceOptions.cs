@@ -141,6 +141,9 @@ public sealed record DeviceOptions
 
     public int AccuracyWindow { get; init; } = 500;
 
+    /// <summary>Compact the heap and return free memory to the OS around each training run (<c>learning:compactHeap</c>, default on; see <see cref="LearnerOptions.CompactHeapAroundRuns"/>).</summary>
+    public bool CompactHeapAroundRuns { get; init; } = true;
+
     public int ReplayCapacity { get; init; } = 1_000;
 
     public ReplayPolicyKind ReplayPolicy { get; init; } = ReplayPolicyKind.Reservoir;
@@ -177,6 +180,7 @@ public sealed record DeviceOptions
         ReplayPolicy = ReplayPolicy,
         Challenger = Challenger,
         AccuracyWindow = AccuracyWindow,
+        CompactHeapAroundRuns = CompactHeapAroundRuns,
     };
 
     /// <summary>Checks every field; throws <see cref="DeviceConfigurationException"/> listing all problems at once.</summary>

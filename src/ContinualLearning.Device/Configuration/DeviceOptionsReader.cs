@@ -98,6 +98,7 @@ public static class DeviceOptionsReader
                 Seed = p.Int("learning:seed", challengerDefaults.Seed),
             },
             AccuracyWindow = p.Int("learning:accuracyWindow", defaults.AccuracyWindow),
+            CompactHeapAroundRuns = p.Bool("learning:compactHeap", defaults.CompactHeapAroundRuns),
             ReplayCapacity = p.Int("learning:replayCapacity", defaults.ReplayCapacity),
             ReplayPolicy = p.Enum("learning:replayPolicy", defaults.ReplayPolicy),
             MaxStoredSamples = p.Int("learning:maxStoredSamples", defaults.MaxStoredSamples),

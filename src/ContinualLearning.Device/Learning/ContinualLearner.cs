@@ -231,6 +231,7 @@ public sealed class ContinualLearner : IAsyncDisposable, IDisposable
         ArgumentException.ThrowIfNullOrEmpty(reason);
         ObjectDisposedException.ThrowIf(_isDisposed, this);
         if (_paused) return null;
+        var compact = false;
         await _trainGate.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
@@ -247,6 +248,9 @@ public sealed class ContinualLearner : IAsyncDisposable, IDisposable
                 _logger?.LogDebug("Run skipped ({Reason}): {Count} fresh samples, {Min} needed", reason, fresh.Count, opts.MinSamples);
                 return null;
             }
+            // Only for runs that happen: a trigger that fires with too few samples can repeat every check interval.
+            compact = _options.CompactHeapAroundRuns;
+            if (compact) CompactHeap();
 
             ModelBundle champion;
             lock (_servingLock) champion = _champion;
@@ -348,6 +352,7 @@ public sealed class ContinualLearner : IAsyncDisposable, IDisposable
         finally
         {
             _runCts = null;
+            if (compact) CompactHeap();
             _trainGate.Release();
         }
     }
@@ -450,6 +455,10 @@ public sealed class ContinualLearner : IAsyncDisposable, IDisposable
             _trainGate.Release();
         }
     }
+
+    // A full, compacting GC that also returns free memory to the OS (GCCollectionMode.Aggressive); see
+    // LearnerOptions.CompactHeapAroundRuns for when and why.
+    private static void CompactHeap() => GC.Collect(GC.MaxGeneration, GCCollectionMode.Aggressive, blocking: true, compacting: true);
 
     public async ValueTask DisposeAsync()
     {

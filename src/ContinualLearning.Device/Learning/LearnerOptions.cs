@@ -29,6 +29,14 @@ public sealed record LearnerOptions
     /// <summary>Delete the sample database when the learner is disposed (tests, one-shot runs).</summary>
     public bool DeleteStoreOnDispose { get; init; }
 
+    /// <summary>
+    /// Run a full compacting, decommitting GC just before and after each training run (off by default; the daemon turns
+    /// it on). Runs are minutes apart and the live heap is a few MB, so it costs milliseconds; without it the garbage of
+    /// an ingest burst and of the run itself stays committed, which on a small device is most of the RSS growth
+    /// (docs/benchmarks.md, "Device footprint"). Processes hosting many learners (the demo) leave it off.
+    /// </summary>
+    public bool CompactHeapAroundRuns { get; init; }
+
     /// <summary>Sample rows kept in the transient store. Default 100,000.</summary>
     public int MaxStoredSamples { get; init; } = 100_000;
 

@@ -90,6 +90,7 @@ public sealed class DeviceMetrics
         Gauge(sb, "cl_gc_heap_bytes", "Managed heap size after the last GC.", gc.HeapSizeBytes);
         Gauge(sb, "cl_gc_committed_bytes", "Memory committed by the GC.", gc.TotalCommittedBytes);
         Gauge(sb, "cl_gc_collections_total", "Garbage collections (all generations).", GC.CollectionCount(0));
+        Counter(sb, "cl_gc_allocated_bytes_total", "Bytes allocated on the managed heap since start.", GC.GetTotalAllocatedBytes());
         return sb.ToString();
     }
 
