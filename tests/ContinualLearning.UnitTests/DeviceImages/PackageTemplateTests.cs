@@ -44,7 +44,7 @@ public sealed class PackageTemplateTests
     {
         var unit = ReadUnit();
 
-        Assert.Equal($"/opt/continual-learning/cl device run --config {DeviceOptions.DefaultConfigPath}", unit["ExecStart"].Single());
+        Assert.Equal($"/opt/continual-learning/cl-device run --config {DeviceOptions.DefaultConfigPath}", unit["ExecStart"].Single());
         Assert.Equal("notify", unit["Type"].Single());
         Assert.Equal("cl-device", unit["User"].Single());
         Assert.Equal("strict", unit["ProtectSystem"].Single());
