@@ -12,6 +12,7 @@ using ContinualLearning.Fleet.Topics;
 using ContinualLearning.Streams;
 using ContinualLearning.Tensors;
 using ContinualLearning.Tests.Helpers;
+using ContinualLearning.UnitTests.Aggregator;
 using ContinualLearning.Training;
 
 namespace ContinualLearning.Tests.Aggregator;
@@ -24,7 +25,7 @@ namespace ContinualLearning.Tests.Aggregator;
 public sealed class CanaryRolloutTests : IDisposable
 {
     private static readonly Sample[] Evaluation = new SeaGenerator(1, 0.0, 77).Take(1000).ToArray();
-    private readonly AggregatorKit _kit = new(TrainedSeed());
+    private readonly AggregatorTestKit _kit = AggregatorTestKit.ForBrokerTests(TrainedSeed());
 
     public void Dispose() => _kit.Dispose();
 
@@ -61,9 +62,9 @@ public sealed class CanaryRolloutTests : IDisposable
             await Wait.Until(() => devices.All(d => d.Version == "1.1.0"), "canary devices went back to 1.1.0");
 
             var registry = service.Registry;
-            Assert.Equal(VersionStatus.Released, registry.GetVersion(AggregatorKit.Model, "1.1.0")!.Status);
-            Assert.Equal(VersionStatus.RolledBack, registry.GetVersion(AggregatorKit.Model, "1.2.0")!.Status);
-            var rollback = registry.ListDecisions(AggregatorKit.Model, "1.2.0").Single(r => r.Decision == "rolled-back");
+            Assert.Equal(VersionStatus.Released, registry.GetVersion(AggregatorTestKit.Model, "1.1.0")!.Status);
+            Assert.Equal(VersionStatus.RolledBack, registry.GetVersion(AggregatorTestKit.Model, "1.2.0")!.Status);
+            var rollback = registry.ListDecisions(AggregatorTestKit.Model, "1.2.0").Single(r => r.Decision == "rolled-back");
             Assert.Contains("canaryAccuracy", rollback.NumbersJson);
             Assert.True(devices.Skip(2).All(d => d.Installed.Contains("1.2.0") == false), "control devices never installed the canary version");
         }
@@ -75,7 +76,7 @@ public sealed class CanaryRolloutTests : IDisposable
 
     private static IReadOnlyList<NamedTensor> TrainedSeed()
     {
-        using var head = new ManagedEngine().Create(AggregatorKit.Head, new TrainingOptions { Optimizer = OptimizerKind.Sgd, LearningRate = 0.1f }, seed: 3);
+        using var head = new ManagedEngine().Create(AggregatorTestKit.WideHead, new TrainingOptions { Optimizer = OptimizerKind.Sgd, LearningRate = 0.1f }, seed: 3);
         var x = new float[32 * 3];
         var y = new float[32];
         using var stream = new SeaGenerator(1, 0.1, 5).GetEnumerator();
@@ -119,7 +120,7 @@ public sealed class CanaryRolloutTests : IDisposable
                 ClientId = id,
                 Port = port,
                 Will = new FleetWill(FleetTopics.Status(fleet, id), FleetJson.Serialize(DeviceStatus.Offline(id))),
-                Birth = new FleetBirth(FleetTopics.Status(fleet, id), () => FleetJson.Serialize(new DeviceStatus { DeviceId = id, State = DeviceState.Online, Timestamp = DateTimeOffset.UtcNow, ModelName = AggregatorKit.Model, ModelVersion = Version, Cohort = Cohort })),
+                Birth = new FleetBirth(FleetTopics.Status(fleet, id), () => FleetJson.Serialize(new DeviceStatus { DeviceId = id, State = DeviceState.Online, Timestamp = DateTimeOffset.UtcNow, ModelName = AggregatorTestKit.Model, ModelVersion = Version, Cohort = Cohort })),
             });
             _client.MessageReceived += OnMessageAsync;
         }
@@ -135,7 +136,7 @@ public sealed class CanaryRolloutTests : IDisposable
         public async Task StartAsync()
         {
             await _client.SubscribeAsync(FleetTopics.Command(_fleet, Id));
-            await _client.SubscribeAsync(FleetTopics.Release(_fleet, AggregatorKit.Model));
+            await _client.SubscribeAsync(FleetTopics.Release(_fleet, AggregatorTestKit.Model));
             await _client.StartAsync();
             _reporter = Task.Run(ReportLoopAsync);
         }
@@ -163,7 +164,7 @@ public sealed class CanaryRolloutTests : IDisposable
         {
             var rng = new Random(seed * 100 + Id.GetHashCode(StringComparison.Ordinal) % 97);
             var current = _bundle?.HeadWeights;
-            var dense = AggregatorKit.Head.Parameters().Select((p, t) =>
+            var dense = AggregatorTestKit.WideHead.Parameters().Select((p, t) =>
             {
                 var n = p.Shape.Aggregate(1, (a, b) => a * b);
                 var values = new float[n];
@@ -171,7 +172,7 @@ public sealed class CanaryRolloutTests : IDisposable
                     values[i] = poison && current is not null ? -3f * current[t].Data[i] : (float)(rng.NextDouble() - 0.5) * 2 * scale;
                 return new NamedTensor(p.Name, p.Shape, values);
             }).ToArray();
-            await _client.PublishAsync(FleetTopics.DeltaTopic(_fleet, Id), AggregatorKit.Encode(Id, Guid.NewGuid(), Version, 100, dense));
+            await _client.PublishAsync(FleetTopics.DeltaTopic(_fleet, Id), AggregatorTestKit.Encode(Id, Guid.NewGuid(), Version, 100, dense));
         }
 
         private async Task OnMessageAsync(FleetMessage message)

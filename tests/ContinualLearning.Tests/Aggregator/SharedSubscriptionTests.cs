@@ -3,12 +3,13 @@ using ContinualLearning.Aggregator.Validation;
 using ContinualLearning.Fleet.Client;
 using ContinualLearning.Fleet.Topics;
 using ContinualLearning.Tests.Helpers;
+using ContinualLearning.UnitTests.Aggregator;
 
 namespace ContinualLearning.Tests.Aggregator;
 
 public sealed class SharedSubscriptionTests : IDisposable
 {
-    private readonly AggregatorKit _kit = new();
+    private readonly AggregatorTestKit _kit = AggregatorTestKit.ForBrokerTests();
 
     public void Dispose() => _kit.Dispose();
 
@@ -32,7 +33,7 @@ public sealed class SharedSubscriptionTests : IDisposable
         {
             var id = Guid.NewGuid();
             sent.Add(id.ToString("D"));
-            await publisher.PublishAsync(FleetTopics.DeltaTopic(fleet, $"d{i}"), AggregatorKit.Delta($"d{i}", id));
+            await publisher.PublishAsync(FleetTopics.DeltaTopic(fleet, $"d{i}"), _kit.EncodeDelta($"d{i}", id: id, value: 0.001f));
         }
         await Wait.Until(() => a.Counters.Accepted + b.Counters.Accepted == devices, () => $"both instances accepted every delta (a: {a.Counters.Accepted} accepted, {a.Counters.TotalRejected} rejected; b: {b.Counters.Accepted}, {b.Counters.TotalRejected})");
         Assert.True(a.Counters.Accepted > 0 && b.Counters.Accepted > 0, $"the shared subscription should split the stream: a={a.Counters.Accepted}, b={b.Counters.Accepted}");
@@ -40,12 +41,12 @@ public sealed class SharedSubscriptionTests : IDisposable
         await a.AggregateAsync(force: true);
         await b.AggregateAsync(force: true);
 
-        var aggregated = a.Registry.ListVersions(AggregatorKit.Model).SelectMany(v => v.DeltaIds).ToArray();
+        var aggregated = a.Registry.ListVersions(AggregatorTestKit.Model).SelectMany(v => v.DeltaIds).ToArray();
         Assert.Equal(aggregated.Length, aggregated.Distinct().Count());
         Assert.Equal(sent.Order(), aggregated.Order());
-        Assert.Equal(0, a.Registry.PendingCount(AggregatorKit.Model));
+        Assert.Equal(0, a.Registry.PendingCount(AggregatorTestKit.Model));
         // Versions form one chain: each aggregation built on the newest release, whichever instance made it.
-        var versions = a.Registry.ListVersions(AggregatorKit.Model);
+        var versions = a.Registry.ListVersions(AggregatorTestKit.Model);
         for (var i = 1; i < versions.Count; i++) Assert.Equal(versions[i - 1].Version, versions[i].Parent);
     }
 
@@ -57,7 +58,7 @@ public sealed class SharedSubscriptionTests : IDisposable
         await using var publisher = new FleetMqttClient(new FleetMqttClientOptions { ClientId = "sim-devices", Port = broker.Port });
         await publisher.StartAsync();
         var ids = Enumerable.Range(0, 30).Select(_ => Guid.NewGuid()).ToArray();
-        Task Send(int i) => publisher.PublishAsync(FleetTopics.DeltaTopic(fleet, $"d{i % 10}"), AggregatorKit.Delta($"d{i % 10}", ids[i]));
+        Task Send(int i) => publisher.PublishAsync(FleetTopics.DeltaTopic(fleet, $"d{i % 10}"), _kit.EncodeDelta($"d{i % 10}", id: ids[i], value: 0.001f));
 
         var first = new AggregatorService(_kit.Options(broker.Port, fleet, "agg-1"));
         await first.StartAsync();

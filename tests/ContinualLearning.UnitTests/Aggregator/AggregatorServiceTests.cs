@@ -12,13 +12,13 @@ namespace ContinualLearning.UnitTests.Aggregator;
 [Collection(BrokerCollection.Name)]
 public sealed class AggregatorServiceTests(EmbeddedBrokerFixture fixture) : BrokerTestBase(fixture), IDisposable
 {
-    private readonly AggregatorTestKit _kit = new();
+    private readonly AggregatorTestKit _kit = AggregatorTestKit.ForUnitTests();
 
     public void Dispose() => _kit.Dispose();
 
     private async Task<AggregatorService> StartAsync(Func<AggregatorOptions, AggregatorOptions>? configure = null)
     {
-        var service = new AggregatorService(_kit.Options(Fixture.Broker.Port, configure, Fleet));
+        var service = new AggregatorService(_kit.Options(Fixture.Broker.Port, Fleet, configure: configure));
         await service.StartAsync();
         return service;
     }
@@ -31,15 +31,15 @@ public sealed class AggregatorServiceTests(EmbeddedBrokerFixture fixture) : Brok
         var dupId = Guid.NewGuid();
         var cases = new (RejectionReason Reason, string Topic, byte[] Payload)[]
         {
-            (RejectionReason.Malformed, "d1", AggregatorTestKit.EncodeDelta("d1")[..40]),
-            (RejectionReason.DeviceMismatch, "mallory", AggregatorTestKit.EncodeDelta("d1")),
-            (RejectionReason.DeviceNotAllowed, "eve", AggregatorTestKit.EncodeDelta("eve")),
-            (RejectionReason.UnknownModel, "d1", AggregatorTestKit.EncodeDelta("d1", model: "other")),
-            (RejectionReason.UnknownBaseVersion, "d1", AggregatorTestKit.EncodeDelta("d1", baseVersion: "9.9.9")),
-            (RejectionReason.ShapeMismatch, "d1", AggregatorTestKit.EncodeDelta("d1", head: new ContinualLearning.Training.HeadSpec([3, 5, 2], ContinualLearning.Training.LossKind.SoftmaxCrossEntropy))),
-            (RejectionReason.NonFinite, "d1", AggregatorTestKit.EncodeNaNDelta("d1")),
-            (RejectionReason.NormTooLarge, "d1", AggregatorTestKit.EncodeDelta("d1", value: 5f)),
-            (RejectionReason.NoSamples, "d1", AggregatorTestKit.EncodeDelta("d1", samples: 0)),
+            (RejectionReason.Malformed, "d1", _kit.EncodeDelta("d1")[..40]),
+            (RejectionReason.DeviceMismatch, "mallory", _kit.EncodeDelta("d1")),
+            (RejectionReason.DeviceNotAllowed, "eve", _kit.EncodeDelta("eve")),
+            (RejectionReason.UnknownModel, "d1", _kit.EncodeDelta("d1", model: "other")),
+            (RejectionReason.UnknownBaseVersion, "d1", _kit.EncodeDelta("d1", baseVersion: "9.9.9")),
+            (RejectionReason.ShapeMismatch, "d1", _kit.EncodeDelta("d1", head: new ContinualLearning.Training.HeadSpec([3, 5, 2], ContinualLearning.Training.LossKind.SoftmaxCrossEntropy))),
+            (RejectionReason.NonFinite, "d1", _kit.EncodeNaNDelta("d1")),
+            (RejectionReason.NormTooLarge, "d1", _kit.EncodeDelta("d1", value: 5f)),
+            (RejectionReason.NoSamples, "d1", _kit.EncodeDelta("d1", samples: 0)),
         };
         foreach (var (reason, topic, payload) in cases)
         {
@@ -48,16 +48,16 @@ public sealed class AggregatorServiceTests(EmbeddedBrokerFixture fixture) : Brok
             Assert.Equal(reason, verdict.Reason);
             Assert.False(string.IsNullOrWhiteSpace(verdict.Message));
         }
-        Assert.True(service.Receive("d2", AggregatorTestKit.EncodeDelta("d2", id: dupId)).Accepted);
-        Assert.Equal(RejectionReason.Duplicate, service.Receive("d2", AggregatorTestKit.EncodeDelta("d2", id: dupId)).Reason);
+        Assert.True(service.Receive("d2", _kit.EncodeDelta("d2", id: dupId)).Accepted);
+        Assert.Equal(RejectionReason.Duplicate, service.Receive("d2", _kit.EncodeDelta("d2", id: dupId)).Reason);
 
         // Staleness: two more published releases put base 1.0.0 beyond S = 1.
         var seed = service.Registry.Latest(AggregatorTestKit.Model, VersionStatus.Released)!;
         foreach (var v in new[] { "1.1.0", "1.2.0" })
             service.Registry.AddVersion(seed with { Version = v, Parent = "1.0.0", Status = VersionStatus.Released });
-        Assert.Equal(RejectionReason.TooStale, service.Receive("d1", AggregatorTestKit.EncodeDelta("d1")).Reason);
+        Assert.Equal(RejectionReason.TooStale, service.Receive("d1", _kit.EncodeDelta("d1")).Reason);
         service.Registry.AddVersion(seed with { Version = "1.3.0", Parent = "1.2.0", Status = VersionStatus.RolledBack });
-        Assert.Equal(RejectionReason.RolledBackBase, service.Receive("d1", AggregatorTestKit.EncodeDelta("d1", baseVersion: "1.3.0")).Reason);
+        Assert.Equal(RejectionReason.RolledBackBase, service.Receive("d1", _kit.EncodeDelta("d1", baseVersion: "1.3.0")).Reason);
 
         Assert.Equal(1, service.Counters.Accepted);
         foreach (var reason in Enum.GetValues<RejectionReason>())
@@ -74,7 +74,7 @@ public sealed class AggregatorServiceTests(EmbeddedBrokerFixture fixture) : Brok
         await using (var first = await StartAsync())
         {
             foreach (var (id, i) in ids.Select((id, i) => (id, i)))
-                Assert.True(first.Receive($"d{i}", AggregatorTestKit.EncodeDelta($"d{i}", id: id, value: 0.01f * (i + 1))).Accepted);
+                Assert.True(first.Receive($"d{i}", _kit.EncodeDelta($"d{i}", id: id, value: 0.01f * (i + 1))).Accepted);
             Assert.Equal(3, first.Registry.PendingCount(AggregatorTestKit.Model));
         }
 
@@ -83,7 +83,7 @@ public sealed class AggregatorServiceTests(EmbeddedBrokerFixture fixture) : Brok
         {
             Assert.Equal(3, second.Registry.PendingCount(AggregatorTestKit.Model));
             // A redelivery after the restart is a duplicate, not a fourth delta.
-            Assert.Equal(RejectionReason.Duplicate, second.Receive("d0", AggregatorTestKit.EncodeDelta("d0", id: ids[0])).Reason);
+            Assert.Equal(RejectionReason.Duplicate, second.Receive("d0", _kit.EncodeDelta("d0", id: ids[0])).Reason);
             created = (await second.AggregateAsync(force: true))!;
             Assert.NotNull(created);
             Assert.Equal("1.1.0", created.Version);
@@ -95,7 +95,7 @@ public sealed class AggregatorServiceTests(EmbeddedBrokerFixture fixture) : Brok
         await using (var third = await StartAsync())
         {
             Assert.Equal(0, third.Registry.PendingCount(AggregatorTestKit.Model));
-            Assert.Equal(RejectionReason.Duplicate, third.Receive("d1", AggregatorTestKit.EncodeDelta("d1", id: ids[1])).Reason);
+            Assert.Equal(RejectionReason.Duplicate, third.Receive("d1", _kit.EncodeDelta("d1", id: ids[1])).Reason);
             Assert.Null(await third.AggregateAsync(force: true));
             Assert.Equal(3, third.Registry.DeltaStates()["aggregated"]);
             // The new global is the weighted mean applied to 1.0.0 (equal sample counts: mean of 0.01, 0.02, 0.03 = 0.02).
@@ -121,7 +121,7 @@ public sealed class AggregatorServiceTests(EmbeddedBrokerFixture fixture) : Brok
         var device = Client("dev");
         await device.StartAsync();
         for (var i = 0; i < 4; i++)
-            await device.PublishAsync(FleetTopics.DeltaTopic(Fleet, $"dev{i}"), AggregatorTestKit.EncodeDelta($"dev{i}"));
+            await device.PublishAsync(FleetTopics.DeltaTopic(Fleet, $"dev{i}"), _kit.EncodeDelta($"dev{i}"));
         Assert.Equal("1.1.0 released", await created.Task.WaitAsync(Patience));
 
         var watcher = Client("watch");
@@ -153,7 +153,7 @@ public sealed class AggregatorServiceTests(EmbeddedBrokerFixture fixture) : Brok
         foreach (var d in new[] { "c1", "c2", "k1", "k2" })
         {
             await publisher.PublishAsync(FleetTopics.Status(Fleet, d), FleetJson.Serialize(new DeviceStatus { DeviceId = d, State = DeviceState.Online, ModelVersion = "1.0.0" }), retain: true);
-            Assert.True(service.Receive(d, AggregatorTestKit.EncodeDelta(d)).Accepted);
+            Assert.True(service.Receive(d, _kit.EncodeDelta(d)).Accepted);
         }
         await WaitUntil(() => service.Devices.Count == 4);
 
@@ -161,7 +161,7 @@ public sealed class AggregatorServiceTests(EmbeddedBrokerFixture fixture) : Brok
         Assert.Equal(VersionStatus.Canary, candidate!.Status);
         Assert.Equal(["c1", "c2"], service.Canary!.CanaryDevices.Order());
         // Deltas keep arriving during the canary but are not aggregated until it is decided.
-        Assert.True(service.Receive("k1", AggregatorTestKit.EncodeDelta("k1")).Accepted);
+        Assert.True(service.Receive("k1", _kit.EncodeDelta("k1")).Accepted);
         Assert.Null(await service.AggregateAsync(force: true));
 
         Assert.Equal(RolloutVerdict.Wait, (await service.CheckRolloutAsync())!.Verdict);
@@ -205,7 +205,7 @@ public sealed class AggregatorServiceTests(EmbeddedBrokerFixture fixture) : Brok
         foreach (var d in new[] { "c1", "c2", "k1", "k2" })
         {
             await publisher.PublishAsync(FleetTopics.Status(Fleet, d), FleetJson.Serialize(new DeviceStatus { DeviceId = d, State = DeviceState.Online, ModelVersion = "1.0.0" }), retain: true);
-            Assert.True(service.Receive(d, AggregatorTestKit.EncodeDelta(d)).Accepted);
+            Assert.True(service.Receive(d, _kit.EncodeDelta(d)).Accepted);
         }
         await WaitUntil(() => service.Devices.Count == 4);
         var candidate = await service.AggregateAsync(force: true);

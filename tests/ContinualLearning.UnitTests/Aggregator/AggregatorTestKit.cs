@@ -9,23 +9,41 @@ using ContinualLearning.Training;
 
 namespace ContinualLearning.UnitTests.Aggregator;
 
-/// <summary>A registry directory seeded with a released 1.0.0 model and a fleet key pair, plus delta builders.</summary>
+/// <summary>
+/// A registry directory seeded with a released SEA model 1.0.0 and a fleet key pair, plus delta builders. Deleted on
+/// dispose. One source compiled into both test projects (linked from ContinualLearning.Tests): the in-process tests
+/// use <see cref="ForUnitTests"/>, the Mosquitto tests <see cref="ForBrokerTests"/>; they differ only in head size,
+/// seed weights and option defaults.
+/// </summary>
 internal sealed class AggregatorTestKit : IDisposable
 {
     public const string Model = "sea";
 
-    public AggregatorTestKit()
+    private readonly Func<AggregatorOptions, AggregatorOptions> _defaults;
+
+    /// <param name="head">The model's head; deltas from <see cref="EncodeDelta"/> have its shapes.</param>
+    /// <param name="seedWeights">Weights of the released 1.0.0.</param>
+    /// <param name="defaults">Applied to every <see cref="Options"/> before the test's own configure.</param>
+    public AggregatorTestKit(HeadSpec head, IReadOnlyList<NamedTensor> seedWeights, Func<AggregatorOptions, AggregatorOptions>? defaults = null)
     {
+        Head = head;
+        _defaults = defaults ?? (o => o);
         Directory.CreateDirectory(Root);
         var bundleDir = Path.Combine(Root, "seed");
-        ModelBundle.Save(bundleDir, Manifest("1.0.0"), Weights(Head, 1));
+        ModelBundle.Save(bundleDir, Manifest("1.0.0"), seedWeights);
         using (var registry = ModelRegistry.Open(RegistryPath))
             RegistryModels.Import(registry, bundleDir, VersionStatus.Released);
         using var key = ReleaseKeys.Generate();
         ReleaseKeys.Save(key, PrivateKeyPath, PublicKeyPath);
     }
 
-    public static HeadSpec Head { get; } = new([3, 4, 2], LossKind.SoftmaxCrossEntropy);
+    /// <summary>3 → 4 → 2: the unit tests only check bookkeeping, so the smallest head keeps them quick.</summary>
+    public static HeadSpec SmallHead { get; } = new([3, 4, 2], LossKind.SoftmaxCrossEntropy);
+
+    /// <summary>3 → 8 → 2: the broker tests judge releases by accuracy on SEA, which needs a head that can learn it.</summary>
+    public static HeadSpec WideHead { get; } = new([3, 8, 2], LossKind.SoftmaxCrossEntropy);
+
+    public HeadSpec Head { get; }
 
     public string Root { get; } = Path.Combine(Path.GetTempPath(), "cl-agg-tests", Guid.NewGuid().ToString("N"));
 
@@ -35,16 +53,21 @@ internal sealed class AggregatorTestKit : IDisposable
 
     public string PublicKeyPath => Path.Combine(Root, "release.pub");
 
-    public static ModelManifest Manifest(string version) => new()
-    {
-        Name = Model,
-        Version = version,
-        CreatedUtc = new DateTime(2025, 1, 1, 0, 0, 0, DateTimeKind.Utc),
-        InputSchema = new InputSchema([new FeatureSpec("f1", 5, 2.9f), new FeatureSpec("f2", 5, 2.9f), new FeatureSpec("f3", 5, 2.9f)]),
-        Task = TaskSpec.Classification("0", "1"),
-        Head = Head,
-        Training = new TrainingDefaults { Options = new TrainingOptions { Optimizer = OptimizerKind.Sgd, LearningRate = 0.1f } },
-    };
+    /// <summary>In-process tests: small head with uniform random seed weights, a buffer of 100, the default rollout.</summary>
+    public static AggregatorTestKit ForUnitTests() =>
+        new(SmallHead, Weights(SmallHead, 1), o => o with { Aggregation = o.Aggregation with { BufferSize = 100 } });
+
+    /// <summary>
+    /// Broker tests: wide head seeded with <paramref name="seedWeights"/> (default: initialised with seed 1), a shared
+    /// subscription, a buffer of 1000 and no canary stage.
+    /// </summary>
+    public static AggregatorTestKit ForBrokerTests(IReadOnlyList<NamedTensor>? seedWeights = null) =>
+        new(WideHead, seedWeights ?? HeadInitializer.Initialize(WideHead, 1), o => o with
+        {
+            SharedSubscription = true,
+            Aggregation = o.Aggregation with { BufferSize = 1000 },
+            Rollout = new RolloutOptions { Canary = false },
+        });
 
     public static NamedTensor[] Weights(HeadSpec spec, int seed, float scale = 0.5f)
     {
@@ -54,38 +77,45 @@ internal sealed class AggregatorTestKit : IDisposable
             .ToArray();
     }
 
-    public AggregatorOptions Options(int brokerPort, Func<AggregatorOptions, AggregatorOptions>? configure = null, string fleet = "f")
+    /// <summary>Options for an instance on this registry; <paramref name="instance"/> defaults to a fresh random id.</summary>
+    public AggregatorOptions Options(int brokerPort, string fleet, string? instance = null, Func<AggregatorOptions, AggregatorOptions>? configure = null)
     {
-        var o = new AggregatorOptions
+        var o = _defaults(new AggregatorOptions
         {
             Fleet = fleet,
             ModelName = Model,
             RegistryPath = RegistryPath,
             PrivateKeyPath = PrivateKeyPath,
             BrokerPort = brokerPort,
-            InstanceId = "agg-" + Guid.NewGuid().ToString("N")[..8],
-            Aggregation = new AggregationOptions { BufferSize = 100, MaxWait = TimeSpan.FromHours(1) },
+            InstanceId = instance ?? "agg-" + Guid.NewGuid().ToString("N")[..8],
+            Aggregation = new AggregationOptions { MaxWait = TimeSpan.FromHours(1) },
             Tick = TimeSpan.FromMilliseconds(100),
-        };
+        });
         return configure is null ? o : configure(o);
     }
 
-    /// <summary>An fp32 dense delta with the given per-element value pattern.</summary>
-    public static byte[] EncodeDelta(string device, string baseVersion = "1.0.0", Guid? id = null, long samples = 10, float value = 0.01f,
+    /// <summary>An fp32 dense delta of <paramref name="head"/> (default: the kit's) with the given per-element value pattern.</summary>
+    public byte[] EncodeDelta(string device, string baseVersion = "1.0.0", Guid? id = null, long samples = 10, float value = 0.01f,
         string model = Model, HeadSpec? head = null, Func<int, float>? pattern = null)
     {
-        var tensors = (head ?? Head).Parameters().Select(p =>
+        var dense = (head ?? Head).Parameters().Select(p =>
         {
             var n = p.Shape.Aggregate(1, (a, b) => a * b);
-            var values = Enumerable.Range(0, n).Select(i => pattern?.Invoke(i) ?? value).ToArray();
-            return new TensorDelta(p.Name, p.Shape, DeltaEncoding.Float32, 1f, null, values);
+            return new NamedTensor(p.Name, p.Shape, Enumerable.Range(0, n).Select(i => pattern?.Invoke(i) ?? value).ToArray());
         }).ToArray();
-        var header = new DeltaHeader(model, baseVersion, device, id ?? Guid.NewGuid(), samples, new Dictionary<string, double>(), DateTimeOffset.UtcNow);
+        return Encode(device, id ?? Guid.NewGuid(), baseVersion, samples, dense, model);
+    }
+
+    /// <summary>Encodes a dense delta as fp32 (lossless), the way a device sends it.</summary>
+    public static byte[] Encode(string device, Guid id, string baseVersion, long samples, IReadOnlyList<NamedTensor> dense, string model = Model)
+    {
+        var tensors = DeltaCompressor.Compress(dense, DeltaCompressionOptions.DenseFloat32);
+        var header = new DeltaHeader(model, baseVersion, device, id, samples, new Dictionary<string, double>(), DateTimeOffset.UtcNow);
         return DeltaCodec.Encode(new WeightDelta(header, tensors));
     }
 
     /// <summary>A delta whose first value is NaN: the encoder refuses that, so patch the bytes and re-seal the checksum.</summary>
-    public static byte[] EncodeNaNDelta(string device)
+    public byte[] EncodeNaNDelta(string device)
     {
         var bytes = EncodeDelta(device, value: 0.25f);
         var marker = BitConverter.GetBytes(0.25f);
@@ -106,4 +136,15 @@ internal sealed class AggregatorTestKit : IDisposable
         {
         }
     }
+
+    private ModelManifest Manifest(string version) => new()
+    {
+        Name = Model,
+        Version = version,
+        CreatedUtc = new DateTime(2025, 1, 1, 0, 0, 0, DateTimeKind.Utc),
+        InputSchema = new InputSchema([new FeatureSpec("f1", 5, 2.9f), new FeatureSpec("f2", 5, 2.9f), new FeatureSpec("f3", 5, 2.9f)]),
+        Task = TaskSpec.Classification("0", "1"),
+        Head = Head,
+        Training = new TrainingDefaults { Options = new TrainingOptions { Optimizer = OptimizerKind.Sgd, LearningRate = 0.1f } },
+    };
 }
