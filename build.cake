@@ -119,8 +119,9 @@ Task("PublishDevice")
         CleanDirectory(symbols);
         var torch = deviceTorch && rid == "linux-x64";
         var settings = new DotNetMSBuildSettings()
-            // Devices do not debug in place: no .pdb/.xml next to the binaries (a few MB on flash).
-            .WithProperty("DebugType", "none")
+            // Devices do not debug in place: no .pdb/.xml next to the binaries (a few MB on flash). Native AOT still needs
+            // debug info to write cl-device.dbg, which goes to artifacts/device/symbols/ below, not into the package.
+            .WithProperty("DebugType", torch ? "none" : "portable")
             .WithProperty("GenerateDocumentationFile", "false");
         if (!torch && rid == "linux-x64" && deviceX64Isa.Length > 0)
             settings = settings.WithProperty("IlcInstructionSet", deviceX64Isa);

@@ -29,6 +29,23 @@ public sealed class DeviceOptionsTests : IDisposable
         Assert.Equal(ContinualLearning.Replay.ReplayPolicyKind.ClassBalanced, options.ReplayPolicy);
         Assert.Equal(17, options.Gpio.LedPin);
         Assert.Equal(8080, options.HttpPort);
+        Assert.True(options.CompactHeapAroundRuns, "the daemon compacts the heap around runs unless told not to");
+        Assert.True(options.ToLearnerOptions().CompactHeapAroundRuns);
+    }
+
+    [Fact]
+    public void Heap_compaction_around_runs_can_be_turned_off()
+    {
+        var key = Path.Combine(_dir, "fleet.pub");
+        File.WriteAllText(key, "placeholder");
+        var options = DeviceOptionsReader.Read(DeviceOptionsReader.Build(null, new Dictionary<string, string?>
+        {
+            ["deviceId"] = "pi-07", ["fleet"] = "plant1", ["modelName"] = "sea", ["fleetPublicKey"] = key, ["learning:compactHeap"] = "false",
+        }, readEnvironment: false));
+
+        Assert.False(options.CompactHeapAroundRuns);
+        Assert.False(options.ToLearnerOptions().CompactHeapAroundRuns);
+        Assert.False(new ContinualLearning.Device.Learning.LearnerOptions { ModelStoreDirectory = "m", StorePath = "s" }.CompactHeapAroundRuns, "off by default outside the daemon");
     }
 
     [Fact]
