@@ -38,7 +38,7 @@ dpkg-deb --fsys-tarfile "$deb" | tar -x -C "$work" ./lib/systemd/system/cl-devic
 unit=$work/lib/systemd/system/cl-device.service
 for want in 'User=cl-device' 'ProtectSystem=strict' 'ProtectHome=yes' 'PrivateTmp=yes' 'NoNewPrivileges=yes' \
             'StateDirectory=continual-learning' 'RuntimeDirectory=continual-learning' 'Restart=on-failure' \
-            'Type=notify' 'CapabilityBoundingSet=' 'DeviceAllow=/dev/gpiochip0 rw' 'SupplementaryGroups=gpio' \
+            'Type=notify' 'WatchdogSec=60s' 'CapabilityBoundingSet=' 'DeviceAllow=/dev/gpiochip0 rw' 'SupplementaryGroups=gpio' \
             'ProtectKernelTunables=yes' 'ExecStart=/opt/continual-learning/cl-device run --config /etc/continual-learning/device.json'; do
   grep -qxF "$want" "$unit" || fail "unit lacks '$want'"
 done

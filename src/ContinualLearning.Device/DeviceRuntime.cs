@@ -44,6 +44,7 @@ public sealed class DeviceRuntime : IAsyncDisposable
     private Prediction? _lastPrediction;
     private volatile bool _training;
     private volatile string? _lastError;
+    private long _loopHeartbeatTicks;
 
     public DeviceRuntime(DeviceOptions options, ITrainingEngine engine, ILoggerFactory? loggerFactory = null, TimeProvider? time = null)
     {
@@ -54,6 +55,7 @@ public sealed class DeviceRuntime : IAsyncDisposable
         _loggerFactory = loggerFactory ?? NullLoggerFactory.Instance;
         _logger = _loggerFactory.CreateLogger<DeviceRuntime>();
         _time = time ?? TimeProvider.System;
+        _loopHeartbeatTicks = _time.GetUtcNow().UtcTicks;
     }
 
     public DeviceOptions Options { get; }
@@ -205,6 +207,7 @@ public sealed class DeviceRuntime : IAsyncDisposable
         });
         while (!stop.IsCancellationRequested)
         {
+            Interlocked.Exchange(ref _loopHeartbeatTicks, _time.GetUtcNow().UtcTicks);
             try
             {
                 await _wake.WaitAsync(Options.TrainCheckInterval, _time, stop);
@@ -228,6 +231,20 @@ public sealed class DeviceRuntime : IAsyncDisposable
                 _logger.LogError(ex, "Training run failed; will retry at the next trigger.");
             }
         }
+    }
+
+    /// <summary>
+    /// Why the daemon should be considered hung, or null when it is alive: the trigger loop has not come round for
+    /// <paramref name="allowedSilence"/> (and no training run, which may legitimately take longer, is in progress).
+    /// The systemd watchdog stops pinging while this is non-null, so systemd restarts the daemon.
+    /// </summary>
+    public string? Unresponsive(TimeSpan allowedSilence)
+    {
+        if (_training) return null;
+        var silent = _time.GetUtcNow() - new DateTimeOffset(Interlocked.Read(ref _loopHeartbeatTicks), TimeSpan.Zero);
+        return silent > allowedSilence
+            ? $"the trigger loop has not run for {silent.TotalSeconds:0} s (it checks every {Options.TrainCheckInterval.TotalSeconds:0} s)"
+            : null;
     }
 
     /// <summary>The gauges for <c>/metrics</c>.</summary>

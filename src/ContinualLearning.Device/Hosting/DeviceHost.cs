@@ -55,6 +55,10 @@ public static class DeviceHost
         builder.Services.AddSingleton(sp => new DeviceRuntime(options, TrainingEngines.Resolve(options.Engine, torch), sp.GetRequiredService<ILoggerFactory>()));
         builder.Services.AddSingleton(sp => new DeviceService(options, sp.GetRequiredService<DeviceRuntime>(), sp.GetRequiredService<ILoggerFactory>(), simulatedGpio));
         builder.Services.AddHostedService(sp => sp.GetRequiredService<DeviceService>());
+        // Silent for 3 check intervals (at least a minute) outside a training run = hung; see SystemdWatchdog.
+        var allowedSilence = TimeSpan.FromTicks(Math.Max(TimeSpan.FromMinutes(1).Ticks, 3 * options.TrainCheckInterval.Ticks));
+        builder.Services.AddHostedService(sp => SystemdWatchdog.FromEnvironment(
+            () => sp.GetRequiredService<DeviceRuntime>().Unresponsive(allowedSilence), sp.GetRequiredService<ILoggerFactory>().CreateLogger<SystemdWatchdog>()));
 
         var app = builder.Build();
         var runtime = app.Services.GetRequiredService<DeviceRuntime>();

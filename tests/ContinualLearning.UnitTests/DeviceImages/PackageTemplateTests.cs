@@ -57,8 +57,8 @@ public sealed class PackageTemplateTests
         Assert.Equal("gpio", unit["SupplementaryGroups"].Single());
         // Anything more would let the daemon write outside its state (model store) and runtime (tmpfs sample store) dirs.
         Assert.False(unit.ContainsKey("ReadWritePaths"));
-        // The daemon sends no WATCHDOG=1 pings; a WatchdogSec would make systemd kill a healthy daemon.
-        Assert.False(unit.ContainsKey("WatchdogSec"));
+        // The daemon pings at half the interval (SystemdWatchdog); Restart=on-failure also covers watchdog timeouts.
+        Assert.Equal("60s", unit["WatchdogSec"].Single());
         // PrivateDevices=yes would hide /dev/gpiochip0 whatever DeviceAllow says.
         Assert.False(unit.TryGetValue("PrivateDevices", out var privateDevices) && privateDevices.Contains("yes"));
     }
