@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Text;
 using System.Text.Json;
 using ContinualLearning.Device.Learning;
 
@@ -47,65 +48,139 @@ public sealed record SampleRequest(float[]? Features, IReadOnlyDictionary<string
 
     public bool HasFeatures => Features is not null || NamedFeatures is not null;
 
+    /// <remarks>
+    /// A forward-only <see cref="Utf8JsonReader"/> over the payload, straight into the feature array: every sample from
+    /// MQTT or HTTP comes through here, and the <see cref="JsonDocument"/> this replaced allocated ~6.9 KB of garbage per
+    /// 128-feature message (docs/benchmarks.md, "Device footprint"). Unknown properties are skipped.
+    /// </remarks>
     public static SampleRequest Parse(ReadOnlySpan<byte> json)
     {
-        JsonDocument doc;
         try
         {
             var reader = new Utf8JsonReader(json);
-            doc = JsonDocument.ParseValue(ref reader);
-        }
-        catch (JsonException ex)
-        {
-            throw new SampleRequestException($"The body is not valid JSON: {ex.Message}", null, null);
-        }
-        using (doc)
-        {
-            var root = doc.RootElement;
-            if (root.ValueKind != JsonValueKind.Object)
-                throw new SampleRequestException($"The body must be a JSON object, not {root.ValueKind}.", null, root.GetRawText());
+            if (!reader.Read()) throw new SampleRequestException("The body is empty; send a JSON object.", null, null);
+            if (reader.TokenType != JsonTokenType.StartObject)
+            {
+                var kind = Kind(reader.TokenType);
+                throw new SampleRequestException($"The body must be a JSON object, not {kind}.", null, Raw(json, ref reader));
+            }
             float[]? features = null;
             Dictionary<string, float>? named = null;
             long? sampleId = null;
             string? label = null;
             int? labelIndex = null;
-            if (root.TryGetProperty("features", out var f))
+            while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
             {
-                switch (f.ValueKind)
+                if (reader.ValueTextEquals("features"u8))
                 {
-                    case JsonValueKind.Array:
-                        features = new float[f.GetArrayLength()];
-                        var i = 0;
-                        foreach (var v in f.EnumerateArray())
-                        {
-                            features[i] = Number(v, $"features[{i}]");
-                            i++;
-                        }
-                        break;
-                    case JsonValueKind.Object:
-                        named = new Dictionary<string, float>(StringComparer.Ordinal);
-                        foreach (var p in f.EnumerateObject())
-                            named[p.Name] = Number(p.Value, $"features.{p.Name}");
-                        break;
-                    default:
-                        throw new SampleRequestException("'features' must be an array of numbers (schema order) or an object {\"name\": number}.", "features", f.GetRawText());
+                    reader.Read();
+                    if (reader.TokenType == JsonTokenType.StartArray) features = ReadArray(json, ref reader);
+                    else if (reader.TokenType == JsonTokenType.StartObject) named = ReadObject(json, ref reader);
+                    else throw new SampleRequestException("'features' must be an array of numbers (schema order) or an object {\"name\": number}.", "features", Raw(json, ref reader));
+                }
+                else if (reader.ValueTextEquals("sampleId"u8))
+                {
+                    reader.Read();
+                    if (reader.TokenType == JsonTokenType.Number && reader.TryGetInt64(out var n)) sampleId = n;
+                    else if (reader.TokenType == JsonTokenType.String && long.TryParse(reader.GetString(), NumberStyles.None, CultureInfo.InvariantCulture, out var id)) sampleId = id;
+                    else throw new SampleRequestException("'sampleId' must be the integer id returned by /predict.", "sampleId", Raw(json, ref reader));
+                }
+                else if (reader.ValueTextEquals("label"u8))
+                {
+                    reader.Read();
+                    if (reader.TokenType == JsonTokenType.String && reader.GetString() is { } text && !string.IsNullOrWhiteSpace(text)) label = text;
+                    else if (reader.TokenType == JsonTokenType.Number && reader.TryGetInt32(out var index) && index >= 0) labelIndex = index;
+                    else throw new SampleRequestException("'label' must be a label name (e.g. \"UP\") or a class index (0, 1, ...).", "label", Raw(json, ref reader));
+                }
+                else
+                {
+                    reader.Read();
+                    reader.Skip();
                 }
             }
-            if (root.TryGetProperty("sampleId", out var id))
+            // Anything after the object (a second value, garbage) makes Read throw.
+            while (reader.Read())
             {
-                if (id.ValueKind == JsonValueKind.Number && id.TryGetInt64(out var n)) sampleId = n;
-                else if (id.ValueKind == JsonValueKind.String && long.TryParse(id.GetString(), NumberStyles.None, CultureInfo.InvariantCulture, out var s)) sampleId = s;
-                else throw new SampleRequestException("'sampleId' must be the integer id returned by /predict.", "sampleId", id.GetRawText());
-            }
-            if (root.TryGetProperty("label", out var l))
-            {
-                if (l.ValueKind == JsonValueKind.String && !string.IsNullOrWhiteSpace(l.GetString())) label = l.GetString();
-                else if (l.ValueKind == JsonValueKind.Number && l.TryGetInt32(out var index) && index >= 0) labelIndex = index;
-                else throw new SampleRequestException("'label' must be a label name (e.g. \"UP\") or a class index (0, 1, ...).", "label", l.GetRawText());
             }
             return new SampleRequest(features, named, sampleId, label, labelIndex);
         }
+        catch (JsonException ex)
+        {
+            throw new SampleRequestException($"The body is not valid JSON: {ex.Message}", null, null);
+        }
     }
+
+    private static float[] ReadArray(ReadOnlySpan<byte> json, ref Utf8JsonReader reader)
+    {
+        // Values go into a pooled buffer first (the length is unknown until the end), then one exact-size array.
+        var buffer = System.Buffers.ArrayPool<float>.Shared.Rent(256);
+        try
+        {
+            var count = 0;
+            while (reader.Read() && reader.TokenType != JsonTokenType.EndArray)
+            {
+                if (count == buffer.Length)
+                {
+                    var bigger = System.Buffers.ArrayPool<float>.Shared.Rent(buffer.Length * 2);
+                    buffer.AsSpan().CopyTo(bigger);
+                    System.Buffers.ArrayPool<float>.Shared.Return(buffer);
+                    buffer = bigger;
+                }
+                buffer[count] = Number(json, ref reader, count, null);
+                count++;
+            }
+            return buffer.AsSpan(0, count).ToArray();
+        }
+        finally
+        {
+            System.Buffers.ArrayPool<float>.Shared.Return(buffer);
+        }
+    }
+
+    private static Dictionary<string, float> ReadObject(ReadOnlySpan<byte> json, ref Utf8JsonReader reader)
+    {
+        var named = new Dictionary<string, float>(StringComparer.Ordinal);
+        while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+        {
+            var name = reader.GetString()!;
+            reader.Read();
+            named[name] = Number(json, ref reader, -1, name);
+        }
+        return named;
+    }
+
+    // The value under the reader as a float. The field name (features[index] or features.name) is only built for an
+    // error: formatting it for every value was most of the parser's garbage (128 strings per sample).
+    private static float Number(ReadOnlySpan<byte> json, ref Utf8JsonReader reader, int index, string? name)
+    {
+        if (reader.TokenType == JsonTokenType.Number && reader.TryGetDouble(out var d) && float.IsFinite((float)d)) return (float)d;
+        var field = name is null ? $"features[{index}]" : $"features.{name}";
+        var number = reader.TokenType == JsonTokenType.Number && reader.TryGetDouble(out _);
+        var raw = Raw(json, ref reader);
+        throw number
+            ? new SampleRequestException($"'{field}' = {raw} is outside the float range.", field, raw)
+            : new SampleRequestException($"'{field}' must be a number.", field, raw);
+    }
+
+    // The raw JSON text of the value under the reader (for error messages); skips over an array or object.
+    private static string Raw(ReadOnlySpan<byte> json, ref Utf8JsonReader reader)
+    {
+        var start = (int)reader.TokenStartIndex;
+        if (reader.TokenType is JsonTokenType.StartArray or JsonTokenType.StartObject) reader.Skip();
+        var end = (int)reader.BytesConsumed;
+        return Encoding.UTF8.GetString(json[start..end]);
+    }
+
+    private static JsonValueKind Kind(JsonTokenType token) => token switch
+    {
+        JsonTokenType.StartArray => JsonValueKind.Array,
+        JsonTokenType.String => JsonValueKind.String,
+        JsonTokenType.Number => JsonValueKind.Number,
+        JsonTokenType.True => JsonValueKind.True,
+        JsonTokenType.False => JsonValueKind.False,
+        JsonTokenType.Null => JsonValueKind.Null,
+        _ => JsonValueKind.Undefined,
+    };
 
     /// <summary>Applies a sample from the MQTT samples topic: label a served prediction, add a labelled sample, or predict.</summary>
     public static void Apply(SampleRequest request, DeviceRuntime runtime)
@@ -177,16 +252,6 @@ public sealed record SampleRequest(float[]? Features, IReadOnlyDictionary<string
         action();
         return 0;
     });
-
-    private static float Number(JsonElement v, string field)
-    {
-        if (v.ValueKind != JsonValueKind.Number || !v.TryGetDouble(out var d))
-            throw new SampleRequestException($"'{field}' must be a number.", field, v.GetRawText());
-        var f = (float)d;
-        if (!float.IsFinite(f))
-            throw new SampleRequestException($"'{field}' = {v.GetRawText()} is outside the float range.", field, v.GetRawText());
-        return f;
-    }
 }
 
 /// <summary>JSON shape of a served prediction.</summary>

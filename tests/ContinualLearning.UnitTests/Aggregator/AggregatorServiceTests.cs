@@ -147,7 +147,8 @@ public sealed class AggregatorServiceTests(EmbeddedBrokerFixture fixture) : Brok
     [InlineData(0.55, "rolled-back", VersionStatus.RolledBack, "1.0.0")]
     public async Task Canary_is_promoted_or_rolled_back_from_telemetry(double canaryAccuracy, string decision, string finalStatus, string finalRelease)
     {
-        await using var service = await StartAsync(o => o with { Rollout = o.Rollout with { CanaryDevices = ["c1", "c2"], MinReports = 2, AccuracyMargin = 0.02 } });
+        // The test decides when the rollout is checked: the background loop (Tick) would race it for the verdict.
+        await using var service = await StartAsync(o => o with { Tick = TimeSpan.FromHours(1), Rollout = o.Rollout with { CanaryDevices = ["c1", "c2"], MinReports = 2, AccuracyMargin = 0.02 } });
         var publisher = Client("devices");
         await publisher.StartAsync();
         foreach (var d in new[] { "c1", "c2", "k1", "k2" })
@@ -199,7 +200,8 @@ public sealed class AggregatorServiceTests(EmbeddedBrokerFixture fixture) : Brok
     [InlineData(0.55, RolloutVerdict.Rollback, VersionStatus.RolledBack)]
     public async Task Canary_counts_telemetry_of_devices_serving_a_local_pre_release_of_the_candidate(double canaryAccuracy, RolloutVerdict expected, string finalStatus)
     {
-        await using var service = await StartAsync(o => o with { Rollout = o.Rollout with { CanaryDevices = ["c1", "c2"], MinReports = 2, AccuracyMargin = 0.02 } });
+        // The test decides when the rollout is checked: the background loop (Tick) would race it for the verdict.
+        await using var service = await StartAsync(o => o with { Tick = TimeSpan.FromHours(1), Rollout = o.Rollout with { CanaryDevices = ["c1", "c2"], MinReports = 2, AccuracyMargin = 0.02 } });
         var publisher = Client("devices");
         await publisher.StartAsync();
         foreach (var d in new[] { "c1", "c2", "k1", "k2" })
