@@ -115,8 +115,10 @@ public sealed class TransientPathTests : IDisposable
     [Fact]
     public void The_store_writes_no_file_outside_its_tmpfs_directory()
     {
-        var tmpBefore = SqliteLookingEntries("/tmp");
-        var options = _dir.Options(featureCount: 16) with { MaxRows = 3000, ReplayCapacity = 200 };
+        // A name no other test uses: tests running in parallel keep their own samples.db files open elsewhere.
+        var name = $"transient-{Guid.NewGuid():N}.db";
+        var tmpBefore = SqliteLookingEntries("/tmp", name);
+        var options = _dir.Options(featureCount: 16) with { DatabasePath = Path.Combine(_dir.Path, name), MaxRows = 3000, ReplayCapacity = 200 };
         using (var store = new SampleStore(options))
         {
             // Enough work for sorts, a WAL checkpoint and replay writes.
@@ -130,15 +132,15 @@ public sealed class TransientPathTests : IDisposable
                 store.Replay.SampleReplay(64, new Random(round));
             }
             _ = store.GetStats();
-            Assert.Empty(OpenFilesOutside(_dir.Path));
+            Assert.Empty(OpenFilesOutside(_dir.Path, name));
             // The settings that keep every file SQLite writes next to the database: temp_store=MEMORY (2) and WAL.
             Assert.Equal(2L, Pragma(store, "temp_store"));
             Assert.Equal("wal", Pragma(store, "journal_mode"));
             var names = Directory.EnumerateFileSystemEntries(_dir.Path).Select(Path.GetFileName).Order().ToArray();
-            Assert.Subset(new HashSet<string?> { "samples.db", "samples.db-wal", "samples.db-shm" }, names.ToHashSet());
+            Assert.Subset(new HashSet<string?> { name, name + "-wal", name + "-shm" }, names.ToHashSet());
         }
-        Assert.Equal(["samples.db"], Directory.EnumerateFileSystemEntries(_dir.Path).Select(Path.GetFileName));
-        Assert.Equal(tmpBefore, SqliteLookingEntries("/tmp"));
+        Assert.Equal([name], Directory.EnumerateFileSystemEntries(_dir.Path).Select(Path.GetFileName));
+        Assert.Equal(tmpBefore, SqliteLookingEntries("/tmp", name));
     }
 
     private static object? Pragma(SampleStore store, string name)
@@ -148,16 +150,16 @@ public sealed class TransientPathTests : IDisposable
         return cmd.ExecuteScalar();
     }
 
-    /// <summary>Entries in <paramref name="dir"/> that SQLite could have made (its temp-file prefix "etilqs_", or a database/journal).</summary>
-    private static string[] SqliteLookingEntries(string dir) =>
+    /// <summary>Entries in <paramref name="dir"/> that SQLite could have made for this store (its temp-file prefix "etilqs_", or the database <paramref name="db"/> and its journals).</summary>
+    private static string[] SqliteLookingEntries(string dir, string db) =>
         Directory.EnumerateFileSystemEntries(dir)
             .Select(Path.GetFileName)
-            .Where(n => n!.StartsWith("etilqs_", StringComparison.Ordinal) || n.Contains("samples.db") || n.EndsWith("-wal", StringComparison.Ordinal) || n.EndsWith("-journal", StringComparison.Ordinal))
+            .Where(n => n!.StartsWith("etilqs_", StringComparison.Ordinal) || n.Contains(db, StringComparison.Ordinal))
             .Order()
             .ToArray()!;
 
-    /// <summary>This process's open files that look like SQLite's and lie outside <paramref name="dir"/> (including unlinked temp files).</summary>
-    private static List<string> OpenFilesOutside(string dir)
+    /// <summary>This process's open files that look like this store's (or SQLite temp files) and lie outside <paramref name="dir"/> (including unlinked temp files).</summary>
+    private static List<string> OpenFilesOutside(string dir, string db)
     {
         var outside = new List<string>();
         foreach (var fd in Directory.EnumerateFileSystemEntries("/proc/self/fd"))
@@ -172,7 +174,7 @@ public sealed class TransientPathTests : IDisposable
                 continue;
             }
             if (target is null || target.StartsWith(dir + "/", StringComparison.Ordinal)) continue;
-            if (target.Contains("etilqs_") || target.Contains("samples.db")) outside.Add(target);
+            if (target.Contains("etilqs_", StringComparison.Ordinal) || target.Contains(db, StringComparison.Ordinal)) outside.Add(target);
         }
         return outside;
     }
