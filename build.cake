@@ -88,7 +88,7 @@ var fleetPublicKey = Argument("fleet-public-key", "");
 // ~105 MB .deb, ~110 MB more RSS when torch is used). Default false: native AOT, managed engine, like arm64.
 var deviceTorch = Argument("device-torch", false);
 // Native AOT fixes the x64 instruction set at build time: empty = every x86-64-v2 CPU (128-bit SIMD in the managed
-// engine); x86-x64-v3 = AVX2 machines only (256-bit), refused at start elsewhere. arm64 always has NEON.
+// engine); x86-64-v3 = AVX2 machines only (256-bit), refused at start elsewhere. arm64 always has NEON.
 var deviceX64Isa = Argument("device-x64-isa", "");
 
 // Debian architecture names for the runtimes we package.
