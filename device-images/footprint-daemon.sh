@@ -66,4 +66,4 @@ hwm=$(rss VmHWM); after=$(rss VmRSS); after_split=$(split)
 peak_sampled=$(sort -n "$work/rss.txt" | tail -n1)
 echo "engine=$engine ready_ms=$ready_ms rss_idle_mb=$idle rss_after_run1_mb=$after1 rss_training_max_sampled_mb=$peak_sampled rss_after_mb=$after rss_hwm_mb=$hwm labelled=$labelled runs=$runs replay_after_run1=$replay1 replay=$replay"
 echo "idle: $idle_split; after: $after_split"
-curl -sf "http://127.0.0.1:$http/metrics" | grep -E "^cl_(promotions_total|deltas_sent_total|gc_heap_bytes|gc_committed_bytes|gc_collections_total|gc_allocated_bytes_total|store_samples) " | tr '\n' ' '; echo
+curl -sf "http://127.0.0.1:$http/metrics" | grep -E "^cl_(promotions_total|deltas_sent_total|gc_heap_bytes|gc_committed_bytes|gc_collections_total|gc_allocated_bytes_total|store_samples|training_seconds_total) " | tr '\n' ' '; echo

@@ -271,12 +271,14 @@ public sealed class DeviceRuntime : IAsyncDisposable
         StateChanged?.Invoke();
         try
         {
+            var started = _time.GetTimestamp();
             var result = await run(learner);
             if (result is not null)
             {
-                Metrics.CountTrainingRun();
-                _logger.LogInformation("Training run ({Reason}): champion {Champion:0.000} vs challenger {Challenger:0.000} on {Holdout} held-out samples → {Outcome}.",
-                    result.Decision.TriggerReason, result.Decision.ChampionMetric, result.Decision.ChallengerMetric, result.Decision.HoldoutSamples,
+                var took = _time.GetElapsedTime(started);
+                Metrics.CountTrainingRun(took);
+                _logger.LogInformation("Training run ({Reason}) in {Seconds:0.00} s: champion {Champion:0.000} vs challenger {Challenger:0.000} on {Holdout} held-out samples → {Outcome}.",
+                    result.Decision.TriggerReason, took.TotalSeconds, result.Decision.ChampionMetric, result.Decision.ChallengerMetric, result.Decision.HoldoutSamples,
                     result.Promoted ? $"promoted as {result.Decision.NewVersion}" : "kept the champion");
             }
             return result;

@@ -19,6 +19,7 @@ public sealed class DeviceMetrics
     private long _releasesApplied;
     private long _releasesRejected;
     private long _rejectedRequests;
+    private long _trainingTicks;
 
     public long Predictions => Interlocked.Read(ref _predictions);
 
@@ -42,7 +43,14 @@ public sealed class DeviceMetrics
 
     public void CountLabel() => Interlocked.Increment(ref _labels);
 
-    public void CountTrainingRun() => Interlocked.Increment(ref _trainingRuns);
+    /// <summary>Total wall time of completed training runs (the device's CPU budget for learning).</summary>
+    public TimeSpan TrainingTime => TimeSpan.FromTicks(Interlocked.Read(ref _trainingTicks));
+
+    public void CountTrainingRun(TimeSpan duration = default)
+    {
+        Interlocked.Increment(ref _trainingRuns);
+        Interlocked.Add(ref _trainingTicks, duration.Ticks);
+    }
 
     public void CountPromotion() => Interlocked.Increment(ref _promotions);
 
@@ -66,6 +74,8 @@ public sealed class DeviceMetrics
         Counter(sb, "cl_predictions_total", "Predictions served (HTTP, MQTT samples).", Predictions);
         Counter(sb, "cl_samples_labelled_total", "Labels joined to predictions or samples that arrived labelled.", Labels);
         Counter(sb, "cl_training_runs_total", "Champion/challenger training runs completed.", TrainingRuns);
+        sb.Append("# HELP cl_training_seconds_total Wall time spent in completed training runs.\n# TYPE cl_training_seconds_total counter\n")
+            .Append("cl_training_seconds_total ").Append(Format(TrainingTime.TotalSeconds)).Append('\n');
         Counter(sb, "cl_promotions_total", "Challengers promoted to champion.", Promotions);
         Counter(sb, "cl_drift_alarms_total", "Drift detector alarms.", DriftAlarms);
         Counter(sb, "cl_deltas_sent_total", "Deltas acknowledged by the broker (PUBACK).", DeltasSent);

@@ -124,6 +124,8 @@ public sealed class DaemonTests : IAsyncLifetime
         Assert.True(replay > 0, "the run's samples were offered to the replay buffer");
         Assert.Contains($"cl_replay_samples {replay}\n", metrics);
         Assert.Matches(@"cl_store_samples \d+\n", metrics);
+        Assert.True(service.Runtime.Metrics.TrainingTime > TimeSpan.Zero, "the run's wall time is counted");
+        Assert.Matches(@"cl_training_seconds_total [0-9.E-]+\n", metrics);
     }
 
     [Fact]
