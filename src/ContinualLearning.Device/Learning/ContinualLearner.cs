@@ -492,20 +492,39 @@ public sealed class ContinualLearner : IAsyncDisposable, IDisposable
 
     private (float[] Input, float[] Probabilities, string Version, float[] Normalized) Infer(ReadOnlySpan<float> raw, IReadOnlyDictionary<string, float>? named)
     {
+        // Exact-size arrays: a served prediction keeps them (store log, response).
+        var r = InferInto(raw, named, static n => new float[n]);
+        return (r.Input, r.Probabilities, r.Version, r.Normalized);
+    }
+
+    /// <summary>What <see cref="InferInto"/> wrote: each array holds its values in its first <c>…Count</c> elements.</summary>
+    private readonly record struct Inference(float[] Normalized, int NormalizedCount, float[] Input, int InputCount, float[] Probabilities, int ProbabilityCount, string Version);
+
+    // The serving path once: normalise → backbone embedding → champion head, into buffers from `buffer` (exact-size
+    // arrays for predictions, pooled ones for labelled samples that are only scored).
+    private Inference InferInto(ReadOnlySpan<float> raw, IReadOnlyDictionary<string, float>? named, Func<int, float[]> buffer)
+    {
         ObjectDisposedException.ThrowIf(_isDisposed, this);
         lock (_servingLock)
         {
             var pipeline = _champion.Features;
-            var normalized = new float[pipeline.Count];
-            if (named is null) pipeline.Normalize(raw, normalized);
-            else pipeline.Normalize(named, normalized);
-            var input = new float[_extractor.EmbeddingSize];
-            _extractor.Embed(normalized, 1, input);
-            var output = new float[_champion.Head.OutputSize];
-            _championModel.Predict(input, 1, output);
+            var normalized = buffer(pipeline.Count);
+            if (named is null) pipeline.Normalize(raw, normalized.AsSpan(0, pipeline.Count));
+            else pipeline.Normalize(named, normalized.AsSpan(0, pipeline.Count));
+            var embedding = _extractor.EmbeddingSize;
+            var input = buffer(embedding);
+            _extractor.Embed(normalized.AsSpan(0, pipeline.Count), 1, input.AsSpan(0, embedding));
             // A single-output binary head gives P(label 1); report one probability per class like softmax does.
-            var probabilities = _champion.Labels is not null && output.Length == 1 ? [1 - output[0], output[0]] : output;
-            return (input, probabilities, _champion.Manifest.Version, normalized);
+            var outputSize = _champion.Head.OutputSize;
+            var binary = _champion.Labels is not null && outputSize == 1;
+            var output = buffer(binary ? 2 : outputSize);
+            _championModel.Predict(input.AsSpan(0, embedding), 1, output.AsSpan(0, outputSize));
+            if (binary)
+            {
+                output[1] = output[0];
+                output[0] = 1 - output[1];
+            }
+            return new Inference(normalized, pipeline.Count, input, embedding, output, binary ? 2 : outputSize, _champion.Manifest.Version);
         }
     }
 
@@ -533,44 +552,23 @@ public sealed class ContinualLearner : IAsyncDisposable, IDisposable
     {
         // Labelled samples arrive in bursts (12,000 over MQTT in docs/benchmarks.md) and their probabilities are only
         // scored, never returned, so the three per-sample arrays come from the pool instead of the GC heap.
-        ObjectDisposedException.ThrowIf(_isDisposed, this);
         var pool = System.Buffers.ArrayPool<float>.Shared;
-        float[]? normalizedBuffer = null, inputBuffer = null, outputBuffer = null;
+        var r = InferInto(rawFeatures, null, static n => System.Buffers.ArrayPool<float>.Shared.Rent(n));
         try
         {
-            Span<float> normalized, input, probabilities;
-            lock (_servingLock)
-            {
-                var pipeline = _champion.Features;
-                normalized = (normalizedBuffer = pool.Rent(pipeline.Count)).AsSpan(0, pipeline.Count);
-                pipeline.Normalize(rawFeatures, normalized);
-                input = (inputBuffer = pool.Rent(_extractor.EmbeddingSize)).AsSpan(0, _extractor.EmbeddingSize);
-                _extractor.Embed(normalized, 1, input);
-                var outputSize = _champion.Head.OutputSize;
-                // A single-output binary head gives P(label 1); score it as [1 − p, p] like Infer reports it.
-                var binary = _champion.Labels is not null && outputSize == 1;
-                outputBuffer = pool.Rent(binary ? 2 : outputSize);
-                _championModel.Predict(input, 1, outputBuffer.AsSpan(0, outputSize));
-                if (binary)
-                {
-                    outputBuffer[1] = outputBuffer[0];
-                    outputBuffer[0] = 1 - outputBuffer[1];
-                }
-                probabilities = outputBuffer.AsSpan(0, binary ? 2 : outputSize);
-            }
-            var id = _store.AddLabelled(input, label);
+            var id = _store.AddLabelled(r.Input.AsSpan(0, r.InputCount), label);
             lock (_statsLock)
             {
-                ObserveFeatures(normalized);
-                Observe(probabilities, label);
+                ObserveFeatures(r.Normalized.AsSpan(0, r.NormalizedCount));
+                Observe(r.Probabilities.AsSpan(0, r.ProbabilityCount), label);
             }
             return id;
         }
         finally
         {
-            if (normalizedBuffer is not null) pool.Return(normalizedBuffer);
-            if (inputBuffer is not null) pool.Return(inputBuffer);
-            if (outputBuffer is not null) pool.Return(outputBuffer);
+            pool.Return(r.Normalized);
+            pool.Return(r.Input);
+            pool.Return(r.Probabilities);
         }
     }
 
