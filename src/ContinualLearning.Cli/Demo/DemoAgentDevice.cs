@@ -62,20 +62,10 @@ internal sealed class DemoAgentDevice(DemoDeviceContext context, DeviceStats sta
             TrainCheckInterval = TimeSpan.FromHours(1),
             Delta = new DeltaOptions { TopKFraction = o.DeltaFraction },
             AccuracyWindow = o.CanaryWindow,
-            ReplayCapacity = 600,
+            ReplayCapacity = DemoScenario.ReplayCapacity,
             // Eight devices share this process and train often: a full GC around every run would only slow the demo.
             CompactHeapAroundRuns = false,
-            Challenger = new ChallengerOptions
-            {
-                MinSamples = o.TrainEvery / 2,
-                MaxSamples = o.TrainEvery,
-                BatchSize = DemoScenario.Training.BatchSize,
-                Epochs = 3,
-                ReplayRatio = 0.25,
-                HoldoutFraction = 0.25,
-                AccuracyMargin = 0,
-                Seed = o.Seed + stats.Id.GetHashCode(StringComparison.Ordinal),
-            },
+            Challenger = DemoScenario.Challenger(o, stats.Id),
         };
         _runtime = new DeviceRuntime(options, context.Engine);
         _runtime.Promoted += _ => stats.Promotions++;

@@ -104,19 +104,9 @@ internal sealed class DemoDevice : IDemoDevice
             StorePath = Path.Combine(transient, _stats.Id + ".db"),
             AllowPersistentStore = !transient.StartsWith("/dev/shm", StringComparison.Ordinal),
             DeleteStoreOnDispose = true,
-            ReplayCapacity = 600,
+            ReplayCapacity = DemoScenario.ReplayCapacity,
             AccuracyWindow = o.CanaryWindow,
-            Challenger = new ChallengerOptions
-            {
-                MinSamples = o.TrainEvery / 2,
-                MaxSamples = o.TrainEvery,
-                BatchSize = DemoScenario.Training.BatchSize,
-                Epochs = 3,
-                ReplayRatio = 0.25,
-                HoldoutFraction = 0.25,
-                AccuracyMargin = 0,
-                Seed = o.Seed + _stats.Id.GetHashCode(StringComparison.Ordinal),
-            },
+            Challenger = DemoScenario.Challenger(o, _stats.Id),
         }, _context.Engine, cancellationToken: ct);
         _learner.Promoted += (_, e) => _lastPromotion = e;
         await _client.StartAsync(ct);

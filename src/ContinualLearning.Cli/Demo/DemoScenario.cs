@@ -1,4 +1,5 @@
 using ContinualLearning.Bundle;
+using ContinualLearning.Learning;
 using ContinualLearning.Streams;
 using ContinualLearning.Tensors;
 using ContinualLearning.Training;
@@ -57,6 +58,22 @@ internal static class DemoScenario
     };
 
     /// <summary>Full-weight fp32 size of one head update: what a device would send without deltas.</summary>
+    /// <summary>Replay buffer of every demo device (both device kinds learn alike).</summary>
+    public const int ReplayCapacity = 600;
+
+    /// <summary>The champion/challenger settings of every demo device: a run every <see cref="DemoOptions.TrainEvery"/> labels.</summary>
+    public static ChallengerOptions Challenger(DemoOptions o, string deviceId) => new()
+    {
+        MinSamples = o.TrainEvery / 2,
+        MaxSamples = o.TrainEvery,
+        BatchSize = Training.BatchSize,
+        Epochs = 3,
+        ReplayRatio = 0.25,
+        HoldoutFraction = 0.25,
+        AccuracyMargin = 0,
+        Seed = o.Seed + deviceId.GetHashCode(StringComparison.Ordinal),
+    };
+
     public static long FullWeightBytes => Head.Parameters().Sum(p => p.Shape.Aggregate(1L, (a, b) => a * b)) * sizeof(float);
 
     /// <summary>The devices' shards: drift points spread over 10–45 % of the run, every other device drifting gradually.</summary>
