@@ -30,16 +30,7 @@ public class StoreIngestBenchmarks
     [GlobalSetup]
     public void Setup()
     {
-        _dir = Path.Combine("/dev/shm", $"cl-bench-{Guid.NewGuid():N}");
-        _store = new SampleStore(new SampleStoreOptions
-        {
-            DatabasePath = Path.Combine(_dir, "samples.db"),
-            DeleteOnDispose = true,
-            FeatureCount = Features,
-            LabelCount = 10,
-            MaxRows = 20_000,
-            MaxBytes = 256L * 1024 * 1024,
-        });
+        (_dir, _store) = BenchStore.Open(Features);
         var rng = new Random(1);
         _samples = Enumerable.Range(0, SamplesPerInvoke)
             .Select(i => (Enumerable.Range(0, Features).Select(_ => (float)rng.NextDouble()).ToArray(), SampleLabel.Class(i % 10)))
@@ -86,16 +77,7 @@ public class StoreLogPredictionBenchmarks
     [GlobalSetup]
     public void Setup()
     {
-        _dir = Path.Combine("/dev/shm", $"cl-bench-{Guid.NewGuid():N}");
-        _store = new SampleStore(new SampleStoreOptions
-        {
-            DatabasePath = Path.Combine(_dir, "samples.db"),
-            DeleteOnDispose = true,
-            FeatureCount = Features,
-            LabelCount = 10,
-            MaxRows = 20_000,
-            MaxBytes = 256L * 1024 * 1024,
-        });
+        (_dir, _store) = BenchStore.Open(Features);
         var rng = new Random(1);
         _features = Enumerable.Range(0, SamplesPerInvoke).Select(_ => Enumerable.Range(0, Features).Select(_ => (float)rng.NextDouble()).ToArray()).ToArray();
     }
@@ -114,5 +96,23 @@ public class StoreLogPredictionBenchmarks
         ReadOnlySpan<float> prediction = [0.1f, 0.9f];
         foreach (var features in _features) last = _store.LogPrediction(features, prediction, "v1");
         return last;
+    }
+}
+
+/// <summary>A fresh store on tmpfs for one benchmark class (both ingest benchmarks use the same bounds).</summary>
+internal static class BenchStore
+{
+    public static (string Dir, SampleStore Store) Open(int features)
+    {
+        var dir = Path.Combine("/dev/shm", $"cl-bench-{Guid.NewGuid():N}");
+        return (dir, new SampleStore(new SampleStoreOptions
+        {
+            DatabasePath = Path.Combine(dir, "samples.db"),
+            DeleteOnDispose = true,
+            FeatureCount = features,
+            LabelCount = 10,
+            MaxRows = 20_000,
+            MaxBytes = 256L * 1024 * 1024,
+        }));
     }
 }
