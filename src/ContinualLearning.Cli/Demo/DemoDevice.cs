@@ -9,7 +9,6 @@ using ContinualLearning.Fleet.Messages;
 using ContinualLearning.Fleet.Signing;
 using ContinualLearning.Fleet.Topics;
 using ContinualLearning.Tensors;
-using ContinualLearning.Device.Learning;
 using ContinualLearning.Learning;
 using ContinualLearning.Training;
 

@@ -218,7 +218,7 @@ internal static class DemoRunner
             ReleasesInstalled = state.Devices.Sum(d => d.ReleasesInstalled),
             Components = new SortedDictionary<string, string>(StringComparer.Ordinal)
             {
-                ["learner"] = nameof(Device.Learning.ContinualLearner),
+                ["learner"] = nameof(ContinualLearning.Learning.ContinualLearner),
                 ["device MQTT side"] = options.UseDeviceAgent
                     ? nameof(Device.Agent.DeviceAgent) + " + " + nameof(Device.DeviceRuntime) + (options.Poison > 0 ? $" ({nameof(DemoDevice)} for the poisoned)" : "")
                     : nameof(DemoDevice) + " (protocol library)",
