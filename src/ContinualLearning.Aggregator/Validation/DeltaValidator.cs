@@ -138,23 +138,3 @@ public static class DeltaValidator
         return null;
     }
 }
-
-/// <summary>Thread-safe counters of accepted and rejected deltas by reason.</summary>
-public sealed class DeltaCounters
-{
-    private readonly long[] _rejected = new long[Enum.GetValues<RejectionReason>().Length];
-    private long _accepted;
-
-    public long Accepted => Interlocked.Read(ref _accepted);
-
-    public long Rejected(RejectionReason reason) => Interlocked.Read(ref _rejected[(int)reason]);
-
-    public long TotalRejected => _rejected.Sum();
-
-    public IReadOnlyDictionary<RejectionReason, long> Snapshot() =>
-        Enum.GetValues<RejectionReason>().Where(r => Rejected(r) > 0).ToDictionary(r => r, Rejected);
-
-    internal void CountAccepted() => Interlocked.Increment(ref _accepted);
-
-    internal void CountRejected(RejectionReason reason) => Interlocked.Increment(ref _rejected[(int)reason]);
-}
