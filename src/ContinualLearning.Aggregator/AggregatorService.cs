@@ -91,7 +91,8 @@ public sealed partial class AggregatorService : IAsyncDisposable
         var publisher = new ReleasePublisher(_inbox.Client, _options.Fleet, _key, _options.Rollout.ChunkSize, _time);
         _rollout = new RolloutCoordinator(registry, _options, publisher, _journal, _time, _logger, (v, d) => Decided?.Invoke(v, d));
         await _inbox.StartAsync(cancellationToken).ConfigureAwait(false);
-        LogServing(_logger, _options.InstanceId, _options.ModelName, global.Version, _options.Fleet, registry.Deltas.PendingCount(_options.ModelName));
+        var pending = registry.Deltas.PendingCount(_options.ModelName);
+        LogServing(_logger, _options.InstanceId, _options.ModelName, global.Version, _options.Fleet, pending);
 
         await _rollout.ResumeAsync(_devices.Online, cancellationToken).ConfigureAwait(false);
         _loop = Task.Run(() => RunAsync(_stop.Token), CancellationToken.None);

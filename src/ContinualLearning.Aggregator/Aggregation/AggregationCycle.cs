@@ -70,10 +70,10 @@ internal sealed partial class AggregationCycle(
         registry.Deltas.Consume(record.DeltaIds, DeltaState.Aggregated, version);
         metrics.VersionCreated(record.Status);
         metrics.RoundTook(time.GetElapsedTime(started));
-        LogAggregated(logger, round.Used.Count, round.Metrics.Devices, name, version, options.Aggregation.Strategy.ToText(), record.Parent, record.Status);
+        LogAggregated(logger, round.Used.Count, round.Metrics.Devices, name, version, options.Aggregation.Strategy, record.Parent, record.Status);
         return registry.GetVersion(name, version);
     }
 
     [LoggerMessage(EventId = 200, Level = LogLevel.Information, Message = "Aggregated {Count} deltas from {Devices} devices into {Model} {Version} ({Strategy}, parent {Parent}): {Status}")]
-    private static partial void LogAggregated(ILogger logger, int count, int devices, string model, string version, string strategy, string parent, string status);
+    private static partial void LogAggregated(ILogger logger, int count, int devices, string model, string version, StrategyKind strategy, string parent, string status);
 }

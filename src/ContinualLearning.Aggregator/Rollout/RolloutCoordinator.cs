@@ -52,7 +52,7 @@ internal sealed partial class RolloutCoordinator(
                 await channel.SetCohortAsync(device, Cohorts.Canary, options.InstanceId, cancellationToken).ConfigureAwait(false);
         }
         await channel.PublishAsync(container, name, candidate.Version, candidate.Parent, Cohorts.Canary, cancellationToken).ConfigureAwait(false);
-        LogCanary(logger, name, candidate.Version, canary.Count, string.Join(", ", canary));
+        LogCanary(logger, name, candidate.Version, canary.Count, canary);
         decided(candidate.Version, DecisionKind.CanaryStarted);
     }
 
@@ -115,7 +115,7 @@ internal sealed partial class RolloutCoordinator(
     private static partial void LogReleased(ILogger logger, string model, string version, string why);
 
     [LoggerMessage(EventId = 301, Level = LogLevel.Information, Message = "Canary {Model} {Version} to {Count} devices: {Devices}")]
-    private static partial void LogCanary(ILogger logger, string model, string version, int count, string devices);
+    private static partial void LogCanary(ILogger logger, string model, string version, int count, IReadOnlyList<string> devices);
 
     [LoggerMessage(EventId = 302, Level = LogLevel.Information, Message = "Promoted {Model} {Version} to all: {Reason}")]
     private static partial void LogPromoted(ILogger logger, string model, string version, string reason);

@@ -53,7 +53,7 @@ public sealed record DeltaVerdict(bool Accepted, RejectionReason? Reason, string
 }
 
 /// <summary>What the validator needs to know about the registry (kept small so the checks stay testable).</summary>
-public interface IDeltaValidationContext
+internal interface IDeltaValidationContext
 {
     /// <summary>The model this aggregator serves.</summary>
     string ModelName { get; }
@@ -76,7 +76,7 @@ public interface IDeltaValidationContext
 /// allow-list), model name, base version known / not rolled back / within the staleness bound, shapes vs the head,
 /// sample count, duplicate id, norm bound. The registry repeats the duplicate check atomically when it stores the delta.
 /// </summary>
-public static class DeltaValidator
+internal static class DeltaValidator
 {
     public static DeltaVerdict Validate(string topicDeviceId, ReadOnlySpan<byte> payload, IDeltaValidationContext context, ValidationOptions options)
     {

@@ -159,9 +159,10 @@ internal sealed class DemoAggregator : IAsyncDisposable
         var name = _options.ModelName;
         stats.Buffered = registry.Deltas.PendingCount(name);
         stats.CurrentVersion = CurrentVersion;
+        var decisions = registry.Decisions.List(name);
         stats.CanaryState = _service.Canary is { } watch
             ? $"{watch.CandidateVersion} on canary ({string.Join(", ", watch.CanaryDevices.Order())})"
-            : registry.Decisions.List(name).LastOrDefault() is { } last ? $"{last.Version} {last.Decision.ToText()}" : "idle";
+            : decisions.Count > 0 ? $"{decisions[^1].Version} {decisions[^1].Decision.ToText()}" : "idle";
         stats.SetVersions(registry.ListVersions(name).Select(v => ToRecord(registry, v)).ToArray());
     }
 
