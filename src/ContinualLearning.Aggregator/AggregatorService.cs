@@ -59,7 +59,7 @@ public sealed partial class AggregatorService : IAsyncDisposable
     /// <summary>Accepted and rejected deltas by reason, since start, as counted by the service's meter (the registry holds the persistent record).</summary>
     public DeltaCounters Counters { get; }
 
-    public ModelRegistry Registry => _registry ?? throw new InvalidOperationException("The aggregator is not started; call StartAsync first.");
+    public ModelRegistry Registry => _registry ?? throw NotStarted();
 
     public IReadOnlyCollection<KnownDevice> Devices => _devices.All;
 
@@ -71,8 +71,6 @@ public sealed partial class AggregatorService : IAsyncDisposable
 
     /// <summary>Raised after a canary or direct release decision (version, decision).</summary>
     public event Action<string, DecisionKind>? Decided;
-
-    private RolloutCoordinator Rollout => _rollout ?? throw new InvalidOperationException("The aggregator is not started; call StartAsync first.");
 
     /// <summary>Opens the registry, loads the key and the global model, connects, subscribes and starts the aggregation loop.</summary>
     public async Task StartAsync(CancellationToken cancellationToken = default)
@@ -128,10 +126,10 @@ public sealed partial class AggregatorService : IAsyncDisposable
         await _work.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            var created = (_cycle ?? throw new InvalidOperationException("The aggregator is not started; call StartAsync first.")).Run(force);
+            var created = (_cycle ?? throw NotStarted()).Run(force);
             if (created is null) return null;
             VersionCreated?.Invoke(created);
-            if (created.Status == VersionStatus.Candidate) await Rollout.StartAsync(created, _devices.Online, cancellationToken).ConfigureAwait(false);
+            if (created.Status == VersionStatus.Candidate) await _rollout!.StartAsync(created, _devices.Online, cancellationToken).ConfigureAwait(false);
             return Registry.GetVersion(created.Name, created.Version);
         }
         finally
@@ -146,7 +144,7 @@ public sealed partial class AggregatorService : IAsyncDisposable
         await _work.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            return await Rollout.CheckAsync(cancellationToken).ConfigureAwait(false);
+            return _rollout is null ? null : await _rollout.CheckAsync(cancellationToken).ConfigureAwait(false);
         }
         finally
         {
@@ -228,6 +226,8 @@ public sealed partial class AggregatorService : IAsyncDisposable
             // The tick elapsed: look at the buffer's age and the canary anyway.
         }
     }
+
+    private static InvalidOperationException NotStarted() => new("The aggregator is not started; call StartAsync first.");
 
     [LoggerMessage(EventId = 1, Level = LogLevel.Information, Message = "Aggregator {Instance} serving {Model} (global {Version}) on fleet {Fleet}; {Pending} deltas pending from before")]
     private static partial void LogServing(ILogger logger, string instance, string model, string version, string fleet, int pending);

@@ -91,6 +91,15 @@ public sealed class StrategyPropertyTests
     }
 
     [Fact]
+    public void Every_configurable_strategy_is_registered_and_an_unknown_one_is_refused_with_the_choices()
+    {
+        foreach (var kind in Enum.GetValues<StrategyKind>())
+            Assert.NotNull(AggregationStrategies.Create(kind, Options));
+        var e = Assert.Throws<ArgumentOutOfRangeException>(() => AggregationStrategies.Aggregate((StrategyKind)99, [new([1f], 1)]));
+        Assert.Contains("fed-avg, trimmed-mean, median, norm-clip", e.Message);
+    }
+
+    [Fact]
     public void Bad_inputs_are_refused_with_a_reason()
     {
         Assert.Throws<ArgumentException>(() => new FedAvgStrategy().Aggregate([]));

@@ -36,6 +36,14 @@ public sealed class WireTextTests : IDisposable
     }
 
     [Fact]
+    public void Decisions_serialise_to_json_as_their_stored_text()
+    {
+        // `cl model show --json` serialises decision records with plain reflection options.
+        var record = new RolloutDecisionRecord(1, "m", "1.1.0", DecisionKind.CanaryStarted, DateTimeOffset.UnixEpoch, "r", "{}");
+        Assert.Contains("\"Decision\":\"canary-started\"", System.Text.Json.JsonSerializer.Serialize(record));
+    }
+
+    [Fact]
     public void A_registry_written_with_text_values_reads_as_enums()
     {
         // Rows as an earlier build wrote them, straight into the file.
