@@ -56,6 +56,7 @@ public abstract class BrokerTestBase(EmbeddedBrokerFixture fixture) : IAsyncLife
 
     public async ValueTask DisposeAsync()
     {
+        GC.SuppressFinalize(this);
         foreach (var c in _clients) await c.DisposeAsync().ConfigureAwait(false);
         var errors = Fixture.Broker.Errors;
         Assert.True(errors.Count == 0, "The broker logged errors:\n" + string.Join("\n", errors));

@@ -25,7 +25,7 @@ public sealed class MosquittoBroker : IAsyncDisposable, IDisposable
 
     public int Port { get; }
 
-    public string Host => "127.0.0.1";
+    public string Host { get; } = "127.0.0.1";
 
     public string LogPath => Path.Combine(_dir, "mosquitto.log");
 

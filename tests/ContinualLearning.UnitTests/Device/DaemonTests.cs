@@ -246,6 +246,8 @@ public sealed class DaemonTests : IAsyncLifetime
         var app = DeviceHost.Build(_kit.Options, configureLogging: l => l.ClearProviders(), simulatedGpio: gpio);
         _disposables.Add(app);
         await app.StartAsync();
+        // Connected means subscribed: a command sent before that is not retained and would be lost.
+        await app.Services.GetRequiredService<DeviceService>().Agent!.WaitUntilConnectedAsync().WaitAsync(Polling.DefaultPatience);
         var http = new HttpClient { BaseAddress = DeviceHost.HttpAddress(app) };
         return (app, http);
     }

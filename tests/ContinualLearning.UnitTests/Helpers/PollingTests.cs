@@ -4,6 +4,8 @@ namespace ContinualLearning.UnitTests.Helpers;
 public sealed class PollingTests
 {
     private static readonly TimeSpan Short = TimeSpan.FromMilliseconds(100);
+    private static readonly string[] Released = ["1.1.0 released"];
+    private static readonly object?[] Nested = ["a", null, new[] { 1, 2 }];
 
     [Fact]
     public async Task Returns_once_the_condition_holds()
@@ -24,7 +26,7 @@ public sealed class PollingTests
     [Fact]
     public async Task Timeout_names_what_was_awaited_and_the_last_observed_value()
     {
-        var ex = await Assert.ThrowsAsync<WaitTimeoutException>(() => WaitUntil(() => new[] { "1.1.0 released" }, d => d.Contains("1.2.0 released"), "1.2.0 released", Short));
+        var ex = await Assert.ThrowsAsync<WaitTimeoutException>(() => WaitUntil(() => Released, d => d.Contains("1.2.0 released"), "1.2.0 released", Short));
         Assert.Contains("Timed out after 0.1 s waiting for: 1.2.0 released.", ex.Message, StringComparison.Ordinal);
         Assert.Contains("Last observed: [1.1.0 released]", ex.Message, StringComparison.Ordinal);
     }
@@ -65,7 +67,7 @@ public sealed class PollingTests
     [Fact]
     public void Collections_are_described_item_by_item()
     {
-        Assert.Equal("[a, null, [1, 2]]", Polling.Describe(new object?[] { "a", null, new[] { 1, 2 } }));
+        Assert.Equal("[a, null, [1, 2]]", Polling.Describe(Nested));
         Assert.Equal("text", Polling.Describe("text"));
         Assert.Equal("1.5", Polling.Describe(1.5));
     }
