@@ -4,7 +4,6 @@ using ContinualLearning.Learning;
 using ContinualLearning.Onnx;
 using ContinualLearning.Streams;
 using ContinualLearning.Training;
-using Xunit.Abstractions;
 
 namespace ContinualLearning.UnitTests.Learning;
 

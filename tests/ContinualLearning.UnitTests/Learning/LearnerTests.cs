@@ -4,7 +4,6 @@ using ContinualLearning.Learning;
 using ContinualLearning.Streams;
 using ContinualLearning.Training;
 using ContinualLearning.Triggers;
-using Xunit.Abstractions;
 
 namespace ContinualLearning.UnitTests.Learning;
 
