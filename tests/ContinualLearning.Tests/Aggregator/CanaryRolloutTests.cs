@@ -39,7 +39,7 @@ public sealed class CanaryRolloutTests : IDisposable
             Rollout = new RolloutOptions { Canary = true, CanaryDevices = ["d0", "d1"], MinReports = 2, AccuracyMargin = 0.02, Window = TimeSpan.FromMinutes(2) },
         }));
         var decisions = new ConcurrentQueue<string>();
-        service.Decided += (v, d) => decisions.Enqueue($"{v} {d}");
+        service.Decided += (v, d) => decisions.Enqueue($"{v} {d.ToText()}");
         await service.StartAsync();
 
         var devices = Enumerable.Range(0, 6).Select(i => new SimulatedDevice($"d{i}", fleet, broker.Port, _kit.PublicKeyPath, Path.Combine(_kit.Root, "seed"))).ToArray();
@@ -62,7 +62,7 @@ public sealed class CanaryRolloutTests : IDisposable
             var registry = service.Registry;
             Assert.Equal(VersionStatus.Released, registry.GetVersion(AggregatorTestKit.Model, "1.1.0")!.Status);
             Assert.Equal(VersionStatus.RolledBack, registry.GetVersion(AggregatorTestKit.Model, "1.2.0")!.Status);
-            var rollback = registry.ListDecisions(AggregatorTestKit.Model, "1.2.0").Single(r => r.Decision == "rolled-back");
+            var rollback = registry.Decisions.List(AggregatorTestKit.Model, "1.2.0").Single(r => r.Decision == DecisionKind.RolledBack);
             Assert.Contains("canaryAccuracy", rollback.NumbersJson);
             Assert.True(devices.Skip(2).All(d => d.Installed.Contains("1.2.0") == false), "control devices never installed the canary version");
         }

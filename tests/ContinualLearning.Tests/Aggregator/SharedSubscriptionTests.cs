@@ -1,4 +1,5 @@
 using ContinualLearning.Aggregator;
+using ContinualLearning.Aggregator.Registry;
 using ContinualLearning.Aggregator.Validation;
 using ContinualLearning.Fleet.Client;
 using ContinualLearning.Fleet.Topics;
@@ -43,7 +44,7 @@ public sealed class SharedSubscriptionTests : IDisposable
         var aggregated = a.Registry.ListVersions(AggregatorTestKit.Model).SelectMany(v => v.DeltaIds).ToArray();
         Assert.Equal(aggregated.Length, aggregated.Distinct().Count());
         Assert.Equal(sent.Order(), aggregated.Order());
-        Assert.Equal(0, a.Registry.PendingCount(AggregatorTestKit.Model));
+        Assert.Equal(0, a.Registry.Deltas.PendingCount(AggregatorTestKit.Model));
         // Versions form one chain: each aggregation built on the newest release, whichever instance made it.
         var versions = a.Registry.ListVersions(AggregatorTestKit.Model);
         for (var i = 1; i < versions.Count; i++) Assert.Equal(versions[i - 1].Version, versions[i].Parent);
@@ -75,6 +76,6 @@ public sealed class SharedSubscriptionTests : IDisposable
         await WaitUntil(() => (Accepted: second.Counters.Accepted, Duplicates: second.Counters.Rejected(RejectionReason.Duplicate)), n => n == (20, 5), "second instance saw the queued and new deltas (observed: accepted, duplicates)");
         var version = await second.AggregateAsync(force: true);
         Assert.Equal(ids.Select(i => i.ToString("D")).Order(), version!.DeltaIds.Order());
-        Assert.Equal(30, second.Registry.DeltaStates()["aggregated"]);
+        Assert.Equal(30, second.Registry.Deltas.States()[DeltaState.Aggregated]);
     }
 }
