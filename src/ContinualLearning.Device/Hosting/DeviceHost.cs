@@ -3,6 +3,7 @@ using ContinualLearning.Device.Agent;
 using ContinualLearning.Device.Configuration;
 using ContinualLearning.Device.Gpio;
 using ContinualLearning.Device.Serving;
+using ContinualLearning.Fleet.Configuration;
 using ContinualLearning.Fleet.Signing;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
@@ -51,7 +52,7 @@ public static class DeviceHost
         });
         if (options.HttpPort is null) builder.WebHost.UseUrls(); // no endpoints
 
-        builder.Services.AddSingleton(options);
+        builder.Services.AddValidatedOptions(options, DeviceOptionsValidator.Instance);
         builder.Services.AddSingleton(sp => new DeviceRuntime(options, TrainingEngines.Resolve(options.Engine, torch), sp.GetRequiredService<ILoggerFactory>()));
         builder.Services.AddSingleton(sp => new DeviceService(options, sp.GetRequiredService<DeviceRuntime>(), sp.GetRequiredService<ILoggerFactory>(), simulatedGpio));
         builder.Services.AddHostedService(sp => sp.GetRequiredService<DeviceService>());
