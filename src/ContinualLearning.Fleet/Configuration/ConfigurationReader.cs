@@ -65,7 +65,8 @@ public sealed class ConfigurationReader(LayeredConfiguration layers)
     /// </summary>
     public double? OptionalReal(string key, string? raw, double? fallback)
     {
-        if (raw is null) return fallback;
+        // A JSON null reaches the binder as no value at all; only the layer still knows the key was there.
+        if (raw is null) return layers.SourceOf(key) is null ? fallback : null;
         var v = Text(raw);
         if (v is null) return null;
         if (double.TryParse(v, NumberStyles.Float, CultureInfo.InvariantCulture, out var d) && double.IsFinite(d)) return d;
@@ -84,7 +85,7 @@ public sealed class ConfigurationReader(LayeredConfiguration layers)
     {
         var v = Text(raw);
         if (v is null) return fallback;
-        if (TimeSpan.TryParseExact(v, "c", CultureInfo.InvariantCulture, out var t)) return t;
+        if (v.Contains(':', StringComparison.Ordinal) && TimeSpan.TryParseExact(v, "c", CultureInfo.InvariantCulture, out var t)) return t;
         Report(new(key, v, "is not a duration", $"use hh:mm:ss, e.g. {fallback:c}"));
         return fallback;
     }
