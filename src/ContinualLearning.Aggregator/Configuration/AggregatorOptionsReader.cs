@@ -51,7 +51,7 @@ public static class AggregatorOptionsReader
             RegistryPath = PathOf("registryPath", s.RegistryPath) ?? "",
             PrivateKeyPath = PathOf("privateKeyPath", s.PrivateKeyPath) ?? "",
             BrokerHost = ConfigurationReader.Text(s.BrokerHost) ?? defaults.BrokerHost,
-            BrokerPort = r.Integer("brokerPort", s.BrokerPort, defaults.BrokerPort),
+            BrokerPort = r.WholeNumber("brokerPort", s.BrokerPort, defaults.BrokerPort),
             Username = ConfigurationReader.Text(s.Username),
             Password = ConfigurationReader.Text(s.Password),
             InstanceId = ConfigurationReader.Text(s.InstanceId) ?? defaults.InstanceId,
@@ -68,8 +68,8 @@ public static class AggregatorOptionsReader
 
     private static ValidationOptions ReadValidation(ConfigurationReader r, ValidationSettings s, ValidationOptions d) => new()
     {
-        MaxStaleness = r.Integer("validation:maxStaleness", s.MaxStaleness, d.MaxStaleness),
-        MaxNorm = r.OptionalReal("validation:maxNorm", s.MaxNorm, d.MaxNorm),
+        MaxStaleness = r.WholeNumber("validation:maxStaleness", s.MaxStaleness, d.MaxStaleness),
+        MaxNorm = r.OptionalNumber("validation:maxNorm", s.MaxNorm, d.MaxNorm),
         NormClipMode = r.Enum("validation:normClipMode", s.NormClipMode, d.NormClipMode),
         // An empty JSON array reads as unset: configuration has no empty lists.
         AllowedDevices = s.AllowedDevices is { Count: > 0 } allowed ? new HashSet<string>(allowed, StringComparer.Ordinal) : d.AllowedDevices,
@@ -77,28 +77,28 @@ public static class AggregatorOptionsReader
 
     private static AggregationOptions ReadAggregation(ConfigurationReader r, AggregationSettings s, AggregationOptions d) => new()
     {
-        BufferSize = r.Integer("aggregation:bufferSize", s.BufferSize, d.BufferSize),
+        BufferSize = r.WholeNumber("aggregation:bufferSize", s.BufferSize, d.BufferSize),
         MaxWait = r.Duration("aggregation:maxWait", s.MaxWait, d.MaxWait),
-        MinDeltas = r.Integer("aggregation:minDeltas", s.MinDeltas, d.MinDeltas),
+        MinDeltas = r.WholeNumber("aggregation:minDeltas", s.MinDeltas, d.MinDeltas),
         Strategy = r.Enum("aggregation:strategy", s.Strategy, d.Strategy),
         StrategyOptions = new StrategyOptions
         {
-            TrimFraction = r.Real("aggregation:strategyOptions:trimFraction", s.StrategyOptions.TrimFraction, d.StrategyOptions.TrimFraction),
-            ClipNorm = r.Real("aggregation:strategyOptions:clipNorm", s.StrategyOptions.ClipNorm, d.StrategyOptions.ClipNorm),
+            TrimFraction = r.Number("aggregation:strategyOptions:trimFraction", s.StrategyOptions.TrimFraction, d.StrategyOptions.TrimFraction),
+            ClipNorm = r.Number("aggregation:strategyOptions:clipNorm", s.StrategyOptions.ClipNorm, d.StrategyOptions.ClipNorm),
         },
-        ServerLearningRate = r.Real("aggregation:serverLearningRate", s.ServerLearningRate, d.ServerLearningRate),
-        StalenessAlpha = r.Real("aggregation:stalenessAlpha", s.StalenessAlpha, d.StalenessAlpha),
+        ServerLearningRate = r.Number("aggregation:serverLearningRate", s.ServerLearningRate, d.ServerLearningRate),
+        StalenessAlpha = r.Number("aggregation:stalenessAlpha", s.StalenessAlpha, d.StalenessAlpha),
     };
 
     private static RolloutOptions ReadRollout(ConfigurationReader r, RolloutSettings s, RolloutOptions d) => new()
     {
         Canary = r.Bool("rollout:canary", s.Canary, d.Canary),
-        CanaryFraction = r.Real("rollout:canaryFraction", s.CanaryFraction, d.CanaryFraction),
+        CanaryFraction = r.Number("rollout:canaryFraction", s.CanaryFraction, d.CanaryFraction),
         CanaryDevices = s.CanaryDevices is { Count: > 0 } devices ? devices : d.CanaryDevices,
-        AccuracyMargin = r.Real("rollout:accuracyMargin", s.AccuracyMargin, d.AccuracyMargin),
+        AccuracyMargin = r.Number("rollout:accuracyMargin", s.AccuracyMargin, d.AccuracyMargin),
         Window = r.Duration("rollout:window", s.Window, d.Window),
-        MinReports = r.Integer("rollout:minReports", s.MinReports, d.MinReports),
-        ChunkSize = r.Integer("rollout:chunkSize", s.ChunkSize, d.ChunkSize),
+        MinReports = r.WholeNumber("rollout:minReports", s.MinReports, d.MinReports),
+        ChunkSize = r.WholeNumber("rollout:chunkSize", s.ChunkSize, d.ChunkSize),
     };
 
     private static HoldoutOptions ReadHoldout(ConfigurationReader r, HoldoutSettings s, string? csvPath)
@@ -108,7 +108,7 @@ public static class AggregatorOptionsReader
         {
             CsvPath = csvPath,
             LabelColumn = ConfigurationReader.Text(s.LabelColumn) ?? d.LabelColumn,
-            Margin = r.Real("holdout:margin", s.Margin, d.Margin),
+            Margin = r.Number("holdout:margin", s.Margin, d.Margin),
         };
     }
 }

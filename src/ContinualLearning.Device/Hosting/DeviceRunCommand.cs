@@ -50,14 +50,17 @@ public static class DeviceRunCommand
             try
             {
                 var options = DeviceOptionsReader.Read(DeviceOptionsReader.Build(parse.GetValue(config), flags.Values, flagNames: flags.Names));
-                await using var app = DeviceHost.Build(options, torch(options));
-                await app.StartAsync(cancellationToken);
-                await app.WaitForShutdownAsync(cancellationToken);
+                var app = DeviceHost.Build(options, torch(options));
+                await using (app.ConfigureAwait(false))
+                {
+                    await app.StartAsync(cancellationToken).ConfigureAwait(false);
+                    await app.WaitForShutdownAsync(cancellationToken).ConfigureAwait(false);
+                }
                 return 0;
             }
             catch (ConfigurationException ex)
             {
-                await Console.Error.WriteLineAsync(ex.Message);
+                await Console.Error.WriteLineAsync(ex.Message).ConfigureAwait(false);
                 return 2;
             }
         });

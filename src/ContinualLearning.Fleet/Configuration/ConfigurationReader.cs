@@ -41,12 +41,12 @@ public sealed class ConfigurationReader(LayeredConfiguration layers)
     }
 
     /// <summary>A whole number (invariant culture, optional sign).</summary>
-    public T Integer<T>(string key, string? raw, T fallback)
+    public T WholeNumber<T>(string key, string? raw, T fallback)
         where T : struct, IBinaryInteger<T> =>
-        OptionalInteger<T>(key, raw, $"use a whole number (default {fallback})") ?? fallback;
+        OptionalWholeNumber<T>(key, raw, $"use a whole number (default {fallback})") ?? fallback;
 
     /// <summary>A whole number; null when unset.</summary>
-    public T? OptionalInteger<T>(string key, string? raw, string fix)
+    public T? OptionalWholeNumber<T>(string key, string? raw, string fix)
         where T : struct, IBinaryInteger<T>
     {
         var v = Text(raw);
@@ -57,13 +57,13 @@ public sealed class ConfigurationReader(LayeredConfiguration layers)
     }
 
     /// <summary>A finite number with '.' as the decimal point.</summary>
-    public double Real(string key, string? raw, double fallback) => OptionalReal(key, raw, fallback) ?? fallback;
+    public double Number(string key, string? raw, double fallback) => OptionalNumber(key, raw, fallback) ?? fallback;
 
     /// <summary>
     /// A finite number; <paramref name="fallback"/> when unset, null when set to an empty value (JSON <c>null</c>, an
     /// empty environment variable): that is how a check with a nullable bound is turned off.
     /// </summary>
-    public double? OptionalReal(string key, string? raw, double? fallback)
+    public double? OptionalNumber(string key, string? raw, double? fallback)
     {
         // A JSON null reaches the binder as no value at all; only the layer still knows the key was there.
         if (raw is null) return layers.SourceOf(key) is null ? fallback : null;
@@ -75,10 +75,10 @@ public sealed class ConfigurationReader(LayeredConfiguration layers)
     }
 
     /// <summary>A number of seconds (<c>telemetryIntervalSeconds</c>).</summary>
-    public TimeSpan Seconds(string key, string? raw, TimeSpan fallback) => TimeSpan.FromSeconds(Real(key, raw, fallback.TotalSeconds));
+    public TimeSpan Seconds(string key, string? raw, TimeSpan fallback) => TimeSpan.FromSeconds(Number(key, raw, fallback.TotalSeconds));
 
     /// <summary>A number of minutes (<c>learning:sampleTtlMinutes</c>).</summary>
-    public TimeSpan Minutes(string key, string? raw, TimeSpan fallback) => TimeSpan.FromMinutes(Real(key, raw, fallback.TotalMinutes));
+    public TimeSpan Minutes(string key, string? raw, TimeSpan fallback) => TimeSpan.FromMinutes(Number(key, raw, fallback.TotalMinutes));
 
     /// <summary>A duration written <c>[d.]hh:mm:ss[.fffffff]</c>; a bare number is refused (TimeSpan would read "60" as 60 days).</summary>
     public TimeSpan Duration(string key, string? raw, TimeSpan fallback)

@@ -15,21 +15,8 @@ namespace ContinualLearning.UnitTests.Aggregator;
 [Collection(ConsoleCaptureCollection.Name)]
 public sealed class AggregatorConfigurationTests : IDisposable
 {
-    /// <summary>The example of docs/aggregator.md, with a holdout CSV that exists.</summary>
-    private const string DocumentedExample = """
-        {
-          "fleet": "plant1", "modelName": "elec2",
-          "registryPath": "reg", "privateKeyPath": "keys/release.key",
-          "brokerHost": "127.0.0.1", "brokerPort": 1883, "instanceId": "aggregator-1",
-          "sharedSubscription": true, "shareGroup": "aggregators",
-          "validation": { "maxStaleness": 4, "maxNorm": 10.0, "normClipMode": "reject", "allowedDevices": ["pi-01", "pi-02"] },
-          "aggregation": { "bufferSize": 10, "maxWait": "00:01:00", "minDeltas": 1, "strategy": "trimmed-mean",
-                           "strategyOptions": { "trimFraction": 0.2, "clipNorm": 1.0 }, "serverLearningRate": 1.0, "stalenessAlpha": 0.5 },
-          "rollout": { "canary": true, "canaryFraction": 0.1, "canaryDevices": null, "accuracyMargin": 0.02,
-                       "window": "00:10:00", "minReports": 3, "chunkSize": 65536 },
-          "holdout": { "csvPath": "holdout.csv", "labelColumn": "class", "margin": 0.01 }
-        }
-        """;
+    /// <summary>The example aggregator.json of docs/aggregator.md (the first JSON block), so the documentation cannot drift.</summary>
+    private static readonly string DocumentedExample = ReadDocumentedExample();
 
     private readonly string _dir = Directory.CreateTempSubdirectory("cl-aggregator-config-").FullName;
     private readonly string _prefix = $"CL_TEST_{Guid.NewGuid():N}_";
@@ -227,6 +214,15 @@ public sealed class AggregatorConfigurationTests : IDisposable
         {
             Console.SetError(oldErr);
         }
+    }
+
+    private static string ReadDocumentedExample()
+    {
+        var dir = new DirectoryInfo(AppContext.BaseDirectory);
+        while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "ContinualLearning.sln"))) dir = dir.Parent;
+        var doc = File.ReadAllText(Path.Combine(dir?.FullName ?? throw new InvalidOperationException("ContinualLearning.sln not found above the test binaries."), "docs", "aggregator.md"));
+        var start = doc.IndexOf("```json", StringComparison.Ordinal) + "```json".Length;
+        return doc[start..doc.IndexOf("```", start, StringComparison.Ordinal)];
     }
 
     private static string Minimal(string extra) =>

@@ -29,8 +29,8 @@ public sealed class ConfigurationReaderTests
     public void Unset_or_blank_values_fall_back_to_the_default()
     {
         Assert.True(_reader.Bool("k", null, true));
-        Assert.Equal(7, _reader.Integer("k", "  ", 7));
-        Assert.Equal(0.5, _reader.Real("k", null, 0.5));
+        Assert.Equal(7, _reader.WholeNumber("k", "  ", 7));
+        Assert.Equal(0.5, _reader.Number("k", null, 0.5));
         Assert.Equal(TimeSpan.FromMinutes(1), _reader.Duration("k", "", TimeSpan.FromMinutes(1)));
         Assert.Null(ConfigurationReader.Text(" "));
         Assert.Equal("x", ConfigurationReader.Text(" x "));
@@ -41,11 +41,11 @@ public sealed class ConfigurationReaderTests
     public void Every_unreadable_value_is_recorded_with_its_key_and_the_default_kept()
     {
         Assert.False(_reader.Bool("a", "maybe", false));
-        Assert.Equal(64, _reader.Integer("b", "many", 64));
-        Assert.Equal(64L, _reader.Integer("c", "1.5", 64L));
-        Assert.Equal(0.01, _reader.Real("d", "1,5", 0.01));
-        Assert.Equal(0.01, _reader.Real("e", "NaN", 0.01));
-        Assert.Null(_reader.OptionalInteger<int>("f", "seventeen", "use a pin number"));
+        Assert.Equal(64, _reader.WholeNumber("b", "many", 64));
+        Assert.Equal(64L, _reader.WholeNumber("c", "1.5", 64L));
+        Assert.Equal(0.01, _reader.Number("d", "1,5", 0.01));
+        Assert.Equal(0.01, _reader.Number("e", "NaN", 0.01));
+        Assert.Null(_reader.OptionalWholeNumber<int>("f", "seventeen", "use a pin number"));
 
         Assert.Equal(
             [("a", "maybe", "is not a boolean"), ("b", "many", "is not an integer"), ("c", "1.5", "is not an integer"), ("d", "1,5", "is not a number"), ("e", "NaN", "is not a number"), ("f", "seventeen", "is not an integer")],
@@ -57,9 +57,9 @@ public sealed class ConfigurationReaderTests
     [Fact]
     public void An_empty_optional_number_turns_the_setting_off_an_unset_one_keeps_the_default()
     {
-        Assert.Equal(10.0, _reader.OptionalReal("k", null, 10.0));
-        Assert.Null(_reader.OptionalReal("k", "", 10.0));
-        Assert.Equal(2.5, _reader.OptionalReal("k", "2.5", 10.0));
+        Assert.Equal(10.0, _reader.OptionalNumber("k", null, 10.0));
+        Assert.Null(_reader.OptionalNumber("k", "", 10.0));
+        Assert.Equal(2.5, _reader.OptionalNumber("k", "2.5", 10.0));
         Assert.Empty(_reader.Errors);
     }
 
@@ -129,7 +129,7 @@ public sealed class ConfigurationReaderTests
             FlagNames = new Dictionary<string, string> { ["size"] = "--size" },
         });
         var reader = new ConfigurationReader(layers);
-        var options = new TestOptions { Size = reader.Integer("size", layers.Configuration["size"], 0), Name = ConfigurationReader.Text(layers.Configuration["name"]) };
+        var options = new TestOptions { Size = reader.WholeNumber("size", layers.Configuration["size"], 0), Name = ConfigurationReader.Text(layers.Configuration["name"]) };
 
         var ex = Assert.Throws<ConfigurationException>(() => reader.Complete(options, new TestValidator()));
 
