@@ -25,24 +25,18 @@ public static class AggregatorOptionsReader
     /// <param name="flags">Values from flags, by configuration key, and the flag behind each.</param>
     /// <param name="environmentPrefix">The environment layer's prefix; null leaves the environment out (tests).</param>
     public static LayeredConfiguration Build(string? configPath, ConfigurationFlags? flags = null, string? environmentPrefix = EnvironmentPrefix) =>
-        LayeredConfiguration.Build(new ConfigurationLayers("aggregator")
-        {
-            File = configPath,
-            DefaultFile = DefaultConfigPath,
-            EnvironmentPrefix = environmentPrefix,
-            Flags = flags?.Values ?? new Dictionary<string, string?>(),
-            FlagNames = flags?.Names ?? new Dictionary<string, string>(),
-        });
+        LayeredConfiguration.Build(new ConfigurationLayers("aggregator") { File = configPath, DefaultFile = DefaultConfigPath, EnvironmentPrefix = environmentPrefix, Flags = flags ?? new() });
 
     /// <summary>Reads and validates; throws <see cref="ConfigurationException"/> listing every problem.</summary>
-    public static AggregatorOptions Read(LayeredConfiguration config)
+    public static AggregatorOptions Read(LayeredConfiguration config) => ConfigurationReader.Read(config, Map, AggregatorOptionsValidator.Instance);
+
+    private static AggregatorOptions Map(ConfigurationReader r)
     {
-        ArgumentNullException.ThrowIfNull(config);
         var s = new AggregatorSettings();
-        config.Configuration.Bind(s);
-        var r = new ConfigurationReader(config);
+        // The binding generator replaces this call with generated code for AggregatorSettings (no reflection).
+        r.Layers.Configuration.Bind(s);
         var defaults = new AggregatorOptions { Fleet = "", ModelName = "", RegistryPath = "", PrivateKeyPath = "" };
-        string? PathOf(string key, string? raw) => ConfigurationReader.Text(raw) is { } path ? config.ResolvePath(key, path) : null;
+        string? PathOf(string key, string? raw) => ConfigurationReader.Text(raw) is { } path ? r.Layers.ResolvePath(key, path) : null;
 
         var options = new AggregatorOptions
         {
@@ -63,7 +57,7 @@ public static class AggregatorOptionsReader
             Rollout = ReadRollout(r, s.Rollout, defaults.Rollout),
             Holdout = s.Holdout is { } h ? ReadHoldout(r, h, PathOf("holdout:csvPath", h.CsvPath)) : null,
         };
-        return r.Complete(options, AggregatorOptionsValidator.Instance);
+        return options;
     }
 
     private static ValidationOptions ReadValidation(ConfigurationReader r, ValidationSettings s, ValidationOptions d) => new()

@@ -17,30 +17,26 @@ public static class DeviceOptionsReader
 
     /// <summary>Builds the layered configuration. An explicitly given file must exist; the default one is optional.</summary>
     /// <param name="configPath">The <c>--config</c> file, or null for the default file when it exists.</param>
-    /// <param name="overrides">Values from flags, by configuration key.</param>
+    /// <param name="overrides">Values set on the command line, by configuration key.</param>
     /// <param name="readEnvironment">False leaves out the <c>CL_DEVICE_*</c> layer (tests).</param>
-    /// <param name="flagNames">The flag behind each override key, for error messages.</param>
-    public static LayeredConfiguration Build(string? configPath, IEnumerable<KeyValuePair<string, string?>>? overrides = null, bool readEnvironment = true, IReadOnlyDictionary<string, string>? flagNames = null) =>
-        Build(configPath, overrides, readEnvironment ? EnvironmentPrefix : null, flagNames);
+    public static LayeredConfiguration Build(string? configPath, IEnumerable<KeyValuePair<string, string?>>? overrides = null, bool readEnvironment = true) =>
+        Build(configPath, ConfigurationFlags.From(overrides ?? []), readEnvironment ? EnvironmentPrefix : null);
 
-    /// <summary>As <see cref="Build(string?, IEnumerable{KeyValuePair{string, string?}}?, bool, IReadOnlyDictionary{string, string}?)"/> with another environment prefix (tests that must not touch <c>CL_DEVICE_*</c>).</summary>
-    internal static LayeredConfiguration Build(string? configPath, IEnumerable<KeyValuePair<string, string?>>? overrides, string? environmentPrefix, IReadOnlyDictionary<string, string>? flagNames = null) =>
-        LayeredConfiguration.Build(new ConfigurationLayers("device")
-        {
-            File = configPath,
-            DefaultFile = DeviceOptions.DefaultConfigPath,
-            EnvironmentPrefix = environmentPrefix,
-            Flags = overrides ?? [],
-            FlagNames = flagNames ?? new Dictionary<string, string>(),
-        });
+    /// <summary>Builds the layered configuration with values from flags, named in errors by their flag.</summary>
+    /// <param name="configPath">The <c>--config</c> file, or null for the default file when it exists.</param>
+    /// <param name="flags">Values from flags, by configuration key, and the flag behind each.</param>
+    /// <param name="environmentPrefix">The environment layer's prefix; null leaves the environment out (tests).</param>
+    public static LayeredConfiguration Build(string? configPath, ConfigurationFlags flags, string? environmentPrefix = EnvironmentPrefix) =>
+        LayeredConfiguration.Build(new ConfigurationLayers("device") { File = configPath, DefaultFile = DeviceOptions.DefaultConfigPath, EnvironmentPrefix = environmentPrefix, Flags = flags });
 
     /// <summary>Reads and validates; throws <see cref="ConfigurationException"/> listing every problem.</summary>
-    public static DeviceOptions Read(LayeredConfiguration config)
+    public static DeviceOptions Read(LayeredConfiguration config) => ConfigurationReader.Read(config, Map, DeviceOptionsValidator.Instance);
+
+    private static DeviceOptions Map(ConfigurationReader r)
     {
-        ArgumentNullException.ThrowIfNull(config);
         var s = new DeviceSettings();
-        config.Configuration.Bind(s);
-        var r = new ConfigurationReader(config);
+        // The binding generator replaces this call with generated code for DeviceSettings (no reflection).
+        r.Layers.Configuration.Bind(s);
         var defaults = new DeviceOptions { DeviceId = "", Fleet = "", ModelName = "", FleetPublicKeyPath = "" };
         var challenger = new ChallengerOptions();
         var delta = new DeltaOptions();
@@ -109,6 +105,6 @@ public static class DeviceOptionsReader
             },
             LogFormat = r.Enum("logging:format", s.Logging.Format, defaults.LogFormat),
         };
-        return r.Complete(options, DeviceOptionsValidator.Instance);
+        return options;
     }
 }

@@ -49,7 +49,7 @@ public static class DeviceRunCommand
                 .Set("logging:format", json.Name, parse.GetValue(json) ? "json" : null);
             try
             {
-                var options = DeviceOptionsReader.Read(DeviceOptionsReader.Build(parse.GetValue(config), flags.Values, flagNames: flags.Names));
+                var options = DeviceOptionsReader.Read(DeviceOptionsReader.Build(parse.GetValue(config), flags));
                 var app = DeviceHost.Build(options, torch(options));
                 await using (app.ConfigureAwait(false))
                 {

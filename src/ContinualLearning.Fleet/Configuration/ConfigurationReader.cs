@@ -131,6 +131,19 @@ public sealed class ConfigurationReader(LayeredConfiguration layers)
     }
 
     /// <summary>
+    /// Reads a service's options: <paramref name="map"/> binds the settings model and converts its values through the
+    /// reader it is given; then <see cref="Complete{T}"/>.
+    /// </summary>
+    public static T Read<T>(LayeredConfiguration layers, Func<ConfigurationReader, T> map, ConfigurationValidator<T> validator)
+        where T : class
+    {
+        ArgumentNullException.ThrowIfNull(layers);
+        ArgumentNullException.ThrowIfNull(map);
+        var reader = new ConfigurationReader(layers);
+        return reader.Complete(map(reader), validator);
+    }
+
+    /// <summary>
     /// Validates <paramref name="options"/> and returns them, or throws one <see cref="ConfigurationException"/> with the
     /// values that could not be read first, then the rule violations (except on keys already reported: a rule violation
     /// on a value left at its default is usually a consequence of the unreadable one), each with its source.

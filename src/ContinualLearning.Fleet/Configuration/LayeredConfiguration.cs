@@ -18,11 +18,8 @@ public sealed record ConfigurationLayers(string Service)
     /// <summary>Prefix of the environment variables read (<c>CL_DEVICE_</c>); <c>__</c> in a name stands for <c>:</c>. Null skips the environment.</summary>
     public string? EnvironmentPrefix { get; init; }
 
-    /// <summary>Values from command-line flags, by configuration key.</summary>
-    public IEnumerable<KeyValuePair<string, string?>> Flags { get; init; } = [];
-
-    /// <summary>The flag that sets each key (<c>broker</c> → <c>--broker</c>), to say where a bad value came from.</summary>
-    public IReadOnlyDictionary<string, string> FlagNames { get; init; } = new Dictionary<string, string>();
+    /// <summary>Values from command-line flags, by configuration key, with the flag behind each.</summary>
+    public ConfigurationFlags Flags { get; init; } = new();
 }
 
 /// <summary>
@@ -71,7 +68,7 @@ public sealed class LayeredConfiguration
         }
         if (file is not null) builder.AddJsonFile(file, optional: false, reloadOnChange: false);
         if (layers.EnvironmentPrefix is not null) builder.AddEnvironmentVariables(layers.EnvironmentPrefix);
-        builder.AddInMemoryCollection(layers.Flags);
+        builder.AddInMemoryCollection(layers.Flags.Values);
         try
         {
             return new LayeredConfiguration(builder.Build(), layers, file);
@@ -93,7 +90,7 @@ public sealed class LayeredConfiguration
             {
                 JsonConfigurationProvider => $"file {FilePath}",
                 EnvironmentVariablesConfigurationProvider => $"environment {_layers.EnvironmentPrefix}{key.Replace(":", "__", StringComparison.Ordinal).ToUpperInvariant()}",
-                MemoryConfigurationProvider => _layers.FlagNames.TryGetValue(key, out var flag) ? flag : "command line",
+                MemoryConfigurationProvider => _layers.Flags.Names.TryGetValue(key, out var flag) ? flag : "command line",
                 _ => null,
             };
         }
@@ -131,5 +128,15 @@ public sealed class ConfigurationFlags
         _values[key] = value;
         _names[key] = flag;
         return this;
+    }
+
+    /// <summary>Values set by key alone; errors name their source "command line".</summary>
+    public static ConfigurationFlags From(IEnumerable<KeyValuePair<string, string?>> values)
+    {
+        ArgumentNullException.ThrowIfNull(values);
+        var flags = new ConfigurationFlags();
+        foreach (var (key, value) in values)
+            if (value is not null) flags._values[key] = value;
+        return flags;
     }
 }

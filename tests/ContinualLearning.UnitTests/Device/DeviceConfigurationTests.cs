@@ -78,7 +78,7 @@ public sealed class DeviceConfigurationTests : IDisposable
         SetEnvironment("DELTA__TOPKFRACTION", "0.05");
         SetEnvironment("HTTP__ENABLED", "off");
 
-        var o = DeviceOptionsReader.Read(DeviceOptionsReader.Build(file, new Dictionary<string, string?> { ["deviceId"] = "from-flag" }, _prefix));
+        var o = DeviceOptionsReader.Read(DeviceOptionsReader.Build(file, new ConfigurationFlags().Set("deviceId", "--id", "from-flag"), _prefix));
 
         Assert.Equal(("from-flag", "from-env", "plant1", 0.05), (o.DeviceId, o.Cohort, o.Fleet, o.Delta.TopKFraction));
         Assert.Null(o.HttpPort);
@@ -91,7 +91,7 @@ public sealed class DeviceConfigurationTests : IDisposable
         SetEnvironment("DELTA__TOPKFRACTION", "2");
         var flags = new ConfigurationFlags().Set("broker", "--broker", "foo:bar");
 
-        var ex = Assert.Throws<ConfigurationException>(() => DeviceOptionsReader.Read(DeviceOptionsReader.Build(file, flags.Values, _prefix, flags.Names)));
+        var ex = Assert.Throws<ConfigurationException>(() => DeviceOptionsReader.Read(DeviceOptionsReader.Build(file, flags, _prefix)));
 
         var bySource = ex.Errors.ToDictionary(e => e.Key, e => e.Source);
         Assert.Equal("--broker", bySource["broker"]);

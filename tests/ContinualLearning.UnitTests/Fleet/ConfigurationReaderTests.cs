@@ -125,8 +125,7 @@ public sealed class ConfigurationReaderTests
     {
         var layers = LayeredConfiguration.Build(new ConfigurationLayers("test")
         {
-            Flags = new Dictionary<string, string?> { ["size"] = "big", ["name"] = "" },
-            FlagNames = new Dictionary<string, string> { ["size"] = "--size" },
+            Flags = ConfigurationFlags.From(new Dictionary<string, string?> { ["size"] = "big", ["name"] = "" }).Set("size", "--size", "big"),
         });
         var reader = new ConfigurationReader(layers);
         var options = new TestOptions { Size = reader.WholeNumber("size", layers.Configuration["size"], 0), Name = ConfigurationReader.Text(layers.Configuration["name"]) };

@@ -44,7 +44,7 @@ public sealed class LayeredConfigurationTests : IDisposable
     [Fact]
     public void Flags_without_a_name_are_reported_as_the_command_line()
     {
-        var layers = LayeredConfiguration.Build(new ConfigurationLayers("test") { Flags = [new("k", "v")] });
+        var layers = LayeredConfiguration.Build(new ConfigurationLayers("test") { Flags = ConfigurationFlags.From([new("k", "v")]) });
 
         Assert.Equal("command line", layers.SourceOf("k"));
         Assert.Null(layers.FilePath);
@@ -116,8 +116,7 @@ public sealed class LayeredConfigurationTests : IDisposable
         {
             File = file,
             EnvironmentPrefix = _prefix,
-            Flags = flags?.Values ?? new Dictionary<string, string?>(),
-            FlagNames = flags?.Names ?? new Dictionary<string, string>(),
+            Flags = flags ?? new(),
         });
 
     private void SetEnvironment(string name, string value)
