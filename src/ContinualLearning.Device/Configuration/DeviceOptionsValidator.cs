@@ -21,7 +21,7 @@ internal sealed class DeviceOptionsValidator() : ConfigurationValidator<DeviceOp
         ConfigurationRules.Id(errors, "cohort", options.Cohort, HowToSet("cohort"));
         CheckBroker(options.Broker, errors);
         if (string.IsNullOrEmpty(options.FleetPublicKeyPath))
-            errors.Add(new("fleetPublicKey", options.FleetPublicKeyPath, "is required", "point it at the fleet's release public key (PEM), e.g. /etc/continual-learning/fleet.pub"));
+            errors.Add(new("fleetPublicKey", null, "is required", "point it at the fleet's release public key (PEM), e.g. /etc/continual-learning/fleet.pub"));
         else if (!File.Exists(options.FleetPublicKeyPath))
             errors.Add(new("fleetPublicKey", options.FleetPublicKeyPath, "does not exist", "copy the fleet's release public key (made by `cl model keygen`) there"));
         if (string.IsNullOrWhiteSpace(options.DataDirectory))
