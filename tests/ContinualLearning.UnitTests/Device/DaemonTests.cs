@@ -215,9 +215,10 @@ public sealed class DaemonTests : IAsyncLifetime
         }
         var run = await service.Runtime.TrainNowAsync("test");
         Assert.True(run!.Promoted);
+        // Stopping writes the promotions the training thread queued to the outbox before the agent goes offline.
+        await app.StopAsync();
         Assert.Equal(1, service.Agent.Outbox.Count);
         var queuedId = DeltaCodec.Decode(service.Agent.Outbox.Peek()!.Payload).Header.DeltaId;
-        await app.StopAsync();
         await app.DisposeAsync();
         _disposables.Remove(app);
 
