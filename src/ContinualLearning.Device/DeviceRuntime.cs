@@ -1,7 +1,7 @@
 using ContinualLearning.Bundle;
 using ContinualLearning.Device.Configuration;
-using ContinualLearning.Device.Learning;
 using ContinualLearning.Device.Serving;
+using ContinualLearning.Learning;
 using ContinualLearning.Training;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;

@@ -216,7 +216,7 @@ internal static class DemoRunner
             PerDevice = state.Devices.Select(d => d.Summary()).ToArray(),
             Components = new SortedDictionary<string, string>(StringComparer.Ordinal)
             {
-                ["learner"] = nameof(Device.Learning.ContinualLearner),
+                ["learner"] = nameof(ContinualLearning.Learning.ContinualLearner),
                 ["device MQTT side"] = nameof(Device.Agent.DeviceAgent) + " + " + nameof(Device.DeviceRuntime)
                     + (options.Poison > 0 ? $" (the poisoned with a {nameof(PoisonedDeltaTransport)})" : ""),
                 ["aggregator"] = DemoAggregator.Component,

@@ -1,6 +1,6 @@
 using System.Threading.Channels;
 using ContinualLearning.Deltas;
-using ContinualLearning.Device.Learning;
+using ContinualLearning.Learning;
 using ContinualLearning.Device.Outbox;
 using Microsoft.Extensions.Logging;
 

@@ -1,11 +1,11 @@
 using System.Security.Cryptography;
 using ContinualLearning.Bundle;
-using ContinualLearning.Device.Learning;
 using ContinualLearning.Device.Outbox;
 using ContinualLearning.Device.Serving;
 using ContinualLearning.Fleet.Client;
 using ContinualLearning.Fleet.Messages;
 using ContinualLearning.Fleet.Topics;
+using ContinualLearning.Learning;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 

@@ -1,7 +1,6 @@
 using ContinualLearning.Deltas;
 using ContinualLearning.Device.Agent;
 using ContinualLearning.Device.Configuration;
-using ContinualLearning.Device.Learning;
 using ContinualLearning.Learning;
 using ContinualLearning.Tensors;
 
