@@ -67,6 +67,7 @@ public sealed partial class DeviceAgent : IAsyncDisposable
         _runtime.Promoted += _deltas.Offer;
         _runtime.Rebased += OnRebased;
         _runtime.StateChanged += OnStateChanged;
+        _runtime.Metrics.Attach(this);
     }
 
     /// <summary>Settings the fleet can change with set-config.</summary>
@@ -155,6 +156,7 @@ public sealed partial class DeviceAgent : IAsyncDisposable
         await StopAsync().ConfigureAwait(false);
         _runtime.Rebased -= OnRebased;
         _runtime.StateChanged -= OnStateChanged;
+        _runtime.Metrics.Detach(this);
         await _client.DisposeAsync().ConfigureAwait(false);
         _stop.Dispose();
         _deltas.Dispose();

@@ -12,7 +12,7 @@ namespace ContinualLearning.Device.Agent;
 /// Installs signed releases for the device's cohort: reads the retained release, verifies its signature against the
 /// fleet key before fetching anything, collects its chunks through a resumable <see cref="BundleAssembler"/>
 /// (per-chunk and bundle SHA-256), extracts the bundle and hands it to <see cref="DeviceRuntime.InstallAsync"/>.
-/// Every refusal is counted, kept as <see cref="LastRejection"/> and raised as <see cref="Rejected"/>.
+/// Installs and refusals are counted; every refusal is also kept as <see cref="LastRejection"/> and raised as <see cref="Rejected"/>.
 /// </summary>
 internal sealed partial class ReleaseInstaller : IDisposable
 {
@@ -155,6 +155,7 @@ internal sealed partial class ReleaseInstaller : IDisposable
             if (Directory.Exists(target)) Directory.Delete(target, recursive: true);
             BundlePackager.Extract(container, target);
             await _runtime.InstallAsync(target, stop).ConfigureAwait(false);
+            _runtime.Metrics.CountReleaseApplied();
             assembler.Clear();
             if (_chunkFilter is not null) await _connection.UnsubscribeAsync(_chunkFilter, CancellationToken.None).ConfigureAwait(false);
             _chunkFilter = null;

@@ -17,7 +17,7 @@ public static class LocalApi
     /// <summary>Largest request body accepted (a feature vector is small; this stops accidental uploads).</summary>
     public const int MaxBodyBytes = 1024 * 1024;
 
-    /// <summary>Maps the endpoints. <paramref name="agent"/> is optional (queue depth and connection state in /metrics).</summary>
+    /// <summary>Maps the endpoints. <paramref name="agent"/> is optional (the MQTT connection state in /health).</summary>
     public static IEndpointRouteBuilder MapDeviceApi(this IEndpointRouteBuilder app, DeviceRuntime runtime, Func<DeviceAgent?> agent)
     {
         ArgumentNullException.ThrowIfNull(app);
@@ -43,12 +43,7 @@ public static class LocalApi
         // time, which native AOT (cl-device) cannot do.
         app.MapGet("/health", http => Health(runtime, agent()).ExecuteAsync(http));
 
-        app.MapGet("/metrics", http =>
-        {
-            var a = agent();
-            var text = runtime.Metrics.Render(runtime.Gauges(a?.Outbox.Count ?? 0, a?.Outbox.Bytes ?? 0, a?.IsConnected ?? false));
-            return Results.Text(text, "text/plain; version=0.0.4; charset=utf-8").ExecuteAsync(http);
-        });
+        app.MapGet("/metrics", http => Results.Text(runtime.Metrics.RenderPrometheus(), "text/plain; version=0.0.4; charset=utf-8").ExecuteAsync(http));
         return app;
     }
 
