@@ -265,11 +265,12 @@ public sealed partial class DeviceRuntime : IAsyncDisposable
         {
             var started = _time.GetTimestamp();
             var result = await run(learner).ConfigureAwait(false);
-            if (result is not null && _logger.IsEnabled(LogLevel.Information))
+            if (result is not null)
             {
                 var d = result.Decision;
-                LogRun(_logger, d.TriggerReason, _time.GetElapsedTime(started).TotalSeconds, d.ChampionMetric, d.ChallengerMetric, d.HoldoutSamples,
-                    result.Promoted ? $"promoted as {d.NewVersion}" : "kept the champion");
+                var seconds = _time.GetElapsedTime(started).TotalSeconds;
+                if (result.Promoted) LogRunPromoted(_logger, d.TriggerReason, seconds, d.ChampionMetric, d.ChallengerMetric, d.HoldoutSamples, d.NewVersion);
+                else LogRunKept(_logger, d.TriggerReason, seconds, d.ChampionMetric, d.ChallengerMetric, d.HoldoutSamples);
             }
             return result;
         }
@@ -341,8 +342,11 @@ public sealed partial class DeviceRuntime : IAsyncDisposable
     [LoggerMessage(Level = LogLevel.Error, Message = "Training run failed; will retry at the next trigger.")]
     private static partial void LogRunFailed(ILogger logger, Exception exception);
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Training run ({Reason}) in {Seconds:0.00} s: champion {Champion:0.000} vs challenger {Challenger:0.000} on {Holdout} held-out samples → {Outcome}.")]
-    private static partial void LogRun(ILogger logger, string reason, double seconds, double champion, double challenger, int holdout, string outcome);
+    [LoggerMessage(Level = LogLevel.Information, Message = "Training run ({Reason}) in {Seconds:0.00} s: champion {Champion:0.000} vs challenger {Challenger:0.000} on {Holdout} held-out samples → promoted as {Version}.")]
+    private static partial void LogRunPromoted(ILogger logger, string reason, double seconds, double champion, double challenger, int holdout, string? version);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Training run ({Reason}) in {Seconds:0.00} s: champion {Champion:0.000} vs challenger {Challenger:0.000} on {Holdout} held-out samples → kept the champion.")]
+    private static partial void LogRunKept(ILogger logger, string reason, double seconds, double champion, double challenger, int holdout);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Drift detected by {Source} (windowed accuracy {Accuracy:0.000}).")]
     private static partial void LogDrift(ILogger logger, string source, double accuracy);

@@ -176,7 +176,7 @@ internal static class DemoRunner
         return summary;
     }
 
-    private static DemoSummary Evaluate(DemoOptions options, DemoState state, DemoAggregator aggregator, ITrainingEngine engine,
+    private static DemoSummary Evaluate(DemoOptions options, DemoState state, DemoAggregator aggregator, ManagedEngine engine,
         IReadOnlyList<DeviceShard> shards, string broker, Stopwatch clock)
     {
         var (x, y) = DemoScenario.HeldOut(shards, options.HeldOutPerDevice, options.Seed + 99);

@@ -24,14 +24,14 @@ public static class LocalApi
         ArgumentNullException.ThrowIfNull(runtime);
         ArgumentNullException.ThrowIfNull(agent);
 
-        app.MapPost("/predict", async (HttpContext http) => await HandleAsync(http, runtime, request =>
+        app.MapPost("/predict", (HttpContext http) => HandleAsync(http, runtime, request =>
         {
             if (!request.HasFeatures) throw new SampleRequestException("The body needs 'features': an array in schema order or an object {\"name\": number}.", "features", null);
             var prediction = SampleRequest.Guard(() => request.Features is { } raw ? runtime.Predict(raw) : runtime.Predict(request.NamedFeatures!));
             return Results.Json(PredictionResponse.From(prediction), LocalApiJson.Default.PredictionResponse);
         }));
 
-        app.MapPost("/label", async (HttpContext http) => await HandleAsync(http, runtime, request =>
+        app.MapPost("/label", (HttpContext http) => HandleAsync(http, runtime, request =>
         {
             if (request.SampleId is not { } id) throw new SampleRequestException("The body needs 'sampleId' (returned by /predict).", "sampleId", null);
             if (!request.HasLabel) throw new SampleRequestException("The body needs 'label' (a label name or class index).", "label", null);
@@ -60,7 +60,7 @@ public static class LocalApi
 
     // The handlers are RequestDelegates ((HttpContext) => Task), so a returned IResult would be dropped: execute it here.
     private static async Task HandleAsync(HttpContext http, DeviceRuntime runtime, Func<SampleRequest, IResult> handle) =>
-        await (await ResultAsync(http, runtime, handle)).ExecuteAsync(http);
+        await (await ResultAsync(http, runtime, handle).ConfigureAwait(false)).ExecuteAsync(http).ConfigureAwait(false);
 
     private static async Task<IResult> ResultAsync(HttpContext http, DeviceRuntime runtime, Func<SampleRequest, IResult> handle)
     {
@@ -69,7 +69,7 @@ public static class LocalApi
             if (http.Request.ContentLength > MaxBodyBytes)
                 throw new SampleRequestException($"The body is {http.Request.ContentLength} bytes; at most {MaxBodyBytes} are accepted.", null, null, StatusCodes.Status413PayloadTooLarge);
             using var buffer = new MemoryStream();
-            await http.Request.Body.CopyToAsync(buffer, http.RequestAborted);
+            await http.Request.Body.CopyToAsync(buffer, http.RequestAborted).ConfigureAwait(false);
             if (buffer.Length > MaxBodyBytes)
                 throw new SampleRequestException($"The body exceeds {MaxBodyBytes} bytes.", null, null, StatusCodes.Status413PayloadTooLarge);
             return handle(SampleRequest.Parse(buffer.GetBuffer().AsSpan(0, (int)buffer.Length)));
