@@ -5,7 +5,6 @@ using ContinualLearning.Aggregator.Validation;
 using ContinualLearning.Fleet.Messages;
 using ContinualLearning.Fleet.Signing;
 using ContinualLearning.Fleet.Topics;
-using ContinualLearning.UnitTests.Fleet;
 
 namespace ContinualLearning.UnitTests.Aggregator;
 
@@ -230,15 +229,5 @@ public sealed class AggregatorServiceTests(EmbeddedBrokerFixture fixture) : Brok
         Assert.Equal(expected, result!.Verdict);
         Assert.Equal(finalStatus, service.Registry.GetVersion(AggregatorTestKit.Model, "1.1.0")!.Status);
         Assert.Contains("\"canaryReports\":2", service.Registry.ListDecisions(AggregatorTestKit.Model, "1.1.0")[^1].NumbersJson);
-    }
-
-    private static async Task WaitUntil(Func<bool> condition)
-    {
-        var deadline = DateTime.UtcNow + Patience;
-        while (!condition())
-        {
-            if (DateTime.UtcNow > deadline) throw new TimeoutException("Condition not met in time.");
-            await Task.Delay(20);
-        }
     }
 }

@@ -1,5 +1,4 @@
 using ContinualLearning.Cli.Demo;
-using Xunit.Abstractions;
 
 namespace ContinualLearning.UnitTests.Demo;
 

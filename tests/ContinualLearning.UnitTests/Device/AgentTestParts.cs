@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using ContinualLearning.Device;
 using ContinualLearning.Device.Agent;
+using ContinualLearning.Device.Configuration;
 using ContinualLearning.Fleet.Client;
 using ContinualLearning.Fleet.Messages;
 using ContinualLearning.Training;
@@ -66,11 +67,29 @@ internal sealed class FakeDeltaTransport(int failures = 0, Func<byte[], byte[]>?
     }
 }
 
-/// <summary>The agent's parts wired to a fake connection and transport, without a broker (each part can also be used alone).</summary>
+/// <summary>
+/// The agent's parts wired to a fake connection and transport, without a broker (each part can also be used alone).
+/// Without a <see cref="DeviceTestKit"/> it makes its own (options adjusted by <c>configure</c>) and deletes it at the end.
+/// </summary>
 internal sealed class AgentParts : IAsyncDisposable
 {
-    public AgentParts(DeviceTestKit kit, IDeltaTransport? transport = null)
+    private readonly bool _ownsKit;
+
+    public AgentParts(Func<DeviceOptions, DeviceOptions>? configure = null, IDeltaTransport? transport = null)
+        : this(new DeviceTestKit(brokerPort: 1), transport, configure, ownsKit: true)
     {
+    }
+
+    public AgentParts(DeviceTestKit kit, IDeltaTransport? transport = null)
+        : this(kit, transport, configure: null, ownsKit: false)
+    {
+    }
+
+    private AgentParts(DeviceTestKit kit, IDeltaTransport? transport, Func<DeviceOptions, DeviceOptions>? configure, bool ownsKit)
+    {
+        Kit = kit;
+        _ownsKit = ownsKit;
+        if (configure is not null) kit.Options = configure(kit.Options);
         var o = kit.Options;
         Runtime = new DeviceRuntime(o, new ManagedEngine());
         Settings = new RuntimeSettings(o.RuntimeOverridesPath, o.Cohort, o.Delta.TopKFraction, o.TelemetryInterval);
@@ -80,6 +99,8 @@ internal sealed class AgentParts : IAsyncDisposable
         Reporter = new TelemetryReporter(Runtime, Settings, Connection, Deltas, NullLogger.Instance, TimeProvider.System);
         Commands = new CommandExecutor(Runtime, Settings, Connection, Releases, Deltas, Reporter, NullLogger.Instance, TimeProvider.System);
     }
+
+    public DeviceTestKit Kit { get; }
 
     public FakeFleetConnection Connection { get; } = new();
 
@@ -104,5 +125,6 @@ internal sealed class AgentParts : IAsyncDisposable
         Reporter.Dispose();
         Releases.Dispose();
         await Runtime.DisposeAsync();
+        if (_ownsKit) Kit.Dispose();
     }
 }

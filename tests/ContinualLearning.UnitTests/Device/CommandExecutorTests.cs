@@ -6,22 +6,13 @@ using ContinualLearning.Fleet.Topics;
 namespace ContinualLearning.UnitTests.Device;
 
 /// <summary>Fleet commands without a broker: one handler per kind, duplicates ignored, expired commands refused.</summary>
-public sealed class CommandExecutorTests : IAsyncLifetime
+public sealed class CommandExecutorTests : IAsyncDisposable
 {
-    private readonly DeviceTestKit _kit = new(brokerPort: 1);
-    private AgentParts _parts = null!;
+    private readonly AgentParts _parts = new();
 
-    public Task InitializeAsync()
-    {
-        _parts = new AgentParts(_kit);
-        return Task.CompletedTask;
-    }
+    private DeviceTestKit Kit => _parts.Kit;
 
-    public async Task DisposeAsync()
-    {
-        await _parts.DisposeAsync();
-        _kit.Dispose();
-    }
+    public ValueTask DisposeAsync() => _parts.DisposeAsync();
 
     [Fact]
     public async Task A_redelivered_command_id_runs_once()
@@ -32,7 +23,7 @@ public sealed class CommandExecutorTests : IAsyncLifetime
 
         var reply = Assert.Single(_parts.Connection.Replies);
         Assert.True(reply.Ok, reply.Message);
-        Assert.Single(_parts.Connection.Topics, t => t == FleetTopics.Telemetry(_kit.Fleet, _kit.DeviceId));
+        Assert.Single(_parts.Connection.Topics, t => t == FleetTopics.Telemetry(Kit.Fleet, Kit.DeviceId));
     }
 
     [Fact]
@@ -73,7 +64,7 @@ public sealed class CommandExecutorTests : IAsyncLifetime
     [Fact]
     public async Task A_new_cohort_rereads_the_retained_release_and_the_same_cohort_does_not()
     {
-        var release = FleetTopics.Release(_kit.Fleet, DeviceTestKit.Model);
+        var release = FleetTopics.Release(Kit.Fleet, DeviceTestKit.Model);
         var moved = await _parts.Commands.ExecuteAsync(Command(CommandKind.SetConfig, ("cohort", "canary")), CancellationToken.None);
         Assert.True(moved.Ok, moved.Message);
         Assert.Equal("canary", _parts.Settings.Cohort);
@@ -118,5 +109,5 @@ public sealed class CommandExecutorTests : IAsyncLifetime
     };
 
     private FleetMessage Message(Command command, string? responseTopic = "replies") =>
-        new(FleetTopics.Command(_kit.Fleet, _kit.DeviceId), FleetJson.Serialize(command), false, responseTopic);
+        new(FleetTopics.Command(Kit.Fleet, Kit.DeviceId), FleetJson.Serialize(command), false, responseTopic);
 }

@@ -27,13 +27,13 @@ public sealed class DaemonTests : IAsyncLifetime
     private readonly List<IAsyncDisposable> _disposables = [];
     private DeviceTestKit _kit = null!;
 
-    public async Task InitializeAsync()
+    public async ValueTask InitializeAsync()
     {
         await _broker.StartAsync();
         _kit = new DeviceTestKit(_broker.Port);
     }
 
-    public async Task DisposeAsync()
+    public async ValueTask DisposeAsync()
     {
         for (var i = _disposables.Count - 1; i >= 0; i--) await _disposables[i].DisposeAsync();
         await _broker.DisposeAsync();
@@ -63,7 +63,7 @@ public sealed class DaemonTests : IAsyncLifetime
 
         var (release, chunks) = _kit.Release("1.0.0");
         await _kit.PublishReleaseAsync(fleet, release, chunks);
-        await Eventually.TrueAsync(() => http.GetAsync("/health").Result.StatusCode == HttpStatusCode.OK, "release installed");
+        await WaitUntil(async ct => (await http.GetAsync("/health", ct)).StatusCode, s => s == HttpStatusCode.OK, "release installed");
         using (var doc = JsonDocument.Parse(await http.GetStringAsync("/health")))
             Assert.Equal("1.0.0", doc.RootElement.GetProperty("version").GetString());
 
@@ -104,14 +104,14 @@ public sealed class DaemonTests : IAsyncLifetime
         Assert.True(reply.Ok, reply.Message);
         Assert.Equal("true", reply.Data!["promoted"]);
 
-        await Eventually.TrueAsync(() => !deltas.IsEmpty, "delta published");
+        await WaitUntil(() => !deltas.IsEmpty, "delta published");
         Assert.True(deltas.TryDequeue(out var payload));
         var delta = DeltaCodec.Decode(payload, new DeltaDecodeOptions { ExpectedTensors = DeviceTestKit.Manifest("1.0.0").Head.Parameters().ToArray() });
         Assert.Equal("1.0.0", delta.Header.BaseVersion);
         Assert.Equal(_kit.DeviceId, delta.Header.DeviceId);
         Assert.True(delta.Header.SampleCount > 0);
         Assert.True(Delta.L2Norm(delta) > 0, "the delta carries the learned change");
-        await Eventually.TrueAsync(() => gpio.WriteCount(17) >= ledWritesBefore + 6, "LED flashed on promotion");
+        await WaitUntil(() => gpio.WriteCount(17) >= ledWritesBefore + 6, "LED flashed on promotion");
 
         var metrics = await http.GetStringAsync("/metrics");
         Assert.Contains("cl_promotions_total 1", metrics);
@@ -185,7 +185,7 @@ public sealed class DaemonTests : IAsyncLifetime
         var moved = await CommandAsync(fleet, CommandKind.SetConfig, new Dictionary<string, string> { ["cohort"] = "canary" });
         Assert.True(moved.Ok, moved.Message);
         Assert.Equal("canary", agent.Settings.Cohort);
-        await Eventually.TrueAsync(() => http.GetAsync("/health").Result.StatusCode == HttpStatusCode.OK, "canary release installed");
+        await WaitUntil(async ct => (await http.GetAsync("/health", ct)).StatusCode, s => s == HttpStatusCode.OK, "canary release installed");
 
         Assert.True((await CommandAsync(fleet, CommandKind.Pause)).Ok);
         Assert.True(agent.BuildStatus().Paused);
@@ -233,10 +233,10 @@ public sealed class DaemonTests : IAsyncLifetime
         await fleet.SubscribeAsync(FleetTopics.DeltaTopic(_kit.Fleet, _kit.DeviceId));
 
         var (restarted, http) = await StartAsync();
-        await Eventually.TrueAsync(() => !received.IsEmpty, "queued delta delivered after restart");
+        await WaitUntil(() => !received.IsEmpty, "queued delta delivered after restart");
         Assert.Equal(queuedId, Assert.Single(received.Distinct()));
         var agent = restarted.Services.GetRequiredService<DeviceService>().Agent!;
-        await Eventually.TrueAsync(() => agent.Outbox.Count == 0, "outbox emptied after PUBACK");
+        await WaitUntil(() => agent.Outbox.Count, n => n == 0, "outbox emptied after PUBACK");
         // The restarted daemon serves its promoted champion, not the base.
         using var doc = JsonDocument.Parse(await http.GetStringAsync("/health"));
         Assert.Equal(run.Decision.NewVersion, doc.RootElement.GetProperty("version").GetString());
@@ -268,15 +268,7 @@ public sealed class DaemonTests : IAsyncLifetime
         return parsed;
     }
 
-    private async Task<CommandReply> EventuallyReportAsync(FleetMqttClient fleet, Func<CommandReply, bool> condition)
-    {
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
-        while (true)
-        {
-            var reply = await CommandAsync(fleet, CommandKind.Report);
-            if (condition(reply)) return reply;
-            if (DateTime.UtcNow > deadline) throw new Xunit.Sdk.XunitException("Report never showed the expected state: " + string.Join(", ", reply.Data!.Select(kv => $"{kv.Key}={kv.Value}")));
-            await Task.Delay(50);
-        }
-    }
+    private Task<CommandReply> EventuallyReportAsync(FleetMqttClient fleet, Func<CommandReply, bool> condition) =>
+        WaitUntil(_ => CommandAsync(fleet, CommandKind.Report), condition, "a report showing the expected state",
+            describe: reply => string.Join(", ", reply.Data!.Select(kv => $"{kv.Key}={kv.Value}")));
 }

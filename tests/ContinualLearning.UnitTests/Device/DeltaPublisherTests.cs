@@ -110,7 +110,7 @@ public sealed class DeltaPublisherTests : IDisposable
 
         using var stop = new CancellationTokenSource();
         var pump = Task.Run(() => parts.Deltas.PumpAsync(stop.Token));
-        await Eventually.TrueAsync(() => parts.Deltas.Outbox.Count == 0, "outbox published");
+        await WaitUntil(() => parts.Deltas.Outbox.Count == 0, "outbox published");
         await stop.CancelAsync();
         await pump;
 

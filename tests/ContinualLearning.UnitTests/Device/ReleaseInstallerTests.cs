@@ -6,36 +6,28 @@ using ContinualLearning.Fleet.Topics;
 namespace ContinualLearning.UnitTests.Device;
 
 /// <summary>Signed releases without a broker: verify before fetching, chunks through the assembler, refusals with the reason.</summary>
-public sealed class ReleaseInstallerTests : IAsyncLifetime
+public sealed class ReleaseInstallerTests : IAsyncDisposable
 {
-    private readonly DeviceTestKit _kit = new(brokerPort: 1);
     private readonly List<string> _rejections = [];
-    private AgentParts _parts = null!;
+    private readonly AgentParts _parts = new();
 
-    public Task InitializeAsync()
-    {
-        _parts = new AgentParts(_kit);
-        _parts.Releases.Rejected += _rejections.Add;
-        return Task.CompletedTask;
-    }
+    public ReleaseInstallerTests() => _parts.Releases.Rejected += _rejections.Add;
 
-    public async Task DisposeAsync()
-    {
-        await _parts.DisposeAsync();
-        _kit.Dispose();
-    }
+    private DeviceTestKit Kit => _parts.Kit;
+
+    public ValueTask DisposeAsync() => _parts.DisposeAsync();
 
     [Fact]
     public async Task A_signed_release_is_fetched_chunk_by_chunk_and_installed()
     {
-        var (release, chunks) = _kit.Release("1.0.0");
+        var (release, chunks) = Kit.Release("1.0.0");
         await _parts.Releases.OnReleaseAsync(ReleaseMessage(release), CancellationToken.None);
-        var filter = FleetTopics.AllChunks(_kit.Fleet, DeviceTestKit.Model, "1.0.0");
+        var filter = FleetTopics.AllChunks(Kit.Fleet, DeviceTestKit.Model, "1.0.0");
         Assert.Equal(new[] { "subscribe " + filter }, _parts.Connection.Subscriptions);
         Assert.True(chunks.Count > 1, "the test bundle spans several chunks");
 
         foreach (var chunk in chunks)
-            await _parts.Releases.OnChunkAsync(new FleetMessage(FleetTopics.Chunk(_kit.Fleet, DeviceTestKit.Model, "1.0.0", chunk.Index), chunk.Encode(), true), CancellationToken.None);
+            await _parts.Releases.OnChunkAsync(new FleetMessage(FleetTopics.Chunk(Kit.Fleet, DeviceTestKit.Model, "1.0.0", chunk.Index), chunk.Encode(), true), CancellationToken.None);
 
         Assert.Equal("1.0.0", _parts.Runtime.Learner?.Status.BaseVersion);
         Assert.Equal(new[] { "subscribe " + filter, "unsubscribe " + filter }, _parts.Connection.Subscriptions);
@@ -50,7 +42,7 @@ public sealed class ReleaseInstallerTests : IAsyncLifetime
     [Fact]
     public async Task An_unsigned_release_is_refused_before_any_chunk_is_fetched()
     {
-        var (unsigned, _) = _kit.Release("1.0.0", sign: false);
+        var (unsigned, _) = Kit.Release("1.0.0", sign: false);
         await _parts.Releases.OnReleaseAsync(ReleaseMessage(unsigned), CancellationToken.None);
 
         Assert.Empty(_parts.Connection.Subscriptions);
@@ -63,7 +55,7 @@ public sealed class ReleaseInstallerTests : IAsyncLifetime
     [Fact]
     public async Task A_chunk_altered_in_transit_is_refused()
     {
-        var (release, chunks) = _kit.Release("1.0.0");
+        var (release, chunks) = Kit.Release("1.0.0");
         await _parts.Releases.OnReleaseAsync(ReleaseMessage(release), CancellationToken.None);
         var data = (byte[])chunks[0].Data.Clone();
         data[10] ^= 0xFF;
@@ -76,7 +68,7 @@ public sealed class ReleaseInstallerTests : IAsyncLifetime
     [Fact]
     public async Task A_release_for_another_cohort_or_model_is_ignored_without_a_refusal()
     {
-        var (canary, _) = _kit.Release("1.0.0", cohort: "canary");
+        var (canary, _) = Kit.Release("1.0.0", cohort: "canary");
         await _parts.Releases.OnReleaseAsync(ReleaseMessage(canary), CancellationToken.None);
         await _parts.Releases.OnReleaseAsync(ReleaseMessage(canary with { ModelName = "other" }), CancellationToken.None);
         await _parts.Releases.OnReleaseAsync(new FleetMessage("cleared", [], true), CancellationToken.None);
@@ -100,5 +92,5 @@ public sealed class ReleaseInstallerTests : IAsyncLifetime
     [InlineData("not-a-version", "1.0.0", false)]
     public void Versions(string candidate, string installed, bool notNewer) => Assert.Equal(notNewer, ReleaseInstaller.IsNotNewer(candidate, installed));
 
-    private FleetMessage ReleaseMessage(Release release) => new(FleetTopics.Release(_kit.Fleet, DeviceTestKit.Model), FleetJson.Serialize(release), true);
+    private FleetMessage ReleaseMessage(Release release) => new(FleetTopics.Release(Kit.Fleet, DeviceTestKit.Model), FleetJson.Serialize(release), true);
 }

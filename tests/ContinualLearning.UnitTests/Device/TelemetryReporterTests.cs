@@ -6,24 +6,14 @@ using ContinualLearning.Fleet.Topics;
 namespace ContinualLearning.UnitTests.Device;
 
 /// <summary>Status and telemetry without a broker, and the MQTT client settings the agent connects with.</summary>
-public sealed class TelemetryReporterTests : IAsyncLifetime
+public sealed class TelemetryReporterTests : IAsyncDisposable
 {
-    private readonly DeviceTestKit _kit = new(brokerPort: 1);
-    private AgentParts _parts = null!;
+    // An hour between reports: anything published in these tests was asked for.
+    private readonly AgentParts _parts = new(o => o with { TelemetryInterval = TimeSpan.FromHours(1), Cohort = "canary" });
 
-    public Task InitializeAsync()
-    {
-        // An hour between reports: anything published in these tests was asked for.
-        _kit.Options = _kit.Options with { TelemetryInterval = TimeSpan.FromHours(1), Cohort = "canary" };
-        _parts = new AgentParts(_kit);
-        return Task.CompletedTask;
-    }
+    private DeviceTestKit Kit => _parts.Kit;
 
-    public async Task DisposeAsync()
-    {
-        await _parts.DisposeAsync();
-        _kit.Dispose();
-    }
+    public ValueTask DisposeAsync() => _parts.DisposeAsync();
 
     [Fact]
     public void Before_the_first_model_status_and_telemetry_say_so_and_carry_no_accuracy()
@@ -44,16 +34,16 @@ public sealed class TelemetryReporterTests : IAsyncLifetime
     {
         using var stop = new CancellationTokenSource();
         var loop = Task.Run(() => _parts.Reporter.RunAsync(stop.Token));
-        var telemetry = FleetTopics.Telemetry(_kit.Fleet, _kit.DeviceId);
+        var telemetry = FleetTopics.Telemetry(Kit.Fleet, Kit.DeviceId);
 
         _parts.Reporter.Nudge();
-        await Eventually.TrueAsync(() => _parts.Connection.Published.Count == 1, "telemetry after the nudge");
+        await WaitUntil(() => _parts.Connection.Published.Count == 1, "telemetry after the nudge");
         var sent = Assert.Single(_parts.Connection.Published);
         Assert.Equal((telemetry, Delivery.AtMostOnce, false), (sent.Topic, sent.Delivery, sent.Retain));
-        Assert.Equal(_kit.DeviceId, FleetJson.ReadTelemetry(sent.Payload).DeviceId);
+        Assert.Equal(Kit.DeviceId, FleetJson.ReadTelemetry(sent.Payload).DeviceId);
 
         _parts.Reporter.Nudge();
-        await Eventually.TrueAsync(() => _parts.Connection.Published.Count == 2, "telemetry after the second nudge");
+        await WaitUntil(() => _parts.Connection.Published.Count == 2, "telemetry after the second nudge");
         await stop.CancelAsync();
         try
         {
@@ -69,7 +59,7 @@ public sealed class TelemetryReporterTests : IAsyncLifetime
     {
         await _parts.Reporter.PublishStatusSafeAsync(CancellationToken.None);
         var sent = Assert.Single(_parts.Connection.Published);
-        Assert.Equal((FleetTopics.Status(_kit.Fleet, _kit.DeviceId), true), (sent.Topic, sent.Retain));
+        Assert.Equal((FleetTopics.Status(Kit.Fleet, Kit.DeviceId), true), (sent.Topic, sent.Retain));
 
         _parts.Connection.IsConnected = false;
         await _parts.Reporter.PublishStatusSafeAsync(CancellationToken.None);
@@ -79,15 +69,15 @@ public sealed class TelemetryReporterTests : IAsyncLifetime
     [Fact]
     public void The_client_connects_as_the_device_with_an_offline_will_and_an_online_birth()
     {
-        var options = _kit.Options with { Broker = new BrokerOptions { Host = "broker.local", Port = 8883, Username = "dev" } };
+        var options = Kit.Options with { Broker = new BrokerOptions { Host = "broker.local", Port = 8883, Username = "dev" } };
         var client = AgentClientOptions.Build(options, () => FleetJson.Serialize(_parts.Reporter.BuildStatus()));
 
-        Assert.Equal((_kit.DeviceId, "broker.local", 8883, "dev"), (client.ClientId, client.Host, client.Port, client.Username));
+        Assert.Equal((Kit.DeviceId, "broker.local", 8883, "dev"), (client.ClientId, client.Host, client.Port, client.Username));
         Assert.Null(client.Tls);
         Assert.Equal(32, client.ReceiveMaximum);
         var will = FleetJson.ReadStatus(client.Will!.Payload);
         Assert.Equal((DeviceState.Offline, "canary"), (will.State, will.Cohort));
-        Assert.Equal(FleetTopics.Status(_kit.Fleet, _kit.DeviceId), client.Birth!.Topic);
+        Assert.Equal(FleetTopics.Status(Kit.Fleet, Kit.DeviceId), client.Birth!.Topic);
         Assert.Equal(DeviceState.Online, FleetJson.ReadStatus(client.Birth.Payload()).State);
 
         var tls = AgentClientOptions.Build(options with { Broker = options.Broker with { Tls = true, TlsAllowUntrusted = true } }, () => []);
