@@ -34,8 +34,8 @@ internal sealed class DemoAgentDevice(DemoDeviceContext context, DeviceStats sta
     private DeviceAgent? _agent;
     private System.Security.Cryptography.ECDsa? _fleetKey;
 
-    /// <summary>Deltas made but not yet acknowledged by the broker (the agent's outbox publishes asynchronously).</summary>
-    public int PendingDeltas => _agent?.Outbox.Count ?? 0;
+    /// <summary>Deltas made but not yet acknowledged by the broker (the agent writes and publishes them asynchronously).</summary>
+    public int PendingDeltas => _agent?.PendingDeltas ?? 0;
 
     public async Task ConnectAsync(CancellationToken ct)
     {

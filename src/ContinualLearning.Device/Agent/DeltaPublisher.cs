@@ -43,6 +43,7 @@ internal sealed partial class DeltaPublisher : IDisposable
 
     private readonly SemaphoreSlim _outboxSignal = new(0);
     private long _droppedSeen;
+    private int _promotionsQueued;
 
     public DeltaPublisher(DeviceRuntime runtime, RuntimeSettings settings, IDeltaTransport transport, ILogger logger, TimeProvider time)
     {
@@ -69,6 +70,9 @@ internal sealed partial class DeltaPublisher : IDisposable
         }
     }
 
+    /// <summary>Deltas not acknowledged yet: promotions still to be written to the outbox, and the outbox's items.</summary>
+    public int Pending => Volatile.Read(ref _promotionsQueued) + Outbox.Count;
+
     /// <summary>Raised after the broker acknowledged a delta.</summary>
     public event Action<DeltaReceipt>? Acknowledged;
 
@@ -76,7 +80,10 @@ internal sealed partial class DeltaPublisher : IDisposable
     public void Offer(PromotedEventArgs promotion)
     {
         ArgumentNullException.ThrowIfNull(promotion);
-        if (!_work.Writer.TryWrite(new Promotion(promotion))) LogPromotionNotQueued(_logger, promotion.NewVersion, PendingCapacity);
+        Interlocked.Increment(ref _promotionsQueued);
+        if (_work.Writer.TryWrite(new Promotion(promotion))) return;
+        Interlocked.Decrement(ref _promotionsQueued);
+        LogPromotionNotQueued(_logger, promotion.NewVersion, PendingCapacity);
     }
 
     /// <summary>A new global release is installed: the next increment is measured from it (the residual is kept).</summary>
@@ -116,6 +123,7 @@ internal sealed partial class DeltaPublisher : IDisposable
             {
                 case Promotion p:
                     Queue(p.Args);
+                    Interlocked.Decrement(ref _promotionsQueued);
                     break;
                 case NewBase b:
                     Guard(() => _feedback.Rebase(b.BaseVersion), "rebase the error-feedback state");

@@ -76,6 +76,9 @@ public sealed partial class DeviceAgent : IAsyncDisposable
     /// <summary>Deltas waiting for the broker's acknowledgement.</summary>
     public DeltaOutbox Outbox => _deltas.Outbox;
 
+    /// <summary>Deltas not acknowledged by the broker yet: promotions still being written to the outbox, and the outbox.</summary>
+    public int PendingDeltas => _deltas.Pending;
+
     public FleetMqttClient Client => _client;
 
     public bool IsConnected => _client.IsConnected;

@@ -165,6 +165,8 @@ public sealed class DaemonTests : IAsyncLifetime
         var (app, http) = await StartAsync();
         var fleet = await ClientAsync("fleet");
         var agent = app.Services.GetRequiredService<DeviceService>().Agent!;
+        // Commands are not retained: one sent before the device subscribed would never arrive.
+        await agent.WaitUntilConnectedAsync(TestContext.Current.CancellationToken);
 
         var noModel = await CommandAsync(fleet, CommandKind.Pause);
         Assert.False(noModel.Ok);

@@ -27,8 +27,11 @@ public sealed class DeltaPublisherTests : IDisposable
         deltas.Offer(Promotion("1.0.0", Weights(0, 0, 0, 0), Weights(1, 0, 0, 0)));
         deltas.Offer(Promotion("1.0.0", Weights(0, 0, 0, 0), Weights(1, 2, 0, 0)));
         deltas.Offer(Promotion("1.0.0", Weights(0, 0, 0, 0), Weights(1, 2, 3, 0)));
+        // Not in the outbox yet, but pending: whoever waits for the deltas to leave must wait for these too.
+        Assert.Equal((0, 3), (deltas.Outbox.Count, deltas.Pending));
         deltas.CompleteIntake();
         await deltas.BuildDeltasAsync();
+        Assert.Equal((3, 3), (deltas.Outbox.Count, deltas.Pending));
 
         var queued = Drain(deltas);
         Assert.Equal(new float[][] { [1, 0, 0, 0], [0, 2, 0, 0], [0, 0, 3, 0] }, queued.Select(Dense));
