@@ -14,28 +14,13 @@ namespace ContinualLearning.Device.Agent;
 /// (per-chunk and bundle SHA-256), extracts the bundle and hands it to <see cref="DeviceRuntime.InstallAsync"/>.
 /// Installs and refusals are counted; every refusal is also kept as <see cref="LastRejection"/> and raised as <see cref="Rejected"/>.
 /// </summary>
-internal sealed partial class ReleaseInstaller : IDisposable
+internal sealed partial class ReleaseInstaller(DeviceRuntime runtime, ECDsa fleetKey, RuntimeSettings settings, IFleetConnection connection, ILogger logger)
+    : IDisposable
 {
-    private readonly DeviceRuntime _runtime;
-    private readonly ECDsa _fleetKey;
-    private readonly RuntimeSettings _settings;
-    private readonly IFleetConnection _connection;
-    private readonly ILogger _logger;
     private readonly SemaphoreSlim _lock = new(1, 1);
-    private readonly string _releaseTopic;
+    private readonly string _releaseTopic = FleetTopics.Release(runtime.Options.Fleet, runtime.Options.ModelName);
     private BundleAssembler? _assembler;
     private string? _chunkFilter;
-
-    public ReleaseInstaller(DeviceRuntime runtime, ECDsa fleetKey, RuntimeSettings settings, IFleetConnection connection, ILogger logger)
-    {
-        ArgumentNullException.ThrowIfNull(runtime);
-        _runtime = runtime;
-        _fleetKey = fleetKey;
-        _settings = settings;
-        _connection = connection;
-        _logger = logger;
-        _releaseTopic = FleetTopics.Release(runtime.Options.Fleet, runtime.Options.ModelName);
-    }
 
     /// <summary>The last release refused, with the reason; null once a release was installed.</summary>
     public string? LastRejection { get; private set; }
@@ -44,13 +29,13 @@ internal sealed partial class ReleaseInstaller : IDisposable
     public event Action<string>? Rejected;
 
     /// <summary>Subscribes to the model's retained release topic.</summary>
-    public Task SubscribeAsync(CancellationToken cancellationToken) => _connection.SubscribeAsync(_releaseTopic, cancellationToken);
+    public Task SubscribeAsync(CancellationToken cancellationToken) => connection.SubscribeAsync(_releaseTopic, cancellationToken);
 
     /// <summary>Reads the retained release again (the cohort changed: it may be for the new one).</summary>
     public async Task ReconsiderAsync(CancellationToken cancellationToken)
     {
-        await _connection.UnsubscribeAsync(_releaseTopic, cancellationToken).ConfigureAwait(false);
-        await _connection.SubscribeAsync(_releaseTopic, cancellationToken).ConfigureAwait(false);
+        await connection.UnsubscribeAsync(_releaseTopic, cancellationToken).ConfigureAwait(false);
+        await connection.SubscribeAsync(_releaseTopic, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>A message on the release topic: verifies it and starts fetching its chunks when it is for this device.</summary>
@@ -68,16 +53,16 @@ internal sealed partial class ReleaseInstaller : IDisposable
             Refuse($"release on {message.Topic} is unreadable: {ex.Message}");
             return;
         }
-        if (release.ModelName != _runtime.Options.ModelName) return;
-        if (!IsForCohort(release.Cohort, _settings.Cohort))
+        if (release.ModelName != runtime.Options.ModelName) return;
+        if (!IsForCohort(release.Cohort, settings.Cohort))
         {
-            LogOtherCohort(_logger, release.ModelName, release.Version, release.Cohort, _settings.Cohort);
+            LogOtherCohort(logger, release.ModelName, release.Version, release.Cohort, settings.Cohort);
             return;
         }
-        var current = _runtime.Learner?.Status;
+        var current = runtime.Learner?.Status;
         if (current is not null && (current.BaseVersion == release.Version || IsNotNewer(release.Version, current.BaseVersion)))
         {
-            LogNotNewer(_logger, release.Version, current.BaseVersion);
+            LogNotNewer(logger, release.Version, current.BaseVersion);
             return;
         }
         await _lock.WaitAsync(stop).ConfigureAwait(false);
@@ -87,19 +72,19 @@ internal sealed partial class ReleaseInstaller : IDisposable
             BundleAssembler assembler;
             try
             {
-                assembler = new BundleAssembler(release, _fleetKey, Path.Combine(_runtime.Options.ReleasesDirectory, "incoming", release.Version));
+                assembler = new BundleAssembler(release, fleetKey, Path.Combine(runtime.Options.ReleasesDirectory, "incoming", release.Version));
             }
             catch (BundleVerificationException ex)
             {
                 Refuse(ex.Message);
                 return;
             }
-            if (_chunkFilter is not null) await _connection.UnsubscribeAsync(_chunkFilter, stop).ConfigureAwait(false);
+            if (_chunkFilter is not null) await connection.UnsubscribeAsync(_chunkFilter, stop).ConfigureAwait(false);
             _assembler = assembler;
-            _chunkFilter = FleetTopics.AllChunks(_runtime.Options.Fleet, release.ModelName, release.Version);
-            LogFetching(_logger, release.ModelName, release.Version, release.Cohort, release.ChunkCount, assembler.ResumedCount);
+            _chunkFilter = FleetTopics.AllChunks(runtime.Options.Fleet, release.ModelName, release.Version);
+            LogFetching(logger, release.ModelName, release.Version, release.Cohort, release.ChunkCount, assembler.ResumedCount);
             if (assembler.IsComplete) _ = Task.Run(() => InstallAsync(assembler, stop), CancellationToken.None);
-            else await _connection.SubscribeAsync(_chunkFilter, stop).ConfigureAwait(false);
+            else await connection.SubscribeAsync(_chunkFilter, stop).ConfigureAwait(false);
         }
         finally
         {
@@ -120,7 +105,7 @@ internal sealed partial class ReleaseInstaller : IDisposable
         }
         catch (FleetMessageException ex)
         {
-            LogChunkUnreadable(_logger, message.Topic, ex.Message);
+            LogChunkUnreadable(logger, message.Topic, ex.Message);
             return;
         }
         if (chunk.Version != assembler.Release.Version) return;
@@ -147,17 +132,17 @@ internal sealed partial class ReleaseInstaller : IDisposable
     private async Task InstallAsync(BundleAssembler assembler, CancellationToken stop)
     {
         var release = assembler.Release;
-        var target = Path.Combine(_runtime.Options.ReleasesDirectory, release.Version);
+        var target = Path.Combine(runtime.Options.ReleasesDirectory, release.Version);
         try
         {
             var container = assembler.TryAssemble();
             if (container is null) return; // a chunk on disk went bad; it is re-requested by staying subscribed
             if (Directory.Exists(target)) Directory.Delete(target, recursive: true);
             BundlePackager.Extract(container, target);
-            await _runtime.InstallAsync(target, stop).ConfigureAwait(false);
-            _runtime.Metrics.CountReleaseApplied();
+            await runtime.InstallAsync(target, stop).ConfigureAwait(false);
+            runtime.Metrics.CountReleaseApplied();
             assembler.Clear();
-            if (_chunkFilter is not null) await _connection.UnsubscribeAsync(_chunkFilter, CancellationToken.None).ConfigureAwait(false);
+            if (_chunkFilter is not null) await connection.UnsubscribeAsync(_chunkFilter, CancellationToken.None).ConfigureAwait(false);
             _chunkFilter = null;
             LastRejection = null;
         }
@@ -172,9 +157,9 @@ internal sealed partial class ReleaseInstaller : IDisposable
     private void Refuse(string reason)
     {
         LastRejection = reason;
-        _runtime.Metrics.CountReleaseRejected();
-        _runtime.LastError = reason;
-        LogRefused(_logger, reason);
+        runtime.Metrics.CountReleaseRejected();
+        runtime.LastError = reason;
+        LogRefused(logger, reason);
         Rejected?.Invoke(reason);
     }
 

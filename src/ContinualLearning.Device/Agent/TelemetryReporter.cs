@@ -9,74 +9,56 @@ namespace ContinualLearning.Device.Agent;
 /// Builds the device's retained status and its telemetry records, publishes the status when something changed and
 /// the telemetry every <see cref="RuntimeSettings.TelemetryInterval"/> (sooner after a <see cref="Nudge"/>).
 /// </summary>
-internal sealed partial class TelemetryReporter : IDisposable
+internal sealed partial class TelemetryReporter(DeviceRuntime runtime, RuntimeSettings settings, IFleetConnection connection, DeltaPublisher deltas, ILogger logger, TimeProvider time)
+    : IDisposable
 {
     /// <summary>Labelled samples the installed release must have served before telemetry reports its accuracy (capped at the accuracy window).</summary>
     public const int MinAccuracySamples = 25;
 
-    private readonly DeviceRuntime _runtime;
-    private readonly RuntimeSettings _settings;
-    private readonly IFleetConnection _connection;
-    private readonly DeltaPublisher _deltas;
-    private readonly ILogger _logger;
-    private readonly TimeProvider _time;
     private readonly SemaphoreSlim _signal = new(0);
     private readonly Lock _cpuLock = new();
-    private readonly string _statusTopic;
-    private readonly string _telemetryTopic;
+    private readonly string _statusTopic = FleetTopics.Status(runtime.Options.Fleet, runtime.Options.DeviceId);
+    private readonly string _telemetryTopic = FleetTopics.Telemetry(runtime.Options.Fleet, runtime.Options.DeviceId);
     private TimeSpan _lastCpu;
     private long _lastCpuAt;
 
-    public TelemetryReporter(DeviceRuntime runtime, RuntimeSettings settings, IFleetConnection connection, DeltaPublisher deltas, ILogger logger, TimeProvider time)
-    {
-        ArgumentNullException.ThrowIfNull(runtime);
-        _runtime = runtime;
-        _settings = settings;
-        _connection = connection;
-        _deltas = deltas;
-        _logger = logger;
-        _time = time;
-        _statusTopic = FleetTopics.Status(runtime.Options.Fleet, runtime.Options.DeviceId);
-        _telemetryTopic = FleetTopics.Telemetry(runtime.Options.Fleet, runtime.Options.DeviceId);
-    }
-
     public DeviceStatus BuildStatus(DeviceState state = DeviceState.Online)
     {
-        var s = _runtime.Learner?.Status;
+        var s = runtime.Learner?.Status;
         return new DeviceStatus
         {
-            DeviceId = _runtime.Options.DeviceId,
+            DeviceId = runtime.Options.DeviceId,
             State = state,
-            Timestamp = _time.GetUtcNow(),
-            ModelName = s?.ModelName ?? _runtime.Options.ModelName,
+            Timestamp = time.GetUtcNow(),
+            ModelName = s?.ModelName ?? runtime.Options.ModelName,
             ModelVersion = s?.ModelVersion,
             BaseVersion = s?.BaseVersion,
-            Engine = _runtime.Engine.Name,
-            Cohort = _settings.Cohort,
+            Engine = runtime.Engine.Name,
+            Cohort = settings.Cohort,
             Paused = s?.Paused ?? false,
-            SamplesSeen = _runtime.Metrics.Predictions,
+            SamplesSeen = runtime.Metrics.Predictions,
             SamplesStored = s?.StoredSamples ?? 0,
-            TrainingRuns = _runtime.Metrics.TrainingRuns,
-            DeltasSent = _runtime.Metrics.DeltasSent,
+            TrainingRuns = runtime.Metrics.TrainingRuns,
+            DeltasSent = runtime.Metrics.DeltasSent,
         };
     }
 
     public Telemetry BuildTelemetry()
     {
-        var s = _runtime.Learner?.Status;
+        var s = runtime.Learner?.Status;
         using var process = Process.GetCurrentProcess();
         var cpuPercent = CpuPercentSinceLastCall(process.TotalProcessorTime);
         return new Telemetry
         {
-            DeviceId = _runtime.Options.DeviceId,
-            Timestamp = _time.GetUtcNow(),
+            DeviceId = runtime.Options.DeviceId,
+            Timestamp = time.GetUtcNow(),
             ModelVersion = s?.ModelVersion,
             BaseVersion = s?.BaseVersion,
             // Accuracy of the installed release (BaseVersion) since it was installed, local fine-tunes included: the
             // aggregator's canary compares releases, and a window that restarted at every local promotion would
             // credit the control cohort with its freshly fine-tuned champions while the canaries serve the raw
             // candidate. A window over a handful of samples is ±10 points of noise, so none is sent until it holds enough.
-            Accuracy = s?.ReleaseWindowedSamples >= Math.Min(MinAccuracySamples, _runtime.Options.AccuracyWindow) ? s.ReleaseWindowedAccuracy : null,
+            Accuracy = s?.ReleaseWindowedSamples >= Math.Min(MinAccuracySamples, runtime.Options.AccuracyWindow) ? s.ReleaseWindowedAccuracy : null,
             AccuracyWindow = (int)(s?.ReleaseWindowedSamples ?? 0),
             Drift = s?.DriftPending == true ? DriftState.Drift : DriftState.Stable,
             DriftDetector = s?.DriftDetector,
@@ -84,36 +66,36 @@ internal sealed partial class TelemetryReporter : IDisposable
             MemoryBytes = process.WorkingSet64,
             Extra = new Dictionary<string, double>(StringComparer.Ordinal)
             {
-                ["queueDepth"] = _deltas.Outbox.Count,
-                ["deltasDropped"] = _runtime.Metrics.DeltasDropped,
-                ["promotions"] = _runtime.Metrics.Promotions,
-                ["driftAlarms"] = _runtime.Metrics.DriftAlarms,
-                ["residualNorm"] = _deltas.ResidualNorm,
+                ["queueDepth"] = deltas.Outbox.Count,
+                ["deltasDropped"] = runtime.Metrics.DeltasDropped,
+                ["promotions"] = runtime.Metrics.Promotions,
+                ["driftAlarms"] = runtime.Metrics.DriftAlarms,
+                ["residualNorm"] = deltas.ResidualNorm,
             },
         };
     }
 
     /// <summary>Publishes the retained status (QoS 1).</summary>
     public Task PublishStatusAsync(CancellationToken cancellationToken, DeviceState state = DeviceState.Online) =>
-        _connection.PublishAsync(_statusTopic, FleetJson.Serialize(BuildStatus(state)), retain: true, cancellationToken: cancellationToken);
+        connection.PublishAsync(_statusTopic, FleetJson.Serialize(BuildStatus(state)), retain: true, cancellationToken: cancellationToken);
 
     /// <summary>Publishes the status when connected; a failure is only logged (the birth message carries it after a reconnect).</summary>
     public async Task PublishStatusSafeAsync(CancellationToken stop)
     {
-        if (!_connection.IsConnected || stop.IsCancellationRequested) return;
+        if (!connection.IsConnected || stop.IsCancellationRequested) return;
         try
         {
             await PublishStatusAsync(stop).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is OperationCanceledException or InvalidOperationException or MQTTnet.Exceptions.MqttCommunicationException)
         {
-            LogStatusSkipped(_logger, ex.Message);
+            LogStatusSkipped(logger, ex.Message);
         }
     }
 
     /// <summary>Publishes one telemetry record.</summary>
     public Task PublishTelemetryAsync(Delivery delivery, CancellationToken cancellationToken) =>
-        _connection.PublishAsync(_telemetryTopic, FleetJson.Serialize(BuildTelemetry()), delivery, cancellationToken: cancellationToken);
+        connection.PublishAsync(_telemetryTopic, FleetJson.Serialize(BuildTelemetry()), delivery, cancellationToken: cancellationToken);
 
     /// <summary>Sends the next telemetry record now (e.g. after set-config changed the interval or cohort).</summary>
     public void Nudge() => _signal.Release();
@@ -123,15 +105,15 @@ internal sealed partial class TelemetryReporter : IDisposable
     {
         while (!stop.IsCancellationRequested)
         {
-            await _signal.WaitAsync(_settings.TelemetryInterval, _time, stop).ConfigureAwait(false);
-            if (stop.IsCancellationRequested || !_connection.IsConnected) continue;
+            await _signal.WaitAsync(settings.TelemetryInterval, time, stop).ConfigureAwait(false);
+            if (stop.IsCancellationRequested || !connection.IsConnected) continue;
             try
             {
                 await PublishTelemetryAsync(Delivery.AtMostOnce, stop).ConfigureAwait(false);
             }
             catch (Exception ex) when (ex is not OperationCanceledException)
             {
-                LogTelemetryFailed(_logger, ex.Message);
+                LogTelemetryFailed(logger, ex.Message);
             }
         }
     }
@@ -143,11 +125,11 @@ internal sealed partial class TelemetryReporter : IDisposable
     {
         lock (_cpuLock)
         {
-            var now = _time.GetTimestamp();
+            var now = time.GetTimestamp();
             double percent = 0;
             if (_lastCpuAt != 0)
             {
-                var wall = _time.GetElapsedTime(_lastCpuAt, now).TotalSeconds;
+                var wall = time.GetElapsedTime(_lastCpuAt, now).TotalSeconds;
                 if (wall > 0) percent = 100 * (cpu - _lastCpu).TotalSeconds / wall / Environment.ProcessorCount;
             }
             _lastCpu = cpu;
