@@ -67,21 +67,6 @@ internal sealed class DemoAggregator : IAsyncDisposable
         {
             if (m.Payload.Length == 0) return Task.CompletedTask;
             Interlocked.Increment(ref _deltasSeen);
-            var device = FleetTopics.TryParse(m.Topic)?.DeviceId;
-            if (state.Devices.FirstOrDefault(d => d.Id == device) is { BytesFromMonitor: true } stats)
-            {
-                Interlocked.Add(ref stats.BytesSent, m.Payload.Length);
-                // The agent does not expose what it sent; the wire payload is the delta, so measure it here.
-                try
-                {
-                    var norm = Deltas.Delta.L2Norm(Deltas.DeltaCodec.Decode(m.Payload));
-                    lock (stats) (stats.DeltaNormSum, stats.DeltaNormCount) = (stats.DeltaNormSum + norm, stats.DeltaNormCount + 1);
-                }
-                catch (Deltas.DeltaFormatException)
-                {
-                    // Not a CLD1 delta: the aggregator rejects it and counts the reason.
-                }
-            }
             return Task.CompletedTask;
         };
     }

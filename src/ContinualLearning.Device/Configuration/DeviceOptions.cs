@@ -1,5 +1,4 @@
 using ContinualLearning.Deltas;
-using ContinualLearning.Device.Learning;
 using ContinualLearning.Fleet.Configuration;
 using ContinualLearning.Learning;
 using ContinualLearning.Replay;

@@ -64,8 +64,9 @@ public sealed class DaemonMosquittoTests : IAsyncLifetime
         var service = app.Services.GetRequiredService<DeviceService>();
         var run = await service.Runtime.TrainNowAsync("test");
         Assert.True(run!.Promoted);
-        Assert.Equal(1, service.Agent!.Outbox.Count);
-        var queuedId = DeltaCodec.Decode(service.Agent.Outbox.Peek()!.Payload).Header.DeltaId;
+        // The training thread only queues the promotion; the agent writes the delta to the outbox right after.
+        await WaitUntil(() => service.Agent!.Outbox.Count, n => n == 1, "the promotion's delta in the outbox");
+        var queuedId = DeltaCodec.Decode(service.Agent!.Outbox.Peek()!.Payload).Header.DeltaId;
 
         await _broker.RestartAsync();
         await WaitUntil(() => !received.IsEmpty, "queued delta delivered after the broker came back");

@@ -165,6 +165,8 @@ public sealed class DaemonTests : IAsyncLifetime
         var (app, http) = await StartAsync();
         var fleet = await ClientAsync("fleet");
         var agent = app.Services.GetRequiredService<DeviceService>().Agent!;
+        // Commands are not retained: one sent before the device subscribed would never arrive.
+        await agent.WaitUntilConnectedAsync(TestContext.Current.CancellationToken);
 
         var noModel = await CommandAsync(fleet, CommandKind.Pause);
         Assert.False(noModel.Ok);
@@ -215,9 +217,10 @@ public sealed class DaemonTests : IAsyncLifetime
         }
         var run = await service.Runtime.TrainNowAsync("test");
         Assert.True(run!.Promoted);
+        // Stopping writes the promotions the training thread queued to the outbox before the agent goes offline.
+        await app.StopAsync();
         Assert.Equal(1, service.Agent.Outbox.Count);
         var queuedId = DeltaCodec.Decode(service.Agent.Outbox.Peek()!.Payload).Header.DeltaId;
-        await app.StopAsync();
         await app.DisposeAsync();
         _disposables.Remove(app);
 

@@ -46,7 +46,7 @@ public sealed class DeviceOptionsTests : IDisposable
 
         Assert.False(options.CompactHeapAroundRuns);
         Assert.False(options.ToLearnerOptions().CompactHeapAroundRuns);
-        Assert.False(new ContinualLearning.Device.Learning.LearnerOptions { ModelStoreDirectory = "m", StorePath = "s" }.CompactHeapAroundRuns, "off by default outside the daemon");
+        Assert.False(new ContinualLearning.Learning.LearnerOptions { ModelStoreDirectory = "m", StorePath = "s" }.CompactHeapAroundRuns, "off by default outside the daemon");
     }
 
     [Fact]
