@@ -3,7 +3,6 @@ using ContinualLearning.Learning;
 using ContinualLearning.Onnx;
 using ContinualLearning.Streams;
 using ContinualLearning.Training;
-using Xunit.Abstractions;
 
 namespace ContinualLearning.UnitTests.Learning;
 

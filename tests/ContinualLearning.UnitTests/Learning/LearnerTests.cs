@@ -3,7 +3,6 @@ using ContinualLearning.Learning;
 using ContinualLearning.Streams;
 using ContinualLearning.Training;
 using ContinualLearning.Triggers;
-using Xunit.Abstractions;
 
 namespace ContinualLearning.UnitTests.Learning;
 
