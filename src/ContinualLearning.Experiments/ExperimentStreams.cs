@@ -45,13 +45,16 @@ public static class ExperimentStreams
     /// <summary>Held-out samples of the first concept.</summary>
     public const int HeldOutSize = 2000;
 
+    /// <summary>The SEA stream's segments A, B, A, B as SEA concept numbers.</summary>
+    private static readonly int[] SeaConcepts = [1, 2, 1, 2];
+
     /// <summary>SEA concepts 1 (θ = 8) and 2 (θ = 9) alternating A, B, A, B; 10% label noise.</summary>
     public static ExperimentStream Sea(DriftKind drift, long samples, int seed)
     {
         CheckSamples(samples);
         var positions = Positions(samples);
         // Distinct seeds per segment so a recurring concept brings new points, not a replay of old ones.
-        IStream[] concepts = [.. new[] { 1, 2, 1, 2 }.Select((c, i) => (IStream)new SeaGenerator(c, 0.1, seed + 7919 * (i + 1)))];
+        IStream[] concepts = [.. SeaConcepts.Select((c, i) => (IStream)new SeaGenerator(c, 0.1, seed + 7919 * (i + 1)))];
         var width = Width(drift, samples);
         var stream = new ConceptDriftStream(concepts, positions, width, seed);
         var heldOut = new SeaGenerator(1, noise: 0, seed: seed + 104729).Limit(HeldOutSize).ToList();

@@ -4,10 +4,10 @@ using ContinualLearning.Training;
 namespace ContinualLearning.Experiments;
 
 /// <summary>A labelled sample as the strategies keep it: raw (unstandardised) features and a class index.</summary>
-public readonly record struct LabelledRow(float[] X, int Y);
+internal readonly record struct LabelledRow(float[] X, int Y);
 
 /// <summary>Something that reports the training compute it spent.</summary>
-public interface IComputeReporting
+internal interface IComputeReporting
 {
     /// <summary>Samples × passes through backward: every row of every train step, plus Fisher samples.</summary>
     long SampleGradients { get; }
@@ -34,7 +34,7 @@ public abstract class MlpStrategy : IOnlineClassifier, IComputeReporting, IDispo
     private float[] _batchY = [];
     private bool _disposed;
 
-    protected MlpStrategy(ITrainingEngine engine, int featureCount, int classCount, StrategyOptions options)
+    private protected MlpStrategy(ITrainingEngine engine, int featureCount, int classCount, StrategyOptions options)
     {
         ArgumentNullException.ThrowIfNull(engine);
         ArgumentNullException.ThrowIfNull(options);
@@ -60,21 +60,21 @@ public abstract class MlpStrategy : IOnlineClassifier, IComputeReporting, IDispo
 
     public HeadSpec Spec { get; }
 
-    public long SampleGradients { get; protected set; }
+    public long SampleGradients { get; private protected set; }
 
-    public long TrainSteps { get; protected set; }
+    public long TrainSteps { get; private protected set; }
 
     public long Updates { get; private set; }
 
     /// <summary>The current head (replaced by strategies that retrain from scratch).</summary>
-    protected IHeadModel Head { get; set; }
+    private protected IHeadModel Head { get; set; }
 
-    protected RunningStandardizer Standardizer { get; }
+    private protected RunningStandardizer Standardizer { get; }
 
-    protected Random Rng { get; }
+    private protected Random Rng { get; }
 
     /// <summary>When false, <see cref="Learn"/> does nothing (a frozen model).</summary>
-    protected bool Learning { get; set; } = true;
+    private protected bool Learning { get; set; } = true;
 
     public int Predict(ReadOnlySpan<float> x)
     {
@@ -106,21 +106,21 @@ public abstract class MlpStrategy : IOnlineClassifier, IComputeReporting, IDispo
     }
 
     /// <summary>Samples between updates (the no-update strategy overrides it with its warm-up length).</summary>
-    protected virtual int UpdateInterval => Options.UpdateEvery;
+    private protected virtual int UpdateInterval => Options.UpdateEvery;
 
     /// <summary>Called for every labelled sample before it joins the pending batch (the stateless window uses it).</summary>
-    protected virtual void Observe(LabelledRow row)
+    private protected virtual void Observe(LabelledRow row)
     {
     }
 
     /// <summary>Trains on the samples collected since the last update (the list is cleared afterwards).</summary>
-    protected abstract void Update(IReadOnlyList<LabelledRow> fresh);
+    private protected abstract void Update(IReadOnlyList<LabelledRow> fresh);
 
     /// <summary>
     /// <paramref name="epochs"/> shuffled passes over <paramref name="rows"/> in micro-batches, standardised with the
     /// current statistics. Counts rows × epochs sample-gradients.
     /// </summary>
-    protected void TrainEpochs(IReadOnlyList<LabelledRow> rows, int epochs)
+    private protected void TrainEpochs(IReadOnlyList<LabelledRow> rows, int epochs)
     {
         var order = new int[rows.Count];
         for (var i = 0; i < order.Length; i++) order[i] = i;
@@ -138,7 +138,7 @@ public abstract class MlpStrategy : IOnlineClassifier, IComputeReporting, IDispo
     }
 
     /// <summary>One optimiser step on <paramref name="batch"/> (raw rows, standardised here).</summary>
-    protected void TrainBatch(IReadOnlyList<LabelledRow> batch)
+    private protected void TrainBatch(IReadOnlyList<LabelledRow> batch)
     {
         var n = batch.Count;
         if (n == 0) return;
@@ -156,7 +156,7 @@ public abstract class MlpStrategy : IOnlineClassifier, IComputeReporting, IDispo
     }
 
     /// <summary>Standardised features and class targets of <paramref name="rows"/> in the row-major layout of the head.</summary>
-    protected (float[] X, float[] Y) Standardize(IReadOnlyList<LabelledRow> rows)
+    private protected (float[] X, float[] Y) Standardize(IReadOnlyList<LabelledRow> rows)
     {
         var f = Spec.InputSize;
         var x = new float[rows.Count * f];
