@@ -54,16 +54,22 @@ public abstract class MlpStrategy : IOnlineClassifier, IComputeReporting, IDispo
     /// <summary>Short name for tables ("stateless", "replay", ...).</summary>
     public abstract string Name { get; }
 
+    /// <summary>The engine the head trains on.</summary>
     public ITrainingEngine Engine { get; }
 
+    /// <summary>The strategy's settings (update interval, epochs, replay, EWC).</summary>
     public StrategyOptions Options { get; }
 
+    /// <summary>The head's layer sizes and loss.</summary>
     public HeadSpec Spec { get; }
 
+    /// <summary>Compute so far: rows of every train step times passes through backward, plus Fisher samples.</summary>
     public long SampleGradients { get; private protected set; }
 
+    /// <summary>Optimiser steps so far.</summary>
     public long TrainSteps { get; private protected set; }
 
+    /// <summary>Updates so far (one per <see cref="StrategyOptions.UpdateEvery"/> labelled samples).</summary>
     public long Updates { get; private set; }
 
     /// <summary>The current head (replaced by strategies that retrain from scratch).</summary>
@@ -76,6 +82,7 @@ public abstract class MlpStrategy : IOnlineClassifier, IComputeReporting, IDispo
     /// <summary>When false, <see cref="Learn"/> does nothing (a frozen model).</summary>
     private protected bool Learning { get; set; } = true;
 
+    /// <inheritdoc />
     public int Predict(ReadOnlySpan<float> x)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
@@ -87,6 +94,7 @@ public abstract class MlpStrategy : IOnlineClassifier, IComputeReporting, IDispo
         return best;
     }
 
+    /// <inheritdoc />
     public void Learn(ReadOnlySpan<float> x, int y)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
@@ -169,6 +177,7 @@ public abstract class MlpStrategy : IOnlineClassifier, IComputeReporting, IDispo
         return (x, y);
     }
 
+    /// <summary>Releases the head.</summary>
     public void Dispose()
     {
         if (_disposed) return;

@@ -172,6 +172,7 @@ internal sealed class ReplayMemory(IReplayPolicy policy, ReplayMemory.Standardiz
 /// <summary>Creates strategies by kind.</summary>
 public static class StrategyFactory
 {
+    /// <summary>A new strategy of <paramref name="kind"/> for <paramref name="featureCount"/> inputs and <paramref name="classCount"/> classes.</summary>
     public static MlpStrategy Create(StrategyKind kind, ITrainingEngine engine, int featureCount, int classCount, StrategyOptions options) => kind switch
     {
         StrategyKind.NoUpdate => new NoUpdateStrategy(engine, featureCount, classCount, options),

@@ -238,6 +238,7 @@ public sealed class ContinualLearner : IAsyncDisposable, IDisposable
         }
     }
 
+    /// <summary>Cancels a running run, waits for it, then closes the champion and the sample store.</summary>
     public async ValueTask DisposeAsync()
     {
         if (_isDisposed) return;
@@ -246,6 +247,7 @@ public sealed class ContinualLearner : IAsyncDisposable, IDisposable
         DisposeCore();
     }
 
+    /// <summary>Cancels a running run, waits for it, then closes the champion and the sample store.</summary>
     public void Dispose()
     {
         if (_isDisposed) return;

@@ -37,6 +37,7 @@ public sealed class ReplayBuffer : IReplaySource
     /// <summary>Maximum samples held (0: replay disabled).</summary>
     public int Capacity { get; }
 
+    /// <summary>Which samples stay: reservoir (uniform over all offered) or class-balanced.</summary>
     public ReplayPolicyKind Policy => _store.Options.ReplayPolicy;
 
     /// <summary>Samples held now.</summary>

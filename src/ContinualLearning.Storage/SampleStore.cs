@@ -72,6 +72,7 @@ public sealed class SampleStore : IDisposable
         }
     }
 
+    /// <summary>The options the store was opened with.</summary>
     public SampleStoreOptions Options { get; }
 
     /// <summary>Full path of the database file.</summary>
@@ -264,6 +265,7 @@ public sealed class SampleStore : IDisposable
         }
     }
 
+    /// <summary>Counts by state, accounted bytes, replay size, and rows evicted and expired since the store opened.</summary>
     public StoreStats GetStats()
     {
         lock (_gate)

@@ -7,6 +7,7 @@ namespace ContinualLearning.Evaluation;
 /// <param name="LowestAccuracy">Lowest accuracy over any full W-window after the drift (before the next drift or the end); NaN if none fits.</param>
 public sealed record AdaptationResult(long DriftAt, double PreDriftAccuracy, long? Delay, double LowestAccuracy)
 {
+    /// <summary>True when the accuracy came back within the tolerance before the next drift or the end.</summary>
     public bool Recovered => Delay.HasValue;
 }
 
