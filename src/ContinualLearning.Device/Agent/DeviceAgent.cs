@@ -12,7 +12,6 @@ using ContinualLearning.Fleet.Signing;
 using ContinualLearning.Fleet.Topics;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
-using MQTTnet.Protocol;
 
 namespace ContinualLearning.Device.Agent;
 
@@ -289,7 +288,7 @@ public sealed class DeviceAgent : IAsyncDisposable
             {
                 // QoS 1: PublishAsync returns after PUBACK and re-sends across reconnects. The payload (and so the
                 // delta id) is the file's bytes, identical on every attempt: the aggregator drops duplicates.
-                await _client.PublishAsync(FleetTopics.DeltaTopic(Fleet, DeviceId), item.Payload, MqttQualityOfServiceLevel.AtLeastOnce, cancellationToken: stop);
+                await _client.PublishAsync(FleetTopics.DeltaTopic(Fleet, DeviceId), item.Payload, FleetQos.AtLeastOnce, cancellationToken: stop);
                 _outbox.Remove(item.Sequence);
                 _runtime.Metrics.CountDeltaSent();
                 var id = DeltaId(item.Payload);
@@ -642,7 +641,7 @@ public sealed class DeviceAgent : IAsyncDisposable
             if (stop.IsCancellationRequested || !_client.IsConnected) continue;
             try
             {
-                await _client.PublishAsync(FleetTopics.Telemetry(Fleet, DeviceId), FleetJson.Serialize(BuildTelemetry()), MqttQualityOfServiceLevel.AtMostOnce, cancellationToken: stop);
+                await _client.PublishAsync(FleetTopics.Telemetry(Fleet, DeviceId), FleetJson.Serialize(BuildTelemetry()), FleetQos.AtMostOnce, cancellationToken: stop);
             }
             catch (Exception ex) when (ex is not OperationCanceledException)
             {
