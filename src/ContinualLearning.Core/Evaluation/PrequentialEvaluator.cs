@@ -5,7 +5,7 @@ using ContinualLearning.Streams;
 namespace ContinualLearning.Evaluation;
 
 /// <summary>Settings of a prequential run.</summary>
-public sealed record PrequentialOptions
+internal sealed record PrequentialOptions
 {
     /// <summary>Sliding window of the windowed accuracy and of the adaptation delay (W).</summary>
     public int WindowSize { get; init; } = 1000;
@@ -30,10 +30,10 @@ public sealed record PrequentialOptions
 }
 
 /// <summary>One point of the accuracy-over-time series.</summary>
-public readonly record struct AccuracyPoint(long Samples, double Accuracy, double WindowedAccuracy, double FadingAccuracy);
+internal readonly record struct AccuracyPoint(long Samples, double Accuracy, double WindowedAccuracy, double FadingAccuracy);
 
 /// <summary>Outcome of <see cref="PrequentialEvaluator.Run"/>.</summary>
-public sealed record PrequentialResult(
+internal sealed record PrequentialResult(
     long Samples,
     long Correct,
     IReadOnlyList<AccuracyPoint> Series,
@@ -60,7 +60,7 @@ public sealed record PrequentialResult(
 /// is test data before it is training data, so no hold-out set is needed and the score reflects how
 /// the model does on a drifting stream as it adapts.
 /// </summary>
-public static class PrequentialEvaluator
+internal static class PrequentialEvaluator
 {
     /// <summary>Runs <paramref name="model"/> over <paramref name="stream"/> in order.</summary>
     public static PrequentialResult Run(IEnumerable<Sample> stream, IOnlineClassifier model, PrequentialOptions? options = null)

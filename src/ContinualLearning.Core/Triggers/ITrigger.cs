@@ -69,7 +69,7 @@ public static class Trigger
 }
 
 /// <summary>Fires when <c>period</c> has passed since the last run (or since this trigger first saw the clock, before any run).</summary>
-public sealed class TimeTrigger : ITrigger
+internal sealed class TimeTrigger : ITrigger
 {
     private DateTimeOffset? _firstSeen;
 
@@ -100,7 +100,7 @@ public sealed class TimeTrigger : ITrigger
 }
 
 /// <summary>Fires when at least <c>count</c> new labelled samples have arrived since the last run.</summary>
-public sealed class VolumeTrigger : ITrigger
+internal sealed class VolumeTrigger : ITrigger
 {
     public VolumeTrigger(long count)
     {
@@ -124,7 +124,7 @@ public sealed class VolumeTrigger : ITrigger
 /// difference, 0.05 = five points), once the window holds <c>minWindowSamples</c> predictions —
 /// a handful of unlucky predictions must not start a run.
 /// </summary>
-public sealed class PerformanceTrigger : ITrigger
+internal sealed class PerformanceTrigger : ITrigger
 {
     public PerformanceTrigger(double drop, long minWindowSamples = 100)
     {
@@ -157,7 +157,7 @@ public sealed class PerformanceTrigger : ITrigger
 }
 
 /// <summary>Fires when a drift detector has fired since the last run (optionally only with enough new samples to train on).</summary>
-public sealed class DriftTrigger : ITrigger
+internal sealed class DriftTrigger : ITrigger
 {
     public DriftTrigger(long minNewSamples = 0)
     {
@@ -181,7 +181,7 @@ public sealed class DriftTrigger : ITrigger
 }
 
 /// <summary>Fires when any child fires; the first firing child in the given order wins (order = priority). Every child is checked so stateful children stay current.</summary>
-public sealed class AnyOfTrigger : ITrigger
+internal sealed class AnyOfTrigger : ITrigger
 {
     private readonly ITrigger[] _triggers;
 
@@ -212,7 +212,7 @@ public sealed class AnyOfTrigger : ITrigger
 /// later, so a persistent condition (accuracy still low while the new model trains) cannot start
 /// run after run.
 /// </summary>
-public sealed class CooldownTrigger : ITrigger
+internal sealed class CooldownTrigger : ITrigger
 {
     private readonly ITrigger _inner;
     private DateTimeOffset? _lastFired;

@@ -3,7 +3,7 @@ using System.Text.Json.Serialization;
 namespace ContinualLearning.Fleet.Messages;
 
 /// <summary>Every JSON fleet message carries a schema version "v"; receivers refuse versions newer than they know.</summary>
-public interface IFleetMessage
+internal interface IFleetMessage
 {
     /// <summary>Schema version of this message type.</summary>
     [JsonPropertyName("v")]
