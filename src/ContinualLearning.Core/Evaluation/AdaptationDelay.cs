@@ -7,6 +7,7 @@ namespace ContinualLearning.Evaluation;
 /// <param name="LowestAccuracy">Lowest accuracy over any full W-window after the drift (before the next drift or the end); NaN if none fits.</param>
 public sealed record AdaptationResult(long DriftAt, double PreDriftAccuracy, long? Delay, double LowestAccuracy)
 {
+    /// <summary>Whether accuracy recovered (a <see cref="Delay"/> was found).</summary>
     public bool Recovered => Delay.HasValue;
 }
 

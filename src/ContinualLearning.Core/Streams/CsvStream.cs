@@ -181,6 +181,7 @@ public sealed class CsvStream : IStream
         return new CsvStream(new StreamSchema([.. featureIndices.Select(i => names[i])], [.. classes]), samples, sourceName);
     }
 
+    /// <inheritdoc/>
     public IEnumerator<Sample> GetEnumerator() => ((IEnumerable<Sample>)_samples).GetEnumerator();
 
     System.Collections.IEnumerator System.Collections.IEnumerable.GetEnumerator() => GetEnumerator();

@@ -52,17 +52,24 @@ public sealed record TriggerContext
 /// <summary>A retraining policy: returns a decision when a run should start, else null. Triggers compose (<see cref="Trigger.AnyOf"/>, <see cref="Trigger.WithCooldown"/>).</summary>
 public interface ITrigger
 {
+    /// <summary>The decision to start a run now, or null.</summary>
     TriggerDecision? Check(TriggerContext ctx);
 }
 
 /// <summary>Factory methods for the built-in policies.</summary>
 public static class Trigger
 {
+    /// <summary>Fires when <paramref name="period"/> has passed since the last run.</summary>
     public static ITrigger Every(TimeSpan period) => new TimeTrigger(period);
+    /// <summary>Fires when at least <paramref name="count"/> new labelled samples arrived since the last run.</summary>
     public static ITrigger AfterSamples(long count) => new VolumeTrigger(count);
+    /// <summary>Fires when windowed accuracy is at least <paramref name="drop"/> (absolute) below the reference, once the window holds <paramref name="minWindowSamples"/> predictions.</summary>
     public static ITrigger OnAccuracyDrop(double drop, long minWindowSamples = 100) => new PerformanceTrigger(drop, minWindowSamples);
+    /// <summary>Fires when a drift detector fired since the last run and at least <paramref name="minNewSamples"/> new samples arrived.</summary>
     public static ITrigger OnDrift(long minNewSamples = 0) => new DriftTrigger(minNewSamples);
+    /// <summary>Fires when any of <paramref name="triggers"/> does; the first in the given order wins.</summary>
     public static ITrigger AnyOf(params ITrigger[] triggers) => new AnyOfTrigger(triggers);
+    /// <summary>Suppresses firings of <paramref name="inner"/> within <paramref name="minInterval"/> of its last firing or the last run.</summary>
     public static ITrigger WithCooldown(this ITrigger inner, TimeSpan minInterval) => new CooldownTrigger(inner, minInterval);
 
     internal static string F(double v) => v.ToString("0.####", CultureInfo.InvariantCulture);
