@@ -90,7 +90,7 @@ public sealed record HoldoutOptions
     public double Margin { get; init; } = 0.01;
 }
 
-/// <summary>Configuration of an <see cref="AggregatorService"/>. Immutable; the JSON form is read by <c>cl aggregator run --config</c>.</summary>
+/// <summary>Configuration of an <see cref="AggregatorService"/>. Immutable; <see cref="Configuration.AggregatorOptionsReader"/> reads it from file, environment and flags.</summary>
 public sealed record AggregatorOptions
 {
     public required string Fleet { get; init; }
@@ -131,27 +131,6 @@ public sealed record AggregatorOptions
     /// <summary>How often the service checks its buffer and the rollout (also bounds reaction time to T).</summary>
     public TimeSpan Tick { get; init; } = TimeSpan.FromSeconds(1);
 
-    /// <summary>Throws with the field and value when something is out of range.</summary>
-    public void Validate()
-    {
-        static void Require(bool ok, string field, object? value, string rule)
-        {
-            if (!ok) throw new ArgumentException($"Aggregator option {field} = {value ?? "null"} is invalid: {rule}.", field);
-        }
-        global::ContinualLearning.Fleet.Topics.FleetTopics.Id(Fleet, nameof(Fleet));
-        global::ContinualLearning.Fleet.Topics.FleetTopics.Id(ModelName, nameof(ModelName));
-        Require(!string.IsNullOrWhiteSpace(RegistryPath), "RegistryPath", RegistryPath, "give a directory for registry.db and artifacts");
-        Require(Aggregation.BufferSize >= 1, "Aggregation.BufferSize", Aggregation.BufferSize, "must be ≥ 1");
-        Require(Aggregation.MinDeltas >= 1, "Aggregation.MinDeltas", Aggregation.MinDeltas, "must be ≥ 1");
-        Require(Aggregation.MaxWait > TimeSpan.Zero, "Aggregation.MaxWait", Aggregation.MaxWait, "must be > 0");
-        Require(Aggregation.ServerLearningRate > 0 && double.IsFinite(Aggregation.ServerLearningRate), "Aggregation.ServerLearningRate", Aggregation.ServerLearningRate, "must be a finite number > 0");
-        Require(Aggregation.StalenessAlpha >= 0, "Aggregation.StalenessAlpha", Aggregation.StalenessAlpha, "must be ≥ 0");
-        Require(Aggregation.StrategyOptions.TrimFraction is >= 0 and < 0.5, "Aggregation.StrategyOptions.TrimFraction", Aggregation.StrategyOptions.TrimFraction, "must be in [0, 0.5)");
-        Require(Aggregation.StrategyOptions.ClipNorm > 0, "Aggregation.StrategyOptions.ClipNorm", Aggregation.StrategyOptions.ClipNorm, "must be > 0");
-        Require(Validation.MaxStaleness >= 0, "Validation.MaxStaleness", Validation.MaxStaleness, "must be ≥ 0");
-        Require(Validation.MaxNorm is null or > 0, "Validation.MaxNorm", Validation.MaxNorm, "must be > 0 or null");
-        Require(Rollout.CanaryFraction is >= 0 and <= 1, "Rollout.CanaryFraction", Rollout.CanaryFraction, "must be in [0, 1]");
-        Require(Rollout.MinReports >= 1, "Rollout.MinReports", Rollout.MinReports, "must be ≥ 1");
-        Require(Rollout.ChunkSize > 0, "Rollout.ChunkSize", Rollout.ChunkSize, "must be > 0");
-    }
+    /// <summary>Throws <see cref="ContinualLearning.Fleet.Configuration.ConfigurationException"/> listing every rule these options break (<see cref="Configuration.AggregatorOptionsValidator"/>).</summary>
+    public void Validate() => Configuration.AggregatorOptionsValidator.Instance.ThrowIfInvalid(this);
 }

@@ -1,7 +1,7 @@
 using ContinualLearning.Bundle;
 using ContinualLearning.Device.Configuration;
-using ContinualLearning.Device.Learning;
 using ContinualLearning.Device.Serving;
+using ContinualLearning.Learning;
 using ContinualLearning.Training;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -29,11 +29,11 @@ public sealed class NoModelException : InvalidOperationException
 
 /// <summary>
 /// The device's learning side, shared by the HTTP endpoints, the MQTT agent, the GPIO button and the training loop:
-/// it owns the <see cref="ContinualLearner"/> (absent until a first model arrives), counts what happens for
-/// <c>/metrics</c>, remembers the last prediction (for the label button) and runs the trigger-policy loop.
+/// it owns the <see cref="ContinualLearner"/> (absent until a first model arrives) and the device's
+/// <see cref="DeviceMetrics"/> (observed from the learner's counters), remembers the last prediction (for the label button) and runs the trigger-policy loop.
 /// A new global release replaces the learner's base through <see cref="InstallAsync"/>.
 /// </summary>
-public sealed class DeviceRuntime : IAsyncDisposable
+public sealed partial class DeviceRuntime : IAsyncDisposable
 {
     private readonly ILogger _logger;
     private readonly ILoggerFactory _loggerFactory;
@@ -56,13 +56,15 @@ public sealed class DeviceRuntime : IAsyncDisposable
         _logger = _loggerFactory.CreateLogger<DeviceRuntime>();
         _time = time ?? TimeProvider.System;
         _loopHeartbeatTicks = _time.GetUtcNow().UtcTicks;
+        Metrics = new DeviceMetrics(() => Learner);
     }
 
     public DeviceOptions Options { get; }
 
     public ITrainingEngine Engine { get; }
 
-    public DeviceMetrics Metrics { get; } = new();
+    /// <summary>The device's meter: the learner's counts, the agent's and the HTTP API's, and the gauges.</summary>
+    public DeviceMetrics Metrics { get; }
 
     /// <summary>The learner, or null before the first model was installed.</summary>
     public ContinualLearner? Learner => Volatile.Read(ref _learner);
@@ -103,17 +105,16 @@ public sealed class DeviceRuntime : IAsyncDisposable
         var hasCheckpoint = File.Exists(Path.Combine(Options.ModelStoreDirectory, ContinualLearning.Learning.CheckpointStore.PointerFileName));
         if (!hasCheckpoint && Options.InitialBundle is null)
         {
-            _logger.LogWarning("No model installed in {Store} and no --bundle given: serving is unavailable until a signed release for model {Model} (cohort {Cohort}) arrives.",
-                Options.ModelStoreDirectory, Options.ModelName, Options.Cohort);
+            LogNoModel(_logger, Options.ModelStoreDirectory, Options.ModelName, Options.Cohort);
             return;
         }
-        await OpenLearnerAsync(Options.InitialBundle, cancellationToken);
+        await OpenLearnerAsync(Options.InitialBundle, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>Installs a verified global release: the first model opens the learner, later ones rebase it.</summary>
     public async Task InstallAsync(string bundleDirectory, CancellationToken cancellationToken = default)
     {
-        await _install.WaitAsync(cancellationToken);
+        await _install.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
             var bundle = ModelBundle.Load(bundleDirectory);
@@ -121,16 +122,15 @@ public sealed class DeviceRuntime : IAsyncDisposable
                 throw new InvalidDataException($"The bundle in '{bundleDirectory}' is model '{bundle.Manifest.Name}', but this device serves '{Options.ModelName}' (config key modelName).");
             if (Learner is { } learner)
             {
-                await learner.RebaseAsync(bundle, cancellationToken);
+                await learner.RebaseAsync(bundle, cancellationToken).ConfigureAwait(false);
             }
             else
             {
-                await OpenLearnerAsync(bundleDirectory, cancellationToken);
+                await OpenLearnerAsync(bundleDirectory, cancellationToken).ConfigureAwait(false);
             }
-            Metrics.CountReleaseApplied();
             LastError = null;
             Rebased?.Invoke(bundle);
-            _logger.LogInformation("Installed global model {Model} v{Version}; now serving it.", bundle.Manifest.Name, bundle.Manifest.Version);
+            LogInstalled(_logger, bundle.Manifest.Name, bundle.Manifest.Version);
         }
         finally
         {
@@ -165,7 +165,6 @@ public sealed class DeviceRuntime : IAsyncDisposable
     public long AddLabelled(ReadOnlySpan<float> features, string label)
     {
         var id = RequireLearner().AddLabelled(features, label);
-        Metrics.CountPrediction();
         Labelled();
         return id;
     }
@@ -178,12 +177,12 @@ public sealed class DeviceRuntime : IAsyncDisposable
         try
         {
             Label(last.SampleId, last.LabelIndex);
-            _logger.LogInformation("Button: confirmed sample {SampleId} as {Label}.", last.SampleId, last.LabelName);
+            LogButtonConfirmed(_logger, last.SampleId, last.LabelName);
             return true;
         }
         catch (Exception ex) when (ex is ArgumentException or InvalidOperationException or KeyNotFoundException or ContinualLearning.Storage.SampleRejectedException)
         {
-            _logger.LogWarning("Button: could not label sample {SampleId}: {Reason}", last.SampleId, ex.Message);
+            LogButtonFailed(_logger, last.SampleId, ex.Message);
             return false;
         }
     }
@@ -202,7 +201,7 @@ public sealed class DeviceRuntime : IAsyncDisposable
         using var training = new CancellationTokenSource();
         using var registration = stop.Register(() =>
         {
-            if (_training) _logger.LogInformation("Stopping: giving the training run up to {Timeout} s to finish.", Options.ShutdownTimeout.TotalSeconds);
+            if (_training) LogStopping(_logger, Options.ShutdownTimeout.TotalSeconds);
             training.CancelAfter(Options.ShutdownTimeout);
         });
         while (!stop.IsCancellationRequested)
@@ -210,25 +209,25 @@ public sealed class DeviceRuntime : IAsyncDisposable
             Interlocked.Exchange(ref _loopHeartbeatTicks, _time.GetUtcNow().UtcTicks);
             try
             {
-                await _wake.WaitAsync(Options.TrainCheckInterval, _time, stop);
+                await _wake.WaitAsync(Options.TrainCheckInterval, _time, stop).ConfigureAwait(false);
                 if (stop.IsCancellationRequested) break;
-                await TrainAsync(l => l.MaybeTrainAsync(training.Token));
+                await TrainAsync(l => l.MaybeTrainAsync(training.Token)).ConfigureAwait(false);
             }
             catch (OperationCanceledException) when (stop.IsCancellationRequested || training.IsCancellationRequested)
             {
-                if (training.IsCancellationRequested) _logger.LogWarning("Training run cancelled at shutdown after {Timeout} s; the challenger was discarded, the champion is unchanged.", Options.ShutdownTimeout.TotalSeconds);
+                if (training.IsCancellationRequested) LogCancelledAtShutdown(_logger, Options.ShutdownTimeout.TotalSeconds);
                 break;
             }
             catch (OperationCanceledException)
             {
                 // The learner cancels its own run when a release is installed, learning is paused or data is wiped:
                 // expected, not an error; its samples go back to the store for the next run.
-                _logger.LogInformation("Training run cancelled by the learner (new release, pause or wipe); the champion is unchanged.");
+                LogCancelledByLearner(_logger);
             }
             catch (Exception ex)
             {
                 LastError = $"training failed: {ex.Message}";
-                _logger.LogError(ex, "Training run failed; will retry at the next trigger.");
+                LogRunFailed(_logger, ex);
             }
         }
     }
@@ -247,18 +246,11 @@ public sealed class DeviceRuntime : IAsyncDisposable
             : null;
     }
 
-    /// <summary>The gauges for <c>/metrics</c>.</summary>
-    public MetricGauges Gauges(int queueDepth, long queueBytes, bool connected)
-    {
-        var status = Learner?.Status;
-        return new MetricGauges(queueDepth, queueBytes, status?.ModelName, status?.ModelVersion, status?.Engine ?? Engine.Name, status?.WindowedAccuracy, status?.Paused ?? false, connected,
-            status?.StoredSamples ?? 0, status?.ReplaySize ?? 0);
-    }
-
     public async ValueTask DisposeAsync()
     {
         var learner = Interlocked.Exchange(ref _learner, null);
-        if (learner is not null) await learner.DisposeAsync();
+        if (learner is not null) await learner.DisposeAsync().ConfigureAwait(false);
+        Metrics.Dispose();
         _install.Dispose();
         _wake.Dispose();
     }
@@ -272,14 +264,13 @@ public sealed class DeviceRuntime : IAsyncDisposable
         try
         {
             var started = _time.GetTimestamp();
-            var result = await run(learner);
+            var result = await run(learner).ConfigureAwait(false);
             if (result is not null)
             {
-                var took = _time.GetElapsedTime(started);
-                Metrics.CountTrainingRun(took);
-                _logger.LogInformation("Training run ({Reason}) in {Seconds:0.00} s: champion {Champion:0.000} vs challenger {Challenger:0.000} on {Holdout} held-out samples → {Outcome}.",
-                    result.Decision.TriggerReason, took.TotalSeconds, result.Decision.ChampionMetric, result.Decision.ChallengerMetric, result.Decision.HoldoutSamples,
-                    result.Promoted ? $"promoted as {result.Decision.NewVersion}" : "kept the champion");
+                var d = result.Decision;
+                var seconds = _time.GetElapsedTime(started).TotalSeconds;
+                if (result.Promoted) LogRunPromoted(_logger, d.TriggerReason, seconds, d.ChampionMetric, d.ChallengerMetric, d.HoldoutSamples, d.NewVersion);
+                else LogRunKept(_logger, d.TriggerReason, seconds, d.ChampionMetric, d.ChallengerMetric, d.HoldoutSamples);
             }
             return result;
         }
@@ -293,21 +284,23 @@ public sealed class DeviceRuntime : IAsyncDisposable
     private async Task OpenLearnerAsync(string? bundleDirectory, CancellationToken cancellationToken)
     {
         var options = Options.ToLearnerOptions() with { BaseBundlePath = bundleDirectory };
-        var learner = await ContinualLearner.OpenAsync(options, Engine, _time, _loggerFactory.CreateLogger<ContinualLearner>(), cancellationToken);
+        var learner = await ContinualLearner.OpenAsync(options, Engine, _time, _loggerFactory.CreateLogger<ContinualLearner>(), cancellationToken).ConfigureAwait(false);
         learner.Promoted += (_, e) =>
         {
-            Metrics.CountPromotion();
             Promoted?.Invoke(e);
             StateChanged?.Invoke();
         };
         learner.DriftDetected += (_, e) =>
         {
-            Metrics.CountDriftAlarm();
-            _logger.LogWarning("Drift detected by {Source} (windowed accuracy {Accuracy:0.000}).", e.Source, e.WindowedAccuracy);
+            LogDrift(_logger, e.Source, e.WindowedAccuracy);
             _wake.Release();
         };
         Volatile.Write(ref _learner, learner);
-        _logger.LogInformation("Model {Model} v{Version} loaded (base {Base}, engine {Engine}).", learner.Status.ModelName, learner.ModelVersion, learner.Status.BaseVersion, Engine.Name);
+        if (_logger.IsEnabled(LogLevel.Information))
+        {
+            var status = learner.Status;
+            LogLoaded(_logger, status.ModelName, status.ModelVersion, status.BaseVersion, Engine.Name);
+        }
         StateChanged?.Invoke();
     }
 
@@ -315,15 +308,49 @@ public sealed class DeviceRuntime : IAsyncDisposable
 
     private Prediction Served(Prediction prediction)
     {
-        Metrics.CountPrediction();
         Volatile.Write(ref _lastPrediction, prediction);
         return prediction;
     }
 
     private void Labelled()
     {
-        Metrics.CountLabel();
         // Let the loop check the trigger policy soon; a burst of labels coalesces into one wake-up.
         if (_wake.CurrentCount == 0) _wake.Release();
     }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "No model installed in {Store} and no --bundle given: serving is unavailable until a signed release for model {Model} (cohort {Cohort}) arrives.")]
+    private static partial void LogNoModel(ILogger logger, string store, string model, string cohort);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Installed global model {Model} v{Version}; now serving it.")]
+    private static partial void LogInstalled(ILogger logger, string model, string version);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Button: confirmed sample {SampleId} as {Label}.")]
+    private static partial void LogButtonConfirmed(ILogger logger, long sampleId, string? label);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Button: could not label sample {SampleId}: {Reason}")]
+    private static partial void LogButtonFailed(ILogger logger, long sampleId, string reason);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Stopping: giving the training run up to {Timeout} s to finish.")]
+    private static partial void LogStopping(ILogger logger, double timeout);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Training run cancelled at shutdown after {Timeout} s; the challenger was discarded, the champion is unchanged.")]
+    private static partial void LogCancelledAtShutdown(ILogger logger, double timeout);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Training run cancelled by the learner (new release, pause or wipe); the champion is unchanged.")]
+    private static partial void LogCancelledByLearner(ILogger logger);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Training run failed; will retry at the next trigger.")]
+    private static partial void LogRunFailed(ILogger logger, Exception exception);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Training run ({Reason}) in {Seconds:0.00} s: champion {Champion:0.000} vs challenger {Challenger:0.000} on {Holdout} held-out samples → promoted as {Version}.")]
+    private static partial void LogRunPromoted(ILogger logger, string reason, double seconds, double champion, double challenger, int holdout, string? version);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Training run ({Reason}) in {Seconds:0.00} s: champion {Champion:0.000} vs challenger {Challenger:0.000} on {Holdout} held-out samples → kept the champion.")]
+    private static partial void LogRunKept(ILogger logger, string reason, double seconds, double champion, double challenger, int holdout);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Drift detected by {Source} (windowed accuracy {Accuracy:0.000}).")]
+    private static partial void LogDrift(ILogger logger, string source, double accuracy);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Model {Model} v{Version} loaded (base {Base}, engine {Engine}).")]
+    private static partial void LogLoaded(ILogger logger, string model, string version, string @base, string engine);
 }

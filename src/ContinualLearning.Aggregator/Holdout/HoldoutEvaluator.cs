@@ -9,7 +9,7 @@ namespace ContinualLearning.Aggregator.Holdout;
 /// Accuracy of head weights on a labelled holdout set, with the managed engine (it runs wherever the aggregator
 /// runs, no native dependency). Features are normalised with the bundle's own statistics, as devices do.
 /// </summary>
-public static class HoldoutEvaluator
+internal static class HoldoutEvaluator
 {
     /// <summary>Loads the holdout samples from options (in-memory samples win over the CSV).</summary>
     public static IReadOnlyList<Sample> LoadSamples(HoldoutOptions options, ModelManifest manifest)

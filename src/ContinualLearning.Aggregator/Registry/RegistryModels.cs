@@ -20,14 +20,14 @@ public static class RegistryModels
         ArgumentNullException.ThrowIfNull(registry);
         var bundle = ModelBundle.Load(bundleDirectory);
         var container = BundlePackager.Pack(bundleDirectory);
-        var sha = registry.PutArtifact(container);
+        var sha = registry.Artifacts.Put(container);
         var m = bundle.Manifest;
         var record = new ModelVersionRecord
         {
             Name = m.Name,
             Version = m.Version,
             Parent = m.ParentVersion,
-            Created = DateTimeOffset.UtcNow,
+            Created = registry.Time.GetUtcNow(),
             Status = status,
             ArtifactSha256 = sha,
             MetricsJson = "{\"source\":" + JsonSerializer.Serialize(Path.GetFullPath(bundleDirectory), RegistryJson.Default.String) + "}",
@@ -41,7 +41,7 @@ public static class RegistryModels
     {
         ArgumentNullException.ThrowIfNull(registry);
         ArgumentNullException.ThrowIfNull(record);
-        var container = registry.ReadArtifact(record.ArtifactSha256);
+        var container = registry.Artifacts.Read(record.ArtifactSha256);
         var dir = Path.Combine(registry.Directory, "cache", record.ArtifactSha256);
         if (!Directory.Exists(dir))
         {
@@ -60,11 +60,11 @@ public static class RegistryModels
         return new LoadedModel(record, ModelBundle.Load(dir), container);
     }
 
-    /// <summary>Writes a child bundle (same schema and head, new weights and version) and returns its container.</summary>
-    public static byte[] BuildChild(ModelBundle parent, string version, IReadOnlyList<NamedTensor> weights, string scratchDirectory)
+    /// <summary>Writes a child bundle (same schema and head, new weights and version, created at <paramref name="createdUtc"/>) and returns its container.</summary>
+    public static byte[] BuildChild(ModelBundle parent, string version, IReadOnlyList<NamedTensor> weights, string scratchDirectory, DateTime createdUtc)
     {
         ArgumentNullException.ThrowIfNull(parent);
-        var manifest = parent.Manifest with { Version = version, ParentVersion = parent.Manifest.Version, CreatedUtc = DateTime.UtcNow, Signature = null };
+        var manifest = parent.Manifest with { Version = version, ParentVersion = parent.Manifest.Version, CreatedUtc = createdUtc, Signature = null };
         var dir = Path.Combine(scratchDirectory, "build-" + Guid.NewGuid().ToString("N"));
         try
         {

@@ -1,3 +1,5 @@
+using ContinualLearning.Aggregator.Validation;
+
 namespace ContinualLearning.Aggregator.Registry;
 
 /// <summary>Lifecycle of a model version in the registry.</summary>
@@ -54,7 +56,7 @@ public sealed record ModelVersionRecord
 public sealed record PendingDelta(string DeltaId, string DeviceId, string BaseVersion, long SampleCount, DateTimeOffset Received, byte[] Payload);
 
 /// <summary>A recorded rollout or gate decision with the numbers it was based on.</summary>
-public sealed record RolloutDecisionRecord(long Id, string Name, string Version, string Decision, DateTimeOffset At, string Reason, string NumbersJson);
+public sealed record RolloutDecisionRecord(long Id, string Name, string Version, DecisionKind Decision, DateTimeOffset At, string Reason, string NumbersJson);
 
 /// <summary>A recorded rejection of a delta.</summary>
-public sealed record RejectionRecord(DateTimeOffset At, string? DeviceId, string? DeltaId, string Reason, string Message);
+public sealed record RejectionRecord(DateTimeOffset At, string? DeviceId, string? DeltaId, RejectionReason Reason, string Message);

@@ -16,7 +16,7 @@ public static class Cohorts
 /// (first 8 bytes of SHA-256(id) as a number in [0, 1)). The hash makes the choice stable across rounds and
 /// instances, without state: a device is canary for every version, so its history stays comparable.
 /// </summary>
-public static class CohortAssigner
+internal static class CohortAssigner
 {
     public static double HashFraction(string deviceId)
     {
@@ -91,7 +91,7 @@ public sealed record RolloutDecision(
 /// <see cref="RolloutOptions.MinReports"/> reports and canary ≥ control − margin; roll back as soon as they have the
 /// reports and canary is worse; when the window ends without enough reports, roll back (no evidence, no rollout).
 /// </summary>
-public static class RolloutPolicy
+internal static class RolloutPolicy
 {
     public static RolloutDecision Decide(IReadOnlyCollection<AccuracyReport> canary, IReadOnlyCollection<AccuracyReport> control, RolloutOptions options, TimeSpan elapsed)
     {

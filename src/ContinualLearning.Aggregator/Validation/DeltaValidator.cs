@@ -53,7 +53,7 @@ public sealed record DeltaVerdict(bool Accepted, RejectionReason? Reason, string
 }
 
 /// <summary>What the validator needs to know about the registry (kept small so the checks stay testable).</summary>
-public interface IDeltaValidationContext
+internal interface IDeltaValidationContext
 {
     /// <summary>The model this aggregator serves.</summary>
     string ModelName { get; }
@@ -76,7 +76,7 @@ public interface IDeltaValidationContext
 /// allow-list), model name, base version known / not rolled back / within the staleness bound, shapes vs the head,
 /// sample count, duplicate id, norm bound. The registry repeats the duplicate check atomically when it stores the delta.
 /// </summary>
-public static class DeltaValidator
+internal static class DeltaValidator
 {
     public static DeltaVerdict Validate(string topicDeviceId, ReadOnlySpan<byte> payload, IDeltaValidationContext context, ValidationOptions options)
     {
@@ -137,24 +137,4 @@ public static class DeltaValidator
         }
         return null;
     }
-}
-
-/// <summary>Thread-safe counters of accepted and rejected deltas by reason.</summary>
-public sealed class DeltaCounters
-{
-    private readonly long[] _rejected = new long[Enum.GetValues<RejectionReason>().Length];
-    private long _accepted;
-
-    public long Accepted => Interlocked.Read(ref _accepted);
-
-    public long Rejected(RejectionReason reason) => Interlocked.Read(ref _rejected[(int)reason]);
-
-    public long TotalRejected => _rejected.Sum();
-
-    public IReadOnlyDictionary<RejectionReason, long> Snapshot() =>
-        Enum.GetValues<RejectionReason>().Where(r => Rejected(r) > 0).ToDictionary(r => r, Rejected);
-
-    internal void CountAccepted() => Interlocked.Increment(ref _accepted);
-
-    internal void CountRejected(RejectionReason reason) => Interlocked.Increment(ref _rejected[(int)reason]);
 }

@@ -1,39 +1,48 @@
 using System.CommandLine;
-using System.Text.Json;
-using System.Text.Json.Serialization;
 using ContinualLearning.Aggregator;
+using ContinualLearning.Aggregator.Configuration;
+using ContinualLearning.Fleet.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 
 namespace ContinualLearning.Cli.Commands;
 
-/// <summary>`cl aggregator run --config aggregator.json`: the central service under the Generic Host (Ctrl+C / SIGTERM stop it).</summary>
+/// <summary>
+/// `cl aggregator run`: the central service under the Generic Host (Ctrl+C / SIGTERM stop it). Its options come from
+/// <c>--config</c> (default <see cref="AggregatorOptionsReader.DefaultConfigPath"/> when it exists), then
+/// <c>CL_AGGREGATOR_*</c> variables, then the flags below (docs/aggregator.md).
+/// </summary>
 internal static class AggregatorCommand
 {
-    /// <summary>How the config file is read: camelCase or PascalCase keys, kebab-case enums ("trimmed-mean"), TimeSpans as "00:01:00".</summary>
-    public static readonly JsonSerializerOptions ConfigJson = new(JsonSerializerDefaults.Web)
-    {
-        Converters = { new JsonStringEnumConverter(JsonNamingPolicy.KebabCaseLower) },
-        ReadCommentHandling = JsonCommentHandling.Skip,
-        AllowTrailingCommas = true,
-    };
-
     public static Command Build()
     {
         var aggregator = new Command("aggregator", "The central aggregation service.");
-        var config = new Option<string>("--config") { Description = "Aggregator JSON config (docs/aggregator.md).", Required = true };
-        var run = new Command("run", "Run the aggregator until stopped.") { config };
+        var config = new Option<string?>("--config") { Description = $"Aggregator JSON config (default {AggregatorOptionsReader.DefaultConfigPath} when it exists; docs/aggregator.md)." };
+        var fleet = new Option<string?>("--fleet") { Description = "Fleet name (fleet)." };
+        var model = new Option<string?>("--model") { Description = "Model this instance aggregates (modelName)." };
+        var registry = new Option<string?>("--registry") { Description = "Registry directory (registryPath)." };
+        var key = new Option<string?>("--key") { Description = "Fleet release private key, PEM (privateKeyPath)." };
+        var broker = new Option<string?>("--broker") { Description = "MQTT broker host:port (brokerHost, brokerPort)." };
+        var instance = new Option<string?>("--instance-id") { Description = "MQTT client id of this instance (instanceId)." };
+        var run = new Command("run", "Run the aggregator until stopped.") { config, fleet, model, registry, key, broker, instance };
         run.SetAction((pr, ct) => CliCommon.Guard(async () =>
         {
-            var options = Load(pr.GetValue(config)!);
+            var flags = new ConfigurationFlags()
+                .Set("fleet", fleet.Name, pr.GetValue(fleet))
+                .Set("modelName", model.Name, pr.GetValue(model))
+                .Set("registryPath", registry.Name, pr.GetValue(registry))
+                .Set("privateKeyPath", key.Name, pr.GetValue(key))
+                .Set("instanceId", instance.Name, pr.GetValue(instance));
+            if (pr.GetValue(broker) is { } address) SetBroker(flags, broker.Name, address);
+            var options = AggregatorOptionsReader.Read(AggregatorOptionsReader.Build(pr.GetValue(config), flags));
             var builder = Host.CreateApplicationBuilder();
             builder.Logging.AddSimpleConsole(o =>
             {
                 o.SingleLine = true;
                 o.TimestampFormat = "HH:mm:ss ";
             });
-            builder.Services.AddSingleton(options);
+            builder.Services.AddValidatedOptions(options, AggregatorOptionsReader.Validator);
             builder.Services.AddHostedService<AggregatorHostedService>();
             using var host = builder.Build();
             await host.RunAsync(ct);
@@ -43,33 +52,11 @@ internal static class AggregatorCommand
         return aggregator;
     }
 
-    public static AggregatorOptions Load(string path)
+    /// <summary>One flag for two keys: the configuration keeps brokerHost and brokerPort apart, the command line takes host:port like every other command.</summary>
+    internal static void SetBroker(ConfigurationFlags flags, string flag, string address)
     {
-        if (!File.Exists(path))
-            throw new CliException($"Config file '{Path.GetFullPath(path)}' not found; see docs/aggregator.md for an example.");
-        AggregatorOptions? options;
-        try
-        {
-            options = JsonSerializer.Deserialize<AggregatorOptions>(File.ReadAllText(path), ConfigJson);
-        }
-        catch (JsonException ex)
-        {
-            throw new CliException($"Config file '{path}' is invalid at {ex.Path} (line {ex.LineNumber + 1}): {ex.Message}");
-        }
-        catch (NotSupportedException ex)
-        {
-            throw new CliException($"Config file '{path}': {ex.Message}");
-        }
-        if (options is null) throw new CliException($"Config file '{path}' is JSON null.");
-        // Relative paths are relative to the config file, so a config directory can be moved as a whole.
-        var dir = Path.GetDirectoryName(Path.GetFullPath(path))!;
-        options = options with
-        {
-            RegistryPath = Path.GetFullPath(options.RegistryPath, dir),
-            PrivateKeyPath = Path.GetFullPath(options.PrivateKeyPath, dir),
-            Holdout = options.Holdout?.CsvPath is { } csv ? options.Holdout with { CsvPath = Path.GetFullPath(csv, dir) } : options.Holdout,
-        };
-        options.Validate();
-        return options;
+        if (!ConfigurationReader.TryParseHostPort(address, 1883, out var host, out var port))
+            throw new ConfigurationException("aggregator", [new ConfigurationError("brokerHost", address, "is not host:port", "use e.g. broker.local:1883 or 10.0.0.5:8883") { Source = flag }]);
+        flags.Set("brokerHost", flag, host).Set("brokerPort", flag, port.ToString(System.Globalization.CultureInfo.InvariantCulture));
     }
 }

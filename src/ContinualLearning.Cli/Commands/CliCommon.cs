@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Text.Json;
 using ContinualLearning.Fleet.Client;
+using ContinualLearning.Fleet.Configuration;
 
 namespace ContinualLearning.Cli.Commands;
 
@@ -67,12 +68,20 @@ internal static class CliCommon
         }
     }
 
-    /// <summary>Runs a command body, turning expected failures into one readable line on stderr and exit code 1.</summary>
+    /// <summary>
+    /// Runs a command body, turning expected failures into one readable line on stderr and exit code 1; an invalid
+    /// service configuration lists every problem and exits with 2, as <c>cl device run</c> does.
+    /// </summary>
     public static async Task<int> Guard(Func<Task<int>> body)
     {
         try
         {
             return await body();
+        }
+        catch (ConfigurationException ex)
+        {
+            await Console.Error.WriteLineAsync(ex.Message);
+            return 2;
         }
         catch (Exception ex) when (ex is CliException or ArgumentException or InvalidOperationException or IOException or TimeoutException
             or System.Security.Cryptography.CryptographicException or ContinualLearning.Bundle.BundleException or JsonException or FormatException)

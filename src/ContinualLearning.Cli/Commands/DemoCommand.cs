@@ -18,14 +18,11 @@ internal static class DemoCommand
         var poison = new Option<int>("--poison") { Description = "Make K devices send sign-flipped, amplified deltas (robust aggregation and canary rollback at work).", DefaultValueFactory = _ => 0 };
         var output = new Option<string?>("--out") { Description = "Directory to write summary.json and summary.md into." };
         var keep = new Option<bool>("--keep") { Description = "Keep the temp state directory (bundles, registry, keys) and print its path." };
-        var demoDevice = new Option<bool>("--demo-device") { Description = "Honest devices run the demo's own lightweight MQTT side (DemoDevice) instead of the daemon's DeviceRuntime + DeviceAgent (the default)." };
-        // Kept so scripts written when the agent was opt-in still run; it is the default now.
-        var agent = new Option<bool>("--device-agent") { Description = "Honest devices run the daemon's DeviceRuntime + DeviceAgent (the default; kept for compatibility).", Hidden = true };
         var plain = new Option<bool>("--plain") { Description = "Plain line output even in a terminal (automatic when stdout is redirected)." };
 
         var command = new Command("demo", "Run the whole loop on one machine: MQTT broker, aggregator and simulated devices on drifting data, then compare every global version with the no-update baseline.")
         {
-            devices, samples, duration, seed, broker, fleet, quick, poison, output, keep, demoDevice, agent, plain,
+            devices, samples, duration, seed, broker, fleet, quick, poison, output, keep, plain,
         };
         command.SetAction(async (pr, ct) =>
         {
@@ -44,10 +41,7 @@ internal static class DemoCommand
                     Poison = pr.GetValue(poison),
                     OutDirectory = pr.GetValue(output),
                     Keep = pr.GetValue(keep),
-                    UseDeviceAgent = !pr.GetValue(demoDevice),
                 };
-                if (pr.GetValue(demoDevice) && pr.GetValue(agent))
-                    throw new ArgumentException("--demo-device and --device-agent contradict each other: leave both out for the daemon's DeviceAgent (the default), or pass --demo-device alone.");
                 options.Validate();
             }
             catch (ArgumentException ex)

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Text.Json;
+using ContinualLearning.Aggregator;
 using ContinualLearning.Aggregator.Registry;
 using ContinualLearning.Aggregator.Rollout;
 using ContinualLearning.Fleet.Signing;
@@ -46,7 +47,7 @@ internal static class ModelCommand
         {
             using var reg = Open(pr.GetValue(registry)!);
             var v = Find(reg, pr.GetValue(name), pr.GetValue(version)!);
-            var decisions = reg.ListDecisions(v.Name, v.Version);
+            var decisions = reg.Decisions.List(v.Name, v.Version);
             if (pr.GetValue(json))
             {
                 Console.WriteLine(JsonSerializer.Serialize(new { version = v, metrics = JsonDocument.Parse(v.MetricsJson).RootElement, decisions }, CliCommon.Json));
@@ -54,14 +55,14 @@ internal static class ModelCommand
             }
             var grid = new Table().AddColumns("Field", "Value").HideHeaders();
             grid.AddRow("model", v.Name).AddRow("version", v.Version).AddRow("status", v.Status).AddRow("parent", v.Parent ?? "-")
-                .AddRow("created", v.Created.ToString("O")).AddRow("artifact", reg.ArtifactPath(v.ArtifactSha256))
+                .AddRow("created", v.Created.ToString("O")).AddRow("artifact", reg.Artifacts.PathOf(v.ArtifactSha256))
                 .AddRow("deltas", v.DeltaIds.Count.ToString()).AddRow("devices", Markup.Escape(string.Join(", ", v.DeviceIds.Distinct())))
                 .AddRow("samples", v.SampleCounts.Sum().ToString()).AddRow("metrics", Markup.Escape(v.MetricsJson));
             AnsiConsole.Write(grid);
             if (decisions.Count > 0)
             {
                 var t = new Table().AddColumns("When (UTC)", "Decision", "Reason", "Numbers");
-                foreach (var d in decisions) t.AddRow(d.At.UtcDateTime.ToString("HH:mm:ss"), d.Decision, Markup.Escape(d.Reason), Markup.Escape(d.NumbersJson));
+                foreach (var d in decisions) t.AddRow(d.At.UtcDateTime.ToString("HH:mm:ss"), d.Decision.ToText(), Markup.Escape(d.Reason), Markup.Escape(d.NumbersJson));
                 AnsiConsole.Write(t);
             }
             return Task.FromResult(0);
@@ -94,7 +95,7 @@ internal static class ModelCommand
         {
             using var reg = Open(pr.GetValue(registry)!);
             var loaded = RegistryModels.Import(reg, pr.GetValue(bundleDir)!, VersionStatus.Released);
-            reg.RecordDecision(loaded.Record.Name, loaded.Record.Version, "published", "cl model publish", "{}");
+            reg.Decisions.Record(loaded.Record.Name, loaded.Record.Version, DecisionKind.Published, "cl model publish", "{}");
             Console.WriteLine($"registered {loaded.Record.Name} {loaded.Record.Version} (artifact {loaded.Record.ArtifactSha256[..12]}) as released");
             if (pr.GetValue(key) is { } keyPath)
                 await PublishAsync(loaded.Container, loaded.Record, Cohorts.All, pr.GetValue(broker)!, pr.GetValue(fleet)!, keyPath, ct);
@@ -114,9 +115,9 @@ internal static class ModelCommand
             {
                 foreach (var v in newer) reg.TryTransition(v.Name, v.Version, v.Status, VersionStatus.RolledBack);
                 if (target.Status == VersionStatus.RolledBack) reg.TryTransition(target.Name, target.Version, VersionStatus.RolledBack, VersionStatus.Released);
-                reg.RecordDecision(target.Name, target.Version, "manual-rollback", $"cl model rollback; rolled back: {string.Join(", ", newer.Select(v => v.Version))}", "{}");
+                reg.Decisions.Record(target.Name, target.Version, DecisionKind.ManualRollback, $"cl model rollback; rolled back: {string.Join(", ", newer.Select(v => v.Version))}", "{}");
             });
-            await PublishAsync(reg.ReadArtifact(target.ArtifactSha256), target, Cohorts.All, pr.GetValue(broker)!, pr.GetValue(fleet)!, pr.GetValue(keyRequired)!, ct);
+            await PublishAsync(reg.Artifacts.Read(target.ArtifactSha256), target, Cohorts.All, pr.GetValue(broker)!, pr.GetValue(fleet)!, pr.GetValue(keyRequired)!, ct);
             Console.WriteLine($"{target.Name} {target.Version} is the release again; rolled back: {(newer.Length == 0 ? "none" : string.Join(", ", newer.Select(v => v.Version)))}");
             return 0;
         }));

@@ -1,40 +1,41 @@
-using System.Diagnostics;
+using ContinualLearning.Bundle;
 using ContinualLearning.Device;
 using ContinualLearning.Device.Agent;
 using ContinualLearning.Device.Configuration;
 using ContinualLearning.Evaluation;
-using ContinualLearning.Learning;
+using ContinualLearning.Fleet.Signing;
 using ContinualLearning.Training;
 
 namespace ContinualLearning.Cli.Demo;
 
-/// <summary>What the runner needs from a simulated device, whichever MQTT side it uses.</summary>
-internal interface IDemoDevice : IAsyncDisposable
-{
-    Task ConnectAsync(CancellationToken ct);
-
-    Task RunAsync(CancellationToken ct);
-
-    Task StopAsync();
-
-    /// <summary>Deltas made but not yet acknowledged by the broker (the agent's outbox publishes asynchronously).</summary>
-    int PendingDeltas { get; }
-}
+/// <summary>Settings shared by every simulated device.</summary>
+internal sealed record DemoDeviceContext(
+    DemoOptions Options,
+    string BrokerHost,
+    int BrokerPort,
+    string FleetPublicKeyPath,
+    string StateDirectory,
+    ModelBundle BaseBundle,
+    ITrainingEngine Engine,
+    string TransientDirectory);
 
 /// <summary>
 /// A simulated device that is the real daemon minus its host: <see cref="DeviceRuntime"/> (the
 /// <c>ContinualLearner</c>, metrics) and <see cref="DeviceAgent"/> (delta outbox with error feedback, signed releases,
 /// commands such as the aggregator's set-config cohort, status and telemetry), fed by the device's drifting shard.
-/// The default for honest devices (<c>--demo-device</c> switches to <see cref="DemoDevice"/>). Poisoned devices never
-/// use it: an attacker runs a modified client, and the agent has no way to corrupt its deltas.
+/// A poisoned device (<c>--poison</c>) is the same device with its delta transport wrapped by
+/// <see cref="PoisonedDeltaTransport"/>, as an attacker would modify its own client. The live table's counters come
+/// from the runtime's and the agent's events.
 /// </summary>
-internal sealed class DemoAgentDevice(DemoDeviceContext context, DeviceStats stats, string fleetPublicKeyPath) : IDemoDevice
+internal sealed class DemoAgentDevice(DemoDeviceContext context, DeviceStats stats) : IAsyncDisposable
 {
     private readonly PrequentialAccuracy _accuracy = new(context.Options.CanaryWindow);
     private DeviceRuntime? _runtime;
     private DeviceAgent? _agent;
+    private System.Security.Cryptography.ECDsa? _fleetKey;
 
-    public int PendingDeltas => _agent?.Outbox.Count ?? 0;
+    /// <summary>Deltas made but not yet acknowledged by the broker (the agent writes and publishes them asynchronously).</summary>
+    public int PendingDeltas => _agent?.PendingDeltas ?? 0;
 
     public async Task ConnectAsync(CancellationToken ct)
     {
@@ -46,8 +47,8 @@ internal sealed class DemoAgentDevice(DemoDeviceContext context, DeviceStats sta
             Fleet = o.Fleet,
             ModelName = o.ModelName,
             Cohort = stats.Shard.Canary ? "canary" : "all",
-            Broker = new BrokerOptions { Host = context.ClientTemplate.Host, Port = context.ClientTemplate.Port },
-            FleetPublicKeyPath = fleetPublicKeyPath,
+            Broker = new BrokerOptions { Host = context.BrokerHost, Port = context.BrokerPort },
+            FleetPublicKeyPath = context.FleetPublicKeyPath,
             DataDirectory = Path.Combine(context.StateDirectory, stats.Id),
             InitialBundle = context.BaseBundle.Directory,
             TransientStorePath = Path.Combine(transient, stats.Id + ".db"),
@@ -55,8 +56,8 @@ internal sealed class DemoAgentDevice(DemoDeviceContext context, DeviceStats sta
             DeleteStoreOnStop = true,
             Engine = EngineChoice.Managed,
             HttpPort = null,
-            // About every 25 samples (100–500 ms), as often as DemoDevice reports: the canary needs a few reports per
-            // canary device, and a slow telemetry rate would stretch every rollout at fast stream rates.
+            // About every 25 samples (100–500 ms): the canary needs a few reports per canary device, and a slow
+            // telemetry rate would stretch every rollout at fast stream rates.
             TelemetryInterval = TimeSpan.FromMilliseconds(Math.Clamp(25 * o.Duration.TotalMilliseconds / o.SamplesPerDevice, 100, 500)),
             // The demo triggers training itself (every TrainEvery labels), so the runtime's own loop is not started.
             TrainCheckInterval = TimeSpan.FromHours(1),
@@ -68,32 +69,36 @@ internal sealed class DemoAgentDevice(DemoDeviceContext context, DeviceStats sta
             Challenger = DemoScenario.Challenger(o, stats.Id),
         };
         _runtime = new DeviceRuntime(options, context.Engine);
-        _runtime.Promoted += _ => stats.Promotions++;
+        _runtime.Promoted += _ => Interlocked.Increment(ref stats.Promotions);
         _runtime.Rebased += bundle =>
         {
             stats.ModelVersion = bundle.Manifest.Version;
-            stats.ReleasesInstalled++;
+            Interlocked.Increment(ref stats.ReleasesInstalled);
         };
         await _runtime.OpenAsync(ct);
-        _agent = new DeviceAgent(_runtime, Fleet.Signing.ReleaseKeys.LoadPublic(fleetPublicKeyPath));
-        _agent.DeltaAcknowledged += _ => Interlocked.Increment(ref stats.DeltasSent);
-        stats.BytesFromMonitor = true;
+        _fleetKey = ReleaseKeys.LoadPublic(context.FleetPublicKeyPath);
+        _agent = new DeviceAgent(_runtime, _fleetKey, logger: null, time: null,
+            stats.Shard.Poisoned ? inner => new PoisonedDeltaTransport(inner) : null);
+        _agent.DeltaAcknowledged += stats.CountDelta;
         await _agent.StartAsync(ct);
         await _agent.WaitUntilConnectedAsync(ct);
         stats.Online = true;
     }
 
+    /// <summary>Streams the device's samples at the demo's pace; returns when the shard is used up.</summary>
     public async Task RunAsync(CancellationToken ct)
     {
         var runtime = _runtime!;
         var o = context.Options;
+        var time = TimeProvider.System;
         var interval = o.Duration.TotalMilliseconds / o.SamplesPerDevice;
-        var clock = Stopwatch.StartNew();
+        var started = time.GetTimestamp();
         long t = 0, sinceTraining = 0;
         foreach (var sample in stats.Shard.Stream)
         {
             if (t >= o.SamplesPerDevice) break;
             ct.ThrowIfCancellationRequested();
+            // Serve, then the label arrives ("log and wait"): the prediction is scored before the label is learned.
             var prediction = runtime.Predict(sample.Features);
             _accuracy.Update(sample.Label, prediction.LabelIndex);
             runtime.Label(prediction.SampleId, sample.Label);
@@ -106,16 +111,17 @@ internal sealed class DemoAgentDevice(DemoDeviceContext context, DeviceStats sta
                 sinceTraining = 0;
                 try
                 {
-                    if (await runtime.TrainNowAsync("demo: every " + o.TrainEvery + " labels", ct) is not null) stats.TrainingRuns++;
+                    await runtime.TrainNowAsync("demo: every " + o.TrainEvery + " labels", ct);
                 }
                 catch (OperationCanceledException) when (!ct.IsCancellationRequested)
                 {
                     // A release was installed mid-run (the agent rebases from its own thread): the learner cancelled
                     // the run and kept its fresh samples for the next one, on the new base — as in the daemon's loop.
                 }
+                stats.TrainingRuns = (int)runtime.Metrics.TrainingRuns;
             }
-            var ahead = t * interval - clock.Elapsed.TotalMilliseconds;
-            if (ahead >= 5) await Task.Delay(TimeSpan.FromMilliseconds(ahead), ct);
+            var ahead = t * interval - time.GetElapsedTime(started).TotalMilliseconds;
+            if (ahead >= 5) await Task.Delay(TimeSpan.FromMilliseconds(ahead), time, ct);
         }
         stats.Finished = true;
     }
@@ -130,5 +136,6 @@ internal sealed class DemoAgentDevice(DemoDeviceContext context, DeviceStats sta
     {
         if (_agent is not null) await _agent.DisposeAsync();
         if (_runtime is not null) await _runtime.DisposeAsync();
+        _fleetKey?.Dispose();
     }
 }

@@ -67,21 +67,6 @@ internal sealed class DemoAggregator : IAsyncDisposable
         {
             if (m.Payload.Length == 0) return Task.CompletedTask;
             Interlocked.Increment(ref _deltasSeen);
-            var device = FleetTopics.TryParse(m.Topic)?.DeviceId;
-            if (state.Devices.FirstOrDefault(d => d.Id == device) is { BytesFromMonitor: true } stats)
-            {
-                Interlocked.Add(ref stats.BytesSent, m.Payload.Length);
-                // The agent does not expose what it sent; the wire payload is the delta, so measure it here.
-                try
-                {
-                    var norm = Deltas.Delta.L2Norm(Deltas.DeltaCodec.Decode(m.Payload));
-                    lock (stats) (stats.DeltaNormSum, stats.DeltaNormCount) = (stats.DeltaNormSum + norm, stats.DeltaNormCount + 1);
-                }
-                catch (Deltas.DeltaFormatException)
-                {
-                    // Not a CLD1 delta: the aggregator rejects it and counts the reason.
-                }
-            }
             return Task.CompletedTask;
         };
     }
@@ -118,7 +103,7 @@ internal sealed class DemoAggregator : IAsyncDisposable
     public IReadOnlyList<(string Version, int Chunks)> PublishedVersions =>
         _service.Registry.ListVersions(_options.ModelName)
             .Where(v => v.Status is not VersionStatus.Rejected and not VersionStatus.Candidate)
-            .Select(v => (v.Version, BundlePackager.Split(_service.Registry.ReadArtifact(v.ArtifactSha256), _options.ModelName, v.Version).Count))
+            .Select(v => (v.Version, BundlePackager.Split(_service.Registry.Artifacts.Read(v.ArtifactSha256), _options.ModelName, v.Version).Count))
             .ToArray();
 
     public async ValueTask DisposeAsync()
@@ -154,19 +139,17 @@ internal sealed class DemoAggregator : IAsyncDisposable
         stats.DeltasRejected = (int)counters.TotalRejected;
         stats.DeltasReceived = Volatile.Read(ref _deltasSeen);
         foreach (var (reason, count) in counters.Snapshot())
-            stats.RejectReasons[AggregatorReason(reason)] = (int)count;
+            stats.RejectReasons[reason.ToText()] = (int)count;
         var registry = _service.Registry;
         var name = _options.ModelName;
-        stats.Buffered = registry.PendingCount(name);
+        stats.Buffered = registry.Deltas.PendingCount(name);
         stats.CurrentVersion = CurrentVersion;
+        var decisions = registry.Decisions.List(name);
         stats.CanaryState = _service.Canary is { } watch
             ? $"{watch.CandidateVersion} on canary ({string.Join(", ", watch.CanaryDevices.Order())})"
-            : registry.ListDecisions(name).LastOrDefault() is { } last ? $"{last.Version} {last.Decision}" : "idle";
+            : decisions.Count > 0 ? $"{decisions[^1].Version} {decisions[^1].Decision.ToText()}" : "idle";
         stats.SetVersions(registry.ListVersions(name).Select(v => ToRecord(registry, v)).ToArray());
     }
-
-    private static string AggregatorReason(Aggregator.Validation.RejectionReason reason) =>
-        string.Concat(reason.ToString().Select((c, i) => char.IsUpper(c) && i > 0 ? "-" + char.ToLowerInvariant(c) : char.ToLowerInvariant(c).ToString()));
 
     private VersionRecord ToRecord(ModelRegistry registry, ModelVersionRecord v)
     {
@@ -179,7 +162,7 @@ internal sealed class DemoAggregator : IAsyncDisposable
             _ => VersionOutcome.Canary,
         };
         var record = new VersionRecord(v.Version, v.Parent, v.DeltaIds.Count, v.DeviceIds.Distinct().Count(), v.SampleCounts.Sum(), v.Created) { Outcome = outcome };
-        var decision = registry.ListDecisions(_options.ModelName, v.Version).LastOrDefault(d => d.Decision is "promoted" or "rolled-back");
+        var decision = registry.Decisions.List(_options.ModelName, v.Version).LastOrDefault(d => d.Decision is DecisionKind.Promoted or DecisionKind.RolledBack);
         if (decision is not null)
         {
             var numbers = JsonSerializer.Deserialize<Dictionary<string, double?>>(decision.NumbersJson);

@@ -100,7 +100,7 @@ internal sealed class DemoConsole(DemoUi ui)
             d.Sum(x => x.Promotions), d.Sum(x => x.DeltasSent), d.Sum(x => x.BytesSent), a.CurrentVersion, a.DeltasAccepted, a.DeltasRejected, a.CanaryState);
     }
 
-    private static IRenderable Render(DemoState state, DemoOptions options)
+    private static Rows Render(DemoState state, DemoOptions options)
     {
         // An 80-column terminal cannot hold every counter: it gets the essentials, a wide one gets them all.
         var wide = AnsiConsole.Profile.Width >= 130;

@@ -32,12 +32,6 @@ internal sealed record DemoOptions
     /// <summary>Directory for summary.json and summary.md; null writes none.</summary>
     public string? OutDirectory { get; init; }
 
-    /// <summary>
-    /// Honest devices run the daemon's <c>DeviceRuntime</c> + <c>DeviceAgent</c> (the default, so the demo exercises the
-    /// product's device code); false runs the demo's own lighter MQTT side, <c>DemoDevice</c> (<c>--demo-device</c>).
-    /// </summary>
-    public bool UseDeviceAgent { get; init; } = true;
-
     /// <summary>Keep the temp state directory (stores, registry, bundles) instead of deleting it.</summary>
     public bool Keep { get; init; }
 

@@ -75,7 +75,6 @@ internal static class DemoRunner
         using (var generated = ReleaseKeys.Generate())
             ReleaseKeys.Save(generated, Path.Combine(keys, "release.key"), Path.Combine(keys, "release.pub"));
         using var signingKey = ReleaseKeys.LoadPrivate(Path.Combine(keys, "release.key"));
-        using var trustedKey = ReleaseKeys.LoadPublic(Path.Combine(keys, "release.pub"));
 
         var registry = Path.Combine(root, "registry");
         var baseDir = Path.Combine(root, "bundles", DemoScenario.BaseVersion);
@@ -117,10 +116,8 @@ internal static class DemoRunner
             ? Directory.CreateDirectory(Path.Combine("/dev/shm", Path.GetFileName(root))).FullName
             : Directory.CreateDirectory(Path.Combine(root, "transient")).FullName;
         useTransient(transient);
-        var context = new DemoDeviceContext(options, template, trustedKey, Path.Combine(root, "devices"), baseBundle, engine, transient);
-        var devices = state.Devices.Select(d => options.UseDeviceAgent && !d.Shard.Poisoned
-            ? (IDemoDevice)new DemoAgentDevice(context, d, Path.Combine(keys, "release.pub"))
-            : new DemoDevice(context, d, state)).ToArray();
+        var context = new DemoDeviceContext(options, host, port, Path.Combine(keys, "release.pub"), Path.Combine(root, "devices"), baseBundle, engine, transient);
+        var devices = state.Devices.Select(d => new DemoAgentDevice(context, d)).ToArray();
         try
         {
             using var connect = CancellationTokenSource.CreateLinkedTokenSource(ct);
@@ -179,7 +176,7 @@ internal static class DemoRunner
         return summary;
     }
 
-    private static DemoSummary Evaluate(DemoOptions options, DemoState state, DemoAggregator aggregator, ITrainingEngine engine,
+    private static DemoSummary Evaluate(DemoOptions options, DemoState state, DemoAggregator aggregator, ManagedEngine engine,
         IReadOnlyList<DeviceShard> shards, string broker, Stopwatch clock)
     {
         var (x, y) = DemoScenario.HeldOut(shards, options.HeldOutPerDevice, options.Seed + 99);
@@ -216,12 +213,12 @@ internal static class DemoRunner
             MeanDeltaNorm = state.Devices.Sum(d => d.DeltaNormCount) is var normed and > 0 ? state.Devices.Sum(d => d.DeltaNormSum) / normed : double.NaN,
             DevicePromotions = state.Devices.Sum(d => d.Promotions),
             ReleasesInstalled = state.Devices.Sum(d => d.ReleasesInstalled),
+            PerDevice = state.Devices.Select(d => d.Summary()).ToArray(),
             Components = new SortedDictionary<string, string>(StringComparer.Ordinal)
             {
-                ["learner"] = nameof(Device.Learning.ContinualLearner),
-                ["device MQTT side"] = options.UseDeviceAgent
-                    ? nameof(Device.Agent.DeviceAgent) + " + " + nameof(Device.DeviceRuntime) + (options.Poison > 0 ? $" ({nameof(DemoDevice)} for the poisoned)" : "")
-                    : nameof(DemoDevice) + " (protocol library)",
+                ["learner"] = nameof(ContinualLearning.Learning.ContinualLearner),
+                ["device MQTT side"] = nameof(Device.Agent.DeviceAgent) + " + " + nameof(Device.DeviceRuntime)
+                    + (options.Poison > 0 ? $" (the poisoned with a {nameof(PoisonedDeltaTransport)})" : ""),
                 ["aggregator"] = DemoAggregator.Component,
             },
         };

@@ -1,13 +1,16 @@
 using System.Collections.Concurrent;
+using ContinualLearning.Device.Agent;
 
 namespace ContinualLearning.Cli.Demo;
 
 /// <summary>
-/// Live counters of one simulated device. Written by the device's own task only; the UI reads them while they
+/// Live counters of one simulated device, fed by its runtime's and agent's events. The UI reads them while they
 /// change (single word-sized fields, so a reading is at worst one update old).
 /// </summary>
 internal sealed class DeviceStats(DeviceShard shard)
 {
+    private readonly Lock _normLock = new();
+
     public DeviceShard Shard { get; } = shard;
 
     public string Id => Shard.DeviceId;
@@ -30,8 +33,24 @@ internal sealed class DeviceStats(DeviceShard shard)
     public volatile bool Finished;
     public volatile bool Online;
 
-    /// <summary>Delta bytes are counted by the aggregator-side monitor (the device's MQTT side does not expose them).</summary>
-    public volatile bool BytesFromMonitor;
+    /// <summary>The device's line in the summary.</summary>
+    public DeviceSummary Summary()
+    {
+        double meanNorm;
+        lock (_normLock) meanNorm = DeltaNormCount > 0 ? DeltaNormSum / DeltaNormCount : double.NaN;
+        var role = Shard.Poisoned ? "poisoned" : Shard.Canary ? "canary" : "all";
+        return new DeviceSummary(Id, role, TrainingRuns, Promotions, DeltasSent, BytesSent, meanNorm, ReleasesInstalled, ModelVersion);
+    }
+
+    /// <summary>Counts a delta the broker acknowledged (the agent's receipt: size and norm as published).</summary>
+    public void CountDelta(DeltaReceipt receipt)
+    {
+        ArgumentNullException.ThrowIfNull(receipt);
+        Interlocked.Increment(ref DeltasSent);
+        Interlocked.Add(ref BytesSent, receipt.Bytes);
+        if (!double.IsFinite(receipt.Norm)) return;
+        lock (_normLock) (DeltaNormSum, DeltaNormCount) = (DeltaNormSum + receipt.Norm, DeltaNormCount + 1);
+    }
 }
 
 /// <summary>What happened to one global version.</summary>

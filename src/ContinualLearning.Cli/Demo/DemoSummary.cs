@@ -17,6 +17,18 @@ internal sealed record VersionSummary(
     double? CanaryAccuracy,
     double? CanaryPreviousAccuracy);
 
+/// <summary>One simulated device in the summary: what its runtime and agent reported.</summary>
+internal sealed record DeviceSummary(
+    string Device,
+    string Role,
+    int TrainingRuns,
+    int Promotions,
+    int DeltasSent,
+    long BytesSent,
+    double MeanDeltaNorm,
+    int ReleasesInstalled,
+    string FinalVersion);
+
 /// <summary>The result of a demo run: what the README and CI show, and what the tests assert on.</summary>
 internal sealed record DemoSummary
 {
@@ -59,7 +71,7 @@ internal sealed record DemoSummary
     /// <summary>What the same updates would have cost as full fp32 weights (deltas sent × head size).</summary>
     public required long FullWeightBytes { get; init; }
 
-    /// <summary>Mean L2 norm of the deltas as sent (honest and poisoned together); NaN when only DeviceAgent devices sent (they do not expose it).</summary>
+    /// <summary>Mean L2 norm of the deltas as the broker acknowledged them (honest and poisoned together); NaN when none was sent.</summary>
     public required double MeanDeltaNorm { get; init; }
 
     public double CompressionRatio => BytesSent == 0 ? 0 : (double)FullWeightBytes / BytesSent;
@@ -67,7 +79,10 @@ internal sealed record DemoSummary
     public required int DevicePromotions { get; init; }
     public required int ReleasesInstalled { get; init; }
 
-    /// <summary>Which implementation ran each part (the real classes, or the demo's documented fallbacks).</summary>
+    /// <summary>Per device, in device order.</summary>
+    public required IReadOnlyList<DeviceSummary> PerDevice { get; init; }
+
+    /// <summary>Which classes ran each part.</summary>
     public required IReadOnlyDictionary<string, string> Components { get; init; }
 
     private static readonly JsonSerializerOptions JsonOptions = new()
@@ -102,6 +117,12 @@ internal sealed record DemoSummary
         sb.AppendLine(c, $"- Deltas: sent {DeltasSent}, received {DeltasReceived}, accepted {DeltasAccepted}, rejected or dropped {DeltasRejected}{Reasons()}");
         sb.AppendLine(c, $"- Bytes: {BytesSent:N0} B of deltas vs {FullWeightBytes:N0} B as full fp32 weights: **{CompressionRatio:0.#}× smaller** (mean delta L2 norm {MeanDeltaNorm:0.###})");
         sb.AppendLine(c, $"- On devices: {DevicePromotions} local promotions, {ReleasesInstalled} releases installed (signature and hashes verified)");
+        sb.AppendLine();
+        sb.AppendLine("| device | role | trainings | promotions | deltas | bytes | mean delta norm | releases | version |");
+        sb.AppendLine("|---|---|---:|---:|---:|---:|---:|---:|---|");
+        foreach (var d in PerDevice)
+            sb.AppendLine(c, $"| {d.Device} | {d.Role} | {d.TrainingRuns} | {d.Promotions} | {d.DeltasSent} | {d.BytesSent:N0} | {d.MeanDeltaNorm:0.###} | {d.ReleasesInstalled} | {d.FinalVersion} |");
+        sb.AppendLine();
         sb.AppendLine(c, $"- Components: {string.Join(", ", Components.Select(kv => $"{kv.Key} = {kv.Value}"))}");
         return sb.ToString();
     }

@@ -25,12 +25,14 @@ public sealed class ErrorFeedbackState
     private const string ResidualPrefix = "residual/";
     private const string ReportedPrefix = "reported/";
     private readonly string _path;
+    private readonly TimeProvider _time;
     private ErrorFeedback _feedback;
     private IReadOnlyList<NamedTensor>? _reported;
 
-    private ErrorFeedbackState(string path, string? baseVersion, ErrorFeedback feedback, IReadOnlyList<NamedTensor>? reported)
+    private ErrorFeedbackState(string path, TimeProvider time, string? baseVersion, ErrorFeedback feedback, IReadOnlyList<NamedTensor>? reported)
     {
         _path = path;
+        _time = time;
         BaseVersion = baseVersion;
         _feedback = feedback;
         _reported = reported;
@@ -43,17 +45,18 @@ public sealed class ErrorFeedbackState
     public double ResidualNorm => _feedback.ResidualNorm;
 
     /// <summary>Loads the saved state, or starts empty when there is none (or it is unreadable: logged by the caller).</summary>
-    public static ErrorFeedbackState Load(string path)
+    public static ErrorFeedbackState Load(string path, TimeProvider? time = null)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
-        if (!File.Exists(path)) return new ErrorFeedbackState(path, null, new ErrorFeedback(), null);
+        time ??= TimeProvider.System;
+        if (!File.Exists(path)) return new ErrorFeedbackState(path, time, null, new ErrorFeedback(), null);
         var content = SafeTensors.ReadFile(path);
         content.Metadata.TryGetValue("baseVersion", out var baseVersion);
         var residual = content.Tensors.Where(t => t.Name.StartsWith(ResidualPrefix, StringComparison.Ordinal))
             .Select(t => new NamedTensor(t.Name[ResidualPrefix.Length..], t.Shape, t.Data)).ToArray();
         var reported = content.Tensors.Where(t => t.Name.StartsWith(ReportedPrefix, StringComparison.Ordinal))
             .Select(t => new NamedTensor(t.Name[ReportedPrefix.Length..], t.Shape, t.Data)).ToArray();
-        return new ErrorFeedbackState(path, baseVersion, new ErrorFeedback(residual), reported.Length > 0 ? reported : null);
+        return new ErrorFeedbackState(path, time, baseVersion, new ErrorFeedback(residual), reported.Length > 0 ? reported : null);
     }
 
     /// <summary>
@@ -112,7 +115,7 @@ public sealed class ErrorFeedbackState
         var metadata = new Dictionary<string, string>(StringComparer.Ordinal)
         {
             ["baseVersion"] = BaseVersion ?? "",
-            ["savedAt"] = DateTimeOffset.UtcNow.ToString("O", CultureInfo.InvariantCulture),
+            ["savedAt"] = _time.GetUtcNow().ToString("O", CultureInfo.InvariantCulture),
         };
         AtomicFile.Write(_path, SafeTensors.Write(tensors, metadata));
     }

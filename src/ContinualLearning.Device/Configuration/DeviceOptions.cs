@@ -1,5 +1,5 @@
 using ContinualLearning.Deltas;
-using ContinualLearning.Device.Learning;
+using ContinualLearning.Fleet.Configuration;
 using ContinualLearning.Learning;
 using ContinualLearning.Replay;
 
@@ -183,118 +183,6 @@ public sealed record DeviceOptions
         CompactHeapAroundRuns = CompactHeapAroundRuns,
     };
 
-    /// <summary>Checks every field; throws <see cref="DeviceConfigurationException"/> listing all problems at once.</summary>
-    public DeviceOptions Validate()
-    {
-        var errors = new List<ConfigurationError>();
-        void Id(string key, string? value)
-        {
-            if (string.IsNullOrEmpty(value))
-                errors.Add(new(key, null, "is required", $"set \"{key}\" in the config file, CL_DEVICE_{EnvName(key)} or the matching flag"));
-            else if (!ContinualLearning.Fleet.Topics.FleetTopics.IsValidId(value))
-                errors.Add(new(key, value, "is not a valid id", "use 1–128 letters, digits, '-', '_' or '.' (no '/', '+', '#' or leading '$')"));
-        }
-        Id("deviceId", DeviceId);
-        Id("fleet", Fleet);
-        Id("modelName", ModelName);
-        Id("cohort", Cohort);
-        if (string.IsNullOrWhiteSpace(Broker.Host))
-            errors.Add(new("broker", Broker.Host, "has no host", "use host:port, e.g. broker.local:8883"));
-        if (Broker.Port is < 1 or > 65535)
-            errors.Add(new("broker", $"{Broker.Host}:{Broker.Port}", "has a port outside 1–65535", "use host:port, e.g. broker.local:1883"));
-        if (Broker.TlsCaFile is { } ca && !File.Exists(ca))
-            errors.Add(new("broker:tlsCaFile", ca, "does not exist", "point it at the PEM file of the fleet CA, or remove it to use the system trust store"));
-        if (Broker.Password is not null && Broker.Username is null)
-            errors.Add(new("broker:password", "***", "is set without broker:username", "set broker:username too"));
-        if (string.IsNullOrEmpty(FleetPublicKeyPath))
-            errors.Add(new("fleetPublicKey", FleetPublicKeyPath, "is required", "point it at the fleet's release public key (PEM), e.g. /etc/continual-learning/fleet.pub"));
-        else if (!File.Exists(FleetPublicKeyPath))
-            errors.Add(new("fleetPublicKey", FleetPublicKeyPath, "does not exist", "copy the fleet's release public key (made by `cl model keygen`) there"));
-        if (string.IsNullOrWhiteSpace(DataDirectory))
-            errors.Add(new("dataDirectory", DataDirectory, "is empty", "set a persistent directory, e.g. /var/lib/continual-learning"));
-        if (InitialBundle is { } bundle && !File.Exists(Path.Combine(bundle, "manifest.json")))
-            errors.Add(new("bundle", bundle, "has no manifest.json", "point it at a model bundle directory (manifest.json + head.safetensors)"));
-        if (!Enum.IsDefined(Engine))
-            errors.Add(new("engine", Engine.ToString(), "is unknown", "use auto, managed or torch"));
-        if (HttpPort is < 0 or > 65535)
-            errors.Add(new("http:port", HttpPort.ToString(), "is outside 0–65535", "use a free port (8080 by default), 0 for any, or http:enabled=false"));
-        Positive("telemetryIntervalSeconds", TelemetryInterval);
-        Positive("trainCheckIntervalSeconds", TrainCheckInterval);
-        Positive("shutdownTimeoutSeconds", ShutdownTimeout);
-        Positive("learning:sampleTtlMinutes", SampleTtl);
-        if (!(Delta.TopKFraction > 0 && Delta.TopKFraction <= 1))
-            errors.Add(new("delta:topKFraction", Delta.TopKFraction.ToString(System.Globalization.CultureInfo.InvariantCulture), "is outside (0, 1]", "use e.g. 0.01 for 1 % of each tensor, 1 for dense"));
-        if (Delta.OutboxMaxFiles < 1)
-            errors.Add(new("delta:outboxMaxFiles", Delta.OutboxMaxFiles.ToString(), "must be at least 1", "use e.g. 256"));
-        if (Delta.OutboxMaxBytes < 1024)
-            errors.Add(new("delta:outboxMaxBytes", Delta.OutboxMaxBytes.ToString(), "must be at least 1024", "use e.g. 67108864 (64 MiB)"));
-        if (AccuracyWindow < 1)
-            errors.Add(new("learning:accuracyWindow", AccuracyWindow.ToString(), "must be at least 1", "use e.g. 500"));
-        if (ReplayCapacity < 0)
-            errors.Add(new("learning:replayCapacity", ReplayCapacity.ToString(), "must be 0 (off) or more", "use e.g. 1000"));
-        if (MaxStoredSamples < 1)
-            errors.Add(new("learning:maxStoredSamples", MaxStoredSamples.ToString(), "must be at least 1", "use e.g. 100000"));
-        try
-        {
-            Challenger.Validate();
-        }
-        catch (ArgumentException ex)
-        {
-            errors.Add(new("learning:" + char.ToLowerInvariant((ex.ParamName ?? "?")[0]) + (ex.ParamName ?? "?")[1..], null, ex.Message, "see docs/device.md for the allowed range"));
-        }
-        if (Gpio.Enabled)
-        {
-            if (Gpio.LedPin is null && Gpio.ButtonPin is null)
-                errors.Add(new("gpio:enabled", "true", "is on but neither gpio:ledPin nor gpio:buttonPin is set", "set the pin numbers, or gpio:enabled=false"));
-            if (Gpio.LedPin is < 0 || Gpio.ButtonPin is < 0)
-                errors.Add(new("gpio", $"led={Gpio.LedPin}, button={Gpio.ButtonPin}", "has a negative pin number", "use the BCM (logical) pin numbers"));
-            if (Gpio.LedPin is { } led && led == Gpio.ButtonPin)
-                errors.Add(new("gpio:buttonPin", led.ToString(), "is the same pin as gpio:ledPin", "wire the button to another pin"));
-        }
-        if (errors.Count > 0) throw new DeviceConfigurationException(errors);
-        return this;
-
-        void Positive(string key, TimeSpan value)
-        {
-            if (value <= TimeSpan.Zero)
-                errors.Add(new(key, value.TotalSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture), "must be positive", "use a positive number"));
-        }
-    }
-
-    internal static string EnvName(string key) => key.Replace(":", "__", StringComparison.Ordinal).ToUpperInvariant();
-}
-
-/// <summary>One configuration problem: which key, which value, what is wrong and what to do.</summary>
-public sealed record ConfigurationError(string Key, string? Value, string Problem, string Fix)
-{
-    public override string ToString() => $"{Key} = {(Value is null ? "(not set)" : $"'{Value}'")}: {Problem}; {Fix}.";
-}
-
-/// <summary>The daemon's configuration is invalid; <see cref="Errors"/> lists every problem.</summary>
-public sealed class DeviceConfigurationException : Exception
-{
-    public DeviceConfigurationException()
-        : this([])
-    {
-    }
-
-    public DeviceConfigurationException(string message)
-        : base(message)
-    {
-        Errors = [];
-    }
-
-    public DeviceConfigurationException(string message, Exception innerException)
-        : base(message, innerException)
-    {
-        Errors = [];
-    }
-
-    public DeviceConfigurationException(IReadOnlyList<ConfigurationError> errors)
-        : base("Invalid device configuration:" + string.Concat(errors.Select(e => Environment.NewLine + "  - " + e)))
-    {
-        Errors = errors;
-    }
-
-    public IReadOnlyList<ConfigurationError> Errors { get; }
+    /// <summary>Checks every field (<see cref="DeviceOptionsValidator"/>); throws <see cref="ConfigurationException"/> listing all problems at once.</summary>
+    public DeviceOptions Validate() => DeviceOptionsValidator.Instance.ThrowIfInvalid(this);
 }

@@ -8,7 +8,7 @@ namespace ContinualLearning.Device.Gpio;
 /// Wires the status LED and the label button to the runtime: learning = slow blink, promoted = 3 fast blinks,
 /// error = fast blink, model loaded = steady; a button press confirms the last prediction as its label.
 /// </summary>
-public sealed class GpioPanel : IAsyncDisposable
+public sealed partial class GpioPanel : IAsyncDisposable
 {
     private readonly GpioController _controller;
     private readonly DeviceRuntime _runtime;
@@ -33,7 +33,7 @@ public sealed class GpioPanel : IAsyncDisposable
         {
             Button = new LabelButton(controller, button, () =>
             {
-                if (!runtime.ConfirmLastPrediction()) logger?.LogInformation("Button pressed, but there is no prediction to confirm.");
+                if (!runtime.ConfirmLastPrediction() && logger is not null) LogNothingToConfirm(logger);
             }, debounce);
         }
     }
@@ -60,7 +60,7 @@ public sealed class GpioPanel : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         _runtime.StateChanged -= UpdateLed;
-        if (Led is not null) await Led.DisposeAsync();
+        if (Led is not null) await Led.DisposeAsync().ConfigureAwait(false);
         Button?.Dispose();
         if (_ownsController) _controller.Dispose();
     }
@@ -72,4 +72,7 @@ public sealed class GpioPanel : IAsyncDisposable
             : _runtime.LastError is not null || !_runtime.HasModel ? LedPattern.Error
             : LedPattern.Ready;
     }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Button pressed, but there is no prediction to confirm.")]
+    private static partial void LogNothingToConfirm(ILogger logger);
 }

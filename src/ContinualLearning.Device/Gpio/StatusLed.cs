@@ -70,10 +70,10 @@ public sealed class StatusLed : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
-        await _stop.CancelAsync();
+        await _stop.CancelAsync().ConfigureAwait(false);
         try
         {
-            await _loop;
+            await _loop.ConfigureAwait(false);
         }
         catch (OperationCanceledException)
         {
@@ -98,9 +98,9 @@ public sealed class StatusLed : IAsyncDisposable
                 for (var i = 0; i < flashes; i++)
                 {
                     Set(true);
-                    await Task.Delay(FastHalfPeriod, _time, token);
+                    await Task.Delay(FastHalfPeriod, _time, token).ConfigureAwait(false);
                     Set(false);
-                    await Task.Delay(FastHalfPeriod, _time, token);
+                    await Task.Delay(FastHalfPeriod, _time, token).ConfigureAwait(false);
                 }
                 on = false;
                 continue;
@@ -109,17 +109,17 @@ public sealed class StatusLed : IAsyncDisposable
             {
                 case LedPattern.Off:
                     Set(false);
-                    await _changed.WaitAsync(token);
+                    await _changed.WaitAsync(token).ConfigureAwait(false);
                     break;
                 case LedPattern.Ready:
                     Set(true);
-                    await _changed.WaitAsync(token);
+                    await _changed.WaitAsync(token).ConfigureAwait(false);
                     break;
                 case LedPattern.Learning or LedPattern.Error:
                     on = !on;
                     Set(on);
                     // Wake early when the pattern changes or a flash is queued.
-                    await _changed.WaitAsync(_pattern == LedPattern.Learning ? SlowHalfPeriod : FastHalfPeriod, _time, token);
+                    await _changed.WaitAsync(_pattern == LedPattern.Learning ? SlowHalfPeriod : FastHalfPeriod, _time, token).ConfigureAwait(false);
                     break;
             }
         }

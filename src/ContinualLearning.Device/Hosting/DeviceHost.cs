@@ -3,6 +3,7 @@ using ContinualLearning.Device.Agent;
 using ContinualLearning.Device.Configuration;
 using ContinualLearning.Device.Gpio;
 using ContinualLearning.Device.Serving;
+using ContinualLearning.Fleet.Configuration;
 using ContinualLearning.Fleet.Signing;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
@@ -51,7 +52,7 @@ public static class DeviceHost
         });
         if (options.HttpPort is null) builder.WebHost.UseUrls(); // no endpoints
 
-        builder.Services.AddSingleton(options);
+        builder.Services.AddValidatedOptions(options, DeviceOptionsValidator.Instance);
         builder.Services.AddSingleton(sp => new DeviceRuntime(options, TrainingEngines.Resolve(options.Engine, torch), sp.GetRequiredService<ILoggerFactory>()));
         builder.Services.AddSingleton(sp => new DeviceService(options, sp.GetRequiredService<DeviceRuntime>(), sp.GetRequiredService<ILoggerFactory>(), simulatedGpio));
         builder.Services.AddHostedService(sp => sp.GetRequiredService<DeviceService>());
@@ -81,7 +82,7 @@ public static class DeviceHost
 /// the training loop; on stop gives a running training round <see cref="DeviceOptions.ShutdownTimeout"/> to finish,
 /// then cancels it, publishes the offline status and closes everything.
 /// </summary>
-public sealed class DeviceService : IHostedService, IAsyncDisposable
+public sealed partial class DeviceService : IHostedService, IAsyncDisposable
 {
     private readonly DeviceOptions _options;
     private readonly DeviceRuntime _runtime;
@@ -111,12 +112,11 @@ public sealed class DeviceService : IHostedService, IAsyncDisposable
 
     public async Task StartAsync(CancellationToken cancellationToken)
     {
-        _logger.LogInformation("cl device {DeviceId} starting: fleet {Fleet}, model {Model}, cohort {Cohort}, broker {Host}:{Port}, engine {Engine}, data {Data}.",
-            _options.DeviceId, _options.Fleet, _options.ModelName, _options.Cohort, _options.Broker.Host, _options.Broker.Port, _runtime.Engine.Name, _options.DataDirectory);
+        LogStarting(_logger, _options.DeviceId, _options.Fleet, _options.ModelName, _options.Cohort, _options.Broker.Host, _options.Broker.Port, _runtime.Engine.Name, _options.DataDirectory);
         _fleetKey = ReleaseKeys.LoadPublic(_options.FleetPublicKeyPath);
-        await _runtime.OpenAsync(cancellationToken);
+        await _runtime.OpenAsync(cancellationToken).ConfigureAwait(false);
         Agent = new DeviceAgent(_runtime, _fleetKey, _loggerFactory.CreateLogger<DeviceAgent>());
-        await Agent.StartAsync(cancellationToken);
+        await Agent.StartAsync(cancellationToken).ConfigureAwait(false);
         if (_options.Gpio.Enabled)
         {
             var controller = GpioPanel.OpenController(_options.Gpio, _simulatedGpio);
@@ -127,18 +127,24 @@ public sealed class DeviceService : IHostedService, IAsyncDisposable
 
     public async Task StopAsync(CancellationToken cancellationToken)
     {
-        _logger.LogInformation("cl device {DeviceId} stopping.", _options.DeviceId);
-        await _stop.CancelAsync();
-        if (_trainingLoop is not null) await _trainingLoop.WaitAsync(cancellationToken).ContinueWith(_ => { }, TaskScheduler.Default);
-        if (Agent is not null) await Agent.StopAsync();
-        if (_gpio is not null) await _gpio.DisposeAsync();
+        LogStopping(_logger, _options.DeviceId);
+        await _stop.CancelAsync().ConfigureAwait(false);
+        if (_trainingLoop is not null) await _trainingLoop.WaitAsync(cancellationToken).ContinueWith(_ => { }, TaskScheduler.Default).ConfigureAwait(false);
+        if (Agent is not null) await Agent.StopAsync().ConfigureAwait(false);
+        if (_gpio is not null) await _gpio.DisposeAsync().ConfigureAwait(false);
         _gpio = null;
     }
 
+    [LoggerMessage(Level = LogLevel.Information, Message = "cl device {DeviceId} starting: fleet {Fleet}, model {Model}, cohort {Cohort}, broker {Host}:{Port}, engine {Engine}, data {Data}.")]
+    private static partial void LogStarting(ILogger logger, string deviceId, string fleet, string model, string cohort, string host, int port, string engine, string data);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "cl device {DeviceId} stopping.")]
+    private static partial void LogStopping(ILogger logger, string deviceId);
+
     public async ValueTask DisposeAsync()
     {
-        if (Agent is not null) await Agent.DisposeAsync();
-        await _runtime.DisposeAsync();
+        if (Agent is not null) await Agent.DisposeAsync().ConfigureAwait(false);
+        await _runtime.DisposeAsync().ConfigureAwait(false);
         _fleetKey?.Dispose();
         _stop.Dispose();
     }

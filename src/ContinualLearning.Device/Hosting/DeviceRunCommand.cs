@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
 using ContinualLearning.Device.Configuration;
+using ContinualLearning.Fleet.Configuration;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.Hosting;
 
@@ -34,33 +35,32 @@ public static class DeviceRunCommand
             run.Options.Add(o);
         run.SetAction(async (parse, cancellationToken) =>
         {
-            var overrides = new Dictionary<string, string?>(StringComparer.Ordinal);
-            void Set(string configKey, string? value)
-            {
-                if (value is not null) overrides[configKey] = value;
-            }
-            Set("broker", parse.GetValue(broker));
-            Set("deviceId", parse.GetValue(id));
-            Set("fleet", parse.GetValue(fleet));
-            Set("modelName", parse.GetValue(model));
-            Set("bundle", parse.GetValue(bundle));
-            Set("dataDirectory", parse.GetValue(dataDir));
-            Set("fleetPublicKey", parse.GetValue(key));
-            Set("engine", parse.GetValue(engine));
-            Set("http:port", parse.GetValue(httpPort)?.ToString(CultureInfo.InvariantCulture));
-            Set("cohort", parse.GetValue(cohort));
-            if (parse.GetValue(json)) overrides["logging:format"] = "json";
+            var flags = new ConfigurationFlags()
+                .Set("broker", broker.Name, parse.GetValue(broker))
+                .Set("deviceId", id.Name, parse.GetValue(id))
+                .Set("fleet", fleet.Name, parse.GetValue(fleet))
+                .Set("modelName", model.Name, parse.GetValue(model))
+                .Set("bundle", bundle.Name, parse.GetValue(bundle))
+                .Set("dataDirectory", dataDir.Name, parse.GetValue(dataDir))
+                .Set("fleetPublicKey", key.Name, parse.GetValue(key))
+                .Set("engine", engine.Name, parse.GetValue(engine))
+                .Set("http:port", httpPort.Name, parse.GetValue(httpPort)?.ToString(CultureInfo.InvariantCulture))
+                .Set("cohort", cohort.Name, parse.GetValue(cohort))
+                .Set("logging:format", json.Name, parse.GetValue(json) ? "json" : null);
             try
             {
-                var options = DeviceOptionsReader.Read(DeviceOptionsReader.Build(parse.GetValue(config), overrides));
-                await using var app = DeviceHost.Build(options, torch(options));
-                await app.StartAsync(cancellationToken);
-                await app.WaitForShutdownAsync(cancellationToken);
+                var options = DeviceOptionsReader.Read(DeviceOptionsReader.Build(parse.GetValue(config), flags));
+                var app = DeviceHost.Build(options, torch(options));
+                await using (app.ConfigureAwait(false))
+                {
+                    await app.StartAsync(cancellationToken).ConfigureAwait(false);
+                    await app.WaitForShutdownAsync(cancellationToken).ConfigureAwait(false);
+                }
                 return 0;
             }
-            catch (DeviceConfigurationException ex)
+            catch (ConfigurationException ex)
             {
-                await Console.Error.WriteLineAsync(ex.Message);
+                await Console.Error.WriteLineAsync(ex.Message).ConfigureAwait(false);
                 return 2;
             }
         });

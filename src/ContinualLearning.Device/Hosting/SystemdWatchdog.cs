@@ -17,7 +17,7 @@ namespace ContinualLearning.Device.Hosting;
 /// <param name="interval">systemd's watchdog interval (<c>WATCHDOG_USEC</c>); null = disabled.</param>
 /// <param name="unresponsive">Returns why the daemon is hung, or null while it is alive.</param>
 /// <param name="logger">Logs when pings stop and start again.</param>
-public sealed class SystemdWatchdog(string? socketPath, TimeSpan? interval, Func<string?> unresponsive, ILogger logger) : BackgroundService
+public sealed partial class SystemdWatchdog(string? socketPath, TimeSpan? interval, Func<string?> unresponsive, ILogger logger) : BackgroundService
 {
     /// <summary>The watchdog as systemd configures it through the environment (NOTIFY_SOCKET, WATCHDOG_USEC, WATCHDOG_PID).</summary>
     public static SystemdWatchdog FromEnvironment(Func<string?> unresponsive, ILogger logger)
@@ -51,7 +51,7 @@ public sealed class SystemdWatchdog(string? socketPath, TimeSpan? interval, Func
     {
         if (!Enabled) return;
         var period = interval!.Value / 2;
-        logger.LogInformation("systemd watchdog: pinging every {Seconds:0.#} s (WatchdogSec={Interval:0.#} s).", period.TotalSeconds, interval.Value.TotalSeconds);
+        LogPinging(logger, period.TotalSeconds, interval.Value.TotalSeconds);
         using var timer = new PeriodicTimer(period);
         string? silencedFor = null;
         do
@@ -59,7 +59,7 @@ public sealed class SystemdWatchdog(string? socketPath, TimeSpan? interval, Func
             var reason = unresponsive();
             if (reason is null)
             {
-                if (silencedFor is not null) logger.LogInformation("systemd watchdog: responsive again; pinging.");
+                if (silencedFor is not null) LogResponsiveAgain(logger);
                 silencedFor = null;
                 try
                 {
@@ -67,16 +67,28 @@ public sealed class SystemdWatchdog(string? socketPath, TimeSpan? interval, Func
                 }
                 catch (SocketException ex)
                 {
-                    logger.LogWarning("systemd watchdog: could not reach {Socket}: {Message}", socketPath, ex.Message);
+                    LogUnreachable(logger, socketPath, ex.Message);
                 }
             }
             else if (silencedFor != reason)
             {
                 // Not pinging is the whole point: systemd restarts the daemon after WatchdogSec.
-                logger.LogError("systemd watchdog: not pinging, {Reason}; systemd will restart the service.", reason);
+                LogNotPinging(logger, reason);
                 silencedFor = reason;
             }
         }
         while (await timer.WaitForNextTickAsync(stoppingToken).ConfigureAwait(false));
     }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "systemd watchdog: pinging every {Seconds:0.#} s (WatchdogSec={Interval:0.#} s).")]
+    private static partial void LogPinging(ILogger logger, double seconds, double interval);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "systemd watchdog: responsive again; pinging.")]
+    private static partial void LogResponsiveAgain(ILogger logger);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "systemd watchdog: could not reach {Socket}: {Message}")]
+    private static partial void LogUnreachable(ILogger logger, string? socket, string message);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "systemd watchdog: not pinging, {Reason}; systemd will restart the service.")]
+    private static partial void LogNotPinging(ILogger logger, string reason);
 }

@@ -1,4 +1,5 @@
 using ContinualLearning.Device.Configuration;
+using ContinualLearning.Fleet.Configuration;
 using ContinualLearning.Training;
 
 namespace ContinualLearning.Device.Hosting;
@@ -37,7 +38,7 @@ public static class TrainingEngines
         return choice switch
         {
             EngineChoice.Managed => new ManagedEngine(),
-            EngineChoice.Torch => torch.Factory?.Invoke() ?? throw new DeviceConfigurationException(
+            EngineChoice.Torch => torch.Factory?.Invoke() ?? throw new ConfigurationException("device",
                 [new ConfigurationError("engine", "torch", $"is not available here ({torch.UnavailableReason ?? "libtorch did not load"})", "use engine=managed (or auto)")]),
             _ => torch.Factory?.Invoke() ?? new ManagedEngine(),
         };

@@ -16,7 +16,7 @@ public sealed record OutboxItem(long Sequence, byte[] Payload);
 /// items are dropped (a stale delta is worth less than a fresh one) with a warning and <see cref="DroppedCount"/>.
 /// Thread safe.
 /// </summary>
-public sealed class DeltaOutbox
+public sealed partial class DeltaOutbox
 {
     private const string Extension = ".delta";
     private readonly string _directory;
@@ -103,8 +103,7 @@ public sealed class DeltaOutbox
                 _sizes.Remove(oldest.Key);
                 _bytes -= oldest.Value;
                 Interlocked.Increment(ref _dropped);
-                _logger.LogWarning("Delta outbox full ({Count} items, {Bytes} bytes; limits {MaxItems} items, {MaxBytes} bytes): dropped the oldest delta #{Sequence} unsent. The broker has been unreachable for long; check the connection or raise delta:outboxMaxFiles/outboxMaxBytes.",
-                    _sizes.Count, _bytes, _maxItems, _maxBytes, oldest.Key);
+                LogDropped(_logger, _sizes.Count, _bytes, _maxItems, _maxBytes, oldest.Key);
             }
         }
         ItemAdded?.Invoke();
@@ -153,9 +152,15 @@ public sealed class DeltaOutbox
         }
         catch (IOException ex)
         {
-            _logger.LogWarning(ex, "Could not delete outbox file {Path}", PathOf(sequence));
+            LogDeleteFailed(_logger, ex, PathOf(sequence));
         }
     }
 
     private string PathOf(long sequence) => Path.Combine(_directory, sequence.ToString("D16", CultureInfo.InvariantCulture) + Extension);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Delta outbox full ({Count} items, {Bytes} bytes; limits {MaxItems} items, {MaxBytes} bytes): dropped the oldest delta #{Sequence} unsent. The broker has been unreachable for long; check the connection or raise delta:outboxMaxFiles/outboxMaxBytes.")]
+    private static partial void LogDropped(ILogger logger, int count, long bytes, int maxItems, long maxBytes, long sequence);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Could not delete outbox file {Path}")]
+    private static partial void LogDeleteFailed(ILogger logger, Exception exception, string path);
 }

@@ -1,35 +1,86 @@
-using System.Globalization;
-using System.Text;
+using System.Diagnostics.Metrics;
+using ContinualLearning.Device.Agent;
+using ContinualLearning.Learning;
 
 namespace ContinualLearning.Device.Serving;
 
 /// <summary>
-/// The daemon's counters, rendered in the Prometheus text exposition format (version 0.0.4) for <c>GET /metrics</c>.
-/// Counters are process-lifetime (Prometheus handles resets); gauges are read when scraped.
+/// The daemon's numbers. One <see cref="Meter"/> named <see cref="MeterName"/> per runtime is the single source of
+/// every one of them: what the learner counts (predictions, labels, training runs and their time, promotions, drift
+/// alarms) is observed from <see cref="ContinualLearner.Counters"/>; what the agent and the HTTP API count (deltas
+/// sent and dropped, releases applied and rejected, requests refused) is held here and counted once, by the part that
+/// does it; gauges are read when observed. <c>GET /metrics</c> renders the meter (<see cref="RenderPrometheus"/>),
+/// and status reports and telemetry read the same properties.
 /// </summary>
-public sealed class DeviceMetrics
+/// <remarks>
+/// The agent-side counts are observable counters over fields rather than <see cref="Counter{T}"/> instruments because
+/// status reports read them back; a <see cref="Counter{T}"/> cannot be read. Counters are process-lifetime
+/// (Prometheus handles resets).
+/// </remarks>
+public sealed class DeviceMetrics : IDisposable
 {
-    private long _predictions;
-    private long _labels;
-    private long _trainingRuns;
-    private long _promotions;
-    private long _driftAlarms;
+    /// <summary>The meter's name (what a <see cref="MeterListener"/> or <c>dotnet-counters</c> selects).</summary>
+    public const string MeterName = "ContinualLearning.Device";
+
+    [ThreadStatic]
+    private static StatusScope? t_scope;
+
+    private readonly Func<ContinualLearner?> _learner;
+    private readonly Meter _meter = new(MeterName);
+    private readonly PrometheusText _exposition;
     private long _deltasSent;
     private long _deltasDropped;
     private long _releasesApplied;
     private long _releasesRejected;
-    private long _rejectedRequests;
-    private long _trainingTicks;
+    private long _requestsRejected;
+    private DeviceAgent? _agent;
 
-    public long Predictions => Interlocked.Read(ref _predictions);
+    internal DeviceMetrics(Func<ContinualLearner?> learner)
+    {
+        _learner = learner;
+        Counter("cl_predictions_total", "Predictions served (HTTP, MQTT samples).", () => LearnerCounts.Predictions);
+        Counter("cl_samples_labelled_total", "Labels joined to predictions or samples that arrived labelled.", () => LearnerCounts.Labels);
+        Counter("cl_training_runs_total", "Champion/challenger training runs completed.", () => LearnerCounts.TrainingRuns);
+        _meter.CreateObservableCounter("cl_training_seconds_total", () => LearnerCounts.TrainingTime.TotalSeconds, "s", "Wall time spent in completed training runs.");
+        Counter("cl_promotions_total", "Challengers promoted to champion.", () => LearnerCounts.Promotions);
+        Counter("cl_drift_alarms_total", "Drift detector alarms.", () => LearnerCounts.DriftAlarms);
+        Counter("cl_deltas_sent_total", "Deltas acknowledged by the broker (PUBACK).", () => DeltasSent);
+        Counter("cl_deltas_dropped_total", "Deltas dropped unsent because the outbox was full.", () => DeltasDropped);
+        Counter("cl_releases_applied_total", "Signed releases installed.", () => ReleasesApplied);
+        Counter("cl_releases_rejected_total", "Releases refused (bad signature, wrong key, tampered chunk, unloadable bundle).", () => ReleasesRejected);
+        Counter("cl_requests_rejected_total", "HTTP/MQTT requests refused as invalid.", () => RequestsRejected);
+        Gauge("cl_queue_depth", "Deltas waiting in the outbox for the broker.", () => Volatile.Read(ref _agent)?.Outbox.Count ?? 0);
+        Gauge("cl_queue_bytes", "Bytes waiting in the outbox.", () => Volatile.Read(ref _agent)?.Outbox.Bytes ?? 0);
+        _meter.CreateObservableGauge("cl_model_info", ModelInfo, description: "The model version being served (value always 1).");
+        _meter.CreateObservableGauge("cl_window_accuracy", () => Status()?.WindowedAccuracy ?? double.NaN, description: "Prequential accuracy over the recent labelled predictions (NaN before any).");
+        Gauge("cl_paused", "1 while learning is paused.", () => Status()?.Paused == true ? 1 : 0);
+        Gauge("cl_store_samples", "Samples held in the transient store (waiting for a label or a training run).", () => Status()?.StoredSamples ?? 0);
+        Gauge("cl_replay_samples", "Samples held in the replay buffer.", () => Status()?.ReplaySize ?? 0);
+        Gauge("cl_mqtt_connected", "1 while connected to the broker.", () => Volatile.Read(ref _agent)?.IsConnected == true ? 1 : 0);
+        // Memory budget on small devices (docs/benchmarks.md, "Device footprint"): the managed part of the RSS, so an
+        // operator can tell a growing GC heap from native growth (SQLite, MQTT buffers, JIT) without a debugger.
+        Gauge("cl_gc_heap_bytes", "Managed heap size after the last GC.", () => GC.GetGCMemoryInfo().HeapSizeBytes);
+        Gauge("cl_gc_committed_bytes", "Memory committed by the GC.", () => GC.GetGCMemoryInfo().TotalCommittedBytes);
+        Counter("cl_gc_collections_total", "Garbage collections (all generations).", () => GC.CollectionCount(0));
+        Counter("cl_gc_allocated_bytes_total", "Bytes allocated on the managed heap since start.", () => GC.GetTotalAllocatedBytes());
+        _exposition = new PrometheusText(_meter);
+    }
 
-    public long Labels => Interlocked.Read(ref _labels);
+    /// <summary>The learner's counts (zero before the first model).</summary>
+    public LearnerCounters LearnerCounts => _learner()?.Counters ?? default;
 
-    public long TrainingRuns => Interlocked.Read(ref _trainingRuns);
+    public long Predictions => LearnerCounts.Predictions;
 
-    public long Promotions => Interlocked.Read(ref _promotions);
+    public long Labels => LearnerCounts.Labels;
 
-    public long DriftAlarms => Interlocked.Read(ref _driftAlarms);
+    public long TrainingRuns => LearnerCounts.TrainingRuns;
+
+    /// <summary>Total wall time of completed training runs (the device's CPU budget for learning).</summary>
+    public TimeSpan TrainingTime => LearnerCounts.TrainingTime;
+
+    public long Promotions => LearnerCounts.Promotions;
+
+    public long DriftAlarms => LearnerCounts.DriftAlarms;
 
     public long DeltasSent => Interlocked.Read(ref _deltasSent);
 
@@ -39,93 +90,70 @@ public sealed class DeviceMetrics
 
     public long ReleasesRejected => Interlocked.Read(ref _releasesRejected);
 
-    public void CountPrediction() => Interlocked.Increment(ref _predictions);
+    public long RequestsRejected => Interlocked.Read(ref _requestsRejected);
 
-    public void CountLabel() => Interlocked.Increment(ref _labels);
+    internal void CountDeltaSent() => Interlocked.Increment(ref _deltasSent);
 
-    /// <summary>Total wall time of completed training runs (the device's CPU budget for learning).</summary>
-    public TimeSpan TrainingTime => TimeSpan.FromTicks(Interlocked.Read(ref _trainingTicks));
+    internal void CountDeltasDropped(long n) => Interlocked.Add(ref _deltasDropped, n);
 
-    public void CountTrainingRun(TimeSpan duration = default)
+    internal void CountReleaseApplied() => Interlocked.Increment(ref _releasesApplied);
+
+    internal void CountReleaseRejected() => Interlocked.Increment(ref _releasesRejected);
+
+    internal void CountRejectedRequest() => Interlocked.Increment(ref _requestsRejected);
+
+    /// <summary>The agent whose outbox and connection the gauges read (null: none, the gauges read 0).</summary>
+    internal void Attach(DeviceAgent agent) => Volatile.Write(ref _agent, agent);
+
+    /// <summary>Stops reading <paramref name="agent"/> unless another one was attached since.</summary>
+    internal void Detach(DeviceAgent agent) => Interlocked.CompareExchange(ref _agent, null, agent);
+
+    /// <summary>Every metric in the Prometheus text exposition format (version 0.0.4), for <c>GET /metrics</c>.</summary>
+    public string RenderPrometheus()
     {
-        Interlocked.Increment(ref _trainingRuns);
-        Interlocked.Add(ref _trainingTicks, duration.Ticks);
+        // One learner status for the whole scrape: reading it queries the sample store, and five gauges need it.
+        t_scope = new StatusScope();
+        try
+        {
+            return _exposition.Render();
+        }
+        finally
+        {
+            t_scope = null;
+        }
     }
 
-    public void CountPromotion() => Interlocked.Increment(ref _promotions);
-
-    public void CountDriftAlarm() => Interlocked.Increment(ref _driftAlarms);
-
-    public void CountDeltaSent() => Interlocked.Increment(ref _deltasSent);
-
-    public void CountDeltasDropped(long n) => Interlocked.Add(ref _deltasDropped, n);
-
-    public void CountReleaseApplied() => Interlocked.Increment(ref _releasesApplied);
-
-    public void CountReleaseRejected() => Interlocked.Increment(ref _releasesRejected);
-
-    public void CountRejectedRequest() => Interlocked.Increment(ref _rejectedRequests);
-
-    /// <summary>Renders every metric; <paramref name="gauges"/> supplies the values read at scrape time.</summary>
-    public string Render(MetricGauges gauges)
+    public void Dispose()
     {
-        ArgumentNullException.ThrowIfNull(gauges);
-        var sb = new StringBuilder(2048);
-        Counter(sb, "cl_predictions_total", "Predictions served (HTTP, MQTT samples).", Predictions);
-        Counter(sb, "cl_samples_labelled_total", "Labels joined to predictions or samples that arrived labelled.", Labels);
-        Counter(sb, "cl_training_runs_total", "Champion/challenger training runs completed.", TrainingRuns);
-        sb.Append("# HELP cl_training_seconds_total Wall time spent in completed training runs.\n# TYPE cl_training_seconds_total counter\n")
-            .Append("cl_training_seconds_total ").Append(Format(TrainingTime.TotalSeconds)).Append('\n');
-        Counter(sb, "cl_promotions_total", "Challengers promoted to champion.", Promotions);
-        Counter(sb, "cl_drift_alarms_total", "Drift detector alarms.", DriftAlarms);
-        Counter(sb, "cl_deltas_sent_total", "Deltas acknowledged by the broker (PUBACK).", DeltasSent);
-        Counter(sb, "cl_deltas_dropped_total", "Deltas dropped unsent because the outbox was full.", DeltasDropped);
-        Counter(sb, "cl_releases_applied_total", "Signed releases installed.", ReleasesApplied);
-        Counter(sb, "cl_releases_rejected_total", "Releases refused (bad signature, wrong key, tampered chunk, unloadable bundle).", ReleasesRejected);
-        Counter(sb, "cl_requests_rejected_total", "HTTP/MQTT requests refused as invalid.", Interlocked.Read(ref _rejectedRequests));
-        Gauge(sb, "cl_queue_depth", "Deltas waiting in the outbox for the broker.", gauges.QueueDepth);
-        Gauge(sb, "cl_queue_bytes", "Bytes waiting in the outbox.", gauges.QueueBytes);
-        sb.Append("# HELP cl_model_info The model version being served (value always 1).\n# TYPE cl_model_info gauge\n");
-        if (gauges.ModelVersion is { } version)
-            sb.Append(CultureInfo.InvariantCulture, $"cl_model_info{{model=\"{Escape(gauges.ModelName ?? "")}\",version=\"{Escape(version)}\",engine=\"{Escape(gauges.Engine ?? "")}\"}} 1\n");
-        sb.Append("# HELP cl_window_accuracy Prequential accuracy over the recent labelled predictions (NaN before any).\n# TYPE cl_window_accuracy gauge\n");
-        sb.Append("cl_window_accuracy ").Append(Format(gauges.WindowAccuracy ?? double.NaN)).Append('\n');
-        Gauge(sb, "cl_paused", "1 while learning is paused.", gauges.Paused ? 1 : 0);
-        Gauge(sb, "cl_store_samples", "Samples held in the transient store (waiting for a label or a training run).", gauges.StoredSamples);
-        Gauge(sb, "cl_replay_samples", "Samples held in the replay buffer.", gauges.ReplaySamples);
-        Gauge(sb, "cl_mqtt_connected", "1 while connected to the broker.", gauges.Connected ? 1 : 0);
-        // Memory budget on small devices (docs/benchmarks.md, "Device footprint"): the managed part of the RSS, so an
-        // operator can tell a growing GC heap from native growth (SQLite, MQTT buffers, JIT) without a debugger.
-        var gc = GC.GetGCMemoryInfo();
-        Gauge(sb, "cl_gc_heap_bytes", "Managed heap size after the last GC.", gc.HeapSizeBytes);
-        Gauge(sb, "cl_gc_committed_bytes", "Memory committed by the GC.", gc.TotalCommittedBytes);
-        Gauge(sb, "cl_gc_collections_total", "Garbage collections (all generations).", GC.CollectionCount(0));
-        Counter(sb, "cl_gc_allocated_bytes_total", "Bytes allocated on the managed heap since start.", GC.GetTotalAllocatedBytes());
-        return sb.ToString();
+        _exposition.Dispose();
+        _meter.Dispose();
     }
 
-    private static void Counter(StringBuilder sb, string name, string help, long value) =>
-        sb.Append(CultureInfo.InvariantCulture, $"# HELP {name} {help}\n# TYPE {name} counter\n{name} {value}\n");
+    private void Counter(string name, string help, Func<long> read) => _meter.CreateObservableCounter(name, read, description: help);
 
-    private static void Gauge(StringBuilder sb, string name, string help, double value) =>
-        sb.Append(CultureInfo.InvariantCulture, $"# HELP {name} {help}\n# TYPE {name} gauge\n{name} {Format(value)}\n");
+    private void Gauge(string name, string help, Func<long> read) => _meter.CreateObservableGauge(name, read, description: help);
 
-    private static string Format(double v) =>
-        double.IsNaN(v) ? "NaN" : double.IsPositiveInfinity(v) ? "+Inf" : double.IsNegativeInfinity(v) ? "-Inf" : v.ToString("R", CultureInfo.InvariantCulture);
+    private IEnumerable<Measurement<long>> ModelInfo()
+    {
+        if (Status() is not { } s) return [];
+        return [new Measurement<long>(1, new("model", s.ModelName), new("version", s.ModelVersion), new("engine", s.Engine))];
+    }
 
-    // Label values escape backslash, double quote and newline (exposition format rules).
-    private static string Escape(string s) => s.Replace("\\", "\\\\", StringComparison.Ordinal).Replace("\"", "\\\"", StringComparison.Ordinal).Replace("\n", "\\n", StringComparison.Ordinal);
+    /// <summary>The learner's status: read once per <see cref="RenderPrometheus"/>, live for any other listener.</summary>
+    private LearnerStatus? Status()
+    {
+        if (t_scope is not { } scope) return _learner()?.Status;
+        if (!scope.Read)
+        {
+            scope.Status = _learner()?.Status;
+            scope.Read = true;
+        }
+        return scope.Status;
+    }
+
+    private sealed class StatusScope
+    {
+        public LearnerStatus? Status;
+        public bool Read;
+    }
 }
-
-/// <summary>Values read at scrape time.</summary>
-public sealed record MetricGauges(
-    int QueueDepth,
-    long QueueBytes,
-    string? ModelName,
-    string? ModelVersion,
-    string? Engine,
-    double? WindowAccuracy,
-    bool Paused,
-    bool Connected,
-    long StoredSamples = 0,
-    long ReplaySamples = 0);

@@ -17,21 +17,21 @@ public static class LocalApi
     /// <summary>Largest request body accepted (a feature vector is small; this stops accidental uploads).</summary>
     public const int MaxBodyBytes = 1024 * 1024;
 
-    /// <summary>Maps the endpoints. <paramref name="agent"/> is optional (queue depth and connection state in /metrics).</summary>
+    /// <summary>Maps the endpoints. <paramref name="agent"/> is optional (the MQTT connection state in /health).</summary>
     public static IEndpointRouteBuilder MapDeviceApi(this IEndpointRouteBuilder app, DeviceRuntime runtime, Func<DeviceAgent?> agent)
     {
         ArgumentNullException.ThrowIfNull(app);
         ArgumentNullException.ThrowIfNull(runtime);
         ArgumentNullException.ThrowIfNull(agent);
 
-        app.MapPost("/predict", async (HttpContext http) => await HandleAsync(http, runtime, request =>
+        app.MapPost("/predict", (HttpContext http) => HandleAsync(http, runtime, request =>
         {
             if (!request.HasFeatures) throw new SampleRequestException("The body needs 'features': an array in schema order or an object {\"name\": number}.", "features", null);
             var prediction = SampleRequest.Guard(() => request.Features is { } raw ? runtime.Predict(raw) : runtime.Predict(request.NamedFeatures!));
             return Results.Json(PredictionResponse.From(prediction), LocalApiJson.Default.PredictionResponse);
         }));
 
-        app.MapPost("/label", async (HttpContext http) => await HandleAsync(http, runtime, request =>
+        app.MapPost("/label", (HttpContext http) => HandleAsync(http, runtime, request =>
         {
             if (request.SampleId is not { } id) throw new SampleRequestException("The body needs 'sampleId' (returned by /predict).", "sampleId", null);
             if (!request.HasLabel) throw new SampleRequestException("The body needs 'label' (a label name or class index).", "label", null);
@@ -43,12 +43,7 @@ public static class LocalApi
         // time, which native AOT (cl-device) cannot do.
         app.MapGet("/health", http => Health(runtime, agent()).ExecuteAsync(http));
 
-        app.MapGet("/metrics", http =>
-        {
-            var a = agent();
-            var text = runtime.Metrics.Render(runtime.Gauges(a?.Outbox.Count ?? 0, a?.Outbox.Bytes ?? 0, a?.IsConnected ?? false));
-            return Results.Text(text, "text/plain; version=0.0.4; charset=utf-8").ExecuteAsync(http);
-        });
+        app.MapGet("/metrics", http => Results.Text(runtime.Metrics.RenderPrometheus(), "text/plain; version=0.0.4; charset=utf-8").ExecuteAsync(http));
         return app;
     }
 
@@ -65,7 +60,7 @@ public static class LocalApi
 
     // The handlers are RequestDelegates ((HttpContext) => Task), so a returned IResult would be dropped: execute it here.
     private static async Task HandleAsync(HttpContext http, DeviceRuntime runtime, Func<SampleRequest, IResult> handle) =>
-        await (await ResultAsync(http, runtime, handle)).ExecuteAsync(http);
+        await (await ResultAsync(http, runtime, handle).ConfigureAwait(false)).ExecuteAsync(http).ConfigureAwait(false);
 
     private static async Task<IResult> ResultAsync(HttpContext http, DeviceRuntime runtime, Func<SampleRequest, IResult> handle)
     {
@@ -74,7 +69,7 @@ public static class LocalApi
             if (http.Request.ContentLength > MaxBodyBytes)
                 throw new SampleRequestException($"The body is {http.Request.ContentLength} bytes; at most {MaxBodyBytes} are accepted.", null, null, StatusCodes.Status413PayloadTooLarge);
             using var buffer = new MemoryStream();
-            await http.Request.Body.CopyToAsync(buffer, http.RequestAborted);
+            await http.Request.Body.CopyToAsync(buffer, http.RequestAborted).ConfigureAwait(false);
             if (buffer.Length > MaxBodyBytes)
                 throw new SampleRequestException($"The body exceeds {MaxBodyBytes} bytes.", null, null, StatusCodes.Status413PayloadTooLarge);
             return handle(SampleRequest.Parse(buffer.GetBuffer().AsSpan(0, (int)buffer.Length)));

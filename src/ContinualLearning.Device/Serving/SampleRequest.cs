@@ -1,7 +1,7 @@
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
-using ContinualLearning.Device.Learning;
+using ContinualLearning.Learning;
 
 namespace ContinualLearning.Device.Serving;
 

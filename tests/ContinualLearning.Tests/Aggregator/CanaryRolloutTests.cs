@@ -11,8 +11,6 @@ using ContinualLearning.Fleet.Signing;
 using ContinualLearning.Fleet.Topics;
 using ContinualLearning.Streams;
 using ContinualLearning.Tensors;
-using ContinualLearning.Tests.Helpers;
-using ContinualLearning.UnitTests.Aggregator;
 using ContinualLearning.Training;
 
 namespace ContinualLearning.Tests.Aggregator;
@@ -41,30 +39,30 @@ public sealed class CanaryRolloutTests : IDisposable
             Rollout = new RolloutOptions { Canary = true, CanaryDevices = ["d0", "d1"], MinReports = 2, AccuracyMargin = 0.02, Window = TimeSpan.FromMinutes(2) },
         }));
         var decisions = new ConcurrentQueue<string>();
-        service.Decided += (v, d) => decisions.Enqueue($"{v} {d}");
+        service.Decided += (v, d) => decisions.Enqueue($"{v} {d.ToText()}");
         await service.StartAsync();
 
         var devices = Enumerable.Range(0, 6).Select(i => new SimulatedDevice($"d{i}", fleet, broker.Port, _kit.PublicKeyPath, Path.Combine(_kit.Root, "seed"))).ToArray();
         try
         {
             foreach (var d in devices) await d.StartAsync();
-            await Wait.Until(() => service.Devices.Count == 6, "the aggregator saw all devices' status");
+            await WaitUntil(() => service.Devices.Count == 6, "the aggregator saw all devices' status");
 
             // Round 1: honest small deltas → canary → promoted to all.
             foreach (var d in devices) await d.SendDeltaAsync(scale: 0.001f, seed: 1);
-            await Wait.Until(() => decisions.Contains("1.1.0 promoted"), () => $"1.1.0 promoted (decisions: {string.Join(", ", decisions)})");
-            await Wait.Until(() => devices.All(d => d.Version == "1.1.0"), "every device installed 1.1.0");
+            await WaitUntil(() => decisions.ToArray(), d => d.Contains("1.1.0 promoted"), "1.1.0 promoted (observed: the decisions)");
+            await WaitUntil(() => devices.All(d => d.Version == "1.1.0"), "every device installed 1.1.0");
             Assert.All(devices.Take(2), d => Assert.Equal(Cohorts.Canary, d.Cohort));
 
             // Round 2: poisoned deltas (the model's weights negated and scaled) → the canary does worse → rolled back.
             foreach (var d in devices) await d.SendDeltaAsync(scale: 0, seed: 2, poison: true);
-            await Wait.Until(() => decisions.Contains("1.2.0 rolled-back"), () => $"1.2.0 rolled back (decisions: {string.Join(", ", decisions)})");
-            await Wait.Until(() => devices.All(d => d.Version == "1.1.0"), "canary devices went back to 1.1.0");
+            await WaitUntil(() => decisions.ToArray(), d => d.Contains("1.2.0 rolled-back"), "1.2.0 rolled back (observed: the decisions)");
+            await WaitUntil(() => devices.All(d => d.Version == "1.1.0"), "canary devices went back to 1.1.0");
 
             var registry = service.Registry;
             Assert.Equal(VersionStatus.Released, registry.GetVersion(AggregatorTestKit.Model, "1.1.0")!.Status);
             Assert.Equal(VersionStatus.RolledBack, registry.GetVersion(AggregatorTestKit.Model, "1.2.0")!.Status);
-            var rollback = registry.ListDecisions(AggregatorTestKit.Model, "1.2.0").Single(r => r.Decision == "rolled-back");
+            var rollback = registry.Decisions.List(AggregatorTestKit.Model, "1.2.0").Single(r => r.Decision == DecisionKind.RolledBack);
             Assert.Contains("canaryAccuracy", rollback.NumbersJson);
             Assert.True(devices.Skip(2).All(d => d.Installed.Contains("1.2.0") == false), "control devices never installed the canary version");
         }

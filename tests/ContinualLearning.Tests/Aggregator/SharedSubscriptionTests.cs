@@ -1,9 +1,8 @@
 using ContinualLearning.Aggregator;
+using ContinualLearning.Aggregator.Registry;
 using ContinualLearning.Aggregator.Validation;
 using ContinualLearning.Fleet.Client;
 using ContinualLearning.Fleet.Topics;
-using ContinualLearning.Tests.Helpers;
-using ContinualLearning.UnitTests.Aggregator;
 
 namespace ContinualLearning.Tests.Aggregator;
 
@@ -35,7 +34,8 @@ public sealed class SharedSubscriptionTests : IDisposable
             sent.Add(id.ToString("D"));
             await publisher.PublishAsync(FleetTopics.DeltaTopic(fleet, $"d{i}"), _kit.EncodeDelta($"d{i}", id: id, value: 0.001f));
         }
-        await Wait.Until(() => a.Counters.Accepted + b.Counters.Accepted == devices, () => $"both instances accepted every delta (a: {a.Counters.Accepted} accepted, {a.Counters.TotalRejected} rejected; b: {b.Counters.Accepted}, {b.Counters.TotalRejected})");
+        await WaitUntil(() => (A: a.Counters.Accepted, B: b.Counters.Accepted), n => n.A + n.B == devices, "both instances accepted every delta",
+            describe: n => $"a: {n.A} accepted, {a.Counters.TotalRejected} rejected; b: {n.B} accepted, {b.Counters.TotalRejected} rejected");
         Assert.True(a.Counters.Accepted > 0 && b.Counters.Accepted > 0, $"the shared subscription should split the stream: a={a.Counters.Accepted}, b={b.Counters.Accepted}");
         Assert.Equal(0, a.Counters.TotalRejected + b.Counters.TotalRejected);
         await a.AggregateAsync(force: true);
@@ -44,7 +44,7 @@ public sealed class SharedSubscriptionTests : IDisposable
         var aggregated = a.Registry.ListVersions(AggregatorTestKit.Model).SelectMany(v => v.DeltaIds).ToArray();
         Assert.Equal(aggregated.Length, aggregated.Distinct().Count());
         Assert.Equal(sent.Order(), aggregated.Order());
-        Assert.Equal(0, a.Registry.PendingCount(AggregatorTestKit.Model));
+        Assert.Equal(0, a.Registry.Deltas.PendingCount(AggregatorTestKit.Model));
         // Versions form one chain: each aggregation built on the newest release, whichever instance made it.
         var versions = a.Registry.ListVersions(AggregatorTestKit.Model);
         for (var i = 1; i < versions.Count; i++) Assert.Equal(versions[i - 1].Version, versions[i].Parent);
@@ -63,7 +63,7 @@ public sealed class SharedSubscriptionTests : IDisposable
         var first = new AggregatorService(_kit.Options(broker.Port, fleet, "agg-1"));
         await first.StartAsync();
         for (var i = 0; i < 10; i++) await Send(i);
-        await Wait.Until(() => first.Counters.Accepted == 10, "first instance accepted 10");
+        await WaitUntil(() => first.Counters.Accepted, n => n == 10, "first instance accepted 10");
         await first.DisposeAsync();
 
         // While it is down: new deltas and re-sends of accepted ones; the broker queues them in the persistent session.
@@ -73,9 +73,9 @@ public sealed class SharedSubscriptionTests : IDisposable
         await using var second = new AggregatorService(_kit.Options(broker.Port, fleet, "agg-1"));
         await second.StartAsync();
         for (var i = 20; i < 30; i++) await Send(i);
-        await Wait.Until(() => second.Counters.Accepted == 20 && second.Counters.Rejected(RejectionReason.Duplicate) == 5, "second instance saw the queued and new deltas");
+        await WaitUntil(() => (Accepted: second.Counters.Accepted, Duplicates: second.Counters.Rejected(RejectionReason.Duplicate)), n => n == (20, 5), "second instance saw the queued and new deltas (observed: accepted, duplicates)");
         var version = await second.AggregateAsync(force: true);
         Assert.Equal(ids.Select(i => i.ToString("D")).Order(), version!.DeltaIds.Order());
-        Assert.Equal(30, second.Registry.DeltaStates()["aggregated"]);
+        Assert.Equal(30, second.Registry.Deltas.States()[DeltaState.Aggregated]);
     }
 }

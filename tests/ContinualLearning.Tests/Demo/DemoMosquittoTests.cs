@@ -1,8 +1,6 @@
 using ContinualLearning.Cli.Demo;
-using ContinualLearning.Tests.Helpers;
 using MQTTnet;
 using MQTTnet.Protocol;
-using Xunit.Abstractions;
 
 namespace ContinualLearning.Tests.Demo;
 
@@ -43,26 +41,35 @@ public sealed class DemoMosquittoTests(ITestOutputHelper output)
         Assert.Contains("New connection from 127.0.0.1", broker.ReadLog(), StringComparison.Ordinal);
 
         // A shared broker must not keep the demo's retained release, chunks or statuses.
-        var retained = await RetainedTopicsAsync(broker, $"cl/{fleet}/#");
+        var retained = await RetainedTopicsAsync(broker, $"cl/{fleet}/");
         Assert.True(retained.Count == 0, "retained messages left behind: " + string.Join(", ", retained));
     }
 
-    private static async Task<List<string>> RetainedTopicsAsync(MosquittoBroker broker, string filter)
+    /// <summary>The topics below <paramref name="prefix"/> (which ends in '/') that hold a retained message.</summary>
+    private static async Task<List<string>> RetainedTopicsAsync(MosquittoBroker broker, string prefix)
     {
         var topics = new List<string>();
+        var marker = prefix + "retained-probe-" + Guid.NewGuid().ToString("N")[..6];
+        var markerBack = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         using var client = new MqttClientFactory().CreateMqttClient();
         client.ApplicationMessageReceivedAsync += e =>
         {
-            if (e.ApplicationMessage.Retain)
+            if (e.ApplicationMessage.Topic == marker)
+            {
+                markerBack.TrySetResult();
+            }
+            else if (e.ApplicationMessage.Retain)
             {
                 lock (topics) topics.Add(e.ApplicationMessage.Topic);
             }
             return Task.CompletedTask;
         };
         await client.ConnectAsync(new MqttClientOptionsBuilder().WithTcpServer(broker.Host, broker.Port).WithClientId("retained-probe-" + Guid.NewGuid().ToString("N")[..6]).Build());
-        await client.SubscribeAsync(filter, MqttQualityOfServiceLevel.AtLeastOnce);
-        // Retained messages arrive right after SUBACK; a second is plenty on loopback.
-        await Task.Delay(1000);
+        await client.SubscribeAsync(prefix + "#", MqttQualityOfServiceLevel.AtLeastOnce);
+        // Mosquitto queues the retained messages to us while it handles the SUBSCRIBE, before it reads our next packet:
+        // once a (non-retained) message we publish after the SUBACK comes back, every retained one has arrived.
+        await client.PublishAsync(new MqttApplicationMessageBuilder().WithTopic(marker).WithQualityOfServiceLevel(MqttQualityOfServiceLevel.AtLeastOnce).Build());
+        await markerBack.Task.WaitAsync(TimeSpan.FromSeconds(30));
         await client.DisconnectAsync();
         lock (topics) return [.. topics];
     }

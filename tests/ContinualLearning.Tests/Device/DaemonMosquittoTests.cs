@@ -1,4 +1,3 @@
-using ContinualLearning.UnitTests.Device;
 using System.Collections.Concurrent;
 using System.Net;
 using System.Net.Http.Json;
@@ -8,7 +7,6 @@ using ContinualLearning.Device.Hosting;
 using ContinualLearning.Fleet.Client;
 using ContinualLearning.Fleet.Messages;
 using ContinualLearning.Fleet.Topics;
-using ContinualLearning.Tests.Helpers;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
@@ -22,14 +20,15 @@ public sealed class DaemonMosquittoTests : IAsyncLifetime
     private MosquittoBroker _broker = null!;
     private DeviceTestKit _kit = null!;
 
-    public async Task InitializeAsync()
+    public async ValueTask InitializeAsync()
     {
-        if (MosquittoBroker.FindExecutable() is null) return; // the [MosquittoFact] skips the test
+        // The [MosquittoFact] skips the test; when Mosquitto is required, StartAsync fails it with what to install.
+        if (TestDependency.Mosquitto.SkipReason(MosquittoBroker.FindExecutable() is not null) is not null) return;
         _broker = await MosquittoBroker.StartAsync();
         _kit = new DeviceTestKit(_broker.Port);
     }
 
-    public async Task DisposeAsync()
+    public async ValueTask DisposeAsync()
     {
         for (var i = _disposables.Count - 1; i >= 0; i--) await _disposables[i].DisposeAsync();
         if (_broker is not null) await _broker.DisposeAsync();
@@ -51,7 +50,7 @@ public sealed class DaemonMosquittoTests : IAsyncLifetime
         var (app, http) = await StartAsync();
         var (release, chunks) = _kit.Release("1.0.0");
         await _kit.PublishReleaseAsync(fleet, release, chunks);
-        await Eventually.TrueAsync(() => http.GetAsync("/health").Result.StatusCode == HttpStatusCode.OK, "release installed");
+        await WaitUntil(async ct => (await http.GetAsync("/health", ct)).StatusCode, s => s == HttpStatusCode.OK, "release installed");
 
         // Learn from labels served over HTTP, then promote while the broker is down: the delta waits in the outbox.
         var rng = new Random(11);
@@ -65,12 +64,13 @@ public sealed class DaemonMosquittoTests : IAsyncLifetime
         var service = app.Services.GetRequiredService<DeviceService>();
         var run = await service.Runtime.TrainNowAsync("test");
         Assert.True(run!.Promoted);
-        Assert.Equal(1, service.Agent!.Outbox.Count);
-        var queuedId = DeltaCodec.Decode(service.Agent.Outbox.Peek()!.Payload).Header.DeltaId;
+        // The training thread only queues the promotion; the agent writes the delta to the outbox right after.
+        await WaitUntil(() => service.Agent!.Outbox.Count, n => n == 1, "the promotion's delta in the outbox");
+        var queuedId = DeltaCodec.Decode(service.Agent!.Outbox.Peek()!.Payload).Header.DeltaId;
 
         await _broker.RestartAsync();
-        await Eventually.TrueAsync(() => !received.IsEmpty, "queued delta delivered after the broker came back");
-        await Eventually.TrueAsync(() => service.Agent.Outbox.Count == 0, "outbox emptied after PUBACK");
+        await WaitUntil(() => !received.IsEmpty, "queued delta delivered after the broker came back");
+        await WaitUntil(() => service.Agent.Outbox.Count, n => n == 0, "outbox emptied after PUBACK");
         var delta = Assert.Single(received);
         Assert.Equal(queuedId, delta.Header.DeltaId);
         Assert.Equal("1.0.0", delta.Header.BaseVersion);
@@ -98,11 +98,11 @@ public sealed class DaemonMosquittoTests : IAsyncLifetime
 
         var (unsigned, chunks) = _kit.Release("1.0.0", sign: false);
         await _kit.PublishReleaseAsync(fleet, unsigned, chunks);
-        await Eventually.TrueAsync(() => agent.LastReleaseRejection?.Contains("unsigned", StringComparison.Ordinal) == true, "unsigned release refused");
+        await WaitUntil(() => agent.LastReleaseRejection?.Contains("unsigned", StringComparison.Ordinal) == true, "unsigned release refused");
 
         var (signed, signedChunks) = _kit.Release("1.0.1");
         await _kit.PublishReleaseAsync(fleet, signed with { Cohort = "all", ParentVersion = "0.9.0" }, signedChunks);
-        await Eventually.TrueAsync(() => agent.LastReleaseRejection?.Contains("signature does not match", StringComparison.Ordinal) == true, "tampered release refused");
+        await WaitUntil(() => agent.LastReleaseRejection?.Contains("signature does not match", StringComparison.Ordinal) == true, "tampered release refused");
 
         Assert.Equal(HttpStatusCode.ServiceUnavailable, (await http.GetAsync("/health")).StatusCode);
     }

@@ -4,7 +4,6 @@ using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using System.Text;
 using ContinualLearning.Fleet.Client;
-using ContinualLearning.Tests.Helpers;
 
 namespace ContinualLearning.Tests.Fleet;
 

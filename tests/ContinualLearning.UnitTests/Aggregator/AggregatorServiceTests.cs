@@ -5,7 +5,7 @@ using ContinualLearning.Aggregator.Validation;
 using ContinualLearning.Fleet.Messages;
 using ContinualLearning.Fleet.Signing;
 using ContinualLearning.Fleet.Topics;
-using ContinualLearning.UnitTests.Fleet;
+using Microsoft.Extensions.Time.Testing;
 
 namespace ContinualLearning.UnitTests.Aggregator;
 
@@ -62,7 +62,7 @@ public sealed class AggregatorServiceTests(EmbeddedBrokerFixture fixture) : Brok
         Assert.Equal(1, service.Counters.Accepted);
         foreach (var reason in Enum.GetValues<RejectionReason>())
             Assert.Equal(1, service.Counters.Rejected(reason));
-        var recorded = service.Registry.RejectionCounts();
+        var recorded = service.Registry.Rejections.Counts();
         Assert.Equal(Enum.GetValues<RejectionReason>().Length, recorded.Count);
         Assert.All(recorded.Values, count => Assert.Equal(1, count));
     }
@@ -75,13 +75,13 @@ public sealed class AggregatorServiceTests(EmbeddedBrokerFixture fixture) : Brok
         {
             foreach (var (id, i) in ids.Select((id, i) => (id, i)))
                 Assert.True(first.Receive($"d{i}", _kit.EncodeDelta($"d{i}", id: id, value: 0.01f * (i + 1))).Accepted);
-            Assert.Equal(3, first.Registry.PendingCount(AggregatorTestKit.Model));
+            Assert.Equal(3, first.Registry.Deltas.PendingCount(AggregatorTestKit.Model));
         }
 
         ModelVersionRecord created;
         await using (var second = await StartAsync(o => o with { Rollout = o.Rollout with { Canary = false } }))
         {
-            Assert.Equal(3, second.Registry.PendingCount(AggregatorTestKit.Model));
+            Assert.Equal(3, second.Registry.Deltas.PendingCount(AggregatorTestKit.Model));
             // A redelivery after the restart is a duplicate, not a fourth delta.
             Assert.Equal(RejectionReason.Duplicate, second.Receive("d0", _kit.EncodeDelta("d0", id: ids[0])).Reason);
             created = (await second.AggregateAsync(force: true))!;
@@ -89,15 +89,15 @@ public sealed class AggregatorServiceTests(EmbeddedBrokerFixture fixture) : Brok
             Assert.Equal("1.1.0", created.Version);
             Assert.Equal(VersionStatus.Released, created.Status);
             Assert.Equal(ids.Select(i => i.ToString("D")).Order(), created.DeltaIds.Order());
-            Assert.Equal(0, second.Registry.PendingCount(AggregatorTestKit.Model));
+            Assert.Equal(0, second.Registry.Deltas.PendingCount(AggregatorTestKit.Model));
         }
 
         await using (var third = await StartAsync())
         {
-            Assert.Equal(0, third.Registry.PendingCount(AggregatorTestKit.Model));
+            Assert.Equal(0, third.Registry.Deltas.PendingCount(AggregatorTestKit.Model));
             Assert.Equal(RejectionReason.Duplicate, third.Receive("d1", _kit.EncodeDelta("d1", id: ids[1])).Reason);
             Assert.Null(await third.AggregateAsync(force: true));
-            Assert.Equal(3, third.Registry.DeltaStates()["aggregated"]);
+            Assert.Equal(3, third.Registry.Deltas.States()[DeltaState.Aggregated]);
             // The new global is the weighted mean applied to 1.0.0 (equal sample counts: mean of 0.01, 0.02, 0.03 = 0.02).
             var parent = RegistryModels.Load(third.Registry, third.Registry.GetVersion(AggregatorTestKit.Model, "1.0.0")!);
             var child = RegistryModels.Load(third.Registry, third.Registry.GetVersion(AggregatorTestKit.Model, "1.1.0")!);
@@ -109,6 +109,35 @@ public sealed class AggregatorServiceTests(EmbeddedBrokerFixture fixture) : Brok
     }
 
     [Fact]
+    public async Task Buffered_deltas_are_aggregated_once_the_oldest_is_T_old_on_the_service_clock()
+    {
+        var time = new FakeTimeProvider(new DateTimeOffset(2025, 6, 1, 12, 0, 0, TimeSpan.Zero));
+        // The loop's tick is an hour of the fake clock: only the test's calls aggregate.
+        await using var service = new AggregatorService(_kit.Options(Fixture.Broker.Port, Fleet, configure: o => o with
+        {
+            Tick = TimeSpan.FromHours(1),
+            Aggregation = o.Aggregation with { MaxWait = TimeSpan.FromMinutes(1), MinDeltas = 2 },
+            Rollout = o.Rollout with { Canary = false },
+        }), time: time);
+        await service.StartAsync();
+        Assert.True(service.Receive("d1", _kit.EncodeDelta("d1")).Accepted);
+        time.Advance(TimeSpan.FromMinutes(5));
+        Assert.Null(await service.AggregateAsync()); // old enough, but one delta is below MinDeltas
+        Assert.True(service.Receive("d2", _kit.EncodeDelta("d2")).Accepted);
+        Assert.NotNull(await service.AggregateAsync()); // two deltas, the oldest 5 minutes old
+
+        Assert.True(service.Receive("d3", _kit.EncodeDelta("d3")).Accepted);
+        Assert.True(service.Receive("d4", _kit.EncodeDelta("d4")).Accepted);
+        time.Advance(TimeSpan.FromSeconds(59));
+        Assert.Null(await service.AggregateAsync());
+        time.Advance(TimeSpan.FromSeconds(1));
+        var created = await service.AggregateAsync();
+        Assert.Equal("1.2.0", created!.Version);
+        Assert.Equal(time.GetUtcNow(), created.Created);
+        Assert.Equal(time.GetUtcNow(), service.Registry.Decisions.List(AggregatorTestKit.Model, "1.2.0").Single(d => d.Decision == DecisionKind.Released).At);
+    }
+
+    [Fact]
     public async Task Deltas_over_mqtt_are_aggregated_after_K_and_the_release_is_signed_and_retained()
     {
         await using var service = await StartAsync(o => o with
@@ -117,7 +146,7 @@ public sealed class AggregatorServiceTests(EmbeddedBrokerFixture fixture) : Brok
             Rollout = o.Rollout with { Canary = false },
         });
         var created = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
-        service.Decided += (v, d) => created.TrySetResult($"{v} {d}");
+        service.Decided += (v, d) => created.TrySetResult($"{v} {d.ToText()}");
         var device = Client("dev");
         await device.StartAsync();
         for (var i = 0; i < 4; i++)
@@ -143,9 +172,9 @@ public sealed class AggregatorServiceTests(EmbeddedBrokerFixture fixture) : Brok
     }
 
     [Theory]
-    [InlineData(0.86, "promoted", VersionStatus.Released, "1.1.0")]
-    [InlineData(0.55, "rolled-back", VersionStatus.RolledBack, "1.0.0")]
-    public async Task Canary_is_promoted_or_rolled_back_from_telemetry(double canaryAccuracy, string decision, string finalStatus, string finalRelease)
+    [InlineData(0.86, DecisionKind.Promoted, VersionStatus.Released, "1.1.0")]
+    [InlineData(0.55, DecisionKind.RolledBack, VersionStatus.RolledBack, "1.0.0")]
+    public async Task Canary_is_promoted_or_rolled_back_from_telemetry(double canaryAccuracy, DecisionKind decision, string finalStatus, string finalRelease)
     {
         // The test decides when the rollout is checked: the background loop (Tick) would race it for the verdict.
         await using var service = await StartAsync(o => o with { Tick = TimeSpan.FromHours(1), Rollout = o.Rollout with { CanaryDevices = ["c1", "c2"], MinReports = 2, AccuracyMargin = 0.02 } });
@@ -170,10 +199,10 @@ public sealed class AggregatorServiceTests(EmbeddedBrokerFixture fixture) : Brok
         foreach (var (d, v, a) in new[] { ("c1", "1.1.0", canaryAccuracy), ("c2", "1.1.0", canaryAccuracy + 0.01), ("k1", "1.0.0", 0.86), ("k2", "1.0.0", 0.85) })
             service.ReceiveTelemetry(d, new Telemetry { DeviceId = d, ModelVersion = v, Accuracy = a }, now);
         var result = await service.CheckRolloutAsync();
-        Assert.Equal(decision == "promoted" ? RolloutVerdict.Promote : RolloutVerdict.Rollback, result!.Verdict);
+        Assert.Equal(decision == DecisionKind.Promoted ? RolloutVerdict.Promote : RolloutVerdict.Rollback, result!.Verdict);
         Assert.Equal(finalStatus, service.Registry.GetVersion(AggregatorTestKit.Model, "1.1.0")!.Status);
-        var recorded = service.Registry.ListDecisions(AggregatorTestKit.Model, "1.1.0");
-        Assert.Equal(["canary-started", decision], recorded.Select(r => r.Decision));
+        var recorded = service.Registry.Decisions.List(AggregatorTestKit.Model, "1.1.0");
+        Assert.Equal([DecisionKind.CanaryStarted, decision], recorded.Select(r => r.Decision));
         Assert.Contains("\"canaryReports\":2", recorded[^1].NumbersJson);
 
         var watcher = Client("watch");
@@ -229,16 +258,6 @@ public sealed class AggregatorServiceTests(EmbeddedBrokerFixture fixture) : Brok
         var result = await service.CheckRolloutAsync();
         Assert.Equal(expected, result!.Verdict);
         Assert.Equal(finalStatus, service.Registry.GetVersion(AggregatorTestKit.Model, "1.1.0")!.Status);
-        Assert.Contains("\"canaryReports\":2", service.Registry.ListDecisions(AggregatorTestKit.Model, "1.1.0")[^1].NumbersJson);
-    }
-
-    private static async Task WaitUntil(Func<bool> condition)
-    {
-        var deadline = DateTime.UtcNow + Patience;
-        while (!condition())
-        {
-            if (DateTime.UtcNow > deadline) throw new TimeoutException("Condition not met in time.");
-            await Task.Delay(20);
-        }
+        Assert.Contains("\"canaryReports\":2", service.Registry.Decisions.List(AggregatorTestKit.Model, "1.1.0")[^1].NumbersJson);
     }
 }

@@ -58,7 +58,7 @@ public sealed class StrategyPropertyTests
             updates.Add(new WeightedUpdate(noisy, 10));
         }
         var result = AggregationStrategies.Aggregate(kind, updates, Options);
-        var error = Distance(result, truth) / AggregationStrategies.L2Norm(truth);
+        var error = Distance(result, truth) / AggregationMath.L2Norm(truth);
         if (robust) Assert.True(error < 0.1, $"{kind}: relative error {error:F3} with 20% bad deltas");
         else Assert.True(error > 1, $"FedAvg should be pulled away by the attackers; relative error {error:F3}");
     }
@@ -68,7 +68,7 @@ public sealed class StrategyPropertyTests
     {
         var small = new WeightedUpdate([0.3f, 0.4f], 1); // norm 0.5
         var huge = new WeightedUpdate([300f, 400f], 1); // norm 500 → clipped to 1: (0.6, 0.8)
-        var result = AggregationStrategies.NormClipped([small, huge], 1.0);
+        var result = new NormClipStrategy(1.0).Aggregate([small, huge]);
         Assert.Equal(0.45f, result[0], 1e-6f);
         Assert.Equal(0.6f, result[1], 1e-6f);
     }
@@ -76,28 +76,37 @@ public sealed class StrategyPropertyTests
     [Fact]
     public void Median_of_even_count_averages_the_middle_pair_and_weights_count()
     {
-        var r = AggregationStrategies.Median([new([1f], 1), new([2f], 1), new([3f], 1), new([10f], 1)]);
+        var r = new MedianStrategy().Aggregate([new([1f], 1), new([2f], 1), new([3f], 1), new([10f], 1)]);
         Assert.Equal(2.5f, r[0]);
-        var weighted = AggregationStrategies.Median([new([1f], 1), new([2f], 1), new([3f], 5)]);
+        var weighted = new MedianStrategy().Aggregate([new([1f], 1), new([2f], 1), new([3f], 5)]);
         Assert.Equal(3f, weighted[0]);
     }
 
     [Fact]
     public void Staleness_discount_follows_one_over_one_plus_s_to_the_alpha()
     {
-        Assert.Equal(1.0, AggregationStrategies.StalenessDiscount(0, 0.5));
-        Assert.Equal(1 / Math.Sqrt(4), AggregationStrategies.StalenessDiscount(3, 0.5), 12);
-        Assert.Equal(0.25, AggregationStrategies.StalenessDiscount(3, 1), 12);
+        Assert.Equal(1.0, AggregationMath.StalenessDiscount(0, 0.5));
+        Assert.Equal(1 / Math.Sqrt(4), AggregationMath.StalenessDiscount(3, 0.5), 12);
+        Assert.Equal(0.25, AggregationMath.StalenessDiscount(3, 1), 12);
+    }
+
+    [Fact]
+    public void Every_configurable_strategy_is_registered_and_an_unknown_one_is_refused_with_the_choices()
+    {
+        foreach (var kind in Enum.GetValues<StrategyKind>())
+            Assert.NotNull(AggregationStrategies.Create(kind, Options));
+        var e = Assert.Throws<ArgumentOutOfRangeException>(() => AggregationStrategies.Aggregate((StrategyKind)99, [new([1f], 1)]));
+        Assert.Contains("fed-avg, trimmed-mean, median, norm-clip", e.Message);
     }
 
     [Fact]
     public void Bad_inputs_are_refused_with_a_reason()
     {
-        Assert.Throws<ArgumentException>(() => AggregationStrategies.FedAvg([]));
-        var e = Assert.Throws<ArgumentException>(() => AggregationStrategies.FedAvg([new([1f], 1), new([1f, 2f], 1)]));
+        Assert.Throws<ArgumentException>(() => new FedAvgStrategy().Aggregate([]));
+        var e = Assert.Throws<ArgumentException>(() => new FedAvgStrategy().Aggregate([new([1f], 1), new([1f, 2f], 1)]));
         Assert.Contains("update 0 has 1", e.Message);
-        Assert.Throws<ArgumentException>(() => AggregationStrategies.FedAvg([new([1f], 0)]));
-        Assert.Throws<ArgumentOutOfRangeException>(() => AggregationStrategies.TrimmedMean([new([1f], 1)], 0.5));
+        Assert.Throws<ArgumentException>(() => new FedAvgStrategy().Aggregate([new([1f], 0)]));
+        Assert.Throws<ArgumentOutOfRangeException>(() => new TrimmedMeanStrategy(0.5).Aggregate([new([1f], 1)]));
     }
 
     private static float[] Vector(Random rng, int n, double scale) => Enumerable.Range(0, n).Select(_ => (float)((rng.NextDouble() - 0.5) * 2 * scale)).ToArray();

@@ -1,7 +1,6 @@
 using System.Runtime.InteropServices;
 using System.Text;
 using ContinualLearning.Build;
-using Xunit.Abstractions;
 
 namespace ContinualLearning.UnitTests.Build;
 
@@ -118,11 +117,7 @@ public sealed partial class ElfVersionPatcherTests
     [Fact]
     public void File_patch_replaces_the_file_and_never_writes_through_a_hard_link()
     {
-        if (!OperatingSystem.IsLinux())
-        {
-            _output.WriteLine("Skipped: hard-link check uses Linux link(2).");
-            return;
-        }
+        Assert.SkipUnless(OperatingSystem.IsLinux(), "The hard-link check uses Linux link(2).");
         var dir = Directory.CreateTempSubdirectory("elfpatch-");
         try
         {
@@ -180,11 +175,7 @@ public sealed partial class ElfVersionPatcherTests
     [Fact]
     public void Build_output_copy_is_weak_when_the_host_lacks_the_version()
     {
-        if (!OperatingSystem.IsLinux())
-        {
-            _output.WriteLine("Skipped: the build step only acts on Linux hosts.");
-            return;
-        }
+        Assert.SkipUnless(OperatingSystem.IsLinux(), "The build step only acts on Linux hosts.");
         // RID-specific builds (our default, see Directory.Build.props) put natives next to the assembly; RID-less ones under runtimes/.
         var flat = Path.Combine(AppContext.BaseDirectory, "libLibTorchSharp.so");
         var nested = Path.Combine(AppContext.BaseDirectory, "runtimes", "linux-x64", "native", "libLibTorchSharp.so");

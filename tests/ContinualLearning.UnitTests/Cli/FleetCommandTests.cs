@@ -32,9 +32,9 @@ public sealed class FleetCommandTests : IAsyncLifetime
 
     private string BrokerAddress => $"127.0.0.1:{_broker.Port}";
 
-    public Task InitializeAsync() => _broker.StartAsync();
+    public async ValueTask InitializeAsync() => await _broker.StartAsync();
 
-    public async Task DisposeAsync()
+    public async ValueTask DisposeAsync()
     {
         foreach (var c in _clients) await c.DisposeAsync();
         var errors = _broker.Errors;

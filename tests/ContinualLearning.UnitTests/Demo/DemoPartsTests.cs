@@ -1,4 +1,6 @@
 using ContinualLearning.Cli.Demo;
+using ContinualLearning.Deltas;
+using ContinualLearning.Device.Agent;
 
 namespace ContinualLearning.UnitTests.Demo;
 
@@ -40,5 +42,34 @@ public sealed class DemoPartsTests
         Assert.Equal(["dev-07", "dev-08"], shards.Where(s => s.Poisoned).Select(s => s.DeviceId));
         Assert.DoesNotContain(shards, s => s.Poisoned && s.Canary);
         Assert.Equal(shards.Count, shards.Select(s => s.DriftAt).Distinct().Count());
+    }
+
+    [Fact]
+    public async Task The_attacker_flips_and_amplifies_the_delta_at_the_same_wire_size_and_id()
+    {
+        var honest = DeltaCodec.Encode(new WeightDelta(
+            new DeltaHeader("sea", "1.0.0", "dev-03", Guid.NewGuid(), 10, new Dictionary<string, double>(), DateTimeOffset.UnixEpoch),
+            [new TensorDelta("w", [8], DeltaEncoding.Int8, 0.01f, [1, 4, 6], [0.5f, -1.27f, 0.03f])]));
+        var inner = new RecordingTransport();
+
+        var wire = await new PoisonedDeltaTransport(inner).PublishAsync(honest, CancellationToken.None);
+
+        Assert.Same(inner.Sent, wire);
+        Assert.Equal(honest.Length, wire.Length);
+        var (before, after) = (DeltaCodec.Decode(honest), DeltaCodec.Decode(wire));
+        Assert.Equal(before.Header.DeltaId, after.Header.DeltaId);
+        Assert.Equal(before.Tensors[0].Indices, after.Tensors[0].Indices);
+        Assert.Equal(before.Tensors[0].Values.Select(v => -PoisonedDeltaTransport.Factor * v), after.Tensors[0].Values, (a, b) => Math.Abs(a - b) < 1e-5);
+    }
+
+    private sealed class RecordingTransport : IDeltaTransport
+    {
+        public byte[]? Sent { get; private set; }
+
+        public Task<byte[]> PublishAsync(byte[] payload, CancellationToken cancellationToken)
+        {
+            Sent = payload;
+            return Task.FromResult(payload);
+        }
     }
 }

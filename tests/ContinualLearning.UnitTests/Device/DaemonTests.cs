@@ -27,13 +27,13 @@ public sealed class DaemonTests : IAsyncLifetime
     private readonly List<IAsyncDisposable> _disposables = [];
     private DeviceTestKit _kit = null!;
 
-    public async Task InitializeAsync()
+    public async ValueTask InitializeAsync()
     {
         await _broker.StartAsync();
         _kit = new DeviceTestKit(_broker.Port);
     }
 
-    public async Task DisposeAsync()
+    public async ValueTask DisposeAsync()
     {
         for (var i = _disposables.Count - 1; i >= 0; i--) await _disposables[i].DisposeAsync();
         await _broker.DisposeAsync();
@@ -63,7 +63,7 @@ public sealed class DaemonTests : IAsyncLifetime
 
         var (release, chunks) = _kit.Release("1.0.0");
         await _kit.PublishReleaseAsync(fleet, release, chunks);
-        await Eventually.TrueAsync(() => http.GetAsync("/health").Result.StatusCode == HttpStatusCode.OK, "release installed");
+        await WaitUntil(async ct => (await http.GetAsync("/health", ct)).StatusCode, s => s == HttpStatusCode.OK, "release installed");
         using (var doc = JsonDocument.Parse(await http.GetStringAsync("/health")))
             Assert.Equal("1.0.0", doc.RootElement.GetProperty("version").GetString());
 
@@ -104,14 +104,14 @@ public sealed class DaemonTests : IAsyncLifetime
         Assert.True(reply.Ok, reply.Message);
         Assert.Equal("true", reply.Data!["promoted"]);
 
-        await Eventually.TrueAsync(() => !deltas.IsEmpty, "delta published");
+        await WaitUntil(() => !deltas.IsEmpty, "delta published");
         Assert.True(deltas.TryDequeue(out var payload));
         var delta = DeltaCodec.Decode(payload, new DeltaDecodeOptions { ExpectedTensors = DeviceTestKit.Manifest("1.0.0").Head.Parameters().ToArray() });
         Assert.Equal("1.0.0", delta.Header.BaseVersion);
         Assert.Equal(_kit.DeviceId, delta.Header.DeviceId);
         Assert.True(delta.Header.SampleCount > 0);
         Assert.True(Delta.L2Norm(delta) > 0, "the delta carries the learned change");
-        await Eventually.TrueAsync(() => gpio.WriteCount(17) >= ledWritesBefore + 6, "LED flashed on promotion");
+        await WaitUntil(() => gpio.WriteCount(17) >= ledWritesBefore + 6, "LED flashed on promotion");
 
         var metrics = await http.GetStringAsync("/metrics");
         Assert.Contains("cl_promotions_total 1", metrics);
@@ -165,6 +165,8 @@ public sealed class DaemonTests : IAsyncLifetime
         var (app, http) = await StartAsync();
         var fleet = await ClientAsync("fleet");
         var agent = app.Services.GetRequiredService<DeviceService>().Agent!;
+        // Commands are not retained: one sent before the device subscribed would never arrive.
+        await agent.WaitUntilConnectedAsync(TestContext.Current.CancellationToken);
 
         var noModel = await CommandAsync(fleet, CommandKind.Pause);
         Assert.False(noModel.Ok);
@@ -185,7 +187,7 @@ public sealed class DaemonTests : IAsyncLifetime
         var moved = await CommandAsync(fleet, CommandKind.SetConfig, new Dictionary<string, string> { ["cohort"] = "canary" });
         Assert.True(moved.Ok, moved.Message);
         Assert.Equal("canary", agent.Settings.Cohort);
-        await Eventually.TrueAsync(() => http.GetAsync("/health").Result.StatusCode == HttpStatusCode.OK, "canary release installed");
+        await WaitUntil(async ct => (await http.GetAsync("/health", ct)).StatusCode, s => s == HttpStatusCode.OK, "canary release installed");
 
         Assert.True((await CommandAsync(fleet, CommandKind.Pause)).Ok);
         Assert.True(agent.BuildStatus().Paused);
@@ -215,9 +217,10 @@ public sealed class DaemonTests : IAsyncLifetime
         }
         var run = await service.Runtime.TrainNowAsync("test");
         Assert.True(run!.Promoted);
+        // Stopping writes the promotions the training thread queued to the outbox before the agent goes offline.
+        await app.StopAsync();
         Assert.Equal(1, service.Agent.Outbox.Count);
         var queuedId = DeltaCodec.Decode(service.Agent.Outbox.Peek()!.Payload).Header.DeltaId;
-        await app.StopAsync();
         await app.DisposeAsync();
         _disposables.Remove(app);
 
@@ -232,10 +235,10 @@ public sealed class DaemonTests : IAsyncLifetime
         await fleet.SubscribeAsync(FleetTopics.DeltaTopic(_kit.Fleet, _kit.DeviceId));
 
         var (restarted, http) = await StartAsync();
-        await Eventually.TrueAsync(() => !received.IsEmpty, "queued delta delivered after restart");
+        await WaitUntil(() => !received.IsEmpty, "queued delta delivered after restart");
         Assert.Equal(queuedId, Assert.Single(received.Distinct()));
         var agent = restarted.Services.GetRequiredService<DeviceService>().Agent!;
-        await Eventually.TrueAsync(() => agent.Outbox.Count == 0, "outbox emptied after PUBACK");
+        await WaitUntil(() => agent.Outbox.Count, n => n == 0, "outbox emptied after PUBACK");
         // The restarted daemon serves its promoted champion, not the base.
         using var doc = JsonDocument.Parse(await http.GetStringAsync("/health"));
         Assert.Equal(run.Decision.NewVersion, doc.RootElement.GetProperty("version").GetString());
@@ -246,6 +249,8 @@ public sealed class DaemonTests : IAsyncLifetime
         var app = DeviceHost.Build(_kit.Options, configureLogging: l => l.ClearProviders(), simulatedGpio: gpio);
         _disposables.Add(app);
         await app.StartAsync();
+        // Connected means subscribed: a command sent before that is not retained and would be lost.
+        await app.Services.GetRequiredService<DeviceService>().Agent!.WaitUntilConnectedAsync().WaitAsync(Polling.DefaultPatience);
         var http = new HttpClient { BaseAddress = DeviceHost.HttpAddress(app) };
         return (app, http);
     }
@@ -267,15 +272,7 @@ public sealed class DaemonTests : IAsyncLifetime
         return parsed;
     }
 
-    private async Task<CommandReply> EventuallyReportAsync(FleetMqttClient fleet, Func<CommandReply, bool> condition)
-    {
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
-        while (true)
-        {
-            var reply = await CommandAsync(fleet, CommandKind.Report);
-            if (condition(reply)) return reply;
-            if (DateTime.UtcNow > deadline) throw new Xunit.Sdk.XunitException("Report never showed the expected state: " + string.Join(", ", reply.Data!.Select(kv => $"{kv.Key}={kv.Value}")));
-            await Task.Delay(50);
-        }
-    }
+    private Task<CommandReply> EventuallyReportAsync(FleetMqttClient fleet, Func<CommandReply, bool> condition) =>
+        WaitUntil(_ => CommandAsync(fleet, CommandKind.Report), condition, "a report showing the expected state",
+            describe: reply => string.Join(", ", reply.Data!.Select(kv => $"{kv.Key}={kv.Value}")));
 }

@@ -1,4 +1,5 @@
 using ContinualLearning.Device.Configuration;
+using ContinualLearning.Fleet.Configuration;
 
 namespace ContinualLearning.UnitTests.Device;
 
@@ -45,7 +46,7 @@ public sealed class DeviceOptionsTests : IDisposable
 
         Assert.False(options.CompactHeapAroundRuns);
         Assert.False(options.ToLearnerOptions().CompactHeapAroundRuns);
-        Assert.False(new ContinualLearning.Device.Learning.LearnerOptions { ModelStoreDirectory = "m", StorePath = "s" }.CompactHeapAroundRuns, "off by default outside the daemon");
+        Assert.False(new ContinualLearning.Learning.LearnerOptions { ModelStoreDirectory = "m", StorePath = "s" }.CompactHeapAroundRuns, "off by default outside the daemon");
     }
 
     [Fact]
@@ -61,7 +62,7 @@ public sealed class DeviceOptionsTests : IDisposable
             ["fleetPublicKey"] = Path.Combine(_dir, "missing.pub"),
             ["gpio:enabled"] = "true",
         };
-        var ex = Assert.Throws<DeviceConfigurationException>(() => DeviceOptionsReader.Read(DeviceOptionsReader.Build(null, overrides, readEnvironment: false)));
+        var ex = Assert.Throws<ConfigurationException>(() => DeviceOptionsReader.Read(DeviceOptionsReader.Build(null, overrides, readEnvironment: false)));
 
         var byKey = ex.Errors.ToDictionary(e => e.Key);
         Assert.Contains("'/'", byKey["deviceId"].Fix);
@@ -78,18 +79,8 @@ public sealed class DeviceOptionsTests : IDisposable
     [Fact]
     public void Explicit_config_file_must_exist()
     {
-        var ex = Assert.Throws<DeviceConfigurationException>(() => DeviceOptionsReader.Build(Path.Combine(_dir, "nope.json")));
+        var ex = Assert.Throws<ConfigurationException>(() => DeviceOptionsReader.Build(Path.Combine(_dir, "nope.json")));
         Assert.Equal("--config", Assert.Single(ex.Errors).Key);
-    }
-
-    [Theory]
-    [InlineData("host", "host", 1883)]
-    [InlineData("host:8883", "host", 8883)]
-    [InlineData("[::1]:1884", "::1", 1884)]
-    public void Parses_host_port(string value, string host, int port)
-    {
-        Assert.True(DeviceOptionsReader.TryParseHostPort(value, 1883, out var h, out var p));
-        Assert.Equal((host, port), (h, p));
     }
 
     public void Dispose() => Directory.Delete(_dir, recursive: true);

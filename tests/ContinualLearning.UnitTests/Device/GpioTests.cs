@@ -28,13 +28,13 @@ public sealed class GpioTests
         using var controller = new GpioController(driver);
         await using var led = new StatusLed(controller, 17);
         led.Pattern = LedPattern.Ready;
-        await Eventually.TrueAsync(() => driver.ValueOf(17) == PinValue.High, "LED on");
+        await WaitUntil(() => driver.ValueOf(17) == PinValue.High, "LED on");
         var before = driver.WriteCount(17);
 
         led.Flash(3);
 
         // From steady on: off, then on/off for blinks 2 and 3 (blink 1 reuses the lit LED), then on again for Ready.
-        await Eventually.TrueAsync(() => driver.WriteCount(17) >= before + 6 && driver.ValueOf(17) == PinValue.High, "three blinks and back to steady");
+        await WaitUntil(() => driver.WriteCount(17) >= before + 6 && driver.ValueOf(17) == PinValue.High, "three blinks and back to steady");
         var highs = driver.Writes.Skip(before).Count(w => w.Pin == 17 && w.Value == PinValue.High);
         Assert.True(highs >= 3, $"expected blink 'on' writes plus the steady one, saw {highs}");
     }
@@ -46,7 +46,7 @@ public sealed class GpioTests
         using var controller = new GpioController(driver);
         await using var led = new StatusLed(controller, 5);
         led.Pattern = LedPattern.Error;
-        await Eventually.TrueAsync(() => driver.WriteCount(5) >= 5, "LED toggling");
+        await WaitUntil(() => driver.WriteCount(5) >= 5, "LED toggling");
         var values = driver.Writes.Where(w => w.Pin == 5).Skip(1).Take(4).Select(w => w.Value).ToArray();
         for (var i = 1; i < values.Length; i++) Assert.NotEqual(values[i - 1], values[i]);
     }

@@ -21,7 +21,15 @@ public sealed class SystemdWatchdogTests : IDisposable
         using var systemd = new Socket(AddressFamily.Unix, SocketType.Dgram, ProtocolType.Unspecified);
         systemd.Bind(new UnixDomainSocketEndPoint(path));
         string? hung = null;
-        using var watchdog = new SystemdWatchdog(path, TimeSpan.FromMilliseconds(100), () => hung, NullLogger.Instance);
+        var sawHung = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        string? Unresponsive()
+        {
+            var reason = hung;
+            if (reason is not null) sawHung.TrySetResult();
+            return reason;
+        }
+
+        using var watchdog = new SystemdWatchdog(path, TimeSpan.FromMilliseconds(100), Unresponsive, NullLogger.Instance);
         Assert.True(watchdog.Enabled);
 
         await watchdog.StartAsync(CancellationToken.None);
@@ -29,7 +37,8 @@ public sealed class SystemdWatchdogTests : IDisposable
         Assert.Equal("WATCHDOG=1", await ReceiveAsync(systemd, TimeSpan.FromSeconds(5)));
 
         hung = "the trigger loop has not run for 90 s";
-        await Task.Delay(200); // let a ping already on its way land
+        // Once the watchdog has seen the hang it sends nothing more; a ping sent before that is already in the socket.
+        await sawHung.Task.WaitAsync(TimeSpan.FromSeconds(5));
         Drain(systemd);
         Assert.Null(await ReceiveAsync(systemd, TimeSpan.FromMilliseconds(500)));
 

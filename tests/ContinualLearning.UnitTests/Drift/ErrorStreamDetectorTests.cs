@@ -1,5 +1,4 @@
 using ContinualLearning.Drift;
-using Xunit.Abstractions;
 
 namespace ContinualLearning.UnitTests.Drift;
 

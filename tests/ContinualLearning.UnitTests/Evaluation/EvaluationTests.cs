@@ -2,7 +2,6 @@ using ContinualLearning.Drift;
 using ContinualLearning.Evaluation;
 using ContinualLearning.Streams;
 using ContinualLearning.UnitTests.Streams;
-using Xunit.Abstractions;
 
 namespace ContinualLearning.UnitTests.Evaluation;
 

@@ -2,7 +2,6 @@ using ContinualLearning.Evaluation;
 using ContinualLearning.Experiments;
 using ContinualLearning.Streams;
 using ContinualLearning.Training;
-using Xunit.Abstractions;
 
 namespace ContinualLearning.UnitTests.Experiments;
 

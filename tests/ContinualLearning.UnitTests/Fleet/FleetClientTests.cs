@@ -152,14 +152,13 @@ public class FleetReconnectTests
 
         await broker.StopAsync();
         // Let the client notice and fail at least once against the dead port, exercising the backoff loop.
-        using (var wait = new CancellationTokenSource(TimeSpan.FromSeconds(20)))
-            while (Volatile.Read(ref failures) == 0) await Task.Delay(20, wait.Token);
+        await WaitUntil(() => Volatile.Read(ref failures) > 0, "a failed reconnect against the stopped broker");
         Assert.False(device.IsConnected);
 
         // The embedded broker keeps sessions in memory, so after a restart only a re-subscribe brings messages back.
         await broker.StartAsync();
+        await WaitUntil(() => device.ConnectCount, n => n >= 2, "the client reconnected after the broker restart (observed: connect count)");
         using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(20));
-        while (device.ConnectCount < 2) await Task.Delay(20, cts.Token);
 
         await using var sender = new FleetMqttClient(options with { ClientId = "sender-r" });
         await sender.StartAsync(cts.Token);

@@ -1,10 +1,8 @@
 using ContinualLearning.Bundle;
-using ContinualLearning.Device.Learning;
 using ContinualLearning.Learning;
 using ContinualLearning.Onnx;
 using ContinualLearning.Streams;
 using ContinualLearning.Training;
-using Xunit.Abstractions;
 
 namespace ContinualLearning.UnitTests.Learning;
 

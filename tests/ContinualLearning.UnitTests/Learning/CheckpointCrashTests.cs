@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using ContinualLearning.Learning;
-using Xunit.Abstractions;
 
 namespace ContinualLearning.UnitTests.Learning;
 

@@ -1,5 +1,4 @@
 using ContinualLearning.Bundle;
-using ContinualLearning.Device.Learning;
 using ContinualLearning.Learning;
 using ContinualLearning.Streams;
 

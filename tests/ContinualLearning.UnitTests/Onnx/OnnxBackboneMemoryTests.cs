@@ -1,6 +1,5 @@
 using System.Runtime.InteropServices;
 using ContinualLearning.Onnx;
-using Xunit.Abstractions;
 using static ContinualLearning.UnitTests.Onnx.OnnxTestSupport;
 
 namespace ContinualLearning.UnitTests.Onnx;

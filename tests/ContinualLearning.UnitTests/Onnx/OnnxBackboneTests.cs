@@ -2,7 +2,6 @@ using ContinualLearning.Onnx;
 using ContinualLearning.Onnx.Proto;
 using ContinualLearning.Training;
 using Google.Protobuf;
-using Xunit.Abstractions;
 using static ContinualLearning.UnitTests.Onnx.OnnxTestSupport;
 
 namespace ContinualLearning.UnitTests.Onnx;

@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+
 namespace ContinualLearning.UnitTests.Streams;
 
 /// <summary>
@@ -28,11 +30,12 @@ internal static class DataFiles
     public static string Elec2 => Find("elec2.csv") ?? throw new InvalidOperationException("elec2.csv not found (the test should have been skipped).");
 }
 
-/// <summary>A fact that is skipped, with the reason, when a data file is not available (xunit 2.9 has no runtime skip).</summary>
+/// <summary>A fact that is skipped, with the reason, when a data file is not available (decided at discovery).</summary>
 [AttributeUsage(AttributeTargets.Method)]
 public sealed class FactRequiresDataAttribute : FactAttribute
 {
-    public FactRequiresDataAttribute(string fileName)
+    public FactRequiresDataAttribute(string fileName, [CallerFilePath] string? sourceFilePath = null, [CallerLineNumber] int sourceLineNumber = -1)
+        : base(sourceFilePath, sourceLineNumber)
     {
         FileName = fileName;
         if (DataFiles.Find(fileName) is null)

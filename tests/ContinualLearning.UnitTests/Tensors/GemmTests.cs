@@ -1,5 +1,4 @@
 using ContinualLearning.Tensors;
-using Xunit.Abstractions;
 
 namespace ContinualLearning.UnitTests.Tensors;
 
@@ -174,11 +173,7 @@ public sealed class GemmTests(ITestOutputHelper output)
     public void System_blas_matches_double_reference_when_installed()
     {
         var blas = GemmBlas.TryLoad(GemmBlas.AnyBlasNames);
-        if (blas is null)
-        {
-            output.WriteLine("Skipped: no BLAS with cblas_sgemm on this machine (Debian: apt-get install libopenblas0).");
-            return;
-        }
+        TestDependency.Blas.Require(blas is not null);
 
         output.WriteLine($"Using {blas.Library}");
         var rng = new Random(11);

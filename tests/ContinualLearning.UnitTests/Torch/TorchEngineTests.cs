@@ -1,7 +1,6 @@
 using ContinualLearning.Tensors;
 using ContinualLearning.Torch;
 using ContinualLearning.Training;
-using Xunit.Abstractions;
 
 namespace ContinualLearning.UnitTests.Torch;
 

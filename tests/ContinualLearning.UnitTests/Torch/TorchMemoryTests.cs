@@ -2,7 +2,6 @@ using ContinualLearning.Tensors;
 using ContinualLearning.Torch;
 using ContinualLearning.Training;
 using TorchSharp;
-using Xunit.Abstractions;
 
 namespace ContinualLearning.UnitTests.Torch;
 
@@ -26,11 +25,7 @@ public sealed class TorchMemoryTests
     [Fact]
     public void Ten_thousand_train_steps_keep_native_memory_flat()
     {
-        if (!File.Exists("/proc/self/status"))
-        {
-            _output.WriteLine("Skipped: RSS is read from /proc/self/status (Linux only).");
-            return;
-        }
+        Assert.SkipUnless(File.Exists("/proc/self/status"), "RSS is read from /proc/self/status (Linux only).");
         const int batch = 32;
         var spec = new HeadSpec([16, 64, 4], LossKind.SoftmaxCrossEntropy);
         var random = new Random(1);

@@ -1,16 +1,19 @@
 using ContinualLearning.Fleet.Broker;
 using ContinualLearning.Fleet.Client;
 
-namespace ContinualLearning.UnitTests.Fleet;
+namespace ContinualLearning.TestKit;
 
-/// <summary>One in-process MQTT broker for every test in the "broker" collection (started once, like a server fixture).</summary>
+/// <summary>
+/// One in-process MQTT broker for every test in a collection (started once, like a server fixture). A test project
+/// declares the collection (xunit finds collection definitions only in the test assembly itself).
+/// </summary>
 public sealed class EmbeddedBrokerFixture : IAsyncLifetime
 {
     public EmbeddedBroker Broker { get; } = new();
 
-    public Task InitializeAsync() => Broker.StartAsync();
+    public async ValueTask InitializeAsync() => await Broker.StartAsync().ConfigureAwait(false);
 
-    public Task DisposeAsync() => Broker.StopAsync();
+    public async ValueTask DisposeAsync() => await Broker.StopAsync().ConfigureAwait(false);
 
     public FleetMqttClientOptions ClientOptions(string clientId) => new()
     {
@@ -19,12 +22,6 @@ public sealed class EmbeddedBrokerFixture : IAsyncLifetime
         ReconnectBaseDelay = TimeSpan.FromMilliseconds(50),
         ReconnectMaxDelay = TimeSpan.FromMilliseconds(500),
     };
-}
-
-[CollectionDefinition(Name)]
-public sealed class BrokerCollection : ICollectionFixture<EmbeddedBrokerFixture>
-{
-    public const string Name = "embedded broker";
 }
 
 /// <summary>
@@ -51,15 +48,16 @@ public abstract class BrokerTestBase(EmbeddedBrokerFixture fixture) : IAsyncLife
         return client;
     }
 
-    public Task InitializeAsync()
+    public ValueTask InitializeAsync()
     {
         Fixture.Broker.ClearErrors();
-        return Task.CompletedTask;
+        return ValueTask.CompletedTask;
     }
 
-    public async Task DisposeAsync()
+    public async ValueTask DisposeAsync()
     {
-        foreach (var c in _clients) await c.DisposeAsync();
+        GC.SuppressFinalize(this);
+        foreach (var c in _clients) await c.DisposeAsync().ConfigureAwait(false);
         var errors = Fixture.Broker.Errors;
         Assert.True(errors.Count == 0, "The broker logged errors:\n" + string.Join("\n", errors));
     }

@@ -1,9 +1,8 @@
 using ContinualLearning.Drift;
-using ContinualLearning.Learning;
 using ContinualLearning.Replay;
 using ContinualLearning.Triggers;
 
-namespace ContinualLearning.Device.Learning;
+namespace ContinualLearning.Learning;
 
 /// <summary>
 /// Settings of a <see cref="ContinualLearner"/>. Only <see cref="ModelStoreDirectory"/> and (on first start)

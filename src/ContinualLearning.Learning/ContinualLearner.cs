@@ -2,7 +2,6 @@ using ContinualLearning.Bundle;
 using ContinualLearning.Drift;
 using ContinualLearning.Evaluation;
 using ContinualLearning.Features;
-using ContinualLearning.Learning;
 using ContinualLearning.Replay;
 using ContinualLearning.Storage;
 using ContinualLearning.Tensors;
@@ -10,7 +9,7 @@ using ContinualLearning.Training;
 using ContinualLearning.Triggers;
 using Microsoft.Extensions.Logging;
 
-namespace ContinualLearning.Device.Learning;
+namespace ContinualLearning.Learning;
 
 /// <summary>
 /// The device's continual learning loop, usable on its own as a library: serve predictions with the champion and log
@@ -56,7 +55,8 @@ public sealed class ContinualLearner : IAsyncDisposable, IDisposable
     private bool _driftPending;
     private string? _driftSource;
     private double? _referenceAccuracy;
-    private long _predictions, _labelled, _newLabelled, _runs, _promotions, _driftAlarms;
+    private long _newLabelled, _runs;
+    private readonly LearnerCounterSet _counters = new();
     private PromotionDecision? _lastDecision;
     private bool _isDisposed;
 
@@ -127,6 +127,12 @@ public sealed class ContinualLearner : IAsyncDisposable, IDisposable
     /// <summary>The model store (checkpoints and decision log).</summary>
     public CheckpointStore Checkpoints => _checkpoints;
 
+    /// <summary>
+    /// What this learner has counted since it was opened: the one source for a host's counters (a prediction is counted
+    /// once whichever transport it came from). Cheap: six atomic reads, no lock.
+    /// </summary>
+    public LearnerCounters Counters => _counters.Snapshot();
+
     /// <summary>A status snapshot.</summary>
     public LearnerStatus Status
     {
@@ -148,14 +154,14 @@ public sealed class ContinualLearner : IAsyncDisposable, IDisposable
                     Mode = _options.Challenger.Mode,
                     Paused = _paused,
                     Training = _training,
-                    Predictions = _predictions,
-                    Labelled = _labelled,
+                    Predictions = _counters.ServedPredictions,
+                    Labelled = _counters.Labels,
                     StoredSamples = stats.Rows,
                     FreshSamples = stats.Fresh,
                     ReplaySize = stats.ReplayCount,
                     TrainingRuns = _runs,
-                    Promotions = _promotions,
-                    DriftAlarms = _driftAlarms,
+                    Promotions = _counters.Promotions,
+                    DriftAlarms = _counters.DriftAlarms,
                     WindowedAccuracy = windowed > 0 ? _accuracy.WindowedAccuracy : null,
                     WindowedSamples = windowed,
                     ReleaseWindowedAccuracy = _releaseAccuracy.Count > 0 ? _releaseAccuracy.WindowedAccuracy : null,
@@ -229,6 +235,16 @@ public sealed class ContinualLearner : IAsyncDisposable, IDisposable
     public async Task<TrainingRunResult?> TrainNowAsync(string reason, CancellationToken cancellationToken = default)
     {
         ArgumentException.ThrowIfNullOrEmpty(reason);
+        // Timed around the whole call (the wait for a running run and the heap compaction included): the device's
+        // CPU budget for learning.
+        var started = _time.GetTimestamp();
+        var result = await RunAsync(reason, cancellationToken).ConfigureAwait(false);
+        if (result is not null) _counters.CountTrainingRun(_time.GetElapsedTime(started));
+        return result;
+    }
+
+    private async Task<TrainingRunResult?> RunAsync(string reason, CancellationToken cancellationToken)
+    {
         ObjectDisposedException.ThrowIf(_isDisposed, this);
         if (_paused) return null;
         var compact = false;
@@ -302,7 +318,7 @@ public sealed class ContinualLearner : IAsyncDisposable, IDisposable
                 SwapChampion(promoted);
                 lock (_statsLock)
                 {
-                    _promotions++;
+                    _counters.CountPromotion();
                     _referenceAccuracy = result.Metric == DecisionMetric.Accuracy ? result.ChallengerMetric : null;
                 }
             }
@@ -534,7 +550,7 @@ public sealed class ContinualLearner : IAsyncDisposable, IDisposable
         var id = _store.LogPrediction(input, probabilities, version);
         lock (_statsLock)
         {
-            _predictions++;
+            _counters.CountServedPrediction();
             ObserveFeatures(normalized);
         }
         return ToPrediction(id, probabilities, version);
@@ -557,6 +573,7 @@ public sealed class ContinualLearner : IAsyncDisposable, IDisposable
         try
         {
             var id = _store.AddLabelled(r.Input.AsSpan(0, r.InputCount), label);
+            _counters.CountScoredSample();
             lock (_statsLock)
             {
                 ObserveFeatures(r.Normalized.AsSpan(0, r.NormalizedCount));
@@ -582,7 +599,7 @@ public sealed class ContinualLearner : IAsyncDisposable, IDisposable
     /// <summary>Prequential test-then-train bookkeeping for one label (caller holds the stats lock).</summary>
     private void Observe(ReadOnlySpan<float> prediction, SampleLabel label)
     {
-        _labelled++;
+        _counters.CountLabel();
         _newLabelled++;
         if (label.Kind != SampleLabelKind.Class || prediction.IsEmpty) return;
         var predicted = prediction.Length == 1 ? (prediction[0] >= 0.5f ? 1 : 0) : ArgMax(prediction);
@@ -596,7 +613,7 @@ public sealed class ContinualLearner : IAsyncDisposable, IDisposable
     {
         if (_featureMonitor is null) return;
         _featureMonitor.Add(normalized);
-        if (!_featureMonitor.IsReady || _predictions % 100 != 0) return;
+        if (!_featureMonitor.IsReady || _counters.ServedPredictions % 100 != 0) return;
         var report = _featureMonitor.Check();
         if (!report.AnyDrift) return;
         RaiseDrift("features: " + string.Join(", ", report.Drifted.Select(f => f.Name)));
@@ -607,7 +624,7 @@ public sealed class ContinualLearner : IAsyncDisposable, IDisposable
     {
         _driftPending = true;
         _driftSource = source;
-        _driftAlarms++;
+        _counters.CountDriftAlarm();
         var windowed = _accuracy.Count > 0 ? _accuracy.WindowedAccuracy : double.NaN;
         _logger?.LogWarning("Drift detected by {Source}; windowed accuracy {Accuracy:0.####}", source, windowed);
         DriftDetected?.Invoke(this, new DriftDetectedEventArgs { Source = source, At = _time.GetUtcNow(), WindowedAccuracy = windowed });

@@ -1,7 +1,6 @@
-using ContinualLearning.Learning;
 using ContinualLearning.Tensors;
 
-namespace ContinualLearning.Device.Learning;
+namespace ContinualLearning.Learning;
 
 /// <summary>
 /// One served prediction. <see cref="SampleId"/> is the id to send the label back with.

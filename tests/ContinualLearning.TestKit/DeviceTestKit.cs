@@ -7,7 +7,7 @@ using ContinualLearning.Fleet.Signing;
 using ContinualLearning.Fleet.Topics;
 using ContinualLearning.Training;
 
-namespace ContinualLearning.UnitTests.Device;
+namespace ContinualLearning.TestKit;
 
 /// <summary>
 /// A device's world in a temp directory: a fleet signing key, a small SEA-like base bundle (3 features → 8 → 2 classes),
@@ -106,20 +106,6 @@ internal sealed class DeviceTestKit : IDisposable
         }
         catch (IOException)
         {
-        }
-    }
-}
-
-/// <summary>Polls a condition (bounds a hang; never asserts a speed).</summary>
-internal static class Eventually
-{
-    public static async Task TrueAsync(Func<bool> condition, string what, TimeSpan? patience = null)
-    {
-        var deadline = DateTime.UtcNow + (patience ?? TimeSpan.FromSeconds(30));
-        while (!condition())
-        {
-            if (DateTime.UtcNow > deadline) throw new Xunit.Sdk.XunitException($"Timed out waiting for: {what}");
-            await Task.Delay(20);
         }
     }
 }

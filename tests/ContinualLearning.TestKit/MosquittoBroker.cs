@@ -2,7 +2,7 @@ using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
 
-namespace ContinualLearning.Tests.Helpers;
+namespace ContinualLearning.TestKit;
 
 /// <summary>
 /// A real Mosquitto broker on a free loopback port, with its own config, persistence and log in a
@@ -25,7 +25,7 @@ public sealed class MosquittoBroker : IAsyncDisposable, IDisposable
 
     public int Port { get; }
 
-    public string Host => "127.0.0.1";
+    public string Host { get; } = "127.0.0.1";
 
     public string LogPath => Path.Combine(_dir, "mosquitto.log");
 
@@ -52,7 +52,7 @@ public sealed class MosquittoBroker : IAsyncDisposable, IDisposable
     public static async Task<MosquittoBroker> StartAsync(string? extraConfig = null, bool allowAnonymous = true)
     {
         var exe = FindExecutable() ?? throw new InvalidOperationException(
-            "Mosquitto is not installed: integration tests need a real broker. Install it with 'sudo apt-get install mosquitto'.");
+            $"Mosquitto is not installed: integration tests need a real broker. Install it with '{TestDependency.Mosquitto.Install}'.");
         var dir = Directory.CreateTempSubdirectory("cl-mosquitto-").FullName;
         var broker = new MosquittoBroker(exe, dir, FreePort());
         // 'user' keeps Mosquitto from dropping to the 'mosquitto' account when run as root, which could not write our temp dir.
@@ -105,24 +105,31 @@ public sealed class MosquittoBroker : IAsyncDisposable, IDisposable
             RedirectStandardOutput = true,
             UseShellExecute = false,
         };
-        _process = Process.Start(psi) ?? throw new InvalidOperationException($"Could not start {Executable}.");
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
-        while (DateTime.UtcNow < deadline)
+        var process = Process.Start(psi) ?? throw new InvalidOperationException($"Could not start {Executable}.");
+        _process = process;
+
+        async Task<bool> AcceptsConnectionsAsync(CancellationToken cancellationToken)
         {
-            if (_process.HasExited)
-                throw new InvalidOperationException($"Mosquitto exited with code {_process.ExitCode}: {await _process.StandardError.ReadToEndAsync().ConfigureAwait(false)} {ReadLog()}");
+            if (process.HasExited)
+            {
+                var stderr = await process.StandardError.ReadToEndAsync(cancellationToken).ConfigureAwait(false);
+                throw new InvalidOperationException($"Mosquitto exited with code {process.ExitCode}: {stderr} {ReadLog()}");
+            }
+
             try
             {
                 using var client = new TcpClient();
-                await client.ConnectAsync(IPAddress.Loopback, Port).ConfigureAwait(false);
-                return;
+                await client.ConnectAsync(IPAddress.Loopback, Port, cancellationToken).ConfigureAwait(false);
+                return true;
             }
             catch (SocketException)
             {
-                await Task.Delay(50).ConfigureAwait(false);
+                return false;
             }
         }
-        throw new TimeoutException($"Mosquitto did not accept connections on 127.0.0.1:{Port} within 10 s. Log: {ReadLog()}");
+
+        await Polling.WaitUntil(AcceptsConnectionsAsync, static accepting => accepting, $"Mosquitto to accept connections on 127.0.0.1:{Port}",
+            TimeSpan.FromSeconds(10), _ => $"refused. Log: {ReadLog()}").ConfigureAwait(false);
     }
 
     public string ReadLog() => File.Exists(LogPath) ? File.ReadAllText(LogPath) : "(no log)";
@@ -141,17 +148,4 @@ public sealed class MosquittoBroker : IAsyncDisposable, IDisposable
     }
 
     public void Dispose() => DisposeAsync().AsTask().GetAwaiter().GetResult();
-}
-
-/// <summary>
-/// A fact that needs Mosquitto. Skipped with a message when Mosquitto is not installed, unless
-/// CL_REQUIRE_MOSQUITTO=1 (set by .ci/run), where a missing broker must fail the run.
-/// </summary>
-public sealed class MosquittoFactAttribute : FactAttribute
-{
-    public MosquittoFactAttribute()
-    {
-        if (MosquittoBroker.FindExecutable() is null && Environment.GetEnvironmentVariable("CL_REQUIRE_MOSQUITTO") != "1")
-            Skip = "Mosquitto is not installed (sudo apt-get install mosquitto); set CL_REQUIRE_MOSQUITTO=1 to make this a failure.";
-    }
 }

@@ -7,13 +7,12 @@ using ContinualLearning.Fleet.Signing;
 using ContinualLearning.Tensors;
 using ContinualLearning.Training;
 
-namespace ContinualLearning.UnitTests.Aggregator;
+namespace ContinualLearning.TestKit;
 
 /// <summary>
 /// A registry directory seeded with a released SEA model 1.0.0 and a fleet key pair, plus delta builders. Deleted on
-/// dispose. One source compiled into both test projects (linked from ContinualLearning.Tests): the in-process tests
-/// use <see cref="ForUnitTests"/>, the Mosquitto tests <see cref="ForBrokerTests"/>; they differ only in head size,
-/// seed weights and option defaults.
+/// dispose. Shared by both test projects: the in-process tests use <see cref="ForUnitTests"/>, the Mosquitto tests
+/// <see cref="ForBrokerTests"/>; they differ only in head size, seed weights and option defaults.
 /// </summary>
 internal sealed class AggregatorTestKit : IDisposable
 {

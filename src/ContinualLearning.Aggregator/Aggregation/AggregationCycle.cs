@@ -1,0 +1,79 @@
+using ContinualLearning.Aggregator.Holdout;
+using ContinualLearning.Aggregator.Metrics;
+using ContinualLearning.Aggregator.Registry;
+using ContinualLearning.Aggregator.Strategies;
+using Microsoft.Extensions.Logging;
+
+namespace ContinualLearning.Aggregator.Aggregation;
+
+/// <summary>
+/// The registry side of an aggregation, in one <c>BEGIN IMMEDIATE</c> transaction: load the buffered deltas and the
+/// global model, run the <see cref="AggregationRound"/>, put the candidate through the <see cref="HoldoutGate"/>, and
+/// store the version, the drops and the consumed deltas. Several instances may share the registry: the transaction
+/// makes each aggregation build on the newest release.
+/// </summary>
+internal sealed partial class AggregationCycle(
+    ModelRegistry registry, AggregatorOptions options, HoldoutGate? gate, Journal journal, AggregatorMetrics metrics, TimeProvider time, ILogger logger)
+{
+    /// <summary>
+    /// Aggregates when the trigger fires (<see cref="IsDue"/>) or when <paramref name="force"/> and anything is buffered.
+    /// Returns the version made (candidate, or rejected by the gate), or null when nothing was made.
+    /// </summary>
+    public ModelVersionRecord? Run(bool force)
+    {
+        var now = time.GetUtcNow();
+        return registry.InTransaction(() => RunInTransaction(force, now));
+    }
+
+    /// <summary>K deltas buffered, or the oldest at least T old with at least the minimum buffered.</summary>
+    public static bool IsDue(IReadOnlyList<PendingDelta> pending, AggregationOptions aggregation, DateTimeOffset now) =>
+        pending.Count >= aggregation.BufferSize
+        || (pending.Count >= aggregation.MinDeltas && now - pending.Min(p => p.Received) >= aggregation.MaxWait);
+
+    private ModelVersionRecord? RunInTransaction(bool force, DateTimeOffset now)
+    {
+        var name = options.ModelName;
+        // One rollout at a time: while a canary runs, deltas keep arriving and stay buffered.
+        if (registry.Latest(name, VersionStatus.Canary) is not null) return null;
+        var pending = registry.Deltas.ListPending(name);
+        if (pending.Count == 0 || !(force || IsDue(pending, options.Aggregation, now))) return null;
+
+        var started = time.GetTimestamp();
+        var parent = RegistryModels.Load(registry, registry.Latest(name, VersionStatus.Released)!);
+        // Re-checked now: releases and rollbacks since a delta arrived may have made it unusable.
+        var buffered = pending.Select(p => new BufferedDelta(
+            p, registry.ReleasesSince(name, p.BaseVersion), registry.GetVersion(name, p.BaseVersion)?.Status == VersionStatus.RolledBack)).ToArray();
+        var round = AggregationRound.Run(parent.Bundle.HeadWeights, parent.Bundle.Head, buffered, options.Aggregation, options.Validation);
+        foreach (var d in round.Dropped)
+            journal.Reject(new RejectionRecord(now, d.Delta.DeviceId, d.Delta.DeltaId, d.Reason, d.Message));
+        registry.Deltas.Consume(round.Dropped.Select(d => d.Delta.DeltaId), DeltaState.Dropped, null);
+        if (round.Weights is null) return null;
+
+        var version = registry.NextVersion(name);
+        var sha = registry.Artifacts.Put(RegistryModels.BuildChild(parent.Bundle, version, round.Weights, registry.Directory, now.UtcDateTime));
+        var holdout = gate?.Judge(parent.Bundle.Manifest, parent.Bundle.HeadWeights, round.Weights);
+        if (holdout is not null) journal.Decide(name, version, holdout.Decision, holdout.Reason, holdout.NumbersJson);
+        var record = new ModelVersionRecord
+        {
+            Name = name,
+            Version = version,
+            Parent = parent.Record.Version,
+            Created = now,
+            Status = holdout is { Pass: false } ? VersionStatus.Rejected : VersionStatus.Candidate,
+            ArtifactSha256 = sha,
+            DeltaIds = round.Used.Select(u => u.DeltaId).ToArray(),
+            DeviceIds = round.Used.Select(u => u.DeviceId).ToArray(),
+            SampleCounts = round.Used.Select(u => u.SampleCount).ToArray(),
+            MetricsJson = round.Metrics!.ToJson(holdout, options.Aggregation.Strategy),
+        };
+        registry.AddVersion(record);
+        registry.Deltas.Consume(record.DeltaIds, DeltaState.Aggregated, version);
+        metrics.VersionCreated(record.Status);
+        metrics.RoundTook(time.GetElapsedTime(started));
+        LogAggregated(logger, round.Used.Count, round.Metrics.Devices, name, version, options.Aggregation.Strategy, record.Parent, record.Status);
+        return registry.GetVersion(name, version);
+    }
+
+    [LoggerMessage(EventId = 200, Level = LogLevel.Information, Message = "Aggregated {Count} deltas from {Devices} devices into {Model} {Version} ({Strategy}, parent {Parent}): {Status}")]
+    private static partial void LogAggregated(ILogger logger, int count, int devices, string model, string version, StrategyKind strategy, string parent, string status);
+}

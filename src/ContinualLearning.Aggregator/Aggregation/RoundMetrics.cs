@@ -1,0 +1,33 @@
+using System.Text.Json;
+using ContinualLearning.Aggregator.Holdout;
+using ContinualLearning.Aggregator.Strategies;
+
+namespace ContinualLearning.Aggregator.Aggregation;
+
+/// <summary>The numbers of one aggregation round, stored with the version it made (<see cref="Registry.ModelVersionRecord.MetricsJson"/>).</summary>
+internal sealed record RoundMetrics(int Deltas, int Dropped, int Devices, long Samples, double MeanStaleness, double UpdateNorm)
+{
+    /// <summary>
+    /// The version's metrics JSON: the round's numbers, the holdout accuracies when the gate ran, and the strategy as
+    /// its <see cref="StrategyKind"/> number.
+    /// </summary>
+    public string ToJson(HoldoutVerdict? holdout, StrategyKind strategy)
+    {
+        var metrics = new Dictionary<string, double>
+        {
+            ["deltas"] = Deltas,
+            ["dropped"] = Dropped,
+            ["devices"] = Devices,
+            ["samples"] = Samples,
+            ["meanStaleness"] = MeanStaleness,
+            ["updateNorm"] = UpdateNorm,
+        };
+        if (holdout is not null)
+        {
+            metrics["holdoutAccuracy"] = holdout.Candidate;
+            metrics["holdoutBaseline"] = holdout.Current;
+        }
+        metrics["strategy"] = (double)strategy;
+        return JsonSerializer.Serialize(metrics, AggregatorJson.Default.DictionaryStringDouble);
+    }
+}

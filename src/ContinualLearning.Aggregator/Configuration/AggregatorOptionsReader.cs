@@ -1,0 +1,108 @@
+using ContinualLearning.Aggregator.Strategies;
+using ContinualLearning.Fleet.Configuration;
+using Microsoft.Extensions.Configuration;
+
+namespace ContinualLearning.Aggregator.Configuration;
+
+/// <summary>
+/// Reads <see cref="AggregatorOptions"/> the way the device reads its options (<see cref="LayeredConfiguration"/>): a JSON
+/// file (<c>--config</c>, default <see cref="DefaultConfigPath"/> when it exists), then environment variables with prefix
+/// <c>CL_AGGREGATOR_</c> (<c>CL_AGGREGATOR_AGGREGATION__BUFFERSIZE=20</c> sets <c>aggregation:bufferSize</c>), then
+/// command-line flags — later layers win. Relative paths from the file are relative to the file, others to the
+/// working directory. Every unreadable value and every rule violation is reported at once.
+/// </summary>
+public static class AggregatorOptionsReader
+{
+    public const string EnvironmentPrefix = "CL_AGGREGATOR_";
+
+    public const string DefaultConfigPath = "/etc/continual-learning/aggregator.json";
+
+    /// <summary>The rules the options must follow, for the host to check again at start.</summary>
+    public static ConfigurationValidator<AggregatorOptions> Validator => AggregatorOptionsValidator.Instance;
+
+    /// <summary>Builds the layered configuration. An explicitly given file must exist; the default one is optional.</summary>
+    /// <param name="configPath">The <c>--config</c> file, or null for the default file when it exists.</param>
+    /// <param name="flags">Values from flags, by configuration key, and the flag behind each.</param>
+    /// <param name="environmentPrefix">The environment layer's prefix; null leaves the environment out (tests).</param>
+    public static LayeredConfiguration Build(string? configPath, ConfigurationFlags? flags = null, string? environmentPrefix = EnvironmentPrefix) =>
+        LayeredConfiguration.Build(new ConfigurationLayers("aggregator") { File = configPath, DefaultFile = DefaultConfigPath, EnvironmentPrefix = environmentPrefix, Flags = flags ?? new() });
+
+    /// <summary>Reads and validates; throws <see cref="ConfigurationException"/> listing every problem.</summary>
+    public static AggregatorOptions Read(LayeredConfiguration config) => ConfigurationReader.Read(config, Map, AggregatorOptionsValidator.Instance);
+
+    private static AggregatorOptions Map(ConfigurationReader r)
+    {
+        var s = new AggregatorSettings();
+        // The binding generator replaces this call with generated code for AggregatorSettings (no reflection).
+        r.Layers.Configuration.Bind(s);
+        var defaults = new AggregatorOptions { Fleet = "", ModelName = "", RegistryPath = "", PrivateKeyPath = "" };
+        string? PathOf(string key, string? raw) => ConfigurationReader.Text(raw) is { } path ? r.Layers.ResolvePath(key, path) : null;
+
+        var options = new AggregatorOptions
+        {
+            Fleet = ConfigurationReader.Text(s.Fleet) ?? "",
+            ModelName = ConfigurationReader.Text(s.ModelName) ?? "",
+            RegistryPath = PathOf("registryPath", s.RegistryPath) ?? "",
+            PrivateKeyPath = PathOf("privateKeyPath", s.PrivateKeyPath) ?? "",
+            BrokerHost = ConfigurationReader.Text(s.BrokerHost) ?? defaults.BrokerHost,
+            BrokerPort = r.WholeNumber("brokerPort", s.BrokerPort, defaults.BrokerPort),
+            Username = ConfigurationReader.Text(s.Username),
+            Password = ConfigurationReader.Text(s.Password),
+            InstanceId = ConfigurationReader.Text(s.InstanceId) ?? defaults.InstanceId,
+            SharedSubscription = r.Bool("sharedSubscription", s.SharedSubscription, defaults.SharedSubscription),
+            ShareGroup = ConfigurationReader.Text(s.ShareGroup) ?? defaults.ShareGroup,
+            Tick = r.Duration("tick", s.Tick, defaults.Tick),
+            Validation = ReadValidation(r, s.Validation, defaults.Validation),
+            Aggregation = ReadAggregation(r, s.Aggregation, defaults.Aggregation),
+            Rollout = ReadRollout(r, s.Rollout, defaults.Rollout),
+            Holdout = s.Holdout is { } h ? ReadHoldout(r, h, PathOf("holdout:csvPath", h.CsvPath)) : null,
+        };
+        return options;
+    }
+
+    private static ValidationOptions ReadValidation(ConfigurationReader r, ValidationSettings s, ValidationOptions d) => new()
+    {
+        MaxStaleness = r.WholeNumber("validation:maxStaleness", s.MaxStaleness, d.MaxStaleness),
+        MaxNorm = r.OptionalNumber("validation:maxNorm", s.MaxNorm, d.MaxNorm),
+        NormClipMode = r.Enum("validation:normClipMode", s.NormClipMode, d.NormClipMode),
+        // An empty JSON array reads as unset: configuration has no empty lists.
+        AllowedDevices = s.AllowedDevices is { Count: > 0 } allowed ? new HashSet<string>(allowed, StringComparer.Ordinal) : d.AllowedDevices,
+    };
+
+    private static AggregationOptions ReadAggregation(ConfigurationReader r, AggregationSettings s, AggregationOptions d) => new()
+    {
+        BufferSize = r.WholeNumber("aggregation:bufferSize", s.BufferSize, d.BufferSize),
+        MaxWait = r.Duration("aggregation:maxWait", s.MaxWait, d.MaxWait),
+        MinDeltas = r.WholeNumber("aggregation:minDeltas", s.MinDeltas, d.MinDeltas),
+        Strategy = r.Enum("aggregation:strategy", s.Strategy, d.Strategy),
+        StrategyOptions = new StrategyOptions
+        {
+            TrimFraction = r.Number("aggregation:strategyOptions:trimFraction", s.StrategyOptions.TrimFraction, d.StrategyOptions.TrimFraction),
+            ClipNorm = r.Number("aggregation:strategyOptions:clipNorm", s.StrategyOptions.ClipNorm, d.StrategyOptions.ClipNorm),
+        },
+        ServerLearningRate = r.Number("aggregation:serverLearningRate", s.ServerLearningRate, d.ServerLearningRate),
+        StalenessAlpha = r.Number("aggregation:stalenessAlpha", s.StalenessAlpha, d.StalenessAlpha),
+    };
+
+    private static RolloutOptions ReadRollout(ConfigurationReader r, RolloutSettings s, RolloutOptions d) => new()
+    {
+        Canary = r.Bool("rollout:canary", s.Canary, d.Canary),
+        CanaryFraction = r.Number("rollout:canaryFraction", s.CanaryFraction, d.CanaryFraction),
+        CanaryDevices = s.CanaryDevices is { Count: > 0 } devices ? devices : d.CanaryDevices,
+        AccuracyMargin = r.Number("rollout:accuracyMargin", s.AccuracyMargin, d.AccuracyMargin),
+        Window = r.Duration("rollout:window", s.Window, d.Window),
+        MinReports = r.WholeNumber("rollout:minReports", s.MinReports, d.MinReports),
+        ChunkSize = r.WholeNumber("rollout:chunkSize", s.ChunkSize, d.ChunkSize),
+    };
+
+    private static HoldoutOptions ReadHoldout(ConfigurationReader r, HoldoutSettings s, string? csvPath)
+    {
+        var d = new HoldoutOptions();
+        return new()
+        {
+            CsvPath = csvPath,
+            LabelColumn = ConfigurationReader.Text(s.LabelColumn) ?? d.LabelColumn,
+            Margin = r.Number("holdout:margin", s.Margin, d.Margin),
+        };
+    }
+}

@@ -1,0 +1,78 @@
+using ContinualLearning.Fleet.Configuration;
+
+namespace ContinualLearning.Aggregator.Configuration;
+
+/// <summary>
+/// The rules <see cref="AggregatorOptions"/> must follow, keyed by their configuration keys (docs/aggregator.md). Run when
+/// the configuration is read, by <see cref="AggregatorOptions.Validate"/> (so options built in code are held to the
+/// same rules), and again by the host at start.
+/// </summary>
+internal sealed class AggregatorOptionsValidator() : ConfigurationValidator<AggregatorOptions>("aggregator")
+{
+    public static AggregatorOptionsValidator Instance { get; } = new();
+
+    protected override void Check(AggregatorOptions options, ICollection<ConfigurationError> errors)
+    {
+        static string HowToSet(string key, string flag) =>
+            $"set \"{key}\" in the config file, {AggregatorOptionsReader.EnvironmentPrefix}{key.ToUpperInvariant()} or {flag}";
+        ConfigurationRules.Id(errors, "fleet", options.Fleet, HowToSet("fleet", "--fleet"));
+        ConfigurationRules.Id(errors, "modelName", options.ModelName, HowToSet("modelName", "--model"));
+        if (string.IsNullOrWhiteSpace(options.RegistryPath))
+            errors.Add(new("registryPath", null, "is required", "give a directory for registry.db and artifacts (" + HowToSet("registryPath", "--registry") + ")"));
+        if (string.IsNullOrWhiteSpace(options.PrivateKeyPath))
+            errors.Add(new("privateKeyPath", null, "is required", "point it at the fleet's release private key made by `cl keys new` (" + HowToSet("privateKeyPath", "--key") + ")"));
+        else if (!File.Exists(options.PrivateKeyPath))
+            errors.Add(new("privateKeyPath", options.PrivateKeyPath, "does not exist", "point it at the fleet's release private key made by `cl keys new`"));
+        CheckBroker(options, errors);
+        ConfigurationRules.Positive(errors, "tick", options.Tick, options.Tick.ToString("c", null));
+        CheckValidation(options.Validation, errors);
+        CheckAggregation(options.Aggregation, errors);
+        CheckRollout(options.Rollout, errors);
+        if (options.Holdout is { } holdout)
+        {
+            if (holdout.CsvPath is { } csv && !File.Exists(csv))
+                errors.Add(new("holdout:csvPath", csv, "does not exist", "point it at a CSV with the model's feature columns and a label column, or remove the holdout section"));
+            else if (holdout.CsvPath is null && holdout.Samples is null)
+                errors.Add(new("holdout:csvPath", null, "is required when a holdout section is given", "set it, or remove the holdout section"));
+            ConfigurationRules.Require(errors, !string.IsNullOrWhiteSpace(holdout.LabelColumn), "holdout:labelColumn", holdout.LabelColumn, "is empty", "name the CSV's label column, e.g. class");
+            ConfigurationRules.Require(errors, double.IsFinite(holdout.Margin) && holdout.Margin >= 0, "holdout:margin", holdout.Margin, "must be a number ≥ 0", "use e.g. 0.01");
+        }
+    }
+
+    private static void CheckBroker(AggregatorOptions options, ICollection<ConfigurationError> errors)
+    {
+        ConfigurationRules.Require(errors, !string.IsNullOrWhiteSpace(options.BrokerHost), "brokerHost", options.BrokerHost, "is empty", "use the broker's host name or address, e.g. 127.0.0.1");
+        ConfigurationRules.Require(errors, options.BrokerPort is >= 1 and <= 65535, "brokerPort", options.BrokerPort, "is outside 1–65535", "use e.g. 1883 (8883 for TLS)");
+        ConfigurationRules.Require(errors, !string.IsNullOrWhiteSpace(options.InstanceId), "instanceId", options.InstanceId, "is empty", "give each aggregator instance its own id, e.g. aggregator-1");
+        if (options.SharedSubscription)
+            ConfigurationRules.Id(errors, "shareGroup", options.ShareGroup, "set the shared-subscription group name, e.g. aggregators");
+    }
+
+    private static void CheckValidation(ValidationOptions v, ICollection<ConfigurationError> errors)
+    {
+        ConfigurationRules.Require(errors, v.MaxStaleness >= 0, "validation:maxStaleness", v.MaxStaleness, "must be ≥ 0", "use e.g. 4 (0 accepts only deltas against the newest release)");
+        ConfigurationRules.Require(errors, v.MaxNorm is null or > 0, "validation:maxNorm", v.MaxNorm, "must be > 0", "use e.g. 10, or null to turn the norm check off");
+        ConfigurationRules.Require(errors, Enum.IsDefined(v.NormClipMode), "validation:normClipMode", v.NormClipMode, "is unknown", "use reject or clip");
+    }
+
+    private static void CheckAggregation(AggregationOptions a, ICollection<ConfigurationError> errors)
+    {
+        ConfigurationRules.Require(errors, a.BufferSize >= 1, "aggregation:bufferSize", a.BufferSize, "must be ≥ 1", "use e.g. 10");
+        ConfigurationRules.Require(errors, a.MinDeltas >= 1, "aggregation:minDeltas", a.MinDeltas, "must be ≥ 1", "use e.g. 1");
+        ConfigurationRules.Positive(errors, "aggregation:maxWait", a.MaxWait, a.MaxWait.ToString("c", null));
+        ConfigurationRules.Require(errors, Enum.IsDefined(a.Strategy), "aggregation:strategy", a.Strategy, "is unknown", "use fed-avg, trimmed-mean, median or norm-clip");
+        ConfigurationRules.Require(errors, a.ServerLearningRate > 0 && double.IsFinite(a.ServerLearningRate), "aggregation:serverLearningRate", a.ServerLearningRate, "must be a finite number > 0", "use e.g. 1.0");
+        ConfigurationRules.Require(errors, a.StalenessAlpha >= 0, "aggregation:stalenessAlpha", a.StalenessAlpha, "must be ≥ 0", "use e.g. 0.5 (0 turns the staleness discount off)");
+        ConfigurationRules.Require(errors, a.StrategyOptions.TrimFraction is >= 0 and < 0.5, "aggregation:strategyOptions:trimFraction", a.StrategyOptions.TrimFraction, "must be in [0, 0.5)", "use e.g. 0.2");
+        ConfigurationRules.Require(errors, a.StrategyOptions.ClipNorm > 0, "aggregation:strategyOptions:clipNorm", a.StrategyOptions.ClipNorm, "must be > 0", "use e.g. 1.0");
+    }
+
+    private static void CheckRollout(RolloutOptions o, ICollection<ConfigurationError> errors)
+    {
+        ConfigurationRules.Require(errors, o.CanaryFraction is >= 0 and <= 1, "rollout:canaryFraction", o.CanaryFraction, "must be in [0, 1]", "use e.g. 0.1");
+        ConfigurationRules.Require(errors, double.IsFinite(o.AccuracyMargin), "rollout:accuracyMargin", o.AccuracyMargin, "must be a finite number", "use e.g. 0.02");
+        ConfigurationRules.Positive(errors, "rollout:window", o.Window, o.Window.ToString("c", null));
+        ConfigurationRules.Require(errors, o.MinReports >= 1, "rollout:minReports", o.MinReports, "must be ≥ 1", "use e.g. 3");
+        ConfigurationRules.Require(errors, o.ChunkSize > 0, "rollout:chunkSize", o.ChunkSize, "must be > 0", "use e.g. 65536");
+    }
+}

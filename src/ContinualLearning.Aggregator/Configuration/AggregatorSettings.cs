@@ -1,0 +1,109 @@
+namespace ContinualLearning.Aggregator.Configuration;
+
+/// <summary>
+/// aggregator.json as the configuration binder sees it: one property per key of docs/aggregator.md (the camelCase names of
+/// <see cref="AggregatorOptions"/>), bound by the binding source generator. Values stay text, as on the device
+/// (Device/Configuration/DeviceSettings): the binder stops at the first value it cannot convert, while the service reports
+/// every problem at once, so <see cref="AggregatorOptionsReader"/> converts them.
+/// </summary>
+internal sealed class AggregatorSettings
+{
+    public string? Fleet { get; set; }
+
+    public string? ModelName { get; set; }
+
+    public string? RegistryPath { get; set; }
+
+    public string? PrivateKeyPath { get; set; }
+
+    public string? BrokerHost { get; set; }
+
+    public string? BrokerPort { get; set; }
+
+    public string? Username { get; set; }
+
+    public string? Password { get; set; }
+
+    public string? InstanceId { get; set; }
+
+    public string? SharedSubscription { get; set; }
+
+    public string? ShareGroup { get; set; }
+
+    public string? Tick { get; set; }
+
+    public ValidationSettings Validation { get; set; } = new();
+
+    public AggregationSettings Aggregation { get; set; } = new();
+
+    public RolloutSettings Rollout { get; set; } = new();
+
+    /// <summary>Null when the configuration has no <c>holdout</c> section (no holdout gate).</summary>
+    public HoldoutSettings? Holdout { get; set; }
+}
+
+/// <summary><c>validation:*</c>.</summary>
+internal sealed class ValidationSettings
+{
+    public string? MaxStaleness { get; set; }
+
+    public string? MaxNorm { get; set; }
+
+    public string? NormClipMode { get; set; }
+
+    public List<string>? AllowedDevices { get; set; }
+}
+
+/// <summary><c>aggregation:*</c>.</summary>
+internal sealed class AggregationSettings
+{
+    public string? BufferSize { get; set; }
+
+    public string? MaxWait { get; set; }
+
+    public string? MinDeltas { get; set; }
+
+    public string? Strategy { get; set; }
+
+    public StrategySettings StrategyOptions { get; set; } = new();
+
+    public string? ServerLearningRate { get; set; }
+
+    public string? StalenessAlpha { get; set; }
+}
+
+/// <summary><c>aggregation:strategyOptions:*</c>.</summary>
+internal sealed class StrategySettings
+{
+    public string? TrimFraction { get; set; }
+
+    public string? ClipNorm { get; set; }
+}
+
+/// <summary><c>rollout:*</c>.</summary>
+internal sealed class RolloutSettings
+{
+    public string? Canary { get; set; }
+
+    public string? CanaryFraction { get; set; }
+
+    public List<string>? CanaryDevices { get; set; }
+
+    public string? AccuracyMargin { get; set; }
+
+    public string? Window { get; set; }
+
+    public string? MinReports { get; set; }
+
+    public string? ChunkSize { get; set; }
+}
+
+/// <summary><c>holdout:*</c>.</summary>
+internal sealed class HoldoutSettings
+{
+    public string? CsvPath { get; set; }
+
+    public string? LabelColumn { get; set; }
+
+    public string? Margin { get; set; }
+}

@@ -1,0 +1,128 @@
+using System.Text.Json;
+using ContinualLearning.Aggregator.Registry;
+using Microsoft.Extensions.Logging;
+
+namespace ContinualLearning.Aggregator.Rollout;
+
+/// <summary>
+/// Takes a candidate to the fleet: canary first (or straight to all when there is no canary stage), then promotes or
+/// rolls back on the <see cref="RolloutPolicy"/> verdict, and after a restart picks up where the registry says it was.
+/// Status changes are compare-and-set, so with several instances only one acts on a decision. Callers serialise
+/// <see cref="StartAsync"/>, <see cref="CheckAsync"/> and <see cref="ResumeAsync"/>; <see cref="Report"/> may come
+/// from any thread.
+/// </summary>
+internal sealed partial class RolloutCoordinator(
+    ModelRegistry registry, AggregatorOptions options, IReleaseChannel channel, Journal journal, TimeProvider time, ILogger logger,
+    Action<string, DecisionKind> decided)
+{
+    private readonly HashSet<string> _toldCanary = new(StringComparer.Ordinal);
+    private volatile CanaryWatch? _watch;
+
+    /// <summary>The canary being watched, or null.</summary>
+    public CanaryWatch? Canary => _watch;
+
+    /// <summary>Files a telemetry accuracy report with the running canary, if any.</summary>
+    public void Report(AccuracyReport report) => _watch?.Add(report);
+
+    /// <summary>Publishes a candidate: to the canary cohort chosen among <paramref name="onlineDevices"/>, or to all when there is none.</summary>
+    public async Task StartAsync(ModelVersionRecord candidate, IEnumerable<string> onlineDevices, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(candidate);
+        var name = candidate.Name;
+        var control = registry.Latest(name, VersionStatus.Released)!;
+        var container = registry.Artifacts.Read(candidate.ArtifactSha256);
+        var canary = options.Rollout.Canary ? CohortAssigner.Canary(onlineDevices, options.Rollout) : [];
+        if (canary.Count == 0)
+        {
+            if (!registry.TryTransition(name, candidate.Version, VersionStatus.Candidate, VersionStatus.Released)) return;
+            var why = options.Rollout.Canary ? "no online canary device known; released to all" : "canary disabled; released to all";
+            journal.Decide(name, candidate.Version, DecisionKind.Released, why, "{}");
+            await channel.PublishAsync(container, name, candidate.Version, candidate.Parent, Cohorts.All, cancellationToken).ConfigureAwait(false);
+            LogReleased(logger, name, candidate.Version, why);
+            decided(candidate.Version, DecisionKind.Released);
+            return;
+        }
+        if (!registry.TryTransition(name, candidate.Version, VersionStatus.Candidate, VersionStatus.Canary)) return;
+        journal.Decide(name, candidate.Version, DecisionKind.CanaryStarted, $"canary cohort of {canary.Count} devices vs control on {control.Version}",
+            JsonSerializer.Serialize(canary.ToArray(), AggregatorJson.Default.StringArray));
+        _watch = new CanaryWatch(candidate.Version, control.Version, canary, time.GetUtcNow());
+        foreach (var device in canary)
+        {
+            if (_toldCanary.Add(device))
+                await channel.SetCohortAsync(device, Cohorts.Canary, options.InstanceId, cancellationToken).ConfigureAwait(false);
+        }
+        await channel.PublishAsync(container, name, candidate.Version, candidate.Parent, Cohorts.Canary, cancellationToken).ConfigureAwait(false);
+        LogCanary(logger, name, candidate.Version, canary.Count, canary);
+        decided(candidate.Version, DecisionKind.CanaryStarted);
+    }
+
+    /// <summary>Evaluates the running canary now and acts on the verdict; Wait when undecided, null when no canary runs.</summary>
+    public async Task<RolloutDecision?> CheckAsync(CancellationToken cancellationToken)
+    {
+        var watch = _watch;
+        if (watch is null) return null;
+        var name = options.ModelName;
+        var current = registry.GetVersion(name, watch.CandidateVersion);
+        if (current?.Status != VersionStatus.Canary)
+        {
+            _watch = null; // another instance decided
+            return null;
+        }
+        var decision = watch.Decide(options.Rollout, time.GetUtcNow());
+        if (decision.Verdict == RolloutVerdict.Wait) return decision;
+        if (decision.Verdict == RolloutVerdict.Promote)
+        {
+            if (registry.TryTransition(name, current.Version, VersionStatus.Canary, VersionStatus.Released))
+            {
+                journal.Decide(name, current.Version, DecisionKind.Promoted, decision.Reason, decision.ToJson());
+                await channel.PublishAsync(registry.Artifacts.Read(current.ArtifactSha256), name, current.Version, current.Parent, Cohorts.All, cancellationToken).ConfigureAwait(false);
+                LogPromoted(logger, name, current.Version, decision.Reason);
+                decided(current.Version, DecisionKind.Promoted);
+            }
+        }
+        else if (registry.TryTransition(name, current.Version, VersionStatus.Canary, VersionStatus.RolledBack))
+        {
+            journal.Decide(name, current.Version, DecisionKind.RolledBack, decision.Reason, decision.ToJson());
+            var previous = registry.GetVersion(name, watch.ControlVersion)!;
+            // The previous release goes out again for everyone; canary devices see a version different from theirs and reinstall it.
+            await channel.PublishAsync(registry.Artifacts.Read(previous.ArtifactSha256), name, previous.Version, previous.Parent, Cohorts.All, cancellationToken).ConfigureAwait(false);
+            LogRolledBack(logger, name, current.Version, previous.Version, decision.Reason);
+            decided(current.Version, DecisionKind.RolledBack);
+        }
+        _watch = null;
+        return decision;
+    }
+
+    /// <summary>After a restart: pick up a canary still running, or start the rollout of a candidate left unpublished by a crash.</summary>
+    public async Task ResumeAsync(IEnumerable<string> onlineDevices, CancellationToken cancellationToken)
+    {
+        var name = options.ModelName;
+        var control = registry.Latest(name, VersionStatus.Released)!;
+        if (registry.Latest(name, VersionStatus.Canary) is { } canary)
+        {
+            var started = registry.Decisions.List(name, canary.Version).LastOrDefault(d => d.Decision == DecisionKind.CanaryStarted);
+            var devices = started is null ? [] : JsonSerializer.Deserialize(started.NumbersJson, AggregatorJson.Default.StringArray) ?? [];
+            _watch = new CanaryWatch(canary.Version, control.Version, devices, started?.At ?? time.GetUtcNow());
+            LogResumed(logger, name, canary.Version, devices.Length);
+        }
+        else if (registry.Latest(name, VersionStatus.Candidate) is { } candidate && candidate.Seq > control.Seq)
+        {
+            await StartAsync(candidate, onlineDevices, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    [LoggerMessage(EventId = 300, Level = LogLevel.Information, Message = "Released {Model} {Version} to all ({Why})")]
+    private static partial void LogReleased(ILogger logger, string model, string version, string why);
+
+    [LoggerMessage(EventId = 301, Level = LogLevel.Information, Message = "Canary {Model} {Version} to {Count} devices: {Devices}")]
+    private static partial void LogCanary(ILogger logger, string model, string version, int count, IReadOnlyList<string> devices);
+
+    [LoggerMessage(EventId = 302, Level = LogLevel.Information, Message = "Promoted {Model} {Version} to all: {Reason}")]
+    private static partial void LogPromoted(ILogger logger, string model, string version, string reason);
+
+    [LoggerMessage(EventId = 303, Level = LogLevel.Warning, Message = "Rolled back {Model} {Version} (back to {Previous}): {Reason}")]
+    private static partial void LogRolledBack(ILogger logger, string model, string version, string previous, string reason);
+
+    [LoggerMessage(EventId = 304, Level = LogLevel.Information, Message = "Resuming canary of {Model} {Version} ({Count} devices)")]
+    private static partial void LogResumed(ILogger logger, string model, string version, int count);
+}

@@ -1,0 +1,12 @@
+namespace ContinualLearning.Aggregator.Strategies;
+
+/// <summary>
+/// One aggregation rule: combines flattened, weighted deltas into one update (Flower's <c>Strategy.aggregate_fit</c>).
+/// Implementations are pure (no state between calls, no I/O), so they can be property-tested: identical inputs give
+/// that input back and the order of the inputs does not matter. Parameters come in through the constructor.
+/// </summary>
+internal interface IAggregationStrategy
+{
+    /// <summary>The aggregated update; throws <see cref="ArgumentException"/> for an empty list or mismatched lengths.</summary>
+    float[] Aggregate(IReadOnlyList<WeightedUpdate> updates);
+}

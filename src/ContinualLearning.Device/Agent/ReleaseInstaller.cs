@@ -1,0 +1,180 @@
+using System.Security.Cryptography;
+using ContinualLearning.Bundle;
+using ContinualLearning.Fleet.Client;
+using ContinualLearning.Fleet.Messages;
+using ContinualLearning.Fleet.Signing;
+using ContinualLearning.Fleet.Topics;
+using Microsoft.Extensions.Logging;
+
+namespace ContinualLearning.Device.Agent;
+
+/// <summary>
+/// Installs signed releases for the device's cohort: reads the retained release, verifies its signature against the
+/// fleet key before fetching anything, collects its chunks through a resumable <see cref="BundleAssembler"/>
+/// (per-chunk and bundle SHA-256), extracts the bundle and hands it to <see cref="DeviceRuntime.InstallAsync"/>.
+/// Installs and refusals are counted; every refusal is also kept as <see cref="LastRejection"/> and raised as <see cref="Rejected"/>.
+/// </summary>
+internal sealed partial class ReleaseInstaller(DeviceRuntime runtime, ECDsa fleetKey, RuntimeSettings settings, IFleetConnection connection, ILogger logger)
+    : IDisposable
+{
+    private readonly SemaphoreSlim _lock = new(1, 1);
+    private readonly string _releaseTopic = FleetTopics.Release(runtime.Options.Fleet, runtime.Options.ModelName);
+    private BundleAssembler? _assembler;
+    private string? _chunkFilter;
+
+    /// <summary>The last release refused, with the reason; null once a release was installed.</summary>
+    public string? LastRejection { get; private set; }
+
+    /// <summary>Raised after a release was refused; the argument says why.</summary>
+    public event Action<string>? Rejected;
+
+    /// <summary>Subscribes to the model's retained release topic.</summary>
+    public Task SubscribeAsync(CancellationToken cancellationToken) => connection.SubscribeAsync(_releaseTopic, cancellationToken);
+
+    /// <summary>Reads the retained release again (the cohort changed: it may be for the new one).</summary>
+    public async Task ReconsiderAsync(CancellationToken cancellationToken)
+    {
+        await connection.UnsubscribeAsync(_releaseTopic, cancellationToken).ConfigureAwait(false);
+        await connection.SubscribeAsync(_releaseTopic, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>A message on the release topic: verifies it and starts fetching its chunks when it is for this device.</summary>
+    public async Task OnReleaseAsync(FleetMessage message, CancellationToken stop)
+    {
+        ArgumentNullException.ThrowIfNull(message);
+        if (message.Payload.Length == 0) return; // a cleared retained release
+        Release release;
+        try
+        {
+            release = FleetJson.ReadRelease(message.Payload);
+        }
+        catch (FleetMessageException ex)
+        {
+            Refuse($"release on {message.Topic} is unreadable: {ex.Message}");
+            return;
+        }
+        if (release.ModelName != runtime.Options.ModelName) return;
+        if (!IsForCohort(release.Cohort, settings.Cohort))
+        {
+            LogOtherCohort(logger, release.ModelName, release.Version, release.Cohort, settings.Cohort);
+            return;
+        }
+        var current = runtime.Learner?.Status;
+        if (current is not null && (current.BaseVersion == release.Version || IsNotNewer(release.Version, current.BaseVersion)))
+        {
+            LogNotNewer(logger, release.Version, current.BaseVersion);
+            return;
+        }
+        await _lock.WaitAsync(stop).ConfigureAwait(false);
+        try
+        {
+            if (_assembler?.Release.Version == release.Version && _assembler.Release.BundleSha256 == release.BundleSha256) return;
+            BundleAssembler assembler;
+            try
+            {
+                assembler = new BundleAssembler(release, fleetKey, Path.Combine(runtime.Options.ReleasesDirectory, "incoming", release.Version));
+            }
+            catch (BundleVerificationException ex)
+            {
+                Refuse(ex.Message);
+                return;
+            }
+            if (_chunkFilter is not null) await connection.UnsubscribeAsync(_chunkFilter, stop).ConfigureAwait(false);
+            _assembler = assembler;
+            _chunkFilter = FleetTopics.AllChunks(runtime.Options.Fleet, release.ModelName, release.Version);
+            LogFetching(logger, release.ModelName, release.Version, release.Cohort, release.ChunkCount, assembler.ResumedCount);
+            if (assembler.IsComplete) _ = Task.Run(() => InstallAsync(assembler, stop), CancellationToken.None);
+            else await connection.SubscribeAsync(_chunkFilter, stop).ConfigureAwait(false);
+        }
+        finally
+        {
+            _lock.Release();
+        }
+    }
+
+    /// <summary>A chunk of the release being fetched; installs the bundle once the last one arrived.</summary>
+    public async Task OnChunkAsync(FleetMessage message, CancellationToken stop)
+    {
+        ArgumentNullException.ThrowIfNull(message);
+        var assembler = _assembler;
+        if (assembler is null || assembler.IsComplete) return;
+        BundleChunk chunk;
+        try
+        {
+            chunk = BundleChunk.Decode(message.Payload);
+        }
+        catch (FleetMessageException ex)
+        {
+            LogChunkUnreadable(logger, message.Topic, ex.Message);
+            return;
+        }
+        if (chunk.Version != assembler.Release.Version) return;
+        var result = assembler.Accept(chunk);
+        if (result.Status == ChunkStatus.Rejected)
+        {
+            Refuse($"release {assembler.Release.ModelName} v{assembler.Release.Version}: {result.Reason}");
+            return;
+        }
+        if (result.Status == ChunkStatus.Accepted && assembler.IsComplete)
+            await InstallAsync(assembler, stop).ConfigureAwait(false);
+    }
+
+    public void Dispose() => _lock.Dispose();
+
+    /// <summary>A release addressed to <c>all</c> or to exactly this device's cohort.</summary>
+    internal static bool IsForCohort(string releaseCohort, string deviceCohort) =>
+        string.Equals(releaseCohort, "all", StringComparison.OrdinalIgnoreCase) || string.Equals(releaseCohort, deviceCohort, StringComparison.Ordinal);
+
+    /// <summary>True when both are semantic versions and <paramref name="candidate"/> is not above <paramref name="installed"/>.</summary>
+    internal static bool IsNotNewer(string candidate, string installed) =>
+        SemanticVersion.TryParse(candidate, out var c) && SemanticVersion.TryParse(installed, out var i) && c.CompareTo(i) <= 0;
+
+    private async Task InstallAsync(BundleAssembler assembler, CancellationToken stop)
+    {
+        var release = assembler.Release;
+        var target = Path.Combine(runtime.Options.ReleasesDirectory, release.Version);
+        try
+        {
+            var container = assembler.TryAssemble();
+            if (container is null) return; // a chunk on disk went bad; it is re-requested by staying subscribed
+            if (Directory.Exists(target)) Directory.Delete(target, recursive: true);
+            BundlePackager.Extract(container, target);
+            await runtime.InstallAsync(target, stop).ConfigureAwait(false);
+            runtime.Metrics.CountReleaseApplied();
+            assembler.Clear();
+            if (_chunkFilter is not null) await connection.UnsubscribeAsync(_chunkFilter, CancellationToken.None).ConfigureAwait(false);
+            _chunkFilter = null;
+            LastRejection = null;
+        }
+        catch (Exception ex) when (ex is BundleVerificationException or InvalidDataException or IOException or BundleException or ArgumentException)
+        {
+            assembler.Clear();
+            _assembler = null;
+            Refuse($"release {release.ModelName} v{release.Version} could not be installed: {ex.Message}");
+        }
+    }
+
+    private void Refuse(string reason)
+    {
+        LastRejection = reason;
+        runtime.Metrics.CountReleaseRejected();
+        runtime.LastError = reason;
+        LogRefused(logger, reason);
+        Rejected?.Invoke(reason);
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Release {Model} v{Version} is for cohort {ReleaseCohort}; this device is in {Cohort}: not installing.")]
+    private static partial void LogOtherCohort(ILogger logger, string model, string version, string releaseCohort, string cohort);
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Release {Version} is not newer than the installed base {Base}; ignoring.")]
+    private static partial void LogNotNewer(ILogger logger, string version, string @base);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Release {Model} v{Version} (cohort {Cohort}) verified; fetching {Count} chunks ({Resumed} already on disk).")]
+    private static partial void LogFetching(ILogger logger, string model, string version, string cohort, int count, int resumed);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Chunk on {Topic} unreadable: {Reason}")]
+    private static partial void LogChunkUnreadable(ILogger logger, string topic, string reason);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Release refused: {Reason}")]
+    private static partial void LogRefused(ILogger logger, string reason);
+}
