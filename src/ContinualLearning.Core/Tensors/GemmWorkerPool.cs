@@ -14,7 +14,12 @@ internal sealed unsafe class GemmWorkerPool : IDisposable
     private readonly Lock _gate = new();
     private readonly SemaphoreSlim[] _go;
     private readonly Thread[] _threads;
-    private readonly CountdownEvent _done = new(1);
+
+    // Completion: the last helper to finish releases _finished. Not a CountdownEvent: its ManualResetEventSlim
+    // allocates a lock object the first time a Wait has to block, which would make one steady-state GEMM allocate;
+    // SemaphoreSlim creates its lock object up front.
+    private readonly SemaphoreSlim _finished = new(0);
+    private int _pending;
     private GemmKernel.Job _job;
     private delegate*<in GemmKernel.Job, int, void> _body;
     private volatile bool _disposed;
@@ -81,14 +86,18 @@ internal sealed unsafe class GemmWorkerPool : IDisposable
             var helpers = job.Parts - 1;
             _job = job;
             _body = body;
-            _done.Reset(helpers);
+            Volatile.Write(ref _pending, helpers);
             for (var i = 0; i < helpers; i++)
             {
                 _go[i].Release();
             }
 
             body(in job, 0);
-            _done.Wait();
+            if (helpers > 0)
+            {
+                _finished.Wait();
+            }
+
             return true;
         }
         finally
@@ -126,7 +135,7 @@ internal sealed unsafe class GemmWorkerPool : IDisposable
             go.Dispose();
         }
 
-        _done.Dispose();
+        _finished.Dispose();
     }
 
     private void Loop(object? state)
@@ -147,7 +156,10 @@ internal sealed unsafe class GemmWorkerPool : IDisposable
             }
             finally
             {
-                _done.Signal();
+                if (Interlocked.Decrement(ref _pending) == 0)
+                {
+                    _finished.Release();
+                }
             }
         }
     }
