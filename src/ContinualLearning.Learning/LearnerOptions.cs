@@ -45,6 +45,7 @@ public sealed record LearnerOptions
     /// <summary>Replay buffer capacity (0 disables replay). Default 1,000.</summary>
     public int ReplayCapacity { get; init; } = 1_000;
 
+    /// <summary>Which samples the replay buffer keeps. Default reservoir.</summary>
     public ReplayPolicyKind ReplayPolicy { get; init; } = ReplayPolicyKind.Reservoir;
 
     /// <summary>Champion/challenger settings (run size, batches, holdout, margin, stateful/stateless).</summary>

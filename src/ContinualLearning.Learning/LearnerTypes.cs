@@ -13,12 +13,14 @@ public sealed record Prediction(long SampleId, int LabelIndex, string? LabelName
 /// <summary>Outcome of a training run: the recorded decision and the fresh sample ids it consumed.</summary>
 public sealed record TrainingRunResult(PromotionDecision Decision, IReadOnlyList<long> UsedSampleIds)
 {
+    /// <summary>True when the challenger became champion.</summary>
     public bool Promoted => Decision.Promoted;
 }
 
 /// <summary>Raised after a challenger was promoted and checkpointed. The daemon turns it into a delta (champion − base).</summary>
 public sealed class PromotedEventArgs : EventArgs
 {
+    /// <summary>The promoted champion's version (<c>&lt;base&gt;-local.&lt;n&gt;</c>).</summary>
     public required string NewVersion { get; init; }
 
     /// <summary>The global release the champion descends from (the delta's reference).</summary>
@@ -43,6 +45,7 @@ public sealed class DriftDetectedEventArgs : EventArgs
     /// <summary>The detector ("ADWIN(delta=0.002)" or "features: f1, f3").</summary>
     public required string Source { get; init; }
 
+    /// <summary>When it fired (the learner's clock).</summary>
     public required DateTimeOffset At { get; init; }
 
     /// <summary>Windowed accuracy when it fired (NaN before any label).</summary>
@@ -52,25 +55,34 @@ public sealed class DriftDetectedEventArgs : EventArgs
 /// <summary>A snapshot of the learner for status reports.</summary>
 public sealed record LearnerStatus
 {
+    /// <summary>The served model's name.</summary>
     public required string ModelName { get; init; }
 
+    /// <summary>The champion's version.</summary>
     public required string ModelVersion { get; init; }
 
+    /// <summary>The installed global release the champion descends from.</summary>
     public required string BaseVersion { get; init; }
 
+    /// <summary>The champion a rollback would restore; null when there is none.</summary>
     public string? PreviousVersion { get; init; }
 
     /// <summary>Training engine name ("managed", "torch").</summary>
     public required string Engine { get; init; }
 
+    /// <summary>Stateful (fine-tune the champion) or stateless (retrain from scratch).</summary>
     public required LearningMode Mode { get; init; }
 
+    /// <summary>True while learning is paused (serving and labelling continue).</summary>
     public required bool Paused { get; init; }
 
+    /// <summary>True while a challenger trains.</summary>
     public required bool Training { get; init; }
 
+    /// <summary>Predictions served since the learner opened (labelled arrivals not included; see <see cref="ContinualLearner.Counters"/>).</summary>
     public required long Predictions { get; init; }
 
+    /// <summary>Labels joined plus samples that arrived labelled, since the learner opened.</summary>
     public required long Labelled { get; init; }
 
     /// <summary>Sample rows in the transient store (pending + fresh + taken).</summary>
@@ -79,17 +91,22 @@ public sealed record LearnerStatus
     /// <summary>Labelled samples waiting for a run.</summary>
     public required long FreshSamples { get; init; }
 
+    /// <summary>Samples held in the replay buffer.</summary>
     public required int ReplaySize { get; init; }
 
+    /// <summary>Training runs started since the learner opened (cancelled ones included).</summary>
     public required long TrainingRuns { get; init; }
 
+    /// <summary>Challengers promoted since the learner opened.</summary>
     public required long Promotions { get; init; }
 
+    /// <summary>Drift alarms since the learner opened.</summary>
     public required long DriftAlarms { get; init; }
 
     /// <summary>Prequential accuracy over the last <see cref="LearnerOptions.AccuracyWindow"/> labelled predictions; null before any.</summary>
     public double? WindowedAccuracy { get; init; }
 
+    /// <summary>Labelled predictions in <see cref="WindowedAccuracy"/>.</summary>
     public required long WindowedSamples { get; init; }
 
     /// <summary>
@@ -99,6 +116,7 @@ public sealed record LearnerStatus
     /// </summary>
     public double? ReleaseWindowedAccuracy { get; init; }
 
+    /// <summary>Labelled predictions in <see cref="ReleaseWindowedAccuracy"/>.</summary>
     public long ReleaseWindowedSamples { get; init; }
 
     /// <summary>True when drift was detected since the last run.</summary>
@@ -107,5 +125,6 @@ public sealed record LearnerStatus
     /// <summary>The error-stream detector's name.</summary>
     public required string DriftDetector { get; init; }
 
+    /// <summary>The last run's decision; null before the first run since the learner opened.</summary>
     public PromotionDecision? LastDecision { get; init; }
 }

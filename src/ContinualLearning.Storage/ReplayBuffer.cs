@@ -27,16 +27,17 @@ public sealed class ReplayBuffer : IReplaySource
         _store = store;
         var options = store.Options;
         Capacity = options.ReplayCapacity;
-        _upsert = store.Prepare(
+        _upsert = store.Database.Prepare(
             "INSERT OR REPLACE INTO replay(slot, sample_id, time_ms, features, label_class, label_values) VALUES ($slot, $id, $time, $features, $class, $values)",
             "$slot", "$id", "$time", "$features", "$class", "$values");
-        _select = store.Prepare("SELECT sample_id, features, label_class, label_values FROM replay WHERE slot = $slot", "$slot");
+        _select = store.Database.Prepare("SELECT sample_id, features, label_class, label_values FROM replay WHERE slot = $slot", "$slot");
         lock (store.Gate) ReloadLocked();
     }
 
     /// <summary>Maximum samples held (0: replay disabled).</summary>
     public int Capacity { get; }
 
+    /// <summary>Which samples stay: reservoir (uniform over all offered) or class-balanced.</summary>
     public ReplayPolicyKind Policy => _store.Options.ReplayPolicy;
 
     /// <summary>Samples held now.</summary>
@@ -84,8 +85,8 @@ public sealed class ReplayBuffer : IReplaySource
                     {
                         if (sample is null)
                             throw new SampleRejectedException(SampleRejectionReason.WrongFeatureCount, $"Sample {i} of the batch is null.");
-                        _store.CheckFeatures(sample.Features, i, featureCount, "the replay buffer's feature width, set by its first sample; Clear() it when the model input changes");
-                        _store.CheckLabel(sample.Label, i, null);
+                        _store.Validator.CheckFeatures(sample.Features, i, featureCount, "the replay buffer's feature width, set by its first sample; Clear() it when the model input changes");
+                        _store.Validator.CheckLabel(sample.Label, i, null);
                     }
                     catch (SampleRejectedException e)
                     {
@@ -95,16 +96,16 @@ public sealed class ReplayBuffer : IReplaySource
                     if (featureCount is null)
                     {
                         featureCount = sample.Features.Length;
-                        _store.SetMeta("replay_features", featureCount.Value);
+                        _store.Database.SetMeta("replay_features", featureCount.Value);
                     }
                     var slot = policy.Offer(sample.Label.Kind == SampleLabelKind.Class ? sample.Label.ClassIndex : -1);
                     if (slot < 0) continue;
-                    var (labelClass, labelValues) = SampleStore.LabelColumns(sample.Label);
+                    var (labelClass, labelValues) = SampleDatabase.LabelColumns(sample.Label);
                     var p = _upsert.Parameters;
                     p[0].Value = slot;
                     p[1].Value = sample.Id;
                     p[2].Value = now;
-                    p[3].Value = _store.BlobLocked(sample.Features);
+                    p[3].Value = _store.Database.BlobLocked(sample.Features);
                     p[4].Value = labelClass;
                     p[5].Value = labelValues;
                     _upsert.ExecuteNonQuery();
@@ -133,7 +134,7 @@ public sealed class ReplayBuffer : IReplaySource
                 _select.Parameters[0].Value = slot;
                 using var reader = _select.ExecuteReader();
                 if (!reader.Read()) throw new InvalidOperationException($"Replay slot {slot} is missing from '{_store.DatabasePath}' although the policy holds {held} samples; the database was changed outside this store.");
-                result.Add(new TrainingSample(reader.GetInt64(0), _store.ReadFloatsLocked(reader, 1), SampleStore.ReadLabel(reader, 2, 3)));
+                result.Add(new TrainingSample(reader.GetInt64(0), _store.Database.ReadFloatsLocked(reader, 1), SampleDatabase.ReadLabel(reader, 2, 3)));
             }
             return result;
         }
@@ -166,7 +167,7 @@ public sealed class ReplayBuffer : IReplaySource
 
     internal void ClearLocked()
     {
-        _store.Execute("DELETE FROM replay; DELETE FROM meta WHERE key IN ('replay_state', 'replay_features')");
+        _store.Database.Execute("DELETE FROM replay; DELETE FROM meta WHERE key IN ('replay_state', 'replay_features')");
         _featureCount = null;
         _policy = Capacity == 0 ? null : ReplayPolicy.Create(Policy, Capacity, _store.Options.LabelCount, _store.Options.ReplaySeed);
         if (_policy is not null) SaveStateLocked(_policy);
@@ -177,15 +178,15 @@ public sealed class ReplayBuffer : IReplaySource
     {
         var options = _store.Options;
         var config = $"{options.ReplayPolicy}:{options.ReplayCapacity}:{options.LabelKind}:{options.LabelCount}";
-        if (_store.GetMeta("replay_config") as string != config)
+        if (_store.Database.GetMeta("replay_config") as string != config)
         {
             // A different policy or capacity cannot resume the old decisions; the replay buffer is a cache of past
             // training data, so starting it afresh is the honest choice.
             ClearLocked();
-            _store.SetMeta("replay_config", config);
+            _store.Database.SetMeta("replay_config", config);
             return;
         }
-        _featureCount = _store.GetMeta("replay_features") is long n ? (int)n : null;
+        _featureCount = _store.Database.GetMeta("replay_features") is long n ? (int)n : null;
         if (Capacity == 0)
         {
             _policy = null;
@@ -202,7 +203,7 @@ public sealed class ReplayBuffer : IReplaySource
                 classes.Add(reader.GetInt32(1));
             }
         }
-        var state = _store.GetMeta("replay_state") as byte[];
+        var state = _store.Database.GetMeta("replay_state") as byte[];
         var counts = state is null ? [] : FromBytes(state);
         var seen = counts.Length > 0 ? counts[0] : 0;
         var expectedRows = CountRows();
@@ -225,7 +226,7 @@ public sealed class ReplayBuffer : IReplaySource
     private void SaveStateLocked(IReplayPolicy policy)
     {
         var state = policy.ExportState();
-        _store.SetMeta("replay_state", ToBytes([state.Seen, .. state.SeenPerClass]));
+        _store.Database.SetMeta("replay_state", ToBytes([state.Seen, .. state.SeenPerClass]));
     }
 
     /// <summary>Floyd's algorithm: <paramref name="k"/> distinct values from [0, n) in O(k), then shuffled.</summary>

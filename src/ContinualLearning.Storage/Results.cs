@@ -8,6 +8,7 @@ public sealed record BatchRejection(int Index, SampleRejectedException Error);
 /// <summary>Outcome of <see cref="SampleStore.AddLabelledBatch"/>: ids aligned with the input (−1 where refused) and the refusals.</summary>
 public sealed record IngestResult(long[] Ids, IReadOnlyList<BatchRejection> Rejections)
 {
+    /// <summary>Samples stored.</summary>
     public int Accepted => Ids.Length - Rejections.Count;
 }
 

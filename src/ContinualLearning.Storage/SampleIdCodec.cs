@@ -1,7 +1,7 @@
 namespace ContinualLearning.Storage;
 
 /// <summary>
-/// Maps the store's internal row ids (monotonic, never reused: see SampleStore.ReserveRowIds) to public sample ids and back
+/// Maps the store's internal row ids (monotonic, never reused: see SampleBounds.NextRowId) to public sample ids and back
 /// with a keyed 8-round Feistel permutation over 52 bits. Why:
 /// <list type="bullet">
 /// <item>unique by construction (a permutation of distinct row ids), no collision check needed;</item>

@@ -35,6 +35,7 @@ public enum SampleRejectionReason
 /// </summary>
 public sealed class SampleRejectedException : Exception
 {
+    /// <summary>A refusal for <paramref name="reason"/>; <paramref name="message"/> says what was wrong and what to do.</summary>
     public SampleRejectedException(SampleRejectionReason reason, string message, long? sampleId = null)
         : base(message)
     {
@@ -42,21 +43,25 @@ public sealed class SampleRejectedException : Exception
         SampleId = sampleId;
     }
 
+    /// <summary>A refusal without details (for serializers and tests).</summary>
     public SampleRejectedException()
         : this(SampleRejectionReason.UnknownSampleId, "Sample rejected.")
     {
     }
 
+    /// <summary>A refusal with <paramref name="message"/> and no more specific reason.</summary>
     public SampleRejectedException(string message)
         : this(SampleRejectionReason.UnknownSampleId, message)
     {
     }
 
+    /// <summary>A refusal caused by <paramref name="innerException"/>.</summary>
     public SampleRejectedException(string message, Exception innerException)
         : base(message, innerException)
     {
     }
 
+    /// <summary>Why the sample or label was refused.</summary>
     public SampleRejectionReason Reason { get; }
 
     /// <summary>The sample id concerned, when the rejection is about an existing id.</summary>

@@ -45,6 +45,7 @@ public sealed record SampleStoreOptions
     /// <summary>Upper bound on the model version string length. Default 128.</summary>
     public int MaxModelVersionLength { get; init; } = 128;
 
+    /// <summary>Class indices (classification) or real values (regression). Default class.</summary>
     public StoreLabelKind LabelKind { get; init; } = StoreLabelKind.Class;
 
     /// <summary>Number of classes (<see cref="StoreLabelKind.Class"/>) or values per label (<see cref="StoreLabelKind.Values"/>). Required.</summary>
@@ -62,6 +63,7 @@ public sealed record SampleStoreOptions
     /// <summary>Replay buffer slots; 0 disables the replay buffer. Default 1,000.</summary>
     public int ReplayCapacity { get; init; } = 1_000;
 
+    /// <summary>Which samples the replay buffer keeps. Default reservoir.</summary>
     public ReplayPolicyKind ReplayPolicy { get; init; } = ReplayPolicyKind.Reservoir;
 
     /// <summary>Seed of the replay policy's random stream.</summary>

@@ -1,4 +1,3 @@
-using ContinualLearning.Drift;
 using ContinualLearning.Learning;
 using ContinualLearning.Streams;
 using ContinualLearning.Training;
@@ -71,7 +70,7 @@ public sealed class LearnerCounterTests : IDisposable
     [Fact]
     public async Task Drift_alarms_match_the_raised_events()
     {
-        var options = _f.Options() with { DriftDetectorFactory = () => new EveryNth(7) };
+        var options = _f.Options() with { DriftDetectorFactory = () => new EveryNthDetector(7) };
         await using var learner = await _f.OpenAsync(options);
         var raised = 0;
         learner.DriftDetected += (_, _) => raised++;
@@ -79,21 +78,5 @@ public sealed class LearnerCounterTests : IDisposable
         Assert.Equal(7, raised); // 50 labels, an alarm at every 7th
         Assert.Equal(raised, learner.Counters.DriftAlarms);
         Assert.Equal(raised, learner.Status.DriftAlarms);
-    }
-
-    /// <summary>Signals drift at every n-th update, so the expected alarm count is exact.</summary>
-    private sealed class EveryNth(int n) : IDriftDetector
-    {
-        private int _updates;
-
-        public bool DriftDetected { get; private set; }
-
-        public bool WarningDetected => false;
-
-        public string Name => $"every {n}";
-
-        public void Update(double x) => DriftDetected = ++_updates % n == 0;
-
-        public void Reset() => _updates = 0;
     }
 }

@@ -8,7 +8,7 @@ namespace ContinualLearning.Streams;
 /// (incremental) drift. Magnitude 0 gives a stationary concept; combine two seeds in a
 /// <see cref="ConceptDriftStream"/> for abrupt or sigmoid drift. Infinite and seeded.
 /// </summary>
-public sealed class RotatingHyperplane : IStream
+internal sealed class RotatingHyperplane : IStream
 {
     private readonly int _seed;
 

@@ -3,7 +3,7 @@ using ContinualLearning.Streams;
 namespace ContinualLearning.Evaluation;
 
 /// <summary>Accuracy on a held-out sample of an earlier concept before and after the model adapted to a later one.</summary>
-public sealed record ForgettingResult(double AccuracyBefore, double AccuracyAfter)
+internal sealed record ForgettingResult(double AccuracyBefore, double AccuracyAfter)
 {
     /// <summary>Accuracy lost on the old concept (positive = forgot).</summary>
     public double Forgetting => AccuracyBefore - AccuracyAfter;
@@ -13,7 +13,7 @@ public sealed record ForgettingResult(double AccuracyBefore, double AccuracyAfte
 }
 
 /// <summary>Forgetting / backward-transfer measurement on held-out data (prediction only, the model does not learn from it).</summary>
-public static class Forgetting
+internal static class Forgetting
 {
     /// <summary>Accuracy of <paramref name="model"/> on <paramref name="heldOut"/> without learning.</summary>
     public static double Accuracy(IOnlineClassifier model, IEnumerable<Sample> heldOut)

@@ -7,7 +7,7 @@ namespace ContinualLearning.Evaluation;
 /// <param name="LowestAccuracy">Lowest accuracy over any full W-window after the drift (before the next drift or the end); NaN if none fits.</param>
 public sealed record AdaptationResult(long DriftAt, double PreDriftAccuracy, long? Delay, double LowestAccuracy)
 {
-    /// <summary>Whether accuracy recovered (a <see cref="Delay"/> was found).</summary>
+    /// <summary>True when the accuracy came back within the tolerance before the next drift or the end.</summary>
     public bool Recovered => Delay.HasValue;
 }
 
@@ -18,7 +18,7 @@ public sealed record AdaptationResult(long DriftAt, double PreDriftAccuracy, lon
 /// next drift point (or the end of the stream). Only post-drift samples count, so a window that
 /// still holds old-concept predictions cannot hide the dip; d = 0 means no measurable loss.
 /// </summary>
-public static class AdaptationDelay
+internal static class AdaptationDelay
 {
     /// <summary>Computes the delay after each drift point from a per-sample correctness record.</summary>
     /// <param name="correct">correct[t] = the prediction for sample t was right.</param>

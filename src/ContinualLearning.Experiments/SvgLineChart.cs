@@ -5,13 +5,13 @@ using System.Text;
 namespace ContinualLearning.Experiments;
 
 /// <summary>One line of a chart.</summary>
-public sealed record ChartSeries(string Name, IReadOnlyList<double> Y);
+internal sealed record ChartSeries(string Name, IReadOnlyList<double> Y);
 
 /// <summary>
 /// A minimal SVG line chart (axes, grid, lines, legend, dashed vertical markers). Written by hand because the
 /// product carries no plotting library and an SVG is a few lines of XML that every browser renders.
 /// </summary>
-public static class SvgLineChart
+internal static class SvgLineChart
 {
     private static readonly string[] Palette = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"];
 

@@ -7,14 +7,14 @@ namespace ContinualLearning.Experiments;
 /// "No update": trains <see cref="StrategyOptions.Epochs"/> epochs on the first <see cref="StrategyOptions.WarmUp"/>
 /// samples, then freezes weights and input statistics — the model a device ships with and never retrains.
 /// </summary>
-public sealed class NoUpdateStrategy(ITrainingEngine engine, int featureCount, int classCount, StrategyOptions options)
+internal sealed class NoUpdateStrategy(ITrainingEngine engine, int featureCount, int classCount, StrategyOptions options)
     : MlpStrategy(engine, featureCount, classCount, options)
 {
     public override string Name => "none";
 
-    protected override int UpdateInterval => Options.WarmUp;
+    private protected override int UpdateInterval => Options.WarmUp;
 
-    protected override void Update(IReadOnlyList<LabelledRow> fresh)
+    private protected override void Update(IReadOnlyList<LabelledRow> fresh)
     {
         TrainEpochs(fresh, Options.Epochs);
         Learning = false;
@@ -27,20 +27,20 @@ public sealed class NoUpdateStrategy(ITrainingEngine engine, int featureCount, i
 /// throws the model away and trains a fresh one from the same initial weights for E epochs on that window.
 /// Costs min(seen, W) × E sample-gradients per retrain. The usual "retrain on a schedule" baseline.
 /// </summary>
-public sealed class StatelessRetrainStrategy(ITrainingEngine engine, int featureCount, int classCount, StrategyOptions options)
+internal sealed class StatelessRetrainStrategy(ITrainingEngine engine, int featureCount, int classCount, StrategyOptions options)
     : MlpStrategy(engine, featureCount, classCount, options)
 {
     private readonly Queue<LabelledRow> _window = new();
 
     public override string Name => "stateless";
 
-    protected override void Observe(LabelledRow row)
+    private protected override void Observe(LabelledRow row)
     {
         _window.Enqueue(row);
         if (_window.Count > Options.Window) _window.Dequeue();
     }
 
-    protected override void Update(IReadOnlyList<LabelledRow> fresh)
+    private protected override void Update(IReadOnlyList<LabelledRow> fresh)
     {
         // From scratch: same seed each time, so retrains differ only by the data they see.
         var head = Engine.Create(Spec, Options.Training, seed: Options.Seed);
@@ -54,12 +54,12 @@ public sealed class StatelessRetrainStrategy(ITrainingEngine engine, int feature
 /// Stateful fine-tuning: every U samples, continue training the current weights (and optimiser state) on those U
 /// samples only, <see cref="StrategyOptions.FineTuneEpochs"/> passes. Cheapest; forgets what it no longer sees.
 /// </summary>
-public sealed class StatefulFineTuneStrategy(ITrainingEngine engine, int featureCount, int classCount, StrategyOptions options)
+internal sealed class StatefulFineTuneStrategy(ITrainingEngine engine, int featureCount, int classCount, StrategyOptions options)
     : MlpStrategy(engine, featureCount, classCount, options)
 {
     public override string Name => "stateful";
 
-    protected override void Update(IReadOnlyList<LabelledRow> fresh) => TrainEpochs(fresh, Options.FineTuneEpochs);
+    private protected override void Update(IReadOnlyList<LabelledRow> fresh) => TrainEpochs(fresh, Options.FineTuneEpochs);
 }
 
 /// <summary>
@@ -68,7 +68,7 @@ public sealed class StatefulFineTuneStrategy(ITrainingEngine engine, int feature
 /// Fresh samples are offered to the buffer after the update, so replayed rows are always older.
 /// The EWC variant (<see cref="EwcStrategy"/>) also applies an EWC penalty (see <see cref="ReplayStrategy.Update"/>).
 /// </summary>
-public class ReplayStrategy : MlpStrategy
+internal class ReplayStrategy : MlpStrategy
 {
     private readonly ReplayMemory _memory;
     private readonly MicroBatchComposer _composer;
@@ -93,7 +93,7 @@ public class ReplayStrategy : MlpStrategy
     /// so the anchor moves with the model and the penalty resists moving weights that matter for old data).
     /// The Fisher samples count as sample-gradients.
     /// </summary>
-    protected override void Update(IReadOnlyList<LabelledRow> fresh)
+    private protected override void Update(IReadOnlyList<LabelledRow> fresh)
     {
         if (_ewc && _memory.Count > 0 && Options.EwcLambda > 0)
         {
@@ -121,7 +121,7 @@ public class ReplayStrategy : MlpStrategy
 }
 
 /// <summary>Replay + EWC (a named subclass so tables and factories can tell them apart).</summary>
-public sealed class EwcStrategy(ITrainingEngine engine, int featureCount, int classCount, StrategyOptions options)
+internal sealed class EwcStrategy(ITrainingEngine engine, int featureCount, int classCount, StrategyOptions options)
     : ReplayStrategy(engine, featureCount, classCount, options, ewc: true);
 
 /// <summary>
@@ -172,6 +172,7 @@ internal sealed class ReplayMemory(IReplayPolicy policy, ReplayMemory.Standardiz
 /// <summary>Creates strategies by kind.</summary>
 public static class StrategyFactory
 {
+    /// <summary>A new strategy of <paramref name="kind"/> for <paramref name="featureCount"/> inputs and <paramref name="classCount"/> classes.</summary>
     public static MlpStrategy Create(StrategyKind kind, ITrainingEngine engine, int featureCount, int classCount, StrategyOptions options) => kind switch
     {
         StrategyKind.NoUpdate => new NoUpdateStrategy(engine, featureCount, classCount, options),

@@ -4,10 +4,10 @@ using ContinualLearning.Training;
 namespace ContinualLearning.Experiments;
 
 /// <summary>A labelled sample as the strategies keep it: raw (unstandardised) features and a class index.</summary>
-public readonly record struct LabelledRow(float[] X, int Y);
+internal readonly record struct LabelledRow(float[] X, int Y);
 
 /// <summary>Something that reports the training compute it spent.</summary>
-public interface IComputeReporting
+internal interface IComputeReporting
 {
     /// <summary>Samples × passes through backward: every row of every train step, plus Fisher samples.</summary>
     long SampleGradients { get; }
@@ -34,7 +34,7 @@ public abstract class MlpStrategy : IOnlineClassifier, IComputeReporting, IDispo
     private float[] _batchY = [];
     private bool _disposed;
 
-    protected MlpStrategy(ITrainingEngine engine, int featureCount, int classCount, StrategyOptions options)
+    private protected MlpStrategy(ITrainingEngine engine, int featureCount, int classCount, StrategyOptions options)
     {
         ArgumentNullException.ThrowIfNull(engine);
         ArgumentNullException.ThrowIfNull(options);
@@ -54,28 +54,35 @@ public abstract class MlpStrategy : IOnlineClassifier, IComputeReporting, IDispo
     /// <summary>Short name for tables ("stateless", "replay", ...).</summary>
     public abstract string Name { get; }
 
+    /// <summary>The engine the head trains on.</summary>
     public ITrainingEngine Engine { get; }
 
+    /// <summary>The strategy's settings (update interval, epochs, replay, EWC).</summary>
     public StrategyOptions Options { get; }
 
+    /// <summary>The head's layer sizes and loss.</summary>
     public HeadSpec Spec { get; }
 
-    public long SampleGradients { get; protected set; }
+    /// <summary>Compute so far: rows of every train step times passes through backward, plus Fisher samples.</summary>
+    public long SampleGradients { get; private protected set; }
 
-    public long TrainSteps { get; protected set; }
+    /// <summary>Optimiser steps so far.</summary>
+    public long TrainSteps { get; private protected set; }
 
+    /// <summary>Updates so far (one per <see cref="StrategyOptions.UpdateEvery"/> labelled samples).</summary>
     public long Updates { get; private set; }
 
     /// <summary>The current head (replaced by strategies that retrain from scratch).</summary>
-    protected IHeadModel Head { get; set; }
+    private protected IHeadModel Head { get; set; }
 
-    protected RunningStandardizer Standardizer { get; }
+    private protected RunningStandardizer Standardizer { get; }
 
-    protected Random Rng { get; }
+    private protected Random Rng { get; }
 
     /// <summary>When false, <see cref="Learn"/> does nothing (a frozen model).</summary>
-    protected bool Learning { get; set; } = true;
+    private protected bool Learning { get; set; } = true;
 
+    /// <inheritdoc />
     public int Predict(ReadOnlySpan<float> x)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
@@ -87,6 +94,7 @@ public abstract class MlpStrategy : IOnlineClassifier, IComputeReporting, IDispo
         return best;
     }
 
+    /// <inheritdoc />
     public void Learn(ReadOnlySpan<float> x, int y)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
@@ -106,21 +114,21 @@ public abstract class MlpStrategy : IOnlineClassifier, IComputeReporting, IDispo
     }
 
     /// <summary>Samples between updates (the no-update strategy overrides it with its warm-up length).</summary>
-    protected virtual int UpdateInterval => Options.UpdateEvery;
+    private protected virtual int UpdateInterval => Options.UpdateEvery;
 
     /// <summary>Called for every labelled sample before it joins the pending batch (the stateless window uses it).</summary>
-    protected virtual void Observe(LabelledRow row)
+    private protected virtual void Observe(LabelledRow row)
     {
     }
 
     /// <summary>Trains on the samples collected since the last update (the list is cleared afterwards).</summary>
-    protected abstract void Update(IReadOnlyList<LabelledRow> fresh);
+    private protected abstract void Update(IReadOnlyList<LabelledRow> fresh);
 
     /// <summary>
     /// <paramref name="epochs"/> shuffled passes over <paramref name="rows"/> in micro-batches, standardised with the
     /// current statistics. Counts rows × epochs sample-gradients.
     /// </summary>
-    protected void TrainEpochs(IReadOnlyList<LabelledRow> rows, int epochs)
+    private protected void TrainEpochs(IReadOnlyList<LabelledRow> rows, int epochs)
     {
         var order = new int[rows.Count];
         for (var i = 0; i < order.Length; i++) order[i] = i;
@@ -138,7 +146,7 @@ public abstract class MlpStrategy : IOnlineClassifier, IComputeReporting, IDispo
     }
 
     /// <summary>One optimiser step on <paramref name="batch"/> (raw rows, standardised here).</summary>
-    protected void TrainBatch(IReadOnlyList<LabelledRow> batch)
+    private protected void TrainBatch(IReadOnlyList<LabelledRow> batch)
     {
         var n = batch.Count;
         if (n == 0) return;
@@ -156,7 +164,7 @@ public abstract class MlpStrategy : IOnlineClassifier, IComputeReporting, IDispo
     }
 
     /// <summary>Standardised features and class targets of <paramref name="rows"/> in the row-major layout of the head.</summary>
-    protected (float[] X, float[] Y) Standardize(IReadOnlyList<LabelledRow> rows)
+    private protected (float[] X, float[] Y) Standardize(IReadOnlyList<LabelledRow> rows)
     {
         var f = Spec.InputSize;
         var x = new float[rows.Count * f];
@@ -169,6 +177,7 @@ public abstract class MlpStrategy : IOnlineClassifier, IComputeReporting, IDispo
         return (x, y);
     }
 
+    /// <summary>Releases the head.</summary>
     public void Dispose()
     {
         if (_disposed) return;

@@ -23,10 +23,10 @@ public sealed class MajorityClass : IOnlineClassifier
     private long[] _counts = new long[2];
     private int _best;
 
-    /// <inheritdoc/>
+    /// <inheritdoc />
     public int Predict(ReadOnlySpan<float> x) => _best;
 
-    /// <inheritdoc/>
+    /// <inheritdoc />
     public void Learn(ReadOnlySpan<float> x, int y)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(y);
@@ -50,9 +50,9 @@ public sealed class LastClass : IOnlineClassifier
 {
     private int _last;
 
-    /// <inheritdoc/>
+    /// <inheritdoc />
     public int Predict(ReadOnlySpan<float> x) => _last;
 
-    /// <inheritdoc/>
+    /// <inheritdoc />
     public void Learn(ReadOnlySpan<float> x, int y) => _last = y;
 }

@@ -6,7 +6,7 @@ namespace ContinualLearning.Experiments;
 /// sample t come from samples 0…t−1: prequential evaluation never peeks into the future. A fixed
 /// standardisation from a warm-up prefix would be equally honest but goes stale under covariate drift.
 /// </summary>
-public sealed class RunningStandardizer
+internal sealed class RunningStandardizer
 {
     private readonly double[] _mean;
     private readonly double[] _m2;

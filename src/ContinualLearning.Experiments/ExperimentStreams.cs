@@ -45,19 +45,16 @@ public static class ExperimentStreams
     /// <summary>Held-out samples of the first concept.</summary>
     public const int HeldOutSize = 2000;
 
+    /// <summary>The SEA stream's segments A, B, A, B as SEA concept numbers.</summary>
+    private static readonly int[] SeaConcepts = [1, 2, 1, 2];
+
     /// <summary>SEA concepts 1 (θ = 8) and 2 (θ = 9) alternating A, B, A, B; 10% label noise.</summary>
     public static ExperimentStream Sea(DriftKind drift, long samples, int seed)
     {
         CheckSamples(samples);
-        var positions = Positions(samples);
         // Distinct seeds per segment so a recurring concept brings new points, not a replay of old ones.
-        IStream[] concepts = [.. new[] { 1, 2, 1, 2 }.Select((c, i) => (IStream)new SeaGenerator(c, 0.1, seed + 7919 * (i + 1)))];
-        var width = Width(drift, samples);
-        var stream = new ConceptDriftStream(concepts, positions, width, seed);
-        var heldOut = new SeaGenerator(1, noise: 0, seed: seed + 104729).Limit(HeldOutSize).ToList();
-        return new ExperimentStream(
-            "sea", $"SEA θ 8→9→8→9 (concepts 1,2,1,2), {drift.ToString().ToLowerInvariant()} drift at {string.Join(", ", positions)}{WidthText(width)}, 10% label noise",
-            stream, samples, positions, heldOut, FirstDriftStart(positions, width));
+        IStream[] concepts = [.. SeaConcepts.Select((c, i) => (IStream)new SeaGenerator(c, 0.1, seed + 7919 * (i + 1)))];
+        return Alternating("sea", "SEA θ 8→9→8→9 (concepts 1,2,1,2)", "10%", concepts, drift, samples, seed, SeaHeldOut(seed));
     }
 
     /// <summary>
@@ -69,18 +66,13 @@ public static class ExperimentStreams
     public static ExperimentStream SeaShift(DriftKind drift, long samples, int seed)
     {
         CheckSamples(samples);
-        var positions = Positions(samples);
         var schema = new StreamSchema(["f1", "f2", "f3"], ["0", "1"]);
         IStream Concept(bool shifted, int s) => shifted
             ? new DelegateStream(schema, () => ShiftedSea(9, 5, 0.1, s))
             : new SeaGenerator(1, 0.1, s);
         IStream[] concepts = [Concept(false, seed + 7919), Concept(true, seed + 2 * 7919), Concept(false, seed + 3 * 7919), Concept(true, seed + 4 * 7919)];
-        var width = Width(drift, samples);
-        var stream = new ConceptDriftStream(concepts, positions, width, seed);
-        var heldOut = new SeaGenerator(1, noise: 0, seed: seed + 104729).Limit(HeldOutSize).ToList();
-        return new ExperimentStream(
-            "sea-shift", $"SEA with covariate shift: A = θ 8 on [0,10]², B = θ 9 with f1 in [5,10]; A,B,A,B, {drift.ToString().ToLowerInvariant()} drift at {string.Join(", ", positions)}{WidthText(width)}, 10% label noise",
-            stream, samples, positions, heldOut, FirstDriftStart(positions, width));
+        return Alternating("sea-shift", "SEA with covariate shift: A = θ 8 on [0,10]², B = θ 9 with f1 in [5,10]; A,B,A,B", "10%",
+            concepts, drift, samples, seed, SeaHeldOut(seed));
     }
 
     private static IEnumerable<Sample> ShiftedSea(double threshold, double f1Min, double noise, int seed)
@@ -99,20 +91,15 @@ public static class ExperimentStreams
     public static ExperimentStream Hyperplane(DriftKind drift, long samples, int seed)
     {
         CheckSamples(samples);
-        var positions = Positions(samples);
         var a = new RotatingHyperplane(dimensions: 10, magnitudeOfChange: 0, noise: 0.05, seed: seed);
         var b = new RotatingHyperplane(dimensions: 10, magnitudeOfChange: 0, noise: 0.05, seed: seed + 1);
         // A generator's seed fixes both its hyperplane and its points; the second visit to A skips past every
         // point the first visit could have used, so it brings the same concept with new points.
         var aAgain = new DelegateStream(a.Schema, () => a.Skip((int)samples));
         var bAgain = new DelegateStream(b.Schema, () => b.Skip((int)samples));
-        var width = Width(drift, samples);
-        var stream = new ConceptDriftStream([a, b, aAgain, bAgain], positions, width, seed);
         var cleanA = new RotatingHyperplane(dimensions: 10, magnitudeOfChange: 0, noise: 0, seed: seed);
         var heldOut = cleanA.Skip((int)(2 * samples)).Take(HeldOutSize).ToList();
-        return new ExperimentStream(
-            "hyperplane", $"hyperplane, 10 dims, two fixed planes A→B→A→B, {drift.ToString().ToLowerInvariant()} drift at {string.Join(", ", positions)}{WidthText(width)}, 5% label noise",
-            stream, samples, positions, heldOut, FirstDriftStart(positions, width));
+        return Alternating("hyperplane", "hyperplane, 10 dims, two fixed planes A→B→A→B", "5%", [a, b, aAgain, bAgain], drift, samples, seed, heldOut);
     }
 
     /// <summary>
@@ -156,6 +143,24 @@ public static class ExperimentStreams
             previousX = s.Features;
         }
     }
+
+    /// <summary>
+    /// Four concepts switching at a quarter, half and three quarters of the run (abruptly, or over a gradual width),
+    /// described as "<paramref name="what"/>, &lt;drift&gt; drift at …, <paramref name="noise"/> label noise".
+    /// </summary>
+    private static ExperimentStream Alternating(string name, string what, string noise, IStream[] concepts, DriftKind drift, long samples, int seed,
+        IReadOnlyList<Sample> heldOut)
+    {
+        var positions = Positions(samples);
+        var width = Width(drift, samples);
+        var stream = new ConceptDriftStream(concepts, positions, width, seed);
+        return new ExperimentStream(
+            name, $"{what}, {drift.ToString().ToLowerInvariant()} drift at {string.Join(", ", positions)}{WidthText(width)}, {noise} label noise",
+            stream, samples, positions, heldOut, FirstDriftStart(positions, width));
+    }
+
+    /// <summary>Noise-free samples of SEA concept 1 (θ = 8), seeded apart from the stream's.</summary>
+    private static List<Sample> SeaHeldOut(int seed) => new SeaGenerator(1, noise: 0, seed: seed + 104729).Limit(HeldOutSize).ToList();
 
     private static long[] Positions(long samples) => [samples / 4, samples / 2, 3 * samples / 4];
 

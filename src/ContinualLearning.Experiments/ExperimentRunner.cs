@@ -65,6 +65,7 @@ public sealed record ExperimentResult(
 /// </summary>
 public static class ExperimentRunner
 {
+    /// <summary>Runs <paramref name="models"/> on <paramref name="stream"/>; <paramref name="progress"/> receives the samples done so far.</summary>
     public static ExperimentResult Run(ExperimentStream stream, IReadOnlyList<ExperimentEntry> models, RunnerOptions? options = null, IProgress<long>? progress = null)
     {
         ArgumentNullException.ThrowIfNull(stream);
