@@ -11,7 +11,7 @@ using System.Text;
 namespace ContinualLearning.Build;
 
 /// <summary>What <see cref="ElfVersionPatcher.MarkVersionWeak(byte[], string)"/> did.</summary>
-public enum ElfPatchOutcome
+internal enum ElfPatchOutcome
 {
     /// <summary>The file does not need the version at all; nothing changed.</summary>
     VersionNotNeeded,
@@ -32,7 +32,7 @@ public enum ElfPatchOutcome
 /// never calls. Debian 12 / Ubuntu 22.04 / Raspberry Pi OS bookworm ship GLIBCXX_3.4.30, so the library
 /// fails to load there although nothing it calls is missing.
 /// </remarks>
-public static class ElfVersionPatcher
+internal static class ElfVersionPatcher
 {
     /// <summary>The version libLibTorchSharp.so of TorchSharp 0.107.0 needs and Debian 12 lacks.</summary>
     public const string TorchSharpGlibcxxVersion = "GLIBCXX_3.4.32";
@@ -47,6 +47,15 @@ public static class ElfVersionPatcher
     private const int SectionHeaderSize = 64;
     private const int VerneedSize = 16;
     private const int VernauxSize = 16;
+
+    private static readonly char[] PathListSeparator = { ':' };
+
+    private static readonly string[] LibraryDirectories =
+    {
+        "/usr/lib/x86_64-linux-gnu", "/lib/x86_64-linux-gnu",
+        "/usr/lib/aarch64-linux-gnu", "/lib/aarch64-linux-gnu",
+        "/usr/lib64", "/lib64", "/usr/lib", "/lib",
+    };
 
     /// <summary>
     /// Sets VER_FLG_WEAK on every Vernaux entry named <paramref name="versionName"/> in <paramref name="image"/>
@@ -130,13 +139,8 @@ public static class ElfVersionPatcher
         var dirs = new List<string>();
         var ldPath = Environment.GetEnvironmentVariable("LD_LIBRARY_PATH");
         if (!string.IsNullOrEmpty(ldPath))
-            dirs.AddRange(ldPath!.Split(new[] { ':' }, StringSplitOptions.RemoveEmptyEntries));
-        dirs.AddRange(new[]
-        {
-            "/usr/lib/x86_64-linux-gnu", "/lib/x86_64-linux-gnu",
-            "/usr/lib/aarch64-linux-gnu", "/lib/aarch64-linux-gnu",
-            "/usr/lib64", "/lib64", "/usr/lib", "/lib",
-        });
+            dirs.AddRange(ldPath!.Split(PathListSeparator, StringSplitOptions.RemoveEmptyEntries));
+        dirs.AddRange(LibraryDirectories);
         var result = new List<string>();
         foreach (var dir in dirs)
         {

@@ -1,4 +1,3 @@
-using ContinualLearning.Onnx.Internal;
 using ContinualLearning.Onnx.Proto;
 using ContinualLearning.Tensors;
 using ContinualLearning.Training;

@@ -1,7 +1,6 @@
 using System.Runtime.InteropServices;
 using ContinualLearning.Tensors;
 using ContinualLearning.Training;
-using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 

@@ -6,20 +6,24 @@ namespace ContinualLearning.Bundle;
 /// </summary>
 public sealed class BundleException : Exception
 {
+    /// <summary>Creates the exception with the default message.</summary>
     public BundleException()
     {
     }
 
+    /// <summary>Creates the exception with a message naming the file, field and value.</summary>
     public BundleException(string message)
         : base(message)
     {
     }
 
+    /// <summary>Creates the exception with a message naming the file, field and value, and the underlying error.</summary>
     public BundleException(string message, Exception innerException)
         : base(message, innerException)
     {
     }
 
+    /// <summary>Creates the exception for <paramref name="field"/> of <paramref name="file"/>; the message is prefixed with both.</summary>
     public BundleException(string file, string? field, string message, Exception? innerException = null)
         : base(Compose(file, field, message), innerException)
     {

@@ -14,9 +14,11 @@ public sealed record InputSchema(IReadOnlyList<FeatureSpec> Features, int? Embed
     /// <summary>The head's input width: the embedding size with a backbone, else the feature count.</summary>
     public int HeadInputSize => EmbeddingSize ?? Features.Count;
 
+    /// <summary>Value equality: the feature lists are compared element by element, not by reference.</summary>
     public bool Equals(InputSchema? other) =>
         other is not null && EmbeddingSize == other.EmbeddingSize && Features.SequenceEqual(other.Features);
 
+    /// <inheritdoc/>
     public override int GetHashCode() => HashCode.Combine(EmbeddingSize, Features.Count);
 }
 
@@ -42,6 +44,7 @@ public sealed record TaskSpec
         OutputNames = outputNames;
     }
 
+    /// <summary>Classification or regression.</summary>
     public TaskKind Kind { get; }
 
     /// <summary>Class names in index order (empty for regression).</summary>
@@ -50,28 +53,34 @@ public sealed record TaskSpec
     /// <summary>Output names in output order (empty for classification).</summary>
     public IReadOnlyList<string> OutputNames { get; }
 
+    /// <summary>A classification task over these class names (index order).</summary>
     public static TaskSpec Classification(params IReadOnlyList<string> labelNames)
     {
         ArgumentNullException.ThrowIfNull(labelNames);
         return new(TaskKind.Classification, labelNames.ToArray(), []);
     }
 
+    /// <summary>A regression task with these named outputs (output order).</summary>
     public static TaskSpec Regression(params IReadOnlyList<string> outputNames)
     {
         ArgumentNullException.ThrowIfNull(outputNames);
         return new(TaskKind.Regression, [], outputNames.ToArray());
     }
 
+    /// <summary>Value equality: the name lists are compared element by element, not by reference.</summary>
     public bool Equals(TaskSpec? other) =>
         other is not null && Kind == other.Kind && LabelNames.SequenceEqual(other.LabelNames) && OutputNames.SequenceEqual(other.OutputNames);
 
+    /// <inheritdoc/>
     public override int GetHashCode() => HashCode.Combine(Kind, LabelNames.Count, OutputNames.Count);
 }
 
 /// <summary>Default training hyper-parameters shipped with a model: optimiser settings plus the micro-batch size.</summary>
 public sealed record TrainingDefaults
 {
+    /// <summary>Optimiser settings for on-device training.</summary>
     public TrainingOptions Options { get; init; } = new();
 
+    /// <summary>Samples per training micro-batch (new and replayed together).</summary>
     public int BatchSize { get; init; } = 32;
 }

@@ -26,6 +26,7 @@ public sealed class ModelBundle
     /// <summary>Full path of the bundle directory.</summary>
     public string Directory { get; }
 
+    /// <summary>The validated manifest.</summary>
     public ModelManifest Manifest { get; }
 
     /// <summary>Head weights in state_dict order (<see cref="HeadSpec.Parameters"/>), finite, shapes checked.</summary>
@@ -40,8 +41,10 @@ public sealed class ModelBundle
     /// <summary>Label ↔ index mapping for classification; null for regression.</summary>
     public LabelMap? Labels { get; }
 
+    /// <summary>The head's shape (from the manifest).</summary>
     public HeadSpec Head => Manifest.Head;
 
+    /// <summary>Default optimiser settings (from the manifest).</summary>
     public TrainingOptions TrainingOptions => Manifest.Training.Options;
 
     /// <summary>Loads and fully validates a bundle directory.</summary>

@@ -16,9 +16,13 @@ namespace ContinualLearning.Bundle;
 /// </remarks>
 public sealed partial record ModelManifest
 {
+    /// <summary>Manifest format version this build writes and the newest it reads.</summary>
     public const int CurrentFormatVersion = 1;
+    /// <summary>File name of the manifest inside a bundle.</summary>
     public const string ManifestFileName = "manifest.json";
+    /// <summary>File name of the head weights inside a bundle.</summary>
     public const string HeadFileName = "head.safetensors";
+    /// <summary>File name of the optional frozen backbone inside a bundle.</summary>
     public const string BackboneFileName = "backbone.onnx";
 
     /// <summary>Model name: letters, digits, '.', '_' or '-' (it appears in MQTT topics and paths).</summary>
@@ -33,12 +37,16 @@ public sealed partial record ModelManifest
     /// <summary>Creation time, UTC.</summary>
     public required DateTime CreatedUtc { get; init; }
 
+    /// <summary>The raw features the model consumes and how they are normalised.</summary>
     public required InputSchema InputSchema { get; init; }
 
+    /// <summary>What the head predicts.</summary>
     public required TaskSpec Task { get; init; }
 
+    /// <summary>Shape of the trainable head.</summary>
     public required HeadSpec Head { get; init; }
 
+    /// <summary>Default training hyper-parameters.</summary>
     public TrainingDefaults Training { get; init; } = new();
 
     /// <summary>Bundle file name → lower-case hex SHA-256. Filled in by <see cref="ModelBundle.Save"/>.</summary>

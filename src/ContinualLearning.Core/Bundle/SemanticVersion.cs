@@ -21,8 +21,11 @@ public sealed class SemanticVersion : IComparable<SemanticVersion>, IEquatable<S
         Text = text;
     }
 
+    /// <summary>The MAJOR number.</summary>
     public long Major { get; }
+    /// <summary>The MINOR number.</summary>
     public long Minor { get; }
+    /// <summary>The PATCH number.</summary>
     public long Patch { get; }
 
     /// <summary>Dot-separated pre-release identifiers ("rc.1"), or null for a release.</summary>
@@ -37,6 +40,7 @@ public sealed class SemanticVersion : IComparable<SemanticVersion>, IEquatable<S
     public static SemanticVersion Parse(string text) =>
         TryParse(text, out var version, out var error) ? version : throw new FormatException(error);
 
+    /// <summary>Parses a version; false when the text is not a semantic version.</summary>
     public static bool TryParse(string? text, out SemanticVersion version) => TryParse(text, out version, out _);
 
     /// <summary>Parses a version; on failure <paramref name="error"/> explains what is wrong.</summary>
@@ -95,6 +99,7 @@ public sealed class SemanticVersion : IComparable<SemanticVersion>, IEquatable<S
         return true;
     }
 
+    /// <summary>Semantic Versioning 2.0 precedence: numbers, then a release above its pre-releases, then pre-release identifiers; build metadata is ignored.</summary>
     public int CompareTo(SemanticVersion? other)
     {
         if (other is null) return 1;
@@ -113,19 +118,29 @@ public sealed class SemanticVersion : IComparable<SemanticVersion>, IEquatable<S
         return _preRelease.Length.CompareTo(other._preRelease.Length);
     }
 
+    /// <summary>Equal precedence (build metadata is ignored).</summary>
     public bool Equals(SemanticVersion? other) => CompareTo(other) == 0;
 
+    /// <inheritdoc/>
     public override bool Equals(object? obj) => obj is SemanticVersion v && Equals(v);
 
+    /// <inheritdoc/>
     public override int GetHashCode() => HashCode.Combine(Major, Minor, Patch, PreRelease);
 
+    /// <summary>The text the version was parsed from.</summary>
     public override string ToString() => Text;
 
+    /// <summary>Equal precedence.</summary>
     public static bool operator ==(SemanticVersion? a, SemanticVersion? b) => a is null ? b is null : a.Equals(b);
+    /// <summary>Different precedence.</summary>
     public static bool operator !=(SemanticVersion? a, SemanticVersion? b) => !(a == b);
+    /// <summary>Lower precedence; null is lowest.</summary>
     public static bool operator <(SemanticVersion? a, SemanticVersion? b) => a is null ? b is not null : a.CompareTo(b) < 0;
+    /// <summary>Higher precedence; null is lowest.</summary>
     public static bool operator >(SemanticVersion? a, SemanticVersion? b) => b < a;
+    /// <summary>Lower or equal precedence; null is lowest.</summary>
     public static bool operator <=(SemanticVersion? a, SemanticVersion? b) => !(b < a);
+    /// <summary>Higher or equal precedence; null is lowest.</summary>
     public static bool operator >=(SemanticVersion? a, SemanticVersion? b) => !(a < b);
 
     private static int ComparePreReleaseIdentifier(string a, string b)

@@ -1,26 +1,7 @@
 using System.Buffers.Binary;
 using System.Security.Cryptography;
-using System.Text;
 
 namespace ContinualLearning.Deltas;
-
-/// <summary>Limits and expectations applied while decoding an untrusted delta.</summary>
-public sealed record DeltaDecodeOptions
-{
-    /// <summary>Payloads larger than this are rejected before any parsing. Default 64 MiB.</summary>
-    public int MaxPayloadBytes { get; init; } = 64 * 1024 * 1024;
-
-    /// <summary>Upper bound on tensors per delta.</summary>
-    public int MaxTensors { get; init; } = 4096;
-
-    /// <summary>Upper bound on metrics per delta.</summary>
-    public int MaxMetrics { get; init; } = 64;
-
-    /// <summary>
-    /// When set, the delta must carry exactly these tensors (by name) with these shapes; e.g. <c>HeadSpec.Parameters()</c>.
-    /// </summary>
-    public IReadOnlyList<(string Name, int[] Shape)>? ExpectedTensors { get; init; }
-}
 
 /// <summary>
 /// The binary delta format "CLD1" (see docs/protocol.md): header, per-tensor sparse or dense values with
@@ -52,7 +33,7 @@ public static class DeltaCodec
         if (string.IsNullOrEmpty(h.BaseVersion)) throw new ArgumentException("Base version is empty; a delta must name the global version it was trained from.", nameof(delta));
         if (h.SampleCount < 0) throw new ArgumentException($"Sample count {h.SampleCount} is negative.", nameof(delta));
 
-        var w = new ByteWriter(EstimateSize(delta));
+        var w = new DeltaByteWriter(EstimateSize(delta));
         w.WriteBytes(Magic);
         w.WriteByte(FormatVersion);
         w.WriteString(h.ModelName, "model name");
@@ -82,7 +63,7 @@ public static class DeltaCodec
         return w.ToArray();
     }
 
-    private static void WriteTensor(ref ByteWriter w, TensorDelta t)
+    private static void WriteTensor(ref DeltaByteWriter w, TensorDelta t)
     {
         w.WriteString(t.Name, "tensor name");
         if (t.Shape.Length > MaxRank) throw new ArgumentException($"Tensor '{t.Name}' has rank {t.Shape.Length}; at most {MaxRank} is supported.");
@@ -182,7 +163,7 @@ public static class DeltaCodec
         if (!hash[..ChecksumLength].SequenceEqual(payload[^ChecksumLength..]))
             throw new DeltaFormatException($"Delta checksum mismatch over {body.Length} bytes: the payload is corrupted or truncated.");
 
-        var r = new SpanReader(body, 5);
+        var r = new DeltaSpanReader(body, 5);
         var modelName = r.ReadString("model name");
         var baseVersion = r.ReadString("base version");
         var deviceId = r.ReadString("device id");
@@ -221,7 +202,7 @@ public static class DeltaCodec
         return new WeightDelta(header, tensors);
     }
 
-    private static TensorDelta ReadTensor(ref SpanReader r, int ordinal)
+    private static TensorDelta ReadTensor(ref DeltaSpanReader r, int ordinal)
     {
         var name = r.ReadString($"name of tensor #{ordinal}");
         if (name.Length == 0) throw new DeltaFormatException($"Tensor #{ordinal} has an empty name.");
@@ -331,123 +312,4 @@ public static class DeltaCodec
 
     private static DeltaFormatException Bad(string tensor, string what) =>
         new($"Tensor '{tensor}': {what}") { TensorName = tensor };
-
-    /// <summary>Bounds-checked little-endian reader: every read past the end becomes a DeltaFormatException.</summary>
-    private ref struct SpanReader(ReadOnlySpan<byte> data, int position)
-    {
-        private readonly ReadOnlySpan<byte> _data = data;
-
-        public int Position { get; private set; } = position;
-
-        public readonly int Remaining => _data.Length - Position;
-
-        public readonly bool AtEnd => Position == _data.Length;
-
-        public ReadOnlySpan<byte> ReadBytes(int count, string field)
-        {
-            if (count < 0 || count > Remaining)
-                throw new DeltaFormatException($"Delta is truncated: {field} needs {count} bytes at offset {Position}, {Remaining} remain.");
-            var s = _data.Slice(Position, count);
-            Position += count;
-            return s;
-        }
-
-        public byte ReadByte(string field) => ReadBytes(1, field)[0];
-
-        public long ReadInt64(string field) => BinaryPrimitives.ReadInt64LittleEndian(ReadBytes(8, field));
-
-        public float ReadSingle(string field) => BinaryPrimitives.ReadSingleLittleEndian(ReadBytes(4, field));
-
-        public double ReadDouble(string field) => BinaryPrimitives.ReadDoubleLittleEndian(ReadBytes(8, field));
-
-        public ulong ReadVarint(string field)
-        {
-            ulong result = 0;
-            for (var shift = 0; shift < 64; shift += 7)
-            {
-                var b = ReadByte(field);
-                if (shift == 63 && b > 1)
-                    throw new DeltaFormatException($"Varint for {field} at offset {Position - 1} overflows 64 bits.");
-                result |= (ulong)(b & 0x7F) << shift;
-                if ((b & 0x80) == 0) return result;
-            }
-            throw new DeltaFormatException($"Varint for {field} ending at offset {Position} is longer than {Varint.MaxBytes} bytes.");
-        }
-
-        public long ReadVarintInt64(string field)
-        {
-            var v = ReadVarint(field);
-            if (v > long.MaxValue) throw new DeltaFormatException($"{field} {v} is out of range.");
-            return (long)v;
-        }
-
-        public int ReadVarintCount(string field, int max)
-        {
-            var v = ReadVarint(field);
-            if (v > (ulong)max) throw new DeltaFormatException($"{field} is {v}, over the limit of {max}.");
-            return (int)v;
-        }
-
-        public string ReadString(string field)
-        {
-            var length = ReadVarint($"length of {field}");
-            if (length > MaxStringBytes) throw new DeltaFormatException($"{field} is {length} bytes long, over the limit of {MaxStringBytes}.");
-            var bytes = ReadBytes((int)length, field);
-            try
-            {
-                return StrictUtf8.GetString(bytes);
-            }
-            catch (DecoderFallbackException ex)
-            {
-                throw new DeltaFormatException($"{field} at offset {Position - (int)length} is not valid UTF-8.", ex);
-            }
-        }
-    }
-
-    private static readonly UTF8Encoding StrictUtf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
-
-    /// <summary>Growable little-endian writer over a single array (no streams, so encoding stays allocation-light).</summary>
-    private struct ByteWriter(int capacity)
-    {
-        private byte[] _buffer = new byte[Math.Max(capacity, 64)];
-        private int _length;
-
-        public readonly ReadOnlySpan<byte> Span => _buffer.AsSpan(0, _length);
-
-        public Span<byte> Reserve(int count)
-        {
-            if (_length + count > _buffer.Length)
-                Array.Resize(ref _buffer, Math.Max(_buffer.Length * 2, _length + count));
-            var s = _buffer.AsSpan(_length, count);
-            _length += count;
-            return s;
-        }
-
-        public void WriteByte(byte b) => Reserve(1)[0] = b;
-
-        public void WriteBytes(ReadOnlySpan<byte> bytes) => bytes.CopyTo(Reserve(bytes.Length));
-
-        public void WriteVarint(ulong v)
-        {
-            Span<byte> tmp = stackalloc byte[Varint.MaxBytes];
-            WriteBytes(tmp[..Varint.Write(tmp, v)]);
-        }
-
-        public void WriteInt64(long v) => BinaryPrimitives.WriteInt64LittleEndian(Reserve(8), v);
-
-        public void WriteSingle(float v) => BinaryPrimitives.WriteSingleLittleEndian(Reserve(4), v);
-
-        public void WriteDouble(double v) => BinaryPrimitives.WriteDoubleLittleEndian(Reserve(8), v);
-
-        public void WriteString(string s, string field)
-        {
-            ArgumentNullException.ThrowIfNull(s, field);
-            var count = Encoding.UTF8.GetByteCount(s);
-            if (count > MaxStringBytes) throw new ArgumentException($"The {field} '{s}' is {count} bytes in UTF-8; at most {MaxStringBytes} are allowed.");
-            WriteVarint((ulong)count);
-            Encoding.UTF8.GetBytes(s, Reserve(count));
-        }
-
-        public readonly byte[] ToArray() => _buffer.AsSpan(0, _length).ToArray();
-    }
 }

@@ -13,6 +13,7 @@ public sealed record DeltaCompressionOptions(double Fraction = 0.01, DeltaEncodi
     /// <summary>Dense fp32: lossless, the uncompressed reference.</summary>
     public static DeltaCompressionOptions DenseFloat32 { get; } = new(1.0, DeltaEncoding.Float32);
 
+    /// <summary>True when every element is sent (<see cref="Fraction"/> ≥ 1), so the wire carries no indices.</summary>
     public bool IsDense => Fraction >= 1.0;
 
     internal void Validate()

@@ -7,15 +7,18 @@ namespace ContinualLearning.Deltas;
 /// </summary>
 public sealed class DeltaFormatException : Exception
 {
+    /// <summary>Creates the exception with the default message.</summary>
     public DeltaFormatException()
     {
     }
 
+    /// <summary>Creates the exception with a message saying what was wrong, where, and with which value.</summary>
     public DeltaFormatException(string message)
         : base(message)
     {
     }
 
+    /// <summary>Creates the exception with a message saying what was wrong, and the underlying error.</summary>
     public DeltaFormatException(string message, Exception innerException)
         : base(message, innerException)
     {

@@ -12,6 +12,7 @@ public sealed class ErrorFeedback
 {
     private readonly Dictionary<string, NamedTensor> _residuals = new(StringComparer.Ordinal);
 
+    /// <summary>Starts with no residuals.</summary>
     public ErrorFeedback()
     {
     }

@@ -28,6 +28,7 @@ public sealed record DeltaHeader(
 /// </summary>
 public sealed class TensorDelta
 {
+    /// <summary>Creates a tensor delta; <paramref name="indices"/> null means dense (one value per element).</summary>
     public TensorDelta(string name, int[] shape, DeltaEncoding encoding, float scale, int[]? indices, float[] values)
     {
         ArgumentException.ThrowIfNullOrEmpty(name);
@@ -52,10 +53,13 @@ public sealed class TensorDelta
         ElementCount = elements;
     }
 
+    /// <summary>Tensor name as in the model's state_dict ("0.weight").</summary>
     public string Name { get; }
 
+    /// <summary>Shape of the whole tensor (not of the values carried).</summary>
     public int[] Shape { get; }
 
+    /// <summary>How the values travel on the wire.</summary>
     public DeltaEncoding Encoding { get; }
 
     /// <summary>Quantisation scale: value = stored × scale (1 for fp32).</summary>
@@ -67,8 +71,10 @@ public sealed class TensorDelta
     /// <summary>Dequantised values, one per index (or per element when dense).</summary>
     public float[] Values { get; }
 
+    /// <summary>Elements of the whole tensor (product of <see cref="Shape"/>).</summary>
     public long ElementCount { get; }
 
+    /// <summary>Dense when <see cref="Indices"/> is null, else sparse.</summary>
     public DeltaLayout Layout => Indices is null ? DeltaLayout.Dense : DeltaLayout.Sparse;
 
     /// <summary>Number of values carried.</summary>
@@ -95,6 +101,7 @@ public sealed class TensorDelta
         return new NamedTensor(Name, (int[])Shape.Clone(), data);
     }
 
+    /// <summary>Name, shape, encoding, layout and values carried / elements, for logs.</summary>
     public override string ToString() => $"{Name} [{string.Join(", ", Shape)}] {Encoding} {Layout} {Count}/{ElementCount}";
 }
 

@@ -61,10 +61,15 @@ public sealed class Adwin : IDriftDetector
         Reset();
     }
 
+    /// <summary>Confidence of a cut: smaller means fewer false alarms and slower detection.</summary>
     public double Delta { get; }
+    /// <summary>Cuts are checked every this many updates.</summary>
     public int Clock { get; }
+    /// <summary>M: buckets of one size kept before two are merged.</summary>
     public int MaxBucketsPerRow { get; }
+    /// <summary>No cut is checked until the window holds more than this many elements.</summary>
     public int GracePeriod { get; }
+    /// <summary>Both sides of a cut must hold at least this many elements.</summary>
     public int MinSubWindowLength { get; }
 
     /// <summary>Number of elements currently in the adaptive window.</summary>

@@ -32,8 +32,11 @@ public sealed class Ddm : IDriftDetector
         Reset();
     }
 
+    /// <summary>Values needed before p and s are trusted.</summary>
     public int MinSamples { get; }
+    /// <summary>Warning when p+s ≥ p_min + WarningLevel·s_min.</summary>
     public double WarningLevel { get; }
+    /// <summary>Drift when p+s ≥ p_min + DriftLevel·s_min.</summary>
     public double DriftLevel { get; }
 
     /// <summary>Error rate since the last restart.</summary>

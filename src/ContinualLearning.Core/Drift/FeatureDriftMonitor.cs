@@ -42,8 +42,11 @@ public sealed record FeatureDriftOptions
 /// <summary>Which statistics a <see cref="FeatureDriftMonitor"/> alarms on.</summary>
 public enum FeatureDriftTests
 {
+    /// <summary>Alarm when the population stability index exceeds its threshold.</summary>
     Psi,
+    /// <summary>Alarm when the Kolmogorov-Smirnov test rejects "same distribution" at the configured alpha.</summary>
     KolmogorovSmirnov,
+    /// <summary>Alarm when either test does.</summary>
     Either,
 }
 

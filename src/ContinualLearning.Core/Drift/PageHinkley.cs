@@ -30,9 +30,13 @@ public sealed class PageHinkley : IDriftDetector
         Reset();
     }
 
+    /// <summary>Magnitude of change tolerated: deviations below it are treated as noise.</summary>
     public double Delta { get; }
+    /// <summary>λ: the cumulative deviation that raises an alarm.</summary>
     public double Threshold { get; }
+    /// <summary>Fading factor of the cumulative sum (1 = no fading).</summary>
     public double Alpha { get; }
+    /// <summary>No alarm before this many values since the last (re)start.</summary>
     public int MinInstances { get; }
 
     /// <summary>Current test statistic m_t − M_t (compare with <see cref="Threshold"/>).</summary>

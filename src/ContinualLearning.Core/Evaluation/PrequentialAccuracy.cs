@@ -27,7 +27,9 @@ public sealed class PrequentialAccuracy
         FadingFactor = fadingFactor;
     }
 
+    /// <summary>Length of the sliding window, in predictions.</summary>
     public int WindowSize => _window.Length;
+    /// <summary>α of the fading accuracy.</summary>
     public double FadingFactor { get; }
 
     /// <summary>Predictions scored so far.</summary>

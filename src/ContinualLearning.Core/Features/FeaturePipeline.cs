@@ -55,7 +55,7 @@ public sealed class FeaturePipeline
         if (raw.Length != _names.Length)
             throw new FeatureValidationException(
                 $"Sample has {raw.Length} values but the model expects {_names.Length} features ({Preview()}), in that order.", null, -1, null);
-        CheckDestination(destination.Length, 1);
+        CheckDestination(destination.Length, 1, nameof(destination));
         for (var i = 0; i < raw.Length; i++)
             destination[i] = NormalizeOne(raw[i], i, sample: -1);
     }
@@ -68,7 +68,7 @@ public sealed class FeaturePipeline
         if (raw.Length != batch * _names.Length)
             throw new FeatureValidationException(
                 $"Batch of {batch} samples needs {batch * _names.Length} values ({batch} × {_names.Length} features) but {raw.Length} were given.", null, -1, null);
-        CheckDestination(destination.Length, batch);
+        CheckDestination(destination.Length, batch, nameof(destination));
         for (var s = 0; s < batch; s++)
         {
             var offset = s * _names.Length;
@@ -85,7 +85,7 @@ public sealed class FeaturePipeline
     public void Normalize(IReadOnlyDictionary<string, float> raw, Span<float> destination)
     {
         ArgumentNullException.ThrowIfNull(raw);
-        CheckDestination(destination.Length, 1);
+        CheckDestination(destination.Length, 1, nameof(destination));
         for (var i = 0; i < _names.Length; i++)
         {
             if (!raw.TryGetValue(_names[i], out var value))
@@ -127,10 +127,10 @@ public sealed class FeaturePipeline
         return z;
     }
 
-    private void CheckDestination(int length, int batch)
+    private void CheckDestination(int length, int batch, string paramName)
     {
         if (length < batch * _names.Length)
-            throw new ArgumentException($"Destination holds {length} floats; {batch} × {_names.Length} features are needed.", "destination");
+            throw new ArgumentException($"Destination holds {length} floats; {batch} × {_names.Length} features are needed.", paramName);
     }
 
     private static string Where(int sample) => sample < 0 ? "" : $"Sample {sample}: ";

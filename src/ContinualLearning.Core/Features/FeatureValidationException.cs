@@ -7,20 +7,24 @@ namespace ContinualLearning.Features;
 /// </summary>
 public sealed class FeatureValidationException : ArgumentException
 {
+    /// <summary>Creates the exception with the default message.</summary>
     public FeatureValidationException()
     {
     }
 
+    /// <summary>Creates the exception with a message naming the feature and value.</summary>
     public FeatureValidationException(string message)
         : base(message)
     {
     }
 
+    /// <summary>Creates the exception with a message naming the feature and value, and the underlying error.</summary>
     public FeatureValidationException(string message, Exception innerException)
         : base(message, innerException)
     {
     }
 
+    /// <summary>Creates the exception for <paramref name="feature"/> (schema index <paramref name="index"/>, −1 for none) with its raw value.</summary>
     public FeatureValidationException(string message, string? feature, int index, float? value)
         : base(message)
     {

@@ -10,6 +10,7 @@ public sealed class LabelMap
     private readonly string[] _names;
     private readonly Dictionary<string, int> _indexByName;
 
+    /// <summary>Maps <paramref name="labelNames"/> (at least two, unique, case-sensitive) to indices 0, 1, ….</summary>
     public LabelMap(IReadOnlyList<string> labelNames)
     {
         ArgumentNullException.ThrowIfNull(labelNames);
@@ -22,8 +23,10 @@ public sealed class LabelMap
                 throw new ArgumentException($"Label '{_names[i]}' appears twice; labels must be unique.", nameof(labelNames));
     }
 
+    /// <summary>Number of labels.</summary>
     public int Count => _names.Length;
 
+    /// <summary>Label names in index order.</summary>
     public IReadOnlyList<string> Names => _names;
 
     /// <summary>The index of a label.</summary>
@@ -37,6 +40,7 @@ public sealed class LabelMap
             "A new class needs a new model version with a larger head.", nameof(label));
     }
 
+    /// <summary>The index of a label; false when the label is unknown.</summary>
     public bool TryGetIndex(string label, out int index) => _indexByName.TryGetValue(label, out index);
 
     /// <summary>The label at an index.</summary>

@@ -11,7 +11,7 @@ namespace ContinualLearning.Replay;
 /// </list>
 /// Once every class has been offered enough samples, class counts differ by at most one.
 /// </summary>
-public sealed class ClassBalancedPolicy : IReplayPolicy
+internal sealed class ClassBalancedPolicy : IReplayPolicy
 {
     private readonly Random _rng;
     private readonly int[] _slotClass;

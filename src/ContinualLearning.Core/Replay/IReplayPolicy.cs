@@ -16,6 +16,7 @@ public enum ReplayPolicyKind
 /// </summary>
 public interface IReplayPolicy
 {
+    /// <summary>Which policy this is.</summary>
     ReplayPolicyKind Kind { get; }
 
     /// <summary>Number of slots.</summary>

@@ -50,6 +50,7 @@ public sealed class MicroBatchComposer
 {
     private readonly HeadSpec _spec;
 
+    /// <summary>Composes batches of <paramref name="batchSize"/> rows for <paramref name="spec"/>, of which round(batchSize · <paramref name="replayRatio"/>) are replayed (at least one fresh row per batch).</summary>
     public MicroBatchComposer(HeadSpec spec, int batchSize, double replayRatio)
     {
         ArgumentNullException.ThrowIfNull(spec);
@@ -64,8 +65,10 @@ public sealed class MicroBatchComposer
         if (ReplayPerBatch >= batchSize) ReplayPerBatch = batchSize - 1;
     }
 
+    /// <summary>Rows in a full batch.</summary>
     public int BatchSize { get; }
 
+    /// <summary>Share of replayed rows in a batch, in [0, 1).</summary>
     public double ReplayRatio { get; }
 
     /// <summary>Replayed rows in a full batch.</summary>

@@ -5,7 +5,7 @@ namespace ContinualLearning.Replay;
 /// min(1, capacity / n), independently of when it came. The n-th sample (1-based) fills a free slot,
 /// or once full replaces slot j when j = uniform[0, n) falls below the capacity.
 /// </summary>
-public sealed class ReservoirPolicy : IReplayPolicy
+internal sealed class ReservoirPolicy : IReplayPolicy
 {
     private readonly Random _rng;
     private readonly int[] _slotClass;

@@ -35,6 +35,7 @@ public readonly struct SampleLabel : IEquatable<SampleLabel>
     /// <summary>A real-valued label; the values are copied.</summary>
     public static SampleLabel FromValues(ReadOnlySpan<float> values) => new(SampleLabelKind.Values, -1, values.ToArray());
 
+    /// <summary>Whether this is a class label, a values label, or no label.</summary>
     public SampleLabelKind Kind { get; }
 
     /// <summary>The class index of a class label; -1 otherwise.</summary>
@@ -43,6 +44,7 @@ public readonly struct SampleLabel : IEquatable<SampleLabel>
     /// <summary>The values of a values label; empty otherwise.</summary>
     public ReadOnlySpan<float> Values => _values;
 
+    /// <summary>Same kind and the same class index or values.</summary>
     public bool Equals(SampleLabel other) => Kind == other.Kind && Kind switch
     {
         SampleLabelKind.Class => ClassIndex == other.ClassIndex,
@@ -50,14 +52,19 @@ public readonly struct SampleLabel : IEquatable<SampleLabel>
         _ => true,
     };
 
+    /// <inheritdoc/>
     public override bool Equals(object? obj) => obj is SampleLabel other && Equals(other);
 
+    /// <inheritdoc/>
     public override int GetHashCode() => HashCode.Combine(Kind, ClassIndex, _values?.Length ?? 0);
 
+    /// <summary>Same kind and the same class index or values.</summary>
     public static bool operator ==(SampleLabel left, SampleLabel right) => left.Equals(right);
 
+    /// <summary>Different kind, class index or values.</summary>
     public static bool operator !=(SampleLabel left, SampleLabel right) => !left.Equals(right);
 
+    /// <summary>"class 3", "values [0.5, 1]" or "(no label)", for logs.</summary>
     public override string ToString() => Kind switch
     {
         SampleLabelKind.Class => $"class {ClassIndex}",

@@ -14,6 +14,7 @@ namespace ContinualLearning.Replay;
 /// </summary>
 public static class TargetEncoder
 {
+    /// <summary>Writes <paramref name="label"/> into <paramref name="target"/> (<see cref="HeadSpec.TargetWidth"/> floats) as described above.</summary>
     public static void Write(HeadSpec spec, in SampleLabel label, Span<float> target)
     {
         ArgumentNullException.ThrowIfNull(spec);

@@ -79,6 +79,7 @@ public sealed class ConceptDriftStream : IStream
         return 1 / (1 + Math.Exp(-4.0 * (t - _positions[j]) / Width));
     }
 
+    /// <inheritdoc/>
     public IEnumerator<Sample> GetEnumerator()
     {
         var rng = new Random(_seed);

@@ -3,7 +3,7 @@ using System.Globalization;
 namespace ContinualLearning.Streams;
 
 /// <summary>A value in a CSV file that could not be used; names the file, line, column and value.</summary>
-public sealed class CsvDataException(string file, int line, string? column, string? value, string problem)
+internal sealed class CsvDataException(string file, int line, string? column, string? value, string problem)
     : FormatException(Describe(file, line, column, value, problem))
 {
     public string File { get; } = file;
@@ -181,6 +181,7 @@ public sealed class CsvStream : IStream
         return new CsvStream(new StreamSchema([.. featureIndices.Select(i => names[i])], [.. classes]), samples, sourceName);
     }
 
+    /// <inheritdoc/>
     public IEnumerator<Sample> GetEnumerator() => ((IEnumerable<Sample>)_samples).GetEnumerator();
 
     System.Collections.IEnumerator System.Collections.IEnumerable.GetEnumerator() => GetEnumerator();

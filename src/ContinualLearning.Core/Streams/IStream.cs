@@ -6,7 +6,9 @@ public readonly record struct Sample(float[] Features, int Label);
 /// <summary>Names of a stream's features and classes (class index i is <c>Classes[i]</c>).</summary>
 public sealed record StreamSchema(IReadOnlyList<string> Features, IReadOnlyList<string> Classes)
 {
+    /// <summary>Number of features.</summary>
     public int FeatureCount => Features.Count;
+    /// <summary>Number of classes.</summary>
     public int ClassCount => Classes.Count;
 }
 
@@ -53,8 +55,10 @@ public static class StreamExtensions
 /// <summary>A stream defined by a schema and an enumerator factory (each enumeration calls it afresh).</summary>
 public sealed class DelegateStream(StreamSchema schema, Func<IEnumerable<Sample>> samples) : IStream
 {
+    /// <inheritdoc/>
     public StreamSchema Schema { get; } = schema;
 
+    /// <inheritdoc/>
     public IEnumerator<Sample> GetEnumerator() => samples().GetEnumerator();
 
     System.Collections.IEnumerator System.Collections.IEnumerable.GetEnumerator() => GetEnumerator();

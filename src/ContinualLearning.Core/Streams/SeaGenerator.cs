@@ -28,8 +28,11 @@ public sealed class SeaGenerator : IStream
         _seed = seed;
     }
 
+    /// <summary>The SEA concept, 1–4.</summary>
     public int Concept { get; }
+    /// <summary>Probability of flipping a label.</summary>
     public double Noise { get; }
+    /// <summary>θ of the concept: class 0 when f1 + f2 ≤ θ.</summary>
     public double Threshold => Thresholds[Concept - 1];
 
     /// <inheritdoc/>
@@ -38,6 +41,7 @@ public sealed class SeaGenerator : IStream
     /// <summary>The noise-free label of a point under this concept.</summary>
     public int TrueLabel(ReadOnlySpan<float> x) => x[0] + x[1] <= Threshold ? 0 : 1;
 
+    /// <inheritdoc/>
     public IEnumerator<Sample> GetEnumerator()
     {
         var rng = new Random(_seed);

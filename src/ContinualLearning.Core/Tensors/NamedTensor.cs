@@ -7,6 +7,7 @@ namespace ContinualLearning.Tensors;
 /// </summary>
 public sealed class NamedTensor
 {
+    /// <summary>Wraps <paramref name="data"/> (not copied), which must hold exactly the product of <paramref name="shape"/> values.</summary>
     public NamedTensor(string name, int[] shape, float[] data)
     {
         ArgumentException.ThrowIfNullOrEmpty(name);
@@ -25,6 +26,7 @@ public sealed class NamedTensor
         Data = data;
     }
 
+    /// <summary>State_dict name ("0.weight").</summary>
     public string Name { get; }
 
     /// <summary>Dimensions, outermost first. For a Linear weight: [out, in] as in PyTorch.</summary>
@@ -33,9 +35,12 @@ public sealed class NamedTensor
     /// <summary>Values in row-major order. Mutable on purpose: engines copy in and out without allocating.</summary>
     public float[] Data { get; }
 
+    /// <summary>Number of values.</summary>
     public int Count => Data.Length;
 
+    /// <summary>A deep copy (shape and data).</summary>
     public NamedTensor Clone() => new(Name, (int[])Shape.Clone(), (float[])Data.Clone());
 
+    /// <summary>Name and shape, for logs.</summary>
     public override string ToString() => $"{Name} [{string.Join(", ", Shape)}]";
 }

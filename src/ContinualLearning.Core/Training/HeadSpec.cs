@@ -28,6 +28,7 @@ public enum LossKind
 /// </summary>
 public sealed record HeadSpec
 {
+    /// <summary>A head with these layer sizes (input first, at least two), trained with <paramref name="loss"/>.</summary>
     public HeadSpec(IReadOnlyList<int> layerSizes, LossKind loss, Activation hiddenActivation = Activation.Relu)
     {
         ArgumentNullException.ThrowIfNull(layerSizes);
@@ -46,12 +47,16 @@ public sealed record HeadSpec
     /// <summary>Sizes from input to output, e.g. [16, 32, 2].</summary>
     public IReadOnlyList<int> LayerSizes { get; }
 
+    /// <summary>The training loss, which also fixes the output transform.</summary>
     public LossKind Loss { get; }
 
+    /// <summary>Activation after every hidden Linear layer.</summary>
     public Activation HiddenActivation { get; }
 
+    /// <summary>Width of the head's input.</summary>
     public int InputSize => LayerSizes[0];
 
+    /// <summary>Number of outputs.</summary>
     public int OutputSize => LayerSizes[^1];
 
     /// <summary>Number of Linear layers.</summary>
@@ -63,8 +68,10 @@ public sealed record HeadSpec
     /// <summary>nn.Sequential index of Linear layer <paramref name="linear"/>.</summary>
     public static int ModuleIndex(int linear) => 2 * linear;
 
+    /// <summary>State_dict name of the weight of Linear layer <paramref name="linear"/> ("2.weight").</summary>
     public static string WeightName(int linear) => $"{ModuleIndex(linear)}.weight";
 
+    /// <summary>State_dict name of the bias of Linear layer <paramref name="linear"/> ("2.bias").</summary>
     public static string BiasName(int linear) => $"{ModuleIndex(linear)}.bias";
 
     /// <summary>Parameter names and shapes in state_dict order.</summary>
@@ -77,10 +84,13 @@ public sealed record HeadSpec
         }
     }
 
+    /// <summary>"16→32→2 (SoftmaxCrossEntropy)", for logs.</summary>
     public override string ToString() => $"{string.Join("→", LayerSizes)} ({Loss})";
 
+    /// <summary>Value equality: the layer sizes are compared element by element, not by reference.</summary>
     public bool Equals(HeadSpec? other) =>
         other is not null && Loss == other.Loss && HiddenActivation == other.HiddenActivation && LayerSizes.SequenceEqual(other.LayerSizes);
 
+    /// <inheritdoc/>
     public override int GetHashCode() => HashCode.Combine(Loss, HiddenActivation, LayerSizes.Count, LayerSizes[0], LayerSizes[^1]);
 }

@@ -25,7 +25,9 @@ public interface ITrainingEngine
 /// </summary>
 public interface IHeadModel : IDisposable
 {
+    /// <summary>The head's shape.</summary>
     HeadSpec Spec { get; }
+/// <summary>The optimiser settings the head trains with.</summary>
 
     TrainingOptions Options { get; }
 

@@ -13,8 +13,10 @@ public sealed class ManagedEngine : ITrainingEngine
     /// <summary>The engine's name in configuration.</summary>
     public const string EngineName = "managed";
 
+    /// <inheritdoc/>
     public string Name => EngineName;
 
+    /// <inheritdoc/>
     public IHeadModel Create(HeadSpec spec, TrainingOptions options, IReadOnlyList<NamedTensor>? initialWeights = null, int seed = 0)
     {
         ArgumentNullException.ThrowIfNull(spec);

@@ -12,12 +12,19 @@ public enum OptimizerKind
 /// <summary>Training hyper-parameters (defaults are what a manifest gets when it names none).</summary>
 public sealed record TrainingOptions
 {
+    /// <summary>SGD or Adam.</summary>
     public OptimizerKind Optimizer { get; init; } = OptimizerKind.Adam;
+    /// <summary>Step size.</summary>
     public float LearningRate { get; init; } = 1e-3f;
+    /// <summary>SGD momentum (0 = none).</summary>
     public float Momentum { get; init; }
+    /// <summary>L2 weight decay added to the gradient.</summary>
     public float WeightDecay { get; init; }
+    /// <summary>Adam's first-moment decay.</summary>
     public float Beta1 { get; init; } = 0.9f;
+    /// <summary>Adam's second-moment decay.</summary>
     public float Beta2 { get; init; } = 0.999f;
+    /// <summary>Adam's denominator epsilon.</summary>
     public float Epsilon { get; init; } = 1e-8f;
 
     /// <summary>Throws with the offending field and value when a hyper-parameter is out of range.</summary>

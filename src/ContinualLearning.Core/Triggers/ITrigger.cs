@@ -52,24 +52,31 @@ public sealed record TriggerContext
 /// <summary>A retraining policy: returns a decision when a run should start, else null. Triggers compose (<see cref="Trigger.AnyOf"/>, <see cref="Trigger.WithCooldown"/>).</summary>
 public interface ITrigger
 {
+    /// <summary>The decision to start a run now, or null.</summary>
     TriggerDecision? Check(TriggerContext ctx);
 }
 
 /// <summary>Factory methods for the built-in policies.</summary>
 public static class Trigger
 {
+    /// <summary>Fires when <paramref name="period"/> has passed since the last run.</summary>
     public static ITrigger Every(TimeSpan period) => new TimeTrigger(period);
+    /// <summary>Fires when at least <paramref name="count"/> new labelled samples arrived since the last run.</summary>
     public static ITrigger AfterSamples(long count) => new VolumeTrigger(count);
+    /// <summary>Fires when windowed accuracy is at least <paramref name="drop"/> (absolute) below the reference, once the window holds <paramref name="minWindowSamples"/> predictions.</summary>
     public static ITrigger OnAccuracyDrop(double drop, long minWindowSamples = 100) => new PerformanceTrigger(drop, minWindowSamples);
+    /// <summary>Fires when a drift detector fired since the last run and at least <paramref name="minNewSamples"/> new samples arrived.</summary>
     public static ITrigger OnDrift(long minNewSamples = 0) => new DriftTrigger(minNewSamples);
+    /// <summary>Fires when any of <paramref name="triggers"/> does; the first in the given order wins.</summary>
     public static ITrigger AnyOf(params ITrigger[] triggers) => new AnyOfTrigger(triggers);
+    /// <summary>Suppresses firings of <paramref name="inner"/> within <paramref name="minInterval"/> of its last firing or the last run.</summary>
     public static ITrigger WithCooldown(this ITrigger inner, TimeSpan minInterval) => new CooldownTrigger(inner, minInterval);
 
     internal static string F(double v) => v.ToString("0.####", CultureInfo.InvariantCulture);
 }
 
 /// <summary>Fires when <c>period</c> has passed since the last run (or since this trigger first saw the clock, before any run).</summary>
-public sealed class TimeTrigger : ITrigger
+internal sealed class TimeTrigger : ITrigger
 {
     private DateTimeOffset? _firstSeen;
 
@@ -100,7 +107,7 @@ public sealed class TimeTrigger : ITrigger
 }
 
 /// <summary>Fires when at least <c>count</c> new labelled samples have arrived since the last run.</summary>
-public sealed class VolumeTrigger : ITrigger
+internal sealed class VolumeTrigger : ITrigger
 {
     public VolumeTrigger(long count)
     {
@@ -124,7 +131,7 @@ public sealed class VolumeTrigger : ITrigger
 /// difference, 0.05 = five points), once the window holds <c>minWindowSamples</c> predictions —
 /// a handful of unlucky predictions must not start a run.
 /// </summary>
-public sealed class PerformanceTrigger : ITrigger
+internal sealed class PerformanceTrigger : ITrigger
 {
     public PerformanceTrigger(double drop, long minWindowSamples = 100)
     {
@@ -157,7 +164,7 @@ public sealed class PerformanceTrigger : ITrigger
 }
 
 /// <summary>Fires when a drift detector has fired since the last run (optionally only with enough new samples to train on).</summary>
-public sealed class DriftTrigger : ITrigger
+internal sealed class DriftTrigger : ITrigger
 {
     public DriftTrigger(long minNewSamples = 0)
     {
@@ -181,7 +188,7 @@ public sealed class DriftTrigger : ITrigger
 }
 
 /// <summary>Fires when any child fires; the first firing child in the given order wins (order = priority). Every child is checked so stateful children stay current.</summary>
-public sealed class AnyOfTrigger : ITrigger
+internal sealed class AnyOfTrigger : ITrigger
 {
     private readonly ITrigger[] _triggers;
 
@@ -212,7 +219,7 @@ public sealed class AnyOfTrigger : ITrigger
 /// later, so a persistent condition (accuracy still low while the new model trains) cannot start
 /// run after run.
 /// </summary>
-public sealed class CooldownTrigger : ITrigger
+internal sealed class CooldownTrigger : ITrigger
 {
     private readonly ITrigger _inner;
     private DateTimeOffset? _lastFired;

@@ -1,5 +1,4 @@
 using ContinualLearning.Fleet.Client;
-using MQTTnet.Protocol;
 
 namespace ContinualLearning.Device.Agent;
 
@@ -32,13 +31,13 @@ internal interface IFleetConnection
     Task ReplyAsync(FleetMessage request, byte[] payload, CancellationToken cancellationToken = default);
 }
 
-/// <summary>The agent's MQTT connection (the one place the agent meets MQTTnet's quality-of-service type).</summary>
+/// <summary>The agent's MQTT connection (the one place the agent's <see cref="Delivery"/> becomes the client's <see cref="FleetQos"/>).</summary>
 internal sealed class FleetConnection(FleetMqttClient client) : IFleetConnection
 {
     public bool IsConnected => client.IsConnected;
 
     public Task PublishAsync(string topic, byte[] payload, Delivery delivery = Delivery.AtLeastOnce, bool retain = false, CancellationToken cancellationToken = default) =>
-        client.PublishAsync(topic, payload, delivery == Delivery.AtMostOnce ? MqttQualityOfServiceLevel.AtMostOnce : MqttQualityOfServiceLevel.AtLeastOnce,
+        client.PublishAsync(topic, payload, delivery == Delivery.AtMostOnce ? FleetQos.AtMostOnce : FleetQos.AtLeastOnce,
             retain, cancellationToken: cancellationToken);
 
     public Task SubscribeAsync(string topicFilter, CancellationToken cancellationToken = default) =>

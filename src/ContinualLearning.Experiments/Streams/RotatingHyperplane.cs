@@ -45,15 +45,21 @@ internal sealed class RotatingHyperplane : IStream
         Schema = new StreamSchema([.. Enumerable.Range(0, dimensions).Select(i => $"x{i}")], ["0", "1"]);
     }
 
+    /// <summary>d, the number of features.</summary>
     public int Dimensions { get; }
+    /// <summary>How many weights drift (the first ones).</summary>
     public int DriftingDimensions { get; }
+    /// <summary>Weight change per sample.</summary>
     public double MagnitudeOfChange { get; }
+    /// <summary>Chance per sample that a weight's drift direction flips.</summary>
     public double ReversalProbability { get; }
+    /// <summary>Probability of flipping a label.</summary>
     public double Noise { get; }
 
     /// <inheritdoc/>
     public StreamSchema Schema { get; }
 
+    /// <inheritdoc/>
     public IEnumerator<Sample> GetEnumerator()
     {
         var rng = new Random(_seed);

@@ -30,12 +30,14 @@ public sealed class EmbeddedBroker : IAsyncDisposable
         };
     }
 
+    /// <summary>The loopback port; chosen on the first start when 0 was given, then kept for restarts.</summary>
     public int Port { get; private set; }
 
+    /// <summary>Whether the broker is listening.</summary>
     public bool IsRunning => _server?.IsStarted == true;
 
-    /// <summary>The underlying server, for event hooks (e.g. connection validation for ACL experiments).</summary>
-    public MqttServer? Server => _server;
+    /// <summary>The underlying server, for event hooks in tests (e.g. connection validation for ACL experiments).</summary>
+    internal MqttServer? Server => _server;
 
     /// <summary>Errors the server logged since start (or the last <see cref="ClearErrors"/>).</summary>
     public IReadOnlyList<string> Errors
@@ -46,11 +48,14 @@ public sealed class EmbeddedBroker : IAsyncDisposable
         }
     }
 
+    /// <summary>Forgets the errors logged so far.</summary>
     public void ClearErrors()
     {
         lock (_lock) _errors.Clear();
     }
 
+    /// <summary>Starts listening on 127.0.0.1:<see cref="Port"/>.</summary>
+    /// <exception cref="InvalidOperationException">Already running, or the port is taken.</exception>
     public async Task StartAsync()
     {
         if (_server is not null) throw new InvalidOperationException("The embedded broker is already running; stop it first.");
@@ -67,7 +72,7 @@ public sealed class EmbeddedBroker : IAsyncDisposable
         var server = new MqttServerFactory().CreateMqttServer(options, _logger);
         try
         {
-            await server.StartAsync();
+            await server.StartAsync().ConfigureAwait(false);
         }
         catch (SocketException ex)
         {
@@ -83,11 +88,12 @@ public sealed class EmbeddedBroker : IAsyncDisposable
         var server = _server;
         if (server is null) return;
         _server = null;
-        await server.StopAsync();
+        await server.StopAsync().ConfigureAwait(false);
         server.Dispose();
     }
 
-    public async ValueTask DisposeAsync() => await StopAsync();
+    /// <summary>Stops the broker.</summary>
+    public async ValueTask DisposeAsync() => await StopAsync().ConfigureAwait(false);
 
     private static int FreeLoopbackPort()
     {

@@ -1,9 +1,7 @@
 using System.Buffers;
 using System.Collections.Concurrent;
 using MQTTnet;
-using MQTTnet.Diagnostics.Logger;
 using MQTTnet.Exceptions;
-using MQTTnet.Protocol;
 
 namespace ContinualLearning.Fleet.Client;
 
@@ -18,7 +16,7 @@ public sealed class FleetMqttClient : IAsyncDisposable
     private readonly FleetMqttClientOptions _options;
     private readonly MqttClientOptions _mqttOptions;
     private readonly IMqttClient _client;
-    private readonly ConcurrentDictionary<string, MqttQualityOfServiceLevel> _subscriptions = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, FleetQos> _subscriptions = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, TaskCompletionSource<FleetMessage>> _pending = new(StringComparer.Ordinal);
     private readonly SemaphoreSlim _connectionLost = new(0);
     private readonly CancellationTokenSource _stop = new();
@@ -30,12 +28,14 @@ public sealed class FleetMqttClient : IAsyncDisposable
     private bool _disposed;
     private bool _aborted;
 
-    public FleetMqttClient(FleetMqttClientOptions options, IMqttNetLogger? logger = null)
+    /// <summary>Creates a client; nothing connects until <see cref="StartAsync"/>.</summary>
+    /// <exception cref="ArgumentException">The options have no client id.</exception>
+    public FleetMqttClient(FleetMqttClientOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);
         _options = options;
-        _mqttOptions = BuildOptions(options);
-        _client = logger is null ? new MqttClientFactory().CreateMqttClient() : new MqttClientFactory().CreateMqttClient(logger);
+        _mqttOptions = MqttOptionsFactory.Build(options);
+        _client = new MqttClientFactory().CreateMqttClient();
         // Handlers go on before the first connect: a persistent session may deliver queued messages immediately.
         _client.ApplicationMessageReceivedAsync += OnMessageAsync;
         _client.DisconnectedAsync += OnDisconnectedAsync;
@@ -53,8 +53,10 @@ public sealed class FleetMqttClient : IAsyncDisposable
     /// <summary>Raised when a <see cref="MessageReceived"/> handler throws.</summary>
     public event Action<FleetMessage, Exception>? HandlerFailed;
 
+    /// <summary>The MQTT client id, which also names the broker-side session.</summary>
     public string ClientId => _options.ClientId;
 
+    /// <summary>Whether the client is connected right now (it may drop at any moment; publishes wait for a reconnect).</summary>
     public bool IsConnected => _client.IsConnected;
 
     /// <summary>Successful connects so far (1 after the first, 2 after one reconnect, ...).</summary>
@@ -66,11 +68,13 @@ public sealed class FleetMqttClient : IAsyncDisposable
         ObjectDisposedException.ThrowIf(_disposed, this);
         lock (_lock)
         {
-            _loop ??= Task.Run(() => RunAsync(_stop.Token));
+            // The loop outlives this call: it stops on StopAsync/DisposeAsync (_stop), not on the caller's token.
+            _loop ??= Task.Run(() => RunAsync(_stop.Token), CancellationToken.None);
         }
-        await WaitUntilConnectedAsync(cancellationToken);
+        await WaitUntilConnectedAsync(cancellationToken).ConfigureAwait(false);
     }
 
+    /// <summary>Completes when the client is connected (immediately if it is).</summary>
     public Task WaitUntilConnectedAsync(CancellationToken cancellationToken = default)
     {
         Task signal;
@@ -79,14 +83,14 @@ public sealed class FleetMqttClient : IAsyncDisposable
     }
 
     /// <summary>Subscribes now (when connected) and after every reconnect.</summary>
-    public async Task SubscribeAsync(string topicFilter, MqttQualityOfServiceLevel qos = MqttQualityOfServiceLevel.AtLeastOnce, CancellationToken cancellationToken = default)
+    public async Task SubscribeAsync(string topicFilter, FleetQos qos = FleetQos.AtLeastOnce, CancellationToken cancellationToken = default)
     {
         ArgumentException.ThrowIfNullOrEmpty(topicFilter);
         _subscriptions[topicFilter] = qos;
         if (!_client.IsConnected) return; // the connect loop subscribes everything it knows
         try
         {
-            await SubscribeCoreAsync(topicFilter, qos, cancellationToken);
+            await SubscribeCoreAsync(topicFilter, qos, cancellationToken).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is MqttCommunicationException or MqttClientNotConnectedException)
         {
@@ -94,21 +98,32 @@ public sealed class FleetMqttClient : IAsyncDisposable
         }
     }
 
+    /// <summary>Unsubscribes now (when connected) and stops re-subscribing after reconnects.</summary>
+    /// <exception cref="FleetConnectionException">The connection dropped during the unsubscribe; the reconnect will not subscribe again.</exception>
     public async Task UnsubscribeAsync(string topicFilter, CancellationToken cancellationToken = default)
     {
         _subscriptions.TryRemove(topicFilter, out _);
-        if (_client.IsConnected)
-            await _client.UnsubscribeAsync(new MqttClientUnsubscribeOptionsBuilder().WithTopicFilter(topicFilter).Build(), cancellationToken);
+        if (!_client.IsConnected) return;
+        try
+        {
+            await _client.UnsubscribeAsync(new MqttClientUnsubscribeOptionsBuilder().WithTopicFilter(topicFilter).Build(), cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (IsConnectionLoss(ex))
+        {
+            throw ConnectionLost($"unsubscribing from '{topicFilter}'", ex);
+        }
     }
 
     /// <summary>
     /// Publishes, waiting for a connection first. At QoS ≥ 1 a publish interrupted by a disconnect is retried after the
     /// reconnect until <paramref name="cancellationToken"/> fires (at-least-once: receivers must tolerate duplicates).
     /// </summary>
+    /// <exception cref="FleetConnectionException">A QoS 0 publish lost its connection; it is not retried.</exception>
+    /// <exception cref="InvalidOperationException">The broker refused the publish (ACL).</exception>
     public async Task PublishAsync(
         string topic,
         byte[] payload,
-        MqttQualityOfServiceLevel qos = MqttQualityOfServiceLevel.AtLeastOnce,
+        FleetQos qos = FleetQos.AtLeastOnce,
         bool retain = false,
         string? responseTopic = null,
         byte[]? correlationData = null,
@@ -120,7 +135,7 @@ public sealed class FleetMqttClient : IAsyncDisposable
         var builder = new MqttApplicationMessageBuilder()
             .WithTopic(topic)
             .WithPayload(payload)
-            .WithQualityOfServiceLevel(qos)
+            .WithQualityOfServiceLevel(qos.ToMqtt())
             .WithRetainFlag(retain);
         if (responseTopic is not null) builder.WithResponseTopic(responseTopic);
         if (correlationData is not null) builder.WithCorrelationData(correlationData);
@@ -129,16 +144,18 @@ public sealed class FleetMqttClient : IAsyncDisposable
 
         while (true)
         {
-            await WaitUntilConnectedAsync(cancellationToken);
+            await WaitUntilConnectedAsync(cancellationToken).ConfigureAwait(false);
             try
             {
-                var result = await _client.PublishAsync(message, cancellationToken);
+                var result = await _client.PublishAsync(message, cancellationToken).ConfigureAwait(false);
                 if (!result.IsSuccess)
                     throw new InvalidOperationException($"The broker refused the publish to '{topic}': {result.ReasonCode} {result.ReasonString} (check the broker ACL for client '{ClientId}').");
                 return;
             }
-            catch (Exception ex) when (qos != MqttQualityOfServiceLevel.AtMostOnce && ex is MqttCommunicationException or MqttClientNotConnectedException)
+            catch (Exception ex) when (IsConnectionLoss(ex))
             {
+                if (qos == FleetQos.AtMostOnce)
+                    throw ConnectionLost($"publishing to '{topic}' at QoS 0 (not retried)", ex);
                 // Connection dropped mid-publish: wait for the reconnect and send again.
             }
         }
@@ -154,8 +171,8 @@ public sealed class FleetMqttClient : IAsyncDisposable
         ArgumentException.ThrowIfNullOrEmpty(responseTopic);
         if (!_subscriptions.ContainsKey(responseTopic))
         {
-            await WaitUntilConnectedAsync(cancellationToken);
-            await SubscribeAsync(responseTopic, MqttQualityOfServiceLevel.AtLeastOnce, cancellationToken);
+            await WaitUntilConnectedAsync(cancellationToken).ConfigureAwait(false);
+            await SubscribeAsync(responseTopic, FleetQos.AtLeastOnce, cancellationToken).ConfigureAwait(false);
         }
         var correlation = Guid.NewGuid().ToByteArray();
         var key = Convert.ToHexString(correlation);
@@ -163,8 +180,8 @@ public sealed class FleetMqttClient : IAsyncDisposable
         _pending[key] = reply;
         try
         {
-            await PublishAsync(topic, payload, MqttQualityOfServiceLevel.AtLeastOnce, retain: false, responseTopic, correlation, "application/json", cancellationToken);
-            return await reply.Task.WaitAsync(timeout, cancellationToken);
+            await PublishAsync(topic, payload, FleetQos.AtLeastOnce, retain: false, responseTopic, correlation, "application/json", cancellationToken).ConfigureAwait(false);
+            return await reply.Task.WaitAsync(timeout, cancellationToken).ConfigureAwait(false);
         }
         catch (TimeoutException)
         {
@@ -182,7 +199,7 @@ public sealed class FleetMqttClient : IAsyncDisposable
         ArgumentNullException.ThrowIfNull(request);
         if (string.IsNullOrEmpty(request.ResponseTopic))
             throw new InvalidOperationException($"The message on '{request.Topic}' has no response topic; the sender did not ask for a reply.");
-        return PublishAsync(request.ResponseTopic, payload, MqttQualityOfServiceLevel.AtLeastOnce, retain: false, responseTopic: null, request.CorrelationData, "application/json", cancellationToken);
+        return PublishAsync(request.ResponseTopic, payload, FleetQos.AtLeastOnce, retain: false, responseTopic: null, request.CorrelationData, "application/json", cancellationToken);
     }
 
     /// <summary>
@@ -191,12 +208,12 @@ public sealed class FleetMqttClient : IAsyncDisposable
     /// </summary>
     public async Task StopAsync(bool publishWill = false)
     {
-        await _stop.CancelAsync();
+        await _stop.CancelAsync().ConfigureAwait(false);
         if (_loop is not null)
         {
             try
             {
-                await _loop;
+                await _loop.ConfigureAwait(false);
             }
             catch (OperationCanceledException)
             {
@@ -207,9 +224,9 @@ public sealed class FleetMqttClient : IAsyncDisposable
             var reason = publishWill ? MqttClientDisconnectOptionsReason.DisconnectWithWillMessage : MqttClientDisconnectOptionsReason.NormalDisconnection;
             try
             {
-                await _client.DisconnectAsync(new MqttClientDisconnectOptionsBuilder().WithReason(reason).Build());
+                await _client.DisconnectAsync(new MqttClientDisconnectOptionsBuilder().WithReason(reason).Build()).ConfigureAwait(false);
             }
-            catch (Exception ex) when (ex is MqttCommunicationException or MqttClientNotConnectedException)
+            catch (Exception ex) when (IsConnectionLoss(ex))
             {
                 // Already gone; nothing to tell the broker.
             }
@@ -220,15 +237,16 @@ public sealed class FleetMqttClient : IAsyncDisposable
     internal async Task AbortAsync()
     {
         _aborted = true;
-        await _stop.CancelAsync();
+        await _stop.CancelAsync().ConfigureAwait(false);
         _client.Dispose();
     }
 
+    /// <summary>Stops (see <see cref="StopAsync"/>, without the will) and releases the connection.</summary>
     public async ValueTask DisposeAsync()
     {
         if (_disposed) return;
         _disposed = true;
-        await StopAsync();
+        await StopAsync().ConfigureAwait(false);
         _client.Dispose();
         _stop.Dispose();
         _connectionLost.Dispose();
@@ -246,11 +264,11 @@ public sealed class FleetMqttClient : IAsyncDisposable
                     using (var timeout = CancellationTokenSource.CreateLinkedTokenSource(stop))
                     {
                         timeout.CancelAfter(_options.ConnectTimeout);
-                        var result = await _client.ConnectAsync(_mqttOptions, timeout.Token);
+                        var result = await _client.ConnectAsync(_mqttOptions, timeout.Token).ConfigureAwait(false);
                         if (result.ResultCode != MqttClientConnectResultCode.Success)
-                            throw new InvalidOperationException(RefusalMessage(result));
+                            throw new InvalidOperationException(ConnectFailures.RefusalMessage(_options, result));
                     }
-                    await OnConnectedAsync(stop);
+                    await OnConnectedAsync(stop).ConfigureAwait(false);
                     attempt = 0;
                 }
                 catch (OperationCanceledException) when (stop.IsCancellationRequested)
@@ -260,10 +278,10 @@ public sealed class FleetMqttClient : IAsyncDisposable
                 catch (Exception ex)
                 {
                     var delay = ReconnectBackoff.Delay(attempt++, _options.ReconnectBaseDelay, _options.ReconnectMaxDelay, _jitter);
-                    ConnectFailed?.Invoke(DescribeConnectFailure(ex), delay);
+                    ConnectFailed?.Invoke(ConnectFailures.Describe(_options, ex), delay);
                     try
                     {
-                        await Task.Delay(delay, stop);
+                        await Task.Delay(delay, stop).ConfigureAwait(false);
                     }
                     catch (OperationCanceledException)
                     {
@@ -274,7 +292,7 @@ public sealed class FleetMqttClient : IAsyncDisposable
             }
             try
             {
-                await _connectionLost.WaitAsync(stop);
+                await _connectionLost.WaitAsync(stop).ConfigureAwait(false);
             }
             catch (OperationCanceledException)
             {
@@ -286,25 +304,25 @@ public sealed class FleetMqttClient : IAsyncDisposable
     private async Task OnConnectedAsync(CancellationToken stop)
     {
         foreach (var (filter, qos) in _subscriptions)
-            await SubscribeCoreAsync(filter, qos, stop);
+            await SubscribeCoreAsync(filter, qos, stop).ConfigureAwait(false);
         if (_options.Birth is { } birth)
         {
             var message = new MqttApplicationMessageBuilder()
                 .WithTopic(birth.Topic)
                 .WithPayload(birth.Payload())
-                .WithQualityOfServiceLevel(MqttQualityOfServiceLevel.AtLeastOnce)
+                .WithQualityOfServiceLevel(FleetQos.AtLeastOnce.ToMqtt())
                 .WithRetainFlag(birth.Retain)
                 .Build();
-            await _client.PublishAsync(message, stop);
+            await _client.PublishAsync(message, stop).ConfigureAwait(false);
         }
         var count = Interlocked.Increment(ref _connectCount);
         lock (_lock) _connected.TrySetResult();
         Connected?.Invoke(count);
     }
 
-    private async Task SubscribeCoreAsync(string filter, MqttQualityOfServiceLevel qos, CancellationToken cancellationToken)
+    private async Task SubscribeCoreAsync(string filter, FleetQos qos, CancellationToken cancellationToken)
     {
-        var result = await _client.SubscribeAsync(new MqttClientSubscribeOptionsBuilder().WithTopicFilter(filter, qos).Build(), cancellationToken);
+        var result = await _client.SubscribeAsync(new MqttClientSubscribeOptionsBuilder().WithTopicFilter(filter, qos.ToMqtt()).Build(), cancellationToken).ConfigureAwait(false);
         foreach (var item in result.Items)
             if ((int)item.ResultCode > (int)MqttClientSubscribeResultCode.GrantedQoS2)
                 throw new InvalidOperationException($"The broker refused the subscription to '{filter}' for client '{ClientId}': {item.ResultCode} (check the broker ACL).");
@@ -337,7 +355,7 @@ public sealed class FleetMqttClient : IAsyncDisposable
         {
             try
             {
-                await handler(message);
+                await handler(message).ConfigureAwait(false);
             }
             catch (Exception ex)
             {
@@ -346,110 +364,11 @@ public sealed class FleetMqttClient : IAsyncDisposable
         }
     }
 
-    /// <summary>CONNACK refusal: which broker, which client, the MQTT 5 reason code and what to check for that code.</summary>
-    private string RefusalMessage(MqttClientConnectResult result)
-    {
-        var hint = result.ResultCode switch
-        {
-            // Mosquitto 2 answers a wrong password with NotAuthorized (0x87), not BadUserNameOrPassword (0x86).
-            MqttClientConnectResultCode.NotAuthorized or MqttClientConnectResultCode.BadUserNameOrPassword or MqttClientConnectResultCode.BadAuthenticationMethod
-                => _options.Username is null && _options.Tls?.ClientCertificates is null
-                    ? "no username and no client certificate were sent and the broker does not allow anonymous clients: set the username and password (device: broker:username, broker:password) or a client certificate"
-                    : $"check the username '{_options.Username ?? "(none)"}' and its password against the broker's password file, or that the client certificate is signed by the broker's CA",
-            MqttClientConnectResultCode.ClientIdentifierNotValid => $"the broker rejects the client id '{ClientId}'; use a shorter id without special characters",
-            MqttClientConnectResultCode.Banned => "the broker banned this client; ask the broker operator",
-            MqttClientConnectResultCode.ServerUnavailable or MqttClientConnectResultCode.ServerBusy => "the broker is overloaded or shutting down; the client keeps retrying",
-            _ => "check the broker log for this client id",
-        };
-        var reason = string.IsNullOrEmpty(result.ReasonString) ? "" : $" ('{result.ReasonString}')";
-        return $"The broker {_options.Host}:{_options.Port} refused client '{ClientId}' with reason code {result.ResultCode} ({(int)result.ResultCode}){reason}: {hint}.";
-    }
+    /// <summary>MQTTnet's ways of saying the connection is gone (dropped under a call, or not there when it started).</summary>
+    private static bool IsConnectionLoss(Exception ex) => ex is MqttCommunicationException or MqttClientNotConnectedException;
 
-    /// <summary>
-    /// Turns a failed connect into an error a user can act on. MQTTnet's own messages name neither the broker nor the
-    /// setting to change (a rejected broker certificate only says "rejected by the provided
-    /// RemoteCertificateValidationCallback"), and ConnectFailed is all a device log shows, so add both here.
-    /// The original exception stays as InnerException.
-    /// </summary>
-    private Exception DescribeConnectFailure(Exception ex)
-    {
-        if (ex is InvalidOperationException) return ex; // our own CONNACK refusal, already described
-        var broker = $"{_options.Host}:{_options.Port}";
-        for (var e = ex; e is not null; e = e.InnerException)
-        {
-            if (e is System.Security.Authentication.AuthenticationException auth)
-            {
-                var targetHost = _options.Tls?.TargetHost ?? _options.Host;
-                var hint = auth.Message.Contains("remote certificate", StringComparison.OrdinalIgnoreCase)
-                    ? $"the broker's certificate is not trusted: check that the trusted CA (device: broker:tlsCaFile) is the CA that signed the broker's certificate and that the certificate names '{targetHost}' (subject alternative name). Setting AllowUntrustedCertificates (broker:tlsAllowUntrusted) skips this check and is for testing only"
-                    : "check that the broker listens with TLS on this port, that TLS versions match, and, if the broker requires client certificates, that one signed by its CA is configured";
-                return new InvalidOperationException($"TLS handshake with broker {broker} failed for client '{ClientId}' ({auth.Message}): {hint}.", ex);
-            }
-            if (e is System.Net.Sockets.SocketException socket && IsUnreachable(socket.SocketErrorCode))
-                return new InvalidOperationException($"Cannot reach broker {broker} for client '{ClientId}' ({socket.SocketErrorCode}: {socket.Message}): check the host and port (device: broker:host, broker:port) and that the broker is running.", ex);
-        }
-        if (ex is OperationCanceledException)
-            return new TimeoutException($"Broker {broker} did not answer client '{ClientId}' within {_options.ConnectTimeout.TotalSeconds:0.#} s: check the port, and that TLS is on when the broker expects it (and off when not).", ex);
-        // With TLS 1.3 the client finishes its half of the handshake before the broker checks the client certificate,
-        // so a broker that requires one (Mosquitto require_certificate) shows up only as a socket closed under the
-        // CONNECT packet ("Transport endpoint is not connected" / "Connection reset"), not as a TLS error.
-        var tlsHint = _options.Tls is null
-            ? "check the broker log for this client id"
-            : _options.Tls.ClientCertificates is null
-                ? "the broker may require a client certificate (require_certificate): configure one signed by the broker's CA, and check the broker log"
-                : "the broker may have rejected the client certificate: check it is signed by the CA the broker trusts (cafile) and not expired, and check the broker log";
-        return new InvalidOperationException($"Broker {broker} closed the connection of client '{ClientId}' while connecting ({ex.GetType().Name}: {ex.Message}): {tlsHint}.", ex);
-    }
-
-    /// <summary>Socket errors that mean the TCP connect itself failed, as opposed to a broker that hung up afterwards.</summary>
-    private static bool IsUnreachable(System.Net.Sockets.SocketError error) => error is
-        System.Net.Sockets.SocketError.ConnectionRefused or System.Net.Sockets.SocketError.HostNotFound
-        or System.Net.Sockets.SocketError.HostUnreachable or System.Net.Sockets.SocketError.NetworkUnreachable
-        or System.Net.Sockets.SocketError.TimedOut or System.Net.Sockets.SocketError.TryAgain or System.Net.Sockets.SocketError.NoData;
+    private FleetConnectionException ConnectionLost(string operation, Exception ex) =>
+        new($"Lost the connection to broker {_options.Host}:{_options.Port} of client '{ClientId}' while {operation} ({ex.Message}); the client reconnects by itself, retry after it has.", ex);
 
     private static TaskCompletionSource NewSignal() => new(TaskCreationOptions.RunContinuationsAsynchronously);
-
-    private static MqttClientOptions BuildOptions(FleetMqttClientOptions o)
-    {
-        ArgumentException.ThrowIfNullOrEmpty(o.ClientId, nameof(o.ClientId));
-        var b = new MqttClientOptionsBuilder()
-            .WithProtocolVersion(MQTTnet.Formatter.MqttProtocolVersion.V500)
-            .WithClientId(o.ClientId)
-            .WithTcpServer(o.Host, o.Port)
-            .WithCleanStart(o.CleanStart)
-            .WithSessionExpiryInterval(o.SessionExpirySeconds)
-            .WithKeepAlivePeriod(o.KeepAlive)
-            .WithTimeout(o.ConnectTimeout);
-        if (o.ReceiveMaximum > 0) b.WithReceiveMaximum(o.ReceiveMaximum);
-        if (o.Username is not null) b.WithCredentials(o.Username, o.Password);
-        if (o.Will is { } will)
-        {
-            b.WithWillTopic(will.Topic)
-                .WithWillPayload(will.Payload)
-                .WithWillRetain(will.Retain)
-                .WithWillQualityOfServiceLevel(MqttQualityOfServiceLevel.AtLeastOnce)
-                .WithWillContentType("application/json");
-        }
-        if (o.Tls is { } tls)
-        {
-            b.WithTlsOptions(t =>
-            {
-                t.UseTls();
-                t.WithTargetHost(tls.TargetHost ?? o.Host);
-                if (tls.ClientCertificates is { } certs) t.WithClientCertificates(certs);
-                if (tls.TrustedCertificateAuthorities is { } roots) t.WithTrustChain(roots);
-                if (tls.AllowUntrustedCertificates)
-                {
-                    t.WithAllowUntrustedCertificates();
-                    t.WithIgnoreCertificateChainErrors();
-                    t.WithCertificateValidationHandler(_ => true);
-                }
-            });
-        }
-        else
-        {
-            b.WithTlsOptions(t => t.UseTls(false));
-        }
-        return b.Build();
-    }
 }

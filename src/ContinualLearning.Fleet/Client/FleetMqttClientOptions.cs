@@ -30,8 +30,10 @@ public sealed record FleetMqttClientOptions
     /// <summary>MQTT client id: the device id or "aggregator-…"; it names the persistent session.</summary>
     public required string ClientId { get; init; }
 
+    /// <summary>Broker host name or address.</summary>
     public string Host { get; init; } = "127.0.0.1";
 
+    /// <summary>Broker port (1883 plain, usually 8883 with TLS).</summary>
     public int Port { get; init; } = 1883;
 
     /// <summary>False (default) keeps the broker-side session across reconnects, so QoS 1 messages sent while we were away are delivered.</summary>
@@ -40,24 +42,31 @@ public sealed record FleetMqttClientOptions
     /// <summary>How long the broker keeps the session after a disconnect (seconds).</summary>
     public uint SessionExpirySeconds { get; init; } = 24 * 3600;
 
+    /// <summary>MQTT keep-alive: the broker drops the connection (and publishes the will) after 1.5 × this without traffic.</summary>
     public TimeSpan KeepAlive { get; init; } = TimeSpan.FromSeconds(15);
 
+    /// <summary>How long one connect attempt may take before it counts as failed.</summary>
     public TimeSpan ConnectTimeout { get; init; } = TimeSpan.FromSeconds(10);
 
+    /// <summary>Username for the broker's password file, or null for none.</summary>
     public string? Username { get; init; }
 
+    /// <summary>Password that goes with <see cref="Username"/>.</summary>
     public string? Password { get; init; }
 
     /// <summary>Null for plain TCP (loopback / lab); set for anything crossing a network.</summary>
     public FleetTlsOptions? Tls { get; init; }
 
+    /// <summary>Last will the broker publishes if the connection is lost without a clean disconnect, or null for none.</summary>
     public FleetWill? Will { get; init; }
 
+    /// <summary>Message published after every (re)connect, or null for none.</summary>
     public FleetBirth? Birth { get; init; }
 
     /// <summary>First reconnect delay ceiling; doubles per failed attempt up to <see cref="ReconnectMaxDelay"/>.</summary>
     public TimeSpan ReconnectBaseDelay { get; init; } = TimeSpan.FromMilliseconds(200);
 
+    /// <summary>Ceiling of the reconnect delay, however many attempts failed.</summary>
     public TimeSpan ReconnectMaxDelay { get; init; } = TimeSpan.FromSeconds(30);
 
     /// <summary>

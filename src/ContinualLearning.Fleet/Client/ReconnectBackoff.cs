@@ -5,7 +5,7 @@ namespace ContinualLearning.Fleet.Client;
 /// delay = uniform(0, min(cap, base · 2^attempt)). Full jitter spreads a fleet that lost its broker
 /// at the same moment, so the broker is not hit by every device at once when it comes back.
 /// </summary>
-public static class ReconnectBackoff
+internal static class ReconnectBackoff
 {
     public static TimeSpan Delay(int attempt, TimeSpan baseDelay, TimeSpan maxDelay, Random random)
     {

@@ -12,6 +12,7 @@ namespace ContinualLearning.Fleet.Messages;
 /// </summary>
 public sealed record BundleChunk(string ModelName, string Version, int Index, int Count, byte[] Data)
 {
+    /// <summary>Format byte this build writes and reads.</summary>
     public const byte FormatVersion = 1;
 
     private const int HashLength = 32;
@@ -22,6 +23,7 @@ public sealed record BundleChunk(string ModelName, string Version, int Index, in
     /// <summary>Lower-case hex SHA-256 of <see cref="Data"/>.</summary>
     public string Sha256Hex => Convert.ToHexStringLower(SHA256.HashData(Data));
 
+    /// <summary>Serialises the chunk in the binary layout above.</summary>
     public byte[] Encode()
     {
         var name = Encoding.UTF8.GetBytes(ModelName);

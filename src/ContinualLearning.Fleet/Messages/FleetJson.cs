@@ -7,15 +7,18 @@ namespace ContinualLearning.Fleet.Messages;
 /// <summary>A fleet message could not be read: bad JSON, a missing field, or a schema version this build does not know.</summary>
 public sealed class FleetMessageException : Exception
 {
+    /// <summary>Creates the exception with the default message.</summary>
     public FleetMessageException()
     {
     }
 
+    /// <summary>Creates the exception with a message saying what could not be read.</summary>
     public FleetMessageException(string message)
         : base(message)
     {
     }
 
+    /// <summary>Creates the exception with a message saying what could not be read, and the parse error.</summary>
     public FleetMessageException(string message, Exception innerException)
         : base(message, innerException)
     {
@@ -34,27 +37,40 @@ public sealed class FleetMessageException : Exception
 [JsonSerializable(typeof(Release))]
 public sealed partial class FleetJsonContext : JsonSerializerContext;
 
-/// <summary>Serialise and parse fleet messages, enforcing the "v" schema version.</summary>
+/// <summary>
+/// Serialise and parse fleet messages, enforcing the "v" schema version. Every Read method throws
+/// <see cref="FleetMessageException"/> for bad JSON, a missing required field or a newer schema version.
+/// </summary>
 public static class FleetJson
 {
+    /// <summary>Serialises a device status as UTF-8 JSON.</summary>
     public static byte[] Serialize(DeviceStatus message) => JsonSerializer.SerializeToUtf8Bytes(message, FleetJsonContext.Default.DeviceStatus);
 
+    /// <summary>Serialises telemetry as UTF-8 JSON.</summary>
     public static byte[] Serialize(Telemetry message) => JsonSerializer.SerializeToUtf8Bytes(message, FleetJsonContext.Default.Telemetry);
 
+    /// <summary>Serialises a command as UTF-8 JSON.</summary>
     public static byte[] Serialize(Command message) => JsonSerializer.SerializeToUtf8Bytes(message, FleetJsonContext.Default.Command);
 
+    /// <summary>Serialises a command reply as UTF-8 JSON.</summary>
     public static byte[] Serialize(CommandReply message) => JsonSerializer.SerializeToUtf8Bytes(message, FleetJsonContext.Default.CommandReply);
 
+    /// <summary>Serialises a release as UTF-8 JSON.</summary>
     public static byte[] Serialize(Release message) => JsonSerializer.SerializeToUtf8Bytes(message, FleetJsonContext.Default.Release);
 
+    /// <summary>Parses a device status.</summary>
     public static DeviceStatus ReadStatus(ReadOnlySpan<byte> json) => Read(json, FleetJsonContext.Default.DeviceStatus, DeviceStatus.CurrentVersion);
 
+    /// <summary>Parses telemetry.</summary>
     public static Telemetry ReadTelemetry(ReadOnlySpan<byte> json) => Read(json, FleetJsonContext.Default.Telemetry, Telemetry.CurrentVersion);
 
+    /// <summary>Parses a command.</summary>
     public static Command ReadCommand(ReadOnlySpan<byte> json) => Read(json, FleetJsonContext.Default.Command, Command.CurrentVersion);
 
+    /// <summary>Parses a command reply.</summary>
     public static CommandReply ReadCommandReply(ReadOnlySpan<byte> json) => Read(json, FleetJsonContext.Default.CommandReply, CommandReply.CurrentVersion);
 
+    /// <summary>Parses a release.</summary>
     public static Release ReadRelease(ReadOnlySpan<byte> json) => Read(json, FleetJsonContext.Default.Release, Release.CurrentVersion);
 
     private static T Read<T>(ReadOnlySpan<byte> json, JsonTypeInfo<T> info, int supportedVersion)

@@ -6,15 +6,18 @@ namespace ContinualLearning.Fleet.Signing;
 /// <summary>A release or bundle failed verification; the message says which part and why.</summary>
 public sealed class BundleVerificationException : Exception
 {
+    /// <summary>Creates the exception with the default message.</summary>
     public BundleVerificationException()
     {
     }
 
+    /// <summary>Creates the exception with a message saying which part failed and why.</summary>
     public BundleVerificationException(string message)
         : base(message)
     {
     }
 
+    /// <summary>Creates the exception with a message saying which part failed and why, and the underlying error.</summary>
     public BundleVerificationException(string message, Exception innerException)
         : base(message, innerException)
     {
@@ -24,8 +27,11 @@ public sealed class BundleVerificationException : Exception
 /// <summary>What happened to an offered chunk.</summary>
 public enum ChunkStatus
 {
+    /// <summary>Verified against the signed release and stored.</summary>
     Accepted,
+    /// <summary>Already stored; nothing changed (QoS 1 and retained chunks arrive more than once).</summary>
     Duplicate,
+    /// <summary>Refused: wrong release, bad index or size, or a hash that does not match the signed release; the reason says which.</summary>
     Rejected,
 }
 
@@ -62,6 +68,7 @@ public sealed class BundleAssembler
         Resume();
     }
 
+    /// <summary>The signed release whose chunks this assembler collects.</summary>
     public Release Release { get; }
 
     /// <summary>Chunks verified and stored so far (including those found on disk at start).</summary>
@@ -76,6 +83,7 @@ public sealed class BundleAssembler
     /// <summary>How many chunks were already on disk and valid when this assembler opened.</summary>
     public int ResumedCount { get; private set; }
 
+    /// <summary>Whether every chunk is verified and stored.</summary>
     public bool IsComplete => ReceivedCount == Release.ChunkCount;
 
     /// <summary>Indices still needed, ascending (to re-request them).</summary>

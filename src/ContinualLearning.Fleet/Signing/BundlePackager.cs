@@ -12,10 +12,12 @@ namespace ContinualLearning.Fleet.Signing;
 /// </summary>
 public static class BundlePackager
 {
+    /// <summary>Chunk size when the caller gives none: 64 KiB.</summary>
     public const int DefaultChunkSize = 64 * 1024;
 
     private static readonly DateTimeOffset FixedTime = DateTimeOffset.FromUnixTimeSeconds(0);
 
+    /// <summary>Packs the files of <paramref name="bundleDirectory"/> into the deterministic tar container.</summary>
     public static byte[] Pack(string bundleDirectory)
     {
         if (!Directory.Exists(bundleDirectory))

@@ -9,6 +9,7 @@ namespace ContinualLearning.Fleet.Signing;
 /// </summary>
 public static class ReleaseKeys
 {
+    /// <summary>Creates a new ECDSA P-256 signing key.</summary>
     public static ECDsa Generate() => ECDsa.Create(ECCurve.NamedCurves.nistP256);
 
     /// <summary>Writes both PEM files; the private key file gets mode 0600 on Unix.</summary>
@@ -34,8 +35,10 @@ public static class ReleaseKeys
         File.WriteAllText(publicKeyPath, key.ExportSubjectPublicKeyInfoPem());
     }
 
+    /// <summary>Reads a PKCS#8 private key PEM file (the aggregator's signing key).</summary>
     public static ECDsa LoadPrivate(string path) => Load(path, "private");
 
+    /// <summary>Reads a SubjectPublicKeyInfo public key PEM file (what devices trust).</summary>
     public static ECDsa LoadPublic(string path) => Load(path, "public");
 
     /// <summary>A short id of a key: first 8 bytes of SHA-256 over its SubjectPublicKeyInfo, hex.</summary>

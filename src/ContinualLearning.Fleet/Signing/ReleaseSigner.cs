@@ -6,8 +6,10 @@ namespace ContinualLearning.Fleet.Signing;
 /// <summary>Outcome of a signature or chunk check; <see cref="Reason"/> says what failed and what to do.</summary>
 public sealed record VerificationResult(bool Ok, string Reason)
 {
+    /// <summary>The passing result.</summary>
     public static VerificationResult Valid { get; } = new(true, "ok");
 
+    /// <summary>A failing result with its reason.</summary>
     public static VerificationResult Fail(string reason) => new(false, reason);
 }
 
@@ -19,6 +21,7 @@ public sealed record VerificationResult(bool Ok, string Reason)
 /// </summary>
 public static class ReleaseSigner
 {
+    /// <summary>The bytes the signature covers (see the type's summary).</summary>
     public static byte[] CanonicalBytes(Release release)
     {
         ArgumentNullException.ThrowIfNull(release);

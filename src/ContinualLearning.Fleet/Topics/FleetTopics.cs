@@ -3,12 +3,19 @@ namespace ContinualLearning.Fleet.Topics;
 /// <summary>What a fleet topic is about.</summary>
 public enum FleetTopicKind
 {
+    /// <summary><c>cl/{fleet}/device/{id}/status</c>: retained online/offline status.</summary>
     DeviceStatus,
+    /// <summary><c>cl/{fleet}/device/{id}/telemetry</c>: periodic metrics.</summary>
     DeviceTelemetry,
+    /// <summary><c>cl/{fleet}/device/{id}/delta</c>: a binary weight delta for the aggregator.</summary>
     DeviceDelta,
+    /// <summary><c>cl/{fleet}/device/{id}/cmd</c>: a command to the device.</summary>
     DeviceCommand,
+    /// <summary><c>cl/{fleet}/model/{name}/release</c>: the retained, signed release description.</summary>
     ModelRelease,
+    /// <summary><c>cl/{fleet}/model/{name}/{version}/chunk/{n}</c>: one chunk of a release's bundle.</summary>
     ModelChunk,
+    /// <summary><c>cl/{fleet}/device/{id}/samples</c>: samples from a local sensor gateway.</summary>
     DeviceSamples,
 }
 
@@ -23,17 +30,22 @@ public sealed record FleetTopic(FleetTopicKind Kind, string Fleet, string? Devic
 /// </summary>
 public static class FleetTopics
 {
+    /// <summary>First level of every fleet topic.</summary>
     public const string Root = "cl";
 
     /// <summary>Longest id accepted; keeps topics well under broker limits.</summary>
     public const int MaxIdLength = 128;
 
+    /// <summary>The device's retained status topic.</summary>
     public static string Status(string fleet, string deviceId) => Device(fleet, deviceId, "status");
 
+    /// <summary>The device's telemetry topic.</summary>
     public static string Telemetry(string fleet, string deviceId) => Device(fleet, deviceId, "telemetry");
 
+    /// <summary>The topic the device publishes its deltas on.</summary>
     public static string DeltaTopic(string fleet, string deviceId) => Device(fleet, deviceId, "delta");
 
+    /// <summary>The device's command topic.</summary>
     public static string Command(string fleet, string deviceId) => Device(fleet, deviceId, "cmd");
 
     /// <summary>Samples for one device (features, optionally with a label) from a local sensor gateway; JSON, QoS 1.</summary>
@@ -43,9 +55,11 @@ public static class FleetTopics
     public static string CommandReplies(string fleet, string requesterId) =>
         $"{Root}/{Id(fleet, nameof(fleet))}/reply/{Id(requesterId, nameof(requesterId))}";
 
+    /// <summary>The retained release topic of a model.</summary>
     public static string Release(string fleet, string modelName) =>
         $"{Root}/{Id(fleet, nameof(fleet))}/model/{Id(modelName, nameof(modelName))}/release";
 
+    /// <summary>Topic of chunk <paramref name="index"/> of a model version's bundle.</summary>
     public static string Chunk(string fleet, string modelName, string version, int index)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(index);

@@ -43,7 +43,7 @@ internal static class Losses
         double total = 0;
         for (var i = 0; i < batch; i++)
         {
-            var target = ClassIndex(targets[i], i, outputs);
+            var target = ClassIndex(targets[i], i, outputs, nameof(targets));
             var z = logits.Slice(i * outputs, outputs);
             var g = gradient.Slice(i * outputs, outputs);
             var sum = RowSum(g);
@@ -156,13 +156,13 @@ internal static class Losses
         }
     }
 
-    private static int ClassIndex(float value, int row, int outputs)
+    private static int ClassIndex(float value, int row, int outputs, string paramName)
     {
         // Class indices travel as floats (one buffer type for all losses); anything but an exact in-range integer is a caller bug.
         if (!(value >= 0 && value < outputs) || value != MathF.Floor(value))
             throw new ArgumentException(
                 $"Target of sample {row} is {value}; softmax cross-entropy needs a class index 0..{outputs - 1} stored as a whole number.",
-                "targets");
+                paramName);
         return (int)value;
     }
 }
