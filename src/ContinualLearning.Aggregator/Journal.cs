@@ -1,6 +1,5 @@
 using ContinualLearning.Aggregator.Metrics;
 using ContinualLearning.Aggregator.Registry;
-using ContinualLearning.Aggregator.Validation;
 using Microsoft.Extensions.Logging;
 
 namespace ContinualLearning.Aggregator;

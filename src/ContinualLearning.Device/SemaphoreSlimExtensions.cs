@@ -9,7 +9,7 @@ internal static class SemaphoreSlimExtensions
         using var timer = time.CreateTimer(_ => timeout.Cancel(), null, delay, Timeout.InfiniteTimeSpan);
         try
         {
-            await semaphore.WaitAsync(timeout.Token);
+            await semaphore.WaitAsync(timeout.Token).ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (!token.IsCancellationRequested)
         {

@@ -22,11 +22,13 @@ namespace ContinualLearning.Benchmarks.Aggregator;
 /// </summary>
 public static class AggregatorThroughput
 {
+    private static readonly string[] MosquittoPaths = ["/usr/sbin/mosquitto", "/usr/bin/mosquitto"];
+
     public static async Task<int> RunAsync(string[] args)
     {
         var devices = args.Length > 0 ? int.Parse(args[0]) : 1000;
         var perDevice = args.Length > 1 ? int.Parse(args[1]) : 10;
-        var mosquitto = new[] { "/usr/sbin/mosquitto", "/usr/bin/mosquitto" }.FirstOrDefault(File.Exists);
+        var mosquitto = MosquittoPaths.FirstOrDefault(File.Exists);
         if (mosquitto is null)
         {
             Console.Error.WriteLine("Mosquitto is not installed (sudo apt-get install mosquitto); the throughput run needs a real broker.");

@@ -2,7 +2,6 @@ using System.CommandLine;
 using ContinualLearning.Bundle;
 using ContinualLearning.Fleet.Signing;
 using ContinualLearning.Onnx;
-using ContinualLearning.Tensors;
 using ContinualLearning.Training;
 
 namespace ContinualLearning.Cli.Commands;

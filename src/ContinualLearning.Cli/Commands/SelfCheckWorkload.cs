@@ -6,7 +6,6 @@ using ContinualLearning.Fleet.Topics;
 using ContinualLearning.Onnx;
 using ContinualLearning.Replay;
 using ContinualLearning.Storage;
-using ContinualLearning.Tensors;
 using ContinualLearning.Torch;
 using ContinualLearning.Training;
 

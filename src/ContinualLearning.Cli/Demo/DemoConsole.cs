@@ -1,6 +1,5 @@
 using System.Globalization;
 using Spectre.Console;
-using Spectre.Console.Rendering;
 
 namespace ContinualLearning.Cli.Demo;
 

@@ -4,7 +4,6 @@ using System.Security.Cryptography;
 using ContinualLearning.Bundle;
 using ContinualLearning.Fleet.Broker;
 using ContinualLearning.Fleet.Client;
-using ContinualLearning.Fleet.Messages;
 using ContinualLearning.Fleet.Signing;
 using ContinualLearning.Fleet.Topics;
 using ContinualLearning.Training;

@@ -5,7 +5,6 @@ using ContinualLearning.Device.Serving;
 using ContinualLearning.Fleet.Client;
 using ContinualLearning.Fleet.Messages;
 using ContinualLearning.Fleet.Topics;
-using ContinualLearning.Learning;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 

@@ -1,5 +1,4 @@
 using System.Device.Gpio;
-using ContinualLearning.Device;
 
 namespace ContinualLearning.Device.Gpio;
 

@@ -2,7 +2,6 @@ using System.CommandLine;
 using System.Globalization;
 using ContinualLearning.Device.Configuration;
 using ContinualLearning.Fleet.Configuration;
-using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.Hosting;
 
 namespace ContinualLearning.Device.Hosting;

@@ -5,7 +5,6 @@ using System.Text.Json;
 using ContinualLearning.Deltas;
 using ContinualLearning.Device.Hosting;
 using ContinualLearning.Fleet.Client;
-using ContinualLearning.Fleet.Messages;
 using ContinualLearning.Fleet.Topics;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;

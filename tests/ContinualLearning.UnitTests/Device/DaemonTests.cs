@@ -1,5 +1,4 @@
 using System.Collections.Concurrent;
-using System.Device.Gpio;
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;

@@ -1,6 +1,5 @@
 using ContinualLearning.Learning;
 using ContinualLearning.Streams;
-using ContinualLearning.Training;
 
 namespace ContinualLearning.UnitTests.Learning;
 

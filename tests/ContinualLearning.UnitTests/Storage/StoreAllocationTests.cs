@@ -38,7 +38,7 @@ public sealed class StoreAllocationTests : IDisposable
         Assert.True(wide - narrow < 1_024, $"Offering to the replay buffer allocated {narrow:0} bytes per sample at {Width} features and {wide:0} at 1,024.");
     }
 
-    private double AddLabelledBytesPerSample(int width)
+    private static double AddLabelledBytesPerSample(int width)
     {
         using var dir = new ShmDirectory();
         using var store = new SampleStore(dir.Options(width, 10) with { MaxRows = 20_000 });
