@@ -10,7 +10,8 @@ namespace ContinualLearning.Aggregator.Aggregation;
 /// The registry side of an aggregation, in one <c>BEGIN IMMEDIATE</c> transaction: load the buffered deltas and the
 /// global model, run the <see cref="AggregationRound"/>, put the candidate through the <see cref="HoldoutGate"/>, and
 /// store the version, the drops and the consumed deltas. Several instances may share the registry: the transaction
-/// makes each aggregation build on the newest release.
+/// makes each aggregation build on the newest release, and none starts while another's candidate or canary is not
+/// yet decided.
 /// </summary>
 internal sealed partial class AggregationCycle(
     ModelRegistry registry, AggregatorOptions options, HoldoutGate? gate, Journal journal, AggregatorMetrics metrics, TimeProvider time, ILogger logger)
@@ -30,16 +31,26 @@ internal sealed partial class AggregationCycle(
         pending.Count >= aggregation.BufferSize
         || (pending.Count >= aggregation.MinDeltas && now - pending.Min(p => p.Received) >= aggregation.MaxWait);
 
+    /// <summary>
+    /// A candidate newer than the release is a rollout under way: an instance sharing the registry committed it and is
+    /// about to release it (or start its canary) outside this transaction. Aggregating now would build a sibling on the
+    /// old release instead of a child of that candidate, so the deltas wait for the next tick.
+    /// </summary>
+    internal static bool RolloutPending(ModelVersionRecord? candidate, ModelVersionRecord released) =>
+        candidate is not null && candidate.Seq > released.Seq;
+
     private ModelVersionRecord? RunInTransaction(bool force, DateTimeOffset now)
     {
         var name = options.ModelName;
         // One rollout at a time: while a canary runs, deltas keep arriving and stay buffered.
         if (registry.Latest(name, VersionStatus.Canary) is not null) return null;
+        var released = registry.Latest(name, VersionStatus.Released)!;
+        if (RolloutPending(registry.Latest(name, VersionStatus.Candidate), released)) return null;
         var pending = registry.Deltas.ListPending(name);
         if (pending.Count == 0 || !(force || IsDue(pending, options.Aggregation, now))) return null;
 
         var started = time.GetTimestamp();
-        var parent = RegistryModels.Load(registry, registry.Latest(name, VersionStatus.Released)!);
+        var parent = RegistryModels.Load(registry, released);
         // Re-checked now: releases and rollbacks since a delta arrived may have made it unusable.
         var buffered = pending.Select(p => new BufferedDelta(
             p, registry.ReleasesSince(name, p.BaseVersion), registry.GetVersion(name, p.BaseVersion)?.Status == VersionStatus.RolledBack)).ToArray();

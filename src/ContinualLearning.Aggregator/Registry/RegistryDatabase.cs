@@ -126,16 +126,24 @@ internal sealed class RegistryDatabase : IDisposable
         }
     }
 
+    // Commands are created and disposed under the lock too: SqliteConnection keeps a list of its commands that
+    // CreateCommand, SqliteCommand.Dispose and Close all change, and it is not thread-safe.
     public int Execute(string sql, params (string Name, object? Value)[] parameters)
     {
-        using var cmd = Command(sql, parameters);
-        lock (_lock) return cmd.ExecuteNonQuery();
+        lock (_lock)
+        {
+            using var cmd = Command(sql, parameters);
+            return cmd.ExecuteNonQuery();
+        }
     }
 
     public object? Scalar(string sql, params (string Name, object? Value)[] parameters)
     {
-        using var cmd = Command(sql, parameters);
-        lock (_lock) return cmd.ExecuteScalar();
+        lock (_lock)
+        {
+            using var cmd = Command(sql, parameters);
+            return cmd.ExecuteScalar();
+        }
     }
 
     public int Count(string sql, params (string Name, object? Value)[] parameters) =>
@@ -144,10 +152,10 @@ internal sealed class RegistryDatabase : IDisposable
     /// <summary>Every row of <paramref name="sql"/>, each mapped by <paramref name="read"/> while the reader is on it.</summary>
     public List<T> Query<T>(string sql, Func<SqliteDataReader, T> read, params (string Name, object? Value)[] parameters)
     {
-        using var cmd = Command(sql, parameters);
         var list = new List<T>();
         lock (_lock)
         {
+            using var cmd = Command(sql, parameters);
             using var r = cmd.ExecuteReader();
             while (r.Read()) list.Add(read(r));
         }

@@ -68,6 +68,26 @@ public sealed class AggregatorServiceTests(EmbeddedBrokerFixture fixture) : Brok
     }
 
     [Fact]
+    public async Task A_candidate_another_instance_has_not_released_yet_holds_the_next_aggregation_until_it_is()
+    {
+        await using var service = await StartAsync(o => o with { Rollout = o.Rollout with { Canary = false } });
+        Assert.True(service.Receive("d1", _kit.EncodeDelta("d1")).Accepted);
+        // Another instance on this registry has committed 1.1.0 and not yet released it.
+        var seed = service.Registry.Latest(AggregatorTestKit.Model, VersionStatus.Released)!;
+        service.Registry.AddVersion(seed with { Version = "1.1.0", Parent = "1.0.0", Status = VersionStatus.Candidate });
+
+        Assert.Null(await service.AggregateAsync(force: true));
+        Assert.Equal(1, service.Registry.Deltas.PendingCount(AggregatorTestKit.Model));
+
+        Assert.True(service.Registry.TryTransition(AggregatorTestKit.Model, "1.1.0", VersionStatus.Candidate, VersionStatus.Released));
+        var created = await service.AggregateAsync(force: true);
+        Assert.NotNull(created);
+        Assert.Equal("1.2.0", created.Version);
+        Assert.Equal("1.1.0", created.Parent);
+        Assert.Equal(VersionStatus.Released, created.Status);
+    }
+
+    [Fact]
     public async Task Pending_deltas_survive_a_restart_and_are_never_counted_twice()
     {
         var ids = Enumerable.Range(0, 3).Select(_ => Guid.NewGuid()).ToArray();
