@@ -145,7 +145,9 @@ cat > "$work/aggregator.json" <<JSON
 }
 JSON
 : > "$work/aggregator.log"
-x64 aggregator run --config "$work/aggregator.json" >> "$work/aggregator.log" 2>&1 &
+# dotnet itself in the background (not the x64 function): $! must be the process the cleanup kills, not a subshell
+# that would leave the aggregator running after the script.
+dotnet "$x64_cl" aggregator run --config "$work/aggregator.json" >> "$work/aggregator.log" 2>&1 &
 aggregator=$!
 pids+=($aggregator)
 agg_fail() {
@@ -162,7 +164,7 @@ grep -q 'serving sea (global 1.0.0)' "$work/aggregator.log" || agg_fail "the x64
 grep 'serving sea' "$work/aggregator.log"
 
 echo "::: arm64: cl-device run (emulated daemon: base bundle with an ONNX backbone, samples over MQTT, volume-triggered training, promotion, delta)"
-x64 selfcheck receive --mqtt "127.0.0.1:$port" --fleet e2e-daemon --timeout 600 > "$work/receiver2.txt" 2>&1 &
+dotnet "$x64_cl" selfcheck receive --mqtt "127.0.0.1:$port" --fleet e2e-daemon --timeout 600 > "$work/receiver2.txt" 2>&1 &
 receiver=$!
 pids+=($receiver)
 for _ in $(seq 1 100); do grep -q '^subscribed=' "$work/receiver2.txt" && break; sleep 0.2; done
