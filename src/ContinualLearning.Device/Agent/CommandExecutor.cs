@@ -151,7 +151,7 @@ internal sealed partial class CommandExecutor
     private async Task<CommandReply> ReportAsync(Command command, IReadOnlyDictionary<string, string> args, CancellationToken stop)
     {
         await _reporter.PublishStatusAsync(stop).ConfigureAwait(false);
-        await _reporter.PublishTelemetryAsync(Delivery.AtLeastOnce, stop).ConfigureAwait(false);
+        await _reporter.PublishTelemetryAsync(FleetQos.AtLeastOnce, stop).ConfigureAwait(false);
         var s = _reporter.BuildStatus();
         var data = new Dictionary<string, string>
         {

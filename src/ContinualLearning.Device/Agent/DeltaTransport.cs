@@ -1,3 +1,4 @@
+using ContinualLearning.Fleet.Client;
 using ContinualLearning.Fleet.Topics;
 
 namespace ContinualLearning.Device.Agent;
@@ -21,7 +22,7 @@ internal sealed class MqttDeltaTransport(IFleetConnection connection, string fle
     {
         // QoS 1 re-sends across reconnects. The payload (and so the delta id) is the outbox file's bytes, identical on
         // every attempt: the aggregator drops duplicates.
-        await connection.PublishAsync(_topic, payload, Delivery.AtLeastOnce, cancellationToken: cancellationToken).ConfigureAwait(false);
+        await connection.PublishAsync(_topic, payload, FleetQos.AtLeastOnce, cancellationToken: cancellationToken).ConfigureAwait(false);
         return payload;
     }
 }

@@ -2,16 +2,6 @@ using ContinualLearning.Fleet.Client;
 
 namespace ContinualLearning.Device.Agent;
 
-/// <summary>How hard the broker connection tries to deliver a publish.</summary>
-internal enum Delivery
-{
-    /// <summary>QoS 1: returns after the PUBACK and is re-sent across reconnects.</summary>
-    AtLeastOnce,
-
-    /// <summary>QoS 0: sent once, lost if the connection drops (periodic telemetry: the next report replaces it).</summary>
-    AtMostOnce,
-}
-
 /// <summary>
 /// What the agent's parts need from the broker connection. <see cref="FleetConnection"/> is the MQTT one; tests of a
 /// single part use a fake, so no part needs a broker to be tested.
@@ -20,7 +10,7 @@ internal interface IFleetConnection
 {
     bool IsConnected { get; }
 
-    Task PublishAsync(string topic, byte[] payload, Delivery delivery = Delivery.AtLeastOnce, bool retain = false, CancellationToken cancellationToken = default);
+    Task PublishAsync(string topic, byte[] payload, FleetQos delivery = FleetQos.AtLeastOnce, bool retain = false, CancellationToken cancellationToken = default);
 
     /// <summary>Subscribes now and again after every reconnect.</summary>
     Task SubscribeAsync(string topicFilter, CancellationToken cancellationToken = default);
@@ -31,14 +21,13 @@ internal interface IFleetConnection
     Task ReplyAsync(FleetMessage request, byte[] payload, CancellationToken cancellationToken = default);
 }
 
-/// <summary>The agent's MQTT connection (the one place the agent's <see cref="Delivery"/> becomes the client's <see cref="FleetQos"/>).</summary>
+/// <summary>The agent's MQTT connection.</summary>
 internal sealed class FleetConnection(FleetMqttClient client) : IFleetConnection
 {
     public bool IsConnected => client.IsConnected;
 
-    public Task PublishAsync(string topic, byte[] payload, Delivery delivery = Delivery.AtLeastOnce, bool retain = false, CancellationToken cancellationToken = default) =>
-        client.PublishAsync(topic, payload, delivery == Delivery.AtMostOnce ? FleetQos.AtMostOnce : FleetQos.AtLeastOnce,
-            retain, cancellationToken: cancellationToken);
+    public Task PublishAsync(string topic, byte[] payload, FleetQos delivery = FleetQos.AtLeastOnce, bool retain = false, CancellationToken cancellationToken = default) =>
+        client.PublishAsync(topic, payload, delivery, retain, cancellationToken: cancellationToken);
 
     public Task SubscribeAsync(string topicFilter, CancellationToken cancellationToken = default) =>
         client.SubscribeAsync(topicFilter, cancellationToken: cancellationToken);

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using ContinualLearning.Fleet.Client;
 using ContinualLearning.Fleet.Messages;
 using ContinualLearning.Fleet.Topics;
 using Microsoft.Extensions.Logging;
@@ -94,7 +95,7 @@ internal sealed partial class TelemetryReporter(DeviceRuntime runtime, RuntimeSe
     }
 
     /// <summary>Publishes one telemetry record.</summary>
-    public Task PublishTelemetryAsync(Delivery delivery, CancellationToken cancellationToken) =>
+    public Task PublishTelemetryAsync(FleetQos delivery, CancellationToken cancellationToken) =>
         connection.PublishAsync(_telemetryTopic, FleetJson.Serialize(BuildTelemetry()), delivery, cancellationToken: cancellationToken);
 
     /// <summary>Sends the next telemetry record now (e.g. after set-config changed the interval or cohort).</summary>
@@ -109,7 +110,7 @@ internal sealed partial class TelemetryReporter(DeviceRuntime runtime, RuntimeSe
             if (stop.IsCancellationRequested || !connection.IsConnected) continue;
             try
             {
-                await PublishTelemetryAsync(Delivery.AtMostOnce, stop).ConfigureAwait(false);
+                await PublishTelemetryAsync(FleetQos.AtMostOnce, stop).ConfigureAwait(false);
             }
             catch (Exception ex) when (ex is not OperationCanceledException)
             {

@@ -14,7 +14,7 @@ internal sealed class FakeFleetConnection : IFleetConnection
 {
     public bool IsConnected { get; set; } = true;
 
-    public ConcurrentQueue<(string Topic, byte[] Payload, Delivery Delivery, bool Retain)> Published { get; } = new();
+    public ConcurrentQueue<(string Topic, byte[] Payload, FleetQos Delivery, bool Retain)> Published { get; } = new();
 
     /// <summary>"subscribe {filter}" / "unsubscribe {filter}", in call order.</summary>
     public ConcurrentQueue<string> Subscriptions { get; } = new();
@@ -23,7 +23,7 @@ internal sealed class FakeFleetConnection : IFleetConnection
 
     public IEnumerable<string> Topics => Published.Select(p => p.Topic);
 
-    public Task PublishAsync(string topic, byte[] payload, Delivery delivery = Delivery.AtLeastOnce, bool retain = false, CancellationToken cancellationToken = default)
+    public Task PublishAsync(string topic, byte[] payload, FleetQos delivery = FleetQos.AtLeastOnce, bool retain = false, CancellationToken cancellationToken = default)
     {
         Published.Enqueue((topic, payload, delivery, retain));
         return Task.CompletedTask;

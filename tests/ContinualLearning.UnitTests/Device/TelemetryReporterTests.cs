@@ -1,5 +1,6 @@
 using ContinualLearning.Device.Agent;
 using ContinualLearning.Device.Configuration;
+using ContinualLearning.Fleet.Client;
 using ContinualLearning.Fleet.Messages;
 using ContinualLearning.Fleet.Topics;
 
@@ -39,7 +40,7 @@ public sealed class TelemetryReporterTests : IAsyncDisposable
         _parts.Reporter.Nudge();
         await WaitUntil(() => _parts.Connection.Published.Count == 1, "telemetry after the nudge");
         var sent = Assert.Single(_parts.Connection.Published);
-        Assert.Equal((telemetry, Delivery.AtMostOnce, false), (sent.Topic, sent.Delivery, sent.Retain));
+        Assert.Equal((telemetry, FleetQos.AtMostOnce, false), (sent.Topic, sent.Delivery, sent.Retain));
         Assert.Equal(Kit.DeviceId, FleetJson.ReadTelemetry(sent.Payload).DeviceId);
 
         _parts.Reporter.Nudge();
