@@ -12,26 +12,14 @@ public static class ReleaseKeys
     /// <summary>Creates a new ECDSA P-256 signing key.</summary>
     public static ECDsa Generate() => ECDsa.Create(ECCurve.NamedCurves.nistP256);
 
-    /// <summary>Writes both PEM files; the private key file gets mode 0600 on Unix.</summary>
+    /// <summary>
+    /// Writes both PEM files, replacing existing ones. The private key file is created anew with mode 0600 (an
+    /// existing file is deleted first, so a replaced 0644 file cannot keep its mode).
+    /// </summary>
     public static void Save(ECDsa key, string privateKeyPath, string publicKeyPath)
     {
         ArgumentNullException.ThrowIfNull(key);
-        if (!OperatingSystem.IsWindows())
-        {
-            // Create with 0600 before writing so the secret is never briefly world-readable.
-            using var fs = new FileStream(privateKeyPath, new FileStreamOptions
-            {
-                Mode = FileMode.Create,
-                Access = FileAccess.Write,
-                UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite,
-            });
-            using var w = new StreamWriter(fs);
-            w.Write(key.ExportPkcs8PrivateKeyPem());
-        }
-        else
-        {
-            File.WriteAllText(privateKeyPath, key.ExportPkcs8PrivateKeyPem());
-        }
+        Identity.SecretFiles.Write(privateKeyPath, key.ExportPkcs8PrivateKeyPem(), overwrite: true);
         File.WriteAllText(publicKeyPath, key.ExportSubjectPublicKeyInfoPem());
     }
 
@@ -52,10 +40,12 @@ public static class ReleaseKeys
     {
         if (!File.Exists(path))
             throw new FileNotFoundException($"The {what} release key file '{path}' does not exist; create one with `cl model keygen`.", path);
+        // A private key readable by others is refused (see SecretFiles); a public key may be world-readable.
+        var text = what == "private" ? Identity.SecretFiles.Read(path, "private release key") : File.ReadAllText(path);
         var key = ECDsa.Create();
         try
         {
-            key.ImportFromPem(File.ReadAllText(path));
+            key.ImportFromPem(text);
         }
         catch (Exception ex) when (ex is ArgumentException or CryptographicException)
         {
