@@ -133,6 +133,9 @@ mosquitto_bin=$(command -v mosquitto || echo /usr/sbin/mosquitto)
 for attempt in 1 2 3 4 5; do
   port=$((20000 + RANDOM % 40000))
   x64 broker config --ca "$pki/ca" --out "$pki/broker" --aggregator e2e --operator e2e --port "$port" --bind 127.0.0.1 --host 127.0.0.1 --force > /dev/null
+  # Started as root, Mosquitto drops to the mosquitto user before it reads the ACL, which lies in this user's private
+  # temp directory: keep the user that owns the files.
+  echo "user $(id -un)" >> "$pki/broker/mosquitto.conf"
   "$mosquitto_bin" -c "$pki/broker/mosquitto.conf" > "$work/mosquitto.log" 2>&1 &
   pids+=($!)
   sleep 0.5
