@@ -221,6 +221,13 @@ curl -sf -X POST "http://127.0.0.1:$http_port/predict" -H 'Content-Type: applica
   || { cat "$work/daemon.log" >&2; echo "POST /predict failed on the emulated daemon" >&2; exit 1; }
 echo "prediction through the ONNX backbone: $(cat "$work/predict.json")"
 grep -q '"probabilities":\[' "$work/predict.json"
+# The samples go out only once the daemon holds its MQTT session (a TLS handshake under qemu-user takes a moment
+# longer than /health): QoS 1 messages published before its first subscription would have no session to wait in.
+for _ in $(seq 1 600); do
+  curl -sf "http://127.0.0.1:$http_port/health" 2>/dev/null | grep -q '"mqttConnected":true' && break
+  sleep 0.1
+done
+curl -sf "http://127.0.0.1:$http_port/health" | grep -q '"mqttConnected":true' || { cat "$work/daemon.log" "$work/mosquitto.log" >&2; echo "the emulated daemon did not connect to the TLS broker within 60 s" >&2; exit 1; }
 # 260 labelled SEA (concept 1) samples: UP when f1 + f2 <= 8.
 awk 'BEGIN { srand(7); for (i = 0; i < 260; i++) { a = rand() * 10; b = rand() * 10; c = rand() * 10;
   printf "{\"features\":[%.4f,%.4f,%.4f],\"label\":\"%s\"}\n", a, b, c, (a + b <= 8 ? "UP" : "DOWN") } }' > "$work/samples.jsonl"
