@@ -14,6 +14,11 @@
 #    the retained release topic announces 1.1.0, and that the emulated daemon verified and installed it (`/health`
 #    baseVersion 1.1.0).
 #
+# Every MQTT hop runs over mutual TLS with the fleet ACL, as in production: a fleet CA (`cl fleet ca new`), the
+# daemon's certificate (`cl device provision`), aggregator and operator certificates (`cl fleet cert`), and Mosquitto
+# configured by `cl broker config` (TLS listener, require_certificate, use_identity_as_username, the fleet ACL). The
+# arm64 daemon's TLS is .NET's SslStream over the sysroot's OpenSSL under emulation. An anonymous client is refused.
+#
 # ONNX Runtime's arm64 native crashes under qemu-user unless the guest sees an ARM /proc/cpuinfo (see
 # docs/device-images.md, "ONNX Runtime under qemu-user"): qemu-user resolves absolute paths inside the -L prefix
 # first, so the sysroot carries a generated proc/cpuinfo.
@@ -101,19 +106,6 @@ arm64 version | tee "$work/version.txt"
 grep -q "linux-arm64" "$work/version.txt"
 grep -q "native AOT" "$work/version.txt"
 
-echo "::: arm64: broker on loopback"
-mosquitto_bin=$(command -v mosquitto || echo /usr/sbin/mosquitto)
-for attempt in 1 2 3 4 5; do
-  port=$((20000 + RANDOM % 40000))
-  printf 'listener %d 127.0.0.1\nallow_anonymous true\npersistence false\n' "$port" > "$work/mosquitto.conf"
-  "$mosquitto_bin" -c "$work/mosquitto.conf" > "$work/mosquitto.log" 2>&1 &
-  pids+=($!)
-  sleep 0.5
-  if kill -0 "${pids[-1]}" 2>/dev/null; then break; fi
-  if [ "$attempt" = 5 ]; then cat "$work/mosquitto.log" >&2; exit 1; fi
-done
-echo "mosquitto on 127.0.0.1:$port"
-
 echo "::: arm64: x64 cl (kit, aggregator, receiver)"
 # The default (Debug) configuration: .ci/run has built it already, so this is a no-op there.
 dotnet build src/ContinualLearning.Cli -v quiet -nologo
@@ -124,6 +116,38 @@ for candidate in src/ContinualLearning.Cli/bin/Debug/net10.0/linux-*/cl.dll src/
 done
 [ -n "$x64_cl" ] || { echo "no x64 cl.dll under src/ContinualLearning.Cli/bin/Debug" >&2; exit 1; }
 x64() { dotnet "$x64_cl" "$@"; }
+
+echo "::: arm64: fleet CA and certificates (cl fleet ca new, cl device provision, cl fleet cert)"
+pki=$work/pki
+x64 fleet ca new --out "$pki/ca" --fleet e2e-daemon > /dev/null
+x64 device provision arm64-daemon --ca "$pki/ca" --out "$pki/device" > /dev/null
+x64 fleet cert aggregator e2e --ca "$pki/ca" --out "$pki/aggregator" > /dev/null
+x64 fleet cert operator e2e --ca "$pki/ca" --out "$pki/operator" > /dev/null
+ls "$pki"/*/
+# The operator's certificate for the shell's own clients (samples in, retained release out).
+op_tls=(--cafile "$pki/ca/ca.crt" --cert "$(ls "$pki"/operator/*.crt | grep -v '/ca.crt$')" --key "$(ls "$pki"/operator/*.key)")
+op_cl=(--tls-ca "$pki/ca/ca.crt" --tls-cert "$(ls "$pki"/operator/*.crt | grep -v '/ca.crt$')" --tls-key "$(ls "$pki"/operator/*.key)")
+
+echo "::: arm64: broker on loopback (Mosquitto from cl broker config: mutual TLS, fleet ACL)"
+mosquitto_bin=$(command -v mosquitto || echo /usr/sbin/mosquitto)
+for attempt in 1 2 3 4 5; do
+  port=$((20000 + RANDOM % 40000))
+  x64 broker config --ca "$pki/ca" --out "$pki/broker" --aggregator e2e --operator e2e --port "$port" --bind 127.0.0.1 --host 127.0.0.1 --force > /dev/null
+  # Started as root, Mosquitto drops to the mosquitto user before it reads the ACL, which lies in this user's private
+  # temp directory: keep the user that owns the files.
+  echo "user $(id -un)" >> "$pki/broker/mosquitto.conf"
+  "$mosquitto_bin" -c "$pki/broker/mosquitto.conf" > "$work/mosquitto.log" 2>&1 &
+  pids+=($!)
+  sleep 0.5
+  if kill -0 "${pids[-1]}" 2>/dev/null; then break; fi
+  if [ "$attempt" = 5 ]; then cat "$work/mosquitto.log" >&2; exit 1; fi
+done
+echo "mosquitto on 127.0.0.1:$port (TLS, client certificates required)"
+# The open door is shut: an anonymous client (TLS, trusting the CA, no certificate) gets no session.
+if mosquitto_pub -h 127.0.0.1 -p "$port" --cafile "$pki/ca/ca.crt" -q 1 -t cl/e2e-daemon/model/sea/release -m junk -r 2> "$work/anonymous.txt"; then
+  echo "an anonymous client published on the TLS broker" >&2; exit 1
+fi
+echo "anonymous client refused: $(head -c 160 "$work/anonymous.txt")"
 
 echo "::: arm64: x64 aggregator (registry seeded with the kit's base bundle 1.0.0, K=1, no canary)"
 x64 selfcheck kit --out "$work/kit" --backbone 16 > /dev/null
@@ -139,6 +163,8 @@ cat > "$work/aggregator.json" <<JSON
   "fleet": "e2e-daemon", "modelName": "sea",
   "registryPath": "registry", "privateKeyPath": "kit/fleet.key",
   "brokerHost": "127.0.0.1", "brokerPort": $port, "instanceId": "aggregator-e2e-$$",
+  "tls": true, "tlsCaFile": "$pki/ca/ca.crt",
+  "tlsCertFile": "$(ls "$pki"/aggregator/*.crt | grep -v '/ca.crt$')", "tlsKeyFile": "$(ls "$pki"/aggregator/*.key)",
   "sharedSubscription": false,
   "aggregation": { "bufferSize": 1, "minDeltas": 1, "strategy": "fed-avg" },
   "rollout": { "canary": false }
@@ -164,7 +190,7 @@ grep -q 'serving sea (global 1.0.0)' "$work/aggregator.log" || agg_fail "the x64
 grep 'serving sea' "$work/aggregator.log"
 
 echo "::: arm64: cl-device run (emulated daemon: base bundle with an ONNX backbone, samples over MQTT, volume-triggered training, promotion, delta)"
-dotnet "$x64_cl" selfcheck receive --mqtt "127.0.0.1:$port" --fleet e2e-daemon --timeout 600 > "$work/receiver2.txt" 2>&1 &
+dotnet "$x64_cl" selfcheck receive --mqtt "127.0.0.1:$port" "${op_cl[@]}" --fleet e2e-daemon --timeout 600 > "$work/receiver2.txt" 2>&1 &
 receiver=$!
 pids+=($receiver)
 for _ in $(seq 1 100); do grep -q '^subscribed=' "$work/receiver2.txt" && break; sleep 0.2; done
@@ -175,6 +201,8 @@ start_ns=$(date +%s%N)
 CL_DEVICE_TRANSIENTSTORE=/dev/shm/cl-e2e-$$.db CL_DEVICE_DELETESTOREONSTOP=true \
 CL_DEVICE_LEARNING__MAXSAMPLES=200 CL_DEVICE_LEARNING__MINSAMPLES=50 CL_DEVICE_LEARNING__ACCURACYMARGIN=-1 \
 CL_DEVICE_TRAINCHECKINTERVALSECONDS=1 \
+CL_DEVICE_BROKER__TLS=true CL_DEVICE_BROKER__TLSCAFILE="$pki/device/ca.crt" \
+CL_DEVICE_BROKER__TLSCERTFILE="$(ls "$pki"/device/*.crt | grep -v '/ca.crt$')" CL_DEVICE_BROKER__TLSKEYFILE="$(ls "$pki"/device/*.key)" \
   qemu-aarch64-static -L "$sysroot" "$publish/cl-device" run --id arm64-daemon --fleet e2e-daemon --model sea \
     --broker "127.0.0.1:$port" --fleet-key "$work/kit/fleet.pub" --data-dir "$work/device-data" --bundle "$work/kit/bundle" \
     --engine auto --http-port "$http_port" > "$work/daemon.log" 2>&1 &
@@ -193,10 +221,17 @@ curl -sf -X POST "http://127.0.0.1:$http_port/predict" -H 'Content-Type: applica
   || { cat "$work/daemon.log" >&2; echo "POST /predict failed on the emulated daemon" >&2; exit 1; }
 echo "prediction through the ONNX backbone: $(cat "$work/predict.json")"
 grep -q '"probabilities":\[' "$work/predict.json"
+# The samples go out only once the daemon holds its MQTT session (a TLS handshake under qemu-user takes a moment
+# longer than /health): QoS 1 messages published before its first subscription would have no session to wait in.
+for _ in $(seq 1 600); do
+  curl -sf "http://127.0.0.1:$http_port/health" 2>/dev/null | grep -q '"mqttConnected":true' && break
+  sleep 0.1
+done
+curl -sf "http://127.0.0.1:$http_port/health" | grep -q '"mqttConnected":true' || { cat "$work/daemon.log" "$work/mosquitto.log" >&2; echo "the emulated daemon did not connect to the TLS broker within 60 s" >&2; exit 1; }
 # 260 labelled SEA (concept 1) samples: UP when f1 + f2 <= 8.
 awk 'BEGIN { srand(7); for (i = 0; i < 260; i++) { a = rand() * 10; b = rand() * 10; c = rand() * 10;
   printf "{\"features\":[%.4f,%.4f,%.4f],\"label\":\"%s\"}\n", a, b, c, (a + b <= 8 ? "UP" : "DOWN") } }' > "$work/samples.jsonl"
-mosquitto_pub -h 127.0.0.1 -p "$port" -q 1 -t cl/e2e-daemon/device/arm64-daemon/samples -l < "$work/samples.jsonl"
+mosquitto_pub -h 127.0.0.1 -p "$port" "${op_tls[@]}" -q 1 -t cl/e2e-daemon/device/arm64-daemon/samples -l < "$work/samples.jsonl"
 wait "$receiver" || { cat "$work/receiver2.txt" "$work/daemon.log" >&2; exit 1; }
 cat "$work/receiver2.txt"
 grep -q '^received_device=arm64-daemon$' "$work/receiver2.txt"
@@ -223,7 +258,7 @@ for want in '"version":"1.1.0"' '"status":"released"' '"parent":"1.0.0"' '"devic
 done
 echo "registry: $(grep -oE '"(version|status|parent|deltaIds|deviceIds|sampleCounts)":("[^"]*"|\[[^]]*\])' <<< "${flat%%\"metrics\"*}" | tr '\n' ' ')"
 # The retained release on the broker announces 1.1.0 to all devices.
-mosquitto_sub -h 127.0.0.1 -p "$port" -t cl/e2e-daemon/model/sea/release -C 1 -W 5 > "$work/release.json" 2>&1 \
+mosquitto_sub -h 127.0.0.1 -p "$port" "${op_tls[@]}" -t cl/e2e-daemon/model/sea/release -C 1 -W 5 > "$work/release.json" 2>&1 \
   || agg_fail "no retained release on cl/e2e-daemon/model/sea/release"
 flat=$(tr -d ' \n' < "$work/release.json")
 for want in '"version":"1.1.0"' '"parentVersion":"1.0.0"' '"cohort":"all"'; do
@@ -241,4 +276,4 @@ grep -q '"baseVersion":"1.1.0"' "$work/health.json" || { cat "$work/health.json"
 echo "emulated daemon after the release: $(cat "$work/health.json")"
 kill -TERM "$daemon"
 wait "$daemon" || true
-echo "::: arm64: ok (emulated native-AOT arm64 daemon ran its ONNX backbone, trained, promoted and sent a delta; x64 decoded it, the x64 aggregator accepted it into 1.1.0 and released it; the daemon installed 1.1.0)"
+echo "::: arm64: ok (every MQTT hop over mutual TLS with the fleet ACL; emulated native-AOT arm64 daemon ran its ONNX backbone, trained, promoted and sent a delta; x64 decoded it, the x64 aggregator accepted it into 1.1.0 and released it; the daemon installed 1.1.0)"

@@ -1,4 +1,6 @@
 using ContinualLearning.Aggregator.Strategies;
+using ContinualLearning.Fleet.Client;
+using ContinualLearning.Fleet.Identity;
 
 namespace ContinualLearning.Aggregator;
 
@@ -111,6 +113,24 @@ public sealed record AggregatorOptions
     public string? Username { get; init; }
 
     public string? Password { get; init; }
+
+    /// <summary>Connect to the broker with TLS (usually port 8883).</summary>
+    public bool Tls { get; init; }
+
+    /// <summary>PEM file with the CA(s) that sign the broker certificate (the fleet's ca.crt); null uses the system trust store.</summary>
+    public string? TlsCaFile { get; init; }
+
+    /// <summary>The aggregator's client certificate (<c>cl fleet cert aggregator NAME</c>); its CN <c>aggregator:NAME</c> is its broker username.</summary>
+    public string? TlsCertFile { get; init; }
+
+    /// <summary>The private key of <see cref="TlsCertFile"/> (PEM, mode 0600).</summary>
+    public string? TlsKeyFile { get; init; }
+
+    /// <summary>Development only: accept any broker certificate.</summary>
+    public bool TlsAllowUntrusted { get; init; }
+
+    /// <summary>The TLS settings for the MQTT client, loaded by <see cref="FleetTlsFiles"/>; null without <see cref="Tls"/>.</summary>
+    public FleetTlsOptions? LoadTls() => Tls ? FleetTlsFiles.Load(TlsCaFile, TlsCertFile, TlsKeyFile, TlsAllowUntrusted) : null;
 
     /// <summary>MQTT client id; it names the broker session, so each instance needs its own.</summary>
     public string InstanceId { get; init; } = "aggregator-" + Environment.MachineName.ToLowerInvariant();

@@ -39,6 +39,7 @@ internal sealed partial class FleetInbox : IAsyncDisposable
             Port = options.BrokerPort,
             Username = options.Username,
             Password = options.Password,
+            Tls = options.LoadTls(),
             ReconnectBaseDelay = TimeSpan.FromMilliseconds(100),
             ReconnectMaxDelay = TimeSpan.FromSeconds(5),
         });

@@ -23,9 +23,13 @@ internal static class Program
         // `cl device`: the daemon (`run`) and the fleet's request/reply (`cmd`) share one group.
         var device = DeviceCommand.Build();
         device.Subcommands.Add(FleetCommand.DeviceCmd());
+        device.Subcommands.Add(FleetIdentityCommand.Provision());
         yield return device;
         yield return AggregatorCommand.Build();
-        yield return FleetCommand.Build();
+        var fleet = FleetCommand.Build();
+        FleetIdentityCommand.AddTo(fleet);
+        yield return fleet;
+        yield return BrokerCommand.Build();
         yield return ModelCommand.Build();
         yield return KeysCommand.Build();
         yield return SelfCheckCommand.Build();

@@ -1,5 +1,7 @@
+using System.Security.Cryptography.X509Certificates;
 using ContinualLearning.Fleet.Broker;
 using ContinualLearning.Fleet.Client;
+using ContinualLearning.Fleet.Identity;
 
 namespace ContinualLearning.TestKit;
 
@@ -60,5 +62,55 @@ public abstract class BrokerTestBase(EmbeddedBrokerFixture fixture) : IAsyncLife
         foreach (var c in _clients) await c.DisposeAsync().ConfigureAwait(false);
         var errors = Fixture.Broker.Errors;
         Assert.True(errors.Count == 0, "The broker logged errors:\n" + string.Join("\n", errors));
+    }
+}
+
+/// <summary>
+/// An in-process fleet broker as <c>cl demo</c> runs it: TLS only, a client certificate from the fleet CA required,
+/// the fleet ACL on every publish and subscription. <see cref="ClientOptions"/> issues a certificate for any identity,
+/// so a test can play a device, the aggregator, an operator or an attacker holding a device's certificate.
+/// </summary>
+public sealed class SecureEmbeddedBrokerFixture : IAsyncLifetime, IDisposable
+{
+    public SecureEmbeddedBrokerFixture()
+    {
+        Authority = FleetCertificateAuthority.Create(Fleet);
+        ServerCertificate = Authority.Issue(new FleetIdentity(FleetRole.Broker, "embedded"), hostNames: ["127.0.0.1", "localhost"]);
+        Broker = new EmbeddedBroker(new EmbeddedBrokerSecurity(ServerCertificate, Authority.Certificate, new FleetAcl(Fleet).Allows));
+    }
+
+    /// <summary>The one fleet the broker's ACL is for; tests keep apart by device ids, not fleets.</summary>
+    public string Fleet { get; } = "s" + Guid.NewGuid().ToString("N")[..10];
+
+    public FleetCertificateAuthority Authority { get; }
+
+    public X509Certificate2 ServerCertificate { get; }
+
+    public EmbeddedBroker Broker { get; }
+
+    public async ValueTask InitializeAsync() => await Broker.StartAsync().ConfigureAwait(false);
+
+    public async ValueTask DisposeAsync() => await Broker.StopAsync().ConfigureAwait(false);
+
+    public void Dispose()
+    {
+        ServerCertificate.Dispose();
+        Authority.Dispose();
+    }
+
+    /// <summary>Options of a client holding a fresh certificate for <paramref name="identity"/> (null: no client certificate at all), trusting the fleet CA.</summary>
+    public FleetMqttClientOptions ClientOptions(FleetIdentity? identity, string? clientId = null)
+    {
+        var tls = new FleetTlsOptions { TrustedCertificateAuthorities = [X509CertificateLoader.LoadCertificate(Authority.Certificate.RawData)] };
+        if (identity is not null) tls = tls with { ClientCertificates = [Authority.Issue(identity)] };
+        return new FleetMqttClientOptions
+        {
+            ClientId = clientId ?? (identity?.Role == FleetRole.Device ? identity.Name : $"{identity?.Name ?? "anonymous"}-{Guid.NewGuid():N}"[..24]),
+            Port = Broker.Port,
+            Tls = tls,
+            ConnectTimeout = TimeSpan.FromSeconds(5),
+            ReconnectBaseDelay = TimeSpan.FromMilliseconds(50),
+            ReconnectMaxDelay = TimeSpan.FromMilliseconds(500),
+        };
     }
 }

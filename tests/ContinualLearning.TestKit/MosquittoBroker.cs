@@ -74,6 +74,29 @@ public sealed class MosquittoBroker : IAsyncDisposable, IDisposable
         return broker;
     }
 
+    /// <summary>
+    /// Starts a broker from a configuration written elsewhere (e.g. by <c>cl broker config</c>) that listens on
+    /// <paramref name="port"/> (take it from <see cref="FreePort"/>). Only what a test needs is appended: the log file
+    /// (<see cref="ReadLog"/>), the user to run as, and persistence in the broker's temp directory.
+    /// </summary>
+    public static async Task<MosquittoBroker> StartFromConfigAsync(string configFile, int port)
+    {
+        var exe = FindExecutable() ?? throw new InvalidOperationException(
+            $"Mosquitto is not installed: integration tests need a real broker. Install it with '{TestDependency.Mosquitto.Install}'.");
+        var dir = Directory.CreateTempSubdirectory("cl-mosquitto-").FullName;
+        var broker = new MosquittoBroker(exe, dir, port);
+        File.WriteAllText(Path.Combine(dir, "mosquitto.conf"), File.ReadAllText(configFile) + $"""
+
+            user {Environment.UserName}
+            persistence true
+            persistence_location {dir}/
+            log_dest file {broker.LogPath}
+            log_type all
+            """);
+        await broker.StartProcessAsync().ConfigureAwait(false);
+        return broker;
+    }
+
     /// <summary>Stops the broker process (SIGTERM, so it saves its persistence file, like a service restart).</summary>
     public async Task StopAsync()
     {
@@ -134,7 +157,8 @@ public sealed class MosquittoBroker : IAsyncDisposable, IDisposable
 
     public string ReadLog() => File.Exists(LogPath) ? File.ReadAllText(LogPath) : "(no log)";
 
-    private static int FreePort()
+    /// <summary>A loopback port nothing listens on now.</summary>
+    public static int FreePort()
     {
         using var listener = new TcpListener(IPAddress.Loopback, 0);
         listener.Start();

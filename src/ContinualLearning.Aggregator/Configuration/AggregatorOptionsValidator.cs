@@ -1,4 +1,5 @@
 using ContinualLearning.Fleet.Configuration;
+using ContinualLearning.Fleet.Identity;
 
 namespace ContinualLearning.Aggregator.Configuration;
 
@@ -44,6 +45,7 @@ internal sealed class AggregatorOptionsValidator() : ConfigurationValidator<Aggr
         ConfigurationRules.Require(errors, !string.IsNullOrWhiteSpace(options.BrokerHost), "brokerHost", options.BrokerHost, "is empty", "use the broker's host name or address, e.g. 127.0.0.1");
         ConfigurationRules.Require(errors, options.BrokerPort is >= 1 and <= 65535, "brokerPort", options.BrokerPort, "is outside 1–65535", "use e.g. 1883 (8883 for TLS)");
         ConfigurationRules.Require(errors, !string.IsNullOrWhiteSpace(options.InstanceId), "instanceId", options.InstanceId, "is empty", "give each aggregator instance its own id, e.g. aggregator-1");
+        FleetTlsFiles.Check(errors, "", options.Tls, options.TlsCaFile, options.TlsCertFile, options.TlsKeyFile);
         if (options.SharedSubscription)
             ConfigurationRules.Id(errors, "shareGroup", options.ShareGroup, "set the shared-subscription group name, e.g. aggregators");
     }

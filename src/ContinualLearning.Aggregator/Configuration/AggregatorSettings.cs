@@ -24,6 +24,16 @@ internal sealed class AggregatorSettings
 
     public string? Password { get; set; }
 
+    public string? Tls { get; set; }
+
+    public string? TlsCaFile { get; set; }
+
+    public string? TlsCertFile { get; set; }
+
+    public string? TlsKeyFile { get; set; }
+
+    public string? TlsAllowUntrusted { get; set; }
+
     public string? InstanceId { get; set; }
 
     public string? SharedSubscription { get; set; }

@@ -38,7 +38,10 @@ internal static class CliCommon
         return (broker[..colon], port);
     }
 
-    public static FleetMqttClient Client(string broker, string clientPrefix)
+    /// <summary>The TLS and credential flags of a command that connects to the broker.</summary>
+    public static BrokerCredentialOptions CredentialOptions() => new();
+
+    public static FleetMqttClient Client(string broker, string clientPrefix, BrokerCredentials? credentials = null)
     {
         var (host, port) = ParseBroker(broker);
         return new FleetMqttClient(new FleetMqttClientOptions
@@ -46,6 +49,9 @@ internal static class CliCommon
             ClientId = $"{clientPrefix}-{Guid.NewGuid():N}"[..32],
             Host = host,
             Port = port,
+            Tls = credentials?.Tls,
+            Username = credentials?.Username,
+            Password = credentials?.Password,
             // A CLI run is short-lived; leave no session behind on the broker.
             CleanStart = true,
             SessionExpirySeconds = 0,
@@ -58,13 +64,17 @@ internal static class CliCommon
     {
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timeout.CancelAfter(TimeSpan.FromSeconds(10));
+        Exception? lastFailure = null;
+        client.ConnectFailed += (ex, _) => lastFailure = ex;
         try
         {
             await client.StartAsync(timeout.Token);
         }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
         {
-            throw new CliException($"Could not connect to the MQTT broker at {broker} within 10 s; check --broker and that the broker runs.");
+            // The client's own message says why (certificate not trusted, not authorized, refused) and which setting to check.
+            throw new CliException($"Could not connect to the MQTT broker at {broker} within 10 s: "
+                + (lastFailure?.Message ?? "no answer; check --broker and that the broker runs."));
         }
     }
 

@@ -18,11 +18,13 @@ internal static class DemoCommand
         var poison = new Option<int>("--poison") { Description = "Make K devices send sign-flipped, amplified deltas (robust aggregation and canary rollback at work).", DefaultValueFactory = _ => 0 };
         var output = new Option<string?>("--out") { Description = "Directory to write summary.json and summary.md into." };
         var keep = new Option<bool>("--keep") { Description = "Keep the temp state directory (bundles, registry, keys) and print its path." };
+        var insecure = new Option<bool>("--insecure") { Description = "Plain TCP, no client certificates, no ACL (debugging only; also for an anonymous --broker). Default: mutual TLS with a certificate per client and the fleet ACL." };
+        var ca = new Option<string?>("--ca") { Description = "Fleet CA directory (ca.crt, ca.key from `cl fleet ca new`) to issue the demo's certificates from; needed with --broker unless --insecure." };
         var plain = new Option<bool>("--plain") { Description = "Plain line output even in a terminal (automatic when stdout is redirected)." };
 
-        var command = new Command("demo", "Run the whole loop on one machine: MQTT broker, aggregator and simulated devices on drifting data, then compare every global version with the no-update baseline.")
+        var command = new Command("demo", "Run the whole loop on one machine: MQTT broker (mutual TLS, fleet ACL), aggregator and simulated devices on drifting data, then compare every global version with the no-update baseline.")
         {
-            devices, samples, duration, seed, broker, fleet, quick, poison, output, keep, plain,
+            devices, samples, duration, seed, broker, fleet, quick, poison, output, keep, insecure, ca, plain,
         };
         command.SetAction(async (pr, ct) =>
         {
@@ -41,6 +43,8 @@ internal static class DemoCommand
                     Poison = pr.GetValue(poison),
                     OutDirectory = pr.GetValue(output),
                     Keep = pr.GetValue(keep),
+                    Insecure = pr.GetValue(insecure),
+                    CaDirectory = pr.GetValue(ca),
                 };
                 options.Validate();
             }

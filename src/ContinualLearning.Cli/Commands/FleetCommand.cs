@@ -25,12 +25,14 @@ internal static class FleetCommand
             DefaultValueFactory = _ => 3,
         };
         var ls = new Command("ls", "List devices: state, model version, cohort, last seen, reported accuracy.") { broker, fleet, json, window };
+        var credentials = CliCommon.CredentialOptions();
+        credentials.AddTo(ls);
         ls.SetAction((pr, ct) => CliCommon.Guard(async () =>
         {
             var f = FleetTopics.Id(pr.GetValue(fleet)!, "fleet");
             var statuses = new ConcurrentDictionary<string, DeviceStatus>(StringComparer.Ordinal);
             var telemetry = new ConcurrentDictionary<string, Telemetry>(StringComparer.Ordinal);
-            await using var client = CliCommon.Client(pr.GetValue(broker)!, "cl-fleet");
+            await using var client = CliCommon.Client(pr.GetValue(broker)!, "cl-fleet", credentials.Read(pr));
             client.MessageReceived += m =>
             {
                 var topic = FleetTopics.TryParse(m.Topic);
@@ -109,6 +111,8 @@ internal static class FleetCommand
         var kind = new Argument<string>("command") { Description = "train-now | rollback | pause | resume | wipe-data | set-config | report" };
         var args = new Argument<string[]>("args") { Description = "Arguments as key=value (e.g. version=1.3.0, trigger=drift).", Arity = ArgumentArity.ZeroOrMore };
         var cmd = new Command("cmd", "Send a command to a device and wait for its reply.") { broker, fleet, json, timeout, id, kind, args };
+        var credentials = CliCommon.CredentialOptions();
+        credentials.AddTo(cmd);
         cmd.SetAction((pr, ct) => CliCommon.Guard(async () =>
         {
             var f = FleetTopics.Id(pr.GetValue(fleet)!, "fleet");
@@ -129,7 +133,7 @@ internal static class FleetCommand
                 IssuedAt = DateTimeOffset.UtcNow,
                 ExpiresAt = DateTimeOffset.UtcNow.AddSeconds(Math.Max(pr.GetValue(timeout), 1) * 6),
             };
-            await using var client = CliCommon.Client(pr.GetValue(broker)!, "cl-cmd");
+            await using var client = CliCommon.Client(pr.GetValue(broker)!, "cl-cmd", credentials.Read(pr));
             await CliCommon.ConnectAsync(client, pr.GetValue(broker)!, ct);
             FleetMessage reply;
             try

@@ -91,6 +91,8 @@ internal static class ModelCommand
         var fleet = CliCommon.FleetOption();
         var key = new Option<string?>("--key") { Description = "Fleet private key (release.key); with it the version is also published as a signed release to all devices." };
         var publish = new Command("publish", "Register a bundle as the released global version (seeds the aggregator); with --key also publish it to the fleet.") { registry, bundleDir, broker, fleet, key };
+        var credentials = CliCommon.CredentialOptions(); // releases are published with an aggregator certificate (FleetAcl)
+        credentials.AddTo(publish);
         publish.SetAction((pr, ct) => CliCommon.Guard(async () =>
         {
             using var reg = Open(pr.GetValue(registry)!);
@@ -98,12 +100,13 @@ internal static class ModelCommand
             reg.Decisions.Record(loaded.Record.Name, loaded.Record.Version, DecisionKind.Published, "cl model publish", "{}");
             Console.WriteLine($"registered {loaded.Record.Name} {loaded.Record.Version} (artifact {loaded.Record.ArtifactSha256[..12]}) as released");
             if (pr.GetValue(key) is { } keyPath)
-                await PublishAsync(loaded.Container, loaded.Record, Cohorts.All, pr.GetValue(broker)!, pr.GetValue(fleet)!, keyPath, ct);
+                await PublishAsync(loaded.Container, loaded.Record, Cohorts.All, pr.GetValue(broker)!, pr.GetValue(fleet)!, keyPath, credentials.Read(pr), ct);
             return 0;
         }));
 
         var keyRequired = new Option<string>("--key") { Description = "Fleet private key (release.key).", Required = true };
         var rollback = new Command("rollback", "Make <version> the fleet's release again: re-publish it to all and mark newer released versions rolled-back.") { registry, name, version, broker, fleet, keyRequired };
+        credentials.AddTo(rollback);
         rollback.SetAction((pr, ct) => CliCommon.Guard(async () =>
         {
             using var reg = Open(pr.GetValue(registry)!);
@@ -117,7 +120,7 @@ internal static class ModelCommand
                 if (target.Status == VersionStatus.RolledBack) reg.TryTransition(target.Name, target.Version, VersionStatus.RolledBack, VersionStatus.Released);
                 reg.Decisions.Record(target.Name, target.Version, DecisionKind.ManualRollback, $"cl model rollback; rolled back: {string.Join(", ", newer.Select(v => v.Version))}", "{}");
             });
-            await PublishAsync(reg.Artifacts.Read(target.ArtifactSha256), target, Cohorts.All, pr.GetValue(broker)!, pr.GetValue(fleet)!, pr.GetValue(keyRequired)!, ct);
+            await PublishAsync(reg.Artifacts.Read(target.ArtifactSha256), target, Cohorts.All, pr.GetValue(broker)!, pr.GetValue(fleet)!, pr.GetValue(keyRequired)!, credentials.Read(pr), ct);
             Console.WriteLine($"{target.Name} {target.Version} is the release again; rolled back: {(newer.Length == 0 ? "none" : string.Join(", ", newer.Select(v => v.Version)))}");
             return 0;
         }));
@@ -151,10 +154,10 @@ internal static class ModelCommand
         Metrics = JsonDocument.Parse(v.MetricsJson).RootElement,
     };
 
-    private static async Task PublishAsync(byte[] container, ModelVersionRecord record, string cohort, string broker, string fleet, string keyPath, CancellationToken ct)
+    private static async Task PublishAsync(byte[] container, ModelVersionRecord record, string cohort, string broker, string fleet, string keyPath, BrokerCredentials credentials, CancellationToken ct)
     {
         using var key = ReleaseKeys.LoadPrivate(keyPath);
-        await using var client = CliCommon.Client(broker, "cl-model");
+        await using var client = CliCommon.Client(broker, "cl-model", credentials);
         await CliCommon.ConnectAsync(client, broker, ct);
         var release = await new ReleasePublisher(client, fleet, key).PublishAsync(container, record.Name, record.Version, record.Parent, cohort, ct);
         Console.WriteLine($"published release {release.ModelName} {release.Version} to cohort '{cohort}' on fleet {fleet} ({release.ChunkCount} chunks, key {release.KeyId})");

@@ -35,10 +35,12 @@ internal static class SelfCheckCommand
         };
         foreach (var option in new Option[] { engine, inputs, hidden, classes, samples, round, replay, storeDir, onnx, mqtt, deviceId, fleet, idle })
             command.Options.Add(option);
+        var credentials = CliCommon.CredentialOptions();
+        credentials.AddTo(command);
         command.SetAction((parse, ct) => SelfCheckWorkload.RunAsync(new SelfCheckSettings(
             parse.GetValue(engine)!, parse.GetValue(inputs), parse.GetValue(hidden), parse.GetValue(classes),
             parse.GetValue(samples), parse.GetValue(round), parse.GetValue(replay), parse.GetValue(storeDir),
-            parse.GetValue(onnx), parse.GetValue(mqtt), parse.GetValue(deviceId)!, parse.GetValue(fleet)!, parse.GetValue(idle)), ct));
+            parse.GetValue(onnx), parse.GetValue(mqtt), parse.GetValue(deviceId)!, parse.GetValue(fleet)!, parse.GetValue(idle), credentials.Read(parse)), ct));
         command.Subcommands.Add(SelfCheckReceiveCommand.Build());
         command.Subcommands.Add(SelfCheckKitCommand.Build());
         return command;
@@ -59,4 +61,4 @@ internal static class SelfCheckCommand
 /// <summary>The options of `cl selfcheck`.</summary>
 internal sealed record SelfCheckSettings(
     string Engine, int Inputs, int Hidden, int Classes, int Samples, int Round, int Replay, string? StoreDir,
-    bool Onnx, string? Mqtt, string DeviceId, string Fleet, double HoldSeconds);
+    bool Onnx, string? Mqtt, string DeviceId, string Fleet, double HoldSeconds, BrokerCredentials? Credentials = null);

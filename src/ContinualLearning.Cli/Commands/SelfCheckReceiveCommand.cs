@@ -18,11 +18,18 @@ internal static class SelfCheckReceiveCommand
         var fleet = new Option<string>("--fleet") { Description = "Fleet name in the topic.", DefaultValueFactory = _ => "selfcheck" };
         var timeout = new Option<double>("--timeout") { Description = "Seconds to wait for a delta.", DefaultValueFactory = _ => 300 };
         var command = new Command("receive", "Wait for one delta on cl/<fleet>/device/+/delta, decode it and print its header.") { mqtt, fleet, timeout };
+        var credentials = CliCommon.CredentialOptions();
+        credentials.AddTo(command);
         command.SetAction(async (parse, ct) =>
         {
             var (host, port) = SelfCheckCommand.ParseBroker(parse.GetValue(mqtt)!);
+            var c = credentials.Read(parse);
             var received = new TaskCompletionSource<FleetMessage>(TaskCreationOptions.RunContinuationsAsynchronously);
-            await using var client = new FleetMqttClient(new FleetMqttClientOptions { ClientId = $"selfcheck-receiver-{Environment.ProcessId}", Host = host, Port = port, CleanStart = true });
+            await using var client = new FleetMqttClient(new FleetMqttClientOptions
+            {
+                ClientId = $"selfcheck-receiver-{Environment.ProcessId}", Host = host, Port = port, CleanStart = true,
+                Tls = c.Tls, Username = c.Username, Password = c.Password,
+            });
             client.MessageReceived += message =>
             {
                 received.TrySetResult(message);

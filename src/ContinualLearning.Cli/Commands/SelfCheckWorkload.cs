@@ -168,7 +168,11 @@ internal static class SelfCheckWorkload
     private static async Task PublishAsync(SelfCheckSettings s, byte[] payload, Guid deltaId, CancellationToken ct)
     {
         var (host, port) = SelfCheckCommand.ParseBroker(s.Mqtt!);
-        await using var client = new FleetMqttClient(new FleetMqttClientOptions { ClientId = $"{s.DeviceId}-selfcheck", Host = host, Port = port, CleanStart = true });
+        await using var client = new FleetMqttClient(new FleetMqttClientOptions
+        {
+            ClientId = $"{s.DeviceId}-selfcheck", Host = host, Port = port, CleanStart = true,
+            Tls = s.Credentials?.Tls, Username = s.Credentials?.Username, Password = s.Credentials?.Password,
+        });
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
         timeout.CancelAfter(TimeSpan.FromSeconds(60));
         await client.StartAsync(timeout.Token);

@@ -13,6 +13,7 @@ internal sealed record DemoDeviceContext(
     DemoOptions Options,
     string BrokerHost,
     int BrokerPort,
+    DemoPki? Pki,
     string FleetPublicKeyPath,
     string StateDirectory,
     ModelBundle BaseBundle,
@@ -47,7 +48,18 @@ internal sealed class DemoAgentDevice(DemoDeviceContext context, DeviceStats sta
             Fleet = o.Fleet,
             ModelName = o.ModelName,
             Cohort = stats.Shard.Canary ? "canary" : "all",
-            Broker = new BrokerOptions { Host = context.BrokerHost, Port = context.BrokerPort },
+            // Its own certificate (CN = its device id), read from files as the daemon reads broker:tlsCertFile/tlsKeyFile.
+            Broker = context.Pki is not { } pki
+                ? new BrokerOptions { Host = context.BrokerHost, Port = context.BrokerPort }
+                : new BrokerOptions
+                {
+                    Host = context.BrokerHost,
+                    Port = context.BrokerPort,
+                    Tls = true,
+                    TlsCaFile = pki.CaFile,
+                    TlsCertFile = pki.Device(stats.Id).CertificateFile,
+                    TlsKeyFile = pki.Device(stats.Id).KeyFile,
+                },
             FleetPublicKeyPath = context.FleetPublicKeyPath,
             DataDirectory = Path.Combine(context.StateDirectory, stats.Id),
             InitialBundle = context.BaseBundle.Directory,

@@ -24,7 +24,7 @@ internal sealed class DemoAggregator : IAsyncDisposable
     private int _deltasSeen;
     private Task? _refresh;
 
-    public DemoAggregator(DemoOptions options, string host, int port, string registryDirectory, string privateKeyPath,
+    public DemoAggregator(DemoOptions options, string host, int port, DemoPki? pki, string registryDirectory, string privateKeyPath,
         string baseBundleDirectory, IReadOnlyList<string> canaryDevices, DemoState state)
     {
         _options = options;
@@ -40,6 +40,11 @@ internal sealed class DemoAggregator : IAsyncDisposable
             PrivateKeyPath = privateKeyPath,
             BrokerHost = host,
             BrokerPort = port,
+            // Its own certificate (CN aggregator:demo): the fleet ACL lets only aggregators publish releases.
+            Tls = pki is not null,
+            TlsCaFile = pki?.CaFile,
+            TlsCertFile = pki?.Aggregator.CertificateFile,
+            TlsKeyFile = pki?.Aggregator.KeyFile,
             InstanceId = $"{options.Fleet}-aggregator",
             Tick = TimeSpan.FromMilliseconds(250),
             Validation = new ValidationOptions { MaxStaleness = 4, MaxNorm = 10, NormClipMode = NormClipMode.Reject },
@@ -61,8 +66,16 @@ internal sealed class DemoAggregator : IAsyncDisposable
                 Window = 4 * options.AggregationTimeout + TimeSpan.FromSeconds(4),
             },
         }, new DemoLogger<AggregatorService>(state, "aggregator"));
-        // A read-only observer of the delta topic: what reached the aggregator, whatever it then decided.
-        _monitor = new FleetMqttClient(new FleetMqttClientOptions { ClientId = $"{options.Fleet}-demo-monitor", Host = host, Port = port, CleanStart = true });
+        // A read-only observer of the delta topic: what reached the aggregator, whatever it then decided. It holds the
+        // operator certificate: operators may read every fleet topic, devices may not read each other's deltas.
+        _monitor = new FleetMqttClient(new FleetMqttClientOptions
+        {
+            ClientId = $"{options.Fleet}-demo-monitor",
+            Host = host,
+            Port = port,
+            CleanStart = true,
+            Tls = pki is null ? null : DemoPki.Tls(pki.Operator),
+        });
         _monitor.MessageReceived += m =>
         {
             if (m.Payload.Length == 0) return Task.CompletedTask;

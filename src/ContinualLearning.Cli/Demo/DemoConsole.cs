@@ -86,6 +86,7 @@ internal sealed class DemoConsole(DemoUi ui)
         grid.AddRow("[bold]Bytes[/]", $"{s.BytesSent:N0} B of deltas vs {s.FullWeightBytes:N0} B as full fp32 weights: [bold]{s.CompressionRatio:0.#}× smaller[/]");
         grid.AddRow("[bold]Devices[/]", $"{s.DevicePromotions} local promotions, {s.ReleasesInstalled} verified releases installed");
         grid.AddRow("[bold]Run[/]", Markup.Escape($"{s.Devices} devices × {s.SamplesPerDevice} samples, broker {s.Broker}, {s.WallSeconds:0.0} s"));
+        grid.AddRow("[bold]Transport[/]", Markup.Escape(s.Transport));
         AnsiConsole.Write(new Panel(grid).Header("cl demo summary").Border(BoxBorder.Rounded));
     }
 

@@ -24,6 +24,15 @@ internal sealed record DemoOptions
 
     public string Fleet { get; init; } = "demo";
 
+    /// <summary>Plain TCP without client certificates or ACL (debugging only); the default is mutual TLS with the fleet ACL.</summary>
+    public bool Insecure { get; init; }
+
+    /// <summary>
+    /// An existing fleet CA directory (ca.crt + ca.key, from <c>cl fleet ca new</c>) to issue the demo's certificates
+    /// from, so an external broker configured by <c>cl broker config</c> for that CA accepts them; null makes a throwaway CA.
+    /// </summary>
+    public string? CaDirectory { get; init; }
+
     public string ModelName { get; init; } = "sea";
 
     /// <summary>Devices that send sign-flipped (and amplified) deltas, to show robust aggregation and rollback.</summary>
@@ -85,6 +94,9 @@ internal sealed record DemoOptions
         if (Poison < 0 || Poison >= Devices) throw new ArgumentException($"--poison {Poison} is out of range: use 0 to {Devices - 1} (fewer poisoned devices than devices).");
         if (!Fleet.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_') || Fleet.Length is 0 or > 64)
             throw new ArgumentException($"--fleet '{Fleet}' is not a valid fleet name: use 1–64 letters, digits, '-' or '_'.");
+        if (Insecure && CaDirectory is not null) throw new ArgumentException($"--insecure and --ca {CaDirectory} contradict each other: --ca issues certificates for TLS, --insecure turns TLS off. Give one.");
+        if (Broker is { } b && !Insecure && CaDirectory is null)
+            throw new ArgumentException($"--broker {b.Host}:{b.Port}: an external broker cannot trust a CA made for this run. Give --ca DIR (the fleet CA the broker's `cl broker config` was made with; the demo connects as aggregator:demo, operator:demo and its devices) or --insecure for a plain, anonymous broker.");
         if (!(DeltaFraction > 0 && DeltaFraction <= 1)) throw new ArgumentException($"Delta fraction {DeltaFraction} must be in (0, 1].");
     }
 

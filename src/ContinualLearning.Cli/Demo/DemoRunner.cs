@@ -27,9 +27,10 @@ internal enum DemoUi
 internal sealed class DemoBrokerException(string message, Exception? inner = null) : Exception(message, inner);
 
 /// <summary>
-/// Runs the whole loop on one machine: base model and fleet signing key, broker (embedded or external), the
-/// aggregator, N simulated devices on drifting shards, live progress, then the held-out evaluation of every global
-/// version against the no-update baseline. All state lives in a temp directory that is removed at the end.
+/// Runs the whole loop on one machine: base model and fleet signing key, a throwaway fleet CA with a certificate for
+/// every client, broker (embedded with mutual TLS and the fleet ACL, or external), the aggregator, N simulated devices
+/// on drifting shards, live progress, then the held-out evaluation of every global version against the no-update
+/// baseline. All state lives in a temp directory that is removed at the end.
 /// </summary>
 internal static class DemoRunner
 {
@@ -83,20 +84,26 @@ internal static class DemoRunner
         var baseBundle = ModelBundle.Load(baseDir);
         state.Event($"base model {options.ModelName} {DemoScenario.BaseVersion} trained on SEA concept {DemoScenario.BaseConcept}; head {DemoScenario.Head}");
 
-        await using var broker = options.Broker is null ? new EmbeddedBroker() : null;
+        using var pki = options.Insecure ? null : DemoPki.Create(Path.Combine(root, "pki"), options.Fleet, state.Devices.Select(d => d.Id), options.CaDirectory);
+        var transport = pki is null
+            ? "plain TCP, no client identities (--insecure)"
+            : $"mutual TLS: fleet CA {(options.CaDirectory is null ? "made for this run" : $"from {options.CaDirectory}")}, one client certificate per device, aggregator and operator";
+        await using var broker = options.Broker is null
+            ? new EmbeddedBroker(pki?.BrokerSecurity(options.Fleet), logger: new DemoLogger<EmbeddedBroker>(state, "broker"))
+            : null;
         string host;
         int port;
         if (broker is not null)
         {
             await broker.StartAsync();
             (host, port) = ("127.0.0.1", broker.Port);
-            state.Event($"embedded MQTT broker on 127.0.0.1:{port}");
+            state.Event($"embedded MQTT broker on 127.0.0.1:{port} over {transport}" + (pki is null ? "" : "; the fleet ACL checks every publish and subscription"));
         }
         else
         {
             (host, port) = options.Broker!.Value;
             await CheckReachableAsync(host, port, ct);
-            state.Event($"external MQTT broker {host}:{port}");
+            state.Event($"external MQTT broker {host}:{port} over {transport}");
         }
         var template = new FleetMqttClientOptions
         {
@@ -108,14 +115,14 @@ internal static class DemoRunner
             ReconnectMaxDelay = TimeSpan.FromSeconds(2),
         };
 
-        await using var aggregator = new DemoAggregator(options, host, port, registry, Path.Combine(keys, "release.key"), baseDir,
+        await using var aggregator = new DemoAggregator(options, host, port, pki, registry, Path.Combine(keys, "release.key"), baseDir,
             shards.Where(s => s.Canary).Select(s => s.DeviceId).ToArray(), state);
         // Labelled samples live in transient SQLite databases on tmpfs when there is one, never on flash.
         var transient = Directory.Exists("/dev/shm") && !OperatingSystem.IsWindows()
             ? Directory.CreateDirectory(Path.Combine("/dev/shm", Path.GetFileName(root))).FullName
             : Directory.CreateDirectory(Path.Combine(root, "transient")).FullName;
         useTransient(transient);
-        var context = new DemoDeviceContext(options, host, port, Path.Combine(keys, "release.pub"), Path.Combine(root, "devices"), baseBundle, engine, transient);
+        var context = new DemoDeviceContext(options, host, port, pki, Path.Combine(keys, "release.pub"), Path.Combine(root, "devices"), baseBundle, engine, transient);
         var devices = state.Devices.Select(d => new DemoAgentDevice(context, d)).ToArray();
         try
         {
@@ -128,7 +135,11 @@ internal static class DemoRunner
             }
             catch (OperationCanceledException) when (!ct.IsCancellationRequested)
             {
-                throw new DemoBrokerException($"Could not connect to the MQTT broker at {host}:{port} within 20 s (it accepted TCP but no MQTT 5 session was set up). Check that it speaks MQTT 5 (Mosquitto ≥ 1.6) and allows anonymous clients, or omit --broker to use the embedded broker.");
+                throw new DemoBrokerException($"Could not connect to the MQTT broker at {host}:{port} within 20 s (it accepted TCP but no MQTT 5 session was set up). Check that it speaks MQTT 5 (Mosquitto ≥ 1.6) and "
+                    + (pki is null
+                        ? "allows anonymous clients (--insecure)"
+                        : $"listens with TLS, trusts the fleet CA of --ca (cafile), requires certificates with use_identity_as_username, and grants aggregator:{DemoPki.ServiceName} and operator:{DemoPki.ServiceName} (cl broker config)")
+                    + ", or omit --broker to use the embedded broker.");
             }
             state.Event($"aggregator and {devices.Length} devices connected; canary cohort: {string.Join(", ", shards.Where(s => s.Canary).Select(s => s.DeviceId))}"
                 + (options.Poison > 0 ? $"; poisoned: {string.Join(", ", shards.Where(s => s.Poisoned).Select(s => s.DeviceId))}" : ""));
@@ -153,7 +164,7 @@ internal static class DemoRunner
                 try
                 {
                     using var cleanup = new CancellationTokenSource(TimeSpan.FromSeconds(10));
-                    await ClearRetainedAsync(template, options, aggregator.PublishedVersions, shards, cleanup.Token);
+                    await ClearRetainedAsync(template, pki, options, aggregator.PublishedVersions, shards, cleanup.Token);
                 }
                 catch (Exception ex) when (ex is OperationCanceledException or InvalidOperationException)
                 {
@@ -163,7 +174,10 @@ internal static class DemoRunner
             foreach (var d in devices) await d.DisposeAsync();
         }
 
-        var summary = Evaluate(options, state, aggregator, engine, shards, broker is null ? $"{host}:{port} (external)" : $"embedded 127.0.0.1:{port}", clock);
+        var summary = Evaluate(options, state, aggregator, engine, shards, broker is null ? $"{host}:{port} (external)" : $"embedded 127.0.0.1:{port}", clock) with
+        {
+            Transport = broker is { Security: not null } ? $"{transport}; broker ACL: {Denied(broker.Denials)}" : transport,
+        };
         output.ShowSummary(summary);
         if (options.OutDirectory is { } outDir)
         {
@@ -247,19 +261,37 @@ internal static class DemoRunner
         }
     }
 
-    /// <summary>An empty retained message deletes the retained one: release, every chunk of every published version, device statuses.</summary>
-    private static async Task ClearRetainedAsync(FleetMqttClientOptions template, DemoOptions options, IReadOnlyList<(string Version, int Chunks)> versions,
+    private static string Denied(BrokerDenials d) =>
+        $"{d.RefusedConnections} connections refused, {d.DeniedPublishes} publishes and {d.DeniedSubscriptions} subscriptions denied";
+
+    /// <summary>
+    /// An empty retained message deletes the retained one: release, every chunk of every published version, device
+    /// statuses. Under the fleet ACL only an aggregator may clear the model topics and only a device its own status.
+    /// </summary>
+    private static async Task ClearRetainedAsync(FleetMqttClientOptions template, DemoPki? pki, DemoOptions options, IReadOnlyList<(string Version, int Chunks)> versions,
         IReadOnlyList<DeviceShard> shards, CancellationToken ct)
     {
         var fleet = options.Fleet;
-        await using var client = new FleetMqttClient(template with { ClientId = $"{fleet}-demo-cleanup", CleanStart = true });
+        var model = versions.SelectMany(v => Enumerable.Range(0, v.Chunks).Select(i => FleetTopics.Chunk(fleet, options.ModelName, v.Version, i)))
+            .Prepend(FleetTopics.Release(fleet, options.ModelName));
+        var statuses = shards.Select(s => (s.DeviceId, Topic: FleetTopics.Status(fleet, s.DeviceId)));
+        var cleanup = template with { ClientId = $"{fleet}-demo-cleanup", CleanStart = true };
+        if (pki is null)
+        {
+            await ClearAsync(cleanup, model.Concat(statuses.Select(s => s.Topic)), ct);
+            return;
+        }
+        await ClearAsync(cleanup with { Tls = DemoPki.Tls(pki.Aggregator) }, model, ct);
+        foreach (var (device, topic) in statuses)
+            await ClearAsync(cleanup with { ClientId = device, Tls = DemoPki.Tls(pki.Device(device)) }, [topic], ct);
+    }
+
+    private static async Task ClearAsync(FleetMqttClientOptions options, IEnumerable<string> topics, CancellationToken ct)
+    {
+        await using var client = new FleetMqttClient(options);
         await client.StartAsync(ct);
-        await client.PublishAsync(FleetTopics.Release(fleet, options.ModelName), [], retain: true, cancellationToken: ct);
-        foreach (var (version, chunks) in versions)
-            for (var i = 0; i < chunks; i++)
-                await client.PublishAsync(FleetTopics.Chunk(fleet, options.ModelName, version, i), [], retain: true, cancellationToken: ct);
-        foreach (var s in shards)
-            await client.PublishAsync(FleetTopics.Status(fleet, s.DeviceId), [], retain: true, cancellationToken: ct);
+        foreach (var topic in topics)
+            await client.PublishAsync(topic, [], retain: true, cancellationToken: ct);
         await client.StopAsync();
     }
 

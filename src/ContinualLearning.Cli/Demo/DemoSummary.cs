@@ -33,6 +33,9 @@ internal sealed record DeviceSummary(
 internal sealed record DemoSummary
 {
     public required string Broker { get; init; }
+
+    /// <summary>How clients reach the broker: mutual TLS with the fleet ACL (the default) or plain TCP (--insecure), and what the ACL refused.</summary>
+    public string Transport { get; init; } = "";
     public required string Fleet { get; init; }
     public required int Devices { get; init; }
     public required int PoisonedDevices { get; init; }
@@ -101,6 +104,7 @@ internal sealed record DemoSummary
         sb.AppendLine(c, $"# cl demo summary");
         sb.AppendLine();
         sb.AppendLine(c, $"{Devices} devices ({PoisonedDevices} poisoned), {SamplesPerDevice} samples each, broker {Broker}, fleet `{Fleet}`, {WallSeconds:0.0} s wall time.");
+        sb.AppendLine(c, $"Transport: {Transport}.");
         sb.AppendLine(c, $"Scenario: {Scenario}. Head {Head}, engine {Engine}.");
         sb.AppendLine();
         sb.AppendLine(c, $"**Held-out accuracy** ({HeldOutSamples} noise-free samples drawn from the devices' current concepts): final global {FinalVersion} **{FinalAccuracy:P1}** vs no-update baseline **{BaselineAccuracy:P1}** ({Improvement * 100:+0.0;-0.0} points).");

@@ -1,4 +1,3 @@
-using System.Security.Cryptography.X509Certificates;
 using ContinualLearning.Device.Configuration;
 using ContinualLearning.Fleet.Client;
 using ContinualLearning.Fleet.Messages;
@@ -23,7 +22,7 @@ internal static class AgentClientOptions
             Port = options.Broker.Port,
             Username = options.Broker.Username,
             Password = options.Broker.Password,
-            Tls = Tls(options.Broker),
+            Tls = options.Broker.LoadTls(),
             Will = new FleetWill(status, FleetJson.Serialize(DeviceStatus.Offline(options.DeviceId) with { Cohort = options.Cohort })),
             Birth = new FleetBirth(status, birthStatus),
             ReconnectBaseDelay = TimeSpan.FromMilliseconds(200),
@@ -32,17 +31,5 @@ internal static class AgentClientOptions
             // MQTTnet packets) at once and it waits in memory for the sample handler. 32 keeps the pipe full.
             ReceiveMaximum = 32,
         };
-    }
-
-    private static FleetTlsOptions? Tls(BrokerOptions broker)
-    {
-        if (!broker.Tls) return null;
-        X509Certificate2Collection? roots = null;
-        if (broker.TlsCaFile is { } ca)
-        {
-            roots = [];
-            roots.ImportFromPemFile(ca);
-        }
-        return new FleetTlsOptions { TrustedCertificateAuthorities = roots, AllowUntrustedCertificates = broker.TlsAllowUntrusted };
     }
 }

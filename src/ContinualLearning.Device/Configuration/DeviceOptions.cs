@@ -1,5 +1,7 @@
 using ContinualLearning.Deltas;
+using ContinualLearning.Fleet.Client;
 using ContinualLearning.Fleet.Configuration;
+using ContinualLearning.Fleet.Identity;
 using ContinualLearning.Learning;
 using ContinualLearning.Replay;
 
@@ -43,9 +45,18 @@ public sealed record BrokerOptions
     /// <summary>Development only: accept any broker certificate.</summary>
     public bool TlsAllowUntrusted { get; init; }
 
+    /// <summary>The device's client certificate (PEM, from <c>cl device provision</c>); its CN, the device id, is its broker username.</summary>
+    public string? TlsCertFile { get; init; }
+
+    /// <summary>The private key of <see cref="TlsCertFile"/> (PEM, mode 0600).</summary>
+    public string? TlsKeyFile { get; init; }
+
     public string? Username { get; init; }
 
     public string? Password { get; init; }
+
+    /// <summary>The TLS settings for the MQTT client, loaded by <see cref="FleetTlsFiles"/>; null without <see cref="Tls"/>.</summary>
+    public FleetTlsOptions? LoadTls() => Tls ? FleetTlsFiles.Load(TlsCaFile, TlsCertFile, TlsKeyFile, TlsAllowUntrusted) : null;
 }
 
 /// <summary>How promotions become deltas on the wire and how many may wait for the broker.</summary>

@@ -56,6 +56,8 @@ public static class DeviceOptionsReader
                 Tls = r.Bool("broker:tls", s.Broker.Tls, false),
                 TlsCaFile = ConfigurationReader.Text(s.Broker.TlsCaFile),
                 TlsAllowUntrusted = r.Bool("broker:tlsAllowUntrusted", s.Broker.TlsAllowUntrusted, false),
+                TlsCertFile = ConfigurationReader.Text(s.Broker.TlsCertFile),
+                TlsKeyFile = ConfigurationReader.Text(s.Broker.TlsKeyFile),
                 Username = ConfigurationReader.Text(s.Broker.Username),
                 Password = ConfigurationReader.Text(s.Broker.Password),
             },

@@ -1,5 +1,6 @@
 using System.Globalization;
 using ContinualLearning.Fleet.Configuration;
+using ContinualLearning.Fleet.Identity;
 
 namespace ContinualLearning.Device.Configuration;
 
@@ -59,8 +60,7 @@ internal sealed class DeviceOptionsValidator() : ConfigurationValidator<DeviceOp
             errors.Add(new("broker", broker.Host, "has no host", "use host:port, e.g. broker.local:8883"));
         if (broker.Port is < 1 or > 65535)
             errors.Add(new("broker", $"{broker.Host}:{broker.Port}", "has a port outside 1–65535", "use host:port, e.g. broker.local:1883"));
-        if (broker.TlsCaFile is { } ca && !File.Exists(ca))
-            errors.Add(new("broker:tlsCaFile", ca, "does not exist", "point it at the PEM file of the fleet CA, or remove it to use the system trust store"));
+        FleetTlsFiles.Check(errors, "broker:", broker.Tls, broker.TlsCaFile, broker.TlsCertFile, broker.TlsKeyFile);
         if (broker.Password is not null && broker.Username is null)
             errors.Add(new("broker:password", "***", "is set without broker:username", "set broker:username too"));
     }

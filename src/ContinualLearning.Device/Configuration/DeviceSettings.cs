@@ -64,6 +64,10 @@ internal sealed class BrokerSettings
 
     public string? TlsAllowUntrusted { get; set; }
 
+    public string? TlsCertFile { get; set; }
+
+    public string? TlsKeyFile { get; set; }
+
     public string? Username { get; set; }
 
     public string? Password { get; set; }

@@ -44,19 +44,19 @@ public static class SecretFiles
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
         if (!File.Exists(path)) throw new FileNotFoundException($"The {what} file '{path}' does not exist.", path);
-        CheckMode(path);
+        CheckMode(path, what);
         return File.ReadAllText(path);
     }
 
     /// <summary>Throws when group or others have any access to <paramref name="path"/> (no-op on Windows, which has ACLs instead).</summary>
-    public static void CheckMode(string path)
+    public static void CheckMode(string path, string what = "private key")
     {
         if (OperatingSystem.IsWindows()) return;
         var mode = File.GetUnixFileMode(path);
         if ((mode & GroupOrOthers) != 0)
             throw new CryptographicException(
-                $"The private key file '{path}' has mode {Octal(mode)}: others can read it, so it must be assumed leaked. "
-                + $"Run `chmod 600 {path}` if you are sure it was not copied, or make a new key.");
+                $"The {what} file '{path}' has mode {Octal(mode)}: others can read it, so it must be assumed leaked. "
+                + $"Run `chmod 600 {path}` if you are sure it was not copied, or make a new one.");
     }
 
     private static string Octal(UnixFileMode mode) => Convert.ToString((int)mode & 0x1FF, 8).PadLeft(4, '0');

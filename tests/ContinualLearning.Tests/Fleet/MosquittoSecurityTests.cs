@@ -152,7 +152,7 @@ public sealed class MosquittoSecurityTests : IDisposable
     }
 
     /// <summary>Starts a client that must not get in and returns the error its first connect attempt reported.</summary>
-    private static async Task<Exception> FirstConnectFailureAsync(FleetMqttClientOptions options)
+    internal static async Task<Exception> FirstConnectFailureAsync(FleetMqttClientOptions options)
     {
         await using var client = new FleetMqttClient(options);
         var failed = new TaskCompletionSource<Exception>(TaskCreationOptions.RunContinuationsAsynchronously);

@@ -34,6 +34,21 @@ public sealed class DemoPartsTests
     }
 
     [Fact]
+    public void An_external_broker_needs_a_fleet_CA_or_an_explicit_insecure_flag()
+    {
+        var external = DemoOptions.Quick with { Broker = ("localhost", 8883) };
+
+        var error = Assert.Throws<ArgumentException>(external.Validate);
+
+        Assert.Contains("--ca", error.Message, StringComparison.Ordinal);
+        Assert.Contains("--insecure", error.Message, StringComparison.Ordinal);
+        (external with { CaDirectory = "/etc/cl/ca" }).Validate();
+        (external with { Insecure = true }).Validate();
+        Assert.Throws<ArgumentException>((external with { Insecure = true, CaDirectory = "/etc/cl/ca" }).Validate);
+        Assert.False(DemoOptions.Default.Insecure); // the default run is mutual TLS
+    }
+
+    [Fact]
     public void Every_device_drifts_and_only_the_last_ones_are_poisoned()
     {
         var shards = DemoScenario.Shards(DemoOptions.Default with { Poison = 2 });

@@ -31,6 +31,10 @@ public sealed class DemoRunTests(ITestOutputHelper output)
         var summary = await DemoRunner.RunAsync(Small("unit-" + Guid.NewGuid().ToString("N")[..8]), DemoUi.Quiet, CancellationToken.None);
         output.WriteLine(summary.ToMarkdown());
 
+        // By default over mutual TLS: every client with its own certificate, and the fleet's own traffic fits the ACL.
+        Assert.StartsWith("mutual TLS", summary.Transport, StringComparison.Ordinal);
+        Assert.Contains("0 connections refused", summary.Transport, StringComparison.Ordinal);
+        Assert.Contains("0 subscriptions denied", summary.Transport, StringComparison.Ordinal);
         // The device side is the daemon's own: DeviceRuntime + DeviceAgent.
         Assert.Contains("DeviceAgent", summary.Components["device MQTT side"], StringComparison.Ordinal);
         Assert.True(summary.VersionsReleased >= 1, $"no global version was released:\n{summary.ToMarkdown()}");
@@ -75,7 +79,7 @@ public sealed class DemoRunTests(ITestOutputHelper output)
     public async Task An_unreachable_external_broker_fails_fast_naming_host_and_port()
     {
         var port = FreePort();
-        var options = Small("unreachable") with { Broker = ("127.0.0.1", port) };
+        var options = Small("unreachable") with { Broker = ("127.0.0.1", port), Insecure = true };
 
         var error = await Assert.ThrowsAsync<DemoBrokerException>(() => DemoRunner.RunAsync(options, DemoUi.Quiet, CancellationToken.None));
 
