@@ -17,7 +17,8 @@ internal sealed record DemoDeviceContext(
     string StateDirectory,
     ModelBundle BaseBundle,
     ITrainingEngine Engine,
-    string TransientDirectory);
+    string TransientDirectory,
+    string? OperatorPublicKeyPath = null);
 
 /// <summary>
 /// A simulated device that is the real daemon minus its host: <see cref="DeviceRuntime"/> (the
@@ -49,6 +50,7 @@ internal sealed class DemoAgentDevice(DemoDeviceContext context, DeviceStats sta
             Cohort = stats.Shard.Canary ? "canary" : "all",
             Broker = new BrokerOptions { Host = context.BrokerHost, Port = context.BrokerPort },
             FleetPublicKeyPath = context.FleetPublicKeyPath,
+            Commands = new CommandOptions { OperatorKeyFiles = context.OperatorPublicKeyPath is { } operatorKey ? [operatorKey] : [] },
             DataDirectory = Path.Combine(context.StateDirectory, stats.Id),
             InitialBundle = context.BaseBundle.Directory,
             TransientStorePath = Path.Combine(transient, stats.Id + ".db"),

@@ -164,6 +164,7 @@ public sealed partial class DeviceAgent : IAsyncDisposable
         _deltas.Dispose();
         _reporter.Dispose();
         _releases.Dispose();
+        _commands.Dispose();
     }
 
     /// <summary>The current status (retained on the status topic).</summary>
