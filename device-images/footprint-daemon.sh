@@ -21,12 +21,14 @@ printf 'listener %d 127.0.0.1\nallow_anonymous true\npersistence false\nmax_queu
 "$(command -v mosquitto || echo /usr/sbin/mosquitto)" -c "$work/m.conf" > /dev/null 2>&1 & pids+=($!)
 sleep 0.5
 $cl selfcheck kit --out "$work/kit" --inputs 128 --hidden 256 --classes 10 > /dev/null
+$cl keys new --out "$work/operator" > /dev/null # the operator key pair that signs the train-now command
 start=$(date +%s%N)
 CL_DEVICE_TRANSIENTSTORE=/dev/shm/cl-footprint-$$.db CL_DEVICE_DELETESTOREONSTOP=true CL_DEVICE_LEARNING__REPLAYCAPACITY=10000 \
 CL_DEVICE_LEARNING__MAXSAMPLES=$samples CL_DEVICE_TRAINCHECKINTERVALSECONDS=1 CL_DEVICE_TELEMETRYINTERVALSECONDS=3600 \
 DOTNET_GCgen0size=${DOTNET_GCgen0size:-400000} DOTNET_GCgen0MaxBudget=${DOTNET_GCgen0MaxBudget:-400000} DOTNET_TieredPGO=${DOTNET_TieredPGO:-0} \
   $daemon run --id fp --fleet fp --model sea --broker "127.0.0.1:$port" --fleet-key "$work/kit/fleet.pub" \
-    --data-dir "$work/data" --bundle "$work/kit/bundle" --engine "$engine" --http-port "$http" > "$work/daemon.log" 2>&1 &
+    --data-dir "$work/data" --bundle "$work/kit/bundle" --engine "$engine" --http-port "$http" \
+    --operator-key "$work/operator/release.pub" > "$work/daemon.log" 2>&1 &
 pids+=($!)
 for _ in $(seq 1 600); do curl -sf "http://127.0.0.1:$http/health" > /dev/null 2>&1 && break; sleep 0.02; done
 ready_ms=$(( ($(date +%s%N) - start) / 1000000 ))
@@ -57,7 +59,7 @@ wait_for cl_training_runs_total 1
 replay1=$(metric cl_replay_samples); after1=$(rss VmRSS)
 mosquitto_pub -h 127.0.0.1 -p "$port" -q 1 -t cl/fp/device/fp/samples -l < "$work/more.jsonl"
 wait_for cl_samples_labelled_total "$((samples + 2048))"
-"$cl" device cmd fp train-now --broker "127.0.0.1:$port" --fleet fp --timeout 120 > "$work/train-now.txt" 2>&1 \
+"$cl" device cmd fp train-now --broker "127.0.0.1:$port" --fleet fp --timeout 120 --operator-key "$work/operator/release.key" > "$work/train-now.txt" 2>&1 \
   || { cat "$work/train-now.txt" >&2; exit 1; }
 wait_for cl_training_runs_total 2
 sleep 2

@@ -106,6 +106,12 @@ public sealed record AggregatorOptions
     /// <summary>PEM PKCS#8 private key of the fleet (<c>cl keys new</c>).</summary>
     public required string PrivateKeyPath { get; init; }
 
+    /// <summary>
+    /// PEM PKCS#8 operator key that signs the aggregator's commands (the canary cohort's <c>set-config</c>); null signs
+    /// them with <see cref="PrivateKeyPath"/>. Devices run them only when its public key is in their commands:operatorKeys.
+    /// </summary>
+    public string? CommandKeyPath { get; init; }
+
     public string BrokerHost { get; init; } = "127.0.0.1";
 
     public int BrokerPort { get; init; } = 1883;

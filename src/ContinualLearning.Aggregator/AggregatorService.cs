@@ -38,6 +38,7 @@ public sealed partial class AggregatorService : IAsyncDisposable
     private RolloutCoordinator? _rollout;
     private FleetInbox? _inbox;
     private ECDsa? _key;
+    private ECDsa? _commandKey;
     private Task? _loop;
 
     /// <param name="options">Validated here; throws with the field and value when something is out of range.</param>
@@ -86,7 +87,8 @@ public sealed partial class AggregatorService : IAsyncDisposable
         _key = ReleaseKeys.LoadPrivate(_options.PrivateKeyPath);
 
         _inbox = new FleetInbox(_options, new FleetHandlers((d, p) => Receive(d, p), ReceiveTelemetry, _devices.Apply), _time, _logger);
-        var publisher = new ReleasePublisher(_inbox.Client, _options.Fleet, _key, _options.Rollout.ChunkSize, _time);
+        _commandKey = _options.CommandKeyPath is { } commandKey ? ReleaseKeys.LoadPrivate(commandKey) : null;
+        var publisher = new ReleasePublisher(_inbox.Client, _options.Fleet, _key, _options.Rollout.ChunkSize, _time, _commandKey);
         _rollout = new RolloutCoordinator(registry, _options, publisher, _journal, _time, _logger, (v, d) => Decided?.Invoke(v, d));
         await _inbox.StartAsync(cancellationToken).ConfigureAwait(false);
         var pending = registry.Deltas.PendingCount(_options.ModelName);
@@ -183,6 +185,7 @@ public sealed partial class AggregatorService : IAsyncDisposable
         await StopAsync().ConfigureAwait(false);
         _registry?.Dispose();
         _key?.Dispose();
+        _commandKey?.Dispose();
         Counters.Dispose();
         _metrics.Dispose();
         _stop.Dispose();

@@ -10,7 +10,7 @@ using ContinualLearning.Training;
 namespace ContinualLearning.TestKit;
 
 /// <summary>
-/// A device's world in a temp directory: a fleet signing key, a small SEA-like base bundle (3 features → 8 → 2 classes),
+/// A device's world in a temp directory: a fleet signing key, an operator key the device trusts for commands, a small SEA-like base bundle (3 features → 8 → 2 classes),
 /// and options pointing at a broker. Deleted on dispose.
 /// </summary>
 internal sealed class DeviceTestKit : IDisposable
@@ -23,6 +23,7 @@ internal sealed class DeviceTestKit : IDisposable
         Fleet = fleet ?? "f" + Guid.NewGuid().ToString("N")[..10];
         DeviceId = deviceId;
         ReleaseKeys.Save(Key, Path.Combine(Root, "fleet.key"), PublicKeyPath);
+        ReleaseKeys.Save(OperatorKey, OperatorPrivateKeyPath, OperatorPublicKeyPath);
         Options = new DeviceOptions
         {
             DeviceId = deviceId,
@@ -38,6 +39,7 @@ internal sealed class DeviceTestKit : IDisposable
             Broker = new BrokerOptions { Port = brokerPort },
             TrainCheckInterval = TimeSpan.FromHours(1),
             Challenger = new ContinualLearning.Learning.ChallengerOptions { MinSamples = 20, MaxSamples = 400, AccuracyMargin = -1 },
+            Commands = new CommandOptions { OperatorKeyFiles = [OperatorPublicKeyPath] },
         };
     }
 
@@ -50,6 +52,21 @@ internal sealed class DeviceTestKit : IDisposable
     public ECDsa Key { get; } = ReleaseKeys.Generate();
 
     public string PublicKeyPath => Path.Combine(Root, "fleet.pub");
+
+    /// <summary>The operator key whose public half the device trusts for commands.</summary>
+    public ECDsa OperatorKey { get; } = ReleaseKeys.Generate();
+
+    public string OperatorPrivateKeyPath => Path.Combine(Root, "operator.key");
+
+    public string OperatorPublicKeyPath => Path.Combine(Root, "operator.pub");
+
+    /// <summary>The next release sequence <see cref="Release"/> uses when none is given.</summary>
+    public long NextSequence { get; set; } = 1;
+
+    /// <summary>A command for this kit's device signed with <see cref="OperatorKey"/> (or <paramref name="key"/>), valid from now for <paramref name="lifetime"/> (default one minute).</summary>
+    public ContinualLearning.Fleet.Messages.Command SignedCommand(CommandKind kind, IReadOnlyDictionary<string, string>? args = null, ECDsa? key = null, TimeSpan? lifetime = null, DateTimeOffset? issuedAt = null) =>
+        CommandSigner.Sign(new ContinualLearning.Fleet.Messages.Command { CommandId = Guid.NewGuid().ToString("N"), Kind = kind, Args = args },
+            key ?? OperatorKey, Fleet, DeviceId, issuedAt ?? DateTimeOffset.UtcNow, lifetime ?? TimeSpan.FromMinutes(1));
 
     public DeviceOptions Options { get; set; }
 
@@ -73,11 +90,11 @@ internal sealed class DeviceTestKit : IDisposable
         return dir;
     }
 
-    /// <summary>Packs a bundle and returns its (signed) release and chunks.</summary>
-    public (Release Release, IReadOnlyList<BundleChunk> Chunks) Release(string version, string cohort = "all", bool sign = true, int chunkSize = 1024)
+    /// <summary>Packs a bundle and returns its (signed) release and chunks; the release sequence is <see cref="NextSequence"/> (then incremented) unless given.</summary>
+    public (Release Release, IReadOnlyList<BundleChunk> Chunks) Release(string version, string cohort = "all", bool sign = true, int chunkSize = 1024, long? sequence = null)
     {
         var container = BundlePackager.Pack(Bundle(version));
-        var release = BundlePackager.CreateRelease(container, Model, version, cohort, chunkSize);
+        var release = BundlePackager.CreateRelease(container, Model, version, cohort, chunkSize) with { Sequence = sequence ?? NextSequence++ };
         if (sign) release = ReleaseSigner.Sign(release, Key);
         return (release, BundlePackager.Split(container, Model, version, chunkSize));
     }
@@ -100,6 +117,7 @@ internal sealed class DeviceTestKit : IDisposable
     public void Dispose()
     {
         Key.Dispose();
+        OperatorKey.Dispose();
         try
         {
             Directory.Delete(Root, recursive: true);

@@ -44,6 +44,7 @@ public static class AggregatorOptionsReader
             ModelName = ConfigurationReader.Text(s.ModelName) ?? "",
             RegistryPath = PathOf("registryPath", s.RegistryPath) ?? "",
             PrivateKeyPath = PathOf("privateKeyPath", s.PrivateKeyPath) ?? "",
+            CommandKeyPath = PathOf("commandKeyPath", s.CommandKeyPath),
             BrokerHost = ConfigurationReader.Text(s.BrokerHost) ?? defaults.BrokerHost,
             BrokerPort = r.WholeNumber("brokerPort", s.BrokerPort, defaults.BrokerPort),
             Username = ConfigurationReader.Text(s.Username),

@@ -24,6 +24,8 @@ internal sealed class AggregatorOptionsValidator() : ConfigurationValidator<Aggr
             errors.Add(new("privateKeyPath", null, "is required", "point it at the fleet's release private key made by `cl keys new` (" + HowToSet("privateKeyPath", "--key") + ")"));
         else if (!File.Exists(options.PrivateKeyPath))
             errors.Add(new("privateKeyPath", options.PrivateKeyPath, "does not exist", "point it at the fleet's release private key made by `cl keys new`"));
+        if (options.CommandKeyPath is { } commandKey && !File.Exists(commandKey))
+            errors.Add(new("commandKeyPath", commandKey, "does not exist", "point it at an operator private key made by `cl keys new`, or remove it to sign commands with privateKeyPath"));
         CheckBroker(options, errors);
         ConfigurationRules.Positive(errors, "tick", options.Tick, options.Tick.ToString("c", null));
         CheckValidation(options.Validation, errors);

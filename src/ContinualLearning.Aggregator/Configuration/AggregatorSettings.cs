@@ -16,6 +16,8 @@ internal sealed class AggregatorSettings
 
     public string? PrivateKeyPath { get; set; }
 
+    public string? CommandKeyPath { get; set; }
+
     public string? BrokerHost { get; set; }
 
     public string? BrokerPort { get; set; }

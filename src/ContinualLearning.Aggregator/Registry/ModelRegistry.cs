@@ -6,8 +6,8 @@ namespace ContinualLearning.Aggregator.Registry;
 /// <summary>
 /// The aggregator's durable memory, an embedded SQLite file (<c>{dir}/registry.db</c>, WAL) plus content-addressed
 /// artifacts (<see cref="Artifacts"/>). It records versions and their lineage (here), the accepted delta ids and the
-/// buffered deltas (<see cref="Deltas"/>), rollout decisions (<see cref="Decisions"/>) and rejections
-/// (<see cref="Rejections"/>). Several aggregator instances on one host may share the directory: every write that must
+/// buffered deltas (<see cref="Deltas"/>), rollout decisions (<see cref="Decisions"/>), rejections
+/// (<see cref="Rejections"/>) and the release sequences (<see cref="Releases"/>). Several aggregator instances on one host may share the directory: every write that must
 /// be atomic runs in a <c>BEGIN IMMEDIATE</c> transaction (<see cref="InTransaction{T}"/>). Thread safe (one
 /// connection, serialised).
 /// </summary>
@@ -26,6 +26,7 @@ public sealed class ModelRegistry : IDisposable
         Deltas = new DeltaLedger(db);
         Decisions = new DecisionLog(db, time);
         Rejections = new RejectionLog(db);
+        Releases = new ReleaseLog(db, time);
     }
 
     /// <summary>Full path of the registry directory.</summary>
@@ -42,6 +43,9 @@ public sealed class ModelRegistry : IDisposable
 
     /// <summary>Refused and dropped deltas.</summary>
     public RejectionLog Rejections { get; }
+
+    /// <summary>Releases put on the wire and their release sequences.</summary>
+    public ReleaseLog Releases { get; }
 
     /// <summary>The clock that stamps rows the registry dates itself (decisions, versions without a creation time).</summary>
     internal TimeProvider Time { get; }

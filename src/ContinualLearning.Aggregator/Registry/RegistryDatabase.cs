@@ -56,6 +56,13 @@ internal sealed class RegistryDatabase : IDisposable
             at_utc TEXT NOT NULL,
             reason TEXT NOT NULL,
             numbers TEXT NOT NULL);
+        CREATE TABLE IF NOT EXISTS releases(
+            name TEXT NOT NULL,
+            sequence INTEGER NOT NULL,
+            version TEXT NOT NULL,
+            cohort TEXT NOT NULL,
+            published_utc TEXT NOT NULL,
+            PRIMARY KEY(name, sequence));
         """;
 
     private readonly SqliteConnection _connection;

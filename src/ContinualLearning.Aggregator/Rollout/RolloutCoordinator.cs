@@ -37,7 +37,7 @@ internal sealed partial class RolloutCoordinator(
             if (!registry.TryTransition(name, candidate.Version, VersionStatus.Candidate, VersionStatus.Released)) return;
             var why = options.Rollout.Canary ? "no online canary device known; released to all" : "canary disabled; released to all";
             journal.Decide(name, candidate.Version, DecisionKind.Released, why, "{}");
-            await channel.PublishAsync(container, name, candidate.Version, candidate.Parent, Cohorts.All, cancellationToken).ConfigureAwait(false);
+            await PublishAsync(container, candidate, Cohorts.All, cancellationToken).ConfigureAwait(false);
             LogReleased(logger, name, candidate.Version, why);
             decided(candidate.Version, DecisionKind.Released);
             return;
@@ -49,9 +49,9 @@ internal sealed partial class RolloutCoordinator(
         foreach (var device in canary)
         {
             if (_toldCanary.Add(device))
-                await channel.SetCohortAsync(device, Cohorts.Canary, options.InstanceId, cancellationToken).ConfigureAwait(false);
+                await channel.SetCohortAsync(device, Cohorts.Canary, cancellationToken).ConfigureAwait(false);
         }
-        await channel.PublishAsync(container, name, candidate.Version, candidate.Parent, Cohorts.Canary, cancellationToken).ConfigureAwait(false);
+        await PublishAsync(container, candidate, Cohorts.Canary, cancellationToken).ConfigureAwait(false);
         LogCanary(logger, name, candidate.Version, canary.Count, canary);
         decided(candidate.Version, DecisionKind.CanaryStarted);
     }
@@ -75,7 +75,7 @@ internal sealed partial class RolloutCoordinator(
             if (registry.TryTransition(name, current.Version, VersionStatus.Canary, VersionStatus.Released))
             {
                 journal.Decide(name, current.Version, DecisionKind.Promoted, decision.Reason, decision.ToJson());
-                await channel.PublishAsync(registry.Artifacts.Read(current.ArtifactSha256), name, current.Version, current.Parent, Cohorts.All, cancellationToken).ConfigureAwait(false);
+                await PublishAsync(registry.Artifacts.Read(current.ArtifactSha256), current, Cohorts.All, cancellationToken).ConfigureAwait(false);
                 LogPromoted(logger, name, current.Version, decision.Reason);
                 decided(current.Version, DecisionKind.Promoted);
             }
@@ -84,8 +84,9 @@ internal sealed partial class RolloutCoordinator(
         {
             journal.Decide(name, current.Version, DecisionKind.RolledBack, decision.Reason, decision.ToJson());
             var previous = registry.GetVersion(name, watch.ControlVersion)!;
-            // The previous release goes out again for everyone; canary devices see a version different from theirs and reinstall it.
-            await channel.PublishAsync(registry.Artifacts.Read(previous.ArtifactSha256), name, previous.Version, previous.Parent, Cohorts.All, cancellationToken).ConfigureAwait(false);
+            // The previous release goes out again for everyone with a new, higher release sequence: canary devices install
+            // it although its version is older than theirs, and the others accept it as the one they already run.
+            await PublishAsync(registry.Artifacts.Read(previous.ArtifactSha256), previous, Cohorts.All, cancellationToken).ConfigureAwait(false);
             LogRolledBack(logger, name, current.Version, previous.Version, decision.Reason);
             decided(current.Version, DecisionKind.RolledBack);
         }
@@ -110,6 +111,10 @@ internal sealed partial class RolloutCoordinator(
             await StartAsync(candidate, onlineDevices, cancellationToken).ConfigureAwait(false);
         }
     }
+
+    private Task<ContinualLearning.Fleet.Messages.Release> PublishAsync(byte[] container, ModelVersionRecord version, string cohort, CancellationToken cancellationToken) =>
+        channel.PublishAsync(container, version.Name, version.Version, version.Parent, cohort,
+            registry.Releases.Allocate(version.Name, version.Version, cohort), cancellationToken);
 
     [LoggerMessage(EventId = 300, Level = LogLevel.Information, Message = "Released {Model} {Version} to all ({Why})")]
     private static partial void LogReleased(ILogger logger, string model, string version, string why);

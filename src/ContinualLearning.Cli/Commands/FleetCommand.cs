@@ -3,6 +3,7 @@ using System.CommandLine;
 using System.Text.Json;
 using ContinualLearning.Fleet.Client;
 using ContinualLearning.Fleet.Messages;
+using ContinualLearning.Fleet.Signing;
 using Command = System.CommandLine.Command;
 using FleetCommandMessage = ContinualLearning.Fleet.Messages.Command;
 using ContinualLearning.Fleet.Topics;
@@ -100,7 +101,13 @@ internal static class FleetCommand
         return device;
     }
 
-    /// <summary>`cl device cmd ID KIND [key=value ...]`: sends a command and waits for the reply.</summary>
+    /// <summary>Environment variable naming the operator private key when --operator-key is not given.</summary>
+    public const string OperatorKeyVariable = "CL_OPERATOR_KEY";
+
+    /// <summary>
+    /// `cl device cmd ID KIND [key=value ...]`: signs a command with the operator key, sends it and waits for the reply on
+    /// the device's reply topic (matched by correlation data).
+    /// </summary>
     public static Command DeviceCmd()
     {
         var broker = CliCommon.BrokerOption();
@@ -110,7 +117,12 @@ internal static class FleetCommand
         var id = new Argument<string>("id") { Description = "Device id." };
         var kind = new Argument<string>("command") { Description = "train-now | rollback | pause | resume | wipe-data | set-config | report" };
         var args = new Argument<string[]>("args") { Description = "Arguments as key=value (e.g. version=1.3.0, trigger=drift).", Arity = ArgumentArity.ZeroOrMore };
-        var cmd = new Command("cmd", "Send a command to a device and wait for its reply.") { broker, fleet, json, timeout, id, kind, args };
+        var operatorKey = new Option<string?>("--operator-key")
+        {
+            Description = $"Operator private key (PEM, from `cl keys new`) that signs the command; default ${OperatorKeyVariable}. Devices run only commands signed by a key in their commands:operatorKeys.",
+        };
+        var lifetime = new Option<double>("--lifetime") { Description = "Seconds the command stays valid (devices accept at most their commands:maxLifetimeSeconds, 600 by default).", DefaultValueFactory = _ => 60 };
+        var cmd = new Command("cmd", "Send a signed command to a device and wait for its reply.") { broker, fleet, json, timeout, id, kind, args, operatorKey, lifetime };
         var credentials = CliCommon.CredentialOptions();
         credentials.AddTo(cmd);
         cmd.SetAction((pr, ct) => CliCommon.Guard(async () =>
@@ -125,21 +137,25 @@ internal static class FleetCommand
                 if (eq <= 0) throw new CliException($"Argument '{a}' is not key=value (e.g. version=1.3.0).");
                 arguments[a[..eq]] = a[(eq + 1)..];
             }
-            var command = new FleetCommandMessage
+            var keyPath = pr.GetValue(operatorKey) ?? Environment.GetEnvironmentVariable(OperatorKeyVariable)
+                ?? throw new CliException($"No operator key: pass --operator-key <operator.key> or set {OperatorKeyVariable}. Devices refuse unsigned commands; make a key pair with `cl keys new` and list its public key in the devices' commands:operatorKeys.");
+            if (pr.GetValue(lifetime) is not (> 0 and <= 86_400) and var seconds)
+                throw new CliException($"--lifetime {seconds} is outside (0, 86400] seconds; use e.g. 60 (devices accept at most their commands:maxLifetimeSeconds).");
+            FleetCommandMessage command;
+            using (var key = ReleaseKeys.LoadPrivate(keyPath))
             {
-                CommandId = Guid.NewGuid().ToString("N"),
-                Kind = commandKind,
-                Args = arguments.Count == 0 ? null : arguments,
-                IssuedAt = DateTimeOffset.UtcNow,
-                ExpiresAt = DateTimeOffset.UtcNow.AddSeconds(Math.Max(pr.GetValue(timeout), 1) * 6),
-            };
+                command = CommandSigner.Sign(
+                    new FleetCommandMessage { CommandId = Guid.NewGuid().ToString("N"), Kind = commandKind, Args = arguments.Count == 0 ? null : arguments },
+                    key, f, deviceId, DateTimeOffset.UtcNow, TimeSpan.FromSeconds(pr.GetValue(lifetime)));
+            }
             await using var client = CliCommon.Client(pr.GetValue(broker)!, "cl-cmd", credentials.Read(pr));
             await CliCommon.ConnectAsync(client, pr.GetValue(broker)!, ct);
             FleetMessage reply;
             try
             {
+                // The device answers on its own reply topic whatever response topic is named; naming it here subscribes there.
                 reply = await client.RequestAsync(FleetTopics.Command(f, deviceId), FleetJson.Serialize(command),
-                    FleetTopics.CommandReplies(f, client.ClientId), TimeSpan.FromSeconds(pr.GetValue(timeout)), ct);
+                    FleetTopics.CommandReply(f, deviceId), TimeSpan.FromSeconds(pr.GetValue(timeout)), ct);
             }
             catch (TimeoutException)
             {

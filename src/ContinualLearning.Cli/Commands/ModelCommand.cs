@@ -100,7 +100,7 @@ internal static class ModelCommand
             reg.Decisions.Record(loaded.Record.Name, loaded.Record.Version, DecisionKind.Published, "cl model publish", "{}");
             Console.WriteLine($"registered {loaded.Record.Name} {loaded.Record.Version} (artifact {loaded.Record.ArtifactSha256[..12]}) as released");
             if (pr.GetValue(key) is { } keyPath)
-                await PublishAsync(loaded.Container, loaded.Record, Cohorts.All, pr.GetValue(broker)!, pr.GetValue(fleet)!, keyPath, credentials.Read(pr), ct);
+                await PublishAsync(reg, loaded.Container, loaded.Record, Cohorts.All, pr.GetValue(broker)!, pr.GetValue(fleet)!, keyPath, credentials.Read(pr), ct);
             return 0;
         }));
 
@@ -120,7 +120,7 @@ internal static class ModelCommand
                 if (target.Status == VersionStatus.RolledBack) reg.TryTransition(target.Name, target.Version, VersionStatus.RolledBack, VersionStatus.Released);
                 reg.Decisions.Record(target.Name, target.Version, DecisionKind.ManualRollback, $"cl model rollback; rolled back: {string.Join(", ", newer.Select(v => v.Version))}", "{}");
             });
-            await PublishAsync(reg.Artifacts.Read(target.ArtifactSha256), target, Cohorts.All, pr.GetValue(broker)!, pr.GetValue(fleet)!, pr.GetValue(keyRequired)!, credentials.Read(pr), ct);
+            await PublishAsync(reg, reg.Artifacts.Read(target.ArtifactSha256), target, Cohorts.All, pr.GetValue(broker)!, pr.GetValue(fleet)!, pr.GetValue(keyRequired)!, credentials.Read(pr), ct);
             Console.WriteLine($"{target.Name} {target.Version} is the release again; rolled back: {(newer.Length == 0 ? "none" : string.Join(", ", newer.Select(v => v.Version)))}");
             return 0;
         }));
@@ -154,12 +154,15 @@ internal static class ModelCommand
         Metrics = JsonDocument.Parse(v.MetricsJson).RootElement,
     };
 
-    private static async Task PublishAsync(byte[] container, ModelVersionRecord record, string cohort, string broker, string fleet, string keyPath, BrokerCredentials credentials, CancellationToken ct)
+    // The release sequence comes from the registry, like the aggregator's, so a manual publish or rollback outranks
+    // every release before it (devices install a rollback only because its sequence is higher).
+    private static async Task PublishAsync(ModelRegistry registry, byte[] container, ModelVersionRecord record, string cohort, string broker, string fleet, string keyPath, BrokerCredentials credentials, CancellationToken ct)
     {
         using var key = ReleaseKeys.LoadPrivate(keyPath);
+        var sequence = registry.Releases.Allocate(record.Name, record.Version, cohort);
         await using var client = CliCommon.Client(broker, "cl-model", credentials);
         await CliCommon.ConnectAsync(client, broker, ct);
-        var release = await new ReleasePublisher(client, fleet, key).PublishAsync(container, record.Name, record.Version, record.Parent, cohort, ct);
-        Console.WriteLine($"published release {release.ModelName} {release.Version} to cohort '{cohort}' on fleet {fleet} ({release.ChunkCount} chunks, key {release.KeyId})");
+        var release = await new ReleasePublisher(client, fleet, key).PublishAsync(container, record.Name, record.Version, record.Parent, cohort, sequence, ct);
+        Console.WriteLine($"published release {release.ModelName} {release.Version} to cohort '{cohort}' on fleet {fleet} ({release.ChunkCount} chunks, key {release.KeyId}, release sequence {release.Sequence})");
     }
 }

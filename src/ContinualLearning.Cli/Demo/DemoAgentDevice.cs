@@ -18,7 +18,8 @@ internal sealed record DemoDeviceContext(
     string StateDirectory,
     ModelBundle BaseBundle,
     ITrainingEngine Engine,
-    string TransientDirectory);
+    string TransientDirectory,
+    string? OperatorPublicKeyPath = null);
 
 /// <summary>
 /// A simulated device that is the real daemon minus its host: <see cref="DeviceRuntime"/> (the
@@ -61,6 +62,7 @@ internal sealed class DemoAgentDevice(DemoDeviceContext context, DeviceStats sta
                     TlsKeyFile = pki.Device(stats.Id).KeyFile,
                 },
             FleetPublicKeyPath = context.FleetPublicKeyPath,
+            Commands = new CommandOptions { OperatorKeyFiles = context.OperatorPublicKeyPath is { } operatorKey ? [operatorKey] : [] },
             DataDirectory = Path.Combine(context.StateDirectory, stats.Id),
             InitialBundle = context.BaseBundle.Directory,
             TransientStorePath = Path.Combine(transient, stats.Id + ".db"),

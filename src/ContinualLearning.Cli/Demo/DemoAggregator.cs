@@ -25,7 +25,7 @@ internal sealed class DemoAggregator : IAsyncDisposable
     private Task? _refresh;
 
     public DemoAggregator(DemoOptions options, string host, int port, DemoPki? pki, string registryDirectory, string privateKeyPath,
-        string baseBundleDirectory, IReadOnlyList<string> canaryDevices, DemoState state)
+        string baseBundleDirectory, IReadOnlyList<string> canaryDevices, DemoState state, string? commandKeyPath = null)
     {
         _options = options;
         _state = state;
@@ -38,6 +38,7 @@ internal sealed class DemoAggregator : IAsyncDisposable
             ModelName = options.ModelName,
             RegistryPath = registryDirectory,
             PrivateKeyPath = privateKeyPath,
+            CommandKeyPath = commandKeyPath,
             BrokerHost = host,
             BrokerPort = port,
             // Its own certificate (CN aggregator:demo): the fleet ACL lets only aggregators publish releases.

@@ -74,6 +74,9 @@ internal static class DemoRunner
         var keys = Directory.CreateDirectory(Path.Combine(root, "keys")).FullName;
         using (var generated = ReleaseKeys.Generate())
             ReleaseKeys.Save(generated, Path.Combine(keys, "release.key"), Path.Combine(keys, "release.pub"));
+        // The demo operator's key signs the aggregator's cohort commands; devices trust its public half.
+        using (var generated = ReleaseKeys.Generate())
+            ReleaseKeys.Save(generated, Path.Combine(keys, "operator.key"), Path.Combine(keys, "operator.pub"));
         using var signingKey = ReleaseKeys.LoadPrivate(Path.Combine(keys, "release.key"));
 
         var registry = Path.Combine(root, "registry");
@@ -116,13 +119,14 @@ internal static class DemoRunner
         };
 
         await using var aggregator = new DemoAggregator(options, host, port, pki, registry, Path.Combine(keys, "release.key"), baseDir,
-            shards.Where(s => s.Canary).Select(s => s.DeviceId).ToArray(), state);
+            shards.Where(s => s.Canary).Select(s => s.DeviceId).ToArray(), state, Path.Combine(keys, "operator.key"));
         // Labelled samples live in transient SQLite databases on tmpfs when there is one, never on flash.
         var transient = Directory.Exists("/dev/shm") && !OperatingSystem.IsWindows()
             ? Directory.CreateDirectory(Path.Combine("/dev/shm", Path.GetFileName(root))).FullName
             : Directory.CreateDirectory(Path.Combine(root, "transient")).FullName;
         useTransient(transient);
-        var context = new DemoDeviceContext(options, host, port, pki, Path.Combine(keys, "release.pub"), Path.Combine(root, "devices"), baseBundle, engine, transient);
+        var context = new DemoDeviceContext(options, host, port, pki, Path.Combine(keys, "release.pub"), Path.Combine(root, "devices"), baseBundle, engine, transient,
+            Path.Combine(keys, "operator.pub"));
         var devices = state.Devices.Select(d => new DemoAgentDevice(context, d)).ToArray();
         try
         {

@@ -1,17 +1,21 @@
-using System.Collections.Concurrent;
 using System.Globalization;
 using ContinualLearning.Fleet.Client;
 using ContinualLearning.Fleet.Messages;
+using ContinualLearning.Fleet.Signing;
+using ContinualLearning.Fleet.Topics;
 using Microsoft.Extensions.Logging;
 
 namespace ContinualLearning.Device.Agent;
 
 /// <summary>
-/// Executes fleet commands: each command id runs at most once (QoS 1 may deliver twice), an expired command is
-/// answered <c>ok=false</c> and not run, every other one goes to the handler for its kind. The reply goes to the
-/// command's MQTT 5 response topic; the status is published afterwards, since most commands change it.
+/// Executes fleet commands. A command runs only when it is signed by a trusted operator key, addressed to this device
+/// and inside its (bounded) validity window (<see cref="CommandSigner.Verify"/>); anything else is answered
+/// <c>ok=false</c>, logged and counted. Each command id runs at most once, across restarts too
+/// (<see cref="ExecutedCommands"/>, written before the command runs). The reply always goes to the device's own reply
+/// topic with the request's correlation data — never to a response topic the sender names — and the status is
+/// published afterwards, since most commands change it.
 /// </summary>
-internal sealed partial class CommandExecutor
+internal sealed partial class CommandExecutor : IDisposable
 {
     private readonly DeviceRuntime _runtime;
     private readonly RuntimeSettings _settings;
@@ -21,7 +25,9 @@ internal sealed partial class CommandExecutor
     private readonly TelemetryReporter _reporter;
     private readonly ILogger _logger;
     private readonly TimeProvider _time;
-    private readonly RecentCommandIds _executed = new();
+    private readonly OperatorKeys _operators;
+    private readonly ExecutedCommands _executed;
+    private readonly string _replyTopic;
     private readonly Dictionary<CommandKind, Handler> _handlers;
 
     public CommandExecutor(DeviceRuntime runtime, RuntimeSettings settings, IFleetConnection connection, ReleaseInstaller releases,
@@ -35,6 +41,11 @@ internal sealed partial class CommandExecutor
         _reporter = reporter;
         _logger = logger;
         _time = time;
+        var o = runtime.Options;
+        _operators = OperatorKeys.Load(o.Commands.OperatorKeyFiles);
+        _executed = new ExecutedCommands(o.ExecutedCommandsPath, o.Commands.ClockSkew, time);
+        _replyTopic = FleetTopics.CommandReply(o.Fleet, o.DeviceId);
+        if (_operators.ById.Count == 0) LogNoOperatorKeys(logger);
         _handlers = new Dictionary<CommandKind, Handler>
         {
             [CommandKind.TrainNow] = TrainNowAsync,
@@ -60,10 +71,23 @@ internal sealed partial class CommandExecutor
         }
         catch (FleetMessageException ex)
         {
+            _runtime.Metrics.CountCommandRefused();
             await ReplyAsync(message, new CommandReply { CommandId = "?", DeviceId = _runtime.Options.DeviceId, Ok = false, Message = ex.Message, Timestamp = _time.GetUtcNow() }, stop).ConfigureAwait(false);
             return;
         }
-        if (!_executed.TryAdd(command.CommandId))
+        var o = _runtime.Options;
+        var check = FleetTopics.IsValidId(command.CommandId)
+            ? CommandSigner.Verify(command, _operators.ById, o.Fleet, o.DeviceId, _time.GetUtcNow(), o.Commands.Limits)
+            : new CommandVerification(CommandRefusal.InvalidId, $"command id must be 1–{FleetTopics.MaxIdLength} characters without '/', '+', '#' or control characters");
+        if (!check.Ok)
+        {
+            _runtime.Metrics.CountCommandRefused();
+            var id = FleetTopics.IsValidId(command.CommandId) ? command.CommandId : "?";
+            LogRefused(_logger, command.Kind, id, check.Refusal!.Value, check.Reason);
+            await ReplyAsync(message, Reply(command with { CommandId = id }, false, "refused: " + check.Reason), stop).ConfigureAwait(false);
+            return;
+        }
+        if (!_executed.TryRecord(command.CommandId, command.ExpiresAt!.Value))
         {
             LogDuplicate(_logger, command.CommandId);
             return;
@@ -74,11 +98,9 @@ internal sealed partial class CommandExecutor
         await _reporter.PublishStatusSafeAsync(stop).ConfigureAwait(false);
     }
 
-    /// <summary>Runs a command unless it expired; a failing handler becomes an <c>ok=false</c> reply saying why.</summary>
+    /// <summary>Runs a verified command; a failing handler becomes an <c>ok=false</c> reply saying why.</summary>
     internal async Task<CommandReply> ExecuteAsync(Command command, CancellationToken stop)
     {
-        if (command.ExpiresAt is { } expires && expires < _time.GetUtcNow())
-            return Reply(command, false, $"expired at {expires:O}; not executed");
         if (!_handlers.TryGetValue(command.Kind, out var handler))
             return Reply(command, false, $"unknown command kind {command.Kind}");
         try
@@ -169,38 +191,31 @@ internal sealed partial class CommandExecutor
     private CommandReply Reply(Command command, bool ok, string message, IReadOnlyDictionary<string, string>? data = null) =>
         new() { CommandId = command.CommandId, DeviceId = _runtime.Options.DeviceId, Ok = ok, Message = message, Data = data, Timestamp = _time.GetUtcNow() };
 
+    public void Dispose() => _operators.Dispose();
+
+    // The sender's response topic only says that it wants a reply: the reply goes to this device's own topic, so a
+    // command cannot make the device publish into another device's (or the aggregator's) topics.
     private async Task ReplyAsync(FleetMessage request, CommandReply reply, CancellationToken stop)
     {
-        if (string.IsNullOrEmpty(request.ResponseTopic)) return; // fire-and-forget command
+        if (string.IsNullOrEmpty(request.ResponseTopic) && request.CorrelationData is not { Length: > 0 }) return; // fire-and-forget command
         try
         {
-            await _connection.ReplyAsync(request, FleetJson.Serialize(reply), stop).ConfigureAwait(false);
+            await _connection.ReplyAsync(_replyTopic, request.CorrelationData, FleetJson.Serialize(reply), stop).ConfigureAwait(false);
         }
         catch (OperationCanceledException)
         {
         }
     }
 
-    [LoggerMessage(Level = LogLevel.Debug, Message = "Command {CommandId} already executed (QoS 1 duplicate); ignoring.")]
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Command {Kind} ({CommandId}) refused ({Refusal}): {Reason}")]
+    private static partial void LogRefused(ILogger logger, CommandKind kind, string commandId, CommandRefusal refusal, string reason);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "No operator key is configured, so this device refuses every fleet command. List the operators' public keys (PEM) in commands:operatorKeys, CL_DEVICE_COMMANDS__OPERATORKEYS or --operator-key.")]
+    private static partial void LogNoOperatorKeys(ILogger logger);
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Command {CommandId} already executed (QoS 1 duplicate or redelivery after a restart); ignoring.")]
     private static partial void LogDuplicate(ILogger logger, string commandId);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Command {Kind} ({CommandId}): {Outcome}")]
     private static partial void LogExecuted(ILogger logger, CommandKind kind, string commandId, string? outcome);
-}
-
-/// <summary>The ids of the last <see cref="Capacity"/> commands executed, so a QoS 1 redelivery is not run twice.</summary>
-internal sealed class RecentCommandIds
-{
-    public const int Capacity = 512;
-    private readonly ConcurrentDictionary<string, byte> _ids = new(StringComparer.Ordinal);
-    private readonly ConcurrentQueue<string> _order = new();
-
-    /// <summary>True the first time an id is seen (then remembered); false for a repeat.</summary>
-    public bool TryAdd(string commandId)
-    {
-        if (!_ids.TryAdd(commandId, 0)) return false;
-        _order.Enqueue(commandId);
-        while (_order.Count > Capacity && _order.TryDequeue(out var old)) _ids.TryRemove(old, out _);
-        return true;
-    }
 }

@@ -85,6 +85,9 @@ public sealed partial class DeviceAgent : IAsyncDisposable
     /// <summary>The last release refused, with the reason (also logged and sent in status reports).</summary>
     public string? LastReleaseRejection => _releases.LastRejection;
 
+    /// <summary>The release sequence of the last release accepted (survives restarts); 0 before any.</summary>
+    public long AcceptedReleaseSequence => _releases.AcceptedSequence;
+
     /// <summary>Raised after a release was refused; the argument says why.</summary>
     public event Action<string>? ReleaseRejected
     {
@@ -164,6 +167,7 @@ public sealed partial class DeviceAgent : IAsyncDisposable
         _deltas.Dispose();
         _reporter.Dispose();
         _releases.Dispose();
+        _commands.Dispose();
     }
 
     /// <summary>The current status (retained on the status topic).</summary>

@@ -17,8 +17,8 @@ internal interface IFleetConnection
 
     Task UnsubscribeAsync(string topicFilter, CancellationToken cancellationToken = default);
 
-    /// <summary>Answers a request on its MQTT 5 response topic with its correlation data.</summary>
-    Task ReplyAsync(FleetMessage request, byte[] payload, CancellationToken cancellationToken = default);
+    /// <summary>Answers a request on <paramref name="replyTopic"/> (the device's own) with the request's correlation data.</summary>
+    Task ReplyAsync(string replyTopic, byte[]? correlationData, byte[] payload, CancellationToken cancellationToken = default);
 }
 
 /// <summary>The agent's MQTT connection.</summary>
@@ -35,6 +35,6 @@ internal sealed class FleetConnection(FleetMqttClient client) : IFleetConnection
     public Task UnsubscribeAsync(string topicFilter, CancellationToken cancellationToken = default) =>
         client.UnsubscribeAsync(topicFilter, cancellationToken);
 
-    public Task ReplyAsync(FleetMessage request, byte[] payload, CancellationToken cancellationToken = default) =>
-        client.ReplyAsync(request, payload, cancellationToken);
+    public Task ReplyAsync(string replyTopic, byte[]? correlationData, byte[] payload, CancellationToken cancellationToken = default) =>
+        client.PublishAsync(replyTopic, payload, FleetQos.AtLeastOnce, retain: false, responseTopic: null, correlationData, "application/json", cancellationToken);
 }

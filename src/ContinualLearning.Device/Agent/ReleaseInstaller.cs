@@ -10,7 +10,9 @@ namespace ContinualLearning.Device.Agent;
 
 /// <summary>
 /// Installs signed releases for the device's cohort: reads the retained release, verifies its signature against the
-/// fleet key before fetching anything, collects its chunks through a resumable <see cref="BundleAssembler"/>
+/// fleet key before fetching anything, follows the signed release sequence (<see cref="Release.Sequence"/>: a release
+/// above the last one accepted is installed even when its version is older — a rollback — and one at or below it is a
+/// replay and is refused; the last sequence survives restarts in <see cref="ReleaseSequence"/>), collects its chunks through a resumable <see cref="BundleAssembler"/>
 /// (per-chunk and bundle SHA-256), extracts the bundle and hands it to <see cref="DeviceRuntime.InstallAsync"/>.
 /// Installs and refusals are counted; every refusal is also kept as <see cref="LastRejection"/> and raised as <see cref="Rejected"/>.
 /// </summary>
@@ -21,6 +23,10 @@ internal sealed partial class ReleaseInstaller(DeviceRuntime runtime, ECDsa flee
     private readonly string _releaseTopic = FleetTopics.Release(runtime.Options.Fleet, runtime.Options.ModelName);
     private BundleAssembler? _assembler;
     private string? _chunkFilter;
+    private readonly ReleaseSequence _sequence = new(runtime.Options.ReleaseSequencePath, runtime.Options.ModelName);
+
+    /// <summary>The sequence of the last release accepted (installed, or already running); 0 before any.</summary>
+    public long AcceptedSequence => _sequence.Last;
 
     /// <summary>The last release refused, with the reason; null once a release was installed.</summary>
     public string? LastRejection { get; private set; }
@@ -59,16 +65,41 @@ internal sealed partial class ReleaseInstaller(DeviceRuntime runtime, ECDsa flee
             LogOtherCohort(logger, release.ModelName, release.Version, release.Cohort, settings.Cohort);
             return;
         }
-        var current = runtime.Learner?.Status;
-        if (current is not null && (current.BaseVersion == release.Version || IsNotNewer(release.Version, current.BaseVersion)))
+        var verified = ReleaseSigner.Verify(release, fleetKey);
+        if (!verified.Ok)
         {
-            LogNotNewer(logger, release.Version, current.BaseVersion);
+            Refuse(verified.Reason);
+            return;
+        }
+        if (release.Sequence is not { } sequence)
+        {
+            Refuse($"release {release.ModelName} v{release.Version} has no release sequence, so a replay of it could not be told from the fleet's current release; republish it with a current aggregator or `cl model publish`.");
+            return;
+        }
+        var last = _sequence.Last;
+        if (sequence <= last)
+        {
+            // The retained release comes again after every reconnect: only a lower sequence is a replay.
+            if (sequence == last) LogAlreadyAccepted(logger, release.Version, sequence);
+            else Refuse($"release {release.ModelName} v{release.Version} has sequence {sequence}, but this device already accepted sequence {last}: a replayed older release; ignoring it.");
             return;
         }
         await _lock.WaitAsync(stop).ConfigureAwait(false);
         try
         {
-            if (_assembler?.Release.Version == release.Version && _assembler.Release.BundleSha256 == release.BundleSha256) return;
+            if (_assembler is { } fetching && fetching.Release.Sequence >= sequence)
+            {
+                if (fetching.Release.Sequence > sequence)
+                    Refuse($"release {release.ModelName} v{release.Version} has sequence {sequence}, below the release being fetched ({fetching.Release.Sequence}): a replayed older release; ignoring it.");
+                return;
+            }
+            if (runtime.Learner?.Status.BaseVersion == release.Version)
+            {
+                // Already running it (e.g. a canary device when its version is promoted to all): nothing to fetch.
+                _sequence.Accept(sequence);
+                LogAlreadyRunning(logger, release.Version, sequence);
+                return;
+            }
             BundleAssembler assembler;
             try
             {
@@ -125,9 +156,6 @@ internal sealed partial class ReleaseInstaller(DeviceRuntime runtime, ECDsa flee
     internal static bool IsForCohort(string releaseCohort, string deviceCohort) =>
         string.Equals(releaseCohort, "all", StringComparison.OrdinalIgnoreCase) || string.Equals(releaseCohort, deviceCohort, StringComparison.Ordinal);
 
-    /// <summary>True when both are semantic versions and <paramref name="candidate"/> is not above <paramref name="installed"/>.</summary>
-    internal static bool IsNotNewer(string candidate, string installed) =>
-        SemanticVersion.TryParse(candidate, out var c) && SemanticVersion.TryParse(installed, out var i) && c.CompareTo(i) <= 0;
 
     private async Task InstallAsync(BundleAssembler assembler, CancellationToken stop)
     {
@@ -140,6 +168,7 @@ internal sealed partial class ReleaseInstaller(DeviceRuntime runtime, ECDsa flee
             if (Directory.Exists(target)) Directory.Delete(target, recursive: true);
             BundlePackager.Extract(container, target);
             await runtime.InstallAsync(target, stop).ConfigureAwait(false);
+            if (release.Sequence is { } sequence) _sequence.Accept(sequence);
             runtime.Metrics.CountReleaseApplied();
             assembler.Clear();
             if (_chunkFilter is not null) await connection.UnsubscribeAsync(_chunkFilter, CancellationToken.None).ConfigureAwait(false);
@@ -166,8 +195,11 @@ internal sealed partial class ReleaseInstaller(DeviceRuntime runtime, ECDsa flee
     [LoggerMessage(Level = LogLevel.Information, Message = "Release {Model} v{Version} is for cohort {ReleaseCohort}; this device is in {Cohort}: not installing.")]
     private static partial void LogOtherCohort(ILogger logger, string model, string version, string releaseCohort, string cohort);
 
-    [LoggerMessage(Level = LogLevel.Debug, Message = "Release {Version} is not newer than the installed base {Base}; ignoring.")]
-    private static partial void LogNotNewer(ILogger logger, string version, string @base);
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Release {Version} (sequence {Sequence}) was already accepted; ignoring the redelivery.")]
+    private static partial void LogAlreadyAccepted(ILogger logger, string version, long sequence);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Release {Version} (sequence {Sequence}) is the version already running; accepted without a download.")]
+    private static partial void LogAlreadyRunning(ILogger logger, string version, long sequence);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Release {Model} v{Version} (cohort {Cohort}) verified; fetching {Count} chunks ({Resumed} already on disk).")]
     private static partial void LogFetching(ILogger logger, string model, string version, string cohort, int count, int resumed);

@@ -94,6 +94,22 @@ public sealed record GpioOptions
     public bool Simulated { get; init; }
 }
 
+/// <summary>Who may command the device and how long a command may live (<c>commands:*</c>, docs/device.md).</summary>
+public sealed record CommandOptions
+{
+    /// <summary>PEM public keys (SPKI) of the operators whose signed commands the device runs; empty = it runs none.</summary>
+    public IReadOnlyList<string> OperatorKeyFiles { get; init; } = [];
+
+    /// <summary>Longest validity window (expiresAt − issuedAt) accepted. Default 10 minutes.</summary>
+    public TimeSpan MaxLifetime { get; init; } = ContinualLearning.Fleet.Signing.CommandLimits.Default.MaxLifetime;
+
+    /// <summary>Clock difference tolerated at both ends of a command's validity window. Default 30 s.</summary>
+    public TimeSpan ClockSkew { get; init; } = ContinualLearning.Fleet.Signing.CommandLimits.Default.ClockSkew;
+
+    /// <summary>The limits as the verifier takes them.</summary>
+    public ContinualLearning.Fleet.Signing.CommandLimits Limits => new(MaxLifetime, ClockSkew);
+}
+
 /// <summary>
 /// The daemon's validated, immutable settings. Build with <see cref="DeviceOptionsReader.Read"/> from configuration
 /// (file + CL_DEVICE_ environment + flags) or with an object initialiser in tests, then <see cref="Validate"/>.
@@ -166,6 +182,15 @@ public sealed record DeviceOptions
     public GpioOptions Gpio { get; init; } = new();
 
     public LogFormat LogFormat { get; init; } = LogFormat.Text;
+
+    /// <summary>Operator keys and command lifetime (<c>commands:*</c>).</summary>
+    public CommandOptions Commands { get; init; } = new();
+
+    /// <summary>Ids of the commands executed and not yet expired: at most once across restarts.</summary>
+    public string ExecutedCommandsPath => Path.Combine(DataDirectory, "executed-commands.json");
+
+    /// <summary>The sequence of the last release accepted: a replayed older release is refused across restarts.</summary>
+    public string ReleaseSequencePath => Path.Combine(DataDirectory, "release-sequence.json");
 
     public string ModelStoreDirectory => Path.Combine(DataDirectory, "models");
 

@@ -106,6 +106,13 @@ public static class DeviceOptionsReader
                 Simulated = r.Bool("gpio:simulated", s.Gpio.Simulated, false),
             },
             LogFormat = r.Enum("logging:format", s.Logging.Format, defaults.LogFormat),
+            Commands = new CommandOptions
+            {
+                OperatorKeyFiles = (ConfigurationReader.Text(s.Commands.OperatorKeys) ?? "")
+                    .Split([',', ';'], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries),
+                MaxLifetime = r.Seconds("commands:maxLifetimeSeconds", s.Commands.MaxLifetimeSeconds, defaults.Commands.MaxLifetime),
+                ClockSkew = r.Seconds("commands:clockSkewSeconds", s.Commands.ClockSkewSeconds, defaults.Commands.ClockSkew),
+            },
         };
         return options;
     }

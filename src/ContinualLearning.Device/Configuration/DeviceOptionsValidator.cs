@@ -52,6 +52,15 @@ internal sealed class DeviceOptionsValidator() : ConfigurationValidator<DeviceOp
             errors.Add(new("learning:" + char.ToLowerInvariant(field[0]) + field[1..], null, ex.Message, "see docs/device.md for the allowed range"));
         }
         CheckGpio(options.Gpio, errors);
+        CheckCommands(options.Commands, errors);
+    }
+
+    private static void CheckCommands(CommandOptions commands, ICollection<ConfigurationError> errors)
+    {
+        foreach (var file in commands.OperatorKeyFiles.Where(f => !File.Exists(f)))
+            errors.Add(new("commands:operatorKeys", file, "does not exist", "copy the operator's public key (operator.pub from `cl keys new`) there, or remove it from the list"));
+        Seconds(errors, "commands:maxLifetimeSeconds", commands.MaxLifetime);
+        ConfigurationRules.Require(errors, commands.ClockSkew >= TimeSpan.Zero, "commands:clockSkewSeconds", commands.ClockSkew.TotalSeconds, "is negative", "use e.g. 30");
     }
 
     private static void CheckBroker(BrokerOptions broker, ICollection<ConfigurationError> errors)

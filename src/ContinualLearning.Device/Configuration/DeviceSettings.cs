@@ -53,6 +53,19 @@ internal sealed class DeviceSettings
     public GpioSettings Gpio { get; set; } = new();
 
     public LoggingSettings Logging { get; set; } = new();
+
+    public CommandsSettings Commands { get; set; } = new();
+}
+
+/// <summary><c>commands:*</c>.</summary>
+internal sealed class CommandsSettings
+{
+    /// <summary>Comma-separated PEM public key files of the operators.</summary>
+    public string? OperatorKeys { get; set; }
+
+    public string? MaxLifetimeSeconds { get; set; }
+
+    public string? ClockSkewSeconds { get; set; }
 }
 
 /// <summary><c>broker:*</c>.</summary>

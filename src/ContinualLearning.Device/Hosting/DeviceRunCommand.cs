@@ -30,7 +30,8 @@ public static class DeviceRunCommand
         var httpPort = new Option<int?>("--http-port") { Description = "Loopback HTTP port (0 = any free port)." };
         var cohort = new Option<string?>("--cohort") { Description = "Rollout cohort (all, canary, ...)." };
         var json = new Option<bool>("--log-json") { Description = "Log one JSON object per line." };
-        foreach (var o in new Option[] { config, broker, id, fleet, model, bundle, dataDir, key, engine, httpPort, cohort, json })
+        var operatorKey = new Option<string?>("--operator-key") { Description = "Operator public key(s) (PEM, comma-separated) whose signed commands the device runs." };
+        foreach (var o in new Option[] { config, broker, id, fleet, model, bundle, dataDir, key, engine, httpPort, cohort, json, operatorKey })
             run.Options.Add(o);
         run.SetAction(async (parse, cancellationToken) =>
         {
@@ -45,7 +46,8 @@ public static class DeviceRunCommand
                 .Set("engine", engine.Name, parse.GetValue(engine))
                 .Set("http:port", httpPort.Name, parse.GetValue(httpPort)?.ToString(CultureInfo.InvariantCulture))
                 .Set("cohort", cohort.Name, parse.GetValue(cohort))
-                .Set("logging:format", json.Name, parse.GetValue(json) ? "json" : null);
+                .Set("logging:format", json.Name, parse.GetValue(json) ? "json" : null)
+                .Set("commands:operatorKeys", operatorKey.Name, parse.GetValue(operatorKey));
             try
             {
                 var options = DeviceOptionsReader.Read(DeviceOptionsReader.Build(parse.GetValue(config), flags));

@@ -33,6 +33,7 @@ public sealed class DeviceMetrics : IDisposable
     private long _releasesApplied;
     private long _releasesRejected;
     private long _requestsRejected;
+    private long _commandsRefused;
     private DeviceAgent? _agent;
 
     internal DeviceMetrics(Func<ContinualLearner?> learner)
@@ -49,6 +50,7 @@ public sealed class DeviceMetrics : IDisposable
         Counter("cl_releases_applied_total", "Signed releases installed.", () => ReleasesApplied);
         Counter("cl_releases_rejected_total", "Releases refused (bad signature, wrong key, tampered chunk, unloadable bundle).", () => ReleasesRejected);
         Counter("cl_requests_rejected_total", "HTTP/MQTT requests refused as invalid.", () => RequestsRejected);
+        Counter("cl_commands_refused_total", "Fleet commands refused unrun (unsigned, untrusted key, bad signature, other target, expired, too long-lived).", () => CommandsRefused);
         Gauge("cl_queue_depth", "Deltas waiting in the outbox for the broker.", () => Volatile.Read(ref _agent)?.Outbox.Count ?? 0);
         Gauge("cl_queue_bytes", "Bytes waiting in the outbox.", () => Volatile.Read(ref _agent)?.Outbox.Bytes ?? 0);
         _meter.CreateObservableGauge("cl_model_info", ModelInfo, description: "The model version being served (value always 1).");
@@ -101,6 +103,11 @@ public sealed class DeviceMetrics : IDisposable
     internal void CountReleaseRejected() => Interlocked.Increment(ref _releasesRejected);
 
     internal void CountRejectedRequest() => Interlocked.Increment(ref _requestsRejected);
+
+    /// <summary>Fleet commands refused before running (see <see cref="ContinualLearning.Fleet.Signing.CommandRefusal"/>).</summary>
+    public long CommandsRefused => Interlocked.Read(ref _commandsRefused);
+
+    internal void CountCommandRefused() => Interlocked.Increment(ref _commandsRefused);
 
     /// <summary>The agent whose outbox and connection the gauges read (null: none, the gauges read 0).</summary>
     internal void Attach(DeviceAgent agent) => Volatile.Write(ref _agent, agent);

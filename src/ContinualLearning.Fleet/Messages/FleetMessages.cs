@@ -179,7 +179,11 @@ public sealed record Telemetry : IFleetMessage
     public IReadOnlyDictionary<string, double>? Extra { get; init; }
 }
 
-/// <summary>Fleet → device on <c>cl/{fleet}/device/{id}/cmd</c>, QoS 1, with an MQTT 5 response topic and correlation data.</summary>
+/// <summary>
+/// Fleet → device on <c>cl/{fleet}/device/{id}/cmd</c>, QoS 1, with MQTT 5 correlation data. Signed by an operator key
+/// the device trusts (<see cref="Signing.CommandSigner"/>); the signature covers every field, the target device and the
+/// validity window included, so a command cannot be redirected to another device or replayed after it expires.
+/// </summary>
 public sealed record Command : IFleetMessage
 {
     /// <summary>Schema version this build writes and the newest it reads.</summary>
@@ -201,11 +205,29 @@ public sealed record Command : IFleetMessage
     /// <summary>When the sender issued the command.</summary>
     public DateTimeOffset IssuedAt { get; init; }
 
-    /// <summary>Devices drop commands that arrive after this time (e.g. a queued train-now after a long outage).</summary>
+    /// <summary>
+    /// Devices drop commands that arrive after this time (e.g. a queued train-now after a long outage). Required: a
+    /// device refuses a command without it, or one that lives longer than its <c>commands:maxLifetimeSeconds</c>.
+    /// </summary>
     public DateTimeOffset? ExpiresAt { get; init; }
+
+    /// <summary>Fleet the command is for; signed, so a command cannot be replayed into another fleet.</summary>
+    public string? Fleet { get; init; }
+
+    /// <summary>Device the command is for; signed, so a command cannot be replayed onto another device's topic.</summary>
+    public string? DeviceId { get; init; }
+
+    /// <summary>Identifies the operator key that signed the command (<see cref="Signing.ReleaseKeys.KeyId"/>).</summary>
+    public string? KeyId { get; init; }
+
+    /// <summary>Base64 ECDSA P-256 / SHA-256 signature (IEEE P1363, r‖s) over the canonical bytes; null while unsigned.</summary>
+    public string? Signature { get; init; }
 }
 
-/// <summary>Device → requester on the command's response topic.</summary>
+/// <summary>
+/// Device → requester on the device's own reply topic <c>cl/{fleet}/device/{id}/reply</c>, with the command's
+/// correlation data (a response topic named by the sender is ignored).
+/// </summary>
 public sealed record CommandReply : IFleetMessage
 {
     /// <summary>Schema version this build writes and the newest it reads.</summary>
@@ -276,6 +298,13 @@ public sealed record Release : IFleetMessage
 
     /// <summary>When the aggregator created the release.</summary>
     public DateTimeOffset CreatedAt { get; init; }
+
+    /// <summary>
+    /// Release sequence of the model: strictly increasing over every release published, signed with the rest. A device
+    /// installs a verified release whose sequence is above the last one it accepted — an older version published as a
+    /// rollback included — and refuses one at or below it (a replayed release). Null in releases made before sequences.
+    /// </summary>
+    public long? Sequence { get; init; }
 
     /// <summary>Identifies the signing key (e.g. its SPKI SHA-256 prefix) so devices can hold several trusted keys.</summary>
     public string? KeyId { get; init; }

@@ -17,6 +17,8 @@ public enum FleetTopicKind
     ModelChunk,
     /// <summary><c>cl/{fleet}/device/{id}/samples</c>: samples from a local sensor gateway.</summary>
     DeviceSamples,
+    /// <summary><c>cl/{fleet}/device/{id}/reply</c>: the device's replies to commands (with their correlation data).</summary>
+    DeviceReply,
 }
 
 /// <summary>A parsed fleet topic. Fields that do not apply to the kind are null.</summary>
@@ -24,7 +26,7 @@ public sealed record FleetTopic(FleetTopicKind Kind, string Fleet, string? Devic
 
 /// <summary>
 /// The MQTT topic scheme (docs/protocol.md):
-/// <c>cl/{fleet}/device/{id}/status|telemetry|delta|cmd</c>, <c>cl/{fleet}/model/{name}/release</c>,
+/// <c>cl/{fleet}/device/{id}/status|telemetry|delta|cmd|reply|samples</c>, <c>cl/{fleet}/model/{name}/release</c>,
 /// <c>cl/{fleet}/model/{name}/{version}/chunk/{n}</c>. Every id is validated so that no caller can
 /// inject a level separator or wildcard into a topic (which would let a device publish as another).
 /// </summary>
@@ -51,9 +53,11 @@ public static class FleetTopics
     /// <summary>Samples for one device (features, optionally with a label) from a local sensor gateway; JSON, QoS 1.</summary>
     public static string Samples(string fleet, string deviceId) => Device(fleet, deviceId, "samples");
 
-    /// <summary>Where replies to commands go (the MQTT 5 response topic used by <c>cl fleet</c> / the aggregator).</summary>
-    public static string CommandReplies(string fleet, string requesterId) =>
-        $"{Root}/{Id(fleet, nameof(fleet))}/reply/{Id(requesterId, nameof(requesterId))}";
+    /// <summary>
+    /// Where the device answers commands: always its own topic, whatever response topic the sender named, so a command
+    /// cannot make a device publish anywhere else (and the broker ACL lets a device publish only under its own id).
+    /// </summary>
+    public static string CommandReply(string fleet, string deviceId) => Device(fleet, deviceId, "reply");
 
     /// <summary>The retained release topic of a model.</summary>
     public static string Release(string fleet, string modelName) =>
@@ -127,6 +131,7 @@ public static class FleetTopics
                 "delta" => FleetTopicKind.DeviceDelta,
                 "cmd" => FleetTopicKind.DeviceCommand,
                 "samples" => FleetTopicKind.DeviceSamples,
+                "reply" => FleetTopicKind.DeviceReply,
                 _ => null,
             };
             return kind is null ? null : new FleetTopic(kind.Value, fleet, DeviceId: p[3]);
@@ -158,6 +163,7 @@ public static class FleetTopics
         FleetTopicKind.DeviceDelta => "delta",
         FleetTopicKind.DeviceCommand => "cmd",
         FleetTopicKind.DeviceSamples => "samples",
+        FleetTopicKind.DeviceReply => "reply",
         _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, "Not a device topic kind."),
     };
 }

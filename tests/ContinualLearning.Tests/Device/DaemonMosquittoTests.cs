@@ -5,6 +5,7 @@ using System.Text.Json;
 using ContinualLearning.Deltas;
 using ContinualLearning.Device.Hosting;
 using ContinualLearning.Fleet.Client;
+using ContinualLearning.Fleet.Messages;
 using ContinualLearning.Fleet.Topics;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
@@ -104,6 +105,50 @@ public sealed class DaemonMosquittoTests : IAsyncLifetime
         await WaitUntil(() => agent.LastReleaseRejection?.Contains("signature does not match", StringComparison.Ordinal) == true, "tampered release refused");
 
         Assert.Equal(HttpStatusCode.ServiceUnavailable, (await http.GetAsync("/health")).StatusCode);
+    }
+
+    [MosquittoFact]
+    public async Task Attack_forged_commands_misdirected_replies_and_replayed_releases_fail_against_the_daemon()
+    {
+        var attacker = await ClientAsync("attacker");
+        var victimTopic = FleetTopics.DeltaTopic(_kit.Fleet, "dev-2");
+        var onVictim = new ConcurrentQueue<byte[]>();
+        var replies = new ConcurrentQueue<CommandReply>();
+        var ownReplyTopic = FleetTopics.CommandReply(_kit.Fleet, _kit.DeviceId);
+        attacker.MessageReceived += m =>
+        {
+            if (m.Topic == victimTopic) onVictim.Enqueue(m.Payload);
+            if (m.Topic == ownReplyTopic) replies.Enqueue(FleetJson.ReadCommandReply(m.Payload));
+            return Task.CompletedTask;
+        };
+        await attacker.SubscribeAsync(victimTopic);
+        await attacker.SubscribeAsync(ownReplyTopic);
+        var (app, http) = await StartAsync();
+        var agent = app.Services.GetRequiredService<DeviceService>().Agent!;
+        await agent.WaitUntilConnectedAsync(TestContext.Current.CancellationToken);
+        var (old, oldChunks) = _kit.Release("1.0.0");
+        await _kit.PublishReleaseAsync(attacker, old, oldChunks);
+        await WaitUntil(async ct => (await http.GetAsync("/health", ct)).StatusCode, s => s == HttpStatusCode.OK, "1.0.0 installed");
+        var (current, chunks) = _kit.Release("1.1.0");
+        await _kit.PublishReleaseAsync(attacker, current, chunks);
+        await WaitUntil(() => agent.AcceptedReleaseSequence, n => n == current.Sequence, "1.1.0 installed");
+
+        // An unsigned wipe-data and a validly signed report that names another device's delta topic as response topic.
+        var command = FleetTopics.Command(_kit.Fleet, _kit.DeviceId);
+        await attacker.PublishAsync(command, FleetJson.Serialize(_kit.SignedCommand(CommandKind.WipeData) with { Signature = null }), responseTopic: victimTopic, correlationData: [1]);
+        await attacker.PublishAsync(command, FleetJson.Serialize(_kit.SignedCommand(CommandKind.Report)), responseTopic: victimTopic, correlationData: [2]);
+        await WaitUntil(() => replies.Count, n => n == 2, "both answered on the device's own reply topic");
+        Assert.Contains(replies, r => !r.Ok && r.Message!.Contains("unsigned", StringComparison.Ordinal));
+        Assert.Contains(replies, r => r.Ok);
+        Assert.Equal(1, app.Services.GetRequiredService<DeviceService>().Runtime.Metrics.CommandsRefused);
+
+        // The old, validly signed release replayed as the retained one.
+        await attacker.PublishAsync(FleetTopics.Release(_kit.Fleet, DeviceTestKit.Model), FleetJson.Serialize(old), retain: true);
+        await WaitUntil(() => agent.LastReleaseRejection?.Contains("replayed older release", StringComparison.Ordinal) == true, "replayed release refused");
+
+        using var doc = JsonDocument.Parse(await http.GetStringAsync("/health"));
+        Assert.Equal("1.1.0", doc.RootElement.GetProperty("baseVersion").GetString());
+        Assert.Empty(onVictim);
     }
 
     private async Task<(WebApplication App, HttpClient Http)> StartAsync()

@@ -56,6 +56,9 @@ public sealed class RolloutCoordinatorTests : IDisposable
         Assert.Equal(300, decision.ElapsedSeconds);
         Assert.Equal(VersionStatus.RolledBack, Candidate.Status);
         Assert.Equal(["1.1.0 canary", "1.0.0 all"], _channel.Published);
+        // The rollback re-publishes the older version with a higher release sequence, so devices install it.
+        Assert.True(_channel.Sequences[1] > _channel.Sequences[0], string.Join(", ", _channel.Sequences));
+        Assert.Equal(_channel.Sequences, _registry.Releases.List(AggregatorTestKit.Model).Select(r => r.Sequence));
         Assert.Equal(["1.1.0 canary-started", "1.1.0 rolled-back"], _decided);
         Assert.Equal([_time.GetUtcNow().AddMinutes(-5), _time.GetUtcNow()], _registry.Decisions.List(AggregatorTestKit.Model, "1.1.0").Select(d => d.At));
         Assert.Null(coordinator.Canary);
@@ -102,16 +105,19 @@ public sealed class RolloutCoordinatorTests : IDisposable
 
         public List<string> Cohorts { get; } = [];
 
-        public Task<Release> PublishAsync(byte[] container, string modelName, string version, string? parentVersion, string cohort, CancellationToken cancellationToken = default)
+        public List<long> Sequences { get; } = [];
+
+        public Task<Release> PublishAsync(byte[] container, string modelName, string version, string? parentVersion, string cohort, long sequence, CancellationToken cancellationToken = default)
         {
             Published.Add($"{version} {cohort}");
+            Sequences.Add(sequence);
             return Task.FromResult(new Release
             {
                 ModelName = modelName, Version = version, Cohort = cohort, BundleSha256 = "", BundleSize = container.Length, ChunkSize = container.Length, ChunkCount = 1, ChunkSha256 = [],
             });
         }
 
-        public Task SetCohortAsync(string deviceId, string cohort, string requesterId, CancellationToken cancellationToken = default)
+        public Task SetCohortAsync(string deviceId, string cohort, CancellationToken cancellationToken = default)
         {
             Cohorts.Add($"{deviceId} {cohort}");
             return Task.CompletedTask;

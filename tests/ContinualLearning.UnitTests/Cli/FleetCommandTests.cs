@@ -4,6 +4,7 @@ using ContinualLearning.Cli.Commands;
 using ContinualLearning.Fleet.Broker;
 using ContinualLearning.Fleet.Client;
 using ContinualLearning.Fleet.Messages;
+using ContinualLearning.Fleet.Signing;
 using ContinualLearning.Fleet.Topics;
 using Command = ContinualLearning.Fleet.Messages.Command;
 
@@ -30,12 +31,23 @@ public sealed class FleetCommandTests : IAsyncLifetime
     private readonly List<FleetMqttClient> _clients = [];
     private readonly string _fleet = "t" + Guid.NewGuid().ToString("N")[..10];
 
+    private readonly string _keys = Directory.CreateTempSubdirectory("cl-cmd-keys").FullName;
+    private readonly System.Security.Cryptography.ECDsa _operator = ReleaseKeys.Generate();
+
     private string BrokerAddress => $"127.0.0.1:{_broker.Port}";
 
-    public async ValueTask InitializeAsync() => await _broker.StartAsync();
+    private string OperatorKeyPath => Path.Combine(_keys, "operator.key");
+
+    public async ValueTask InitializeAsync()
+    {
+        ReleaseKeys.Save(_operator, OperatorKeyPath, Path.Combine(_keys, "operator.pub"));
+        await _broker.StartAsync();
+    }
 
     public async ValueTask DisposeAsync()
     {
+        _operator.Dispose();
+        Directory.Delete(_keys, recursive: true);
         foreach (var c in _clients) await c.DisposeAsync();
         var errors = _broker.Errors;
         await _broker.DisposeAsync();
@@ -161,11 +173,15 @@ public sealed class FleetCommandTests : IAsyncLifetime
         };
         await device.SubscribeAsync(cmdTopic);
 
-        var (exit, output, error) = await RunAsync("device", "cmd", "gamma", "report", "window=50", "--broker", BrokerAddress, "--fleet", _fleet, "--json", "--timeout", "15");
+        var (exit, output, error) = await RunAsync("device", "cmd", "gamma", "report", "window=50", "--broker", BrokerAddress, "--fleet", _fleet, "--json", "--timeout", "15",
+            "--operator-key", OperatorKeyPath);
 
         Assert.True(exit == 0, $"exit {exit}; stderr: {error}");
         var command = await received.Task.WaitAsync(Patience);
         Assert.Equal(CommandKind.Report, command.Kind);
+        var trusted = new Dictionary<string, System.Security.Cryptography.ECDsa> { [ReleaseKeys.KeyId(_operator)] = _operator };
+        var check = CommandSigner.Verify(command, trusted, _fleet, "gamma", DateTimeOffset.UtcNow, CommandLimits.Default);
+        Assert.True(check.Ok, check.Reason);
         using var doc = JsonDocument.Parse(output);
         var reply = doc.RootElement;
         Assert.Equal(command.CommandId, reply.GetProperty("commandId").GetString());
@@ -179,12 +195,23 @@ public sealed class FleetCommandTests : IAsyncLifetime
     [Fact]
     public async Task Device_cmd_to_a_silent_device_exits_non_zero_naming_the_device_and_what_to_check()
     {
-        var (exit, output, error) = await RunAsync("device", "cmd", "ghost", "report", "--broker", BrokerAddress, "--fleet", _fleet, "--timeout", "0.5");
+        var (exit, output, error) = await RunAsync("device", "cmd", "ghost", "report", "--broker", BrokerAddress, "--fleet", _fleet, "--timeout", "0.5",
+            "--operator-key", OperatorKeyPath);
 
         Assert.NotEqual(0, exit);
         Assert.Equal("", output);
         Assert.Contains("ghost", error);
         Assert.Contains("fleet ls", error);
         Assert.Contains("--fleet", error);
+    }
+
+    [Fact]
+    public async Task Device_cmd_without_an_operator_key_says_how_to_get_one()
+    {
+        var (exit, _, error) = await RunAsync("device", "cmd", "ghost", "report", "--broker", BrokerAddress, "--fleet", _fleet, "--timeout", "0.5");
+
+        Assert.NotEqual(0, exit);
+        Assert.Contains("--operator-key", error);
+        Assert.Contains("commands:operatorKeys", error);
     }
 }

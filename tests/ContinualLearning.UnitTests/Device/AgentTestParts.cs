@@ -21,6 +21,9 @@ internal sealed class FakeFleetConnection : IFleetConnection
 
     public ConcurrentQueue<CommandReply> Replies { get; } = new();
 
+    /// <summary>The topic each reply went to.</summary>
+    public ConcurrentQueue<string> ReplyTopics { get; } = new();
+
     public IEnumerable<string> Topics => Published.Select(p => p.Topic);
 
     public Task PublishAsync(string topic, byte[] payload, FleetQos delivery = FleetQos.AtLeastOnce, bool retain = false, CancellationToken cancellationToken = default)
@@ -41,8 +44,9 @@ internal sealed class FakeFleetConnection : IFleetConnection
         return Task.CompletedTask;
     }
 
-    public Task ReplyAsync(FleetMessage request, byte[] payload, CancellationToken cancellationToken = default)
+    public Task ReplyAsync(string replyTopic, byte[]? correlationData, byte[] payload, CancellationToken cancellationToken = default)
     {
+        ReplyTopics.Enqueue(replyTopic);
         Replies.Enqueue(FleetJson.ReadCommandReply(payload));
         return Task.CompletedTask;
     }
@@ -97,8 +101,12 @@ internal sealed class AgentParts : IAsyncDisposable
         Deltas = new DeltaPublisher(Runtime, Settings, Transport, NullLogger.Instance, TimeProvider.System);
         Releases = new ReleaseInstaller(Runtime, kit.Key, Settings, Connection, NullLogger.Instance);
         Reporter = new TelemetryReporter(Runtime, Settings, Connection, Deltas, NullLogger.Instance, TimeProvider.System);
-        Commands = new CommandExecutor(Runtime, Settings, Connection, Releases, Deltas, Reporter, NullLogger.Instance, TimeProvider.System);
+        Commands = NewCommandExecutor();
     }
+
+    /// <summary>Another executor on the same runtime and data directory, as after a restart of the daemon.</summary>
+    public CommandExecutor NewCommandExecutor() =>
+        new(Runtime, Settings, Connection, Releases, Deltas, Reporter, NullLogger.Instance, TimeProvider.System);
 
     public DeviceTestKit Kit { get; }
 
@@ -124,6 +132,7 @@ internal sealed class AgentParts : IAsyncDisposable
         Deltas.Dispose();
         Reporter.Dispose();
         Releases.Dispose();
+        Commands.Dispose();
         await Runtime.DisposeAsync();
         if (_ownsKit) Kit.Dispose();
     }

@@ -264,8 +264,8 @@ public sealed class DaemonTests : IAsyncLifetime
 
     private async Task<CommandReply> CommandAsync(FleetMqttClient fleet, CommandKind kind, IReadOnlyDictionary<string, string>? args = null, DateTimeOffset? expiresAt = null)
     {
-        var command = new Command { CommandId = Guid.NewGuid().ToString("N"), Kind = kind, Args = args, IssuedAt = DateTimeOffset.UtcNow, ExpiresAt = expiresAt };
-        var reply = await fleet.RequestAsync(FleetTopics.Command(_kit.Fleet, _kit.DeviceId), FleetJson.Serialize(command), FleetTopics.CommandReplies(_kit.Fleet, "test"), TimeSpan.FromSeconds(30));
+        var command = _kit.SignedCommand(kind, args, issuedAt: expiresAt?.AddMinutes(-1));
+        var reply = await fleet.RequestAsync(FleetTopics.Command(_kit.Fleet, _kit.DeviceId), FleetJson.Serialize(command), FleetTopics.CommandReply(_kit.Fleet, _kit.DeviceId), TimeSpan.FromSeconds(30));
         var parsed = FleetJson.ReadCommandReply(reply.Payload);
         Assert.Equal(command.CommandId, parsed.CommandId);
         return parsed;

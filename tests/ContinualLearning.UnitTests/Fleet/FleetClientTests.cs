@@ -103,7 +103,7 @@ public class FleetClientTests(EmbeddedBrokerFixture fixture) : BrokerTestBase(fi
 
         var aggregator = Client("agg");
         await aggregator.StartAsync();
-        var replyTopic = FleetTopics.CommandReplies(Fleet, "agg");
+        var replyTopic = FleetTopics.CommandReply(Fleet, "dev3");
         for (var i = 0; i < 3; i++)
         {
             var command = new Command { CommandId = $"c{i}", Kind = CommandKind.TrainNow, Args = new Dictionary<string, string> { ["epochs"] = $"{i + 1}" } };
@@ -121,7 +121,7 @@ public class FleetClientTests(EmbeddedBrokerFixture fixture) : BrokerTestBase(fi
         var aggregator = Client("agg2");
         await aggregator.StartAsync();
         var ex = await Assert.ThrowsAsync<TimeoutException>(() =>
-            aggregator.RequestAsync(FleetTopics.Command(Fleet, "nobody"), "{}"u8.ToArray(), FleetTopics.CommandReplies(Fleet, "agg2"), TimeSpan.FromMilliseconds(300)));
+            aggregator.RequestAsync(FleetTopics.Command(Fleet, "nobody"), "{}"u8.ToArray(), FleetTopics.CommandReply(Fleet, "nobody"), TimeSpan.FromMilliseconds(300)));
         Assert.Contains("nobody", ex.Message);
     }
 }
