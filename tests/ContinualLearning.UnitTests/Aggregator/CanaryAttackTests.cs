@@ -2,7 +2,6 @@ using ContinualLearning.Aggregator;
 using ContinualLearning.Aggregator.Metrics;
 using ContinualLearning.Aggregator.Registry;
 using ContinualLearning.Aggregator.Rollout;
-using ContinualLearning.Fleet.Messages;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Time.Testing;
 
@@ -10,7 +9,7 @@ namespace ContinualLearning.UnitTests.Aggregator;
 
 /// <summary>
 /// Issue 11, "the canary gate can be forced": forged telemetry replayed against the rollout coordinator (a real registry,
-/// a release channel that only answers). The devices c1–c3 and k1–k3 have contributed deltas, so the registry knows them.
+/// a recording release channel). The devices c1–c3 and k1–k3 have contributed deltas, so the registry knows them.
 /// </summary>
 public sealed class CanaryAttackTests : IDisposable
 {
@@ -35,14 +34,14 @@ public sealed class CanaryAttackTests : IDisposable
         _kit.Dispose();
     }
 
+    private RolloutCoordinator Coordinator(RolloutOptions rollout) =>
+        new(_registry, _kit.Options(1883, "f", "agg-1", o => o with { Rollout = rollout }), new RolloutCoordinatorTests.RecordingChannel(),
+            new Journal(_registry, _metrics, NullLogger.Instance), _time, NullLogger.Instance, (_, _) => { });
+
     /// <summary>A coordinator running 1.1.0 on the canary cohort <paramref name="canary"/>, the other devices on 1.0.0.</summary>
     private async Task<RolloutCoordinator> CanaryOnAsync(params string[] canary)
     {
-        var options = _kit.Options(1883, "f", "agg-1", o => o with
-        {
-            Rollout = new RolloutOptions { CanaryDevices = canary, MinReports = 3, AccuracyMargin = 0.02, Window = TimeSpan.FromMinutes(10) },
-        });
-        var coordinator = new RolloutCoordinator(_registry, options, new NullChannel(), new Journal(_registry, _metrics, NullLogger.Instance), _time, NullLogger.Instance, (_, _) => { });
+        var coordinator = Coordinator(new RolloutOptions { CanaryDevices = canary, MinReports = 3, AccuracyMargin = 0.02, Window = TimeSpan.FromMinutes(10) });
         await coordinator.StartAsync(_registry.GetVersion(AggregatorTestKit.Model, "1.1.0")!, ["c1", "c2", "c3", "k1", "k2", "k3"], CancellationToken.None);
         Assert.Equal(canary, coordinator.Canary!.CanaryDevices.Order());
         return coordinator;
@@ -114,20 +113,8 @@ public sealed class CanaryAttackTests : IDisposable
     public async Task Online_devices_the_registry_does_not_know_are_never_chosen_for_the_canary()
     {
         // A retained status is enough to look online; with a canary fraction of 1 every known online device is chosen.
-        var options = _kit.Options(1883, "f", "agg-1", o => o with { Rollout = new RolloutOptions { CanaryFraction = 1.0 } });
-        var coordinator = new RolloutCoordinator(_registry, options, new NullChannel(), new Journal(_registry, _metrics, NullLogger.Instance), _time, NullLogger.Instance, (_, _) => { });
+        var coordinator = Coordinator(new RolloutOptions { CanaryFraction = 1.0 });
         await coordinator.StartAsync(_registry.GetVersion(AggregatorTestKit.Model, "1.1.0")!, ["ghost-1", "ghost-2", "c1", "k1"], CancellationToken.None);
         Assert.Equal(["c1", "k1"], coordinator.Canary!.CanaryDevices.Order());
-    }
-
-    private sealed class NullChannel : IReleaseChannel
-    {
-        public Task<Release> PublishAsync(byte[] container, string modelName, string version, string? parentVersion, string cohort, CancellationToken cancellationToken = default) =>
-            Task.FromResult(new Release
-            {
-                ModelName = modelName, Version = version, Cohort = cohort, BundleSha256 = "", BundleSize = container.Length, ChunkSize = container.Length, ChunkCount = 1, ChunkSha256 = [],
-            });
-
-        public Task SetCohortAsync(string deviceId, string cohort, string requesterId, CancellationToken cancellationToken = default) => Task.CompletedTask;
     }
 }

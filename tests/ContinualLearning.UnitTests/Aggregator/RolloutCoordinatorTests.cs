@@ -98,7 +98,8 @@ public sealed class RolloutCoordinatorTests : IDisposable
         Assert.Contains(canaryEnabled ? "no online canary device" : "canary disabled", _registry.Decisions.List(AggregatorTestKit.Model, "1.1.0").Single().Reason);
     }
 
-    private sealed class RecordingChannel : IReleaseChannel
+    /// <summary>Records what would go on the wire; the other rollout tests use it too.</summary>
+    internal sealed class RecordingChannel : IReleaseChannel
     {
         public List<string> Published { get; } = [];
 
