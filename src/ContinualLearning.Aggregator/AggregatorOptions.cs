@@ -27,6 +27,14 @@ public sealed record ValidationOptions
 
     /// <summary>When set, only these device ids may contribute.</summary>
     public ISet<string>? AllowedDevices { get; init; }
+
+    // Trust bounds (docs/aggregator.md, "One device cannot own a round").
+
+    /// <summary>A delta created more than this after the aggregator's clock is refused (<c>future-timestamp</c>): the device clock is wrong or the date forged.</summary>
+    public TimeSpan MaxClockSkew { get; init; } = TimeSpan.FromMinutes(5);
+
+    /// <summary>A delta created longer ago than this is refused (<c>expired</c>).</summary>
+    public TimeSpan MaxDeltaAge { get; init; } = TimeSpan.FromDays(7);
 }
 
 /// <summary>When and how to aggregate (FedBuff-style buffering).</summary>
@@ -41,7 +49,8 @@ public sealed record AggregationOptions
     /// <summary>Fewest deltas a time-triggered aggregation needs (at least 1).</summary>
     public int MinDeltas { get; init; } = 1;
 
-    public StrategyKind Strategy { get; init; } = StrategyKind.FedAvg;
+    /// <summary>Trimmed mean unless the fleet opts out: robust to a minority of bad devices (docs/aggregator.md).</summary>
+    public StrategyKind Strategy { get; init; } = StrategyKind.TrimmedMean;
 
     public StrategyOptions StrategyOptions { get; init; } = new();
 
@@ -50,6 +59,20 @@ public sealed record AggregationOptions
 
     /// <summary>α in the staleness discount 1/(1+s)^α.</summary>
     public double StalenessAlpha { get; init; } = 0.5;
+
+    // Trust bounds (docs/aggregator.md, "One device cannot own a round").
+
+    /// <summary>Largest sample count a device's contribution to one round is weighted by (sample-weighted strategies); a device's own count is its claim, not a fact.</summary>
+    public long MaxSamplesPerDelta { get; init; } = 10_000;
+
+    /// <summary>Fewest distinct devices a round needs to make a version; with fewer the deltas stay buffered.</summary>
+    public int MinDevices { get; init; } = 2;
+
+    /// <summary>Most deltas buffered per model; beyond it a delta is refused (<c>pending-full</c>) until an aggregation frees room.</summary>
+    public int MaxPending { get; init; } = 1_000;
+
+    /// <summary>Most deltas buffered per device; beyond it the device's delta is refused (<c>device-quota</c>).</summary>
+    public int MaxPendingPerDevice { get; init; } = 20;
 }
 
 /// <summary>How a new version reaches the fleet.</summary>
@@ -72,6 +95,9 @@ public sealed record RolloutOptions
 
     /// <summary>Telemetry reports each cohort needs; with enough reports the decision is made before the window ends.</summary>
     public int MinReports { get; init; } = 3;
+
+    /// <summary>Distinct known devices that must have reported in each cohort (the canary cohort needs at most its size); a device counts once however often it reports.</summary>
+    public int MinDevices { get; init; } = 2;
 
     /// <summary>Bytes per bundle chunk.</summary>
     public int ChunkSize { get; init; } = 64 * 1024;

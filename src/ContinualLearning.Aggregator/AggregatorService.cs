@@ -104,9 +104,8 @@ public sealed partial class AggregatorService : IAsyncDisposable
         var registry = Registry;
         var verdict = DeltaValidator.Validate(topicDeviceId, payload, _validation!, _options.Validation);
         var now = _time.GetUtcNow();
-        if (verdict.Delta is { Header: var h } && verdict.Accepted
-            && !registry.Deltas.TryAccept(_options.ModelName, new PendingDelta(h.DeltaId.ToString("D"), h.DeviceId, h.BaseVersion, h.SampleCount, now, payload.ToArray())))
-            verdict = DeltaVerdict.Reject(RejectionReason.Duplicate, $"delta {h.DeltaId} from '{h.DeviceId}': delta id already accepted; not counted again.", verdict.Delta);
+        if (verdict.Delta is { Header: var h } && verdict.Accepted)
+            verdict = PendingAdmission.Admit(registry.Deltas, _options.ModelName, new PendingDelta(h.DeltaId.ToString("D"), h.DeviceId, h.BaseVersion, h.SampleCount, now, payload.ToArray()), verdict, _options.Aggregation);
         if (!verdict.Accepted)
         {
             var header = verdict.Delta?.Header;

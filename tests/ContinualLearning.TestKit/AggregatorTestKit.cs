@@ -95,21 +95,30 @@ internal sealed class AggregatorTestKit : IDisposable
 
     /// <summary>An fp32 dense delta of <paramref name="head"/> (default: the kit's) with the given per-element value pattern.</summary>
     public byte[] EncodeDelta(string device, string baseVersion = "1.0.0", Guid? id = null, long samples = 10, float value = 0.01f,
-        string model = Model, HeadSpec? head = null, Func<int, float>? pattern = null)
+        string model = Model, HeadSpec? head = null, Func<int, float>? pattern = null, DateTimeOffset? createdAt = null)
     {
         var dense = (head ?? Head).Parameters().Select(p =>
         {
             var n = p.Shape.Aggregate(1, (a, b) => a * b);
             return new NamedTensor(p.Name, p.Shape, Enumerable.Range(0, n).Select(i => pattern?.Invoke(i) ?? value).ToArray());
         }).ToArray();
-        return Encode(device, id ?? Guid.NewGuid(), baseVersion, samples, dense, model);
+        return Encode(device, id ?? Guid.NewGuid(), baseVersion, samples, dense, model, createdAt);
     }
 
-    /// <summary>Encodes a dense delta as fp32 (lossless), the way a device sends it.</summary>
-    public static byte[] Encode(string device, Guid id, string baseVersion, long samples, IReadOnlyList<NamedTensor> dense, string model = Model)
+    /// <summary>Encodes a dense delta as fp32 (lossless), the way a device sends it, created <paramref name="createdAt"/> (default now).</summary>
+    public static byte[] Encode(string device, Guid id, string baseVersion, long samples, IReadOnlyList<NamedTensor> dense, string model = Model, DateTimeOffset? createdAt = null)
     {
         var tensors = DeltaCompressor.Compress(dense, DeltaCompressionOptions.DenseFloat32);
-        var header = new DeltaHeader(model, baseVersion, device, id, samples, new Dictionary<string, double>(), DateTimeOffset.UtcNow);
+        var header = new DeltaHeader(model, baseVersion, device, id, samples, new Dictionary<string, double>(), createdAt ?? DateTimeOffset.UtcNow);
+        return DeltaCodec.Encode(new WeightDelta(header, tensors));
+    }
+
+    /// <summary>A well-formed delta that carries nothing: no tensors, or (<paramref name="sparseNothing"/>) one sparse tensor with no values.</summary>
+    public byte[] EncodeEmptyDelta(string device, bool sparseNothing = false)
+    {
+        var header = new DeltaHeader(Model, "1.0.0", device, Guid.NewGuid(), 10, new Dictionary<string, double>(), DateTimeOffset.UtcNow);
+        var first = Head.Parameters().First();
+        TensorDelta[] tensors = sparseNothing ? [new TensorDelta(first.Name, first.Shape, DeltaEncoding.Float32, 1f, [], [])] : [];
         return DeltaCodec.Encode(new WeightDelta(header, tensors));
     }
 

@@ -26,10 +26,14 @@ internal sealed partial class AggregationCycle(
         return registry.InTransaction(() => RunInTransaction(force, now));
     }
 
-    /// <summary>K deltas buffered, or the oldest at least T old with at least the minimum buffered.</summary>
-    public static bool IsDue(IReadOnlyList<PendingDelta> pending, AggregationOptions aggregation, DateTimeOffset now) =>
-        pending.Count >= aggregation.BufferSize
-        || (pending.Count >= aggregation.MinDeltas && now - pending.Min(p => p.Received) >= aggregation.MaxWait);
+    /// <summary>
+    /// At least the minimum of distinct devices, and K deltas buffered or the oldest at least T old with at least the
+    /// minimum of deltas buffered.
+    /// </summary>
+    public static bool IsDue(PendingSummary pending, AggregationOptions aggregation, DateTimeOffset now) =>
+        pending.Devices >= aggregation.MinDevices
+        && (pending.Count >= aggregation.BufferSize
+            || (pending.Count >= aggregation.MinDeltas && pending.Oldest is { } oldest && now - oldest >= aggregation.MaxWait));
 
     /// <summary>
     /// A candidate newer than the release is a rollout under way: an instance sharing the registry committed it and is
@@ -46,8 +50,10 @@ internal sealed partial class AggregationCycle(
         if (registry.Latest(name, VersionStatus.Canary) is not null) return null;
         var released = registry.Latest(name, VersionStatus.Released)!;
         if (RolloutPending(registry.Latest(name, VersionStatus.Candidate), released)) return null;
-        var pending = registry.Deltas.ListPending(name);
-        if (pending.Count == 0 || !(force || IsDue(pending, options.Aggregation, now))) return null;
+        // Decided on counts alone: the payloads are read only for a round that runs, and at most MaxPending of them.
+        var summary = registry.Deltas.Summary(name);
+        if (summary.Count == 0 || !(force || IsDue(summary, options.Aggregation, now))) return null;
+        var pending = registry.Deltas.ListPending(name, options.Aggregation.MaxPending);
 
         var started = time.GetTimestamp();
         var parent = RegistryModels.Load(registry, released);
@@ -58,7 +64,11 @@ internal sealed partial class AggregationCycle(
         foreach (var d in round.Dropped)
             journal.Reject(new RejectionRecord(now, d.Delta.DeviceId, d.Delta.DeltaId, d.Reason, d.Message));
         registry.Deltas.Consume(round.Dropped.Select(d => d.Delta.DeltaId), DeltaState.Dropped, null);
-        if (round.Weights is null) return null;
+        if (round.Weights is null)
+        {
+            if (round.Held is { } why) LogHeld(logger, name, why);
+            return null;
+        }
 
         var version = registry.NextVersion(name);
         var sha = registry.Artifacts.Put(RegistryModels.BuildChild(parent.Bundle, version, round.Weights, registry.Directory, now.UtcDateTime));
@@ -84,6 +94,9 @@ internal sealed partial class AggregationCycle(
         LogAggregated(logger, round.Used.Count, round.Metrics.Devices, name, version, options.Aggregation.Strategy, record.Parent, record.Status);
         return registry.GetVersion(name, version);
     }
+
+    [LoggerMessage(EventId = 201, Level = LogLevel.Information, Message = "No aggregation of {Model}: {Why}")]
+    private static partial void LogHeld(ILogger logger, string model, string why);
 
     [LoggerMessage(EventId = 200, Level = LogLevel.Information, Message = "Aggregated {Count} deltas from {Devices} devices into {Model} {Version} ({Strategy}, parent {Parent}): {Status}")]
     private static partial void LogAggregated(ILogger logger, int count, int devices, string model, string version, StrategyKind strategy, string parent, string status);

@@ -16,14 +16,22 @@ internal readonly record struct BufferedDelta(PendingDelta Delta, int? Staleness
 /// <summary>A buffered delta the round could not use, and why.</summary>
 internal readonly record struct DroppedDelta(PendingDelta Delta, RejectionReason Reason, string Message);
 
-/// <summary>What one round produced: the new head weights (null when no delta was usable), the deltas used and dropped, and its numbers.</summary>
-internal sealed record RoundResult(IReadOnlyList<NamedTensor>? Weights, IReadOnlyList<PendingDelta> Used, IReadOnlyList<DroppedDelta> Dropped, RoundMetrics? Metrics);
+/// <summary>
+/// What one round produced: the new head weights (null when no version can be made), the deltas used and dropped, its
+/// numbers, and, when usable deltas were kept buffered instead of used, why.
+/// </summary>
+internal sealed record RoundResult(IReadOnlyList<NamedTensor>? Weights, IReadOnlyList<PendingDelta> Used, IReadOnlyList<DroppedDelta> Dropped, RoundMetrics? Metrics, string? Held = null);
 
 /// <summary>
 /// One FedBuff aggregation round as a pure function: no registry, no clock, no I/O. Deltas whose base became unusable
-/// since they were accepted (unknown, rolled back, too stale) are dropped with their reason; the rest are decoded,
-/// flattened, clipped when the norm bound clips, weighted by samples × 1/(1+s)^α, combined by the configured
-/// strategy, and applied to the global weights with the server learning rate η.
+/// since they were accepted (unknown, rolled back, too stale) are dropped with their reason. The rest are grouped by
+/// device: a device's deltas are increments of one training run (champion − what it reported before, see the device's
+/// <c>ErrorFeedbackState</c>), so they are summed into one update, clipped to <see cref="ValidationOptions.MaxNorm"/>,
+/// and that device is one voter however many deltas it sent. A round with fewer than
+/// <see cref="AggregationOptions.MinDevices"/> devices makes nothing and leaves the deltas buffered. Each device's
+/// weight is min(samples, <see cref="AggregationOptions.MaxSamplesPerDelta"/>) × 1/(1+s)^α for the sample-weighted
+/// strategies and 1/(1+s)^α alone for the robust ones (s = the largest staleness among its deltas); the strategy
+/// combines the updates and the result is applied to the global weights with the server learning rate η.
 /// </summary>
 internal static class AggregationRound
 {
@@ -33,39 +41,61 @@ internal static class AggregationRound
         ArgumentNullException.ThrowIfNull(pending);
         ArgumentNullException.ThrowIfNull(aggregation);
         ArgumentNullException.ThrowIfNull(validation);
-        var updates = new List<WeightedUpdate>();
-        var used = new List<PendingDelta>();
+        var usable = new List<(PendingDelta Delta, int Staleness)>();
         var dropped = new List<DroppedDelta>();
-        double stalenessSum = 0;
         foreach (var (p, staleness, rolledBack) in pending)
         {
             RejectionReason? problem = staleness is null ? RejectionReason.UnknownBaseVersion
                 : rolledBack ? RejectionReason.RolledBackBase
                 : staleness > validation.MaxStaleness ? RejectionReason.TooStale : null;
             if (problem is { } reason)
-            {
                 dropped.Add(new DroppedDelta(p, reason, $"buffered delta {p.DeltaId} from '{p.DeviceId}' (base {p.BaseVersion}) dropped at aggregation: {reason.ToText()}, staleness {staleness}."));
-                continue;
-            }
-            var vector = ParameterVector.Flatten(DeltaCodec.Decode(p.Payload), head);
-            if (validation.MaxNorm is { } max && validation.NormClipMode == NormClipMode.Clip)
-                vector = AggregationMath.ClipToNorm(vector, max);
-            updates.Add(new WeightedUpdate(vector, p.SampleCount * AggregationMath.StalenessDiscount(staleness!.Value, aggregation.StalenessAlpha)));
-            used.Add(p);
-            stalenessSum += staleness.Value;
+            else
+                usable.Add((p, staleness!.Value));
         }
-        if (updates.Count == 0) return new RoundResult(null, used, dropped, null);
+        var devices = usable.GroupBy(u => u.Delta.DeviceId, StringComparer.Ordinal).ToArray();
+        if (devices.Length == 0) return new RoundResult(null, [], dropped, null);
+        if (devices.Length < aggregation.MinDevices)
+            return new RoundResult(null, [], dropped, null,
+                $"{usable.Count} usable deltas come from {devices.Length} device(s); a version needs {aggregation.MinDevices} distinct devices (Aggregation.MinDevices), so they stay buffered");
 
-        var update = AggregationStrategies.Create(aggregation.Strategy, aggregation.StrategyOptions).Aggregate(updates);
+        var strategy = AggregationStrategies.Create(aggregation.Strategy, aggregation.StrategyOptions);
+        var updates = devices.Select(d => DeviceUpdate(d, head, strategy.WeighsBySamples, aggregation, validation)).ToArray();
+        var update = strategy.Aggregate(updates);
         var weights = ParameterVector.Flatten(globalWeights, head);
         for (var i = 0; i < weights.Length; i++) weights[i] += (float)(aggregation.ServerLearningRate * update[i]);
+        var used = usable.Select(u => u.Delta).ToArray();
         var metrics = new RoundMetrics(
-            Deltas: used.Count,
+            Deltas: used.Length,
             Dropped: dropped.Count,
-            Devices: used.Select(u => u.DeviceId).Distinct().Count(),
-            Samples: used.Sum(u => u.SampleCount),
-            MeanStaleness: stalenessSum / used.Count,
+            Devices: devices.Length,
+            Samples: used.Aggregate(0L, (sum, u) => SaturatingAdd(sum, u.SampleCount)),
+            MeanStaleness: usable.Average(u => u.Staleness),
             UpdateNorm: AggregationMath.L2Norm(update) * aggregation.ServerLearningRate);
         return new RoundResult(ParameterVector.Unflatten(weights, head), used, dropped, metrics);
     }
+
+    /// <summary>One device's deltas as one weighted update: summed, clipped, weighted once.</summary>
+    private static WeightedUpdate DeviceUpdate(IEnumerable<(PendingDelta Delta, int Staleness)> deltas, HeadSpec head, bool bySamples,
+        AggregationOptions aggregation, ValidationOptions validation)
+    {
+        float[]? sum = null;
+        long samples = 0;
+        var staleness = 0;
+        foreach (var (p, s) in deltas)
+        {
+            var vector = ParameterVector.Flatten(DeltaCodec.Decode(p.Payload), head);
+            if (sum is null) sum = vector;
+            else for (var i = 0; i < sum.Length; i++) sum[i] += vector[i];
+            samples = SaturatingAdd(samples, p.SampleCount);
+            staleness = Math.Max(staleness, s);
+        }
+        // In reject mode every single delta is within the bound already; the sum of many need not be.
+        if (validation.MaxNorm is { } max) sum = AggregationMath.ClipToNorm(sum!, max);
+        var discount = AggregationMath.StalenessDiscount(staleness, aggregation.StalenessAlpha);
+        return new WeightedUpdate(sum!, bySamples ? Math.Min(samples, aggregation.MaxSamplesPerDelta) * discount : discount);
+    }
+
+    /// <summary>Sample counts are the devices' claims: 2^62 + 2^62 must not overflow the round.</summary>
+    private static long SaturatingAdd(long a, long b) => a > long.MaxValue - b ? long.MaxValue : a + b;
 }

@@ -73,6 +73,8 @@ public static class AggregatorOptionsReader
         NormClipMode = r.Enum("validation:normClipMode", s.NormClipMode, d.NormClipMode),
         // An empty JSON array reads as unset: configuration has no empty lists.
         AllowedDevices = s.AllowedDevices is { Count: > 0 } allowed ? new HashSet<string>(allowed, StringComparer.Ordinal) : d.AllowedDevices,
+        MaxClockSkew = r.Duration("validation:maxClockSkew", s.MaxClockSkew, d.MaxClockSkew),
+        MaxDeltaAge = r.Duration("validation:maxDeltaAge", s.MaxDeltaAge, d.MaxDeltaAge),
     };
 
     private static AggregationOptions ReadAggregation(ConfigurationReader r, AggregationSettings s, AggregationOptions d) => new()
@@ -88,6 +90,10 @@ public static class AggregatorOptionsReader
         },
         ServerLearningRate = r.Number("aggregation:serverLearningRate", s.ServerLearningRate, d.ServerLearningRate),
         StalenessAlpha = r.Number("aggregation:stalenessAlpha", s.StalenessAlpha, d.StalenessAlpha),
+        MaxSamplesPerDelta = r.WholeNumber("aggregation:maxSamplesPerDelta", s.MaxSamplesPerDelta, d.MaxSamplesPerDelta),
+        MinDevices = r.WholeNumber("aggregation:minDevices", s.MinDevices, d.MinDevices),
+        MaxPending = r.WholeNumber("aggregation:maxPending", s.MaxPending, d.MaxPending),
+        MaxPendingPerDevice = r.WholeNumber("aggregation:maxPendingPerDevice", s.MaxPendingPerDevice, d.MaxPendingPerDevice),
     };
 
     private static RolloutOptions ReadRollout(ConfigurationReader r, RolloutSettings s, RolloutOptions d) => new()
@@ -98,6 +104,7 @@ public static class AggregatorOptionsReader
         AccuracyMargin = r.Number("rollout:accuracyMargin", s.AccuracyMargin, d.AccuracyMargin),
         Window = r.Duration("rollout:window", s.Window, d.Window),
         MinReports = r.WholeNumber("rollout:minReports", s.MinReports, d.MinReports),
+        MinDevices = r.WholeNumber("rollout:minDevices", s.MinDevices, d.MinDevices),
         ChunkSize = r.WholeNumber("rollout:chunkSize", s.ChunkSize, d.ChunkSize),
     };
 

@@ -57,6 +57,8 @@ internal sealed class AggregatorOptionsValidator() : ConfigurationValidator<Aggr
         ConfigurationRules.Require(errors, v.MaxStaleness >= 0, "validation:maxStaleness", v.MaxStaleness, "must be ≥ 0", "use e.g. 4 (0 accepts only deltas against the newest release)");
         ConfigurationRules.Require(errors, v.MaxNorm is null or > 0, "validation:maxNorm", v.MaxNorm, "must be > 0", "use e.g. 10, or null to turn the norm check off");
         ConfigurationRules.Require(errors, Enum.IsDefined(v.NormClipMode), "validation:normClipMode", v.NormClipMode, "is unknown", "use reject or clip");
+        ConfigurationRules.Require(errors, v.MaxClockSkew >= TimeSpan.Zero, "validation:maxClockSkew", v.MaxClockSkew.ToString("c", null), "must be ≥ 0", "use e.g. 00:05:00 (how far ahead of the aggregator a device clock may run)");
+        ConfigurationRules.Positive(errors, "validation:maxDeltaAge", v.MaxDeltaAge, v.MaxDeltaAge.ToString("c", null));
     }
 
     private static void CheckAggregation(AggregationOptions a, ICollection<ConfigurationError> errors)
@@ -69,6 +71,10 @@ internal sealed class AggregatorOptionsValidator() : ConfigurationValidator<Aggr
         ConfigurationRules.Require(errors, a.StalenessAlpha >= 0, "aggregation:stalenessAlpha", a.StalenessAlpha, "must be ≥ 0", "use e.g. 0.5 (0 turns the staleness discount off)");
         ConfigurationRules.Require(errors, a.StrategyOptions.TrimFraction is >= 0 and < 0.5, "aggregation:strategyOptions:trimFraction", a.StrategyOptions.TrimFraction, "must be in [0, 0.5)", "use e.g. 0.2");
         ConfigurationRules.Require(errors, a.StrategyOptions.ClipNorm > 0, "aggregation:strategyOptions:clipNorm", a.StrategyOptions.ClipNorm, "must be > 0", "use e.g. 1.0");
+        ConfigurationRules.Require(errors, a.MaxSamplesPerDelta >= 1, "aggregation:maxSamplesPerDelta", a.MaxSamplesPerDelta, "must be ≥ 1", "use e.g. 10000 (the most samples one device's contribution to a round is weighted by)");
+        ConfigurationRules.Require(errors, a.MinDevices >= 1, "aggregation:minDevices", a.MinDevices, "must be ≥ 1", "use e.g. 2 (1 lets a single device make a version)");
+        ConfigurationRules.Require(errors, a.MaxPending >= a.BufferSize, "aggregation:maxPending", a.MaxPending, $"must be ≥ aggregation:bufferSize ({a.BufferSize})", "use e.g. 1000, or lower bufferSize");
+        ConfigurationRules.Require(errors, a.MaxPendingPerDevice >= 1, "aggregation:maxPendingPerDevice", a.MaxPendingPerDevice, "must be ≥ 1", "use e.g. 20");
     }
 
     private static void CheckRollout(RolloutOptions o, ICollection<ConfigurationError> errors)
@@ -77,6 +83,7 @@ internal sealed class AggregatorOptionsValidator() : ConfigurationValidator<Aggr
         ConfigurationRules.Require(errors, double.IsFinite(o.AccuracyMargin), "rollout:accuracyMargin", o.AccuracyMargin, "must be a finite number", "use e.g. 0.02");
         ConfigurationRules.Positive(errors, "rollout:window", o.Window, o.Window.ToString("c", null));
         ConfigurationRules.Require(errors, o.MinReports >= 1, "rollout:minReports", o.MinReports, "must be ≥ 1", "use e.g. 3");
+        ConfigurationRules.Require(errors, o.MinDevices >= 1, "rollout:minDevices", o.MinDevices, "must be ≥ 1", "use e.g. 2");
         ConfigurationRules.Require(errors, o.ChunkSize > 0, "rollout:chunkSize", o.ChunkSize, "must be > 0", "use e.g. 65536");
     }
 }

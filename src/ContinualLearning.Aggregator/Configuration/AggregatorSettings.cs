@@ -64,6 +64,10 @@ internal sealed class ValidationSettings
     public string? NormClipMode { get; set; }
 
     public List<string>? AllowedDevices { get; set; }
+
+    public string? MaxClockSkew { get; set; }
+
+    public string? MaxDeltaAge { get; set; }
 }
 
 /// <summary><c>aggregation:*</c>.</summary>
@@ -82,6 +86,14 @@ internal sealed class AggregationSettings
     public string? ServerLearningRate { get; set; }
 
     public string? StalenessAlpha { get; set; }
+
+    public string? MaxSamplesPerDelta { get; set; }
+
+    public string? MinDevices { get; set; }
+
+    public string? MaxPending { get; set; }
+
+    public string? MaxPendingPerDevice { get; set; }
 }
 
 /// <summary><c>aggregation:strategyOptions:*</c>.</summary>
@@ -106,6 +118,8 @@ internal sealed class RolloutSettings
     public string? Window { get; set; }
 
     public string? MinReports { get; set; }
+
+    public string? MinDevices { get; set; }
 
     public string? ChunkSize { get; set; }
 }

@@ -15,14 +15,28 @@ internal sealed partial class RolloutCoordinator(
     ModelRegistry registry, AggregatorOptions options, IReleaseChannel channel, Journal journal, TimeProvider time, ILogger logger,
     Action<string, DecisionKind> decided)
 {
+    // Ignored reports are counted in the watch; only the first few per canary are logged, so a flood of forged
+    // telemetry cannot flood the log too.
+    private const int LoggedIgnoredReports = 20;
+    private const int LoggedIdLength = 64;
     private readonly HashSet<string> _toldCanary = new(StringComparer.Ordinal);
+    private readonly KnownDevices _known = new(registry, options);
     private volatile CanaryWatch? _watch;
+    private int _loggedIgnored;
 
     /// <summary>The canary being watched, or null.</summary>
     public CanaryWatch? Canary => _watch;
 
-    /// <summary>Files a telemetry accuracy report with the running canary, if any.</summary>
-    public void Report(AccuracyReport report) => _watch?.Add(report);
+    /// <summary>Files a telemetry accuracy report with the running canary, if any; out-of-range reports and reports of unknown devices are counted and ignored.</summary>
+    public void Report(AccuracyReport report)
+    {
+        var outcome = _watch?.Add(report);
+        if (outcome is ReportOutcome.OutOfRange or ReportOutcome.UnknownDevice && Interlocked.Increment(ref _loggedIgnored) <= LoggedIgnoredReports)
+        {
+            var id = report.DeviceId.Length <= LoggedIdLength ? report.DeviceId : report.DeviceId[..LoggedIdLength] + "…";
+            LogIgnoredReport(logger, id, report.Accuracy, outcome.Value);
+        }
+    }
 
     /// <summary>Publishes a candidate: to the canary cohort chosen among <paramref name="onlineDevices"/>, or to all when there is none.</summary>
     public async Task StartAsync(ModelVersionRecord candidate, IEnumerable<string> onlineDevices, CancellationToken cancellationToken)
@@ -31,7 +45,8 @@ internal sealed partial class RolloutCoordinator(
         var name = candidate.Name;
         var control = registry.Latest(name, VersionStatus.Released)!;
         var container = registry.Artifacts.Read(candidate.ArtifactSha256);
-        var canary = options.Rollout.Canary ? CohortAssigner.Canary(onlineDevices, options.Rollout) : [];
+        // Online comes from retained status, which anyone on the broker can write: only known devices may judge a version.
+        var canary = options.Rollout.Canary ? CohortAssigner.Canary(onlineDevices.Where(_known.IsKnown), options.Rollout) : [];
         if (canary.Count == 0)
         {
             if (!registry.TryTransition(name, candidate.Version, VersionStatus.Candidate, VersionStatus.Released)) return;
@@ -45,7 +60,7 @@ internal sealed partial class RolloutCoordinator(
         if (!registry.TryTransition(name, candidate.Version, VersionStatus.Candidate, VersionStatus.Canary)) return;
         journal.Decide(name, candidate.Version, DecisionKind.CanaryStarted, $"canary cohort of {canary.Count} devices vs control on {control.Version}",
             JsonSerializer.Serialize(canary.ToArray(), AggregatorJson.Default.StringArray));
-        _watch = new CanaryWatch(candidate.Version, control.Version, canary, time.GetUtcNow());
+        _watch = Watch(candidate.Version, control.Version, canary, time.GetUtcNow());
         foreach (var device in canary)
         {
             if (_toldCanary.Add(device))
@@ -103,7 +118,7 @@ internal sealed partial class RolloutCoordinator(
         {
             var started = registry.Decisions.List(name, canary.Version).LastOrDefault(d => d.Decision == DecisionKind.CanaryStarted);
             var devices = started is null ? [] : JsonSerializer.Deserialize(started.NumbersJson, AggregatorJson.Default.StringArray) ?? [];
-            _watch = new CanaryWatch(canary.Version, control.Version, devices, started?.At ?? time.GetUtcNow());
+            _watch = Watch(canary.Version, control.Version, devices, started?.At ?? time.GetUtcNow());
             LogResumed(logger, name, canary.Version, devices.Length);
         }
         else if (registry.Latest(name, VersionStatus.Candidate) is { } candidate && candidate.Seq > control.Seq)
@@ -115,6 +130,15 @@ internal sealed partial class RolloutCoordinator(
     private Task<ContinualLearning.Fleet.Messages.Release> PublishAsync(byte[] container, ModelVersionRecord version, string cohort, CancellationToken cancellationToken) =>
         channel.PublishAsync(container, version.Name, version.Version, version.Parent, cohort,
             registry.Releases.Allocate(version.Name, version.Version, cohort), cancellationToken);
+
+    private CanaryWatch Watch(string candidate, string control, IEnumerable<string> canary, DateTimeOffset started)
+    {
+        Interlocked.Exchange(ref _loggedIgnored, 0);
+        return new CanaryWatch(candidate, control, canary, started, _known.IsKnown);
+    }
+
+    [LoggerMessage(EventId = 305, Level = LogLevel.Warning, Message = "Ignoring a canary accuracy report from {Device} (accuracy {Accuracy}): {Outcome}")]
+    private static partial void LogIgnoredReport(ILogger logger, string device, double accuracy, ReportOutcome outcome);
 
     [LoggerMessage(EventId = 300, Level = LogLevel.Information, Message = "Released {Model} {Version} to all ({Why})")]
     private static partial void LogReleased(ILogger logger, string model, string version, string why);

@@ -6,17 +6,17 @@ public enum StrategyKind
     /// <summary>Weighted mean (McMahan et al. 2017).</summary>
     FedAvg,
 
-    /// <summary>Coordinate-wise trimmed mean: drop the β fraction of smallest and largest values per coordinate (Yin et al. 2018).</summary>
+    /// <summary>Coordinate-wise trimmed mean: drop the β fraction of smallest and largest values per coordinate (Yin et al. 2018); the default.</summary>
     TrimmedMean,
 
-    /// <summary>Coordinate-wise weighted median (Yin et al. 2018).</summary>
+    /// <summary>Coordinate-wise median (Yin et al. 2018).</summary>
     Median,
 
     /// <summary>Clip each delta to L2 norm C, then weighted mean (Sun et al. 2019, "Can you really backdoor FL?").</summary>
     NormClip,
 }
 
-/// <summary>One flattened delta (state_dict order) with its aggregation weight (samples × staleness discount).</summary>
+/// <summary>One device's flattened update (state_dict order) with its aggregation weight (capped samples × staleness discount, or the discount alone for the robust strategies).</summary>
 public readonly record struct WeightedUpdate(float[] Values, double Weight);
 
 /// <summary>Parameters of the strategies that have any.</summary>

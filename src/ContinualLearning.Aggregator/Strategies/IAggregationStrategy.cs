@@ -9,4 +9,11 @@ internal interface IAggregationStrategy
 {
     /// <summary>The aggregated update; throws <see cref="ArgumentException"/> for an empty list or mismatched lengths.</summary>
     float[] Aggregate(IReadOnlyList<WeightedUpdate> updates);
+
+    /// <summary>
+    /// True when the rule is defined with per-client sample weights (FedAvg and its clipped form); false for the robust
+    /// rules, which are defined unweighted (Yin et al. 2018): a device's self-reported sample count must not buy it a
+    /// larger share of the median or of the trimmed window. The round then weights by the server-side staleness discount only.
+    /// </summary>
+    bool WeighsBySamples { get; }
 }

@@ -1,12 +1,15 @@
 namespace ContinualLearning.Aggregator.Strategies;
 
 /// <summary>
-/// Coordinate-wise weighted median (Yin et al. 2018): per coordinate, the value where the cumulative weight reaches
-/// half the total; the mean of the two middle values when it lands exactly on half, so the result does not depend on
-/// tie order.
+/// Coordinate-wise median (Yin et al. 2018): per coordinate, the value where the cumulative weight reaches half the
+/// total; the mean of the two middle values when it lands exactly on half, so the result does not depend on tie order.
+/// The round gives it one update per device weighted only by the staleness discount (<see cref="WeighsBySamples"/> is
+/// false), so a device cannot move the median by claiming more samples.
 /// </summary>
 internal sealed class MedianStrategy : IAggregationStrategy
 {
+    public bool WeighsBySamples => false;
+
     public float[] Aggregate(IReadOnlyList<WeightedUpdate> updates)
     {
         var n = AggregationMath.Check(updates);

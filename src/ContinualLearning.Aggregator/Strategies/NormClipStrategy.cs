@@ -14,6 +14,8 @@ internal sealed class NormClipStrategy : IAggregationStrategy
         _clipNorm = clipNorm;
     }
 
+    public bool WeighsBySamples => true;
+
     public float[] Aggregate(IReadOnlyList<WeightedUpdate> updates)
     {
         AggregationMath.Check(updates);

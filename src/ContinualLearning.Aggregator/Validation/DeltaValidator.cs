@@ -41,6 +41,21 @@ public enum RejectionReason
 
     /// <summary>Sample count of zero: nothing to weight the delta by.</summary>
     NoSamples,
+
+    /// <summary>No tensors, or tensors that carry no values: nothing to aggregate.</summary>
+    Empty,
+
+    /// <summary>Created further in the future than the allowed clock skew.</summary>
+    FutureTimestamp,
+
+    /// <summary>Created longer ago than the maximum delta age.</summary>
+    Expired,
+
+    /// <summary>The model's pending set is at its bound; the device should keep the delta and send it again later.</summary>
+    PendingFull,
+
+    /// <summary>The device already has its quota of pending deltas; it should keep the delta and send it again later.</summary>
+    DeviceQuota,
 }
 
 /// <summary>Outcome of validating one delta: accepted with its decoded form, or rejected with a reason and a readable message.</summary>
@@ -69,12 +84,16 @@ internal interface IDeltaValidationContext
 
     /// <summary>True when the delta id was accepted before.</summary>
     bool IsSeen(Guid deltaId);
+
+    /// <summary>The aggregator's clock, against which a delta's creation time is checked.</summary>
+    DateTimeOffset Now { get; }
 }
 
 /// <summary>
 /// The aggregator's checks, in order: decodes (format, checksum, finiteness), device identity (topic vs header;
 /// allow-list), model name, base version known / not rolled back / within the staleness bound, shapes vs the head,
-/// sample count, duplicate id, norm bound. The registry repeats the duplicate check atomically when it stores the delta.
+/// something to aggregate, creation time, sample count, duplicate id, norm bound. The registry repeats the duplicate
+/// check atomically when it stores the delta, together with the pending bounds (<see cref="PendingAdmission"/>).
 /// </summary>
 internal static class DeltaValidator
 {
@@ -115,6 +134,13 @@ internal static class DeltaValidator
             foreach (var v in t.Values)
                 if (!float.IsFinite(v))
                     return DeltaVerdict.Reject(RejectionReason.NonFinite, $"{who}: tensor '{t.Name}' holds {v}.", delta);
+        if (delta.Tensors.Sum(t => (long)t.Values.Length) == 0)
+            return DeltaVerdict.Reject(RejectionReason.Empty, $"{who}: it carries {delta.Tensors.Count} tensors and no values; there is nothing to aggregate.", delta);
+        var now = context.Now;
+        if (h.CreatedAt > now + options.MaxClockSkew)
+            return DeltaVerdict.Reject(RejectionReason.FutureTimestamp, $"{who}: created at {h.CreatedAt:O}, more than {options.MaxClockSkew} (Validation.MaxClockSkew) after the aggregator's clock ({now:O}); check the device clock (NTP).", delta);
+        if (h.CreatedAt < now - options.MaxDeltaAge)
+            return DeltaVerdict.Reject(RejectionReason.Expired, $"{who}: created at {h.CreatedAt:O}, more than {options.MaxDeltaAge} (Validation.MaxDeltaAge) before the aggregator's clock ({now:O}).", delta);
         if (h.SampleCount <= 0)
             return DeltaVerdict.Reject(RejectionReason.NoSamples, $"{who}: sample count is {h.SampleCount}; a delta must stand for at least one sample.", delta);
         if (context.IsSeen(h.DeltaId))

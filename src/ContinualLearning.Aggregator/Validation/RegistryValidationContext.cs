@@ -15,4 +15,6 @@ internal sealed class RegistryValidationContext(ModelRegistry registry, string m
     public bool IsRolledBack(string baseVersion) => registry.GetVersion(modelName, baseVersion)?.Status == VersionStatus.RolledBack;
 
     public bool IsSeen(Guid deltaId) => registry.Deltas.IsSeen(deltaId.ToString("D"));
+
+    public DateTimeOffset Now => registry.Time.GetUtcNow();
 }

@@ -13,7 +13,8 @@ public sealed class AggregationRoundTests
 {
     private static readonly NamedTensor[] Global = AggregatorTestKit.Weights(AggregatorTestKit.SmallHead, 1);
     private static readonly ValidationOptions Validation = new() { MaxStaleness = 2, MaxNorm = null };
-    private static readonly AggregationOptions FedAvg = new() { Strategy = StrategyKind.FedAvg, StalenessAlpha = 1, ServerLearningRate = 1 };
+    // MinDevices 1: these tests look at the arithmetic, some with one device; the device floor has its own tests.
+    private static readonly AggregationOptions FedAvg = new() { Strategy = StrategyKind.FedAvg, StalenessAlpha = 1, ServerLearningRate = 1, MinDevices = 1 };
 
     private static BufferedDelta Buffered(string device, float value, long samples = 10, int? staleness = 0, bool rolledBack = false, string baseVersion = "1.0.0")
     {
@@ -106,14 +107,15 @@ public sealed class AggregationRoundTests
     }
 
     [Fact]
-    public void The_trigger_fires_on_K_deltas_or_on_the_age_of_the_oldest()
+    public void The_trigger_fires_on_K_deltas_or_on_the_age_of_the_oldest_once_enough_devices_sent()
     {
         var t0 = new DateTimeOffset(2025, 1, 1, 0, 0, 0, TimeSpan.Zero);
-        var options = new AggregationOptions { BufferSize = 3, MinDeltas = 2, MaxWait = TimeSpan.FromMinutes(1) };
-        PendingDelta At(int seconds) => new(Guid.NewGuid().ToString("D"), "d", "1.0.0", 1, t0.AddSeconds(seconds), []);
-        Assert.True(AggregationCycle.IsDue([At(0), At(1), At(2)], options, t0.AddSeconds(2)));
-        Assert.False(AggregationCycle.IsDue([At(0), At(1)], options, t0.AddSeconds(59)));
-        Assert.True(AggregationCycle.IsDue([At(0), At(1)], options, t0.AddSeconds(60)));
-        Assert.False(AggregationCycle.IsDue([At(0)], options, t0.AddHours(1)));
+        var options = new AggregationOptions { BufferSize = 3, MinDeltas = 2, MaxWait = TimeSpan.FromMinutes(1), MinDevices = 2 };
+        Assert.True(AggregationCycle.IsDue(new PendingSummary(3, 3, t0), options, t0.AddSeconds(2)));
+        Assert.False(AggregationCycle.IsDue(new PendingSummary(2, 2, t0), options, t0.AddSeconds(59)));
+        Assert.True(AggregationCycle.IsDue(new PendingSummary(2, 2, t0), options, t0.AddSeconds(60)));
+        Assert.False(AggregationCycle.IsDue(new PendingSummary(1, 1, t0), options, t0.AddHours(1)));
+        // K deltas, long waited for, but all from one device.
+        Assert.False(AggregationCycle.IsDue(new PendingSummary(10, 1, t0), options, t0.AddHours(1)));
     }
 }

@@ -43,6 +43,9 @@ public sealed class AggregatorConfigurationTests : IDisposable
         Assert.Equal((10, TimeSpan.FromMinutes(1), 1, StrategyKind.TrimmedMean), (o.Aggregation.BufferSize, o.Aggregation.MaxWait, o.Aggregation.MinDeltas, o.Aggregation.Strategy));
         Assert.Equal(new StrategyOptions { TrimFraction = 0.2, ClipNorm = 1.0 }, o.Aggregation.StrategyOptions);
         Assert.Equal((1.0, 0.5), (o.Aggregation.ServerLearningRate, o.Aggregation.StalenessAlpha));
+        Assert.Equal((TimeSpan.FromMinutes(5), TimeSpan.FromDays(7)), (o.Validation.MaxClockSkew, o.Validation.MaxDeltaAge));
+        Assert.Equal((10_000L, 2, 1_000, 20, 2),
+            (o.Aggregation.MaxSamplesPerDelta, o.Aggregation.MinDevices, o.Aggregation.MaxPending, o.Aggregation.MaxPendingPerDevice, o.Rollout.MinDevices));
         Assert.Equal((true, 0.1, (IReadOnlyList<string>?)null, 0.02, TimeSpan.FromMinutes(10), 3, 65536),
             (o.Rollout.Canary, o.Rollout.CanaryFraction, o.Rollout.CanaryDevices, o.Rollout.AccuracyMargin, o.Rollout.Window, o.Rollout.MinReports, o.Rollout.ChunkSize));
         Assert.Equal((Path.Combine(_dir, "holdout.csv"), "class", 0.01), (o.Holdout!.CsvPath, o.Holdout.LabelColumn, o.Holdout.Margin));
@@ -67,6 +70,10 @@ public sealed class AggregatorConfigurationTests : IDisposable
     {
         SetEnvironment("AGGREGATION__BUFFERSIZE", "20");
         SetEnvironment("AGGREGATION__STRATEGY", "median");
+        SetEnvironment("AGGREGATION__MINDEVICES", "3");
+        SetEnvironment("AGGREGATION__MAXSAMPLESPERDELTA", "500");
+        SetEnvironment("VALIDATION__MAXCLOCKSKEW", "00:00:30");
+        SetEnvironment("ROLLOUT__MINDEVICES", "4");
         SetEnvironment("INSTANCEID", "from-env");
         SetEnvironment("ROLLOUT__CANARYDEVICES__0", "pi-09");
         SetEnvironment("REGISTRYPATH", "env-reg");
@@ -75,6 +82,7 @@ public sealed class AggregatorConfigurationTests : IDisposable
         var o = AggregatorOptionsReader.Read(AggregatorOptionsReader.Build(Write(DocumentedExample), flags, _prefix));
 
         Assert.Equal((20, StrategyKind.Median, "from-flag"), (o.Aggregation.BufferSize, o.Aggregation.Strategy, o.InstanceId));
+        Assert.Equal((3, 500L, TimeSpan.FromSeconds(30), 4), (o.Aggregation.MinDevices, o.Aggregation.MaxSamplesPerDelta, o.Validation.MaxClockSkew, o.Rollout.MinDevices));
         Assert.Equal(["pi-09"], o.Rollout.CanaryDevices!);
         // Not from the file, so relative to the working directory.
         Assert.Equal(Path.GetFullPath("env-reg"), o.RegistryPath);
@@ -138,6 +146,13 @@ public sealed class AggregatorConfigurationTests : IDisposable
     [InlineData("window", "rollout:window", "must be positive")]
     [InlineData("min-reports", "rollout:minReports", "must be ≥ 1")]
     [InlineData("chunk", "rollout:chunkSize", "must be > 0")]
+    [InlineData("clock-skew", "validation:maxClockSkew", "must be ≥ 0")]
+    [InlineData("delta-age", "validation:maxDeltaAge", "must be positive")]
+    [InlineData("sample-cap", "aggregation:maxSamplesPerDelta", "must be ≥ 1")]
+    [InlineData("min-devices", "aggregation:minDevices", "must be ≥ 1")]
+    [InlineData("max-pending", "aggregation:maxPending", "must be ≥ aggregation:bufferSize (10)")]
+    [InlineData("device-quota", "aggregation:maxPendingPerDevice", "must be ≥ 1")]
+    [InlineData("canary-devices", "rollout:minDevices", "must be ≥ 1")]
     [InlineData("holdout-csv", "holdout:csvPath", "does not exist")]
     [InlineData("holdout-none", "holdout:csvPath", "is required when a holdout section is given")]
     [InlineData("holdout-label", "holdout:labelColumn", "is empty")]
@@ -255,6 +270,13 @@ public sealed class AggregatorConfigurationTests : IDisposable
         "window" => o with { Rollout = o.Rollout with { Window = TimeSpan.Zero } },
         "min-reports" => o with { Rollout = o.Rollout with { MinReports = 0 } },
         "chunk" => o with { Rollout = o.Rollout with { ChunkSize = 0 } },
+        "clock-skew" => o with { Validation = o.Validation with { MaxClockSkew = TimeSpan.FromSeconds(-1) } },
+        "delta-age" => o with { Validation = o.Validation with { MaxDeltaAge = TimeSpan.Zero } },
+        "sample-cap" => o with { Aggregation = o.Aggregation with { MaxSamplesPerDelta = 0 } },
+        "min-devices" => o with { Aggregation = o.Aggregation with { MinDevices = 0 } },
+        "max-pending" => o with { Aggregation = o.Aggregation with { BufferSize = 10, MaxPending = 9 } },
+        "device-quota" => o with { Aggregation = o.Aggregation with { MaxPendingPerDevice = 0 } },
+        "canary-devices" => o with { Rollout = o.Rollout with { MinDevices = 0 } },
         "holdout-csv" => o with { Holdout = new HoldoutOptions { CsvPath = Path.Combine(_dir, "none.csv") } },
         "holdout-none" => o with { Holdout = new HoldoutOptions() },
         "holdout-label" => o with { Holdout = new HoldoutOptions { CsvPath = Path.Combine(_dir, "holdout.csv"), LabelColumn = "" } },

@@ -26,7 +26,12 @@ public sealed class AggregatorServiceTests(EmbeddedBrokerFixture fixture) : Brok
     [Fact]
     public async Task Every_bad_delta_is_rejected_with_its_reason_counted_and_recorded()
     {
-        await using var service = await StartAsync(o => o with { Validation = o.Validation with { MaxNorm = 1.0, MaxStaleness = 1, AllowedDevices = new HashSet<string> { "d1", "d2", "mallory" } } });
+        // Pending bounds of 2 deltas, 1 per device; 3 devices per round so the two accepted deltas are not aggregated away.
+        await using var service = await StartAsync(o => o with
+        {
+            Validation = o.Validation with { MaxNorm = 1.0, MaxStaleness = 1, AllowedDevices = new HashSet<string> { "d1", "d2", "mallory" } },
+            Aggregation = o.Aggregation with { BufferSize = 2, MaxPending = 2, MaxPendingPerDevice = 1, MinDevices = 3 },
+        });
         // A second release makes 1.0.0 one release old; a third (below) makes it two, beyond the bound of 1.
         var dupId = Guid.NewGuid();
         var cases = new (RejectionReason Reason, string Topic, byte[] Payload)[]
@@ -40,6 +45,9 @@ public sealed class AggregatorServiceTests(EmbeddedBrokerFixture fixture) : Brok
             (RejectionReason.NonFinite, "d1", _kit.EncodeNaNDelta("d1")),
             (RejectionReason.NormTooLarge, "d1", _kit.EncodeDelta("d1", value: 5f)),
             (RejectionReason.NoSamples, "d1", _kit.EncodeDelta("d1", samples: 0)),
+            (RejectionReason.Empty, "d1", _kit.EncodeEmptyDelta("d1")),
+            (RejectionReason.FutureTimestamp, "d1", _kit.EncodeDelta("d1", createdAt: DateTimeOffset.UtcNow.AddHours(1))),
+            (RejectionReason.Expired, "d1", _kit.EncodeDelta("d1", createdAt: DateTimeOffset.UtcNow.AddDays(-8))),
         };
         foreach (var (reason, topic, payload) in cases)
         {
@@ -50,6 +58,9 @@ public sealed class AggregatorServiceTests(EmbeddedBrokerFixture fixture) : Brok
         }
         Assert.True(service.Receive("d2", _kit.EncodeDelta("d2", id: dupId)).Accepted);
         Assert.Equal(RejectionReason.Duplicate, service.Receive("d2", _kit.EncodeDelta("d2", id: dupId)).Reason);
+        Assert.Equal(RejectionReason.DeviceQuota, service.Receive("d2", _kit.EncodeDelta("d2")).Reason);
+        Assert.True(service.Receive("d1", _kit.EncodeDelta("d1")).Accepted);
+        Assert.Equal(RejectionReason.PendingFull, service.Receive("mallory", _kit.EncodeDelta("mallory")).Reason);
 
         // Staleness: two more published releases put base 1.0.0 beyond S = 1.
         var seed = service.Registry.Latest(AggregatorTestKit.Model, VersionStatus.Released)!;
@@ -59,7 +70,7 @@ public sealed class AggregatorServiceTests(EmbeddedBrokerFixture fixture) : Brok
         service.Registry.AddVersion(seed with { Version = "1.3.0", Parent = "1.2.0", Status = VersionStatus.RolledBack });
         Assert.Equal(RejectionReason.RolledBackBase, service.Receive("d1", _kit.EncodeDelta("d1", baseVersion: "1.3.0")).Reason);
 
-        Assert.Equal(1, service.Counters.Accepted);
+        Assert.Equal(2, service.Counters.Accepted);
         foreach (var reason in Enum.GetValues<RejectionReason>())
             Assert.Equal(1, service.Counters.Rejected(reason));
         var recorded = service.Registry.Rejections.Counts();
@@ -72,12 +83,13 @@ public sealed class AggregatorServiceTests(EmbeddedBrokerFixture fixture) : Brok
     {
         await using var service = await StartAsync(o => o with { Rollout = o.Rollout with { Canary = false } });
         Assert.True(service.Receive("d1", _kit.EncodeDelta("d1")).Accepted);
+        Assert.True(service.Receive("d2", _kit.EncodeDelta("d2")).Accepted);
         // Another instance on this registry has committed 1.1.0 and not yet released it.
         var seed = service.Registry.Latest(AggregatorTestKit.Model, VersionStatus.Released)!;
         service.Registry.AddVersion(seed with { Version = "1.1.0", Parent = "1.0.0", Status = VersionStatus.Candidate });
 
         Assert.Null(await service.AggregateAsync(force: true));
-        Assert.Equal(1, service.Registry.Deltas.PendingCount(AggregatorTestKit.Model));
+        Assert.Equal(2, service.Registry.Deltas.PendingCount(AggregatorTestKit.Model));
 
         Assert.True(service.Registry.TryTransition(AggregatorTestKit.Model, "1.1.0", VersionStatus.Candidate, VersionStatus.Released));
         var created = await service.AggregateAsync(force: true);
@@ -140,14 +152,14 @@ public sealed class AggregatorServiceTests(EmbeddedBrokerFixture fixture) : Brok
             Rollout = o.Rollout with { Canary = false },
         }), time: time);
         await service.StartAsync();
-        Assert.True(service.Receive("d1", _kit.EncodeDelta("d1")).Accepted);
+        Assert.True(service.Receive("d1", _kit.EncodeDelta("d1", createdAt: time.GetUtcNow())).Accepted);
         time.Advance(TimeSpan.FromMinutes(5));
         Assert.Null(await service.AggregateAsync()); // old enough, but one delta is below MinDeltas
-        Assert.True(service.Receive("d2", _kit.EncodeDelta("d2")).Accepted);
+        Assert.True(service.Receive("d2", _kit.EncodeDelta("d2", createdAt: time.GetUtcNow())).Accepted);
         Assert.NotNull(await service.AggregateAsync()); // two deltas, the oldest 5 minutes old
 
-        Assert.True(service.Receive("d3", _kit.EncodeDelta("d3")).Accepted);
-        Assert.True(service.Receive("d4", _kit.EncodeDelta("d4")).Accepted);
+        Assert.True(service.Receive("d3", _kit.EncodeDelta("d3", createdAt: time.GetUtcNow())).Accepted);
+        Assert.True(service.Receive("d4", _kit.EncodeDelta("d4", createdAt: time.GetUtcNow())).Accepted);
         time.Advance(TimeSpan.FromSeconds(59));
         Assert.Null(await service.AggregateAsync());
         time.Advance(TimeSpan.FromSeconds(1));
@@ -212,6 +224,7 @@ public sealed class AggregatorServiceTests(EmbeddedBrokerFixture fixture) : Brok
         Assert.Equal(["c1", "c2"], service.Canary!.CanaryDevices.Order());
         // Deltas keep arriving during the canary but are not aggregated until it is decided.
         Assert.True(service.Receive("k1", _kit.EncodeDelta("k1")).Accepted);
+        Assert.True(service.Receive("k2", _kit.EncodeDelta("k2")).Accepted);
         Assert.Null(await service.AggregateAsync(force: true));
 
         Assert.Equal(RolloutVerdict.Wait, (await service.CheckRolloutAsync())!.Verdict);

@@ -11,7 +11,7 @@ namespace ContinualLearning.UnitTests.Aggregator;
 /// <summary>The rollout coordinator alone: a real registry, a recording release channel, and a clock the test moves.</summary>
 public sealed class RolloutCoordinatorTests : IDisposable
 {
-    private static readonly RolloutOptions Rollout = new() { CanaryDevices = ["c1"], MinReports = 1, AccuracyMargin = 0.02, Window = TimeSpan.FromMinutes(5) };
+    private static readonly RolloutOptions Rollout = new() { CanaryDevices = ["c1"], MinReports = 1, MinDevices = 1, AccuracyMargin = 0.02, Window = TimeSpan.FromMinutes(5) };
     private readonly AggregatorTestKit _kit = AggregatorTestKit.ForUnitTests();
     private readonly FakeTimeProvider _time = new(new DateTimeOffset(2025, 6, 1, 12, 0, 0, TimeSpan.Zero));
     private readonly RecordingChannel _channel = new();
@@ -24,6 +24,8 @@ public sealed class RolloutCoordinatorTests : IDisposable
         _registry = ModelRegistry.Open(_kit.RegistryPath, _time);
         var seed = _registry.Latest(AggregatorTestKit.Model, VersionStatus.Released)!;
         _registry.AddVersion(seed with { Version = "1.1.0", Parent = "1.0.0", Status = VersionStatus.Candidate });
+        // k1 has contributed a delta: the registry knows it, so its telemetry counts as control.
+        _registry.Deltas.Admit(AggregatorTestKit.Model, new PendingDelta(Guid.NewGuid().ToString("D"), "k1", "1.0.0", 10, _time.GetUtcNow(), [1]), new PendingLimits(10, 10));
     }
 
     public void Dispose()
@@ -99,7 +101,8 @@ public sealed class RolloutCoordinatorTests : IDisposable
         Assert.Contains(canaryEnabled ? "no online canary device" : "canary disabled", _registry.Decisions.List(AggregatorTestKit.Model, "1.1.0").Single().Reason);
     }
 
-    private sealed class RecordingChannel : IReleaseChannel
+    /// <summary>Records what would go on the wire; the other rollout tests use it too.</summary>
+    internal sealed class RecordingChannel : IReleaseChannel
     {
         public List<string> Published { get; } = [];
 

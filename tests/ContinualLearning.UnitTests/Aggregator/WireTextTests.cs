@@ -17,7 +17,8 @@ public sealed class WireTextTests : IDisposable
     {
         Assert.Equal(
             ["malformed", "device-mismatch", "device-not-allowed", "unknown-model", "unknown-base-version", "rolled-back-base", "too-stale",
-             "shape-mismatch", "non-finite", "norm-too-large", "duplicate", "no-samples"],
+             "shape-mismatch", "non-finite", "norm-too-large", "duplicate", "no-samples", "empty", "future-timestamp", "expired", "pending-full",
+             "device-quota"],
             Enum.GetValues<RejectionReason>().Select(r => r.ToText()));
         Assert.Equal(
             ["holdout-pass", "holdout-fail", "released", "canary-started", "promoted", "rolled-back", "published", "manual-rollback"],
