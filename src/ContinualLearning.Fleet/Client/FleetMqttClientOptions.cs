@@ -75,4 +75,13 @@ public sealed record FleetMqttClientOptions
     /// memory: MQTTnet acknowledges after the handler ran and queues everything received before that, unbounded.
     /// </summary>
     public ushort ReceiveMaximum { get; init; }
+
+    /// <summary>
+    /// MQTT 5 Maximum Packet Size, sent in CONNECT: the broker must not send this client a bigger packet (it drops the
+    /// message for this client instead), so one oversized publish cannot push itself into our memory. Defaults to
+    /// <see cref="FleetLimits.DefaultPacketBytes"/> (control messages); the device sets
+    /// <see cref="FleetLimits.DevicePacketBytes"/>, the aggregator <see cref="FleetLimits.AggregatorPacketBytes"/>.
+    /// 0 leaves it unset (no limit: the protocol maximum of 256 MiB).
+    /// </summary>
+    public int MaximumPacketSize { get; init; } = FleetLimits.DefaultPacketBytes;
 }
