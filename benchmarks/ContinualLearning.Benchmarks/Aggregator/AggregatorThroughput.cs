@@ -17,7 +17,10 @@ namespace ContinualLearning.Benchmarks.Aggregator;
 /// End-to-end aggregator throughput through a real Mosquitto: N simulated device connections (default 1,000) each
 /// publish D encoded deltas (QoS 1) on their own delta topic; one aggregator validates, persists (SQLite, synchronous
 /// = FULL) and aggregates every K. Reports accepted deltas per minute from the first publish to the last acceptance.
-/// Run: <c>dotnet run -c Release --project benchmarks/ContinualLearning.Benchmarks -- aggregator-throughput [devices] [deltasPerDevice]</c>.
+/// Side by side in one run: the aggregator as shipped (a delta is acknowledged after it is stored) and the same with
+/// acknowledgement on receipt (the path before issue 11), alternating <c>rounds</c> times each on fresh brokers and
+/// registries, and the ratio of their means.
+/// Run: <c>dotnet run -c Release --project benchmarks/ContinualLearning.Benchmarks -- aggregator-throughput [devices] [deltasPerDevice] [rounds]</c>.
 /// Needs /usr/sbin/mosquitto (Debian package mosquitto).
 /// </summary>
 public static class AggregatorThroughput
@@ -38,6 +41,27 @@ public static class AggregatorThroughput
         // by about one thread per half second and 1,000 simulated devices take minutes just to connect.
         ThreadPool.GetMinThreads(out var workers, out var io);
         ThreadPool.SetMinThreads(Math.Max(workers, devices * 2 + 64), Math.Max(io, devices * 2 + 64));
+        var rounds = args.Length > 2 ? int.Parse(args[2]) : 2;
+        var results = new Dictionary<bool, List<double>> { [true] = [], [false] = [] };
+        for (var round = 0; round < rounds; round++)
+        {
+            foreach (var afterStore in new[] { true, false })
+            {
+                Console.WriteLine($"--- round {round + 1}/{rounds}: acknowledge {(afterStore ? "after store (shipped)" : "on receipt (before issue 11)")}");
+                var perSecond = await MeasureAsync(mosquitto, devices, perDevice, afterStore);
+                if (perSecond is null) return 1;
+                results[afterStore].Add(perSecond.Value);
+            }
+        }
+        var shipped = results[true].Average();
+        var before = results[false].Average();
+        Console.WriteLine($"acknowledge after store: {shipped:N0} deltas/s ({string.Join(", ", results[true].Select(r => r.ToString("N0")))}); on receipt: {before:N0} deltas/s ({string.Join(", ", results[false].Select(r => r.ToString("N0")))}); ratio {shipped / before:F3}");
+        return 0;
+    }
+
+    /// <summary>One measurement on a fresh broker and registry; accepted deltas per second, or null when it could not run.</summary>
+    private static async Task<double?> MeasureAsync(string mosquitto, int devices, int perDevice, bool acknowledgeAfterStore)
+    {
         var root = Directory.CreateTempSubdirectory("cl-agg-throughput-").FullName;
         var port = FreePort();
         File.WriteAllText(Path.Combine(root, "mosquitto.conf"), $"listener {port} 127.0.0.1\nallow_anonymous true\nuser {Environment.UserName}\nmax_queued_messages 1000000\nmax_inflight_messages 100\nlog_dest file {root}/mosquitto.log\n");
@@ -72,6 +96,7 @@ public static class AggregatorThroughput
                 Validation = new ValidationOptions { MaxStaleness = 1000, MaxNorm = null },
                 Aggregation = new AggregationOptions { BufferSize = 500, MaxWait = TimeSpan.FromSeconds(10) },
                 Rollout = new RolloutOptions { Canary = false },
+                Inbox = new InboxOptions { AcknowledgeAfterStore = acknowledgeAfterStore },
             });
             await service.StartAsync();
 
@@ -112,7 +137,7 @@ public static class AggregatorThroughput
             Console.WriteLine($"published in {published.TotalSeconds:F1} s; accepted {service.Counters.Accepted}, rejected {service.Counters.TotalRejected} in {elapsed.TotalSeconds:F1} s");
             Console.WriteLine($"throughput: {service.Counters.Accepted / elapsed.TotalMinutes:N0} deltas/minute ({service.Counters.Accepted / elapsed.TotalSeconds:N0}/s), {versions} aggregations (K = 500)");
             await Parallel.ForEachAsync(clients, async (c, _) => await c.DisposeAsync());
-            return 0;
+            return service.Counters.Accepted < total ? null : service.Counters.Accepted / elapsed.TotalSeconds;
         }
         finally
         {

@@ -1,4 +1,5 @@
 using ContinualLearning.Device.Configuration;
+using ContinualLearning.Fleet;
 using ContinualLearning.Fleet.Client;
 using ContinualLearning.Fleet.Messages;
 using ContinualLearning.Fleet.Topics;
@@ -30,6 +31,8 @@ internal static class AgentClientOptions
             // Backpressure for sample bursts: without it the broker pushes a whole backlog (12,000 samples: ~35 MB of
             // MQTTnet packets) at once and it waits in memory for the sample handler. 32 keeps the pipe full.
             ReceiveMaximum = 32,
+            // Samples (≤ 1 MiB), release chunks (64 KiB + header) and commands: the broker drops anything bigger for us.
+            MaximumPacketSize = FleetLimits.DevicePacketBytes(),
         };
     }
 }
