@@ -156,6 +156,15 @@ public sealed record DeviceOptions
 
     public LogFormat LogFormat { get; init; } = LogFormat.Text;
 
+    /// <summary>Payload caps per topic and the samples rate limit (<c>limits:*</c>).</summary>
+    public DeviceLimits Limits { get; init; } = new();
+
+    /// <summary>
+    /// How often rows older than <see cref="SampleTtl"/> are deleted from the transient store (<c>learning:sampleSweepSeconds</c>);
+    /// null = a quarter of the TTL, at most 5 minutes (<see cref="ContinualLearning.Storage.SampleStoreOptions.ExpirySweepInterval"/>).
+    /// </summary>
+    public TimeSpan? SampleSweepInterval { get; init; }
+
     public string ModelStoreDirectory => Path.Combine(DataDirectory, "models");
 
     public string OutboxDirectory => Path.Combine(DataDirectory, "outbox");
@@ -181,6 +190,7 @@ public sealed record DeviceOptions
         Challenger = Challenger,
         AccuracyWindow = AccuracyWindow,
         CompactHeapAroundRuns = CompactHeapAroundRuns,
+        SampleSweepInterval = SampleSweepInterval,
     };
 
     /// <summary>Checks every field (<see cref="DeviceOptionsValidator"/>); throws <see cref="ConfigurationException"/> listing all problems at once.</summary>

@@ -41,6 +41,7 @@ public static class DeviceOptionsReader
         var challenger = new ChallengerOptions();
         var delta = new DeltaOptions();
         var learning = s.Learning;
+        var limits = new DeviceLimits();
 
         var (host, port) = r.HostPort("broker", s.BrokerAddress, defaults.Broker.Host, defaults.Broker.Port);
         var options = new DeviceOptions
@@ -104,6 +105,16 @@ public static class DeviceOptionsReader
                 Simulated = r.Bool("gpio:simulated", s.Gpio.Simulated, false),
             },
             LogFormat = r.Enum("logging:format", s.Logging.Format, defaults.LogFormat),
+            Limits = new DeviceLimits
+            {
+                SampleMaxBytes = r.WholeNumber("limits:sampleMaxBytes", s.Limits.SampleMaxBytes, limits.SampleMaxBytes),
+                ReleaseMaxBytes = r.WholeNumber("limits:releaseMaxBytes", s.Limits.ReleaseMaxBytes, limits.ReleaseMaxBytes),
+                ReleaseChunkMaxBytes = r.WholeNumber("limits:releaseChunkMaxBytes", s.Limits.ReleaseChunkMaxBytes, limits.ReleaseChunkMaxBytes),
+                CommandMaxBytes = r.WholeNumber("limits:commandMaxBytes", s.Limits.CommandMaxBytes, limits.CommandMaxBytes),
+                SamplesPerSecond = r.Number("limits:samplesPerSecond", s.Limits.SamplesPerSecond, limits.SamplesPerSecond),
+                SampleBurst = r.WholeNumber("limits:sampleBurst", s.Limits.SampleBurst, limits.SampleBurst),
+            },
+            SampleSweepInterval = r.OptionalNumber("learning:sampleSweepSeconds", learning.SampleSweepSeconds, null) is { } sweep ? TimeSpan.FromSeconds(sweep) : null,
         };
         return options;
     }

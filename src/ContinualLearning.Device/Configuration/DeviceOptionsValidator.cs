@@ -51,6 +51,19 @@ internal sealed class DeviceOptionsValidator() : ConfigurationValidator<DeviceOp
             errors.Add(new("learning:" + char.ToLowerInvariant(field[0]) + field[1..], null, ex.Message, "see docs/device.md for the allowed range"));
         }
         CheckGpio(options.Gpio, errors);
+        CheckLimits(options, errors);
+    }
+
+    private static void CheckLimits(DeviceOptions options, ICollection<ConfigurationError> errors)
+    {
+        var l = options.Limits;
+        ConfigurationRules.Require(errors, l.SampleMaxBytes >= 1024, "limits:sampleMaxBytes", l.SampleMaxBytes, "must be at least 1024", "use e.g. 1048576 (1 MiB)");
+        ConfigurationRules.Require(errors, l.ReleaseMaxBytes >= 1024, "limits:releaseMaxBytes", l.ReleaseMaxBytes, "must be at least 1024", "use e.g. 524288 (512 KiB)");
+        ConfigurationRules.Require(errors, l.ReleaseChunkMaxBytes >= 1024, "limits:releaseChunkMaxBytes", l.ReleaseChunkMaxBytes, "must be at least 1024", "use at least the aggregator's rollout:chunkSize (65536 by default)");
+        ConfigurationRules.Require(errors, l.CommandMaxBytes >= 1024, "limits:commandMaxBytes", l.CommandMaxBytes, "must be at least 1024", "use e.g. 65536 (64 KiB)");
+        ConfigurationRules.Require(errors, double.IsFinite(l.SamplesPerSecond) && l.SamplesPerSecond > 0, "limits:samplesPerSecond", l.SamplesPerSecond, "must be a positive number", "use e.g. 100 (the sensor gateway's sustained rate, with room to spare)");
+        ConfigurationRules.Require(errors, l.SampleBurst >= 1, "limits:sampleBurst", l.SampleBurst, "must be at least 1", "use e.g. 1000");
+        if (options.SampleSweepInterval is { } sweep) Seconds(errors, "learning:sampleSweepSeconds", sweep);
     }
 
     private static void CheckBroker(BrokerOptions broker, ICollection<ConfigurationError> errors)

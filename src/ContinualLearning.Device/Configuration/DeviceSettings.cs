@@ -53,6 +53,8 @@ internal sealed class DeviceSettings
     public GpioSettings Gpio { get; set; } = new();
 
     public LoggingSettings Logging { get; set; } = new();
+
+    public LimitsSettings Limits { get; set; } = new();
 }
 
 /// <summary><c>broker:*</c>.</summary>
@@ -121,6 +123,8 @@ internal sealed class LearningSettings
     public string? MaxStoredSamples { get; set; }
 
     public string? SampleTtlMinutes { get; set; }
+
+    public string? SampleSweepSeconds { get; set; }
 }
 
 /// <summary><c>gpio:*</c>.</summary>
@@ -141,4 +145,20 @@ internal sealed class GpioSettings
 internal sealed class LoggingSettings
 {
     public string? Format { get; set; }
+}
+
+/// <summary><c>limits:*</c>.</summary>
+internal sealed class LimitsSettings
+{
+    public string? SampleMaxBytes { get; set; }
+
+    public string? ReleaseMaxBytes { get; set; }
+
+    public string? ReleaseChunkMaxBytes { get; set; }
+
+    public string? CommandMaxBytes { get; set; }
+
+    public string? SamplesPerSecond { get; set; }
+
+    public string? SampleBurst { get; set; }
 }

@@ -1,11 +1,15 @@
 using System.Globalization;
-using System.Text;
 using System.Text.Json;
 using ContinualLearning.Learning;
+using ContinualLearning.Text;
 
 namespace ContinualLearning.Device.Serving;
 
-/// <summary>A request was refused; <see cref="Field"/> and <see cref="Value"/> say which part (the HTTP 400 body).</summary>
+/// <summary>
+/// A request was refused; <see cref="Field"/> and <see cref="Value"/> say which part (the HTTP 400 body). The message,
+/// field and value are cut with <see cref="DisplayText"/> here, once, because every one of them may quote the sender's
+/// bytes and all of them end up in a log line or an error body.
+/// </summary>
 public sealed class SampleRequestException : Exception
 {
     public SampleRequestException()
@@ -13,20 +17,20 @@ public sealed class SampleRequestException : Exception
     }
 
     public SampleRequestException(string message)
-        : base(message)
+        : base(DisplayText.Truncate(message, DisplayText.MessageMaxChars))
     {
     }
 
     public SampleRequestException(string message, Exception innerException)
-        : base(message, innerException)
+        : base(DisplayText.Truncate(message, DisplayText.MessageMaxChars), innerException)
     {
     }
 
     public SampleRequestException(string message, string? field, string? value, int statusCode = 400)
-        : base(message)
+        : base(DisplayText.Truncate(message, DisplayText.MessageMaxChars))
     {
-        Field = field;
-        Value = value;
+        Field = DisplayText.Truncate(field);
+        Value = DisplayText.Truncate(value);
         StatusCode = statusCode;
     }
 
@@ -154,7 +158,7 @@ public sealed record SampleRequest(float[]? Features, IReadOnlyDictionary<string
     private static float Number(ReadOnlySpan<byte> json, ref Utf8JsonReader reader, int index, string? name)
     {
         if (reader.TokenType == JsonTokenType.Number && reader.TryGetDouble(out var d) && float.IsFinite((float)d)) return (float)d;
-        var field = name is null ? $"features[{index}]" : $"features.{name}";
+        var field = name is null ? $"features[{index}]" : $"features.{DisplayText.Truncate(name)}";
         var number = reader.TokenType == JsonTokenType.Number && reader.TryGetDouble(out _);
         var raw = Raw(json, ref reader);
         throw number
@@ -162,13 +166,14 @@ public sealed record SampleRequest(float[]? Features, IReadOnlyDictionary<string
             : new SampleRequestException($"'{field}' must be a number.", field, raw);
     }
 
-    // The raw JSON text of the value under the reader (for error messages); skips over an array or object.
+    // The raw JSON text of the value under the reader, cut for error messages (only the shown bytes are decoded: a bad
+    // value may be most of a 1 MiB body); skips over an array or object.
     private static string Raw(ReadOnlySpan<byte> json, ref Utf8JsonReader reader)
     {
         var start = (int)reader.TokenStartIndex;
         if (reader.TokenType is JsonTokenType.StartArray or JsonTokenType.StartObject) reader.Skip();
         var end = (int)reader.BytesConsumed;
-        return Encoding.UTF8.GetString(json[start..end]);
+        return DisplayText.Truncate(json[start..end]);
     }
 
     private static JsonValueKind Kind(JsonTokenType token) => token switch
