@@ -30,7 +30,8 @@ public sealed class SampleRequestException : Exception
         : base(DisplayText.Truncate(message, DisplayText.MessageMaxChars))
     {
         Field = DisplayText.Truncate(field);
-        Value = DisplayText.Truncate(value);
+        // Values are usually cut where they are read (Raw); a cut value is left as it is, anything longer is cut here.
+        Value = DisplayText.Truncate(value, DisplayText.DefaultMaxChars + DisplayText.SuffixMaxChars);
         StatusCode = statusCode;
     }
 
@@ -158,12 +159,13 @@ public sealed record SampleRequest(float[]? Features, IReadOnlyDictionary<string
     private static float Number(ReadOnlySpan<byte> json, ref Utf8JsonReader reader, int index, string? name)
     {
         if (reader.TokenType == JsonTokenType.Number && reader.TryGetDouble(out var d) && float.IsFinite((float)d)) return (float)d;
-        var field = name is null ? $"features[{index}]" : $"features.{DisplayText.Truncate(name)}";
+        var field = name is null ? $"features[{index}]" : $"features.{name}";
+        var shown = DisplayText.Truncate(field);
         var number = reader.TokenType == JsonTokenType.Number && reader.TryGetDouble(out _);
         var raw = Raw(json, ref reader);
         throw number
-            ? new SampleRequestException($"'{field}' = {raw} is outside the float range.", field, raw)
-            : new SampleRequestException($"'{field}' must be a number.", field, raw);
+            ? new SampleRequestException($"'{shown}' = {raw} is outside the float range.", field, raw)
+            : new SampleRequestException($"'{shown}' must be a number.", field, raw);
     }
 
     // The raw JSON text of the value under the reader, cut for error messages (only the shown bytes are decoded: a bad
@@ -173,7 +175,7 @@ public sealed record SampleRequest(float[]? Features, IReadOnlyDictionary<string
         var start = (int)reader.TokenStartIndex;
         if (reader.TokenType is JsonTokenType.StartArray or JsonTokenType.StartObject) reader.Skip();
         var end = (int)reader.BytesConsumed;
-        return DisplayText.Truncate(json[start..end]);
+        return DisplayText.TruncateUtf8(json[start..end]);
     }
 
     private static JsonValueKind Kind(JsonTokenType token) => token switch
