@@ -128,6 +128,12 @@ public sealed record AggregatorOptions
 
     public HoldoutOptions? Holdout { get; init; }
 
+    /// <summary>Acknowledgement, payload caps and storage-failure handling of the MQTT inbox.</summary>
+    public InboxOptions Inbox { get; init; } = new();
+
+    /// <summary>Bounds on the rejections table and on the artifacts and caches of old versions.</summary>
+    public RetentionOptions Retention { get; init; } = new();
+
     /// <summary>How often the service checks its buffer and the rollout (also bounds reaction time to T).</summary>
     public TimeSpan Tick { get; init; } = TimeSpan.FromSeconds(1);
 

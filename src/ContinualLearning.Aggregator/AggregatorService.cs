@@ -5,6 +5,7 @@ using ContinualLearning.Aggregator.Metrics;
 using ContinualLearning.Aggregator.Registry;
 using ContinualLearning.Aggregator.Rollout;
 using ContinualLearning.Aggregator.Validation;
+using ContinualLearning.Fleet;
 using ContinualLearning.Fleet.Messages;
 using ContinualLearning.Fleet.Signing;
 using Microsoft.Extensions.Logging;
@@ -37,6 +38,7 @@ public sealed partial class AggregatorService : IAsyncDisposable
     private AggregationCycle? _cycle;
     private RolloutCoordinator? _rollout;
     private FleetInbox? _inbox;
+    private RetentionSchedule? _retention;
     private ECDsa? _key;
     private Task? _loop;
 
@@ -80,12 +82,15 @@ public sealed partial class AggregatorService : IAsyncDisposable
             ?? throw new InvalidOperationException($"The registry '{registry.Directory}' has no released version of model '{_options.ModelName}'. Seed it with `cl model publish <bundle-dir> --registry {_options.RegistryPath}`.");
         var model = RegistryModels.Load(registry, global);
         _validation = new RegistryValidationContext(registry, _options.ModelName, model.Bundle.Head);
-        _journal = new Journal(registry, _metrics, _logger);
+        _journal = new Journal(registry, _metrics, _logger, _options.Retention);
+        _retention = new RetentionSchedule(registry, _options.Retention, _journal, _metrics, _logger);
         var gate = _options.Holdout is { } holdout ? new HoldoutGate(HoldoutEvaluator.LoadSamples(holdout, model.Bundle.Manifest), holdout.Margin) : null;
         _cycle = new AggregationCycle(registry, _options, gate, _journal, _metrics, _time, _logger);
         _key = ReleaseKeys.LoadPrivate(_options.PrivateKeyPath);
 
-        _inbox = new FleetInbox(_options, new FleetHandlers((d, p) => Receive(d, p), ReceiveTelemetry, _devices.Apply), _time, _logger);
+        var head = model.Bundle.Head.Parameters().ToList();
+        var maxDelta = _options.Inbox.MaxDeltaBytes ?? FleetLimits.MaxDeltaPayloadBytes(head.Sum(p => (long)p.Shape.Aggregate(1, (a, b) => a * b)), head.Count);
+        _inbox = new FleetInbox(_options, new FleetHandlers((d, p) => Receive(d, p), ReceiveTelemetry, _devices.Apply), maxDelta, _metrics, _time, _logger);
         var publisher = new ReleasePublisher(_inbox.Client, _options.Fleet, _key, _options.Rollout.ChunkSize, _time);
         _rollout = new RolloutCoordinator(registry, _options, publisher, _journal, _time, _logger, (v, d) => Decided?.Invoke(v, d));
         await _inbox.StartAsync(cancellationToken).ConfigureAwait(false);
@@ -199,6 +204,7 @@ public sealed partial class AggregatorService : IAsyncDisposable
                 await WaitForTickAsync(stop).ConfigureAwait(false);
                 await AggregateAsync(force: false, stop).ConfigureAwait(false);
                 await CheckRolloutAsync(stop).ConfigureAwait(false);
+                _retention?.RunIfDue();
             }
             catch (OperationCanceledException) when (stop.IsCancellationRequested)
             {

@@ -1,3 +1,5 @@
+using ContinualLearning.Aggregator.Metrics;
+using ContinualLearning.Fleet;
 using ContinualLearning.Fleet.Client;
 using ContinualLearning.Fleet.Messages;
 using ContinualLearning.Fleet.Topics;
@@ -6,7 +8,7 @@ using Microsoft.Extensions.Logging;
 namespace ContinualLearning.Aggregator;
 
 /// <summary>What the aggregator does with each kind of device message.</summary>
-/// <param name="Delta">A delta payload, by the device id in its topic.</param>
+/// <param name="Delta">A delta payload, by the device id in its topic. Throws when the delta could not be stored (the message is then not acknowledged).</param>
 /// <param name="Telemetry">A telemetry report whose device id matches its topic, with when it arrived.</param>
 /// <param name="Status">A retained status payload (empty when cleared), with when it arrived.</param>
 internal sealed record FleetHandlers(
@@ -18,20 +20,41 @@ internal sealed record FleetHandlers(
 /// The aggregator's MQTT session: one client named after the instance (its persistent session queues deltas while the
 /// instance is down), subscribed to the fleet's deltas (through <c>$share/{group}/…</c> when configured), telemetry and
 /// status, each routed to its handler.
+/// Nothing is acknowledged before it is stored: a message whose handler throws (the registry cannot write: disk full,
+/// I/O error) stays unacknowledged, the error is logged as it was raised and counted, and the inbox stops consuming —
+/// it disconnects, waits (<see cref="InboxOptions.StorageRetryDelay"/>, doubling per failure in a row) and reconnects,
+/// when the broker re-sends everything left unacknowledged. Payloads over their topic's cap (deltas: derived from the
+/// head, <see cref="FleetLimits.MaxDeltaPayloadBytes"/>) are refused before they are copied or decoded.
 /// </summary>
 internal sealed partial class FleetInbox : IAsyncDisposable
 {
+    /// <summary>How much of a sender-chosen topic a log line repeats.</summary>
+    private const int LoggedTopicLength = 160;
+
     private readonly AggregatorOptions _options;
     private readonly FleetHandlers _handlers;
+    private readonly AggregatorMetrics _metrics;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
+    private readonly CancellationTokenSource _stop = new();
+    private readonly Lock _lock = new();
+    private Task _recovery = Task.CompletedTask;
+    private int _failuresInARow;
 
-    public FleetInbox(AggregatorOptions options, FleetHandlers handlers, TimeProvider time, ILogger logger)
+    /// <param name="options">Broker, fleet, instance id and the inbox settings.</param>
+    /// <param name="handlers">Where each kind of message goes.</param>
+    /// <param name="maxDeltaBytes">Largest delta payload accepted; the MQTT maximum packet size follows it.</param>
+    /// <param name="metrics">Counts refused payloads and storage failures.</param>
+    /// <param name="time">Clock of the retry delay.</param>
+    /// <param name="logger">Where failures and refusals are logged.</param>
+    public FleetInbox(AggregatorOptions options, FleetHandlers handlers, int maxDeltaBytes, AggregatorMetrics metrics, TimeProvider time, ILogger logger)
     {
         _options = options;
         _handlers = handlers;
+        _metrics = metrics;
         _time = time;
         _logger = logger;
+        MaxDeltaBytes = maxDeltaBytes;
         Client = new FleetMqttClient(new FleetMqttClientOptions
         {
             ClientId = options.InstanceId,
@@ -41,13 +64,20 @@ internal sealed partial class FleetInbox : IAsyncDisposable
             Password = options.Password,
             ReconnectBaseDelay = TimeSpan.FromMilliseconds(100),
             ReconnectMaxDelay = TimeSpan.FromSeconds(5),
+            MaximumPacketSize = FleetLimits.AggregatorPacketBytes(maxDeltaBytes),
+            MaxPayloadBytes = topic => FleetTopics.TryParse(topic)?.Kind == FleetTopicKind.DeviceDelta ? maxDeltaBytes : FleetLimits.MaxControlPayloadBytes,
+            AcknowledgeAfterHandling = options.Inbox.AcknowledgeAfterStore,
         });
         Client.MessageReceived += OnMessageAsync;
-        Client.HandlerFailed += (m, ex) => LogHandlerFailed(_logger, ex, m.Topic);
+        Client.HandlerFailed += OnHandlerFailed;
+        Client.PayloadRefused += OnPayloadRefused;
     }
 
     /// <summary>The client, also used to publish releases and commands.</summary>
     public FleetMqttClient Client { get; }
+
+    /// <summary>Largest delta payload accepted, in bytes.</summary>
+    public int MaxDeltaBytes { get; }
 
     /// <summary>Subscribes and connects.</summary>
     public async Task StartAsync(CancellationToken cancellationToken)
@@ -59,7 +89,21 @@ internal sealed partial class FleetInbox : IAsyncDisposable
         await Client.StartAsync(cancellationToken).ConfigureAwait(false);
     }
 
-    public ValueTask DisposeAsync() => Client.DisposeAsync();
+    public async ValueTask DisposeAsync()
+    {
+        await _stop.CancelAsync().ConfigureAwait(false);
+        Task recovery;
+        lock (_lock) recovery = _recovery;
+        try
+        {
+            await recovery.ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+        }
+        await Client.DisposeAsync().ConfigureAwait(false);
+        _stop.Dispose();
+    }
 
     private Task OnMessageAsync(FleetMessage message)
     {
@@ -69,6 +113,7 @@ internal sealed partial class FleetInbox : IAsyncDisposable
         {
             case FleetTopicKind.DeviceDelta:
                 _handlers.Delta(topic.DeviceId, message.Payload);
+                Volatile.Write(ref _failuresInARow, 0);
                 break;
             case FleetTopicKind.DeviceTelemetry:
                 try
@@ -88,9 +133,61 @@ internal sealed partial class FleetInbox : IAsyncDisposable
         return Task.CompletedTask;
     }
 
+    private void OnHandlerFailed(FleetMessage message, Exception error)
+    {
+        _metrics.InboxFailed(error);
+        var failures = Interlocked.Increment(ref _failuresInARow);
+        var delay = RetryDelay(failures);
+        var topic = Shorten(message.Topic);
+        var seconds = delay.TotalSeconds;
+        LogStoreFailed(_logger, error, topic, seconds);
+        lock (_lock)
+        {
+            if (_stop.IsCancellationRequested || !_recovery.IsCompleted) return;
+            _recovery = PauseAndResumeAsync(delay, _stop.Token);
+        }
+    }
+
+    private async Task PauseAndResumeAsync(TimeSpan delay, CancellationToken stop)
+    {
+        await Client.PauseAsync().ConfigureAwait(false);
+        await Task.Delay(delay, _time, stop).ConfigureAwait(false);
+        LogResuming(_logger, _options.InstanceId);
+        Client.Resume();
+    }
+
+    private TimeSpan RetryDelay(int failures)
+    {
+        var inbox = _options.Inbox;
+        var factor = Math.Pow(2, Math.Min(failures - 1, 20));
+        return TimeSpan.FromTicks((long)Math.Min(inbox.StorageRetryMaxDelay.Ticks, inbox.StorageRetryDelay.Ticks * factor));
+    }
+
+    private void OnPayloadRefused(string topic, long length, int cap)
+    {
+        var kind = FleetTopics.TryParse(topic)?.Kind switch
+        {
+            FleetTopicKind.DeviceDelta => "delta",
+            FleetTopicKind.DeviceTelemetry => "telemetry",
+            FleetTopicKind.DeviceStatus => "status",
+            _ => "other",
+        };
+        _metrics.Oversized(kind);
+        var shown = Shorten(topic);
+        LogOversized(_logger, kind, shown, length, cap);
+    }
+
+    private static string Shorten(string text) => text.Length <= LoggedTopicLength ? text : string.Concat(text.AsSpan(0, LoggedTopicLength), "…");
+
     [LoggerMessage(EventId = 500, Level = LogLevel.Warning, Message = "Ignoring telemetry from {Device}: {Error}")]
     private static partial void LogBadTelemetry(ILogger logger, string device, string error);
 
-    [LoggerMessage(EventId = 501, Level = LogLevel.Error, Message = "Handling {Topic} failed")]
-    private static partial void LogHandlerFailed(ILogger logger, Exception exception, string topic);
+    [LoggerMessage(EventId = 501, Level = LogLevel.Critical, Message = "Could not store the message on {Topic}: it stays unacknowledged with the broker, and consumption pauses for {DelaySeconds:0.#} s before reconnecting (the broker then re-sends it). Fix the registry's storage if this repeats")]
+    private static partial void LogStoreFailed(ILogger logger, Exception exception, string topic, double delaySeconds);
+
+    [LoggerMessage(EventId = 502, Level = LogLevel.Warning, Message = "Refused a {Kind} message on {Topic} before decoding: {Length} bytes, over the cap of {Cap} (inbox:maxDeltaBytes for deltas)")]
+    private static partial void LogOversized(ILogger logger, string kind, string topic, long length, int cap);
+
+    [LoggerMessage(EventId = 503, Level = LogLevel.Information, Message = "Aggregator {Instance} consumes again after a storage failure; the broker re-sends what was not acknowledged")]
+    private static partial void LogResuming(ILogger logger, string instance);
 }

@@ -56,6 +56,8 @@ public static class AggregatorOptionsReader
             Aggregation = ReadAggregation(r, s.Aggregation, defaults.Aggregation),
             Rollout = ReadRollout(r, s.Rollout, defaults.Rollout),
             Holdout = s.Holdout is { } h ? ReadHoldout(r, h, PathOf("holdout:csvPath", h.CsvPath)) : null,
+            Inbox = ReadInbox(r, s.Inbox, defaults.Inbox),
+            Retention = ReadRetention(r, s.Retention, defaults.Retention),
         };
         return options;
     }
@@ -93,6 +95,23 @@ public static class AggregatorOptionsReader
         Window = r.Duration("rollout:window", s.Window, d.Window),
         MinReports = r.WholeNumber("rollout:minReports", s.MinReports, d.MinReports),
         ChunkSize = r.WholeNumber("rollout:chunkSize", s.ChunkSize, d.ChunkSize),
+    };
+
+    private static InboxOptions ReadInbox(ConfigurationReader r, InboxSettings s, InboxOptions d) => new()
+    {
+        MaxDeltaBytes = r.OptionalWholeNumber<int>("inbox:maxDeltaBytes", s.MaxDeltaBytes, "use a whole number of bytes, or leave it unset for the bound derived from the model's head") ?? d.MaxDeltaBytes,
+        StorageRetryDelay = r.Duration("inbox:storageRetryDelay", s.StorageRetryDelay, d.StorageRetryDelay),
+        StorageRetryMaxDelay = r.Duration("inbox:storageRetryMaxDelay", s.StorageRetryMaxDelay, d.StorageRetryMaxDelay),
+    };
+
+    private static RetentionOptions ReadRetention(ConfigurationReader r, RetentionSettings s, RetentionOptions d) => new()
+    {
+        RejectionsMaxRows = r.WholeNumber("retention:rejectionsMaxRows", s.RejectionsMaxRows, d.RejectionsMaxRows),
+        RejectionsMaxAge = r.Duration("retention:rejectionsMaxAge", s.RejectionsMaxAge, d.RejectionsMaxAge),
+        RejectionBurst = r.WholeNumber("retention:rejectionBurst", s.RejectionBurst, d.RejectionBurst),
+        RejectionsPerMinute = r.Number("retention:rejectionsPerMinute", s.RejectionsPerMinute, d.RejectionsPerMinute),
+        KeepVersions = r.WholeNumber("retention:keepVersions", s.KeepVersions, d.KeepVersions),
+        Interval = r.Duration("retention:interval", s.Interval, d.Interval),
     };
 
     private static HoldoutOptions ReadHoldout(ConfigurationReader r, HoldoutSettings s, string? csvPath)

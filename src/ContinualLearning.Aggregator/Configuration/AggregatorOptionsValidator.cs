@@ -28,6 +28,7 @@ internal sealed class AggregatorOptionsValidator() : ConfigurationValidator<Aggr
         CheckValidation(options.Validation, errors);
         CheckAggregation(options.Aggregation, errors);
         CheckRollout(options.Rollout, errors);
+        CheckInboxAndRetention(options.Inbox, options.Retention, errors);
         if (options.Holdout is { } holdout)
         {
             if (holdout.CsvPath is { } csv && !File.Exists(csv))
@@ -74,5 +75,18 @@ internal sealed class AggregatorOptionsValidator() : ConfigurationValidator<Aggr
         ConfigurationRules.Positive(errors, "rollout:window", o.Window, o.Window.ToString("c", null));
         ConfigurationRules.Require(errors, o.MinReports >= 1, "rollout:minReports", o.MinReports, "must be ≥ 1", "use e.g. 3");
         ConfigurationRules.Require(errors, o.ChunkSize > 0, "rollout:chunkSize", o.ChunkSize, "must be > 0", "use e.g. 65536");
+    }
+
+    private static void CheckInboxAndRetention(InboxOptions i, RetentionOptions r, ICollection<ConfigurationError> errors)
+    {
+        ConfigurationRules.Require(errors, i.MaxDeltaBytes is null or > 0, "inbox:maxDeltaBytes", i.MaxDeltaBytes, "must be > 0", "use e.g. 16777216, or leave it unset for the bound derived from the model's head");
+        ConfigurationRules.Positive(errors, "inbox:storageRetryDelay", i.StorageRetryDelay, i.StorageRetryDelay.ToString("c", null));
+        ConfigurationRules.Require(errors, i.StorageRetryMaxDelay >= i.StorageRetryDelay, "inbox:storageRetryMaxDelay", i.StorageRetryMaxDelay, "must be ≥ inbox:storageRetryDelay", "use e.g. 00:05:00");
+        ConfigurationRules.Require(errors, r.RejectionsMaxRows >= 1, "retention:rejectionsMaxRows", r.RejectionsMaxRows, "must be ≥ 1", "use e.g. 100000");
+        ConfigurationRules.Positive(errors, "retention:rejectionsMaxAge", r.RejectionsMaxAge, r.RejectionsMaxAge.ToString("c", null));
+        ConfigurationRules.Require(errors, r.RejectionBurst >= 1, "retention:rejectionBurst", r.RejectionBurst, "must be ≥ 1", "use e.g. 20");
+        ConfigurationRules.Require(errors, double.IsFinite(r.RejectionsPerMinute) && r.RejectionsPerMinute > 0, "retention:rejectionsPerMinute", r.RejectionsPerMinute, "must be a finite number > 0", "use e.g. 6");
+        ConfigurationRules.Require(errors, r.KeepVersions >= 1, "retention:keepVersions", r.KeepVersions, "must be ≥ 1", "use e.g. 10");
+        ConfigurationRules.Positive(errors, "retention:interval", r.Interval, r.Interval.ToString("c", null));
     }
 }

@@ -38,6 +38,10 @@ internal sealed class AggregatorSettings
 
     public RolloutSettings Rollout { get; set; } = new();
 
+    public InboxSettings Inbox { get; set; } = new();
+
+    public RetentionSettings Retention { get; set; } = new();
+
     /// <summary>Null when the configuration has no <c>holdout</c> section (no holdout gate).</summary>
     public HoldoutSettings? Holdout { get; set; }
 }
@@ -106,4 +110,30 @@ internal sealed class HoldoutSettings
     public string? LabelColumn { get; set; }
 
     public string? Margin { get; set; }
+}
+
+/// <summary><c>inbox:*</c>.</summary>
+internal sealed class InboxSettings
+{
+    public string? MaxDeltaBytes { get; set; }
+
+    public string? StorageRetryDelay { get; set; }
+
+    public string? StorageRetryMaxDelay { get; set; }
+}
+
+/// <summary><c>retention:*</c>.</summary>
+internal sealed class RetentionSettings
+{
+    public string? RejectionsMaxRows { get; set; }
+
+    public string? RejectionsMaxAge { get; set; }
+
+    public string? RejectionBurst { get; set; }
+
+    public string? RejectionsPerMinute { get; set; }
+
+    public string? KeepVersions { get; set; }
+
+    public string? Interval { get; set; }
 }

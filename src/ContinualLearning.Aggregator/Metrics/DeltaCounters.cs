@@ -12,21 +12,27 @@ public sealed class DeltaCounters : IDisposable
     private readonly long[] _rejected = new long[Enum.GetValues<RejectionReason>().Length];
     private readonly MeterListener _listener = new();
     private long _accepted;
+    private long _suppressed;
+    private long _oversized;
+    private long _inboxFailures;
 
     internal DeltaCounters(AggregatorMetrics metrics)
     {
         _listener.InstrumentPublished = (instrument, listener) =>
         {
-            if (ReferenceEquals(instrument, metrics.DeltasAccepted) || ReferenceEquals(instrument, metrics.DeltasRejected))
+            if (ReferenceEquals(instrument, metrics.DeltasAccepted) || ReferenceEquals(instrument, metrics.DeltasRejected)
+                || ReferenceEquals(instrument, metrics.RejectionsSuppressed) || ReferenceEquals(instrument, metrics.MessagesOversized)
+                || ReferenceEquals(instrument, metrics.InboxFailures))
                 listener.EnableMeasurementEvents(instrument, metrics);
         };
         _listener.SetMeasurementEventCallback<long>((instrument, value, tags, state) =>
         {
-            if (ReferenceEquals(instrument, ((AggregatorMetrics)state!).DeltasAccepted))
-            {
-                Interlocked.Add(ref _accepted, value);
-                return;
-            }
+            var m = (AggregatorMetrics)state!;
+            if (ReferenceEquals(instrument, m.DeltasAccepted)) Interlocked.Add(ref _accepted, value);
+            else if (ReferenceEquals(instrument, m.RejectionsSuppressed)) Interlocked.Add(ref _suppressed, value);
+            else if (ReferenceEquals(instrument, m.MessagesOversized)) Interlocked.Add(ref _oversized, value);
+            else if (ReferenceEquals(instrument, m.InboxFailures)) Interlocked.Add(ref _inboxFailures, value);
+            if (!ReferenceEquals(instrument, m.DeltasRejected)) return;
             foreach (var tag in tags)
             {
                 if (tag is { Key: AggregatorMetrics.ReasonTag, Value: string reason })
@@ -39,6 +45,15 @@ public sealed class DeltaCounters : IDisposable
     public long Accepted => Interlocked.Read(ref _accepted);
 
     public long Rejected(RejectionReason reason) => Interlocked.Read(ref _rejected[(int)reason]);
+
+    /// <summary>Rejections counted but not stored or logged one by one (rate limit).</summary>
+    public long Suppressed => Interlocked.Read(ref _suppressed);
+
+    /// <summary>Messages refused before decoding because their payload was over the topic's cap.</summary>
+    public long Oversized => Interlocked.Read(ref _oversized);
+
+    /// <summary>Messages that could not be stored (left unacknowledged for redelivery; consumption paused).</summary>
+    public long InboxFailures => Interlocked.Read(ref _inboxFailures);
 
     public long TotalRejected => Enum.GetValues<RejectionReason>().Sum(Rejected);
 

@@ -22,7 +22,8 @@ public sealed class ModelRegistry : IDisposable
         Directory = directory;
         _db = db;
         Time = time;
-        Artifacts = new ArtifactStore(Path.Combine(directory, "artifacts", "sha256"));
+        Artifacts = new ArtifactStore(Path.Combine(directory, "artifacts", "sha256"), time);
+        TempFiles.Sweep(Path.Combine(directory, RegistryModels.CacheDirectoryName), time.GetUtcNow() - TempFiles.Grace);
         Deltas = new DeltaLedger(db);
         Decisions = new DecisionLog(db, time);
         Rejections = new RejectionLog(db);
@@ -146,6 +147,9 @@ public sealed class ModelRegistry : IDisposable
     }
 
     public void Dispose() => _db.Dispose();
+
+    /// <summary>The SQLite side, for tests that need to reach the connection (e.g. to make it run out of pages).</summary>
+    internal RegistryDatabase Database => _db;
 
     private List<ModelVersionRecord> QueryVersions(string where, params (string, object?)[] parameters)
     {

@@ -114,15 +114,34 @@ internal sealed class RegistryDatabase : IDisposable
                 Execute("COMMIT");
                 return result;
             }
-            catch
+            catch (Exception ex)
             {
-                Execute("ROLLBACK");
+                RollBack(ex);
                 throw;
             }
             finally
             {
                 _transactionDepth = 0;
             }
+        }
+    }
+
+    /// <summary>
+    /// Rolls back after <paramref name="failure"/> without ever replacing it. SQLite rolls a transaction back by itself
+    /// on some errors (SQLITE_FULL, SQLITE_IOERR, SQLITE_NOMEM: "database or disk is full"), and a ROLLBACK then fails
+    /// with "cannot rollback - no transaction is active" — which, thrown from here, used to hide the disk-full error.
+    /// </summary>
+    private void RollBack(Exception failure)
+    {
+        if (SQLitePCL.raw.sqlite3_get_autocommit(_connection.Handle) != 0) return; // SQLite already rolled it back
+        try
+        {
+            Execute("ROLLBACK");
+        }
+        catch (SqliteException rollback)
+        {
+            // The caller needs the original error; the failed rollback travels with it.
+            failure.Data["rollbackError"] = rollback.Message;
         }
     }
 

@@ -11,6 +11,9 @@ public sealed record LoadedModel(ModelVersionRecord Record, ModelBundle Bundle, 
 /// <summary>Bundle-level operations on the registry: import a bundle directory, load a version's bundle, build a child version.</summary>
 public static class RegistryModels
 {
+    /// <summary>Directory under the registry where artifacts are extracted, one subdirectory per SHA-256.</summary>
+    internal const string CacheDirectoryName = "cache";
+
     /// <summary>
     /// Registers a bundle directory as a version (name and version from its manifest) with <paramref name="status"/>,
     /// storing its container as an artifact. Used by <c>cl model publish</c> to seed the first global model.
@@ -42,7 +45,7 @@ public static class RegistryModels
         ArgumentNullException.ThrowIfNull(registry);
         ArgumentNullException.ThrowIfNull(record);
         var container = registry.Artifacts.Read(record.ArtifactSha256);
-        var dir = Path.Combine(registry.Directory, "cache", record.ArtifactSha256);
+        var dir = Path.Combine(registry.Directory, CacheDirectoryName, record.ArtifactSha256);
         if (!Directory.Exists(dir))
         {
             var staging = dir + "." + Guid.NewGuid().ToString("N") + ".tmp";
@@ -50,6 +53,8 @@ public static class RegistryModels
             try
             {
                 Directory.Move(staging, dir);
+                // The rename itself must survive a power cut, or the cache holds a name without its files.
+                ContinualLearning.IO.AtomicFile.FsyncDirectory(Path.GetDirectoryName(dir)!);
             }
             catch (IOException) when (Directory.Exists(dir))
             {

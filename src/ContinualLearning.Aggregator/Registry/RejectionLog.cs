@@ -16,6 +16,19 @@ public sealed class RejectionLog
             ("$a", RegistryDatabase.Format(rejection.At)), ("$d", rejection.DeviceId), ("$id", rejection.DeltaId), ("$r", rejection.Reason.ToText()), ("$m", rejection.Message));
     }
 
+    /// <summary>Deletes rows older than <paramref name="before"/> and, beyond that, the oldest until at most <paramref name="maxRows"/> remain; returns how many.</summary>
+    public int Prune(int maxRows, DateTimeOffset before)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(maxRows);
+        var old = _db.Execute("DELETE FROM rejections WHERE at_utc < $b", ("$b", RegistryDatabase.Format(before)));
+        // Rows are numbered in insertion order, so the cut keeps the newest maxRows.
+        var excess = _db.Execute("DELETE FROM rejections WHERE id <= (SELECT MAX(id) FROM rejections) - $m", ("$m", maxRows));
+        return old + excess;
+    }
+
+    /// <summary>Rows in the table.</summary>
+    public int Count() => _db.Count("SELECT COUNT(*) FROM rejections");
+
     /// <summary>How many rejections were recorded for each reason.</summary>
     public IReadOnlyDictionary<RejectionReason, int> Counts() =>
         _db.CountBy("SELECT reason, COUNT(*) FROM rejections GROUP BY reason", WireText.Parse<RejectionReason>);

@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.Collections.Concurrent;
 using MQTTnet;
 using MQTTnet.Exceptions;
@@ -17,8 +16,9 @@ public sealed class FleetMqttClient : IAsyncDisposable
     private readonly MqttClientOptions _mqttOptions;
     private readonly IMqttClient _client;
     private readonly ConcurrentDictionary<string, FleetQos> _subscriptions = new(StringComparer.Ordinal);
-    private readonly ConcurrentDictionary<string, TaskCompletionSource<FleetMessage>> _pending = new(StringComparer.Ordinal);
+    private readonly InboundMessages _inbound;
     private readonly SemaphoreSlim _connectionLost = new(0);
+    private readonly SemaphoreSlim _resumed = new(0);
     private readonly CancellationTokenSource _stop = new();
     private readonly Random _jitter = new();
     private readonly Lock _lock = new();
@@ -36,13 +36,23 @@ public sealed class FleetMqttClient : IAsyncDisposable
         _options = options;
         _mqttOptions = MqttOptionsFactory.Build(options);
         _client = new MqttClientFactory().CreateMqttClient();
+        _inbound = new InboundMessages(options);
         // Handlers go on before the first connect: a persistent session may deliver queued messages immediately.
-        _client.ApplicationMessageReceivedAsync += OnMessageAsync;
+        _client.ApplicationMessageReceivedAsync += _inbound.OnMessageAsync;
         _client.DisconnectedAsync += OnDisconnectedAsync;
     }
 
-    /// <summary>Raised for every received message that is not a reply to <see cref="RequestAsync"/>. Exceptions are caught and reported via <see cref="HandlerFailed"/>.</summary>
-    public event Func<FleetMessage, Task>? MessageReceived;
+    /// <summary>
+    /// Raised for every received message that is not a reply to <see cref="RequestAsync"/>. A QoS 1/2 message is
+    /// acknowledged once every handler returned; when one throws, the exception goes to <see cref="HandlerFailed"/>, the
+    /// message stays unacknowledged and the broker re-sends it after the next reconnect (persistent session). A handler
+    /// that cannot succeed for the moment (storage down) should have its owner <see cref="PauseAsync"/> the client.
+    /// </summary>
+    public event Func<FleetMessage, Task>? MessageReceived
+    {
+        add => _inbound.MessageReceived += value;
+        remove => _inbound.MessageReceived -= value;
+    }
 
     /// <summary>Raised after each successful (re)connect and resubscribe.</summary>
     public event Action<int>? Connected;
@@ -50,8 +60,26 @@ public sealed class FleetMqttClient : IAsyncDisposable
     /// <summary>Raised when a connect attempt fails; the argument is the delay before the next attempt.</summary>
     public event Action<Exception, TimeSpan>? ConnectFailed;
 
-    /// <summary>Raised when a <see cref="MessageReceived"/> handler throws.</summary>
-    public event Action<FleetMessage, Exception>? HandlerFailed;
+    /// <summary>Raised when a <see cref="MessageReceived"/> handler throws; the message was not acknowledged.</summary>
+    public event Action<FleetMessage, Exception>? HandlerFailed
+    {
+        add => _inbound.HandlerFailed += value;
+        remove => _inbound.HandlerFailed -= value;
+    }
+
+    /// <summary>
+    /// Raised for a message whose payload is over its cap (<see cref="FleetMqttClientOptions.MaxPayloadBytes"/>): topic,
+    /// payload length, cap. The payload was neither copied nor handled. The topic is the sender's choice: truncate it
+    /// before logging.
+    /// </summary>
+    public event Action<string, long, int>? PayloadRefused
+    {
+        add => _inbound.PayloadRefused += value;
+        remove => _inbound.PayloadRefused -= value;
+    }
+
+    /// <summary>Whether <see cref="PauseAsync"/> stopped the consumption (until <see cref="Resume"/>).</summary>
+    public bool IsPaused => _inbound.Paused;
 
     /// <summary>The MQTT client id, which also names the broker-side session.</summary>
     public string ClientId => _options.ClientId;
@@ -176,8 +204,7 @@ public sealed class FleetMqttClient : IAsyncDisposable
         }
         var correlation = Guid.NewGuid().ToByteArray();
         var key = Convert.ToHexString(correlation);
-        var reply = new TaskCompletionSource<FleetMessage>(TaskCreationOptions.RunContinuationsAsynchronously);
-        _pending[key] = reply;
+        var reply = _inbound.ExpectReply(key);
         try
         {
             await PublishAsync(topic, payload, FleetQos.AtLeastOnce, retain: false, responseTopic, correlation, "application/json", cancellationToken).ConfigureAwait(false);
@@ -189,7 +216,7 @@ public sealed class FleetMqttClient : IAsyncDisposable
         }
         finally
         {
-            _pending.TryRemove(key, out _);
+            _inbound.ForgetReply(key);
         }
     }
 
@@ -200,6 +227,28 @@ public sealed class FleetMqttClient : IAsyncDisposable
         if (string.IsNullOrEmpty(request.ResponseTopic))
             throw new InvalidOperationException($"The message on '{request.Topic}' has no response topic; the sender did not ask for a reply.");
         return PublishAsync(request.ResponseTopic, payload, FleetQos.AtLeastOnce, retain: false, responseTopic: null, request.CorrelationData, "application/json", cancellationToken);
+    }
+
+    /// <summary>
+    /// Stops consuming: nothing more is handled or acknowledged, and the client disconnects (cleanly, without the will)
+    /// and stays away until <see cref="Resume"/>. The broker keeps every unacknowledged QoS 1/2 message in the persistent
+    /// session and re-sends it on the next connect. Safe to call from a <see cref="MessageReceived"/> handler.
+    /// </summary>
+    public Task PauseAsync()
+    {
+        if (_inbound.Paused) return Task.CompletedTask;
+        _inbound.Paused = true;
+        // MQTTnet's disconnect waits for its message-processing task, which is the one running our handlers: run it
+        // on another task so a handler can pause without waiting on itself.
+        return Task.Run(() => DisconnectAsync(MqttClientDisconnectOptionsReason.NormalDisconnection));
+    }
+
+    /// <summary>Ends a <see cref="PauseAsync"/>: the client reconnects and the broker re-sends what was left unacknowledged.</summary>
+    public void Resume()
+    {
+        if (!_inbound.Paused) return;
+        _inbound.Paused = false;
+        _resumed.Release();
     }
 
     /// <summary>
@@ -219,17 +268,19 @@ public sealed class FleetMqttClient : IAsyncDisposable
             {
             }
         }
-        if (!_aborted && _client.IsConnected)
+        await DisconnectAsync(publishWill ? MqttClientDisconnectOptionsReason.DisconnectWithWillMessage : MqttClientDisconnectOptionsReason.NormalDisconnection).ConfigureAwait(false);
+    }
+
+    private async Task DisconnectAsync(MqttClientDisconnectOptionsReason reason)
+    {
+        if (_aborted || !_client.IsConnected) return;
+        try
         {
-            var reason = publishWill ? MqttClientDisconnectOptionsReason.DisconnectWithWillMessage : MqttClientDisconnectOptionsReason.NormalDisconnection;
-            try
-            {
-                await _client.DisconnectAsync(new MqttClientDisconnectOptionsBuilder().WithReason(reason).Build()).ConfigureAwait(false);
-            }
-            catch (Exception ex) when (IsConnectionLoss(ex))
-            {
-                // Already gone; nothing to tell the broker.
-            }
+            await _client.DisconnectAsync(new MqttClientDisconnectOptionsBuilder().WithReason(reason).Build()).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (IsConnectionLoss(ex))
+        {
+            // Already gone; nothing to tell the broker.
         }
     }
 
@@ -250,6 +301,7 @@ public sealed class FleetMqttClient : IAsyncDisposable
         _client.Dispose();
         _stop.Dispose();
         _connectionLost.Dispose();
+        _resumed.Dispose();
     }
 
     private async Task RunAsync(CancellationToken stop)
@@ -257,6 +309,18 @@ public sealed class FleetMqttClient : IAsyncDisposable
         var attempt = 0;
         while (!stop.IsCancellationRequested)
         {
+            if (_inbound.Paused)
+            {
+                try
+                {
+                    await _resumed.WaitAsync(stop).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException)
+                {
+                    return;
+                }
+                continue;
+            }
             if (!_client.IsConnected)
             {
                 try
@@ -337,31 +401,6 @@ public sealed class FleetMqttClient : IAsyncDisposable
         // Wake the loop only when a live connection was lost; failed connects are retried by the loop itself.
         if (e.ClientWasConnected) _connectionLost.Release();
         return Task.CompletedTask;
-    }
-
-    private async Task OnMessageAsync(MqttApplicationMessageReceivedEventArgs e)
-    {
-        var m = e.ApplicationMessage;
-        var message = new FleetMessage(m.Topic, m.Payload.ToArray(), m.Retain, m.ResponseTopic, m.CorrelationData, m.ContentType);
-        if (message.CorrelationData is { Length: > 0 } correlation
-            && _pending.TryRemove(Convert.ToHexString(correlation), out var waiter))
-        {
-            waiter.TrySetResult(message);
-            return;
-        }
-        var handlers = MessageReceived;
-        if (handlers is null) return;
-        foreach (var handler in handlers.GetInvocationList().Cast<Func<FleetMessage, Task>>())
-        {
-            try
-            {
-                await handler(message).ConfigureAwait(false);
-            }
-            catch (Exception ex)
-            {
-                HandlerFailed?.Invoke(message, ex);
-            }
-        }
     }
 
     /// <summary>MQTTnet's ways of saying the connection is gone (dropped under a call, or not there when it started).</summary>

@@ -75,4 +75,28 @@ public sealed record FleetMqttClientOptions
     /// memory: MQTTnet acknowledges after the handler ran and queues everything received before that, unbounded.
     /// </summary>
     public ushort ReceiveMaximum { get; init; }
+
+    /// <summary>
+    /// MQTT 5 Maximum Packet Size, sent in CONNECT: the broker must not send this client a bigger packet (it drops the
+    /// message for this client instead), so one oversized publish cannot push itself into our memory. Defaults to
+    /// <see cref="FleetLimits.DefaultPacketBytes"/> (control messages); the device sets
+    /// <see cref="FleetLimits.DevicePacketBytes"/>, the aggregator <see cref="FleetLimits.AggregatorPacketBytes"/>.
+    /// 0 leaves it unset (no limit: the protocol maximum of 256 MiB).
+    /// </summary>
+    public int MaximumPacketSize { get; init; } = FleetLimits.DefaultPacketBytes;
+
+    /// <summary>
+    /// True (default): a QoS 1/2 message is acknowledged only after every <see cref="FleetMqttClient.MessageReceived"/>
+    /// handler returned, so a message a handler failed on is re-sent by the broker after the next reconnect of a
+    /// persistent session instead of being lost. False acknowledges whatever the handlers do (at most once to the
+    /// handlers); it exists so benchmarks can measure what the acknowledgement after handling costs.
+    /// </summary>
+    public bool AcknowledgeAfterHandling { get; init; } = true;
+
+    /// <summary>
+    /// Largest payload accepted on a topic, or null for <see cref="MaximumPacketSize"/> on every topic. A message over
+    /// its cap is refused before it is copied or handled (reported through <see cref="FleetMqttClient.PayloadRefused"/>)
+    /// and acknowledged, since re-sending it cannot make it fit.
+    /// </summary>
+    public Func<string, int>? MaxPayloadBytes { get; init; }
 }

@@ -19,6 +19,7 @@ internal static class MqttOptionsFactory
             .WithKeepAlivePeriod(o.KeepAlive)
             .WithTimeout(o.ConnectTimeout);
         if (o.ReceiveMaximum > 0) b.WithReceiveMaximum(o.ReceiveMaximum);
+        if (o.MaximumPacketSize > 0) b.WithMaximumPacketSize((uint)o.MaximumPacketSize);
         if (o.Username is not null) b.WithCredentials(o.Username, o.Password);
         if (o.Will is { } will)
         {
