@@ -1,5 +1,6 @@
 using System.Security.Cryptography.X509Certificates;
 using ContinualLearning.Device.Configuration;
+using ContinualLearning.Device.Serving;
 using ContinualLearning.Fleet.Client;
 using ContinualLearning.Fleet.Messages;
 using ContinualLearning.Fleet.Topics;
@@ -31,6 +32,9 @@ internal static class AgentClientOptions
             // Backpressure for sample bursts: without it the broker pushes a whole backlog (12,000 samples: ~35 MB of
             // MQTTnet packets) at once and it waits in memory for the sample handler. 32 keeps the pipe full.
             ReceiveMaximum = 32,
+            // The broker must not push a bigger packet, and a payload over its topic's cap is refused before it is copied.
+            MaximumPacketSize = InboundGuard.PacketBytes(options.Limits),
+            MaxPayloadBytes = topic => InboundGuard.CapFor(options.Limits, topic),
         };
     }
 

@@ -63,6 +63,7 @@ public sealed partial class DeviceAgent : IAsyncDisposable
 
         _client.MessageReceived += OnMessageAsync;
         _client.HandlerFailed += OnHandlerFailed;
+        _client.PayloadRefused += _inbound.OnRefused;
         _client.ConnectFailed += OnConnectFailed;
         _client.Connected += OnConnected;
         _runtime.Promoted += _deltas.Offer;
@@ -177,7 +178,7 @@ public sealed partial class DeviceAgent : IAsyncDisposable
     private Task OnMessageAsync(FleetMessage message)
     {
         var kind = FleetTopics.TryParse(message.Topic)?.Kind;
-        // Size first, before any parser sees the payload.
+        // Size first, before any parser sees the payload (the client checked it too, before copying it).
         if (!_inbound.Admit(message, kind)) return Task.CompletedTask;
         return kind switch
         {

@@ -8,7 +8,7 @@ namespace ContinualLearning.Device.Configuration;
 public sealed record DeviceLimits
 {
     /// <summary>Largest MQTT sample message and HTTP request body (<c>limits:sampleMaxBytes</c>). Default 1 MiB.</summary>
-    public int SampleMaxBytes { get; init; } = 1024 * 1024;
+    public int SampleMaxBytes { get; init; } = ContinualLearning.Fleet.FleetLimits.MaxSamplesPayloadBytes;
 
     /// <summary>Largest release description (<c>limits:releaseMaxBytes</c>): ~70 bytes per chunk hash. Default 512 KiB (7,000+ chunks).</summary>
     public int ReleaseMaxBytes { get; init; } = 512 * 1024;

@@ -51,8 +51,9 @@ public sealed class InboundLimitsBrokerTests : IAsyncLifetime
         var sample = Encoding.UTF8.GetBytes("{\"features\":[1,2,3],\"label\":\"UP\"}");
         var started = TimeProvider.System.GetTimestamp();
         for (var i = 0; i < 2_000; i++) await _attacker.PublishAsync(topic, sample, FleetQos.AtMostOnce);
-        // Then one 2 MB sample; messages from one client arrive in order, so once it is counted the flood has been handled.
-        await _attacker.PublishAsync(topic, Encoding.UTF8.GetBytes($"{{\"features\":[1,2,3],\"label\":\"UP\",\"pad\":\"{new string('x', 2 << 20)}\"}}"), FleetQos.AtMostOnce);
+        // Then one sample just over the 1 MiB cap (a bigger one the broker drops: the device announces its maximum packet
+        // size). Messages from one client arrive in order, so once it is counted the flood has been handled.
+        await _attacker.PublishAsync(topic, new byte[_kit.Options.Limits.SampleMaxBytes + 100], FleetQos.AtMostOnce);
         await WaitUntil(() => _runtime.Metrics.PayloadsOversize == 1);
         var seconds = TimeProvider.System.GetElapsedTime(started).TotalSeconds;
 

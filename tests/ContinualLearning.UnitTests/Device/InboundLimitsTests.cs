@@ -69,6 +69,23 @@ public sealed class InboundLimitsTests : IAsyncLifetime
     }
 
     [Fact]
+    public void The_mqtt_client_announces_the_packet_cap_and_refuses_each_topics_excess_before_copying()
+    {
+        var limits = _parts.Kit.Options.Limits;
+        var client = ContinualLearning.Device.Agent.AgentClientOptions.Build(_parts.Kit.Options, () => []);
+
+        Assert.Equal(limits.ReleaseChunkMaxBytes + InboundGuard.ChunkHeaderMaxBytes + ContinualLearning.Fleet.FleetLimits.PacketOverheadBytes, client.MaximumPacketSize);
+        Assert.Equal(limits.SampleMaxBytes, client.MaxPayloadBytes!(SamplesTopic));
+        Assert.Equal(limits.ReleaseMaxBytes, client.MaxPayloadBytes(FleetTopics.Release(_parts.Kit.Fleet, DeviceTestKit.Model)));
+        Assert.Equal(limits.CommandMaxBytes, client.MaxPayloadBytes(FleetTopics.Command(_parts.Kit.Fleet, _parts.Kit.DeviceId)));
+
+        // What the client reports is counted and logged like a refusal at the handlers.
+        _guard.OnRefused(SamplesTopic, 50L << 20, limits.SampleMaxBytes);
+        Assert.Equal(1, _parts.Runtime.Metrics.PayloadsOversize);
+        Assert.Contains("(limits:sampleMaxBytes)", Assert.Single(_log.Lines), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Attack_sample_flood_stores_at_most_the_buckets_allowance_and_logs_one_line()
     {
         // Measured on the old daemon: 133,021 labelled samples in 10 s over QoS 0 were all stored and fired the
