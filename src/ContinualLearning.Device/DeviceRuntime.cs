@@ -1,4 +1,5 @@
 using ContinualLearning.Bundle;
+using ContinualLearning.Device.Agent;
 using ContinualLearning.Device.Configuration;
 using ContinualLearning.Device.Serving;
 using ContinualLearning.Learning;
@@ -85,6 +86,9 @@ public sealed partial class DeviceRuntime : IAsyncDisposable
         }
     }
 
+    /// <summary>The base version the last <see cref="InstallAsync"/> replaced (its release directory is the rollback target); null before a second model.</summary>
+    public string? ReplacedBaseVersion { get; private set; }
+
     /// <summary>The most recent served prediction (what the label button confirms).</summary>
     public Prediction? LastPrediction => Volatile.Read(ref _lastPrediction);
 
@@ -101,6 +105,7 @@ public sealed partial class DeviceRuntime : IAsyncDisposable
     public async Task OpenAsync(CancellationToken cancellationToken = default)
     {
         Directory.CreateDirectory(Options.DataDirectory);
+        ReleaseDirectoryRetention.SweepTemporary(Options.ReleasesDirectory, _logger);
         // The learner keeps a CURRENT pointer in its store once it has a champion.
         var hasCheckpoint = File.Exists(Path.Combine(Options.ModelStoreDirectory, ContinualLearning.Learning.CheckpointStore.PointerFileName));
         if (!hasCheckpoint && Options.InitialBundle is null)
@@ -122,7 +127,9 @@ public sealed partial class DeviceRuntime : IAsyncDisposable
                 throw new InvalidDataException($"The bundle in '{bundleDirectory}' is model '{bundle.Manifest.Name}', but this device serves '{Options.ModelName}' (config key modelName).");
             if (Learner is { } learner)
             {
+                var replaced = learner.Status.BaseVersion;
                 await learner.RebaseAsync(bundle, cancellationToken).ConfigureAwait(false);
+                ReplacedBaseVersion = replaced;
             }
             else
             {

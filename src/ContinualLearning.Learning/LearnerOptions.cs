@@ -42,6 +42,9 @@ public sealed record LearnerOptions
     /// <summary>Age after which unused samples expire. Default 24 h.</summary>
     public TimeSpan SampleTtl { get; init; } = TimeSpan.FromHours(24);
 
+    /// <summary>How often expired samples are deleted without waiting for a run; null = the store's default (<see cref="ContinualLearning.Storage.SampleStoreOptions.ExpirySweepInterval"/>).</summary>
+    public TimeSpan? SampleSweepInterval { get; init; }
+
     /// <summary>Replay buffer capacity (0 disables replay). Default 1,000.</summary>
     public int ReplayCapacity { get; init; } = 1_000;
 

@@ -23,6 +23,7 @@ internal static class LearnerSampleStore
             LabelCount = classification ? bundle.Labels!.Count : bundle.Head.TargetWidth,
             MaxRows = learner.MaxStoredSamples,
             Ttl = learner.SampleTtl,
+            ExpirySweepInterval = learner.SampleSweepInterval,
             ReplayCapacity = learner.ReplayCapacity,
             ReplayPolicy = learner.ReplayPolicy,
             ReplaySeed = learner.Challenger.Seed,

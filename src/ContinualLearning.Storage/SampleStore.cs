@@ -16,7 +16,9 @@ namespace ContinualLearning.Storage;
 /// <para>
 /// Bounded: at most <see cref="SampleStoreOptions.MaxRows"/> rows and <see cref="SampleStoreOptions.MaxBytes"/>
 /// accounted bytes (oldest rows evicted on insert, whatever their state), and rows older than the TTL are deleted
-/// by <see cref="Expire"/> (also run on open and before each <see cref="TakeFreshBatch"/>). Each fresh sample is
+/// by <see cref="Expire"/>: on open, before each <see cref="TakeFreshBatch"/>, and every
+/// <see cref="SampleStoreOptions.EffectiveSweepInterval"/> on a timer, so a TTL is a promise about what stays in RAM,
+/// not only about what reaches training. Each fresh sample is
 /// handed to training once: <see cref="TakeFreshBatch"/> marks rows taken, <see cref="MarkUsed"/> deletes them.
 /// </para>
 /// Thread-safe: one connection behind one lock.
@@ -35,6 +37,7 @@ public sealed class SampleStore : IDisposable
     private readonly SampleTake _taken;
     private readonly SqliteCommand _insert;
     private readonly Action _reloadAfterRollback;
+    private readonly ITimer? _sweep;
     private bool _disposed;
 
     /// <summary>Opens (creating if needed) the store at <see cref="SampleStoreOptions.DatabasePath"/>.</summary>
@@ -64,6 +67,9 @@ public sealed class SampleStore : IDisposable
             _bounds.Reload();
             Replay = new ReplayBuffer(this);
             lock (_gate) _bounds.Expire();
+            var sweep = options.EffectiveSweepInterval;
+            if (sweep != Timeout.InfiniteTimeSpan)
+                _sweep = (timeProvider ?? TimeProvider.System).CreateTimer(static s => ((SampleStore)s!).Sweep(), this, sweep, sweep);
         }
         catch
         {
@@ -294,6 +300,7 @@ public sealed class SampleStore : IDisposable
     /// <summary>Closes the database; deletes its files when <see cref="SampleStoreOptions.DeleteOnDispose"/> is set.</summary>
     public void Dispose()
     {
+        _sweep?.Dispose();
         lock (_gate)
         {
             if (_disposed) return;
@@ -309,6 +316,26 @@ public sealed class SampleStore : IDisposable
     internal void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(_disposed, this);
 
     internal long EncodeId(long rowId) => _ids.Encode(rowId);
+
+    /// <summary>Rows deleted by the periodic sweep (the timer's share of <see cref="StoreStats.Expired"/>).</summary>
+    internal long Swept { get; private set; }
+
+    // The timer's callback: it runs on a thread-pool thread, where an exception would end the process, so a failed
+    // sweep (the file vanished, the disk is read-only) is left for the next period and for the sweeps before each run.
+    private void Sweep()
+    {
+        lock (_gate)
+        {
+            if (_disposed) return;
+            try
+            {
+                Swept += _bounds.Expire();
+            }
+            catch (SqliteException)
+            {
+            }
+        }
+    }
 
     private void ReloadAfterRollback()
     {

@@ -60,6 +60,18 @@ public sealed record SampleStoreOptions
     /// <summary>Age after which a sample expires (unlabelled or not). Default 24 h; <see cref="Timeout.InfiniteTimeSpan"/> disables expiry.</summary>
     public TimeSpan Ttl { get; init; } = TimeSpan.FromHours(24);
 
+    /// <summary>
+    /// How often the store deletes rows older than <see cref="Ttl"/> on its own, so an expired sample leaves RAM without
+    /// waiting for a training run or a reopen. Null (default) = <see cref="EffectiveSweepInterval"/>'s choice: a quarter
+    /// of the TTL, between 1 second and 5 minutes. <see cref="Timeout.InfiniteTimeSpan"/> turns the sweep off.
+    /// </summary>
+    public TimeSpan? ExpirySweepInterval { get; init; }
+
+    /// <summary>The sweep period actually used; <see cref="Timeout.InfiniteTimeSpan"/> when there is no TTL or no sweep.</summary>
+    public TimeSpan EffectiveSweepInterval =>
+        Ttl == Timeout.InfiniteTimeSpan ? Timeout.InfiniteTimeSpan
+        : ExpirySweepInterval ?? TimeSpan.FromTicks(Math.Clamp(Ttl.Ticks / 4, TimeSpan.TicksPerSecond, TimeSpan.FromMinutes(5).Ticks));
+
     /// <summary>Replay buffer slots; 0 disables the replay buffer. Default 1,000.</summary>
     public int ReplayCapacity { get; init; } = 1_000;
 
@@ -101,6 +113,7 @@ public sealed record SampleStoreOptions
         Check(MaxRows >= 1, nameof(MaxRows), MaxRows, "must be at least 1");
         Check(MaxBytes >= 1024, nameof(MaxBytes), MaxBytes, "must be at least 1024");
         Check(Ttl == Timeout.InfiniteTimeSpan || Ttl > TimeSpan.Zero, nameof(Ttl), Ttl, "must be positive or Timeout.InfiniteTimeSpan");
+        Check(ExpirySweepInterval is null || ExpirySweepInterval == Timeout.InfiniteTimeSpan || ExpirySweepInterval > TimeSpan.Zero, nameof(ExpirySweepInterval), ExpirySweepInterval, "must be positive, Timeout.InfiniteTimeSpan (off) or null (a quarter of the TTL)");
         Check(ReplayCapacity >= 0, nameof(ReplayCapacity), ReplayCapacity, "must be >= 0 (0 disables replay)");
         Check(Enum.IsDefined(ReplayPolicy), nameof(ReplayPolicy), ReplayPolicy, "must be Reservoir or ClassBalanced");
         Check(!(ReplayPolicy == ReplayPolicyKind.ClassBalanced && LabelKind != StoreLabelKind.Class), nameof(ReplayPolicy), ReplayPolicy, "class-balanced replay needs class labels (LabelKind = Class); use Reservoir for values labels");

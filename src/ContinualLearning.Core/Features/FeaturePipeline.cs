@@ -98,7 +98,7 @@ public sealed class FeaturePipeline
         {
             var unknown = raw.Keys.Where(k => !_indexByName.ContainsKey(k)).ToArray();
             throw new FeatureValidationException(
-                $"Sample has unknown feature(s) {string.Join(", ", unknown.Select(u => $"'{u}'"))}; the model's features are: {Preview()}. " +
+                $"Sample has {unknown.Length} unknown feature(s) {string.Join(", ", unknown.Take(3).Select(u => $"'{ContinualLearning.Text.DisplayText.Truncate(u, 60)}'"))}; the model's features are: {Preview()}. " +
                 "A feature the model was not trained on would be silently ignored — check the producer's schema.", unknown.FirstOrDefault(), -1, null);
         }
     }

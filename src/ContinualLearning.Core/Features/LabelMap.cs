@@ -36,7 +36,7 @@ public sealed class LabelMap
         ArgumentNullException.ThrowIfNull(label);
         if (_indexByName.TryGetValue(label, out var index)) return index;
         throw new ArgumentException(
-            $"Unknown label '{label}'; the model knows: {string.Join(", ", _names.Select(n => $"'{n}'"))} (case-sensitive). " +
+            $"Unknown label '{ContinualLearning.Text.DisplayText.Truncate(label)}'; the model knows: {string.Join(", ", _names.Select(n => $"'{n}'"))} (case-sensitive). " +
             "A new class needs a new model version with a larger head.", nameof(label));
     }
 

@@ -1,5 +1,5 @@
 using ContinualLearning.Device.Configuration;
-using ContinualLearning.Fleet;
+using ContinualLearning.Device.Serving;
 using ContinualLearning.Fleet.Client;
 using ContinualLearning.Fleet.Messages;
 using ContinualLearning.Fleet.Topics;
@@ -31,8 +31,9 @@ internal static class AgentClientOptions
             // Backpressure for sample bursts: without it the broker pushes a whole backlog (12,000 samples: ~35 MB of
             // MQTTnet packets) at once and it waits in memory for the sample handler. 32 keeps the pipe full.
             ReceiveMaximum = 32,
-            // Samples (≤ 1 MiB), release chunks (64 KiB + header) and commands: the broker drops anything bigger for us.
-            MaximumPacketSize = FleetLimits.DevicePacketBytes(),
+            // The broker must not push a bigger packet, and a payload over its topic's cap is refused before it is copied.
+            MaximumPacketSize = InboundGuard.PacketBytes(options.Limits),
+            MaxPayloadBytes = topic => InboundGuard.CapFor(options.Limits, topic),
         };
     }
 }

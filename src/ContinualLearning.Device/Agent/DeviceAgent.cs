@@ -30,6 +30,7 @@ public sealed partial class DeviceAgent : IAsyncDisposable
     private readonly ReleaseInstaller _releases;
     private readonly TelemetryReporter _reporter;
     private readonly CommandExecutor _commands;
+    private readonly InboundGuard _inbound;
     private readonly CancellationTokenSource _stop = new();
     private readonly List<Task> _loops = [];
     private Task? _deltaBuilder;
@@ -58,9 +59,11 @@ public sealed partial class DeviceAgent : IAsyncDisposable
         _releases = new ReleaseInstaller(runtime, fleetKey, Settings, connection, _logger);
         _reporter = new TelemetryReporter(runtime, Settings, connection, _deltas, _logger, _time);
         _commands = new CommandExecutor(runtime, Settings, connection, _releases, _deltas, _reporter, _logger, _time);
+        _inbound = new InboundGuard(runtime, _logger, _time);
 
         _client.MessageReceived += OnMessageAsync;
         _client.HandlerFailed += OnHandlerFailed;
+        _client.PayloadRefused += _inbound.OnRefused;
         _client.ConnectFailed += OnConnectFailed;
         _client.Connected += OnConnected;
         _runtime.Promoted += _deltas.Offer;
@@ -176,26 +179,24 @@ public sealed partial class DeviceAgent : IAsyncDisposable
     /// <summary>The current telemetry record.</summary>
     public Telemetry BuildTelemetry() => _reporter.BuildTelemetry();
 
-    private Task OnMessageAsync(FleetMessage message) => FleetTopics.TryParse(message.Topic)?.Kind switch
+    private Task OnMessageAsync(FleetMessage message)
     {
-        FleetTopicKind.DeviceCommand => _commands.HandleAsync(message, _stop.Token),
-        FleetTopicKind.DeviceSamples => OnSample(message),
-        FleetTopicKind.ModelRelease => _releases.OnReleaseAsync(message, _stop.Token),
-        FleetTopicKind.ModelChunk => _releases.OnChunkAsync(message, _stop.Token),
-        _ => Task.CompletedTask,
-    };
+        var kind = FleetTopics.TryParse(message.Topic)?.Kind;
+        // Size first, before any parser sees the payload (the client checked it too, before copying it).
+        if (!_inbound.Admit(message, kind)) return Task.CompletedTask;
+        return kind switch
+        {
+            FleetTopicKind.DeviceCommand => _commands.HandleAsync(message, _stop.Token),
+            FleetTopicKind.DeviceSamples => OnSample(message),
+            FleetTopicKind.ModelRelease => _releases.OnReleaseAsync(message, _stop.Token),
+            FleetTopicKind.ModelChunk => _releases.OnChunkAsync(message, _stop.Token),
+            _ => Task.CompletedTask,
+        };
+    }
 
     private Task OnSample(FleetMessage message)
     {
-        try
-        {
-            SampleRequest.Apply(SampleRequest.Parse(message.Payload), _runtime);
-        }
-        catch (SampleRequestException ex)
-        {
-            _runtime.Metrics.CountRejectedRequest();
-            LogSampleRefused(_logger, message.Topic, ex.Message, ex.Field, ex.Value);
-        }
+        _inbound.OnSample(message);
         return Task.CompletedTask;
     }
 
@@ -247,7 +248,4 @@ public sealed partial class DeviceAgent : IAsyncDisposable
 
     [LoggerMessage(Level = LogLevel.Error, Message = "MQTT {What} failed.")]
     private static partial void LogLoopFailed(ILogger logger, Exception exception, string what);
-
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Sample on {Topic} refused: {Reason} (field {Field}, value {Value}).")]
-    private static partial void LogSampleRefused(ILogger logger, string topic, string reason, string? field, string? value);
 }

@@ -171,6 +171,7 @@ internal sealed partial class ReleaseInstaller(DeviceRuntime runtime, ECDsa flee
             if (release.Sequence is { } sequence) _sequence.Accept(sequence);
             runtime.Metrics.CountReleaseApplied();
             assembler.Clear();
+            ReleaseDirectoryRetention.Prune(runtime, release.Version, fetching: _assembler is { } next && next != assembler ? next.Release.Version : null, logger);
             if (_chunkFilter is not null) await connection.UnsubscribeAsync(_chunkFilter, CancellationToken.None).ConfigureAwait(false);
             _chunkFilter = null;
             LastRejection = null;

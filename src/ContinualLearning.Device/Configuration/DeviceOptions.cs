@@ -191,6 +191,14 @@ public sealed record DeviceOptions
 
     /// <summary>The sequence of the last release accepted: a replayed older release is refused across restarts.</summary>
     public string ReleaseSequencePath => Path.Combine(DataDirectory, "release-sequence.json");
+    /// <summary>Payload caps per topic and the samples rate limit (<c>limits:*</c>).</summary>
+    public DeviceLimits Limits { get; init; } = new();
+
+    /// <summary>
+    /// How often rows older than <see cref="SampleTtl"/> are deleted from the transient store (<c>learning:sampleSweepSeconds</c>);
+    /// null = a quarter of the TTL, at most 5 minutes (<see cref="ContinualLearning.Storage.SampleStoreOptions.ExpirySweepInterval"/>).
+    /// </summary>
+    public TimeSpan? SampleSweepInterval { get; init; }
 
     public string ModelStoreDirectory => Path.Combine(DataDirectory, "models");
 
@@ -217,6 +225,7 @@ public sealed record DeviceOptions
         Challenger = Challenger,
         AccuracyWindow = AccuracyWindow,
         CompactHeapAroundRuns = CompactHeapAroundRuns,
+        SampleSweepInterval = SampleSweepInterval,
     };
 
     /// <summary>Checks every field (<see cref="DeviceOptionsValidator"/>); throws <see cref="ConfigurationException"/> listing all problems at once.</summary>

@@ -41,6 +41,7 @@ public static class DeviceOptionsReader
         var challenger = new ChallengerOptions();
         var delta = new DeltaOptions();
         var learning = s.Learning;
+        var limits = new DeviceLimits();
 
         var (host, port) = r.HostPort("broker", s.BrokerAddress, defaults.Broker.Host, defaults.Broker.Port);
         var options = new DeviceOptions
@@ -113,6 +114,16 @@ public static class DeviceOptionsReader
                 MaxLifetime = r.Seconds("commands:maxLifetimeSeconds", s.Commands.MaxLifetimeSeconds, defaults.Commands.MaxLifetime),
                 ClockSkew = r.Seconds("commands:clockSkewSeconds", s.Commands.ClockSkewSeconds, defaults.Commands.ClockSkew),
             },
+            Limits = new DeviceLimits
+            {
+                SampleMaxBytes = r.WholeNumber("limits:sampleMaxBytes", s.Limits.SampleMaxBytes, limits.SampleMaxBytes),
+                ReleaseMaxBytes = r.WholeNumber("limits:releaseMaxBytes", s.Limits.ReleaseMaxBytes, limits.ReleaseMaxBytes),
+                ReleaseChunkMaxBytes = r.WholeNumber("limits:releaseChunkMaxBytes", s.Limits.ReleaseChunkMaxBytes, limits.ReleaseChunkMaxBytes),
+                CommandMaxBytes = r.WholeNumber("limits:commandMaxBytes", s.Limits.CommandMaxBytes, limits.CommandMaxBytes),
+                SamplesPerSecond = r.Number("limits:samplesPerSecond", s.Limits.SamplesPerSecond, limits.SamplesPerSecond),
+                SampleBurst = r.WholeNumber("limits:sampleBurst", s.Limits.SampleBurst, limits.SampleBurst),
+            },
+            SampleSweepInterval = r.OptionalNumber("learning:sampleSweepSeconds", learning.SampleSweepSeconds, null) is { } sweep ? TimeSpan.FromSeconds(sweep) : null,
         };
         return options;
     }

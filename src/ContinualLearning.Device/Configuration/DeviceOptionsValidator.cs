@@ -53,6 +53,7 @@ internal sealed class DeviceOptionsValidator() : ConfigurationValidator<DeviceOp
         }
         CheckGpio(options.Gpio, errors);
         CheckCommands(options.Commands, errors);
+        CheckLimits(options, errors);
     }
 
     private static void CheckCommands(CommandOptions commands, ICollection<ConfigurationError> errors)
@@ -61,6 +62,18 @@ internal sealed class DeviceOptionsValidator() : ConfigurationValidator<DeviceOp
             errors.Add(new("commands:operatorKeys", file, "does not exist", "copy the operator's public key (operator.pub from `cl keys new`) there, or remove it from the list"));
         Seconds(errors, "commands:maxLifetimeSeconds", commands.MaxLifetime);
         ConfigurationRules.Require(errors, commands.ClockSkew >= TimeSpan.Zero, "commands:clockSkewSeconds", commands.ClockSkew.TotalSeconds, "is negative", "use e.g. 30");
+    }
+
+    private static void CheckLimits(DeviceOptions options, ICollection<ConfigurationError> errors)
+    {
+        var l = options.Limits;
+        ConfigurationRules.Require(errors, l.SampleMaxBytes >= 1024, "limits:sampleMaxBytes", l.SampleMaxBytes, "must be at least 1024", "use e.g. 1048576 (1 MiB)");
+        ConfigurationRules.Require(errors, l.ReleaseMaxBytes >= 1024, "limits:releaseMaxBytes", l.ReleaseMaxBytes, "must be at least 1024", "use e.g. 524288 (512 KiB)");
+        ConfigurationRules.Require(errors, l.ReleaseChunkMaxBytes >= 1024, "limits:releaseChunkMaxBytes", l.ReleaseChunkMaxBytes, "must be at least 1024", "use at least the aggregator's rollout:chunkSize (65536 by default)");
+        ConfigurationRules.Require(errors, l.CommandMaxBytes >= 1024, "limits:commandMaxBytes", l.CommandMaxBytes, "must be at least 1024", "use e.g. 65536 (64 KiB)");
+        ConfigurationRules.Require(errors, double.IsFinite(l.SamplesPerSecond) && l.SamplesPerSecond > 0, "limits:samplesPerSecond", l.SamplesPerSecond, "must be a positive number", "use e.g. 100 (the sensor gateway's sustained rate, with room to spare)");
+        ConfigurationRules.Require(errors, l.SampleBurst >= 1, "limits:sampleBurst", l.SampleBurst, "must be at least 1", "use e.g. 1000");
+        if (options.SampleSweepInterval is { } sweep) Seconds(errors, "learning:sampleSweepSeconds", sweep);
     }
 
     private static void CheckBroker(BrokerOptions broker, ICollection<ConfigurationError> errors)

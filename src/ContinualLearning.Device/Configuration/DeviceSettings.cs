@@ -66,6 +66,7 @@ internal sealed class CommandsSettings
     public string? MaxLifetimeSeconds { get; set; }
 
     public string? ClockSkewSeconds { get; set; }
+    public LimitsSettings Limits { get; set; } = new();
 }
 
 /// <summary><c>broker:*</c>.</summary>
@@ -138,6 +139,8 @@ internal sealed class LearningSettings
     public string? MaxStoredSamples { get; set; }
 
     public string? SampleTtlMinutes { get; set; }
+
+    public string? SampleSweepSeconds { get; set; }
 }
 
 /// <summary><c>gpio:*</c>.</summary>
@@ -158,4 +161,20 @@ internal sealed class GpioSettings
 internal sealed class LoggingSettings
 {
     public string? Format { get; set; }
+}
+
+/// <summary><c>limits:*</c>.</summary>
+internal sealed class LimitsSettings
+{
+    public string? SampleMaxBytes { get; set; }
+
+    public string? ReleaseMaxBytes { get; set; }
+
+    public string? ReleaseChunkMaxBytes { get; set; }
+
+    public string? CommandMaxBytes { get; set; }
+
+    public string? SamplesPerSecond { get; set; }
+
+    public string? SampleBurst { get; set; }
 }

@@ -48,7 +48,8 @@ public static class DeviceHost
         builder.WebHost.ConfigureKestrel(k =>
         {
             if (options.HttpPort is { } port) k.Listen(IPAddress.Loopback, port);
-            k.Limits.MaxRequestBodySize = LocalApi.MaxBodyBytes;
+            // One byte over the cap, so LocalApi sees the excess and answers its own 413 with a JSON body.
+            k.Limits.MaxRequestBodySize = options.Limits.SampleMaxBytes + 1L;
         });
         if (options.HttpPort is null) builder.WebHost.UseUrls(); // no endpoints
 

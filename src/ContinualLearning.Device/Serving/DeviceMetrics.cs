@@ -34,6 +34,8 @@ public sealed class DeviceMetrics : IDisposable
     private long _releasesRejected;
     private long _requestsRejected;
     private long _commandsRefused;
+    private long _payloadsOversize;
+    private long _samplesRateLimited;
     private DeviceAgent? _agent;
 
     internal DeviceMetrics(Func<ContinualLearner?> learner)
@@ -51,6 +53,8 @@ public sealed class DeviceMetrics : IDisposable
         Counter("cl_releases_rejected_total", "Releases refused (bad signature, wrong key, tampered chunk, unloadable bundle).", () => ReleasesRejected);
         Counter("cl_requests_rejected_total", "HTTP/MQTT requests refused as invalid.", () => RequestsRejected);
         Counter("cl_commands_refused_total", "Fleet commands refused unrun (unsigned, untrusted key, bad signature, other target, expired, too long-lived).", () => CommandsRefused);
+        Counter("cl_payloads_oversize_total", "MQTT messages and HTTP bodies refused unparsed for exceeding their topic's size cap (limits:*).", () => PayloadsOversize);
+        Counter("cl_samples_rate_limited_total", "Samples refused unparsed by the samples topic's rate limit (limits:samplesPerSecond, limits:sampleBurst).", () => SamplesRateLimited);
         Gauge("cl_queue_depth", "Deltas waiting in the outbox for the broker.", () => Volatile.Read(ref _agent)?.Outbox.Count ?? 0);
         Gauge("cl_queue_bytes", "Bytes waiting in the outbox.", () => Volatile.Read(ref _agent)?.Outbox.Bytes ?? 0);
         _meter.CreateObservableGauge("cl_model_info", ModelInfo, description: "The model version being served (value always 1).");
@@ -94,6 +98,12 @@ public sealed class DeviceMetrics : IDisposable
 
     public long RequestsRejected => Interlocked.Read(ref _requestsRejected);
 
+    /// <summary>Messages and bodies refused for their size, before parsing.</summary>
+    public long PayloadsOversize => Interlocked.Read(ref _payloadsOversize);
+
+    /// <summary>Samples refused by the rate limit, before parsing.</summary>
+    public long SamplesRateLimited => Interlocked.Read(ref _samplesRateLimited);
+
     internal void CountDeltaSent() => Interlocked.Increment(ref _deltasSent);
 
     internal void CountDeltasDropped(long n) => Interlocked.Add(ref _deltasDropped, n);
@@ -108,6 +118,9 @@ public sealed class DeviceMetrics : IDisposable
     public long CommandsRefused => Interlocked.Read(ref _commandsRefused);
 
     internal void CountCommandRefused() => Interlocked.Increment(ref _commandsRefused);
+    internal void CountOversize() => Interlocked.Increment(ref _payloadsOversize);
+
+    internal void CountRateLimited() => Interlocked.Increment(ref _samplesRateLimited);
 
     /// <summary>The agent whose outbox and connection the gauges read (null: none, the gauges read 0).</summary>
     internal void Attach(DeviceAgent agent) => Volatile.Write(ref _agent, agent);

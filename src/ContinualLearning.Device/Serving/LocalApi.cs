@@ -1,6 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using ContinualLearning.Device.Agent;
+using ContinualLearning.Device.Configuration;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
@@ -10,13 +11,12 @@ namespace ContinualLearning.Device.Serving;
 /// <summary>
 /// The loopback HTTP endpoints (Kestrel minimal APIs): <c>POST /predict</c>, <c>POST /label</c>, <c>GET /health</c>,
 /// <c>GET /metrics</c>. Only 127.0.0.1 is bound: local applications talk to the daemon, nothing else on the network can.
-/// Refusals are 400 (404 for an unknown sample id, 503 without a model) with <c>{"error","field","value"}</c>.
+/// Refusals are 400 (404 for an unknown sample id, 413 for a body over <see cref="DeviceLimits.SampleMaxBytes"/>, 503
+/// without a model) with <c>{"error","field","value"}</c>; the value is cut (<see cref="ContinualLearning.Text.DisplayText"/>),
+/// so a 900 KB bad value is not echoed back.
 /// </summary>
 public static class LocalApi
 {
-    /// <summary>Largest request body accepted (a feature vector is small; this stops accidental uploads).</summary>
-    public const int MaxBodyBytes = 1024 * 1024;
-
     /// <summary>Maps the endpoints. <paramref name="agent"/> is optional (the MQTT connection state in /health).</summary>
     public static IEndpointRouteBuilder MapDeviceApi(this IEndpointRouteBuilder app, DeviceRuntime runtime, Func<DeviceAgent?> agent)
     {
@@ -66,20 +66,50 @@ public static class LocalApi
     {
         try
         {
-            if (http.Request.ContentLength > MaxBodyBytes)
-                throw new SampleRequestException($"The body is {http.Request.ContentLength} bytes; at most {MaxBodyBytes} are accepted.", null, null, StatusCodes.Status413PayloadTooLarge);
-            using var buffer = new MemoryStream();
-            await http.Request.Body.CopyToAsync(buffer, http.RequestAborted).ConfigureAwait(false);
-            if (buffer.Length > MaxBodyBytes)
-                throw new SampleRequestException($"The body exceeds {MaxBodyBytes} bytes.", null, null, StatusCodes.Status413PayloadTooLarge);
-            return handle(SampleRequest.Parse(buffer.GetBuffer().AsSpan(0, (int)buffer.Length)));
+            var body = await ReadBodyAsync(http, runtime.Options.Limits.SampleMaxBytes).ConfigureAwait(false);
+            return handle(SampleRequest.Parse(body.Span));
         }
         catch (SampleRequestException ex)
         {
-            runtime.Metrics.CountRejectedRequest();
+            if (ex.StatusCode == StatusCodes.Status413PayloadTooLarge) runtime.Metrics.CountOversize();
+            else runtime.Metrics.CountRejectedRequest();
             return Results.Json(new ErrorBody(ex.Message, ex.Field, ex.Value), LocalApiJson.Default.ErrorBody, statusCode: ex.StatusCode);
         }
     }
+
+    // The body, read to at most `cap` bytes: a declared length over the cap is refused before reading anything, and a
+    // chunked body is refused as soon as it passes the cap (never buffered whole).
+    private static async Task<ReadOnlyMemory<byte>> ReadBodyAsync(HttpContext http, int cap)
+    {
+        if (http.Request.ContentLength is { } declared && declared > cap) throw TooLarge($"The body is {declared} bytes", cap);
+        // A declared length gets one byte more, so the end of the body is seen without growing the buffer.
+        var buffer = new byte[Math.Min(cap + 1L, (http.Request.ContentLength ?? 16 * 1024) + 1)];
+        var length = 0;
+        try
+        {
+            while (true)
+            {
+                if (length == buffer.Length)
+                {
+                    if (length > cap) throw TooLarge($"The body exceeds {cap} bytes", cap);
+                    Array.Resize(ref buffer, (int)Math.Min(cap + 1L, Math.Max(4096, buffer.Length * 2L)));
+                }
+                var read = await http.Request.Body.ReadAsync(buffer.AsMemory(length), http.RequestAborted).ConfigureAwait(false);
+                if (read == 0) break;
+                length += read;
+            }
+        }
+        catch (BadHttpRequestException ex) when (ex.StatusCode == StatusCodes.Status413PayloadTooLarge)
+        {
+            // Kestrel's own limit (set to the same cap) tripped first.
+            throw TooLarge($"The body exceeds {cap} bytes", cap);
+        }
+        if (length > cap) throw TooLarge($"The body exceeds {cap} bytes", cap);
+        return buffer.AsMemory(0, length);
+    }
+
+    private static SampleRequestException TooLarge(string what, int cap) => new(
+        $"{what}; at most {cap} are accepted (config key limits:sampleMaxBytes). Send one sample per request.", null, null, StatusCodes.Status413PayloadTooLarge);
 
     /// <summary>The error body: what was wrong, in which field, with which value.</summary>
     public sealed record ErrorBody(string Error, string? Field, string? Value);

@@ -1,11 +1,15 @@
 using System.Globalization;
-using System.Text;
 using System.Text.Json;
 using ContinualLearning.Learning;
+using ContinualLearning.Text;
 
 namespace ContinualLearning.Device.Serving;
 
-/// <summary>A request was refused; <see cref="Field"/> and <see cref="Value"/> say which part (the HTTP 400 body).</summary>
+/// <summary>
+/// A request was refused; <see cref="Field"/> and <see cref="Value"/> say which part (the HTTP 400 body). The message,
+/// field and value are cut with <see cref="DisplayText"/> here, once, because every one of them may quote the sender's
+/// bytes and all of them end up in a log line or an error body.
+/// </summary>
 public sealed class SampleRequestException : Exception
 {
     public SampleRequestException()
@@ -13,20 +17,21 @@ public sealed class SampleRequestException : Exception
     }
 
     public SampleRequestException(string message)
-        : base(message)
+        : base(DisplayText.Truncate(message, DisplayText.MessageMaxChars))
     {
     }
 
     public SampleRequestException(string message, Exception innerException)
-        : base(message, innerException)
+        : base(DisplayText.Truncate(message, DisplayText.MessageMaxChars), innerException)
     {
     }
 
     public SampleRequestException(string message, string? field, string? value, int statusCode = 400)
-        : base(message)
+        : base(DisplayText.Truncate(message, DisplayText.MessageMaxChars))
     {
-        Field = field;
-        Value = value;
+        Field = DisplayText.Truncate(field);
+        // Values are usually cut where they are read (Raw); a cut value is left as it is, anything longer is cut here.
+        Value = DisplayText.Truncate(value, DisplayText.DefaultMaxChars + DisplayText.SuffixMaxChars);
         StatusCode = statusCode;
     }
 
@@ -155,20 +160,22 @@ public sealed record SampleRequest(float[]? Features, IReadOnlyDictionary<string
     {
         if (reader.TokenType == JsonTokenType.Number && reader.TryGetDouble(out var d) && float.IsFinite((float)d)) return (float)d;
         var field = name is null ? $"features[{index}]" : $"features.{name}";
+        var shown = DisplayText.Truncate(field);
         var number = reader.TokenType == JsonTokenType.Number && reader.TryGetDouble(out _);
         var raw = Raw(json, ref reader);
         throw number
-            ? new SampleRequestException($"'{field}' = {raw} is outside the float range.", field, raw)
-            : new SampleRequestException($"'{field}' must be a number.", field, raw);
+            ? new SampleRequestException($"'{shown}' = {raw} is outside the float range.", field, raw)
+            : new SampleRequestException($"'{shown}' must be a number.", field, raw);
     }
 
-    // The raw JSON text of the value under the reader (for error messages); skips over an array or object.
+    // The raw JSON text of the value under the reader, cut for error messages (only the shown bytes are decoded: a bad
+    // value may be most of a 1 MiB body); skips over an array or object.
     private static string Raw(ReadOnlySpan<byte> json, ref Utf8JsonReader reader)
     {
         var start = (int)reader.TokenStartIndex;
         if (reader.TokenType is JsonTokenType.StartArray or JsonTokenType.StartObject) reader.Skip();
         var end = (int)reader.BytesConsumed;
-        return Encoding.UTF8.GetString(json[start..end]);
+        return DisplayText.TruncateUtf8(json[start..end]);
     }
 
     private static JsonValueKind Kind(JsonTokenType token) => token switch

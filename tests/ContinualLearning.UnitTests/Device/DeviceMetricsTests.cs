@@ -13,7 +13,7 @@ public sealed partial class DeviceMetricsTests : IDisposable
     [
         "cl_predictions_total", "cl_samples_labelled_total", "cl_training_runs_total", "cl_training_seconds_total", "cl_promotions_total",
         "cl_drift_alarms_total", "cl_deltas_sent_total", "cl_deltas_dropped_total", "cl_releases_applied_total", "cl_releases_rejected_total",
-        "cl_requests_rejected_total", "cl_commands_refused_total", "cl_gc_collections_total", "cl_gc_allocated_bytes_total",
+        "cl_requests_rejected_total", "cl_commands_refused_total", "cl_payloads_oversize_total", "cl_samples_rate_limited_total", "cl_gc_collections_total", "cl_gc_allocated_bytes_total",
     ];
 
     private static readonly string[] Gauges =

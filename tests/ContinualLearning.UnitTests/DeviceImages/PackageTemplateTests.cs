@@ -31,6 +31,9 @@ public sealed class PackageTemplateTests
             Assert.NotNull(options.TransientStorePath);
             Assert.StartsWith("/run/" + unit["RuntimeDirectory"].Single() + "/", options.TransientStorePath, StringComparison.Ordinal);
             Assert.Equal(EngineChoice.Auto, options.Engine);
+            // The template's broker is a TLS port: a device installed from it must not talk plain MQTT to it.
+            Assert.Equal(8883, options.Broker.Port);
+            Assert.True(options.Broker.Tls, "the shipped device.json points at port 8883 and must set \"broker:tls\": true");
             Assert.False(options.Gpio.Enabled);
         }
         finally
