@@ -37,8 +37,11 @@ internal static class Program
         return Replay(target, args.Skip(1));
     }
 
-    private static int Replay(Action<byte[]> target, IEnumerable<string> files)
+    private static unsafe int Replay(Action<byte[]> target, IEnumerable<string> files)
     {
+        // The assemblies fuzz/run.sh instrumented write coverage to afl's shared map; outside afl give them a
+        // private one, so the same build replays its findings.
+        SharpFuzz.Common.Trace.SharedMem = (byte*)System.Runtime.InteropServices.NativeMemory.AllocZeroed(1 << 16);
         var failed = 0;
         foreach (var file in files)
         {

@@ -49,22 +49,21 @@ internal static class Reseal
     {
         var manifestPath = Path.Combine(directory, ModelManifest.ManifestFileName);
         if (!File.Exists(manifestPath)) return;
-        JsonObject? root;
         try
         {
-            root = JsonNode.Parse(File.ReadAllBytes(manifestPath)) as JsonObject;
+            // The node model parses lazily: its errors come from the indexers as well as from Parse.
+            if (JsonNode.Parse(File.ReadAllBytes(manifestPath)) is not JsonObject root || root["files"] is not JsonObject files) return;
+            foreach (var name in files.Select(kv => kv.Key).ToArray())
+            {
+                var path = Path.Combine(directory, name);
+                if (Path.GetFileName(name) != name || !File.Exists(path)) continue;
+                files[name] = Convert.ToHexStringLower(SHA256.HashData(File.ReadAllBytes(path)));
+            }
+            File.WriteAllText(manifestPath, root.ToJsonString());
         }
         catch (Exception e) when (e is JsonException or ArgumentException or InvalidOperationException)
         {
-            return; // not JSON, or JSON the node model refuses (duplicate keys): ModelManifest.Parse gets it unchanged
+            // Not JSON, or JSON the node model refuses (duplicate keys, unpaired surrogates): ModelManifest.Parse gets it unchanged.
         }
-        if (root?["files"] is not JsonObject files) return;
-        foreach (var name in files.Select(kv => kv.Key).ToArray())
-        {
-            var path = Path.Combine(directory, name);
-            if (Path.GetFileName(name) != name || !File.Exists(path)) continue;
-            files[name] = Convert.ToHexStringLower(SHA256.HashData(File.ReadAllBytes(path)));
-        }
-        File.WriteAllText(manifestPath, root.ToJsonString());
     }
 }

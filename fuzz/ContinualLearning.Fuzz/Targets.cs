@@ -24,14 +24,20 @@ internal static class Targets
         ["sample"] = MessageTargets.Sample,
     };
 
-    private static readonly DeltaDecodeOptions ForTheModel = new() { ExpectedTensors = FuzzModel.Head.Parameters().ToArray() };
-
     /// <summary>CLD1 delta payloads (the aggregator's input from every device), with the checksum trailer resealed.</summary>
     private static void Delta(byte[] input)
     {
         var payload = Reseal.Delta(input);
         DecodeDelta(payload, null);
-        DecodeDelta(payload, ForTheModel);
+        DecodeDelta(payload, ForTheModel.Options);
+    }
+
+    // Instrumented code may only run inside Fuzzer.OutOfProcess.Run, once sharpfuzz has mapped afl's coverage
+    // map (before that its pointer is null and the first branch faults): so nothing instrumented runs in a static
+    // initialiser of Targets, which Program touches first. This holder initialises on the first delta input.
+    private static class ForTheModel
+    {
+        public static readonly DeltaDecodeOptions Options = new() { ExpectedTensors = FuzzModel.Head.Parameters().ToArray() };
     }
 
     private static void DecodeDelta(byte[] payload, DeltaDecodeOptions? options)

@@ -44,6 +44,7 @@ public static class BundlePackager
     }
 
     /// <summary>Unpacks a container made by <see cref="Pack"/> into <paramref name="targetDirectory"/> (created if needed).</summary>
+    /// <exception cref="InvalidDataException">The container is not a tar of regular files that fit inside the target directory.</exception>
     public static void Extract(byte[] container, string targetDirectory)
     {
         ArgumentNullException.ThrowIfNull(container);
@@ -51,17 +52,38 @@ public static class BundlePackager
         Directory.CreateDirectory(root);
         using var ms = new MemoryStream(container, writable: false);
         using var tar = new TarReader(ms);
-        while (tar.GetNextEntry() is { } entry)
+        try
         {
-            if (entry.EntryType is not (TarEntryType.RegularFile or TarEntryType.V7RegularFile))
-                throw new InvalidDataException($"Bundle entry '{entry.Name}' is a {entry.EntryType}; bundles hold regular files only.");
-            var path = Path.GetFullPath(Path.Combine(root, entry.Name));
-            if (!path.StartsWith(root + Path.DirectorySeparatorChar, StringComparison.Ordinal))
-                throw new InvalidDataException($"Bundle entry '{entry.Name}' points outside the target directory; refusing to extract.");
-            Directory.CreateDirectory(Path.GetDirectoryName(path)!);
-            using var output = File.Create(path);
-            entry.DataStream?.CopyTo(output);
+            while (tar.GetNextEntry() is { } entry) ExtractEntry(entry, root);
         }
+        catch (Exception e) when (e is EndOfStreamException or FormatException or OverflowException)
+        {
+            // How TarReader reports a truncated container or a garbled numeric header field (found by fuzzing, docs/fuzzing.md).
+            throw new InvalidDataException($"Bundle container is not a valid tar: {e.Message}", e);
+        }
+    }
+
+    private static void ExtractEntry(TarEntry entry, string root)
+    {
+        if (entry.EntryType is not (TarEntryType.RegularFile or TarEntryType.V7RegularFile))
+            throw new InvalidDataException($"Bundle entry '{entry.Name}' is a {entry.EntryType}; bundles hold regular files only.");
+        // These cannot name a file: they threw ArgumentException (NUL) or UnauthorizedAccessException (trailing '/').
+        if (entry.Name.Length == 0 || entry.Name.Contains('\0', StringComparison.Ordinal) || entry.Name.EndsWith('/'))
+            throw new InvalidDataException($"Bundle entry '{entry.Name.Replace("\0", "\\0", StringComparison.Ordinal)}' is not a file name.");
+        var path = Path.GetFullPath(Path.Combine(root, entry.Name));
+        if (!path.StartsWith(root + Path.DirectorySeparatorChar, StringComparison.Ordinal))
+            throw new InvalidDataException($"Bundle entry '{entry.Name}' points outside the target directory; refusing to extract.");
+        // One entry's file where another needs a directory, or the reverse, threw IOException / UnauthorizedAccessException.
+        for (var dir = Path.GetDirectoryName(path); dir is not null && dir.Length > root.Length; dir = Path.GetDirectoryName(dir))
+        {
+            if (File.Exists(dir))
+                throw new InvalidDataException($"Bundle entry '{entry.Name}' needs a directory where an earlier entry is a file.");
+        }
+        if (Directory.Exists(path))
+            throw new InvalidDataException($"Bundle entry '{entry.Name}' is a file where an earlier entry made a directory.");
+        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+        using var output = File.Create(path);
+        entry.DataStream?.CopyTo(output);
     }
 
     /// <summary>Splits a container into chunks of <paramref name="chunkSize"/> bytes (the last may be shorter; an empty container is one empty chunk).</summary>
