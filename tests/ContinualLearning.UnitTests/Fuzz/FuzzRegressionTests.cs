@@ -68,6 +68,29 @@ public sealed class FuzzRegressionTests
     }
 
     [Fact]
+    public void Attack_bundle_container_declaring_a_huge_metadata_block_is_refused_before_allocating_it()
+    {
+        // A PAX header in a 4 KB container declared a 671 MB attribute block: TarReader rented a buffer that size
+        // before finding the bytes missing (OutOfMemoryException under the fuzz runs' 512 MiB heap limit).
+        var target = Directory.CreateTempSubdirectory("cl-fuzz-pax-").FullName;
+        try
+        {
+            foreach (var file in Regressions("bundle").Where(f => Path.GetFileName(f).StartsWith("pax-block-size-lie", StringComparison.Ordinal)))
+            {
+                var container = File.ReadAllBytes(file);
+                var before = GC.GetAllocatedBytesForCurrentThread();
+                Assert.Throws<InvalidDataException>(() => BundlePackager.Extract(container, Path.Combine(target, Path.GetFileNameWithoutExtension(file))));
+                var allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+                Assert.True(allocated < 16 << 20, $"{Path.GetFileName(file)}: extracting a {container.Length}-byte container allocated {allocated} bytes");
+            }
+        }
+        finally
+        {
+            Directory.Delete(target, recursive: true);
+        }
+    }
+
+    [Fact]
     public void Attack_release_whose_bundle_size_wraps_the_chunk_count_is_refused()
     {
         // 2^32 + 1 bytes in 1-byte chunks is 2^32 + 1 chunks; cast to int that was 1, so a release listing one chunk
