@@ -91,6 +91,32 @@ public sealed class FuzzRegressionTests
     }
 
     [Fact]
+    public void Attack_fleet_message_with_null_required_field_is_refused()
+    {
+        // `required` is met by an explicit null: {"deviceId":null} parsed into a DeviceStatus whose DeviceId was null,
+        // a NullReferenceException waiting in whichever handler read it first (and a release with "chunkSha256":null
+        // failed to serialise back).
+        var files = Regressions("fleetjson");
+        Assert.NotEmpty(files);
+        foreach (var file in files)
+        {
+            var json = File.ReadAllBytes(file);
+            var name = Path.GetFileName(file);
+            Action read = name.Split('-')[0] switch
+            {
+                "status" => () => FleetJson.ReadStatus(json),
+                "telemetry" => () => FleetJson.ReadTelemetry(json),
+                "command" => () => FleetJson.ReadCommand(json),
+                "reply" => () => FleetJson.ReadCommandReply(json),
+                "release" => () => FleetJson.ReadRelease(json),
+                _ => throw new InvalidOperationException($"{name}: name it <message kind>-<what>.json"),
+            };
+            var ex = Record.Exception(read);
+            Assert.True(ex is FleetMessageException, $"{name}: {ex?.GetType().Name ?? "accepted"}");
+        }
+    }
+
+    [Fact]
     public void Attack_release_whose_bundle_size_wraps_the_chunk_count_is_refused()
     {
         // 2^32 + 1 bytes in 1-byte chunks is 2^32 + 1 chunks; cast to int that was 1, so a release listing one chunk
