@@ -71,7 +71,9 @@ public static class BundlePackager
     {
         for (var offset = 0; offset + 512 <= container.Length; offset += 512)
         {
-            if (container[offset + 156] is not ((byte)'x' or (byte)'g' or (byte)'L' or (byte)'K')) continue;
+            // Type and "ustar" magic (PAX and GNU headers carry it) together: file data never passes for such a header.
+            if (container[offset + 156] is not ((byte)'x' or (byte)'g' or (byte)'L' or (byte)'K')
+                || !container.AsSpan(offset + 257, 5).SequenceEqual("ustar"u8)) continue;
             var field = container.AsSpan(offset + 124, 12);
             if ((field[0] & 0x80) != 0)
                 throw new InvalidDataException($"Bundle container: the metadata header at offset {offset} has a base-256 size; bundles never need one.");

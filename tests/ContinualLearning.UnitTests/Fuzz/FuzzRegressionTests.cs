@@ -117,6 +117,28 @@ public sealed class FuzzRegressionTests
     }
 
     [Fact]
+    public void A_bundle_whose_file_data_looks_like_a_metadata_header_still_extracts()
+    {
+        // The size check above must only read real headers: weights whose bytes put 'x' at a block's type offset
+        // and a high byte at its size offset are data, not a PAX header with a base-256 size.
+        var data = new byte[4096];
+        for (var i = 0; i < data.Length; i++) data[i] = (i % 512) switch { 156 => (byte)'x', 124 => 0x80, _ => (byte)'7' };
+        var source = Directory.CreateTempSubdirectory("cl-fuzz-src-").FullName;
+        var target = Directory.CreateTempSubdirectory("cl-fuzz-dst-").FullName;
+        try
+        {
+            File.WriteAllBytes(Path.Combine(source, "head.safetensors"), data);
+            BundlePackager.Extract(BundlePackager.Pack(source), target);
+            Assert.Equal(data, File.ReadAllBytes(Path.Combine(target, "head.safetensors")));
+        }
+        finally
+        {
+            Directory.Delete(source, recursive: true);
+            Directory.Delete(target, recursive: true);
+        }
+    }
+
+    [Fact]
     public void Attack_release_whose_bundle_size_wraps_the_chunk_count_is_refused()
     {
         // 2^32 + 1 bytes in 1-byte chunks is 2^32 + 1 chunks; cast to int that was 1, so a release listing one chunk
