@@ -57,9 +57,10 @@ public static class BundlePackager
         {
             while (tar.GetNextEntry() is { } entry) ExtractEntry(entry, root);
         }
-        catch (Exception e) when (e is EndOfStreamException or FormatException or OverflowException)
+        catch (Exception e) when (e is EndOfStreamException or FormatException or OverflowException or ArgumentOutOfRangeException)
         {
-            // How TarReader reports a truncated container or a garbled numeric header field (found by fuzzing, docs/fuzzing.md).
+            // How TarReader reports a truncated container, a garbled numeric header field, or a size / time out of
+            // range (found by fuzzing, docs/fuzzing.md).
             throw new InvalidDataException($"Bundle container is not a valid tar: {e.Message}", e);
         }
     }
