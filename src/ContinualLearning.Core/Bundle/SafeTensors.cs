@@ -184,6 +184,12 @@ public static class SafeTensors
             throw new BundleException(source, null,
                 $"header is not valid JSON (line {(e.LineNumber ?? 0) + 1}, byte {(e.BytePositionInLine ?? 0) + 1}): {e.Message}", e);
         }
+        catch (InvalidOperationException e)
+        {
+            // JsonDocument unescapes a string only when it is read: an unpaired "\ud800" escape in a name or
+            // metadata value surfaces here, not as a JsonException (found by fuzzing, docs/fuzzing.md).
+            throw new BundleException(source, null, $"header holds a string with an unpaired surrogate escape: {e.Message}", e);
+        }
 
         // Reference rule: sorted by offsets, the tensors tile the buffer exactly.
         entries.Sort((a, b) => a.Begin != b.Begin ? a.Begin.CompareTo(b.Begin) : a.End.CompareTo(b.End));
@@ -229,6 +235,8 @@ public static class SafeTensors
 
     private static Entry ParseEntry(string name, JsonElement info, int bufferLength, string source)
     {
+        if (name.Length == 0)
+            throw new BundleException(source, name, "a tensor name is empty; every tensor needs a name.");
         if (info.ValueKind != JsonValueKind.Object)
             throw new BundleException(source, name, $"tensor info must be an object with dtype, shape and data_offsets; got {info.ValueKind}.");
         if (!info.TryGetProperty("dtype", out var dtypeElement) || dtypeElement.ValueKind != JsonValueKind.String)

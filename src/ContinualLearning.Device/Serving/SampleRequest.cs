@@ -113,6 +113,12 @@ public sealed record SampleRequest(float[]? Features, IReadOnlyDictionary<string
         {
             throw new SampleRequestException($"The body is not valid JSON: {ex.Message}", null, null);
         }
+        catch (InvalidOperationException ex)
+        {
+            // The reader checks strings only when they are read (GetString, ValueTextEquals): invalid UTF-8 or an
+            // unpaired \uD800-style escape surfaces here, not as a JsonException (found by fuzzing, docs/fuzzing.md).
+            throw new SampleRequestException($"The body holds a string that is not valid UTF-8 or has an unpaired surrogate escape: {ex.Message}", null, null);
+        }
     }
 
     private static float[] ReadArray(ReadOnlySpan<byte> json, ref Utf8JsonReader reader)

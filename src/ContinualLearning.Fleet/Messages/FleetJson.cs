@@ -29,7 +29,10 @@ public sealed class FleetMessageException : Exception
 [JsonSourceGenerationOptions(
     PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase,
     DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
-    UseStringEnumConverter = true)]
+    UseStringEnumConverter = true,
+    // "deviceId": null satisfies `required` on its own; this makes a null in a non-nullable property a JsonException
+    // (so a FleetMessageException) instead of a message whose DeviceId is null (found by the fleetjson fuzz target).
+    RespectNullableAnnotations = true)]
 [JsonSerializable(typeof(DeviceStatus))]
 [JsonSerializable(typeof(Telemetry))]
 [JsonSerializable(typeof(Command))]

@@ -79,7 +79,11 @@ public static class ReleaseSigner
             return VerificationResult.Fail($"Release {release.ModelName} v{release.Version}: bundleSha256 '{release.BundleSha256}' is not 64 hex digits.");
         if (release.ChunkSize <= 0 || release.ChunkCount <= 0 || release.BundleSize < 0)
             return VerificationResult.Fail($"Release {release.ModelName} v{release.Version}: chunk size {release.ChunkSize}, chunk count {release.ChunkCount} and bundle size {release.BundleSize} must be positive.");
-        var expectedCount = (int)Math.Max(1, (release.BundleSize + release.ChunkSize - 1) / release.ChunkSize);
+        // The assembler holds the bundle in one array; and with a size beyond that, the count below could wrap.
+        if (release.BundleSize > Array.MaxLength)
+            return VerificationResult.Fail($"Release {release.ModelName} v{release.Version}: bundle size {release.BundleSize} is over the {Array.MaxLength}-byte limit of one bundle.");
+        // In long: a size of 2^32 + 1 in 1-byte chunks once passed as "1 chunk" through an int cast.
+        var expectedCount = Math.Max(1, (release.BundleSize + release.ChunkSize - 1) / release.ChunkSize);
         if (release.ChunkCount != expectedCount)
             return VerificationResult.Fail($"Release {release.ModelName} v{release.Version}: {release.BundleSize} bytes in chunks of {release.ChunkSize} need {expectedCount} chunks, the release says {release.ChunkCount}.");
         if (release.ChunkSha256 is null || release.ChunkSha256.Count != release.ChunkCount)

@@ -1,0 +1,134 @@
+using System.Buffers.Binary;
+using System.Text;
+using ContinualLearning.Bundle;
+using ContinualLearning.Deltas;
+using ContinualLearning.Fleet.Messages;
+using ContinualLearning.Fleet.Signing;
+using ContinualLearning.Tensors;
+using ContinualLearning.Training;
+
+namespace ContinualLearning.Fuzz;
+
+/// <summary>
+/// The seed corpus: small valid inputs made by the encoders themselves, plus edge cases (empty tensors, sparse
+/// and quantised values, unicode escapes, optional fields absent). Regenerate after a format change with
+/// <c>ContinualLearning.Fuzz seed fuzz/corpus</c>.
+/// </summary>
+internal static class Seeds
+{
+    private static readonly DateTimeOffset Time = new(2025, 1, 1, 0, 0, 0, TimeSpan.Zero);
+
+    public static void WriteAll(string root)
+    {
+        Write(root, "delta", DeltaSeeds());
+        Write(root, "manifest", ManifestSeeds());
+        Write(root, "safetensors", SafeTensorsSeeds());
+        Write(root, "bundle", [("bundle.tar", FuzzModel.Container)]);
+        Write(root, "chunk", ChunkSeeds());
+        Write(root, "fleetjson", FleetJsonSeeds());
+        Write(root, "sample", SampleSeeds());
+    }
+
+    private static void Write(string root, string target, IEnumerable<(string Name, byte[] Bytes)> seeds)
+    {
+        var directory = Path.Combine(root, target);
+        Directory.CreateDirectory(directory);
+        foreach (var (name, bytes) in seeds) File.WriteAllBytes(Path.Combine(directory, name), bytes);
+    }
+
+    private static IEnumerable<(string, byte[])> DeltaSeeds()
+    {
+        var weights = HeadInitializer.Initialize(FuzzModel.Head, seed: 2);
+        var dense = weights.Select(w => new TensorDelta(w.Name, w.Shape, DeltaEncoding.Float32, 1f, null, w.Data)).ToArray();
+        yield return ("dense-fp32.cld1", DeltaCodec.Encode(Delta(dense, new Dictionary<string, double> { ["accuracy"] = 0.9, ["loss"] = 0.3 })));
+        var int8 = weights.Select(w => new TensorDelta(w.Name, w.Shape, DeltaEncoding.Int8, 0.01f, null, w.Data.Select(v => MathF.Round(v * 100) / 100).ToArray())).ToArray();
+        yield return ("dense-int8.cld1", DeltaCodec.Encode(Delta(int8, null)));
+        var sparse = weights.Select(w => new TensorDelta(w.Name, w.Shape, DeltaEncoding.Float16, 0.5f, [0, 1], [0.5f, -1f])).ToArray();
+        yield return ("sparse-fp16.cld1", DeltaCodec.Encode(Delta(sparse, null)));
+        var empty = weights.Select(w => new TensorDelta(w.Name, w.Shape, DeltaEncoding.Int8, 0f, [], [])).ToArray();
+        yield return ("sparse-empty.cld1", DeltaCodec.Encode(Delta(empty, null)));
+        yield return ("no-tensors.cld1", DeltaCodec.Encode(Delta([], null)));
+        yield return ("scalar.cld1", DeltaCodec.Encode(Delta([new TensorDelta("s", [], DeltaEncoding.Float32, 1f, null, [1f])], null)));
+    }
+
+    private static WeightDelta Delta(TensorDelta[] tensors, Dictionary<string, double>? metrics) =>
+        new(new DeltaHeader(FuzzModel.Name, FuzzModel.Version, "dev-1", new Guid("0f8fad5b-d9cb-469f-a165-70867728950e"), 100, metrics ?? [], Time), tensors);
+
+    private static IEnumerable<(string, byte[])> ManifestSeeds()
+    {
+        var m = FuzzModel.Manifest with { Files = new SortedDictionary<string, string>(StringComparer.Ordinal) { [ModelManifest.HeadFileName] = new string('a', 64) } };
+        yield return ("classification.json", m.ToJsonBytes());
+        yield return ("signed-compact.json", (m with { ParentVersion = "0.9.0-rc.1", Signature = "c2lnbmF0dXJl" }).CanonicalBytesForSigning());
+        var regression = m with
+        {
+            Task = TaskSpec.Regression("y"),
+            Head = new HeadSpec([16, 1], LossKind.MeanSquaredError, Activation.None),
+            InputSchema = new InputSchema([new FeatureSpec("x\u00e9", 0f, 1f)], EmbeddingSize: 16),
+            Training = new TrainingDefaults { Options = new TrainingOptions { Optimizer = OptimizerKind.Adam } },
+        };
+        yield return ("regression-embedding.json", regression.ToJsonBytes());
+    }
+
+    private static IEnumerable<(string, byte[])> SafeTensorsSeeds()
+    {
+        var weights = HeadInitializer.Initialize(FuzzModel.Head, seed: 3);
+        yield return ("head.safetensors", SafeTensors.Write(weights));
+        yield return ("metadata.safetensors", SafeTensors.Write([new NamedTensor("w\u00e9", [2], [1f, -2f])], new Dictionary<string, string> { ["format"] = "pt", ["k\"ey"] = "v\\alue" }));
+        yield return ("empty.safetensors", SafeTensors.Write([]));
+        yield return ("f16-bf16.safetensors", Raw("{\"a\":{\"dtype\":\"F16\",\"shape\":[2],\"data_offsets\":[0,4]},\"b\":{\"dtype\":\"BF16\",\"shape\":[1,2],\"data_offsets\":[4,8]},\"z\":{\"dtype\":\"F32\",\"shape\":[0],\"data_offsets\":[8,8]}}",
+            [0x00, 0x3C, 0x00, 0xC0, 0x80, 0x3F, 0x00, 0x40]));
+    }
+
+    private static byte[] Raw(string header, byte[] buffer)
+    {
+        var json = Encoding.UTF8.GetBytes(header);
+        var bytes = new byte[8 + json.Length + buffer.Length];
+        BinaryPrimitives.WriteUInt64LittleEndian(bytes, (ulong)json.Length);
+        json.CopyTo(bytes, 8);
+        buffer.CopyTo(bytes, 8 + json.Length);
+        return bytes;
+    }
+
+    private static IEnumerable<(string, byte[])> ChunkSeeds()
+    {
+        var chunks = BundlePackager.Split(FuzzModel.Container, FuzzModel.Name, FuzzModel.Version, FuzzModel.ChunkSize).Select(c => c.Encode()).ToArray();
+        yield return ("all-chunks.bin", chunks.SelectMany(c => c).ToArray());
+        yield return ("all-chunks-reversed.bin", chunks.Reverse().SelectMany(c => c).ToArray());
+        yield return ("first-chunk.bin", chunks[0]);
+        yield return ("foreign-chunk.bin", new BundleChunk("other", "2.0.0", 0, 1, [1, 2, 3]).Encode());
+    }
+
+    private static IEnumerable<(string, byte[])> FleetJsonSeeds()
+    {
+        yield return ("status.json", FleetJson.Serialize(new DeviceStatus
+        {
+            DeviceId = "dev-1", State = DeviceState.Online, Timestamp = Time, ModelName = FuzzModel.Name, ModelVersion = FuzzModel.Version,
+            BaseVersion = FuzzModel.Version, Engine = "managed", Cohort = "canary", SamplesSeen = 10, SamplesStored = 5, TrainingRuns = 1, DeltasSent = 1,
+        }));
+        yield return ("telemetry.json", FleetJson.Serialize(new Telemetry
+        {
+            DeviceId = "dev-1", Timestamp = Time, ModelVersion = FuzzModel.Version, Accuracy = 0.93, AccuracyWindow = 200, Drift = DriftState.Warning,
+            DriftDetector = "adwin", CpuPercent = 12.5, MemoryBytes = 1 << 20, StoreBytes = 4096, TrainSeconds = 0.25, Extra = new Dictionary<string, double> { ["x"] = 1e-3 },
+        }));
+        yield return ("command.json", FleetJson.Serialize(new Command
+        {
+            CommandId = "c-1", Kind = CommandKind.SetConfig, Args = new Dictionary<string, string> { ["key"] = "Training.BatchSize", ["value"] = "32" }, IssuedAt = Time, ExpiresAt = Time.AddMinutes(5),
+        }));
+        yield return ("reply.json", FleetJson.Serialize(new CommandReply
+        {
+            CommandId = "c-1", DeviceId = "dev-1", Ok = false, Message = "refused \u00e9", Data = new Dictionary<string, string> { ["reason"] = "paused" }, Timestamp = Time,
+        }));
+        yield return ("release.json", FleetJson.Serialize(FuzzModel.SignedRelease(ReleaseKeys.Generate()) with { Signature = "AAAA" }));
+        yield return ("minimal-status.json", "{\"v\":1,\"deviceId\":\"d\",\"state\":\"offline\"}"u8.ToArray());
+    }
+
+    private static IEnumerable<(string, byte[])> SampleSeeds()
+    {
+        yield return ("array.json", "{\"features\":[1.5,-2,3e2]}"u8.ToArray());
+        yield return ("named.json", "{\"features\":{\"f1\":1,\"f2\":2.5,\"f3\":-0.0}}"u8.ToArray());
+        yield return ("labelled.json", "{\"features\":[1,2,3],\"label\":\"UP\"}"u8.ToArray());
+        yield return ("label-index.json", "{\"features\":[1,2,3],\"label\":1,\"extra\":{\"a\":[null,true]}}"u8.ToArray());
+        yield return ("sample-id.json", "{\"sampleId\":\"123\",\"label\":\"D\\u004fWN\"}"u8.ToArray());
+        yield return ("sample-id-number.json", "{\"sampleId\":9007199254740993,\"label\":\"UP\"}"u8.ToArray());
+    }
+}
