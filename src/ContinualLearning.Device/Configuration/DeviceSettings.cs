@@ -55,6 +55,8 @@ internal sealed class DeviceSettings
     public LoggingSettings Logging { get; set; } = new();
 
     public CommandsSettings Commands { get; set; } = new();
+
+    public LimitsSettings Limits { get; set; } = new();
 }
 
 /// <summary><c>commands:*</c>.</summary>
@@ -66,7 +68,6 @@ internal sealed class CommandsSettings
     public string? MaxLifetimeSeconds { get; set; }
 
     public string? ClockSkewSeconds { get; set; }
-    public LimitsSettings Limits { get; set; } = new();
 }
 
 /// <summary><c>broker:*</c>.</summary>

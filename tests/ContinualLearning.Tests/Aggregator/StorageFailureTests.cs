@@ -68,7 +68,7 @@ public sealed partial class StorageFailureTests : IDisposable
             {
                 try
                 {
-                    ledger.TryAccept("filler", new PendingDelta(Guid.NewGuid().ToString("D"), "filler", "0", 1, DateTimeOffset.UnixEpoch, new byte[size]));
+                    ledger.Admit("filler", new PendingDelta(Guid.NewGuid().ToString("D"), "filler", "0", 1, DateTimeOffset.UnixEpoch, new byte[size]), new PendingLimits(int.MaxValue, int.MaxValue));
                     failedInARow = 0;
                 }
                 catch (SqliteException ex) when (ex.SqliteErrorCode == 13)
