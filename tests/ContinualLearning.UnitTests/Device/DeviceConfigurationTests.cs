@@ -180,7 +180,7 @@ public sealed class DeviceConfigurationTests : IDisposable
         "cohort-bad" => o with { Cohort = "$all" },
         "broker-host" => o with { Broker = o.Broker with { Host = " " } },
         "broker-port" => o with { Broker = o.Broker with { Port = 0 } },
-        "broker-ca" => o with { Broker = o.Broker with { TlsCaFile = Path.Combine(_dir, "no-ca.pem") } },
+        "broker-ca" => o with { Broker = o.Broker with { Tls = true, TlsCaFile = Path.Combine(_dir, "no-ca.pem") } },
         "broker-password" => o with { Broker = o.Broker with { Password = "secret" } },
         "key-empty" => o with { FleetPublicKeyPath = "" },
         "key-missing" => o with { FleetPublicKeyPath = Path.Combine(_dir, "missing.pub") },
