@@ -19,7 +19,8 @@ public sealed class SharedSubscriptionTests : IDisposable
         const string fleet = "share";
         const int devices = 60;
         // K = 7 makes ~8 releases from 60 deltas all based on 1.0.0: lift the staleness bound so none is refused for that.
-        static AggregatorOptions Configure(AggregatorOptions o) => o with { Aggregation = o.Aggregation with { BufferSize = 7 }, Validation = o.Validation with { MaxStaleness = 100 } };
+        // MinDevices = 1: the last forced round of an instance may hold a single delta, which must still be aggregated.
+        static AggregatorOptions Configure(AggregatorOptions o) => o with { Aggregation = o.Aggregation with { BufferSize = 7, MinDevices = 1 }, Validation = o.Validation with { MaxStaleness = 100 } };
         await using var a = new AggregatorService(_kit.Options(broker.Port, fleet, "agg-a", Configure));
         await using var b = new AggregatorService(_kit.Options(broker.Port, fleet, "agg-b", Configure));
         await a.StartAsync();
