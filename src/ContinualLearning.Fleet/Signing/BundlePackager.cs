@@ -67,35 +67,43 @@ public static class BundlePackager
 
     // TarReader reads a PAX attribute block or a GNU long name into one buffer sized by its header before it checks
     // that the container holds that many bytes: a 4 KB container declaring a 671 MB block allocated 671 MB (found by
-    // fuzzing). Every header TarReader can meet starts on a 512-byte boundary, so each such block is checked here first.
+    // fuzzing). So the headers are walked here first, at exactly the offsets TarReader reads them (each header is
+    // followed by its data rounded up to 512 bytes), whatever magic they carry, and a size the container cannot hold is
+    // refused before TarReader sees it. A header whose size field is not octal ends the walk: TarReader refuses it.
     private static void CheckMetadataBlockSizes(byte[] container)
     {
-        for (var offset = 0; offset + 512 <= container.Length; offset += 512)
+        long offset = 0;
+        while (offset + 512 <= container.Length)
         {
-            // Type and "ustar" magic (PAX and GNU headers carry it) together: file data never passes for such a header.
-            if (container[offset + 156] is not ((byte)'x' or (byte)'g' or (byte)'L' or (byte)'K')
-                || !container.AsSpan(offset + 257, 5).SequenceEqual("ustar"u8)) continue;
-            var field = container.AsSpan(offset + 124, 12);
-            if ((field[0] & 0x80) != 0)
-                throw new InvalidDataException($"Bundle container: the metadata header at offset {offset} has a base-256 size; bundles never need one.");
-            long size = 0;
-            var digits = 0;
-            foreach (var b in field)
-            {
-                if (b is >= (byte)'0' and <= (byte)'7')
-                {
-                    size = (size * 8) + (b - '0');
-                    digits++;
-                }
-                else if (b is not (0 or (byte)' ') || digits > 0)
-                {
-                    break;
-                }
-            }
+            var header = container.AsSpan((int)offset, 512);
+            if (!header.ContainsAnyExcept((byte)0)) return; // end-of-archive block
+            if ((header[124] & 0x80) != 0)
+                throw new InvalidDataException($"Bundle container: the header at offset {offset} has a base-256 size; bundles never need one.");
+            if (ParseOctal(header.Slice(124, 12)) is not { } size) return;
             var remaining = container.Length - offset - 512;
-            if (digits > 0 && size > remaining)
-                throw new InvalidDataException($"Bundle container: the metadata header at offset {offset} declares {size} bytes but only {remaining} follow (truncated or forged).");
+            if (size > remaining)
+                throw new InvalidDataException($"Bundle container: the header at offset {offset} declares {size} bytes but only {remaining} follow (truncated or forged).");
+            offset += 512 + ((size + 511) / 512 * 512);
         }
+    }
+
+    private static long? ParseOctal(ReadOnlySpan<byte> field)
+    {
+        long size = 0;
+        var digits = 0;
+        foreach (var b in field)
+        {
+            if (b is >= (byte)'0' and <= (byte)'7')
+            {
+                size = (size * 8) + (b - '0');
+                digits++;
+            }
+            else if (b is not (0 or (byte)' ') || digits > 0)
+            {
+                break;
+            }
+        }
+        return digits > 0 ? size : null;
     }
 
     private static void ExtractEntry(TarEntry entry, string root)
