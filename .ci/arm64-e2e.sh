@@ -156,7 +156,7 @@ x64 selfcheck kit --out "$work/kit" --backbone 16 > /dev/null
 mkdir -p "$work/registry"
 x64 model publish "$work/kit/bundle" --registry "$work/registry" > "$work/seed.txt" 2>&1 \
   || { cat "$work/seed.txt" >&2; echo "seeding the registry with the kit bundle failed" >&2; exit 1; }
-# K=1: the first accepted delta triggers an aggregation. No canary: the new version is released to all at once, so the
+# K=1 and minDevices 1 (one emulated device): the first accepted delta triggers an aggregation. No canary: the new version is released to all at once, so the
 # check does not wait for telemetry. No shared subscription: the x64 receiver below listens on the same delta topic.
 cat > "$work/aggregator.json" <<JSON
 {
@@ -166,7 +166,7 @@ cat > "$work/aggregator.json" <<JSON
   "tls": true, "tlsCaFile": "$pki/ca/ca.crt",
   "tlsCertFile": "$(ls "$pki"/aggregator/*.crt | grep -v '/ca.crt$')", "tlsKeyFile": "$(ls "$pki"/aggregator/*.key)",
   "sharedSubscription": false,
-  "aggregation": { "bufferSize": 1, "minDeltas": 1, "strategy": "fed-avg" },
+  "aggregation": { "bufferSize": 1, "minDeltas": 1, "minDevices": 1, "strategy": "fed-avg" },
   "rollout": { "canary": false }
 }
 JSON

@@ -34,7 +34,9 @@ internal sealed partial class RolloutCoordinator(
         if (outcome is ReportOutcome.OutOfRange or ReportOutcome.UnknownDevice && Interlocked.Increment(ref _loggedIgnored) <= LoggedIgnoredReports)
         {
             var id = report.DeviceId.Length <= LoggedIdLength ? report.DeviceId : report.DeviceId[..LoggedIdLength] + "…";
-            LogIgnoredReport(logger, id, report.Accuracy, outcome.Value);
+            // An accuracy outside [0, 1] is forged or broken: a warning. A device the registry does not know yet is normal
+            // in an honest fleet (it has sent no delta so far), so it is only visible at debug level.
+            LogIgnoredReport(logger, outcome == ReportOutcome.OutOfRange ? LogLevel.Warning : LogLevel.Debug, id, report.Accuracy, outcome.Value);
         }
     }
 
@@ -137,8 +139,8 @@ internal sealed partial class RolloutCoordinator(
         return new CanaryWatch(candidate, control, canary, started, _known.IsKnown);
     }
 
-    [LoggerMessage(EventId = 305, Level = LogLevel.Warning, Message = "Ignoring a canary accuracy report from {Device} (accuracy {Accuracy}): {Outcome}")]
-    private static partial void LogIgnoredReport(ILogger logger, string device, double accuracy, ReportOutcome outcome);
+    [LoggerMessage(EventId = 305, Message = "Ignoring a canary accuracy report from {Device} (accuracy {Accuracy}): {Outcome}")]
+    private static partial void LogIgnoredReport(ILogger logger, LogLevel level, string device, double accuracy, ReportOutcome outcome);
 
     [LoggerMessage(EventId = 300, Level = LogLevel.Information, Message = "Released {Model} {Version} to all ({Why})")]
     private static partial void LogReleased(ILogger logger, string model, string version, string why);
