@@ -3,6 +3,7 @@ using ContinualLearning.Fleet;
 using ContinualLearning.Fleet.Client;
 using ContinualLearning.Fleet.Messages;
 using ContinualLearning.Fleet.Topics;
+using ContinualLearning.Text;
 using Microsoft.Extensions.Logging;
 
 namespace ContinualLearning.Aggregator;
@@ -178,7 +179,7 @@ internal sealed partial class FleetInbox : IAsyncDisposable
         LogOversized(_logger, kind, shown, length, cap);
     }
 
-    private static string Shorten(string text) => text.Length <= LoggedTopicLength ? text : string.Concat(text.AsSpan(0, LoggedTopicLength), "…");
+    private static string Shorten(string text) => DisplayText.Truncate(text, LoggedTopicLength);
 
     [LoggerMessage(EventId = 500, Level = LogLevel.Warning, Message = "Ignoring telemetry from {Device}: {Error}")]
     private static partial void LogBadTelemetry(ILogger logger, string device, string error);

@@ -1,3 +1,5 @@
+using ContinualLearning.Rates;
+
 namespace ContinualLearning.Aggregator.Registry;
 
 /// <summary>
@@ -12,8 +14,8 @@ internal sealed class RejectionThrottle(int burst, double perMinute, TimeProvide
 
     private const int FleetFactor = 10;
 
-    private readonly Dictionary<string, Bucket> _devices = new(StringComparer.Ordinal);
-    private Bucket _fleet = new(burst * FleetFactor, time.GetTimestamp());
+    private readonly Dictionary<string, TokenBucketState> _devices = new(StringComparer.Ordinal);
+    private TokenBucketState _fleet = TokenBucketState.Full(burst * FleetFactor, time.GetTimestamp());
 
     /// <summary>True when a rejection of <paramref name="deviceId"/> may be recorded now (and takes its token).</summary>
     public bool TryTake(string? deviceId)
@@ -23,24 +25,18 @@ internal sealed class RejectionThrottle(int burst, double perMinute, TimeProvide
         if (!_devices.TryGetValue(key, out var device))
         {
             if (_devices.Count >= MaxDevices) _devices.Clear();
-            device = new Bucket(burst, now);
+            device = TokenBucketState.Full(burst, now);
         }
-        device = device.Refill(now, burst, perMinute, time);
-        var fleet = _fleet.Refill(now, burst * FleetFactor, perMinute * FleetFactor, time);
-        var allowed = device.Tokens >= 1 && fleet.Tokens >= 1;
+        device = device.Refill(now, burst, perMinute / 60, time);
+        var fleet = _fleet.Refill(now, burst * FleetFactor, perMinute * FleetFactor / 60, time);
+        var allowed = device.HasToken && fleet.HasToken;
         if (allowed)
         {
-            device = device with { Tokens = device.Tokens - 1 };
-            fleet = fleet with { Tokens = fleet.Tokens - 1 };
+            device = device.Take();
+            fleet = fleet.Take();
         }
         _devices[key] = device;
         _fleet = fleet;
         return allowed;
-    }
-
-    private readonly record struct Bucket(double Tokens, long At)
-    {
-        public Bucket Refill(long now, int capacity, double perMinute, TimeProvider time) =>
-            new(Math.Min(capacity, Tokens + (time.GetElapsedTime(At, now).TotalMinutes * perMinute)), now);
     }
 }

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using ContinualLearning.Aggregator.Registry;
+using ContinualLearning.Text;
 using Microsoft.Extensions.Logging;
 
 namespace ContinualLearning.Aggregator.Rollout;
@@ -33,7 +34,7 @@ internal sealed partial class RolloutCoordinator(
         var outcome = _watch?.Add(report);
         if (outcome is ReportOutcome.OutOfRange or ReportOutcome.UnknownDevice && Interlocked.Increment(ref _loggedIgnored) <= LoggedIgnoredReports)
         {
-            var id = report.DeviceId.Length <= LoggedIdLength ? report.DeviceId : report.DeviceId[..LoggedIdLength] + "…";
+            var id = DisplayText.Truncate(report.DeviceId, LoggedIdLength);
             // An accuracy outside [0, 1] is forged or broken: a warning. A device the registry does not know yet is normal
             // in an honest fleet (it has sent no delta so far), so it is only visible at debug level.
             LogIgnoredReport(logger, outcome == ReportOutcome.OutOfRange ? LogLevel.Warning : LogLevel.Debug, id, report.Accuracy, outcome.Value);

@@ -1,3 +1,5 @@
+using ContinualLearning.Rates;
+
 namespace ContinualLearning.Device.Serving;
 
 /// <summary>
@@ -10,8 +12,7 @@ internal sealed class TokenBucket
     private readonly double _ratePerSecond;
     private readonly double _capacity;
     private readonly TimeProvider _time;
-    private double _tokens;
-    private long _refilledAt;
+    private TokenBucketState _state;
 
     public TokenBucket(double ratePerSecond, int capacity, TimeProvider time)
     {
@@ -20,8 +21,7 @@ internal sealed class TokenBucket
         _ratePerSecond = ratePerSecond;
         _capacity = capacity;
         _time = time;
-        _tokens = capacity;
-        _refilledAt = time.GetTimestamp();
+        _state = TokenBucketState.Full(capacity, time.GetTimestamp());
     }
 
     /// <summary>Takes a token when one is left; false means over the rate.</summary>
@@ -29,12 +29,9 @@ internal sealed class TokenBucket
     {
         lock (_lock)
         {
-            var now = _time.GetTimestamp();
-            _tokens = Math.Min(_capacity, _tokens + _time.GetElapsedTime(_refilledAt, now).TotalSeconds * _ratePerSecond);
-            _refilledAt = now;
-            if (_tokens < 1) return false;
-            _tokens -= 1;
-            return true;
+            var state = _state.Refill(_time.GetTimestamp(), _capacity, _ratePerSecond, _time);
+            _state = state.HasToken ? state.Take() : state;
+            return state.HasToken;
         }
     }
 }

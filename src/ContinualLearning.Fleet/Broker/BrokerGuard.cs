@@ -3,6 +3,7 @@ using System.Net.Security;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using ContinualLearning.Fleet.Identity;
+using ContinualLearning.Text;
 using Microsoft.Extensions.Logging;
 using MQTTnet.Protocol;
 using MQTTnet.Server;
@@ -150,15 +151,8 @@ internal sealed partial class BrokerGuard
         LogHandshakeFailed(_logger, reason);
     }
 
-    /// <summary>Strings a client chose (topics, client ids, subjects) are logged at most this long, control characters replaced.</summary>
-    internal static string Shorten(string value)
-    {
-        var text = value.Length <= LoggedLength ? value : $"{value[..LoggedLength]}…({value.Length} chars)";
-        return string.Create(text.Length, text, (span, source) =>
-        {
-            for (var i = 0; i < span.Length; i++) span[i] = char.IsControl(source[i]) ? '?' : source[i];
-        });
-    }
+    /// <summary>Strings a client chose (topics, client ids, subjects) are logged at most this long, control characters escaped.</summary>
+    internal static string Shorten(string value) => DisplayText.Truncate(value, LoggedLength);
 
     private static string Name(FleetIdentity? who, string clientId) => who?.Username ?? $"unknown client '{Shorten(clientId)}'";
 

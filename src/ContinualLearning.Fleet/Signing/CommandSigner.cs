@@ -1,5 +1,6 @@
 using System.Security.Cryptography;
 using ContinualLearning.Fleet.Messages;
+using ContinualLearning.Text;
 
 namespace ContinualLearning.Fleet.Signing;
 
@@ -133,5 +134,5 @@ public static class CommandSigner
 
     private static CommandVerification Refuse(CommandRefusal refusal, string reason) => new(refusal, reason);
 
-    private static string Short(string? value) => value is null ? "(none)" : value.Length <= 40 ? value : value[..40] + "…";
+    private static string Short(string? value) => DisplayText.Truncate(value, 40) ?? "(none)";
 }
