@@ -13,6 +13,11 @@ namespace ContinualLearning.Deltas;
 /// <param name="SampleCount">Samples the device trained on; the aggregation weight.</param>
 /// <param name="Metrics">Small map of device-side metrics (e.g. "accuracy", "loss").</param>
 /// <param name="CreatedAt">When the device produced the delta (millisecond precision on the wire).</param>
+/// <param name="Labels">
+/// Class-incremental heads: the device's label names in output-row order when they differ from the base release's
+/// (the device learned classes the release lacks); null when the device uses the release's labels unchanged.
+/// The aggregator aligns output rows by label name.
+/// </param>
 public sealed record DeltaHeader(
     string ModelName,
     string BaseVersion,
@@ -20,7 +25,8 @@ public sealed record DeltaHeader(
     Guid DeltaId,
     long SampleCount,
     IReadOnlyDictionary<string, double> Metrics,
-    DateTimeOffset CreatedAt);
+    DateTimeOffset CreatedAt,
+    IReadOnlyList<string>? Labels = null);
 
 /// <summary>
 /// The (possibly sparse) change of one tensor. <see cref="Values"/> hold exactly the values the wire carries
