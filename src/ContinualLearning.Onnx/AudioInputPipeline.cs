@@ -152,6 +152,7 @@ internal sealed class AudioInputPipeline : IInputPipeline
             AffineStageSpec a => Affine(x, a),
             WindowStageSpec w => Window(x, w),
             PoolStageSpec p => Pool(x, p.Mode),
+            StandardizeStageSpec z => Standardize(x, z),
             _ => throw new InvalidOperationException($"Stage {index} ({spec.GetType().Name}) is not supported by this runtime."),
         };
 
@@ -184,6 +185,16 @@ internal sealed class AudioInputPipeline : IInputPipeline
             for (var k = 0; k < windows; k++)
                 Array.Copy(x.Data, k * w.Stride * bins, result, k * size, size);
             return new Tensor(result, [windows, w.Size, bins]);
+        }
+
+        private Tensor Standardize(Tensor x, StandardizeStageSpec z)
+        {
+            var d = z.Mean.Count;
+            if (x.ItemSize != d)
+                throw new InvalidOperationException($"Stage {index} (standardize) has {d} means but its input rows have {x.ItemSize} floats; give one mean and std per dimension.");
+            var data = x.Data;
+            for (var i = 0; i < data.Length; i++) data[i] = (data[i] - z.Mean[i % d]) / z.Std[i % d];
+            return x;
         }
 
         private static Tensor Pool(Tensor x, PoolMode mode)

@@ -23,6 +23,12 @@ public sealed record SpeechBundleOptions
     /// <summary>How the window embeddings of a clip are pooled (head input 96, or 192 for mean+max).</summary>
     public PoolMode Pool { get; init; } = PoolMode.MeanMax;
 
+    /// <summary>
+    /// Per-dimension statistics of the pooled embedding (e.g. measured on the training clips), added as a final
+    /// "standardize" stage; null leaves the embedding as pooled. Head weights trained on standardised embeddings need it.
+    /// </summary>
+    public StandardizeStageSpec? Standardize { get; init; }
+
     /// <summary>Trained head weights (state_dict names), or null for a fresh initialisation with <see cref="Seed"/>.</summary>
     public IReadOnlyList<NamedTensor>? HeadWeights { get; init; }
 
@@ -66,7 +72,7 @@ public static class SpeechBundleBuilder
             {
                 Kind = InputKind.Audio,
                 Audio = options.Audio ?? SpeechModels.Audio,
-                Stages = SpeechModels.Stages(options.Pool),
+                Stages = options.Standardize is { } z ? [.. SpeechModels.Stages(options.Pool), z] : SpeechModels.Stages(options.Pool),
             },
             Task = TaskSpec.Classification(options.LabelNames),
             Head = new HeadSpec([embedding, .. options.HiddenSizes, options.LabelNames.Count], LossKind.SoftmaxCrossEntropy),

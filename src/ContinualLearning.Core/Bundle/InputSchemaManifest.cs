@@ -19,7 +19,7 @@ internal static class InputSchemaManifest
     private static readonly (PoolMode Value, string Name)[] PoolModes =
         [(PoolMode.Mean, "mean"), (PoolMode.Max, "max"), (PoolMode.MeanMax, "meanMax")];
 
-    private static readonly string[] Ops = ["onnx", "affine", "window", "pool"];
+    private static readonly string[] Ops = ["onnx", "affine", "window", "pool", "standardize"];
 
     public static string KindName(InputKind kind) => Kinds.First(k => k.Value == kind).Name;
 
@@ -156,10 +156,30 @@ internal static class InputSchemaManifest
                     if (!Enum.IsDefined(pool.Mode))
                         fail($"{at}.mode", $"{(int)pool.Mode} is not one of {string.Join(", ", PoolModes.Select(m => m.Name))}.");
                     break;
+                case StandardizeStageSpec z:
+                    ValidateStandardize(z, at, i == schema.Stages.Count - 1 ? schema.EmbeddingSize : null, fail);
+                    break;
                 case null:
                     fail(at, "is null; expected an object with \"op\".");
                     break;
             }
+        }
+    }
+
+    private static void ValidateStandardize(StandardizeStageSpec z, string at, int? outputWidth, Action<string, string> fail)
+    {
+        if (z.Mean is null || z.Mean.Count == 0)
+            fail($"{at}.mean", "missing or empty; give one mean per dimension of the stage's input.");
+        if (z.Std is null || z.Std.Count != z.Mean!.Count)
+            fail($"{at}.std", $"has {z.Std?.Count ?? 0} values but mean has {z.Mean!.Count}; give one standard deviation per dimension.");
+        if (outputWidth is { } width && width != z.Mean!.Count)
+            fail($"{at}.mean", $"has {z.Mean.Count} values but inputSchema.embeddingSize is {width}; the last stage's width is the head input.");
+        for (var j = 0; j < z.Mean!.Count; j++)
+        {
+            if (!float.IsFinite(z.Mean[j]))
+                fail($"{at}.mean[{j}]", $"{ModelManifest.Format(z.Mean[j])} is not a finite number.");
+            if (!float.IsFinite(z.Std![j]) || z.Std[j] <= 0)
+                fail($"{at}.std[{j}]", $"{ModelManifest.Format(z.Std[j])} must be a finite number > 0 (use 1 for a dimension that needs no scaling).");
         }
     }
 
@@ -173,10 +193,11 @@ internal static class InputSchemaManifest
             "affine" => ["scale", "offset"],
             "window" => ["size", "stride"],
             "pool" => ["mode"],
+            "standardize" => ["mean", "std"],
             _ => throw new BundleException(file, $"{at}.op", $"'{DisplayName(op)}' is not one of {string.Join(", ", Ops)}."),
         };
         foreach (var (name, present) in new[] { ("file", d.File is not null), ("scale", d.Scale is not null), ("offset", d.Offset is not null),
-                     ("size", d.Size is not null), ("stride", d.Stride is not null), ("mode", d.Mode is not null) })
+                     ("size", d.Size is not null), ("stride", d.Stride is not null), ("mode", d.Mode is not null), ("mean", d.Mean is not null), ("std", d.Std is not null) })
             if (present && !allowed.Contains(name))
                 throw new BundleException(file, $"{at}.{name}", $"is not a field of op '{op}' (which takes {string.Join(", ", allowed)}); remove it.");
         return op switch
@@ -186,6 +207,9 @@ internal static class InputSchemaManifest
             "window" => new WindowStageSpec(
                 d.Size ?? throw Missing(file, $"{at}.size", "give the frames per window, e.g. 76."),
                 d.Stride ?? throw Missing(file, $"{at}.stride", "give the frames between window starts, e.g. 8.")),
+            "standardize" => new StandardizeStageSpec(
+                d.Mean ?? throw Missing(file, $"{at}.mean", "give the per-dimension means of the stage's input."),
+                d.Std ?? throw Missing(file, $"{at}.std", "give the per-dimension standard deviations (each > 0).")),
             _ => new PoolStageSpec(Parse(PoolModes, d.Mode ?? throw Missing(file, $"{at}.mode", $"give one of {string.Join(", ", PoolModes.Select(m => m.Name))}."), file, $"{at}.mode")),
         };
     }
@@ -196,6 +220,7 @@ internal static class InputSchemaManifest
         AffineStageSpec a => new StageDocument { Op = "affine", Scale = a.Scale, Offset = a.Offset },
         WindowStageSpec w => new StageDocument { Op = "window", Size = w.Size, Stride = w.Stride },
         PoolStageSpec p => new StageDocument { Op = "pool", Mode = PoolModeName(p.Mode) },
+        StandardizeStageSpec z => new StageDocument { Op = "standardize", Mean = [.. z.Mean], Std = [.. z.Std] },
         _ => throw new ArgumentException($"Stage type {s?.GetType().Name ?? "null"} has no manifest form.", nameof(s)),
     };
 

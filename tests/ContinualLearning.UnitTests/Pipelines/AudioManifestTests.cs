@@ -57,6 +57,19 @@ public sealed class AudioManifestTests : IDisposable
     }
 
     [Fact]
+    public void Standardize_stage_round_trips_its_statistics()
+    {
+        var manifest = AudioManifest();
+        var z = new StandardizeStageSpec(Enumerable.Range(0, 192).Select(i => i * 0.1f - 3.3f).ToArray(), Enumerable.Range(0, 192).Select(i => 1 + i / 7f).ToArray());
+        manifest = manifest with { InputSchema = manifest.InputSchema with { Stages = [.. manifest.InputSchema.Stages, z] } };
+
+        var parsed = ModelManifest.Parse(manifest.ToJsonBytes());
+
+        Assert.Equal(z, parsed.InputSchema.Stages[^1]);
+        Assert.Equal(manifest.CanonicalBytesForSigning(), parsed.CanonicalBytesForSigning());
+    }
+
+    [Fact]
     public void Feature_manifests_are_written_without_the_audio_fields()
     {
         var json = TestBundles.Manifest().ToJsonBytes();
@@ -104,7 +117,13 @@ public sealed class AudioManifestTests : IDisposable
         { "pool mode", "inputSchema.stages[4].mode", "'median' is not one of mean, max, meanMax" },
         { "null stage", "inputSchema.stages[1]", "is null" },
         { "head size", "head.layerSizes[0]", "inputSchema.embeddingSize 192" },
+        { "standardize std count", "inputSchema.stages[5].std", "has 1 values but mean has 192" },
+        { "standardize std zero", "inputSchema.stages[5].std[3]", "0 must be a finite number > 0" },
+        { "standardize width", "inputSchema.stages[5].mean", "has 2 values but inputSchema.embeddingSize is 192" },
+        { "standardize missing std", "inputSchema.stages[5].std", "missing" },
     };
+
+    private static JsonArray Numbers(int count, float value) => new(Enumerable.Repeat(value, count).Select(v => (JsonNode?)v).ToArray());
 
     [Theory]
     [MemberData(nameof(Mistakes))]
@@ -144,6 +163,14 @@ public sealed class AudioManifestTests : IDisposable
             case "pool mode": stages[4]!["mode"] = "median"; break;
             case "null stage": stages[1] = null; break;
             case "head size": node["head"]!["layerSizes"] = new JsonArray(96, 8, 2); break;
+            case "standardize std count": stages.Add(new JsonObject { ["op"] = "standardize", ["mean"] = Numbers(192, 0), ["std"] = Numbers(1, 1) }); break;
+            case "standardize std zero":
+                var std = Numbers(192, 1);
+                std[3] = 0;
+                stages.Add(new JsonObject { ["op"] = "standardize", ["mean"] = Numbers(192, 0), ["std"] = std });
+                break;
+            case "standardize width": stages.Add(new JsonObject { ["op"] = "standardize", ["mean"] = Numbers(2, 0), ["std"] = Numbers(2, 1) }); break;
+            case "standardize missing std": stages.Add(new JsonObject { ["op"] = "standardize", ["mean"] = Numbers(192, 0) }); break;
             default: throw new ArgumentOutOfRangeException(nameof(mistake), mistake, null);
         }
 

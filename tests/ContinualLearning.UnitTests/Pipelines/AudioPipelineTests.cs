@@ -96,6 +96,28 @@ public sealed class AudioPipelineTests(ITestOutputHelper output) : IDisposable
     }
 
     [Fact]
+    public void A_standardize_stage_scales_each_dimension_of_the_pooled_embedding()
+    {
+        var models = SpeechTestSupport.RequireModels();
+        var clip = SpeechTestSupport.Clip(16_000);
+        using var plain = InputPipelineFactory.Create(SaveBundle(PoolMode.Mean));
+        var pooled = new float[96];
+        plain.Embed(clip, pooled);
+        var mean = Enumerable.Range(0, 96).Select(i => i * 0.25f).ToArray();
+        var std = Enumerable.Range(0, 96).Select(i => 1 + i * 0.5f).ToArray();
+        SpeechBundleBuilder.Save(_tmp.Sub("z"), new SpeechBundleOptions
+        {
+            Name = "kws", LabelNames = ["a", "b"], Pool = PoolMode.Mean, SpeechModelDirectory = models, Standardize = new StandardizeStageSpec(mean, std),
+        });
+        using var standardized = InputPipelineFactory.Create(ModelBundle.Load(_tmp.Sub("z")));
+
+        var z = new float[96];
+        standardized.Embed(clip, z);
+
+        for (var j = 0; j < 96; j++) Assert.Equal((pooled[j] - mean[j]) / std[j], z[j], 1e-5f);
+    }
+
+    [Fact]
     public void Over_long_empty_and_non_finite_clips_are_refused_with_the_limit_named()
     {
         var bundle = SaveBundle(PoolMode.Mean);
@@ -172,6 +194,8 @@ public sealed class AudioPipelineTests(ITestOutputHelper output) : IDisposable
         Array.Sort(times);
         output.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"speech pipeline, 1 s clip, IntraOpNumThreads=1: p50 {times[49]:0.00} ms, p99 {times[98]:0.00} ms, max {times[^1]:0.00} ms over {times.Length} runs"));
+        output.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"embedding range [{embedding.Min():0.00}, {embedding.Max():0.00}], mean |x| {embedding.Average(Math.Abs):0.00}"));
         Assert.All(embedding, v => Assert.True(float.IsFinite(v)));
     }
 }

@@ -10,10 +10,10 @@ namespace ContinualLearning.UnitTests.Pipelines;
 /// </summary>
 internal static class SpeechTestSupport
 {
-    public static TestDependency Speech { get; } = new("the speech models (melspectrogram.onnx, embedding_model.onnx)", "CL_REQUIRE_SPEECH",
+    public static TestDependency Speech { get; } = new("the speech-embedding model pair (melspectrogram.onnx + embedding_model.onnx)", "CL_REQUIRE_SPEECH",
         "build the test project (UsesSpeechModels copies them to speech-models/) or run build/speech-models.sh DIR and set CL_SPEECH_MODELS=DIR");
 
-    public static TestDependency Espeak { get; } = new("espeak-ng and sox", "CL_REQUIRE_SPEECH", "sudo apt-get install espeak-ng sox");
+    public static TestDependency Espeak { get; } = new("espeak-ng (with sox)", "CL_REQUIRE_SPEECH", "sudo apt-get install espeak-ng sox");
 
     private static readonly Lazy<short[]?> Word = new(() => Speak("seven"));
 
