@@ -31,3 +31,17 @@ public enum PoolMode
 
 /// <summary>Reduces [windows, d] to [1, d] (or [1, 2d] for <see cref="PoolMode.MeanMax"/>) (op "pool").</summary>
 public sealed record PoolStageSpec(PoolMode Mode) : PipelineStageSpec;
+
+/// <summary>
+/// Per-dimension <c>(x − Mean[j]) / Std[j]</c> over each row of width <c>Mean.Count</c> (op "standardize"): puts pooled
+/// embeddings (speech: |x| ≈ 10, up to ±40) on the unit scale a freshly initialised head trains well on.
+/// </summary>
+public sealed record StandardizeStageSpec(IReadOnlyList<float> Mean, IReadOnlyList<float> Std) : PipelineStageSpec
+{
+    /// <summary>Value equality: the statistics are compared element by element, not by reference.</summary>
+    public bool Equals(StandardizeStageSpec? other) =>
+        other is not null && Mean.SequenceEqual(other.Mean) && Std.SequenceEqual(other.Std);
+
+    /// <inheritdoc/>
+    public override int GetHashCode() => HashCode.Combine(Mean.Count, Std.Count);
+}
