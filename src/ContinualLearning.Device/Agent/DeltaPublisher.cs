@@ -196,7 +196,9 @@ internal sealed partial class DeltaPublisher : IDisposable
                     ["challengerMetric"] = e.Decision.ChallengerMetric,
                     ["holdoutSamples"] = e.Decision.HoldoutSamples,
                 },
-                _time.GetUtcNow());
+                _time.GetUtcNow(),
+                // A head grown on the device: the aggregator aligns its rows by these names (BaseWeights are aligned to them).
+                e.LabelsDifferFromBase ? e.LabelNames : null);
             byte[] payload;
             lock (_feedbackLock)
             {
