@@ -16,18 +16,24 @@ public sealed record GrownHead(HeadSpec Spec, IReadOnlyList<NamedTensor> Weights
 /// bit-for-bit what it was. A new class's row starts as the mean of the existing rows with its bias lowered by a
 /// margin m, so its logit is <c>mean(z_old) − m</c>. Because the mean of a set never exceeds its maximum, that is
 /// strictly below the top old logit for every input: the grown head predicts the same class as before on every input
-/// until it is trained, and the new class's probability is below <c>e^−m</c> (about 0.001 with the default margin), so
-/// every old probability keeps at least 99.9 % of its value and their ratios are unchanged. A zero row with a fixed low
-/// bias gives no such guarantee (an input whose old logits are all below that bias would switch to the new class),
-/// and the mean row starts the new class where the old classes' average is, which fine-tunes faster than zero.
+/// until it is trained, and the old classes keep their probability ratios. By Jensen's inequality
+/// (<c>Σ e^z ≥ K·e^mean</c>) the new class's probability is below <c>e^−m / (K + e^−m)</c> for K old classes: under
+/// 4.8 % for 2 classes and 1 % for 10 with the default margin ln 10. A zero row with a fixed low bias gives no such
+/// guarantee (an input whose old logits all fall below that bias switches to the new class), and the mean row starts
+/// the new class where the old classes' average is.
+/// <para>
+/// The margin trades how little the old probabilities move against how fast the new class trains: on 4-d clusters with
+/// 8 samples of the new class, 20 Adam steps (lr 0.01) reach 80 % recall with ln 10 but 0 % with ln 1000; after 50
+/// steps the margins agree (HeadGrowthTests, ClassIncrementalTests).
+/// </para>
 /// </remarks>
 public static class HeadGrowth
 {
     /// <summary>
-    /// How far below the old classes' mean logit a new class starts: ln 1000, so a new class has probability
-    /// &lt; 0.001 until trained. A larger margin changes old probabilities less but takes more steps to train away.
+    /// How far below the old classes' mean logit a new class starts: ln 10 (see the type's remarks). A larger margin
+    /// changes the old probabilities less but takes more steps to train away.
     /// </summary>
-    public static readonly float DefaultMargin = (float)Math.Log(1000);
+    public static readonly float DefaultMargin = (float)Math.Log(10);
 
     /// <summary>
     /// Adds <paramref name="count"/> output classes after the existing ones (see the type's remarks for how they start).
@@ -45,7 +51,7 @@ public static class HeadGrowth
         if (count < 1)
             throw new ArgumentOutOfRangeException(nameof(count), count, $"Cannot add {count} classes to head {spec}: the count must be at least 1.");
         if (!float.IsFinite(margin) || margin <= 0)
-            throw new ArgumentOutOfRangeException(nameof(margin), margin, $"Growth margin {margin} is invalid: it must be a positive finite number (default ln 1000).");
+            throw new ArgumentOutOfRangeException(nameof(margin), margin, $"Growth margin {margin} is invalid: it must be a positive finite number (default ln 10).");
 
         var (weight, bias) = OutputLayer(spec, weights);
         var inputs = weight.Shape[1];
