@@ -169,20 +169,9 @@ public sealed class ContinualLearner : IAsyncDisposable, IDisposable
         var labels = _serving.Champion.Manifest.Task.LabelNames;
         var restored = _checkpoints.Rollback();
         if (restored is null) return false;
+        // Back across a class added on the device: its samples have no output row any more and are deleted.
         if (!labels.SequenceEqual(restored.Manifest.Task.LabelNames, StringComparer.Ordinal))
-        {
-            // Back across a class added on the device: its samples have no output row any more and are deleted.
-            CancelRun();
-            _trainGate.Wait();
-            try
-            {
-                RemapStore(labels, restored.Manifest.Task.LabelNames);
-            }
-            finally
-            {
-                _trainGate.Release();
-            }
-        }
+            WithRunStopped(() => RemapStore(labels, restored.Manifest.Task.LabelNames));
         SwapChampion(restored);
         _monitor.RolledBack();
         LearnerLog.RolledBack(_logger, restored.Manifest.Version);
@@ -202,18 +191,27 @@ public sealed class ContinualLearner : IAsyncDisposable, IDisposable
     /// <summary>Deletes every stored sample and the replay buffer (an in-progress run is cancelled first).</summary>
     public void WipeData()
     {
+        WithRunStopped(() =>
+        {
+            _store.Wipe();
+            _monitor.SamplesWiped();
+        });
+        LearnerLog.Wiped(_logger);
+    }
+
+    // Cancels a running run and waits for it, so the action sees no run in progress.
+    private void WithRunStopped(Action action)
+    {
         CancelRun();
         _trainGate.Wait();
         try
         {
-            _store.Wipe();
-            _monitor.SamplesWiped();
+            action();
         }
         finally
         {
             _trainGate.Release();
         }
-        LearnerLog.Wiped(_logger);
     }
 
     /// <summary>
@@ -260,10 +258,9 @@ public sealed class ContinualLearner : IAsyncDisposable, IDisposable
     }
 
     /// <summary>
-    /// Teaches the model a new class: the champion's head grows one output (<see cref="HeadGrowth"/>: every existing
-    /// prediction stays the same), checkpointed as a new local version whose manifest lists the new label; then samples
-    /// labelled <paramref name="name"/> train it in the usual runs, with replay (and EWC when on) protecting the old
-    /// classes. An in-progress run is cancelled and its samples kept.
+    /// Teaches the model a new class: the head grows one output (<see cref="HeadGrowth"/>: no prediction changes),
+    /// checkpointed as a local version whose manifest lists the label; samples labelled <paramref name="name"/> then train
+    /// it in the usual runs, replay (and EWC) protecting the old classes. A running run is cancelled, its samples kept.
     /// </summary>
     /// <exception cref="ClassRejectedException">Off, an invalid or duplicate name, the class cap, or a head that cannot grow.</exception>
     public async Task<ClassAdded> AddClassAsync(string name, CancellationToken cancellationToken = default)
