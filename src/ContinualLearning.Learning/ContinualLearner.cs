@@ -48,7 +48,7 @@ public sealed class ContinualLearner : IAsyncDisposable, IDisposable
         _logger = logger;
         _checkpoints = checkpoints;
         _serving = new ChampionServing(engine, options.BackboneFactory, champion);
-        _store = LearnerSampleStore.Open(options, champion, time, deleteExisting: false);
+        _store = LearnerSampleStore.OpenOrRecreate(options, champion, time, logger);
         _monitor = new LearnerMonitor(options, time, logger, champion, e => DriftDetected?.Invoke(this, e));
         _runner = new TrainingRunner(options, engine, time, logger, _serving, _monitor, checkpoints);
     }
@@ -183,8 +183,12 @@ public sealed class ContinualLearner : IAsyncDisposable, IDisposable
     /// </summary>
     public bool Rollback()
     {
+        var labels = _serving.Champion.Manifest.Task.LabelNames;
         var restored = _checkpoints.Rollback();
         if (restored is null) return false;
+        // Back across a class added on the device: its samples have no output row any more and are deleted.
+        if (!labels.SequenceEqual(restored.Manifest.Task.LabelNames, StringComparer.Ordinal))
+            WithRunStopped(() => RemapStore(labels, restored.Manifest.Task.LabelNames));
         SwapChampion(restored);
         _monitor.RolledBack();
         LearnerLog.RolledBack(_logger, restored.Manifest.Version);
@@ -204,39 +208,50 @@ public sealed class ContinualLearner : IAsyncDisposable, IDisposable
     /// <summary>Deletes every stored sample and the replay buffer (an in-progress run is cancelled first).</summary>
     public void WipeData()
     {
+        WithRunStopped(() =>
+        {
+            _store.Wipe();
+            _monitor.SamplesWiped();
+        });
+        LearnerLog.Wiped(_logger);
+    }
+
+    // Cancels a running run and waits for it, so the action sees no run in progress.
+    private void WithRunStopped(Action action)
+    {
         CancelRun();
         _trainGate.Wait();
         try
         {
-            _store.Wipe();
-            _monitor.SamplesWiped();
+            action();
         }
         finally
         {
             _trainGate.Release();
         }
-        LearnerLog.Wiped(_logger);
     }
 
     /// <summary>
     /// Installs a new global release as base and champion (the old champion becomes previous). An in-progress run is
     /// cancelled and its fresh samples are kept for the next run, which trains on the new base. When the release
     /// changes the model's input (schema statistics, backbone or head input size) the stored samples and replay buffer
-    /// are in the old representation and are wiped.
+    /// are in the old representation and are wiped. A softmax release may append classes to the base's labels; classes
+    /// added on the device that the release lacks are kept (their rows appended after the release's) and stored samples
+    /// follow their class by name.
     /// </summary>
+    /// <exception cref="InvalidOperationException">The release changes the task kind or loss, or drops or reorders the base's labels.</exception>
     public async Task RebaseAsync(ModelBundle newGlobal, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(newGlobal);
         ObjectDisposedException.ThrowIf(_isDisposed, this);
-        var old = _serving.Champion.Manifest;
-        if (!newGlobal.Manifest.Task.Equals(old.Task) || newGlobal.Head.Loss != old.Head.Loss || newGlobal.Head.OutputSize != old.Head.OutputSize)
-            throw new InvalidOperationException($"Release {newGlobal.Manifest.Version} has a different task or output ({newGlobal.Head}) than {old.Version} ({old.Head}); a device cannot rebase across tasks. Install it as a fresh model store instead.");
+        LabelSpace.CheckRelease(newGlobal.Manifest, _checkpoints.Base.Manifest, _serving.Champion.Manifest);
         CancelRun();
         await _trainGate.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            var representationChanged = LearnerSampleStore.RepresentationChanged(old, newGlobal.Manifest);
-            var installed = _checkpoints.InstallBase(newGlobal);
+            var champion = _serving.Champion;
+            var representationChanged = LearnerSampleStore.RepresentationChanged(champion.Manifest, newGlobal.Manifest);
+            var installed = _checkpoints.InstallBase(newGlobal, LabelSpace.CarryLocalClasses(newGlobal, champion), _time.GetUtcNow().UtcDateTime);
             if (representationChanged)
             {
                 var pipeline = _serving.CreatePipeline(installed);
@@ -245,9 +260,43 @@ public sealed class ContinualLearner : IAsyncDisposable, IDisposable
                 _serving.ReplacePipeline(pipeline);
                 _monitor.InputChanged(installed);
             }
+            else
+            {
+                RemapStore(champion.Manifest.Task.LabelNames, installed.Manifest.Task.LabelNames);
+            }
             SwapChampion(installed);
             _monitor.ReleaseInstalled();
             LearnerLog.Rebased(_logger, installed.Manifest.Version, representationChanged ? " (input changed: samples and replay wiped)" : "");
+        }
+        finally
+        {
+            _trainGate.Release();
+        }
+    }
+
+    /// <summary>
+    /// Teaches the model a new class: the head grows one output (<see cref="HeadGrowth"/>: no prediction changes),
+    /// checkpointed as a local version whose manifest lists the label; samples labelled <paramref name="name"/> then train
+    /// it in the usual runs, replay (and EWC) protecting the old classes. A running run is cancelled, its samples kept.
+    /// </summary>
+    /// <exception cref="ClassRejectedException">Off, an invalid or duplicate name, the class cap, or a head that cannot grow.</exception>
+    public async Task<ClassAdded> AddClassAsync(string name, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(name);
+        ObjectDisposedException.ThrowIf(_isDisposed, this);
+        LabelSpace.CheckNewClass(_serving.Champion, name, _options);
+        CancelRun();
+        await _trainGate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            var champion = _serving.Champion;
+            LabelSpace.CheckNewClass(champion, name, _options);
+            var (task, head) = LabelSpace.Grow(champion, name);
+            var grown = _checkpoints.Promote(champion, head.Weights, _time.GetUtcNow().UtcDateTime, task, head.Spec);
+            RemapStore(champion.Manifest.Task.LabelNames, task.LabelNames);
+            SwapChampion(grown);
+            LearnerLog.ClassAdded(_logger, name, task.LabelNames.Count - 1, grown.Manifest.Version, task.LabelNames.Count);
+            return new ClassAdded(name, task.LabelNames.Count - 1, grown.Manifest.Version, task.LabelNames);
         }
         finally
         {
@@ -339,6 +388,13 @@ public sealed class ContinualLearner : IAsyncDisposable, IDisposable
         ObjectDisposedException.ThrowIf(_isDisposed, this);
         var join = _store.AddLabel(sampleId, label);
         _monitor.ObserveLabel(join.Prediction, label);
+    }
+
+    // The stored samples and replay rows follow their classes by name (caller holds the train gate).
+    private void RemapStore(IReadOnlyList<string> from, IReadOnlyList<string> to)
+    {
+        if (from.SequenceEqual(to, StringComparer.Ordinal)) return;
+        _store = _store.RemapClasses(LabelSpace.IndexMap(from, to), to.Count);
     }
 
     private void SwapChampion(ModelBundle bundle)

@@ -1,5 +1,6 @@
 using ContinualLearning.Bundle;
 using ContinualLearning.Tensors;
+using ContinualLearning.Training;
 using Microsoft.Extensions.Logging;
 
 namespace ContinualLearning.Learning;
@@ -45,7 +46,14 @@ internal sealed class LearnerCheckpoints
     }
 
     /// <summary>Checkpoints trained head weights as the next local version on top of <paramref name="champion"/>.</summary>
-    public ModelBundle Promote(ModelBundle champion, IReadOnlyList<NamedTensor> weights, DateTime createdUtc)
+    public ModelBundle Promote(ModelBundle champion, IReadOnlyList<NamedTensor> weights, DateTime createdUtc) =>
+        Promote(champion, weights, createdUtc, champion.Manifest.Task, champion.Head);
+
+    /// <summary>
+    /// Checkpoints head weights of a (possibly grown) head as the next local version on top of <paramref name="champion"/>:
+    /// the label space is part of the manifest, so it is versioned with the head.
+    /// </summary>
+    public ModelBundle Promote(ModelBundle champion, IReadOnlyList<NamedTensor> weights, DateTime createdUtc, TaskSpec task, HeadSpec head)
     {
         lock (_lock)
         {
@@ -54,6 +62,8 @@ internal sealed class LearnerCheckpoints
                 Version = LocalVersion.Next(_base.Manifest.Version, Store.NextLocalNumber),
                 ParentVersion = champion.Manifest.Version,
                 CreatedUtc = createdUtc,
+                Task = task,
+                Head = head,
             };
             return Store.Promote(manifest, weights, champion.BackbonePath, champion.StageFiles);
         }
@@ -70,13 +80,34 @@ internal sealed class LearnerCheckpoints
         lock (_lock) return Store.Rollback();
     }
 
-    /// <summary>Installs a global release as base and champion; returns it as installed.</summary>
-    public ModelBundle InstallBase(ModelBundle release)
+    /// <summary>
+    /// Installs a global release as base and champion; returns the champion as installed. With <paramref name="carried"/>
+    /// (the release plus the device's own classes) the champion is that, as the first local version on the release,
+    /// committed in the same atomic step.
+    /// </summary>
+    public ModelBundle InstallBase(ModelBundle release, (ModelManifest Manifest, IReadOnlyList<NamedTensor> Weights)? carried = null, DateTime createdUtc = default)
     {
-        ModelBundle installed;
-        lock (_lock) installed = Store.InstallBase(release);
+        ModelBundle installed, champion;
+        lock (_lock)
+        {
+            if (carried is { } c)
+            {
+                var manifest = c.Manifest with
+                {
+                    Version = LocalVersion.Next(release.Manifest.Version, 1),
+                    ParentVersion = release.Manifest.Version,
+                    CreatedUtc = createdUtc,
+                    Signature = null,
+                };
+                (installed, champion) = Store.InstallBase(release, manifest, c.Weights);
+            }
+            else
+            {
+                installed = champion = Store.InstallBase(release);
+            }
+        }
         Volatile.Write(ref _base, installed);
-        return installed;
+        return champion;
     }
 
     /// <summary>The previous champion's version (without its directory prefix), or null.</summary>

@@ -35,4 +35,10 @@ internal static partial class LearnerLog
 
     [LoggerMessage(10, LogLevel.Warning, "Drift detected by {Source}; windowed accuracy {Accuracy:0.####}")]
     public static partial void DriftDetected(ILogger logger, string source, double accuracy);
+
+    [LoggerMessage(11, LogLevel.Information, "Class '{Name}' added as output {Index}: champion {Version} has {Count} classes")]
+    public static partial void ClassAdded(ILogger logger, string name, int index, string version, int count);
+
+    [LoggerMessage(12, LogLevel.Warning, "Sample store recreated empty: {Reason}")]
+    public static partial void StoreRecreated(ILogger logger, string reason);
 }

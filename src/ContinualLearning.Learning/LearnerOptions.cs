@@ -77,6 +77,30 @@ public sealed record LearnerOptions
     /// </summary>
     public Func<string, IEmbeddingExtractor>? BackboneFactory { get; init; }
 
+    /// <summary>
+    /// λ of the EWC penalty a challenger trains with (0 = off, the default). Before each stateful run the diagonal Fisher
+    /// is estimated on <see cref="EwcSamples"/> replay-buffer samples at the champion's weights, and the challenger pays
+    /// <c>λ/2 · Σ F_i (θ_i − θ_champion,i)²</c> for moving the weights the replayed classes depend on. Off by default so
+    /// that a device that does not grow classes learns exactly as before; 100 is the value <c>cl experiment</c> measured
+    /// (docs/experiments.md) and the one to start from when teaching new classes (docs/learning.md).
+    /// </summary>
+    public float EwcLambda { get; init; }
+
+    /// <summary>Replay samples the Fisher diagonal is estimated on before each run (each costs one sample-gradient). Default 128.</summary>
+    public int EwcSamples { get; init; } = 128;
+
+    /// <summary>Allow <see cref="ContinualLearner.AddClassAsync"/> to grow the champion's label set (default false).</summary>
+    public bool AllowNewClasses { get; init; }
+
+    /// <summary>The most classes a head may grow to with <see cref="ContinualLearner.AddClassAsync"/>. Default 64.</summary>
+    public int MaxClasses { get; init; } = DefaultMaxClasses;
+
+    /// <summary>Default of <see cref="MaxClasses"/>.</summary>
+    public const int DefaultMaxClasses = 64;
+
+    /// <summary>The largest <see cref="MaxClasses"/> accepted (a label set is part of every manifest and delta header).</summary>
+    public const int MaxClassesLimit = 1024;
+
     /// <summary>Throws <see cref="ArgumentException"/> naming the first invalid field.</summary>
     public void Validate()
     {
@@ -84,6 +108,12 @@ public sealed record LearnerOptions
             throw new ArgumentException("Learner option 'ModelStoreDirectory' is empty: set it to a persistent directory for checkpoints.", nameof(ModelStoreDirectory));
         if (AccuracyWindow < 1)
             throw new ArgumentException($"Learner option 'AccuracyWindow' = {AccuracyWindow} is invalid: must be at least 1.", nameof(AccuracyWindow));
+        if (!float.IsFinite(EwcLambda) || EwcLambda < 0)
+            throw new ArgumentException($"Learner option 'EwcLambda' = {EwcLambda} is invalid: use 0 (off) or a finite positive number such as 100.", nameof(EwcLambda));
+        if (EwcSamples is < 1 or > 100_000)
+            throw new ArgumentException($"Learner option 'EwcSamples' = {EwcSamples} is invalid: use 1–100000 (e.g. 128).", nameof(EwcSamples));
+        if (MaxClasses is < 2 or > MaxClassesLimit)
+            throw new ArgumentException($"Learner option 'MaxClasses' = {MaxClasses} is invalid: use 2–{MaxClassesLimit} (e.g. {DefaultMaxClasses}).", nameof(MaxClasses));
         Challenger.Validate();
     }
 }

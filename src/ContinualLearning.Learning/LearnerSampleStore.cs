@@ -1,5 +1,6 @@
 using ContinualLearning.Bundle;
 using ContinualLearning.Storage;
+using Microsoft.Extensions.Logging;
 
 namespace ContinualLearning.Learning;
 
@@ -35,6 +36,24 @@ internal static class LearnerSampleStore
                 if (File.Exists(f)) File.Delete(f);
         }
         return new SampleStore(options, time);
+    }
+
+    /// <summary>
+    /// Opens the store for <paramref name="bundle"/>, recreating it empty when it was made for another input or label set
+    /// (a crash between a checkpoint that changed the label set or input and the store's own change; the store is
+    /// transient, a reboot empties it too).
+    /// </summary>
+    public static SampleStore OpenOrRecreate(LearnerOptions learner, ModelBundle bundle, TimeProvider time, ILogger logger)
+    {
+        try
+        {
+            return Open(learner, bundle, time, deleteExisting: false);
+        }
+        catch (SampleStoreConfigurationException ex)
+        {
+            LearnerLog.StoreRecreated(logger, ex.Message);
+            return Open(learner, bundle, time, deleteExisting: true);
+        }
     }
 
     /// <summary>

@@ -29,8 +29,21 @@ public sealed class PromotedEventArgs : EventArgs
     /// <summary>The new champion's head weights (copies; state_dict order).</summary>
     public required IReadOnlyList<NamedTensor> ChampionWeights { get; init; }
 
-    /// <summary>The base release's head weights (copies; state_dict order).</summary>
+    /// <summary>
+    /// The base release's head weights (copies; state_dict order) with the output rows aligned to the champion's: the
+    /// base row of the same label name, zeros for a class the base lacks (added on the device), so
+    /// <c>champion − base</c> is the device's learning row by row.
+    /// </summary>
     public required IReadOnlyList<NamedTensor> BaseWeights { get; init; }
+
+    /// <summary>The champion's label names in output-row order (empty for regression).</summary>
+    public IReadOnlyList<string> LabelNames { get; init; } = [];
+
+    /// <summary>The base release's label names in output-row order (empty for regression).</summary>
+    public IReadOnlyList<string> BaseLabelNames { get; init; } = [];
+
+    /// <summary>True when the champion's label set differs from the base release's (classes added on the device).</summary>
+    public bool LabelsDifferFromBase => !LabelNames.SequenceEqual(BaseLabelNames, StringComparer.Ordinal);
 
     /// <summary>Fresh samples the run used (train + holdout).</summary>
     public required int SamplesUsed { get; init; }

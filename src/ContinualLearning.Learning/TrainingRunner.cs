@@ -73,11 +73,19 @@ internal sealed class TrainingRunner
         var run = _monitor.BeginRun();
         _training = true;
         ChallengerResult result;
+        int fisherSamples;
         try
         {
             IReplaySource? replay = store.Replay.Capacity > 0 ? store.Replay : null;
-            result = await Task.Run(() => ChallengerTrainer.Run(_engine, champion.Head, champion.TrainingOptions, champion.HeadWeights,
-                fresh, replay, opts, (int)run, token), token).ConfigureAwait(false);
+            (result, fisherSamples) = await Task.Run(() =>
+            {
+                var (penalty, samples) = opts.Mode == LearningMode.Stateful
+                    ? EwcAnchor.Estimate(_engine, champion.Head, champion.TrainingOptions, champion.HeadWeights, replay,
+                        _options.EwcLambda, _options.EwcSamples, HashCode.Combine(opts.Seed, (int)run, 23))
+                    : (null, 0);
+                return (ChallengerTrainer.Run(_engine, champion.Head, champion.TrainingOptions, champion.HeadWeights,
+                    fresh, replay, opts, (int)run, penalty, token), samples);
+            }, token).ConfigureAwait(false);
             token.ThrowIfCancellationRequested();
         }
         catch
@@ -106,7 +114,7 @@ internal sealed class TrainingRunner
         if (store.Replay.Capacity > 0) store.Replay.Offer(fresh);
         store.MarkUsed(ids);
 
-        var decision = Decision(result, reason, champion.Manifest.Version, newVersion);
+        var decision = Decision(result, fisherSamples, reason, champion.Manifest.Version, newVersion);
         _checkpoints.AppendDecision(decision);
         _monitor.RecordDecision(decision);
         LearnerLog.RunDecided(_logger, run, reason, result.ChampionMetric, result.ChallengerMetric, result.HoldoutSamples,
@@ -115,12 +123,15 @@ internal sealed class TrainingRunner
         if (newVersion is not null)
         {
             var baseBundle = _checkpoints.Base;
+            var labels = champion.Manifest.Task.LabelNames;
             onPromoted(new PromotedEventArgs
             {
                 NewVersion = newVersion,
                 BaseVersion = baseBundle.Manifest.Version,
                 ChampionWeights = [.. result.Weights.Select(t => t.Clone())],
-                BaseWeights = [.. baseBundle.HeadWeights.Select(t => t.Clone())],
+                BaseWeights = LabelSpace.AlignBase(baseBundle, labels),
+                LabelNames = labels,
+                BaseLabelNames = baseBundle.Manifest.Task.LabelNames,
                 SamplesUsed = fresh.Count,
                 Decision = decision,
             });
@@ -128,7 +139,8 @@ internal sealed class TrainingRunner
         return new TrainingRunResult(decision, ids);
     }
 
-    private PromotionDecision Decision(ChallengerResult result, string reason, string championVersion, string? newVersion) => new()
+    // Fisher samples are backward passes too, so they count as sample-gradients (as in cl experiment).
+    private PromotionDecision Decision(ChallengerResult result, int fisherSamples, string reason, string championVersion, string? newVersion) => new()
     {
         Time = _time.GetUtcNow(),
         TriggerReason = reason,
@@ -141,7 +153,7 @@ internal sealed class TrainingRunner
         HoldoutSamples = result.HoldoutSamples,
         ReplayedRows = result.ReplayedRows,
         Steps = result.Steps,
-        SampleGradients = result.SampleGradients,
+        SampleGradients = result.SampleGradients + fisherSamples,
         WallTime = result.WallTime,
         Promoted = result.BeatsChampion,
         ChampionVersion = championVersion,

@@ -177,7 +177,7 @@ public sealed class ReplayBuffer : IReplaySource
     internal void ReloadLocked()
     {
         var options = _store.Options;
-        var config = $"{options.ReplayPolicy}:{options.ReplayCapacity}:{options.LabelKind}:{options.LabelCount}";
+        var config = ConfigurationKey(options);
         if (_store.Database.GetMeta("replay_config") as string != config)
         {
             // A different policy or capacity cannot resume the old decisions; the replay buffer is a cache of past
@@ -216,6 +216,10 @@ public sealed class ReplayBuffer : IReplaySource
             new ReplayPolicyState([.. classes], seen, counts.Length > 1 ? counts[1..] : []));
     }
 
+    /// <summary>The replay configuration the database records (meta key <c>replay_config</c>); a change clears the buffer.</summary>
+    internal static string ConfigurationKey(SampleStoreOptions options) =>
+        $"{options.ReplayPolicy}:{options.ReplayCapacity}:{options.LabelKind}:{options.LabelCount}";
+
     private long CountRows()
     {
         using var cmd = _store.Connection.CreateCommand();
@@ -246,14 +250,14 @@ public sealed class ReplayBuffer : IReplaySource
         return result;
     }
 
-    private static byte[] ToBytes(long[] values)
+    internal static byte[] ToBytes(long[] values)
     {
         var bytes = new byte[values.Length * sizeof(long)];
         for (var i = 0; i < values.Length; i++) System.Buffers.Binary.BinaryPrimitives.WriteInt64LittleEndian(bytes.AsSpan(i * 8), values[i]);
         return bytes;
     }
 
-    private static long[] FromBytes(byte[] bytes)
+    internal static long[] FromBytes(byte[] bytes)
     {
         var values = new long[bytes.Length / sizeof(long)];
         for (var i = 0; i < values.Length; i++) values[i] = System.Buffers.Binary.BinaryPrimitives.ReadInt64LittleEndian(bytes.AsSpan(i * 8));

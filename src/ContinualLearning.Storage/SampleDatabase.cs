@@ -137,11 +137,15 @@ internal sealed class SampleDatabase : IDisposable
         return key;
     }
 
+    /// <summary>The feature/label configuration a database records (meta key <c>config</c>).</summary>
+    internal static string ConfigurationKey(SampleStoreOptions options) =>
+        $"schema={SchemaVersion};features={options.FeatureCount?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "any"};labels={options.LabelKind}:{options.LabelCount}";
+
     /// <summary>Records the feature/label configuration on first open; refuses a database made with a different one.</summary>
     /// <exception cref="InvalidOperationException">The database was created with an incompatible configuration.</exception>
     public void CheckOrStoreConfiguration(SampleStoreOptions options)
     {
-        var wanted = $"schema={SchemaVersion};features={options.FeatureCount?.ToString() ?? "any"};labels={options.LabelKind}:{options.LabelCount}";
+        var wanted = ConfigurationKey(options);
         var stored = GetMeta("config") as string;
         if (stored is null)
         {
@@ -149,7 +153,7 @@ internal sealed class SampleDatabase : IDisposable
             return;
         }
         if (stored != wanted)
-            throw new InvalidOperationException(
+            throw new SampleStoreConfigurationException(
                 $"The sample store at '{Path}' was created with '{stored}' but the options now say '{wanted}'. " +
                 "Its samples do not fit the current model's input or label set: delete the file (and its -wal/-shm files) or point DatabasePath elsewhere.");
     }

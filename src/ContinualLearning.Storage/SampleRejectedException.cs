@@ -67,3 +67,16 @@ public sealed class SampleRejectedException : Exception
     /// <summary>The sample id concerned, when the rejection is about an existing id.</summary>
     public long? SampleId { get; }
 }
+
+/// <summary>An existing sample database was made for a different feature width or label set than the options say.</summary>
+public sealed class SampleStoreConfigurationException : InvalidOperationException
+{
+    /// <summary>Creates the exception.</summary>
+    public SampleStoreConfigurationException() { }
+
+    /// <summary>Creates the exception.</summary>
+    public SampleStoreConfigurationException(string message) : base(message) { }
+
+    /// <summary>Creates the exception.</summary>
+    public SampleStoreConfigurationException(string message, Exception innerException) : base(message, innerException) { }
+}

@@ -23,7 +23,7 @@ namespace ContinualLearning.Storage;
 /// </para>
 /// Thread-safe: one connection behind one lock.
 /// </summary>
-public sealed class SampleStore : IDisposable
+public sealed partial class SampleStore : IDisposable
 {
     /// <summary>Bytes accounted per row on top of its blobs (row header, rowid, integers, B-tree cell overhead).</summary>
     internal const int RowOverhead = 48;
@@ -38,6 +38,7 @@ public sealed class SampleStore : IDisposable
     private readonly SqliteCommand _insert;
     private readonly Action _reloadAfterRollback;
     private readonly ITimer? _sweep;
+    private readonly TimeProvider _time;
     private bool _disposed;
 
     /// <summary>Opens (creating if needed) the store at <see cref="SampleStoreOptions.DatabasePath"/>.</summary>
@@ -48,6 +49,7 @@ public sealed class SampleStore : IDisposable
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
         Options = options;
+        _time = timeProvider ?? TimeProvider.System;
         DatabasePath = Path.GetFullPath(options.DatabasePath ?? SampleStoreOptions.DefaultDatabasePath);
         _validator = new SampleValidator(options);
         _reloadAfterRollback = ReloadAfterRollback;

@@ -63,11 +63,15 @@ public static class ChallengerTrainer
     /// <param name="replay">Replay source mixed into the micro-batches (stateful) or retrained on in full (stateless); may be null.</param>
     /// <param name="runSeed">Seed of this run (shuffling, replay draws, stateless initial weights).</param>
     /// <param name="options">Run size, batches, holdout, margin and mode.</param>
+    /// <param name="penalty">
+    /// An EWC penalty (anchored at the champion's weights) the challenger trains with in
+    /// <see cref="LearningMode.Stateful"/> mode; null = none. Ignored in stateless mode, which starts from fresh weights.
+    /// </param>
     /// <param name="cancellationToken">Checked between micro-batches.</param>
     /// <exception cref="OperationCanceledException">Cancelled between micro-batches; nothing was changed.</exception>
     public static ChallengerResult Run(ITrainingEngine engine, HeadSpec spec, TrainingOptions trainingOptions,
         IReadOnlyList<NamedTensor> championWeights, IReadOnlyList<TrainingSample> fresh, IReplaySource? replay,
-        ChallengerOptions options, int runSeed, CancellationToken cancellationToken = default)
+        ChallengerOptions options, int runSeed, EwcPenalty? penalty = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(engine);
         ArgumentNullException.ThrowIfNull(spec);
@@ -116,6 +120,7 @@ public static class ChallengerTrainer
         }
 
         using var challenger = engine.Create(spec, trainingOptions, start);
+        if (penalty is not null && options.Mode == LearningMode.Stateful) challenger.SetPenalty(penalty);
         long gradients = 0;
         for (var epoch = 0; epoch < options.Epochs; epoch++)
         {

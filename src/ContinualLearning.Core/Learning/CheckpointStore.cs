@@ -81,6 +81,21 @@ public sealed class CheckpointStore
         return ModelBundle.Load(PathOf(dir));
     }
 
+    /// <summary>
+    /// Installs a global release as base and, in the same atomic commit, <paramref name="championManifest"/> (a local
+    /// version on top of it: the release plus the device's own classes) as champion; the old champion becomes previous.
+    /// Returns the installed base and champion.
+    /// </summary>
+    public (ModelBundle Base, ModelBundle Champion) InstallBase(ModelBundle release, ModelManifest championManifest, IReadOnlyList<NamedTensor> championWeights)
+    {
+        ArgumentNullException.ThrowIfNull(release);
+        ArgumentNullException.ThrowIfNull(championManifest);
+        var baseDir = WriteVersion(release.Manifest, release.HeadWeights, release.BackbonePath, release.Manifest.Signature);
+        var championDir = WriteVersion(championManifest, championWeights, release.BackbonePath, signature: null);
+        Commit(new CheckpointPointer(championDir, Current?.Champion, baseDir, 1));
+        return (ModelBundle.Load(PathOf(baseDir)), ModelBundle.Load(PathOf(championDir)));
+    }
+
     /// <summary>Checkpoints a promoted challenger as the new champion; the old champion becomes previous.</summary>
     /// <param name="manifest">The champion's manifest with the new version (Files and Signature are recomputed; local versions are unsigned).</param>
     /// <param name="headWeights">The challenger's weights.</param>

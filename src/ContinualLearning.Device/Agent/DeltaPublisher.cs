@@ -196,7 +196,8 @@ internal sealed partial class DeltaPublisher : IDisposable
                     ["challengerMetric"] = e.Decision.ChallengerMetric,
                     ["holdoutSamples"] = e.Decision.HoldoutSamples,
                 },
-                _time.GetUtcNow());
+                _time.GetUtcNow(),
+                HeaderLabels(e));
             byte[] payload;
             lock (_feedbackLock)
             {
@@ -216,6 +217,12 @@ internal sealed partial class DeltaPublisher : IDisposable
             LogQueueFailed(_logger, ex, e.NewVersion);
         }
     }
+
+    /// <summary>
+    /// <see cref="DeltaHeader.Labels"/> for a promotion: the champion's label names when a head grown on the device no
+    /// longer has the base release's labels (the aggregator aligns rows by these names; BaseWeights are aligned to them).
+    /// </summary>
+    internal static IReadOnlyList<string>? HeaderLabels(PromotedEventArgs e) => e.LabelsDifferFromBase ? e.LabelNames : null;
 
     private void Guard(Action action, string what)
     {

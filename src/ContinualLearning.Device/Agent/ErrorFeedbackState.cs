@@ -73,6 +73,13 @@ public sealed class ErrorFeedbackState
             _reported = baseWeights.Select(t => t.Clone()).ToArray();
             BaseVersion = baseVersion;
         }
+        else if (!Fits(_reported, champion))
+        {
+            // The head grew (or shrank back) a class on the device since the last report. Old rows keep what was
+            // reported; a new class's rows start from the aligned base (zeros), so its whole row is sent once.
+            _reported = ResizeRows(_reported, baseWeights);
+            if (!ResidualFits(baseWeights)) _feedback = new ErrorFeedback();
+        }
         var increment = Delta.Compute(champion, _reported);
         var sent = _feedback.Compress(increment, options);
         _reported = champion.Select(t => t.Clone()).ToArray();
@@ -97,6 +104,23 @@ public sealed class ErrorFeedbackState
         _reported = null;
         BaseVersion = baseVersion;
         Save();
+    }
+
+    private static bool Fits(IReadOnlyList<NamedTensor> a, IReadOnlyList<NamedTensor> b) =>
+        a.Count == b.Count && a.Zip(b).All(p => p.First.Name == p.Second.Name && p.First.Shape.AsSpan().SequenceEqual(p.Second.Shape));
+
+    // Each tensor takes the aligned base's shape: the leading rows (output classes) it shares with the last report keep
+    // the reported values, the rest come from the aligned base.
+    private static NamedTensor[] ResizeRows(IReadOnlyList<NamedTensor> reported, IReadOnlyList<NamedTensor> alignedBase)
+    {
+        var byName = reported.ToDictionary(t => t.Name, StringComparer.Ordinal);
+        return [.. alignedBase.Select(b =>
+        {
+            var copy = b.Clone();
+            if (!byName.TryGetValue(b.Name, out var r) || r.Shape.Length != b.Shape.Length || !r.Shape.AsSpan(1).SequenceEqual(b.Shape.AsSpan(1))) return copy;
+            Array.Copy(r.Data, copy.Data, Math.Min(r.Count, copy.Count));
+            return copy;
+        })];
     }
 
     private bool ResidualFits(IReadOnlyList<NamedTensor> weights)

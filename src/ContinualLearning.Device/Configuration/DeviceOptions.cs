@@ -200,6 +200,18 @@ public sealed record DeviceOptions
     /// </summary>
     public TimeSpan? SampleSweepInterval { get; init; }
 
+    /// <summary>λ of the EWC penalty in the device learner (<c>learning:ewcLambda</c>, 0 = off; see <see cref="LearnerOptions.EwcLambda"/>).</summary>
+    public float EwcLambda { get; init; }
+
+    /// <summary>Replay samples the EWC Fisher is estimated on before each run (<c>learning:ewcSamples</c>, default 128).</summary>
+    public int EwcSamples { get; init; } = 128;
+
+    /// <summary>Let <c>POST /classes</c> teach the model new classes (<c>learning:allowNewClasses</c>, default false).</summary>
+    public bool AllowNewClasses { get; init; }
+
+    /// <summary>The most classes a head may grow to on the device (<c>learning:maxClasses</c>, default 64).</summary>
+    public int MaxClasses { get; init; } = LearnerOptions.DefaultMaxClasses;
+
     public string ModelStoreDirectory => Path.Combine(DataDirectory, "models");
 
     public string OutboxDirectory => Path.Combine(DataDirectory, "outbox");
@@ -226,6 +238,10 @@ public sealed record DeviceOptions
         AccuracyWindow = AccuracyWindow,
         CompactHeapAroundRuns = CompactHeapAroundRuns,
         SampleSweepInterval = SampleSweepInterval,
+        EwcLambda = EwcLambda,
+        EwcSamples = EwcSamples,
+        AllowNewClasses = AllowNewClasses,
+        MaxClasses = MaxClasses,
     };
 
     /// <summary>Checks every field (<see cref="DeviceOptionsValidator"/>); throws <see cref="ConfigurationException"/> listing all problems at once.</summary>

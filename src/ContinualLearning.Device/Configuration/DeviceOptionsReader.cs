@@ -124,6 +124,10 @@ public static class DeviceOptionsReader
                 SampleBurst = r.WholeNumber("limits:sampleBurst", s.Limits.SampleBurst, limits.SampleBurst),
             },
             SampleSweepInterval = r.OptionalNumber("learning:sampleSweepSeconds", learning.SampleSweepSeconds, null) is { } sweep ? TimeSpan.FromSeconds(sweep) : null,
+            EwcLambda = (float)r.Number("learning:ewcLambda", learning.EwcLambda, defaults.EwcLambda),
+            EwcSamples = r.WholeNumber("learning:ewcSamples", learning.EwcSamples, defaults.EwcSamples),
+            AllowNewClasses = r.Bool("learning:allowNewClasses", learning.AllowNewClasses, defaults.AllowNewClasses),
+            MaxClasses = r.WholeNumber("learning:maxClasses", learning.MaxClasses, defaults.MaxClasses),
         };
         return options;
     }

@@ -1,6 +1,7 @@
 using System.Globalization;
 using ContinualLearning.Fleet.Configuration;
 using ContinualLearning.Fleet.Identity;
+using ContinualLearning.Learning;
 
 namespace ContinualLearning.Device.Configuration;
 
@@ -51,6 +52,10 @@ internal sealed class DeviceOptionsValidator() : ConfigurationValidator<DeviceOp
             var field = ex.ParamName ?? "?";
             errors.Add(new("learning:" + char.ToLowerInvariant(field[0]) + field[1..], null, ex.Message, "see docs/device.md for the allowed range"));
         }
+        ConfigurationRules.Require(errors, float.IsFinite(options.EwcLambda) && options.EwcLambda >= 0, "learning:ewcLambda", options.EwcLambda, "must be 0 (off) or a positive number", "use e.g. 100 when teaching new classes");
+        ConfigurationRules.Require(errors, options.EwcSamples is >= 1 and <= 100_000, "learning:ewcSamples", options.EwcSamples, "is outside 1–100000", "use e.g. 128");
+        ConfigurationRules.Require(errors, options.MaxClasses is >= 2 and <= LearnerOptions.MaxClassesLimit, "learning:maxClasses", options.MaxClasses,
+            $"is outside 2–{LearnerOptions.MaxClassesLimit}", $"use e.g. {LearnerOptions.DefaultMaxClasses}");
         CheckGpio(options.Gpio, errors);
         CheckCommands(options.Commands, errors);
         CheckLimits(options, errors);

@@ -142,6 +142,14 @@ internal sealed class LearningSettings
     public string? SampleTtlMinutes { get; set; }
 
     public string? SampleSweepSeconds { get; set; }
+
+    public string? EwcLambda { get; set; }
+
+    public string? EwcSamples { get; set; }
+
+    public string? AllowNewClasses { get; set; }
+
+    public string? MaxClasses { get; set; }
 }
 
 /// <summary><c>gpio:*</c>.</summary>

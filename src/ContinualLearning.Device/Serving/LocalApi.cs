@@ -39,6 +39,8 @@ public static class LocalApi
             return Results.Json(new LabelAccepted(id, Accepted: true), LocalApiJson.Default.LabelAccepted);
         }));
 
+        app.MapPost("/classes", http => ClassesEndpoint.HandleAsync(http, runtime));
+
         // RequestDelegate handlers ((HttpContext) => Task), not Delegate overloads: those are built by reflection at run
         // time, which native AOT (cl-device) cannot do.
         app.MapGet("/health", http => Health(runtime, agent()).ExecuteAsync(http));
@@ -79,7 +81,7 @@ public static class LocalApi
 
     // The body, read to at most `cap` bytes: a declared length over the cap is refused before reading anything, and a
     // chunked body is refused as soon as it passes the cap (never buffered whole).
-    private static async Task<ReadOnlyMemory<byte>> ReadBodyAsync(HttpContext http, int cap)
+    internal static async Task<ReadOnlyMemory<byte>> ReadBodyAsync(HttpContext http, int cap)
     {
         if (http.Request.ContentLength is { } declared && declared > cap) throw TooLarge($"The body is {declared} bytes", cap);
         // A declared length gets one byte more, so the end of the body is seen without growing the buffer.
@@ -131,4 +133,5 @@ public static class LocalApi
 [JsonSerializable(typeof(LocalApi.LabelAccepted))]
 [JsonSerializable(typeof(LocalApi.HealthBody))]
 [JsonSerializable(typeof(LocalApi.NoModelHealth))]
+[JsonSerializable(typeof(ClassesEndpoint.ClassAddedBody))]
 internal sealed partial class LocalApiJson : JsonSerializerContext;

@@ -138,6 +138,30 @@ public sealed class DeltaPublisherTests : IDisposable
         new DeltaHeader(DeviceTestKit.Model, "1.0.0", _kit.DeviceId, Guid.NewGuid(), 1, new Dictionary<string, double>(), DateTimeOffset.UnixEpoch),
         [new TensorDelta("w", [values.Length], DeltaEncoding.Float32, 1, null, values)]));
 
+    [Fact]
+    public void The_header_names_the_labels_only_when_they_differ_from_the_base()
+    {
+        Assert.Null(DeltaPublisher.HeaderLabels(Promotion("1.0.0", Weights(0, 0), Weights(1, 0), ["a", "b"], ["a", "b"])));
+        Assert.Null(DeltaPublisher.HeaderLabels(Promotion("1.0.0", Weights(0), Weights(1))));
+        Assert.Equal(["a", "b", "c"], DeltaPublisher.HeaderLabels(Promotion("1.0.0", Weights(0, 0, 0), Weights(1, 0, 2), ["a", "b", "c"], ["a", "b"])));
+    }
+
+    [Fact]
+    public async Task After_a_class_is_added_old_rows_send_their_increment_and_the_new_row_is_sent_whole()
+    {
+        await using var parts = new AgentParts(_kit);
+        var deltas = parts.Deltas;
+        // One output weight per class: [a, b] reported as [1, 0]; then "c" is added and trained: [1, 1, 5] against the
+        // base aligned to a, b, c ([0, 0] plus a zero row for c). Then a rollback across the growth: back to two rows.
+        deltas.Offer(Promotion("1.0.0", Weights(0, 0), Weights(1, 0), ["a", "b"], ["a", "b"]));
+        deltas.Offer(Promotion("1.0.0", Weights(0, 0, 0), Weights(1, 1, 5), ["a", "b", "c"], ["a", "b"]));
+        deltas.Offer(Promotion("1.0.0", Weights(0, 0), Weights(2, 1), ["a", "b"], ["a", "b"]));
+        deltas.CompleteIntake();
+        await deltas.BuildDeltasAsync();
+
+        Assert.Equal(new float[][] { [1, 0], [0, 1, 5], [1, 0] }, Drain(deltas).Select(Dense));
+    }
+
     private static List<WeightDelta> Drain(DeltaPublisher deltas)
     {
         var all = new List<WeightDelta>();
@@ -153,12 +177,15 @@ public sealed class DeltaPublisherTests : IDisposable
 
     private static NamedTensor[] Weights(params float[] values) => [new NamedTensor("w", [values.Length], values)];
 
-    private static PromotedEventArgs Promotion(string baseVersion, NamedTensor[] baseWeights, NamedTensor[] champion) => new()
+    private static PromotedEventArgs Promotion(string baseVersion, NamedTensor[] baseWeights, NamedTensor[] champion,
+        string[]? labels = null, string[]? baseLabels = null) => new()
     {
         NewVersion = baseVersion + "-local.1",
         BaseVersion = baseVersion,
         BaseWeights = baseWeights,
         ChampionWeights = champion,
+        LabelNames = labels ?? [],
+        BaseLabelNames = baseLabels ?? [],
         SamplesUsed = 20,
         Decision = new PromotionDecision
         {

@@ -146,7 +146,7 @@ public sealed class SampleStoreTests : IDisposable
     public void Reopening_with_another_feature_count_is_refused_with_both_configurations()
     {
         new SampleStore(_dir.Options(featureCount: 4)).Dispose();
-        var e = Assert.Throws<InvalidOperationException>(() => new SampleStore(_dir.Options(featureCount: 8)));
+        var e = Assert.Throws<SampleStoreConfigurationException>(() => new SampleStore(_dir.Options(featureCount: 8)));
         Assert.Contains("features=4", e.Message);
         Assert.Contains("features=8", e.Message);
         Assert.Contains(_dir.Db, e.Message);
