@@ -13,14 +13,23 @@ internal sealed class ReleaseLayouts(ModelRegistry registry, string modelName)
     private readonly Lock _lock = new();
     private readonly Dictionary<string, OutputLayout> _cache = new(StringComparer.Ordinal);
 
-    /// <summary>The layout of <paramref name="version"/>, or null when the registry does not hold it.</summary>
+    /// <summary>The layout of <paramref name="version"/>, or null when the registry does not hold it or no longer holds its bundle.</summary>
     public OutputLayout? Of(string version)
     {
         lock (_lock)
             if (_cache.TryGetValue(version, out var cached)) return cached;
         var record = registry.GetVersion(modelName, version);
         if (record is null) return null;
-        var layout = OutputLayout.Of(RegistryModels.Load(registry, record).Bundle.Manifest);
+        OutputLayout layout;
+        try
+        {
+            layout = OutputLayout.Of(RegistryModels.Load(registry, record).Bundle.Manifest);
+        }
+        catch (FileNotFoundException)
+        {
+            // The retention sweep removed the bundle of an old version (retention:keepVersions).
+            return null;
+        }
         lock (_lock)
         {
             if (_cache.Count >= MaxCached) _cache.Clear();

@@ -138,7 +138,8 @@ internal static class DeltaValidator
         if (staleness > options.MaxStaleness)
             return DeltaVerdict.Reject(RejectionReason.TooStale, $"{who}: base version {h.BaseVersion} is {staleness} releases old; the bound is {options.MaxStaleness} (Validation.MaxStaleness).", delta);
         if (context.Layout(h.BaseVersion) is not { } layout)
-            return DeltaVerdict.Reject(RejectionReason.UnknownBaseVersion, $"{who}: base version {h.BaseVersion} of {h.ModelName} is not in the registry.", delta);
+            return DeltaVerdict.Reject(RejectionReason.UnknownBaseVersion,
+                $"{who}: the bundle of base version {h.BaseVersion} of {h.ModelName} is no longer in the registry (retention:keepVersions); the device should update to the current release.", delta);
         if (LabelRules.Check(delta, layout, options.MaxNewClasses) is ({ } shapeReason, var shapeProblem))
             return DeltaVerdict.Reject(shapeReason, $"{who}: {shapeProblem}", delta);
         foreach (var t in delta.Tensors)
