@@ -156,4 +156,22 @@ public sealed class NewClassAggregationTests(EmbeddedBrokerFixture fixture) : Br
         var share = (float)(1 / (1 + 2 / Math.Sqrt(2)));
         Assert.Equal(Row(before, 2).Select(v => v + 0.01f * share), Row(after, 2), (x, y) => Math.Abs(x - y) < 1e-6f);
     }
+
+    [Fact]
+    public async Task The_holdout_gate_runs_a_grown_candidate_and_counts_predictions_of_the_new_class_as_errors()
+    {
+        var rng = new Random(3);
+        var samples = Enumerable.Range(0, 40).Select(i => new ContinualLearning.Streams.Sample([rng.Next(10), rng.Next(10), rng.Next(10)], i % 2)).ToArray();
+        await using var service = await StartAsync(o => o with { Holdout = new HoldoutOptions { Samples = samples, Margin = 1.0 } });
+        // "hello" rows of 4 outweigh every old row on any non-negative hidden activation: the candidate answers "hello" to all.
+        Assert.True(service.Receive("a", LabelledDeltas.Encode("a", ["0", "1", "hello"], l => l == "hello" ? 4f : 0f, hidden: 0f)).Accepted);
+        Assert.True(service.Receive("b", LabelledDeltas.Encode("b", ["0", "1", "hello"], l => l == "hello" ? 4f : 0f, hidden: 0f)).Accepted);
+
+        var version = await service.AggregateAsync(force: true);
+
+        Assert.Equal(["0", "1", "hello"], Bundle(service, version!.Version).Manifest.Task.LabelNames);
+        var holdout = service.Registry.Decisions.List(AggregatorTestKit.Model, version.Version).Single(d => d.Decision == DecisionKind.HoldoutPass);
+        Assert.Contains("\"candidate\":0,", holdout.NumbersJson);
+        Assert.Contains("\"samples\":40", holdout.NumbersJson);
+    }
 }
