@@ -1,4 +1,3 @@
-using System.Security.Cryptography;
 using ContinualLearning.Deltas;
 using ContinualLearning.Tensors;
 
@@ -15,12 +14,7 @@ public sealed class DeltaLabelsTests
         return new WeightDelta(header, tensors);
     }
 
-    private static byte[] Reseal(byte[] bytes)
-    {
-        var body = bytes.Length - DeltaCodec.ChecksumLength;
-        SHA256.HashData(bytes.AsSpan(0, body)).AsSpan(0, DeltaCodec.ChecksumLength).CopyTo(bytes.AsSpan(body));
-        return bytes;
-    }
+    private static byte[] Reseal(byte[] bytes) => Aggregator.LabelledDeltas.Reseal(bytes);
 
     [Fact]
     public void Labels_round_trip_and_a_delta_without_them_is_the_format_it_always_was()
