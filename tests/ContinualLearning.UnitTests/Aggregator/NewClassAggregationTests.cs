@@ -75,7 +75,7 @@ public sealed class NewClassAggregationTests(EmbeddedBrokerFixture fixture) : Br
     }
 
     [Fact]
-    public async Task A_class_from_one_device_is_not_admitted_and_the_rest_is_aggregated_as_usual()
+    public async Task Attack_a_class_from_one_device_is_not_admitted_and_the_rest_is_aggregated_as_usual()
     {
         await using var service = await StartAsync();
         Assert.True(service.Receive("a", LabelledDeltas.Encode("a", ["0", "1", "hello"], l => l == "hello" ? 0.3f : 0.01f)).Accepted);
