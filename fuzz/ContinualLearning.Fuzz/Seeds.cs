@@ -49,6 +49,11 @@ internal static class Seeds
         yield return ("sparse-empty.cld1", DeltaCodec.Encode(Delta(empty, null)));
         yield return ("no-tensors.cld1", DeltaCodec.Encode(Delta([], null)));
         yield return ("scalar.cld1", DeltaCodec.Encode(Delta([new TensorDelta("s", [], DeltaEncoding.Float32, 1f, null, [1f])], null)));
+        // A class-incremental device: the labels section, with the release's labels and with one class more (its output rows grown).
+        yield return ("labels.cld1", DeltaCodec.Encode(Delta(dense, null) with { Header = Delta(dense, null).Header with { Labels = ["DOWN", "UP"] } }));
+        var grown = dense.Select(t => t.Name == "2.weight" ? new TensorDelta(t.Name, [3, 8], DeltaEncoding.Float32, 1f, null, [.. t.Values, .. t.Values[..8]])
+            : t.Name == "2.bias" ? new TensorDelta(t.Name, [3], DeltaEncoding.Float32, 1f, null, [.. t.Values, 0.5f]) : t).ToArray();
+        yield return ("labels-grown.cld1", DeltaCodec.Encode(Delta(grown, null) with { Header = Delta(grown, null).Header with { Labels = ["UP", "hello", "DOWN"] } }));
     }
 
     private static WeightDelta Delta(TensorDelta[] tensors, Dictionary<string, double>? metrics) =>

@@ -35,6 +35,9 @@ public sealed record ValidationOptions
 
     /// <summary>A delta created longer ago than this is refused (<c>expired</c>).</summary>
     public TimeSpan MaxDeltaAge { get; init; } = TimeSpan.FromDays(7);
+
+    /// <summary>Most classes one delta may add to its base release's labels (docs/aggregator.md, "Label alignment"); more is refused (<c>too-many-new-classes</c>).</summary>
+    public int MaxNewClasses { get; init; } = 8;
 }
 
 /// <summary>When and how to aggregate (FedBuff-style buffering).</summary>
@@ -73,6 +76,12 @@ public sealed record AggregationOptions
 
     /// <summary>Most deltas buffered per device; beyond it the device's delta is refused (<c>device-quota</c>).</summary>
     public int MaxPendingPerDevice { get; init; } = 20;
+
+    /// <summary>
+    /// Fewest distinct devices that must contribute a class new to the fleet in one round for it to enter the release;
+    /// never fewer than <see cref="MinDevices"/> (docs/aggregator.md, "Label alignment").
+    /// </summary>
+    public int NewClassMinDevices { get; init; } = 2;
 }
 
 /// <summary>How a new version reaches the fleet.</summary>

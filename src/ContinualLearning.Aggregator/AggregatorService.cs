@@ -82,11 +82,12 @@ public sealed partial class AggregatorService : IAsyncDisposable
         var global = registry.Latest(_options.ModelName, VersionStatus.Released)
             ?? throw new InvalidOperationException($"The registry '{registry.Directory}' has no released version of model '{_options.ModelName}'. Seed it with `cl model publish <bundle-dir> --registry {_options.RegistryPath}`.");
         var model = RegistryModels.Load(registry, global);
-        _validation = new RegistryValidationContext(registry, _options.ModelName, model.Bundle.Head);
+        var layouts = new ReleaseLayouts(registry, _options.ModelName);
+        _validation = new RegistryValidationContext(registry, _options.ModelName, layouts);
         _journal = new Journal(registry, _metrics, _logger, _options.Retention);
         _retention = new RetentionSchedule(registry, _options.Retention, _journal, _metrics, _logger);
         var gate = _options.Holdout is { } holdout ? new HoldoutGate(HoldoutEvaluator.LoadSamples(holdout, model.Bundle.Manifest), holdout.Margin) : null;
-        _cycle = new AggregationCycle(registry, _options, gate, _journal, _metrics, _time, _logger);
+        _cycle = new AggregationCycle(registry, layouts, _options, gate, _journal, _metrics, _time, _logger);
         _key = ReleaseKeys.LoadPrivate(_options.PrivateKeyPath);
 
         var head = model.Bundle.Head.Parameters().ToList();

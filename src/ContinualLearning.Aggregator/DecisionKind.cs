@@ -33,6 +33,12 @@ public enum DecisionKind
 
     /// <summary>Made the release again by <c>cl model rollback</c>.</summary>
     ManualRollback,
+
+    /// <summary>
+    /// The round met classes new to the fleet: the reason names the admitted ones (appended to the head) and the ones
+    /// left out, each with its number of devices; the numbers map "admitted:{label}" / "not-admitted:{label}" to it.
+    /// </summary>
+    NewClasses,
 }
 
 /// <summary>JSON form of the aggregator's enums: the same kebab-case text the registry stores.</summary>

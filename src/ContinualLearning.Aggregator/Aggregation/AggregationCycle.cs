@@ -14,7 +14,7 @@ namespace ContinualLearning.Aggregator.Aggregation;
 /// yet decided.
 /// </summary>
 internal sealed partial class AggregationCycle(
-    ModelRegistry registry, AggregatorOptions options, HoldoutGate? gate, Journal journal, AggregatorMetrics metrics, TimeProvider time, ILogger logger)
+    ModelRegistry registry, ReleaseLayouts layouts, AggregatorOptions options, HoldoutGate? gate, Journal journal, AggregatorMetrics metrics, TimeProvider time, ILogger logger)
 {
     /// <summary>
     /// Aggregates when the trigger fires (<see cref="IsDue"/>) or when <paramref name="force"/> and anything is buffered.
@@ -59,8 +59,10 @@ internal sealed partial class AggregationCycle(
         var parent = RegistryModels.Load(registry, released);
         // Re-checked now: releases and rollbacks since a delta arrived may have made it unusable.
         var buffered = pending.Select(p => new BufferedDelta(
-            p, registry.ReleasesSince(name, p.BaseVersion), registry.GetVersion(name, p.BaseVersion)?.Status == VersionStatus.RolledBack)).ToArray();
-        var round = AggregationRound.Run(parent.Bundle.HeadWeights, parent.Bundle.Head, buffered, options.Aggregation, options.Validation);
+            p, registry.ReleasesSince(name, p.BaseVersion), registry.GetVersion(name, p.BaseVersion)?.Status == VersionStatus.RolledBack,
+            layouts.Of(p.BaseVersion)?.Labels)).ToArray();
+        var layout = OutputLayout.Of(parent.Bundle.Manifest);
+        var round = AggregationRound.Run(parent.Bundle.HeadWeights, layout, buffered, options.Aggregation, options.Validation);
         foreach (var d in round.Dropped)
             journal.Reject(new RejectionRecord(now, d.Delta.DeviceId, d.Delta.DeltaId, d.Reason, d.Message));
         registry.Deltas.Consume(round.Dropped.Select(d => d.Delta.DeltaId), DeltaState.Dropped, null);
@@ -71,8 +73,14 @@ internal sealed partial class AggregationCycle(
         }
 
         var version = registry.NextVersion(name);
-        var sha = registry.Artifacts.Put(RegistryModels.BuildChild(parent.Bundle, version, round.Weights, registry.Directory, now.UtcDateTime));
-        var holdout = gate?.Judge(parent.Bundle.Manifest, parent.Bundle.HeadWeights, round.Weights);
+        var manifest = NewClassDecision.Manifest(parent.Bundle.Manifest, round.Layout ?? layout);
+        var sha = registry.Artifacts.Put(RegistryModels.BuildChild(parent.Bundle, manifest, version, round.Weights, registry.Directory, now.UtcDateTime));
+        if (NewClassDecision.Describe(round.NewClasses, ClassAdmission.MinDevices(options.Aggregation)) is { } classes)
+        {
+            journal.Decide(name, version, DecisionKind.NewClasses, classes.Reason, classes.NumbersJson);
+            LogNewClasses(logger, name, version, classes.Reason);
+        }
+        var holdout = gate?.Judge(parent.Bundle.Manifest, parent.Bundle.HeadWeights, manifest, round.Weights);
         if (holdout is not null) journal.Decide(name, version, holdout.Decision, holdout.Reason, holdout.NumbersJson);
         var record = new ModelVersionRecord
         {
@@ -94,6 +102,9 @@ internal sealed partial class AggregationCycle(
         LogAggregated(logger, round.Used.Count, round.Metrics.Devices, name, version, options.Aggregation.Strategy, record.Parent, record.Status);
         return registry.GetVersion(name, version);
     }
+
+    [LoggerMessage(EventId = 202, Level = LogLevel.Information, Message = "New classes in {Model} {Version}: {Classes}")]
+    private static partial void LogNewClasses(ILogger logger, string model, string version, string classes);
 
     [LoggerMessage(EventId = 201, Level = LogLevel.Information, Message = "No aggregation of {Model}: {Why}")]
     private static partial void LogHeld(ILogger logger, string model, string why);

@@ -11,16 +11,24 @@ namespace ContinualLearning.Aggregator.Aggregation;
 /// <param name="Delta">The buffered delta.</param>
 /// <param name="Staleness">Releases published since its base version; null when the registry does not know the base.</param>
 /// <param name="BaseRolledBack">True when its base version was rolled back.</param>
-internal readonly record struct BufferedDelta(PendingDelta Delta, int? Staleness, bool BaseRolledBack);
+/// <param name="BaseLabels">The labels of its base release (null: the model's classes cannot grow, or the base is the release itself).</param>
+internal readonly record struct BufferedDelta(PendingDelta Delta, int? Staleness, bool BaseRolledBack, IReadOnlyList<string>? BaseLabels = null);
 
 /// <summary>A buffered delta the round could not use, and why.</summary>
 internal readonly record struct DroppedDelta(PendingDelta Delta, RejectionReason Reason, string Message);
 
 /// <summary>
 /// What one round produced: the new head weights (null when no version can be made), the deltas used and dropped, its
-/// numbers, and, when usable deltas were kept buffered instead of used, why.
+/// numbers, and, when usable deltas were kept buffered instead of used, why. <see cref="Layout"/> is the head and labels
+/// of <see cref="Weights"/> (the release's, grown by the admitted classes); <see cref="NewClasses"/> lists every class new
+/// to the fleet that devices contributed, admitted or not.
 /// </summary>
-internal sealed record RoundResult(IReadOnlyList<NamedTensor>? Weights, IReadOnlyList<PendingDelta> Used, IReadOnlyList<DroppedDelta> Dropped, RoundMetrics? Metrics, string? Held = null);
+internal sealed record RoundResult(IReadOnlyList<NamedTensor>? Weights, IReadOnlyList<PendingDelta> Used, IReadOnlyList<DroppedDelta> Dropped, RoundMetrics? Metrics, string? Held = null)
+{
+    public OutputLayout? Layout { get; init; }
+
+    public IReadOnlyList<NewClass> NewClasses { get; init; } = [];
+}
 
 /// <summary>
 /// One FedBuff aggregation round as a pure function: no registry, no clock, no I/O. Deltas whose base became unusable
@@ -31,19 +39,27 @@ internal sealed record RoundResult(IReadOnlyList<NamedTensor>? Weights, IReadOnl
 /// <see cref="AggregationOptions.MinDevices"/> devices makes nothing and leaves the deltas buffered. Each device's
 /// weight is min(samples, <see cref="AggregationOptions.MaxSamplesPerDelta"/>) × 1/(1+s)^α for the sample-weighted
 /// strategies and 1/(1+s)^α alone for the robust ones (s = the largest staleness among its deltas); the strategy
-/// combines the updates and the result is applied to the global weights with the server learning rate η.
+/// combines the updates and the result is applied to the global weights with the server learning rate η. Output rows
+/// are aligned to the release's by label name first (<see cref="LabelAlignment"/>); rows of classes the release lacks
+/// go through <see cref="ClassAdmission"/>.
 /// </summary>
 internal static class AggregationRound
 {
+    /// <summary>A round for a head whose classes do not grow (deltas must have its shapes).</summary>
     public static RoundResult Run(IReadOnlyList<NamedTensor> globalWeights, HeadSpec head, IReadOnlyList<BufferedDelta> pending,
+        AggregationOptions aggregation, ValidationOptions validation) =>
+        Run(globalWeights, new OutputLayout(head, null), pending, aggregation, validation);
+
+    public static RoundResult Run(IReadOnlyList<NamedTensor> globalWeights, OutputLayout layout, IReadOnlyList<BufferedDelta> pending,
         AggregationOptions aggregation, ValidationOptions validation)
     {
+        ArgumentNullException.ThrowIfNull(layout);
         ArgumentNullException.ThrowIfNull(pending);
         ArgumentNullException.ThrowIfNull(aggregation);
         ArgumentNullException.ThrowIfNull(validation);
-        var usable = new List<(PendingDelta Delta, int Staleness)>();
+        var usable = new List<(PendingDelta Delta, int Staleness, IReadOnlyList<string>? BaseLabels)>();
         var dropped = new List<DroppedDelta>();
-        foreach (var (p, staleness, rolledBack) in pending)
+        foreach (var (p, staleness, rolledBack, baseLabels) in pending)
         {
             RejectionReason? problem = staleness is null ? RejectionReason.UnknownBaseVersion
                 : rolledBack ? RejectionReason.RolledBackBase
@@ -51,49 +67,67 @@ internal static class AggregationRound
             if (problem is { } reason)
                 dropped.Add(new DroppedDelta(p, reason, $"buffered delta {p.DeltaId} from '{p.DeviceId}' (base {p.BaseVersion}) dropped at aggregation: {reason.ToText()}, staleness {staleness}."));
             else
-                usable.Add((p, staleness!.Value));
+                usable.Add((p, staleness!.Value, baseLabels));
         }
-        var devices = usable.GroupBy(u => u.Delta.DeviceId, StringComparer.Ordinal).ToArray();
+        var aligned = new List<(PendingDelta Delta, int Staleness, AlignedUpdate Update)>();
+        foreach (var (p, staleness, baseLabels) in usable)
+        {
+            var one = LabelAlignment.Align(DeltaCodec.Decode(p.Payload), baseLabels, layout, out var problem);
+            if (one is null)
+                dropped.Add(new DroppedDelta(p, RejectionReason.ShapeMismatch, $"buffered delta {p.DeltaId} from '{p.DeviceId}' (base {p.BaseVersion}) dropped at aggregation: {problem}"));
+            else
+                aligned.Add((p, staleness, one));
+        }
+        var devices = aligned.GroupBy(u => u.Delta.DeviceId, StringComparer.Ordinal).ToArray();
         if (devices.Length == 0) return new RoundResult(null, [], dropped, null);
         if (devices.Length < aggregation.MinDevices)
             return new RoundResult(null, [], dropped, null,
-                $"{usable.Count} usable deltas come from {devices.Length} device(s); a version needs {aggregation.MinDevices} distinct devices (Aggregation.MinDevices), so they stay buffered");
+                $"{aligned.Count} usable deltas come from {devices.Length} device(s); a version needs {aggregation.MinDevices} distinct devices (Aggregation.MinDevices), so they stay buffered");
 
         var strategy = AggregationStrategies.Create(aggregation.Strategy, aggregation.StrategyOptions);
-        var updates = devices.Select(d => DeviceUpdate(d, head, strategy.WeighsBySamples, aggregation, validation)).ToArray();
-        var update = strategy.Aggregate(updates);
-        var weights = ParameterVector.Flatten(globalWeights, head);
+        var updates = devices.Select(d => DeviceUpdate(d, strategy.WeighsBySamples, aggregation, validation)).ToArray();
+        var update = strategy.Aggregate(updates.Select(u => new WeightedUpdate(u.Update.Global, u.Weight)).ToArray());
+        var weights = ParameterVector.Flatten(globalWeights, layout.Head);
         for (var i = 0; i < weights.Length; i++) weights[i] += (float)(aggregation.ServerLearningRate * update[i]);
-        var used = usable.Select(u => u.Delta).ToArray();
+        var (classes, rows) = ClassAdmission.Decide(updates, strategy, aggregation);
+        var admitted = classes.Where(c => c.Admitted).Select(c => c.Label).ToArray();
+        var grown = ClassAdmission.Append(ParameterVector.Unflatten(weights, layout.Head), layout, rows, aggregation.ServerLearningRate);
+        var used = aligned.Select(u => u.Delta).ToArray();
         var metrics = new RoundMetrics(
             Deltas: used.Length,
             Dropped: dropped.Count,
             Devices: devices.Length,
             Samples: used.Aggregate(0L, (sum, u) => SaturatingAdd(sum, u.SampleCount)),
-            MeanStaleness: usable.Average(u => u.Staleness),
-            UpdateNorm: AggregationMath.L2Norm(update) * aggregation.ServerLearningRate);
-        return new RoundResult(ParameterVector.Unflatten(weights, head), used, dropped, metrics);
+            MeanStaleness: aligned.Average(u => u.Staleness),
+            UpdateNorm: AggregationMath.L2Norm(update) * aggregation.ServerLearningRate)
+        {
+            NewClasses = admitted.Length,
+        };
+        return new RoundResult(grown, used, dropped, metrics)
+        {
+            Layout = admitted.Length == 0 ? layout : layout.Grow(admitted),
+            NewClasses = classes,
+        };
     }
 
-    /// <summary>One device's deltas as one weighted update: summed, clipped, weighted once.</summary>
-    private static WeightedUpdate DeviceUpdate(IEnumerable<(PendingDelta Delta, int Staleness)> deltas, HeadSpec head, bool bySamples,
+    /// <summary>One device's aligned deltas as one weighted update: summed, clipped (new-class rows included), weighted once.</summary>
+    private static (AlignedUpdate Update, double Weight) DeviceUpdate(IEnumerable<(PendingDelta Delta, int Staleness, AlignedUpdate Update)> deltas, bool bySamples,
         AggregationOptions aggregation, ValidationOptions validation)
     {
-        float[]? sum = null;
+        AlignedUpdate? sum = null;
         long samples = 0;
         var staleness = 0;
-        foreach (var (p, s) in deltas)
+        foreach (var (p, s, update) in deltas)
         {
-            var vector = ParameterVector.Flatten(DeltaCodec.Decode(p.Payload), head);
-            if (sum is null) sum = vector;
-            else for (var i = 0; i < sum.Length; i++) sum[i] += vector[i];
+            if (sum is null) sum = update;
+            else sum.Add(update);
             samples = SaturatingAdd(samples, p.SampleCount);
             staleness = Math.Max(staleness, s);
         }
         // In reject mode every single delta is within the bound already; the sum of many need not be.
-        if (validation.MaxNorm is { } max) sum = AggregationMath.ClipToNorm(sum!, max);
+        if (validation.MaxNorm is { } max) sum!.ClipToNorm(max);
         var discount = AggregationMath.StalenessDiscount(staleness, aggregation.StalenessAlpha);
-        return new WeightedUpdate(sum!, bySamples ? Math.Min(samples, aggregation.MaxSamplesPerDelta) * discount : discount);
+        return (sum!, bySamples ? Math.Min(samples, aggregation.MaxSamplesPerDelta) * discount : discount);
     }
 
     /// <summary>Sample counts are the devices' claims: 2^62 + 2^62 must not overflow the round.</summary>

@@ -7,6 +7,9 @@ namespace ContinualLearning.Aggregator.Aggregation;
 /// <summary>The numbers of one aggregation round, stored with the version it made (<see cref="Registry.ModelVersionRecord.MetricsJson"/>).</summary>
 internal sealed record RoundMetrics(int Deltas, int Dropped, int Devices, long Samples, double MeanStaleness, double UpdateNorm)
 {
+    /// <summary>Classes new to the fleet the round appended to the head (the names are in the version's decisions).</summary>
+    public int NewClasses { get; init; }
+
     /// <summary>
     /// The version's metrics JSON: the round's numbers, the holdout accuracies when the gate ran, and the strategy as
     /// its <see cref="StrategyKind"/> number.
@@ -22,6 +25,7 @@ internal sealed record RoundMetrics(int Deltas, int Dropped, int Devices, long S
             ["meanStaleness"] = MeanStaleness,
             ["updateNorm"] = UpdateNorm,
         };
+        if (NewClasses > 0) metrics["newClasses"] = NewClasses;
         if (holdout is not null)
         {
             metrics["holdoutAccuracy"] = holdout.Candidate;

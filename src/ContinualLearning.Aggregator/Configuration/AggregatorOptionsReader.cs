@@ -77,6 +77,7 @@ public static class AggregatorOptionsReader
         AllowedDevices = s.AllowedDevices is { Count: > 0 } allowed ? new HashSet<string>(allowed, StringComparer.Ordinal) : d.AllowedDevices,
         MaxClockSkew = r.Duration("validation:maxClockSkew", s.MaxClockSkew, d.MaxClockSkew),
         MaxDeltaAge = r.Duration("validation:maxDeltaAge", s.MaxDeltaAge, d.MaxDeltaAge),
+        MaxNewClasses = r.WholeNumber("validation:maxNewClasses", s.MaxNewClasses, d.MaxNewClasses),
     };
 
     private static AggregationOptions ReadAggregation(ConfigurationReader r, AggregationSettings s, AggregationOptions d) => new()
@@ -96,6 +97,7 @@ public static class AggregatorOptionsReader
         MinDevices = r.WholeNumber("aggregation:minDevices", s.MinDevices, d.MinDevices),
         MaxPending = r.WholeNumber("aggregation:maxPending", s.MaxPending, d.MaxPending),
         MaxPendingPerDevice = r.WholeNumber("aggregation:maxPendingPerDevice", s.MaxPendingPerDevice, d.MaxPendingPerDevice),
+        NewClassMinDevices = r.WholeNumber("aggregation:newClassMinDevices", s.NewClassMinDevices, d.NewClassMinDevices),
     };
 
     private static RolloutOptions ReadRollout(ConfigurationReader r, RolloutSettings s, RolloutOptions d) => new()

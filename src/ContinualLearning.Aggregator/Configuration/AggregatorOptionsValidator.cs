@@ -60,6 +60,8 @@ internal sealed class AggregatorOptionsValidator() : ConfigurationValidator<Aggr
         ConfigurationRules.Require(errors, Enum.IsDefined(v.NormClipMode), "validation:normClipMode", v.NormClipMode, "is unknown", "use reject or clip");
         ConfigurationRules.Require(errors, v.MaxClockSkew >= TimeSpan.Zero, "validation:maxClockSkew", v.MaxClockSkew.ToString("c", null), "must be ≥ 0", "use e.g. 00:05:00 (how far ahead of the aggregator a device clock may run)");
         ConfigurationRules.Positive(errors, "validation:maxDeltaAge", v.MaxDeltaAge, v.MaxDeltaAge.ToString("c", null));
+        ConfigurationRules.Require(errors, v.MaxNewClasses is >= 0 and <= ContinualLearning.Deltas.DeltaLabels.MaxCount, "validation:maxNewClasses", v.MaxNewClasses,
+            $"must be in [0, {ContinualLearning.Deltas.DeltaLabels.MaxCount}]", "use e.g. 8 (0 refuses every delta that adds a class)");
     }
 
     private static void CheckAggregation(AggregationOptions a, ICollection<ConfigurationError> errors)
@@ -76,6 +78,8 @@ internal sealed class AggregatorOptionsValidator() : ConfigurationValidator<Aggr
         ConfigurationRules.Require(errors, a.MinDevices >= 1, "aggregation:minDevices", a.MinDevices, "must be ≥ 1", "use e.g. 2 (1 lets a single device make a version)");
         ConfigurationRules.Require(errors, a.MaxPending >= a.BufferSize, "aggregation:maxPending", a.MaxPending, $"must be ≥ aggregation:bufferSize ({a.BufferSize})", "use e.g. 1000, or lower bufferSize");
         ConfigurationRules.Require(errors, a.MaxPendingPerDevice >= 1, "aggregation:maxPendingPerDevice", a.MaxPendingPerDevice, "must be ≥ 1", "use e.g. 20");
+        ConfigurationRules.Require(errors, a.NewClassMinDevices >= 1, "aggregation:newClassMinDevices", a.NewClassMinDevices, "must be ≥ 1",
+            "use e.g. 2 (the round uses the larger of this and aggregation:minDevices)");
     }
 
     private static void CheckRollout(RolloutOptions o, ICollection<ConfigurationError> errors)

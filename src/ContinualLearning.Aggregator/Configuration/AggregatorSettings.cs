@@ -72,6 +72,8 @@ internal sealed class ValidationSettings
     public string? MaxClockSkew { get; set; }
 
     public string? MaxDeltaAge { get; set; }
+
+    public string? MaxNewClasses { get; set; }
 }
 
 /// <summary><c>aggregation:*</c>.</summary>
@@ -98,6 +100,8 @@ internal sealed class AggregationSettings
     public string? MaxPending { get; set; }
 
     public string? MaxPendingPerDevice { get; set; }
+
+    public string? NewClassMinDevices { get; set; }
 }
 
 /// <summary><c>aggregation:strategyOptions:*</c>.</summary>

@@ -20,13 +20,18 @@ internal sealed record HoldoutVerdict(double Candidate, double Current, double M
         AggregatorJson.Default.DictionaryStringDouble);
 }
 
-/// <summary>Candidate vs current global on a labelled holdout set (<see cref="HoldoutOptions"/>), with the managed engine.</summary>
+/// <summary>
+/// Candidate vs current global on a labelled holdout set (<see cref="HoldoutOptions"/>), with the managed engine. A
+/// candidate that admitted new classes is run with its own, longer head; the holdout's label indices stay valid because
+/// new classes are appended. The set has no samples of a class new to the fleet, so a prediction of one counts as an
+/// error: the gate measures what admitting the class costs the classes the release already had.
+/// </summary>
 internal sealed class HoldoutGate(IReadOnlyList<Sample> samples, double margin)
 {
-    public HoldoutVerdict Judge(ModelManifest manifest, IReadOnlyList<NamedTensor> current, IReadOnlyList<NamedTensor> candidate)
+    public HoldoutVerdict Judge(ModelManifest currentManifest, IReadOnlyList<NamedTensor> current, ModelManifest candidateManifest, IReadOnlyList<NamedTensor> candidate)
     {
-        var candidateAccuracy = HoldoutEvaluator.Accuracy(manifest, candidate, samples);
-        var currentAccuracy = HoldoutEvaluator.Accuracy(manifest, current, samples);
+        var candidateAccuracy = HoldoutEvaluator.Accuracy(candidateManifest, candidate, samples);
+        var currentAccuracy = HoldoutEvaluator.Accuracy(currentManifest, current, samples);
         return new HoldoutVerdict(candidateAccuracy, currentAccuracy, margin, samples.Count);
     }
 }

@@ -65,11 +65,15 @@ public static class RegistryModels
         return new LoadedModel(record, ModelBundle.Load(dir), container);
     }
 
-    /// <summary>Writes a child bundle (same schema and head, new weights and version, created at <paramref name="createdUtc"/>) and returns its container.</summary>
-    public static byte[] BuildChild(ModelBundle parent, string version, IReadOnlyList<NamedTensor> weights, string scratchDirectory, DateTime createdUtc)
+    /// <summary>
+    /// Writes a child bundle from <paramref name="manifest"/> (the parent's, or one whose head grew by new classes) with
+    /// new weights and version, created at <paramref name="createdUtc"/>, and returns its container.
+    /// </summary>
+    public static byte[] BuildChild(ModelBundle parent, ModelManifest manifest, string version, IReadOnlyList<NamedTensor> weights, string scratchDirectory, DateTime createdUtc)
     {
         ArgumentNullException.ThrowIfNull(parent);
-        var manifest = parent.Manifest with { Version = version, ParentVersion = parent.Manifest.Version, CreatedUtc = createdUtc, Signature = null };
+        ArgumentNullException.ThrowIfNull(manifest);
+        manifest = manifest with { Version = version, ParentVersion = parent.Manifest.Version, CreatedUtc = createdUtc, Signature = null };
         var dir = Path.Combine(scratchDirectory, "build-" + Guid.NewGuid().ToString("N"));
         try
         {

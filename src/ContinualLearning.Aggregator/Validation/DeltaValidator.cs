@@ -1,5 +1,5 @@
+using ContinualLearning.Aggregator.Aggregation;
 using ContinualLearning.Deltas;
-using ContinualLearning.Training;
 
 namespace ContinualLearning.Aggregator.Validation;
 
@@ -56,6 +56,15 @@ public enum RejectionReason
 
     /// <summary>The device already has its quota of pending deltas; it should keep the delta and send it again later.</summary>
     DeviceQuota,
+
+    /// <summary>
+    /// The header's labels do not fit the base release: a release class missing or named twice, a row count other than
+    /// the number of labels, or labels on a model whose classes cannot grow.
+    /// </summary>
+    LabelMismatch,
+
+    /// <summary>The labels add more classes to the base release than <see cref="ValidationOptions.MaxNewClasses"/>.</summary>
+    TooManyNewClasses,
 }
 
 /// <summary>Outcome of validating one delta: accepted with its decoded form, or rejected with a reason and a readable message.</summary>
@@ -73,8 +82,8 @@ internal interface IDeltaValidationContext
     /// <summary>The model this aggregator serves.</summary>
     string ModelName { get; }
 
-    /// <summary>The head every delta must fit.</summary>
-    HeadSpec Head { get; }
+    /// <summary>The head and labels of a registry version (a delta must fit its base's), or null when the registry does not hold it.</summary>
+    OutputLayout? Layout(string version);
 
     /// <summary>Releases published since the version, or null when the registry does not know it.</summary>
     int? ReleasesSince(string baseVersion);
@@ -91,8 +100,8 @@ internal interface IDeltaValidationContext
 
 /// <summary>
 /// The aggregator's checks, in order: decodes (format, checksum, finiteness), device identity (topic vs header;
-/// allow-list), model name, base version known / not rolled back / within the staleness bound, shapes vs the head,
-/// something to aggregate, creation time, sample count, duplicate id, norm bound. The registry repeats the duplicate
+/// allow-list), model name, base version known / not rolled back / within the staleness bound, shapes and labels vs
+/// the base release's head (<see cref="LabelRules"/>), something to aggregate, creation time, sample count, duplicate id, norm bound. The registry repeats the duplicate
 /// check atomically when it stores the delta, together with the pending bounds (<see cref="PendingAdmission"/>).
 /// </summary>
 internal static class DeltaValidator
@@ -110,7 +119,8 @@ internal static class DeltaValidator
         {
             // The codec refuses NaN/∞ while decoding; tell that apart from plain corruption so the counters mean something.
             var nonFinite = ex.Message.Contains("finite", StringComparison.OrdinalIgnoreCase);
-            return DeltaVerdict.Reject(nonFinite ? RejectionReason.NonFinite : RejectionReason.Malformed, $"delta from topic device '{topicDeviceId}' does not decode: {ex.Message}");
+            var reason = ex.InLabels ? RejectionReason.LabelMismatch : nonFinite ? RejectionReason.NonFinite : RejectionReason.Malformed;
+            return DeltaVerdict.Reject(reason, $"delta from topic device '{topicDeviceId}' does not decode: {ex.Message}");
         }
         var h = delta.Header;
         var who = $"delta {h.DeltaId} from '{topicDeviceId}'";
@@ -127,9 +137,11 @@ internal static class DeltaValidator
             return DeltaVerdict.Reject(RejectionReason.RolledBackBase, $"{who}: base version {h.BaseVersion} was rolled back; deltas trained from it are not used.", delta);
         if (staleness > options.MaxStaleness)
             return DeltaVerdict.Reject(RejectionReason.TooStale, $"{who}: base version {h.BaseVersion} is {staleness} releases old; the bound is {options.MaxStaleness} (Validation.MaxStaleness).", delta);
-        var shape = CheckShapes(delta, context.Head);
-        if (shape is not null)
-            return DeltaVerdict.Reject(RejectionReason.ShapeMismatch, $"{who}: {shape}", delta);
+        if (context.Layout(h.BaseVersion) is not { } layout)
+            return DeltaVerdict.Reject(RejectionReason.UnknownBaseVersion,
+                $"{who}: the bundle of base version {h.BaseVersion} of {h.ModelName} is no longer in the registry (retention:keepVersions); the device should update to the current release.", delta);
+        if (LabelRules.Check(delta, layout, options.MaxNewClasses) is ({ } shapeReason, var shapeProblem))
+            return DeltaVerdict.Reject(shapeReason, $"{who}: {shapeProblem}", delta);
         foreach (var t in delta.Tensors)
             foreach (var v in t.Values)
                 if (!float.IsFinite(v))
@@ -149,18 +161,5 @@ internal static class DeltaValidator
         if (options.MaxNorm is { } max && norm > max && options.NormClipMode == NormClipMode.Reject)
             return DeltaVerdict.Reject(RejectionReason.NormTooLarge, $"{who}: L2 norm {norm:G4} is above the bound {max:G4} (Validation.MaxNorm).", delta);
         return DeltaVerdict.Accept(delta, staleness.Value, norm);
-    }
-
-    private static string? CheckShapes(WeightDelta delta, HeadSpec head)
-    {
-        var expected = head.Parameters().ToDictionary(p => p.Name, p => p.Shape, StringComparer.Ordinal);
-        foreach (var t in delta.Tensors)
-        {
-            if (!expected.TryGetValue(t.Name, out var shape))
-                return $"tensor '{t.Name}' is not a parameter of head {head} (expected {string.Join(", ", expected.Keys)}).";
-            if (!shape.AsSpan().SequenceEqual(t.Shape))
-                return $"tensor '{t.Name}' has shape [{string.Join(", ", t.Shape)}], head {head} needs [{string.Join(", ", shape)}].";
-        }
-        return null;
     }
 }

@@ -1,14 +1,14 @@
+using ContinualLearning.Aggregator.Aggregation;
 using ContinualLearning.Aggregator.Registry;
-using ContinualLearning.Training;
 
 namespace ContinualLearning.Aggregator.Validation;
 
-/// <summary>The validator's questions answered from the registry, for one served model and its head.</summary>
-internal sealed class RegistryValidationContext(ModelRegistry registry, string modelName, HeadSpec head) : IDeltaValidationContext
+/// <summary>The validator's questions answered from the registry, for one served model.</summary>
+internal sealed class RegistryValidationContext(ModelRegistry registry, string modelName, ReleaseLayouts layouts) : IDeltaValidationContext
 {
     public string ModelName => modelName;
 
-    public HeadSpec Head => head;
+    public OutputLayout? Layout(string version) => layouts.Of(version);
 
     public int? ReleasesSince(string baseVersion) => registry.ReleasesSince(modelName, baseVersion);
 

@@ -5,7 +5,7 @@ namespace ContinualLearning.Deltas;
 
 /// <summary>
 /// The binary delta format "CLD1" (see docs/protocol.md): header, per-tensor sparse or dense values with
-/// LEB128 gap-encoded indices, and a truncated SHA-256 trailer. Encoding and decoding are pure functions.
+/// LEB128 gap-encoded indices, the optional label list (<see cref="DeltaLabels"/>), and a truncated SHA-256 trailer. Encoding and decoding are pure functions.
 /// </summary>
 public static class DeltaCodec
 {
@@ -55,6 +55,8 @@ public static class DeltaCodec
 
         w.WriteVarint((ulong)delta.Tensors.Count);
         foreach (var t in delta.Tensors) WriteTensor(ref w, t);
+        // After the tensors, so a delta without labels is byte for byte what it was before the section existed.
+        DeltaLabels.Write(ref w, h.Labels);
 
         var body = w.Span;
         Span<byte> hash = stackalloc byte[32];
@@ -193,12 +195,11 @@ public static class DeltaCodec
             if (!seen.Add(tensors[t].Name))
                 throw new DeltaFormatException($"Tensor '{tensors[t].Name}' appears twice.") { TensorName = tensors[t].Name };
         }
-        if (!r.AtEnd)
-            throw new DeltaFormatException($"Delta has {r.Remaining} unexpected bytes after the last tensor (offset {r.Position}).");
+        var labels = DeltaLabels.Read(ref r);
 
         if (options.ExpectedTensors is { } expected) CheckExpected(tensors, expected);
 
-        var header = new DeltaHeader(modelName, baseVersion, deviceId, deltaId, sampleCount, metrics, createdAt);
+        var header = new DeltaHeader(modelName, baseVersion, deviceId, deltaId, sampleCount, metrics, createdAt, labels);
         return new WeightDelta(header, tensors);
     }
 

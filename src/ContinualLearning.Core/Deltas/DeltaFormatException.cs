@@ -26,4 +26,7 @@ public sealed class DeltaFormatException : Exception
 
     /// <summary>Tensor the problem was found in, when it is tensor specific.</summary>
     public string? TensorName { get; init; }
+
+    /// <summary>True when the problem is in the header's label list (<see cref="DeltaHeader.Labels"/>).</summary>
+    public bool InLabels { get; init; }
 }

@@ -44,6 +44,7 @@ public sealed class AggregatorConfigurationTests : IDisposable
         Assert.Equal(new StrategyOptions { TrimFraction = 0.2, ClipNorm = 1.0 }, o.Aggregation.StrategyOptions);
         Assert.Equal((1.0, 0.5), (o.Aggregation.ServerLearningRate, o.Aggregation.StalenessAlpha));
         Assert.Equal((TimeSpan.FromMinutes(5), TimeSpan.FromDays(7)), (o.Validation.MaxClockSkew, o.Validation.MaxDeltaAge));
+        Assert.Equal((8, 2), (o.Validation.MaxNewClasses, o.Aggregation.NewClassMinDevices));
         Assert.Equal((10_000L, 2, 1_000, 20, 2),
             (o.Aggregation.MaxSamplesPerDelta, o.Aggregation.MinDevices, o.Aggregation.MaxPending, o.Aggregation.MaxPendingPerDevice, o.Rollout.MinDevices));
         Assert.Equal((true, 0.1, (IReadOnlyList<string>?)null, 0.02, TimeSpan.FromMinutes(10), 3, 65536),
@@ -152,6 +153,8 @@ public sealed class AggregatorConfigurationTests : IDisposable
     [InlineData("min-devices", "aggregation:minDevices", "must be ≥ 1")]
     [InlineData("max-pending", "aggregation:maxPending", "must be ≥ aggregation:bufferSize (10)")]
     [InlineData("device-quota", "aggregation:maxPendingPerDevice", "must be ≥ 1")]
+    [InlineData("new-class-devices", "aggregation:newClassMinDevices", "must be ≥ 1")]
+    [InlineData("new-classes", "validation:maxNewClasses", "must be in [0, 1024]")]
     [InlineData("canary-devices", "rollout:minDevices", "must be ≥ 1")]
     [InlineData("holdout-csv", "holdout:csvPath", "does not exist")]
     [InlineData("holdout-none", "holdout:csvPath", "is required when a holdout section is given")]
@@ -276,6 +279,8 @@ public sealed class AggregatorConfigurationTests : IDisposable
         "min-devices" => o with { Aggregation = o.Aggregation with { MinDevices = 0 } },
         "max-pending" => o with { Aggregation = o.Aggregation with { BufferSize = 10, MaxPending = 9 } },
         "device-quota" => o with { Aggregation = o.Aggregation with { MaxPendingPerDevice = 0 } },
+        "new-class-devices" => o with { Aggregation = o.Aggregation with { NewClassMinDevices = 0 } },
+        "new-classes" => o with { Validation = o.Validation with { MaxNewClasses = -1 } },
         "canary-devices" => o with { Rollout = o.Rollout with { MinDevices = 0 } },
         "holdout-csv" => o with { Holdout = new HoldoutOptions { CsvPath = Path.Combine(_dir, "none.csv") } },
         "holdout-none" => o with { Holdout = new HoldoutOptions() },

@@ -48,6 +48,8 @@ public sealed class AggregatorServiceTests(EmbeddedBrokerFixture fixture) : Brok
             (RejectionReason.Empty, "d1", _kit.EncodeEmptyDelta("d1")),
             (RejectionReason.FutureTimestamp, "d1", _kit.EncodeDelta("d1", createdAt: DateTimeOffset.UtcNow.AddHours(1))),
             (RejectionReason.Expired, "d1", _kit.EncodeDelta("d1", createdAt: DateTimeOffset.UtcNow.AddDays(-8))),
+            (RejectionReason.LabelMismatch, "d1", LabelledDeltas.Encode("d1", ["0", "hello"], _ => 0.01f)),
+            (RejectionReason.TooManyNewClasses, "d1", LabelledDeltas.Encode("d1", ["0", "1", .. Enumerable.Range(0, 9).Select(i => $"c{i}")], _ => 0.01f, hidden: 0.001f)),
         };
         foreach (var (reason, topic, payload) in cases)
         {
