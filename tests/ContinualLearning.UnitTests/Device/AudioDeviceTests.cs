@@ -10,11 +10,11 @@ namespace ContinualLearning.UnitTests.Device;
 /// <summary>An audio model behind the real HTTP API and samples topic: clips in, predictions and labelled clips out, every bad clip refused with nothing stored.</summary>
 public sealed class AudioDeviceTests : IAsyncLifetime
 {
-    private AudioDevice _device = null!;
+    private RunningDevice _device = null!;
 
     private long Stored => _device.Runtime.Learner!.Status.StoredSamples;
 
-    public async ValueTask InitializeAsync() => _device = await AudioDevice.StartAsync();
+    public async ValueTask InitializeAsync() => _device = await RunningDevice.StartAudioAsync();
 
     public async ValueTask DisposeAsync() => await _device.DisposeAsync();
 
@@ -42,8 +42,8 @@ public sealed class AudioDeviceTests : IAsyncLifetime
         Assert.Equal(HttpStatusCode.OK, predicted.StatusCode);
         using var prediction = JsonDocument.Parse(await predicted.Content.ReadAsStringAsync());
         var id = prediction.RootElement.GetProperty("sampleId").GetInt64();
-        Assert.Equal(AudioDevice.Labels.Length, prediction.RootElement.GetProperty("probabilities").GetArrayLength());
-        Assert.Contains(prediction.RootElement.GetProperty("label").GetString(), AudioDevice.Labels);
+        Assert.Equal(RunningDevice.Labels.Length, prediction.RootElement.GetProperty("probabilities").GetArrayLength());
+        Assert.Contains(prediction.RootElement.GetProperty("label").GetString(), RunningDevice.Labels);
 
         using var labelled = await _device.PostAsync("/label", Encoding.UTF8.GetBytes($"{{\"sampleId\":{id},\"label\":\"no\"}}"), "application/json");
         Assert.Equal(HttpStatusCode.OK, labelled.StatusCode);

@@ -15,9 +15,9 @@ namespace ContinualLearning.UnitTests.Device;
 /// </summary>
 public sealed class AudioPrivacyTests : IAsyncLifetime
 {
-    private AudioDevice _device = null!;
+    private RunningDevice _device = null!;
 
-    public async ValueTask InitializeAsync() => _device = await AudioDevice.StartAsync();
+    public async ValueTask InitializeAsync() => _device = await RunningDevice.StartAudioAsync();
 
     public async ValueTask DisposeAsync() => await _device.DisposeAsync();
 
@@ -33,7 +33,7 @@ public sealed class AudioPrivacyTests : IAsyncLifetime
             seed++;
             return clip;
         }
-        string Label(int i) => AudioDevice.Labels[i % AudioDevice.Labels.Length];
+        string Label(int i) => RunningDevice.Labels[i % RunningDevice.Labels.Length];
 
         // 12 served over HTTP and labelled by id; 12 labelled clips over HTTP; 6 labelled and 3 unlabelled over MQTT.
         for (var i = 0; i < 12; i++)

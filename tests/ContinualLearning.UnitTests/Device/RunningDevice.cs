@@ -1,5 +1,6 @@
 using System.Net.Http.Headers;
 using ContinualLearning.Device;
+using ContinualLearning.Device.Configuration;
 using ContinualLearning.Device.Hosting;
 using ContinualLearning.Fleet.Broker;
 using ContinualLearning.Onnx;
@@ -11,17 +12,19 @@ using Microsoft.Extensions.Logging;
 namespace ContinualLearning.UnitTests.Device;
 
 /// <summary>
-/// A running daemon (HTTP API, agent on an embedded broker) serving a real audio bundle: the speech-embedding stages
-/// in ONNX Runtime and a fresh 3-class head. Skips (or fails under CL_REQUIRE_SPEECH=1) without the speech models.
+/// A running daemon (HTTP API, agent connected to an embedded broker) in a <see cref="DeviceTestKit"/>: serving the kit's
+/// feature model, or a real audio bundle (the speech-embedding stages in ONNX Runtime and a fresh 3-class head; skips,
+/// or fails under CL_REQUIRE_SPEECH=1, without the speech models).
 /// </summary>
-internal sealed class AudioDevice : IAsyncDisposable
+internal sealed class RunningDevice : IAsyncDisposable
 {
+    /// <summary>The audio model's classes.</summary>
     public static readonly string[] Labels = ["yes", "no", "up"];
 
     private readonly EmbeddedBroker _broker = new();
     private WebApplication _app = null!;
 
-    private AudioDevice()
+    private RunningDevice()
     {
     }
 
@@ -33,16 +36,27 @@ internal sealed class AudioDevice : IAsyncDisposable
 
     public int BrokerPort => _broker.Port;
 
-    public static async Task<AudioDevice> StartAsync(Func<ContinualLearning.Device.Configuration.DeviceOptions, ContinualLearning.Device.Configuration.DeviceOptions>? configure = null)
+    /// <summary>The kit's 3-feature, 2-class model.</summary>
+    public static Task<RunningDevice> StartFeaturesAsync() => StartAsync(kit => kit.Options with { InitialBundle = kit.Bundle("1.0.0") });
+
+    /// <summary>An audio model (<see cref="Labels"/>) built by <see cref="SpeechBundleBuilder"/>.</summary>
+    public static Task<RunningDevice> StartAudioAsync()
     {
         var models = SpeechTestSupport.RequireModels();
-        var device = new AudioDevice();
+        return StartAsync(kit =>
+        {
+            var bundle = Path.Combine(kit.Root, "bundles", "keywords-1.0.0");
+            SpeechBundleBuilder.Save(bundle, new SpeechBundleOptions { Name = "keywords", LabelNames = Labels, SpeechModelDirectory = models });
+            return kit.Options with { ModelName = "keywords", InitialBundle = bundle };
+        });
+    }
+
+    private static async Task<RunningDevice> StartAsync(Func<DeviceTestKit, DeviceOptions> configure)
+    {
+        var device = new RunningDevice();
         await device._broker.StartAsync();
         device.Kit = new DeviceTestKit(device._broker.Port);
-        var bundle = Path.Combine(device.Kit.Root, "bundles", "keywords-1.0.0");
-        SpeechBundleBuilder.Save(bundle, new SpeechBundleOptions { Name = "keywords", LabelNames = Labels, SpeechModelDirectory = models });
-        var options = device.Kit.Options with { ModelName = "keywords", InitialBundle = bundle };
-        device.Kit.Options = configure?.Invoke(options) ?? options;
+        device.Kit.Options = configure(device.Kit);
         device._app = DeviceHost.Build(device.Kit.Options, configureLogging: l => l.ClearProviders());
         await device._app.StartAsync();
         device.Http = new HttpClient { BaseAddress = DeviceHost.HttpAddress(device._app) };
