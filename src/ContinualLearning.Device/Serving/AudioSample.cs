@@ -1,5 +1,6 @@
 using ContinualLearning.Audio;
 using ContinualLearning.Pipelines;
+using ContinualLearning.Text;
 
 namespace ContinualLearning.Device.Serving;
 
@@ -22,7 +23,7 @@ public static class AudioSample
         ArgumentNullException.ThrowIfNull(runtime);
         var input = runtime.Input ?? throw new SampleRequestException(new NoModelException().Message, null, null, 503);
         if (!ModelInput.IsWav(contentType))
-            throw new SampleRequestException($"Content type '{contentType}' is not accepted; this model takes {input.Describe()}.", "contentType", contentType, 415);
+            throw new SampleRequestException($"Content type '{DisplayText.Truncate(contentType)}' is not accepted; this model takes {input.Describe()}.", "contentType", contentType, 415);
         if (input.Kind != InputKind.Audio)
             throw new SampleRequestException($"A WAV body was sent, but this model takes {input.Describe()}.", "contentType", contentType, 415);
         try

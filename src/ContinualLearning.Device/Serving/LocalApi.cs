@@ -137,7 +137,8 @@ public static class LocalApi
     private static SampleRequestException TooLarge(string what, int cap, AudioInputSpec? clip) => new(
         clip is null
             ? $"{what}; at most {cap} are accepted (config key limits:sampleMaxBytes). Send one sample per request."
-            : $"{what}; at most {cap} are accepted (config key limits:sampleMaxBytes). This model takes clips of at most {WavReader.DescribeLimit(clip)}, a WAV of at most {WavReader.MaxPayloadBytes(clip)} bytes: cut the clip.",
+            : $"{what}; at most {cap} are accepted (config key limits:sampleMaxBytes). This model takes clips of at most {WavReader.DescribeLimit(clip)}, a WAV of at most {WavReader.MaxPayloadBytes(clip)} bytes: "
+              + (WavReader.MaxPayloadBytes(clip) > cap ? $"to accept them, set limits:sampleMaxBytes to {WavReader.MaxPayloadBytes(clip)}." : "cut the clip."),
         null, null, StatusCodes.Status413PayloadTooLarge);
 
     /// <summary>The error body: what was wrong, in which field, with which value.</summary>

@@ -112,6 +112,20 @@ public sealed class AudioDeviceTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Under_a_cap_smaller_than_the_longest_clip_the_413_says_which_cap_to_set()
+    {
+        await using var small = await RunningDevice.StartAudioAsync(o => o with { Limits = o.Limits with { SampleMaxBytes = 100_000 } });
+
+        using var response = await small.PostAsync("/predict", WavWriter.Pcm16Mono(new short[64_000], 16_000));
+
+        Assert.Equal(HttpStatusCode.RequestEntityTooLarge, response.StatusCode);
+        Assert.Equal(
+            "The body is 128044 bytes; at most 100000 are accepted (config key limits:sampleMaxBytes). This model takes clips of at most 10 s (160,000 samples), a WAV of at most 324096 bytes: to accept them, set limits:sampleMaxBytes to 324096.",
+            await Error(response));
+        Assert.Equal(0, small.Runtime.Learner!.Status.StoredSamples);
+    }
+
+    [Fact]
     public async Task Clips_on_the_samples_topic_are_added_with_their_label_property_and_bad_ones_refused()
     {
         var topic = FleetTopics.Samples(_device.Kit.Fleet, _device.Kit.DeviceId);

@@ -40,14 +40,15 @@ internal sealed class RunningDevice : IAsyncDisposable
     public static Task<RunningDevice> StartFeaturesAsync() => StartAsync(kit => kit.Options with { InitialBundle = kit.Bundle("1.0.0") });
 
     /// <summary>An audio model (<see cref="Labels"/>) built by <see cref="SpeechBundleBuilder"/>.</summary>
-    public static Task<RunningDevice> StartAudioAsync()
+    public static Task<RunningDevice> StartAudioAsync(Func<DeviceOptions, DeviceOptions>? configure = null)
     {
         var models = SpeechTestSupport.RequireModels();
         return StartAsync(kit =>
         {
             var bundle = Path.Combine(kit.Root, "bundles", "keywords-1.0.0");
             SpeechBundleBuilder.Save(bundle, new SpeechBundleOptions { Name = "keywords", LabelNames = Labels, SpeechModelDirectory = models });
-            return kit.Options with { ModelName = "keywords", InitialBundle = bundle };
+            var options = kit.Options with { ModelName = "keywords", InitialBundle = bundle };
+            return configure?.Invoke(options) ?? options;
         });
     }
 
