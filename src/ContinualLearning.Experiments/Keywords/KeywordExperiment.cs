@@ -54,11 +54,11 @@ public static class KeywordExperiment
         var cells = new List<KeywordCell>();
         foreach (var seed in options.Seeds)
         {
-            var data = new SeedData(embeddings, options, seed);
+            var data = new KeywordRows(embeddings, options, seed);
             var spec = new HeadSpec([data.Width, .. options.Hidden, options.BaseWords.Count], LossKind.SoftmaxCrossEntropy);
-            var baseWeights = KeywordTraining.TrainBase(engine, spec, data.Rows(ClipRole.BaseTrain, clean: true, data.IsBaseFamily, options.BaseWords), options, seed);
-            var replay = KeywordTraining.ReplayFrom(data.Rows(ClipRole.BaseTrain, clean: true, data.IsBaseFamily, options.BaseWords), options.BaseWords.Count, options, seed);
-            var oldTest = data.Rows(ClipRole.Test, clean: true, data.IsBaseFamily, options.BaseWords);
+            var baseWeights = KeywordTraining.TrainBase(engine, spec, data.Rows(ClipRole.BaseTrain, clean: true, data.IsBase, options.BaseWords), options, seed);
+            var replay = KeywordTraining.ReplayFrom(data.Rows(ClipRole.BaseTrain, clean: true, data.IsBase, options.BaseWords), options.BaseWords.Count, options, seed);
+            var oldTest = data.Rows(ClipRole.Test, clean: true, data.IsBase, options.BaseWords);
             var oldBefore = KeywordTraining.Accuracy(engine, spec, baseWeights, oldTest);
 
             foreach (var scenario in scenarios)
@@ -98,24 +98,24 @@ public static class KeywordExperiment
     // Per condition: its name, the device's labelled pool, the held-out new-condition clips, and a grown head when the
     // label space changes.
     private static IEnumerable<(string Condition, IReadOnlyList<LabelledRow> Pool, IReadOnlyList<LabelledRow> NewTest, (HeadSpec, IReadOnlyList<Tensors.NamedTensor>)? Grown)> Conditions(
-        KeywordScenario scenario, SeedData data, KeywordOptions options, HeadSpec spec, IReadOnlyList<Tensors.NamedTensor> baseWeights)
+        KeywordScenario scenario, KeywordRows data, KeywordOptions options, HeadSpec spec, IReadOnlyList<Tensors.NamedTensor> baseWeights)
     {
         switch (scenario)
         {
             case KeywordScenario.NewVoice:
                 foreach (var family in data.NewFamilies)
-                    yield return (family, data.Rows(ClipRole.Adapt, clean: true, a => a == family, options.BaseWords),
-                        data.Rows(ClipRole.Test, clean: true, a => a == family, options.BaseWords), null);
+                    yield return (family, data.Rows(ClipRole.Adapt, clean: true, data.NewFamily(family), options.BaseWords),
+                        data.Rows(ClipRole.Test, clean: true, data.NewFamily(family), options.BaseWords), null);
                 break;
             case KeywordScenario.NewKeywords:
                 var grown = HeadGrowth.AddClasses(spec, baseWeights, options.NewWords.Count);
                 IReadOnlyList<string> words = [.. options.BaseWords, .. options.NewWords];
-                yield return (string.Join("+", options.NewWords), data.Rows(ClipRole.Adapt, clean: true, data.IsBaseFamily, words, onlyFrom: options.NewWords),
-                    data.Rows(ClipRole.Test, clean: true, data.IsBaseFamily, words, onlyFrom: options.NewWords), (grown.Spec, grown.Weights));
+                yield return (string.Join("+", options.NewWords), data.Rows(ClipRole.Adapt, clean: true, data.IsBase, words, onlyFrom: options.NewWords),
+                    data.Rows(ClipRole.Test, clean: true, data.IsBase, words, onlyFrom: options.NewWords), (grown.Spec, grown.Weights));
                 break;
             default:
-                yield return ("noisy", data.Rows(ClipRole.Adapt, clean: false, data.IsBaseFamily, options.BaseWords),
-                    data.Rows(ClipRole.Test, clean: false, data.IsBaseFamily, options.BaseWords), null);
+                yield return ("noisy", data.Rows(ClipRole.Adapt, clean: false, data.IsBase, options.BaseWords),
+                    data.Rows(ClipRole.Test, clean: false, data.IsBase, options.BaseWords), null);
                 break;
         }
     }
@@ -144,53 +144,5 @@ public static class KeywordExperiment
         var missingFamilies = options.BaseFamilies.Where(f => !accents.Contains(f)).ToList();
         if (missingFamilies.Count > 0 || accents.All(options.BaseFamilies.Contains))
             throw new ArgumentException($"The base voice families ({string.Join(", ", options.BaseFamilies)}) must be accents of the corpus and leave at least one new family; the corpus has {string.Join(", ", accents.Order(StringComparer.Ordinal))}.");
-    }
-
-    /// <summary>One seed's split of the embedded corpus into labelled rows.</summary>
-    private sealed class SeedData
-    {
-        private readonly KeywordEmbeddings _embeddings;
-        private readonly ClipRole[] _roles;
-        private readonly HashSet<string> _baseFamilies;
-        private readonly KeywordOptions _options;
-
-        public SeedData(KeywordEmbeddings embeddings, KeywordOptions options, int seed)
-        {
-            _embeddings = embeddings;
-            _options = options;
-            _baseFamilies = options.BaseFamilies.ToHashSet(StringComparer.Ordinal);
-            _roles = KeywordSplit.Assign(embeddings.Corpus, _baseFamilies, seed);
-            NewFamilies = [.. embeddings.Corpus.Clips.Select(c => c.Accent).Distinct().Where(a => !_baseFamilies.Contains(a)).Order(StringComparer.Ordinal)];
-            Width = embeddings.Vector(0, options.Pool).Length;
-        }
-
-        public IReadOnlyList<string> NewFamilies { get; }
-
-        public int Width { get; }
-
-        public bool IsBaseFamily(string accent) => _baseFamilies.Contains(accent);
-
-        /// <summary>Rows of clips with this role, cleanliness and family; the label is the word's index in <paramref name="labels"/>.</summary>
-        public List<LabelledRow> Rows(ClipRole role, bool clean, Func<string, bool> family, IReadOnlyList<string> labels, IReadOnlyList<string>? onlyFrom = null)
-        {
-            var rows = new List<LabelledRow>();
-            var clips = _embeddings.Corpus.Clips;
-            for (var i = 0; i < clips.Count; i++)
-            {
-                var c = clips[i];
-                if (_roles[i] != role || c.IsClean != clean || !family(c.Accent)) continue;
-                if (onlyFrom is not null && !onlyFrom.Contains(c.Word)) continue;
-                var label = IndexOf(labels, c.Word);
-                if (label >= 0) rows.Add(new LabelledRow(_embeddings.Vector(i, _options.Pool), label));
-            }
-            return rows;
-        }
-
-        private static int IndexOf(IReadOnlyList<string> labels, string word)
-        {
-            for (var i = 0; i < labels.Count; i++)
-                if (labels[i] == word) return i;
-            return -1;
-        }
     }
 }
