@@ -20,7 +20,7 @@ internal static class KeywordExperimentCommand
     private static readonly Option<string?> s_corpus = new("--corpus") { Description = "Keyword corpus folder (generated there when absent; default $CL_KEYWORDS_DIR, then data/keywords)." };
     private static readonly Option<string> s_seeds = new("--seeds") { Description = "Keywords: comma list of seeds (split, base model, device clips).", DefaultValueFactory = _ => "1,2,3" };
     private static readonly Option<string> s_shots = new("--shots") { Description = "Keywords: labelled clips per word, comma list.", DefaultValueFactory = _ => "1,5,10" };
-    private static readonly Option<string> s_pool = new("--pool") { Description = "Keywords: pooling of window embeddings: mean, max or meanmax.", DefaultValueFactory = _ => "mean" };
+    private static readonly Option<string> s_pool = new("--pool") { Description = "Keywords: pooling of window embeddings: mean, max or meanmax.", DefaultValueFactory = _ => "meanmax" };
     private static readonly Option<int?> s_baseEpochs = new("--base-epochs") { Description = "Keywords: epochs of base training (default 60)." };
     private static readonly Option<int?> s_adaptEpochs = new("--adapt-epochs") { Description = "Keywords: passes over the device's clips per update (default 30)." };
     private static readonly Option<float?> s_baseLr = new("--base-lr") { Description = "Keywords: Adam learning rate of base training (default 0.003)." };
@@ -60,7 +60,17 @@ internal static class KeywordExperimentCommand
         if (Given(parse, replayRatio)) o = o with { ReplayRatio = parse.GetValue(replayRatio) };
         if (Given(parse, ewcLambda)) o = o with { EwcLambda = parse.GetValue(ewcLambda) };
         if (Given(parse, replayPolicy))
-            o = o with { ReplayPolicy = parse.GetValue(replayPolicy)!.Equals("reservoir", StringComparison.OrdinalIgnoreCase) ? ReplayPolicyKind.Reservoir : ReplayPolicyKind.ClassBalanced };
+        {
+            o = o with
+            {
+                ReplayPolicy = parse.GetValue(replayPolicy)!.ToLowerInvariant() switch
+                {
+                    "reservoir" => ReplayPolicyKind.Reservoir,
+                    "class-balanced" or "classbalanced" or "balanced" => ReplayPolicyKind.ClassBalanced,
+                    var other => throw new UsageException($"--replay-policy value '{other}' is not a policy; allowed values: reservoir, class-balanced."),
+                },
+            };
+        }
         try
         {
             o.Validate();

@@ -141,6 +141,10 @@ public static class KeywordExperiment
         var missing = options.BaseWords.Concat(options.NewWords).Where(w => !words.Contains(w)).ToList();
         if (missing.Count > 0)
             throw new ArgumentException($"The corpus in {corpus.Directory} has no clips of {string.Join(", ", missing)}; generate the full corpus (`cl keywords make`) or choose words it has ({string.Join(", ", words.Order(StringComparer.Ordinal))}).");
+        var variants = corpus.Clips.Select(c => c.Variant).ToHashSet(StringComparer.Ordinal);
+        var missingVariants = options.BaseVariants.Where(v => !variants.Contains(v)).ToList();
+        if (missingVariants.Count > 0)
+            throw new ArgumentException($"The base variants {string.Join(", ", missingVariants)} are not in the corpus; it has {string.Join(", ", variants.Order(StringComparer.Ordinal))}.");
         var missingFamilies = options.BaseFamilies.Where(f => !accents.Contains(f)).ToList();
         if (missingFamilies.Count > 0 || accents.All(options.BaseFamilies.Contains))
             throw new ArgumentException($"The base voice families ({string.Join(", ", options.BaseFamilies)}) must be accents of the corpus and leave at least one new family; the corpus has {string.Join(", ", accents.Order(StringComparer.Ordinal))}.");
