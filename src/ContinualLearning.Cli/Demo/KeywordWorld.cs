@@ -1,0 +1,210 @@
+using System.Globalization;
+using ContinualLearning.Audio;
+using ContinualLearning.Bundle;
+using ContinualLearning.Experiments.Keywords;
+using ContinualLearning.Learning;
+using ContinualLearning.Onnx;
+using ContinualLearning.Pipelines;
+using ContinualLearning.Streams;
+using ContinualLearning.Tensors;
+using ContinualLearning.Training;
+
+namespace ContinualLearning.Cli.Demo;
+
+/// <summary>
+/// <c>cl demo --scenario keywords</c>: ten spoken keywords from the espeak-ng corpus (clean and noisy clips), raw
+/// 16 kHz audio through the bundle's speech pipeline. The base model knows two voice families; every device hears one
+/// other family and learns it locally; the held-out set is two families that neither the base model nor any device
+/// ever heard, so a better fleet release there means what the devices learned carries over to unseen voices.
+/// </summary>
+internal sealed class KeywordWorld : IDemoWorld
+{
+    /// <summary>Voice families (espeak-ng accents) the base model is trained on.</summary>
+    public static IReadOnlyList<string> BaseFamilies { get; } = ["en-us", "en-gb"];
+
+    /// <summary>One voice family per device, in device order.</summary>
+    public static IReadOnlyList<string> DeviceFamilies { get; } = ["en-gb-scotland", "en-029", "en-gb-x-rp", "en-gb-x-gbclan"];
+
+    /// <summary>Voice families no model ever trains on: the held-out set.</summary>
+    public static IReadOnlyList<string> HeldOutFamilies { get; } = ["en-us-nyc", "en-gb-x-gbcwmd"];
+
+    /// <summary>
+    /// The demo's slice of the keyword corpus: the ten base keywords, every accent above, all twelve voice variants,
+    /// one take each plus one noisy copy. The generator's draws depend only on the seed and the clip, so these clips
+    /// are the same as in the full corpus.
+    /// </summary>
+    public static KeywordCorpusSpec CorpusSpec { get; } = new KeywordCorpusSpec() is var full ? full with
+    {
+        Words = full.Words.Take(10).ToArray(),
+        Accents = [.. BaseFamilies, .. DeviceFamilies, .. HeldOutFamilies],
+        Takes = 1,
+        NoisyCopies = 1,
+    } : null!;
+
+    /// <summary>Clips of one voice family in <see cref="CorpusSpec"/>.</summary>
+    public static int MaxClipsPerDevice => CorpusSpec.Words.Count * CorpusSpec.Variants.Count * CorpusSpec.Takes * (1 + CorpusSpec.NoisyCopies);
+
+    /// <summary>Each device hears every clip of its family once.</summary>
+    public static int DefaultClipsPerDevice => MaxClipsPerDevice;
+
+    /// <summary>Where the corpus is kept between runs ($CL_KEYWORDS_DEMO_DIR, else a folder in the temp directory).</summary>
+    public static string CorpusDirectory =>
+        Environment.GetEnvironmentVariable("CL_KEYWORDS_DEMO_DIR") is { Length: > 0 } dir ? dir : Path.Combine(Path.GetTempPath(), "cl-demo-keywords");
+
+    private static readonly TrainingDefaults Defaults = new()
+    {
+        Options = new TrainingOptions { Optimizer = OptimizerKind.Adam, LearningRate = 1e-3f },
+        BatchSize = 16,
+    };
+
+    private readonly DemoOptions _options;
+    private readonly KeywordCorpus _corpus;
+    private readonly IReadOnlyList<string> _words;
+    private IInputPipeline? _pipeline;
+    private HeadSpec? _head;
+    private (float[] X, int[] Y)? _heldOut;
+
+    private KeywordWorld(DemoOptions options, KeywordCorpus corpus)
+    {
+        _options = options;
+        _corpus = corpus;
+        _words = CorpusSpec.Words;
+        Shards = Enumerable.Range(0, options.Devices).Select(MakeShard).ToArray();
+    }
+
+    /// <summary>Generates (or finds) the corpus slice; the base model is trained by <see cref="SaveBase"/>.</summary>
+    public static Task<IDemoWorld> CreateAsync(DemoOptions options, Action<string> log, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(log);
+        return Task.Run<IDemoWorld>(() =>
+        {
+            var clips = CorpusSpec.Words.Count * CorpusSpec.Accents.Count * MaxClipsPerDevice / CorpusSpec.Words.Count;
+            log(string.Create(CultureInfo.InvariantCulture, $"keyword corpus: {clips} clips of {CorpusSpec.Words.Count} words in {CorpusSpec.Accents.Count} voice families in {CorpusDirectory} (espeak-ng; made once, then reused)"));
+            var result = KeywordCorpusGenerator.Generate(CorpusDirectory, CorpusSpec, Math.Max(1, Environment.ProcessorCount));
+            if (result.Generated) log(string.Create(CultureInfo.InvariantCulture, $"keyword corpus generated in {result.Elapsed.TotalSeconds:0.0} s"));
+            ct.ThrowIfCancellationRequested();
+            return new KeywordWorld(options, result.Corpus);
+        }, ct);
+    }
+
+    public string Description => $"spoken keywords ({string.Join(", ", _words)}; espeak-ng, clean and noisy clips, raw 16 kHz audio through the speech pipeline): "
+        + $"base trained on voices {string.Join(", ", BaseFamilies)}; each device hears its own voice family ({string.Join(", ", Shards.Select(s => $"{s.DeviceId} {s.Voice}"))})";
+
+    public string HeldOutDescription => $"clips of voice families neither the base model nor any device trained on: {string.Join(", ", HeldOutFamilies)}";
+
+    public string HeldOutUnit => "clips of unseen voices";
+
+    public HeadSpec Head => _head ?? throw new InvalidOperationException("The keyword base model is made by SaveBase.");
+
+    public IReadOnlyList<DeviceShard> Shards { get; }
+
+    public int ReplayCapacity => 400;
+
+    public ChallengerOptions Challenger(DemoOptions o, string deviceId) => new()
+    {
+        MinSamples = o.TrainEvery / 2,
+        MaxSamples = o.TrainEvery,
+        BatchSize = Defaults.BatchSize,
+        Epochs = 5,
+        ReplayRatio = 0.5,
+        HoldoutFraction = 0.25,
+        AccuracyMargin = 0,
+        Seed = o.Seed + deviceId.GetHashCode(StringComparison.Ordinal),
+    };
+
+    public string SaveBase(string directory, ITrainingEngine engine, Func<ModelManifest, string> sign)
+    {
+        ArgumentNullException.ThrowIfNull(engine);
+        var options = new SpeechBundleOptions
+        {
+            Name = _options.ModelName,
+            Version = DemoScenario.BaseVersion,
+            LabelNames = _words,
+            Training = Defaults,
+            Seed = _options.Seed,
+        };
+        // The pipeline comes from a bundle with the same stages, so the base head is trained on exactly what devices will embed.
+        var scratch = directory + ".untrained";
+        SpeechBundleBuilder.Save(scratch, options);
+        _pipeline = InputPipelineFactory.Create(ModelBundle.Load(scratch));
+        Directory.Delete(scratch, recursive: true);
+        var manifest = SpeechBundleBuilder.Manifest(options);
+        _head = manifest.Head;
+        var (x, y) = Embed(Clips(BaseFamilies));
+        var weights = TrainBase(engine, _head, x, y, _options.Seed);
+        SpeechBundleBuilder.Save(directory, options with { HeadWeights = weights, Sign = m => sign(m) });
+        return $"base model {_options.ModelName} {DemoScenario.BaseVersion}: speech pipeline (mel → embedding → mean+max pool) and head {_head} trained on {y.Length} clips of voices {string.Join(", ", BaseFamilies)}";
+    }
+
+    public int HeldOutSamples => HeldOut.Y.Length;
+
+    public double Accuracy(ITrainingEngine engine, IReadOnlyList<NamedTensor> weights) =>
+        HeldOutScoring.Accuracy(engine, Head, Defaults, weights, HeldOut.X, HeldOut.Y);
+
+    private (float[] X, int[] Y) HeldOut => _heldOut ??= Embed(Clips(HeldOutFamilies));
+
+    public void Dispose() => _pipeline?.Dispose();
+
+    private DeviceShard MakeShard(int i)
+    {
+        var family = DeviceFamilies[i];
+        // Each device hears its family's clips in its own order, as a person would say them over the day.
+        var clips = Clips([family]).ToArray();
+        new Random(_options.Seed * 1000 + 17 * (i + 1)).Shuffle(clips);
+        var take = clips.Take(_options.SamplesPerDevice).ToArray();
+        var schema = new StreamSchema(["pcm"], _words);
+        var stream = new DelegateStream(schema, () => take.Select(c => new Sample(Read(c), Label(c))));
+        var (poisoned, canary) = DemoScenario.Role(_options, i);
+        return new DeviceShard(DemoScenario.DeviceId(i), stream, 0, 0, 0, poisoned, canary, Voice: family);
+    }
+
+    private IEnumerable<KeywordClip> Clips(IReadOnlyList<string> families) =>
+        _corpus.Clips.Where(c => families.Contains(c.Accent, StringComparer.Ordinal) && _words.Contains(c.Word, StringComparer.Ordinal));
+
+    private int Label(KeywordClip clip) => _words.IndexOf(clip.Word);
+
+    private float[] Read(KeywordClip clip) => WavReader.ReadPcm16Mono(File.ReadAllBytes(_corpus.PathOf(clip)), SpeechModels.Audio);
+
+    private (float[] X, int[] Y) Embed(IEnumerable<KeywordClip> clips)
+    {
+        var pipeline = _pipeline ?? throw new InvalidOperationException("The speech pipeline is made by SaveBase.");
+        var list = clips.ToArray();
+        var d = pipeline.OutputSize;
+        var x = new float[list.Length * d];
+        var y = new int[list.Length];
+        for (var i = 0; i < list.Length; i++)
+        {
+            pipeline.Embed(Read(list[i]), x.AsSpan(i * d, d));
+            y[i] = Label(list[i]);
+        }
+        return (x, y);
+    }
+
+    /// <summary>Mini-batch Adam over the embedded base clips, shuffled every epoch.</summary>
+    private static IReadOnlyList<NamedTensor> TrainBase(ITrainingEngine engine, HeadSpec head, float[] x, int[] y, int seed, int epochs = 40)
+    {
+        var n = y.Length;
+        var d = head.InputSize;
+        var batch = Defaults.BatchSize;
+        using var model = engine.Create(head, Defaults.Options, HeadInitializer.Initialize(head, seed), seed);
+        var order = Enumerable.Range(0, n).ToArray();
+        var rng = new Random(seed);
+        var bx = new float[batch * d];
+        var by = new float[batch];
+        for (var e = 0; e < epochs; e++)
+        {
+            rng.Shuffle(order);
+            for (var start = 0; start + batch <= n; start += batch)
+            {
+                for (var j = 0; j < batch; j++)
+                {
+                    x.AsSpan(order[start + j] * d, d).CopyTo(bx.AsSpan(j * d, d));
+                    by[j] = y[order[start + j]];
+                }
+                model.TrainStep(bx, by, batch);
+            }
+        }
+        return model.GetWeights();
+    }
+}
