@@ -1,5 +1,7 @@
 using ContinualLearning.Bundle;
 using ContinualLearning.Features;
+using ContinualLearning.Onnx;
+using ContinualLearning.Pipelines;
 using ContinualLearning.Training;
 
 namespace ContinualLearning.Learning;
@@ -8,8 +10,9 @@ namespace ContinualLearning.Learning;
 internal readonly record struct Inference(float[] Normalized, int NormalizedCount, float[] Input, int InputCount, float[] Probabilities, int ProbabilityCount, string Version);
 
 /// <summary>
-/// The champion as served: its bundle, head model and embedding extractor, swapped together under one lock so a
-/// prediction never mixes two versions. The serving path (normalise → embed → head) lives here once.
+/// The champion as served: its bundle, head model and input pipeline, swapped together under one lock so a
+/// prediction never mixes two versions. The serving path (raw input → pipeline → head) lives here once, for
+/// predictions and labelled samples alike.
 /// </summary>
 internal sealed class ChampionServing : IDisposable
 {
@@ -18,13 +21,13 @@ internal sealed class ChampionServing : IDisposable
     private readonly Lock _lock = new();
     private ModelBundle _champion;
     private IHeadModel _model;
-    private IEmbeddingExtractor _extractor;
+    private IInputPipeline _pipeline;
 
     public ChampionServing(ITrainingEngine engine, Func<string, IEmbeddingExtractor>? backboneFactory, ModelBundle champion)
     {
         _engine = engine;
         _backboneFactory = backboneFactory;
-        _extractor = CreateExtractor(champion);
+        _pipeline = CreatePipeline(champion);
         _model = engine.Create(champion.Head, champion.TrainingOptions, champion.HeadWeights);
         _champion = champion;
     }
@@ -39,20 +42,37 @@ internal sealed class ChampionServing : IDisposable
     }
 
     /// <summary>
-    /// Normalise → backbone embedding → champion head, into buffers from <paramref name="buffer"/> (exact-size arrays
-    /// for predictions, pooled ones for labelled samples that are only scored).
+    /// Raw input → input pipeline → champion head, into buffers from <paramref name="buffer"/> (exact-size arrays for
+    /// predictions, pooled ones for labelled samples that are only scored). A feature model also returns the
+    /// normalised features (for feature drift); an audio model returns none (<c>NormalizedCount</c> 0, an empty array
+    /// not from <paramref name="buffer"/>).
     /// </summary>
+    /// <exception cref="FeatureValidationException">The raw input does not fit the model (wrong features, named features for an audio model, bad clip).</exception>
     public Inference InferInto(ReadOnlySpan<float> raw, IReadOnlyDictionary<string, float>? named, Func<int, float[]> buffer)
     {
         lock (_lock)
         {
-            var pipeline = _champion.Features;
-            var normalized = buffer(pipeline.Count);
-            if (named is null) pipeline.Normalize(raw, normalized.AsSpan(0, pipeline.Count));
-            else pipeline.Normalize(named, normalized.AsSpan(0, pipeline.Count));
-            var embedding = _extractor.EmbeddingSize;
-            var input = buffer(embedding);
-            _extractor.Embed(normalized.AsSpan(0, pipeline.Count), 1, input.AsSpan(0, embedding));
+            var embedding = _pipeline.OutputSize;
+            float[] normalized = [];
+            var normalizedCount = 0;
+            float[] input;
+            if (_pipeline is FeatureInputPipeline features)
+            {
+                normalizedCount = features.Features.Count;
+                normalized = buffer(normalizedCount);
+                if (named is null) features.Features.Normalize(raw, normalized.AsSpan(0, normalizedCount));
+                else features.Features.Normalize(named, normalized.AsSpan(0, normalizedCount));
+                input = buffer(embedding);
+                features.EmbedNormalized(normalized.AsSpan(0, normalizedCount), input.AsSpan(0, embedding));
+            }
+            else
+            {
+                if (named is not null)
+                    throw new FeatureValidationException(
+                        $"Model {_champion.Manifest.Name} {_champion.Manifest.Version} takes {InputSchemaKind()} input, not named features; send the raw {InputSchemaKind()} (e.g. audio/wav).", null, -1, null);
+                input = buffer(embedding);
+                _pipeline.Embed(raw, input.AsSpan(0, embedding));
+            }
             // A single-output binary head gives P(label 1); report one probability per class like softmax does.
             var outputSize = _champion.Head.OutputSize;
             var binary = _champion.Labels is not null && outputSize == 1;
@@ -63,9 +83,11 @@ internal sealed class ChampionServing : IDisposable
                 output[1] = output[0];
                 output[0] = 1 - output[1];
             }
-            return new Inference(normalized, pipeline.Count, input, embedding, output, binary ? 2 : outputSize, _champion.Manifest.Version);
+            return new Inference(normalized, normalizedCount, input, embedding, output, binary ? 2 : outputSize, _champion.Manifest.Version);
         }
     }
+
+    private string InputSchemaKind() => _champion.InputKind.ToString().ToLowerInvariant();
 
     /// <summary>The served prediction for a logged sample: arg-max class and its name, or the values for regression.</summary>
     public Prediction ToPrediction(long id, float[] probabilities, string version)
@@ -99,35 +121,26 @@ internal sealed class ChampionServing : IDisposable
         old.Dispose();
     }
 
-    /// <summary>Serves through <paramref name="extractor"/> from now on (a release with a new backbone or input).</summary>
-    public void ReplaceExtractor(IEmbeddingExtractor extractor)
+    /// <summary>Serves through <paramref name="pipeline"/> from now on (a release with a new backbone, stages or input).</summary>
+    public void ReplacePipeline(IInputPipeline pipeline)
     {
         lock (_lock)
         {
-            _extractor.Dispose();
-            _extractor = extractor;
+            _pipeline.Dispose();
+            _pipeline = pipeline;
         }
     }
 
-    /// <summary>The bundle's embedding extractor: identity without a backbone, else the configured backbone factory.</summary>
-    /// <exception cref="BundleException">The backbone's input or output size does not match the manifest.</exception>
-    public IEmbeddingExtractor CreateExtractor(ModelBundle bundle)
-    {
-        if (bundle.BackbonePath is null) return new IdentityEmbeddingExtractor(bundle.Features.Count);
-        // Default: ONNX Runtime, one intra-op thread (devices have 1–4 cores and also train).
-        var factory = _backboneFactory ?? (path => new ContinualLearning.Onnx.OnnxBackbone(path));
-        var extractor = factory(bundle.BackbonePath);
-        if (extractor.InputSize != bundle.Features.Count || extractor.EmbeddingSize != bundle.Head.InputSize)
-            throw new BundleException($"Backbone {bundle.BackbonePath} maps {extractor.InputSize} → {extractor.EmbeddingSize} floats; the manifest needs {bundle.Features.Count} features → {bundle.Head.InputSize} head inputs.");
-        return extractor;
-    }
+    /// <summary>The bundle's input pipeline (<see cref="InputPipelineFactory"/>; feature backbones from the configured factory).</summary>
+    /// <exception cref="BundleException">The backbone or stages do not produce what the manifest declares.</exception>
+    public IInputPipeline CreatePipeline(ModelBundle bundle) => InputPipelineFactory.Create(bundle, _backboneFactory);
 
     public void Dispose()
     {
         lock (_lock)
         {
             _model.Dispose();
-            _extractor.Dispose();
+            _pipeline.Dispose();
         }
     }
 }

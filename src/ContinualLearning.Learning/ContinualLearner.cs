@@ -1,6 +1,7 @@
 using System.Buffers;
 using ContinualLearning.Bundle;
 using ContinualLearning.Features;
+using ContinualLearning.Pipelines;
 using ContinualLearning.Replay;
 using ContinualLearning.Storage;
 using ContinualLearning.Training;
@@ -81,6 +82,9 @@ public sealed class ContinualLearner : IAsyncDisposable, IDisposable
     /// <summary>The current champion's version.</summary>
     public string ModelVersion => _serving.Champion.Manifest.Version;
 
+    /// <summary>The transient sample store (tests read what was logged).</summary>
+    internal SampleStore Store => _store;
+
     /// <summary>The model store (checkpoints and decision log).</summary>
     public CheckpointStore Checkpoints => _checkpoints.Store;
 
@@ -102,8 +106,18 @@ public sealed class ContinualLearner : IAsyncDisposable, IDisposable
         }
     }
 
-    /// <summary>Predicts for raw features in schema order and logs the sample; send its label with <see cref="Label(long, string)"/>.</summary>
-    /// <exception cref="FeatureValidationException">Wrong feature count or a non-finite value.</exception>
+    /// <summary>What the champion's raw input is: features, or audio (then <see cref="AudioInput"/> says which).</summary>
+    public InputKind InputKind => _serving.Champion.InputKind;
+
+    /// <summary>The audio the champion accepts (sample rate, min/max samples), or null for a feature model.</summary>
+    public AudioInputSpec? AudioInput => _serving.Champion.Manifest.InputSchema.Audio;
+
+    /// <summary>
+    /// Predicts and logs the sample (its head input: for audio the embedding, never the PCM); send its label with
+    /// <see cref="Label(long, string)"/>. A feature model takes raw features in schema order; an audio model
+    /// (<see cref="InputKind"/>) mono PCM at <see cref="AudioInput"/>'s rate as int16-scale floats.
+    /// </summary>
+    /// <exception cref="FeatureValidationException">Wrong feature count or a non-finite value; an empty or over-long clip.</exception>
     public Prediction Predict(ReadOnlySpan<float> rawFeatures) => Serve(rawFeatures, null);
 
     /// <summary>Predicts for features given by name.</summary>
@@ -125,7 +139,10 @@ public sealed class ContinualLearner : IAsyncDisposable, IDisposable
     /// <summary>Joins regression values to a logged prediction.</summary>
     public void Label(long sampleId, ReadOnlySpan<float> values) => JoinLabel(sampleId, SampleLabel.FromValues(values));
 
-    /// <summary>Adds a sample that arrived with its label (tested by the champion first, for the prequential metrics).</summary>
+    /// <summary>
+    /// Adds a sample that arrived with its label (tested by the champion first, for the prequential metrics): raw
+    /// features, or PCM for an audio model (stored as its embedding).
+    /// </summary>
     public long AddLabelled(ReadOnlySpan<float> rawFeatures, string label) => AddLabelled(rawFeatures, _serving.RequireLabels().IndexOf(label));
 
     /// <summary>Adds a sample that arrived with its label (class index).</summary>
@@ -222,10 +239,10 @@ public sealed class ContinualLearner : IAsyncDisposable, IDisposable
             var installed = _checkpoints.InstallBase(newGlobal);
             if (representationChanged)
             {
-                var extractor = _serving.CreateExtractor(installed);
+                var pipeline = _serving.CreatePipeline(installed);
                 _store.Dispose();
                 _store = LearnerSampleStore.Open(_options, installed, _time, deleteExisting: true);
-                _serving.ReplaceExtractor(extractor);
+                _serving.ReplacePipeline(pipeline);
                 _monitor.InputChanged(installed);
             }
             SwapChampion(installed);
@@ -311,7 +328,7 @@ public sealed class ContinualLearner : IAsyncDisposable, IDisposable
         }
         finally
         {
-            pool.Return(r.Normalized);
+            if (r.NormalizedCount > 0) pool.Return(r.Normalized);
             pool.Return(r.Input);
             pool.Return(r.Probabilities);
         }

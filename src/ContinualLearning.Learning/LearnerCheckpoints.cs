@@ -55,7 +55,7 @@ internal sealed class LearnerCheckpoints
                 ParentVersion = champion.Manifest.Version,
                 CreatedUtc = createdUtc,
             };
-            return Store.Promote(manifest, weights, champion.BackbonePath);
+            return Store.Promote(manifest, weights, champion.BackbonePath, champion.StageFiles);
         }
     }
 

@@ -241,7 +241,8 @@ internal sealed class LearnerMonitor
     }
 
     private FeatureDriftMonitor? NewFeatureMonitor(ModelBundle bundle) =>
-        _options.FeatureDrift is { } fd ? new FeatureDriftMonitor(bundle.Features.FeatureNames, fd) : null;
+        // An audio model has no named features: its drift is watched on accuracy (ADWIN) only; see docs/learning.md.
+        _options.FeatureDrift is { } fd && bundle.Features.Count > 0 ? new FeatureDriftMonitor(bundle.Features.FeatureNames, fd) : null;
 
     private static int ArgMax(ReadOnlySpan<float> values)
     {

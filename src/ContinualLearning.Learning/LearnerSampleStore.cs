@@ -38,13 +38,17 @@ internal static class LearnerSampleStore
     }
 
     /// <summary>
-    /// True when <paramref name="release"/> feeds the head differently from <paramref name="old"/> (schema statistics,
-    /// backbone or head input size): samples stored for the old model are then in the wrong representation.
+    /// True when <paramref name="release"/> feeds the head differently from <paramref name="old"/> (input kind, audio
+    /// spec, stages, schema statistics, backbone or a stage file's content, or head input size): samples stored for
+    /// the old model are then in the wrong representation.
     /// </summary>
     public static bool RepresentationChanged(ModelManifest old, ModelManifest release) =>
         !release.InputSchema.Equals(old.InputSchema)
         || release.Head.InputSize != old.Head.InputSize
-        || BackboneHash(release) != BackboneHash(old);
+        || !InputFileHashes(release).SequenceEqual(InputFileHashes(old));
 
-    private static string? BackboneHash(ModelManifest m) => m.Files.TryGetValue(ModelManifest.BackboneFileName, out var h) ? h : null;
+    /// <summary>The hashes of the files that make the head input (backbone and stage files), by name.</summary>
+    private static IEnumerable<(string, string?)> InputFileHashes(ModelManifest m) =>
+        m.InputSchema.StageFiles.Append(ModelManifest.BackboneFileName).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal)
+            .Select(f => (f, m.Files.TryGetValue(f, out var h) ? h : null));
 }

@@ -73,7 +73,7 @@ public static class RegistryModels
         var dir = Path.Combine(scratchDirectory, "build-" + Guid.NewGuid().ToString("N"));
         try
         {
-            ModelBundle.Save(dir, manifest, weights, parent.BackbonePath);
+            ModelBundle.Save(dir, manifest, weights, parent.BackbonePath, stageFiles: parent.StageFiles);
             return BundlePackager.Pack(dir);
         }
         finally

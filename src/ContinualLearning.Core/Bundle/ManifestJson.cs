@@ -23,8 +23,49 @@ internal sealed class ManifestDocument
 
 internal sealed class InputSchemaDocument
 {
+    // Written only for non-feature models, so feature manifests (and their signatures) stay byte-for-byte the same.
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? Kind { get; set; }
+
     public List<FeatureDocument?>? Features { get; set; }
     public int? EmbeddingSize { get; set; }
+
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public AudioDocument? Audio { get; set; }
+
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public List<StageDocument?>? Stages { get; set; }
+}
+
+internal sealed class AudioDocument
+{
+    public int? SampleRate { get; set; }
+    public int? MinSamples { get; set; }
+    public int? MaxSamples { get; set; }
+}
+
+// One flat shape for every op: each op reads its own fields, and a field of another op is an error naming it.
+internal sealed class StageDocument
+{
+    public string? Op { get; set; }
+
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? File { get; set; }
+
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public float? Scale { get; set; }
+
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public float? Offset { get; set; }
+
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public int? Size { get; set; }
+
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public int? Stride { get; set; }
+
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? Mode { get; set; }
 }
 
 internal sealed class FeatureDocument

@@ -1,3 +1,4 @@
+using ContinualLearning.Pipelines;
 using ContinualLearning.Training;
 
 namespace ContinualLearning.Bundle;
@@ -7,19 +8,34 @@ public sealed record FeatureSpec(string Name, float Mean, float Std);
 
 /// <summary>
 /// What a bundle consumes: ordered raw features with their normalisation, and — when the bundle carries a
-/// backbone — the size of the embedding the backbone produces (which is then the head's input size).
+/// backbone — the size of the embedding the backbone produces (which is then the head's input size). An audio model
+/// (<see cref="Kind"/> = <see cref="InputKind.Audio"/>) has no features: its <see cref="Stages"/> turn PCM
+/// (<see cref="Audio"/>) into an embedding of <see cref="EmbeddingSize"/> floats.
 /// </summary>
 public sealed record InputSchema(IReadOnlyList<FeatureSpec> Features, int? EmbeddingSize = null)
 {
-    /// <summary>The head's input width: the embedding size with a backbone, else the feature count.</summary>
+    /// <summary>What the raw input is; <see cref="InputKind.Features"/> unless the manifest says otherwise.</summary>
+    public InputKind Kind { get; init; } = InputKind.Features;
+
+    /// <summary>The accepted audio (kind audio only, else null).</summary>
+    public AudioInputSpec? Audio { get; init; }
+
+    /// <summary>The ordered pipeline from raw input to head input (kind audio); empty for feature models.</summary>
+    public IReadOnlyList<PipelineStageSpec> Stages { get; init; } = [];
+
+    /// <summary>The head's input width: the embedding size with a backbone or stages, else the feature count.</summary>
     public int HeadInputSize => EmbeddingSize ?? Features.Count;
 
-    /// <summary>Value equality: the feature lists are compared element by element, not by reference.</summary>
+    /// <summary>Bundle files the stages run (op "onnx"), in stage order.</summary>
+    public IEnumerable<string> StageFiles => Stages.OfType<OnnxStageSpec>().Select(s => s.File);
+
+    /// <summary>Value equality: the feature and stage lists are compared element by element, not by reference.</summary>
     public bool Equals(InputSchema? other) =>
-        other is not null && EmbeddingSize == other.EmbeddingSize && Features.SequenceEqual(other.Features);
+        other is not null && EmbeddingSize == other.EmbeddingSize && Kind == other.Kind && Equals(Audio, other.Audio)
+        && Features.SequenceEqual(other.Features) && Stages.SequenceEqual(other.Stages);
 
     /// <inheritdoc/>
-    public override int GetHashCode() => HashCode.Combine(EmbeddingSize, Features.Count);
+    public override int GetHashCode() => HashCode.Combine(EmbeddingSize, Features.Count, Kind, Stages.Count);
 }
 
 /// <summary>What the head predicts.</summary>

@@ -16,6 +16,8 @@ public sealed class ModelBundle
     private ModelBundle(string directory, ModelManifest manifest, IReadOnlyList<NamedTensor> headWeights, string? backbonePath)
     {
         Directory = directory;
+        StageFiles = manifest.InputSchema.StageFiles.Distinct(StringComparer.Ordinal)
+            .ToDictionary(f => f, f => Path.Combine(directory, f), StringComparer.Ordinal);
         Manifest = manifest;
         HeadWeights = headWeights;
         BackbonePath = backbonePath;
@@ -35,7 +37,16 @@ public sealed class ModelBundle
     /// <summary>Full path of backbone.onnx, or null when the head reads the normalised features directly.</summary>
     public string? BackbonePath { get; }
 
-    /// <summary>Validation and normalisation of raw samples, shared by training and serving.</summary>
+    /// <summary>
+    /// Full paths of the files the input stages run (manifest <c>inputSchema.stages</c>, op "onnx"), by bundle file
+    /// name; verified against their hashes by <see cref="Load"/>. Empty for feature models.
+    /// </summary>
+    public IReadOnlyDictionary<string, string> StageFiles { get; }
+
+    /// <summary>What the model's raw input is (features or audio).</summary>
+    public Pipelines.InputKind InputKind => Manifest.InputSchema.Kind;
+
+    /// <summary>Validation and normalisation of raw samples, shared by training and serving (no features for an audio model).</summary>
     public FeaturePipeline Features { get; }
 
     /// <summary>Label ↔ index mapping for classification; null for regression.</summary>
@@ -117,16 +128,22 @@ public sealed class ModelBundle
     /// <param name="backboneOnnxPath">An ONNX file to copy in as backbone.onnx, or null for a head-only bundle.</param>
     /// <param name="sign">Receives the final manifest (hashes filled, signature null) and returns a base64 signature over its <see cref="ModelManifest.CanonicalBytesForSigning"/>, or null.</param>
     /// <param name="overwrite">Replace an existing non-empty bundle directory.</param>
+    /// <param name="stageFiles">
+    /// The files the manifest's stages run (bundle file name → source path), copied in and hashed like the backbone;
+    /// exactly the manifest's stage files (pass <see cref="StageFiles"/> of the bundle a new version derives from).
+    /// </param>
     public static ModelManifest Save(string directory, ModelManifest manifest, IReadOnlyList<NamedTensor> headWeights,
-        string? backboneOnnxPath = null, Func<ModelManifest, string?>? sign = null, bool overwrite = false)
+        string? backboneOnnxPath = null, Func<ModelManifest, string?>? sign = null, bool overwrite = false,
+        IReadOnlyDictionary<string, string>? stageFiles = null)
     {
         ArgumentException.ThrowIfNullOrEmpty(directory);
         ArgumentNullException.ThrowIfNull(manifest);
         ArgumentNullException.ThrowIfNull(headWeights);
-        manifest.Validate();
+        manifest.Validate(ModelManifest.ManifestFileName, checkStageFiles: false);
         CheckEmbedding(manifest, backboneOnnxPath is not null, ModelManifest.ManifestFileName);
         if (backboneOnnxPath is not null && !File.Exists(backboneOnnxPath))
             throw new FileNotFoundException($"Backbone '{backboneOnnxPath}' not found.", backboneOnnxPath);
+        var stages = CheckStageSources(manifest, stageFiles);
         var ordered = CheckHeadWeights(manifest.Head, headWeights, ModelManifest.HeadFileName);
 
         var full = Path.TrimEndingDirectorySeparator(Path.GetFullPath(directory));
@@ -146,21 +163,9 @@ public sealed class ModelBundle
             WriteDurable(Path.Combine(staging, ModelManifest.HeadFileName), s => s.Write(headBytes));
             files[ModelManifest.HeadFileName] = Convert.ToHexStringLower(SHA256.HashData(headBytes));
             if (backboneOnnxPath is not null)
-            {
-                using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-                WriteDurable(Path.Combine(staging, ModelManifest.BackboneFileName), s =>
-                {
-                    using var source = File.OpenRead(backboneOnnxPath);
-                    var buffer = new byte[81920];
-                    int n;
-                    while ((n = source.Read(buffer)) > 0)
-                    {
-                        hash.AppendData(buffer, 0, n);
-                        s.Write(buffer, 0, n);
-                    }
-                });
-                files[ModelManifest.BackboneFileName] = Convert.ToHexStringLower(hash.GetHashAndReset());
-            }
+                files[ModelManifest.BackboneFileName] = CopyHashed(backboneOnnxPath, Path.Combine(staging, ModelManifest.BackboneFileName));
+            foreach (var (name, source) in stages)
+                files[name] = CopyHashed(source, Path.Combine(staging, name));
 
             var final = manifest with { Files = files, Signature = null };
             if (sign is not null) final = final with { Signature = sign(final) };
@@ -267,8 +272,50 @@ public sealed class ModelBundle
         return ordered;
     }
 
+    /// <summary>The stage files to copy, in name order; each manifest stage file needs a source, and nothing else is copied.</summary>
+    private static SortedDictionary<string, string> CheckStageSources(ModelManifest manifest, IReadOnlyDictionary<string, string>? sources)
+    {
+        var result = new SortedDictionary<string, string>(StringComparer.Ordinal);
+        foreach (var name in manifest.InputSchema.StageFiles)
+        {
+            if (sources is null || !sources.TryGetValue(name, out var source))
+                throw new ArgumentException($"The manifest's stage file '{name}' has no source: pass it in stageFiles (bundle file name → path), e.g. the StageFiles of the bundle this version derives from.", nameof(sources));
+            if (!File.Exists(source))
+                throw new FileNotFoundException($"Stage file '{name}' not found at '{source}'.", source);
+            result[name] = source;
+        }
+        foreach (var name in sources?.Keys ?? [])
+            if (!result.ContainsKey(name))
+                throw new ArgumentException($"stageFiles has '{name}', which no stage of the manifest runs; remove it or add an onnx stage for it.", nameof(sources));
+        return result;
+    }
+
+    private static string CopyHashed(string source, string destination)
+    {
+        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        WriteDurable(destination, s =>
+        {
+            using var input = File.OpenRead(source);
+            var buffer = new byte[81920];
+            int n;
+            while ((n = input.Read(buffer)) > 0)
+            {
+                hash.AppendData(buffer, 0, n);
+                s.Write(buffer, 0, n);
+            }
+        });
+        return Convert.ToHexStringLower(hash.GetHashAndReset());
+    }
+
     private static void CheckEmbedding(ModelManifest manifest, bool hasBackbone, string file)
     {
+        if (manifest.InputSchema.Kind == Pipelines.InputKind.Audio)
+        {
+            // The stages are the backbone of an audio model; embeddingSize is required by validation.
+            if (hasBackbone)
+                throw new BundleException(file, "files", $"an audio model runs its inputSchema.stages; {ModelManifest.BackboneFileName} is for feature models. Remove it, or add it as an onnx stage.");
+            return;
+        }
         var embedding = manifest.InputSchema.EmbeddingSize;
         if (hasBackbone && embedding is null)
             throw new BundleException(file, "inputSchema.embeddingSize", "missing: the bundle has a backbone, so give its output width (the head's input size).");

@@ -55,7 +55,7 @@ public sealed partial record ModelManifest
     /// <summary>Base64 signature over <see cref="CanonicalBytesForSigning"/>, or null when unsigned. Verified elsewhere.</summary>
     public string? Signature { get; init; }
 
-    /// <summary>The parsed <see cref="Version"/>; valid after <see cref="Validate"/>.</summary>
+    /// <summary>The parsed <see cref="Version"/>; valid after <see cref="Validate(string)"/>.</summary>
     public SemanticVersion SemanticVersion => SemanticVersion.Parse(Version);
 
     /// <summary>
@@ -92,7 +92,13 @@ public sealed partial record ModelManifest
 
     /// <summary>Checks every field and the consistency between them.</summary>
     /// <exception cref="BundleException">The first problem found, naming the field and value.</exception>
-    public void Validate(string file = ManifestFileName)
+    public void Validate(string file = ManifestFileName) => Validate(file, checkStageFiles: true);
+
+    /// <summary>
+    /// <see cref="Validate(string)"/>; without <paramref name="checkStageFiles"/> a stage file need not be listed in
+    /// <see cref="Files"/> yet (<see cref="ModelBundle.Save"/> hashes the files it writes and checks again).
+    /// </summary>
+    internal void Validate(string file, bool checkStageFiles)
     {
         [DoesNotReturn]
         void Fail(string field, string message) => throw new BundleException(file, field, message);
@@ -111,27 +117,13 @@ public sealed partial record ModelManifest
         if (CreatedUtc.Kind != DateTimeKind.Utc)
             Fail("createdUtc", $"{CreatedUtc:O} is not UTC; write it with a trailing 'Z' (e.g. 2025-01-31T12:00:00Z).");
 
-        if (InputSchema?.Features is null || InputSchema.Features.Count == 0)
-            Fail("inputSchema.features", "missing or empty; list at least one feature with name, mean and std.");
-        var names = new HashSet<string>(StringComparer.Ordinal);
-        for (var i = 0; i < InputSchema!.Features.Count; i++)
-        {
-            var f = InputSchema.Features[i];
-            var at = $"inputSchema.features[{i}]";
-            if (f is null) Fail(at, "is null; expected {\"name\", \"mean\", \"std\"}.");
-            if (string.IsNullOrWhiteSpace(f!.Name)) Fail($"{at}.name", $"'{f.Name}' is empty; every feature needs a name.");
-            if (!names.Add(f.Name)) Fail($"{at}.name", $"'{f.Name}' appears twice; feature names must be unique.");
-            if (!float.IsFinite(f.Mean)) Fail($"{at}.mean", $"{Format(f.Mean)} for feature '{f.Name}' is not a finite number.");
-            if (!float.IsFinite(f.Std) || f.Std <= 0)
-                Fail($"{at}.std", $"{Format(f.Std)} for feature '{f.Name}' must be a finite number > 0 (use 1 for a feature that needs no scaling).");
-        }
-        if (InputSchema.EmbeddingSize is { } embedding && embedding <= 0)
-            Fail("inputSchema.embeddingSize", $"{embedding} must be > 0 (the backbone's output width).");
+        if (InputSchema is null) Fail("inputSchema", "missing; give features (name, mean, std per feature).");
+        InputSchemaManifest.Validate(InputSchema!, checkStageFiles ? Files : null, file);
 
         if (Head is null) Fail("head", "missing; give layerSizes, hiddenActivation and loss.");
         if (Head!.InputSize != InputSchema.HeadInputSize)
         {
-            var source = InputSchema.EmbeddingSize is null
+            var source = InputSchema!.EmbeddingSize is null
                 ? $"the {InputSchema.Features.Count} features of inputSchema.features"
                 : $"inputSchema.embeddingSize {InputSchema.EmbeddingSize}";
             Fail("head.layerSizes[0]", $"head input size {Head.InputSize} does not match {source}.");
@@ -179,7 +171,7 @@ public sealed partial record ModelManifest
         if (Files is null) Fail("files", "missing; map each bundle file name to its SHA-256.");
         foreach (var (fileName, hash) in Files!)
         {
-            if (string.IsNullOrEmpty(fileName) || fileName is "." or ".." || fileName.IndexOfAny(['/', '\\', '\0']) >= 0 || fileName == ManifestFileName)
+            if (!InputSchemaManifest.IsPlainFileName(fileName) || fileName == ManifestFileName)
                 Fail($"files.{fileName}", $"'{fileName}' is not a plain bundle file name (no directories; the manifest does not hash itself).");
             if (hash is null || !Sha256Pattern().IsMatch(hash))
                 Fail($"files.{fileName}", $"'{hash}' is not a SHA-256: expected 64 lower-case hex digits.");
@@ -269,17 +261,7 @@ public sealed partial record ModelManifest
 
         if (d.FormatVersion is { } fv && fv != CurrentFormatVersion)
             throw new BundleException(file, "formatVersion", $"{fv} is not supported; this runtime reads format version {CurrentFormatVersion}. Upgrade the runtime.");
-        var schema = d.InputSchema ?? throw Missing("inputSchema", "give features (name, mean, std per feature).");
-        var features = schema.Features ?? throw Missing("inputSchema.features", "list the features in input order.");
-        var specs = new FeatureSpec[features.Count];
-        for (var i = 0; i < features.Count; i++)
-        {
-            var f = features[i] ?? throw new BundleException(file, $"inputSchema.features[{i}]", "is null; expected {\"name\", \"mean\", \"std\"}.");
-            specs[i] = new FeatureSpec(
-                f.Name ?? throw Missing($"inputSchema.features[{i}].name", "every feature needs a name."),
-                f.Mean ?? throw Missing($"inputSchema.features[{i}].mean", "give the training mean (0 for no centring)."),
-                f.Std ?? throw Missing($"inputSchema.features[{i}].std", "give the training standard deviation (1 for no scaling)."));
-        }
+        var schema = InputSchemaManifest.FromDocument(d.InputSchema ?? throw Missing("inputSchema", "give features (name, mean, std per feature)."), file);
 
         var task = d.Task ?? throw Missing("task", "give kind and labelNames or outputNames.");
         var kind = ParseEnum(TaskKinds, task.Kind, file, "task.kind");
@@ -332,7 +314,7 @@ public sealed partial record ModelManifest
             Version = d.Version ?? throw Missing("version", "give a semantic version, e.g. \"1.0.0\"."),
             ParentVersion = d.ParentVersion,
             CreatedUtc = d.CreatedUtc ?? throw Missing("createdUtc", "give the creation time in UTC, e.g. \"2025-01-31T12:00:00Z\"."),
-            InputSchema = new InputSchema(specs, schema.EmbeddingSize),
+            InputSchema = schema,
             Task = taskSpec,
             Head = headSpec,
             Training = training,
@@ -351,11 +333,7 @@ public sealed partial record ModelManifest
             Version = m.Version,
             ParentVersion = m.ParentVersion,
             CreatedUtc = m.CreatedUtc,
-            InputSchema = new InputSchemaDocument
-            {
-                Features = m.InputSchema.Features.Select(f => (FeatureDocument?)new FeatureDocument { Name = f.Name, Mean = f.Mean, Std = f.Std }).ToList(),
-                EmbeddingSize = m.InputSchema.EmbeddingSize,
-            },
+            InputSchema = InputSchemaManifest.ToDocument(m.InputSchema),
             Task = new TaskDocument
             {
                 Kind = TaskKinds.First(x => x.Value == m.Task.Kind).Name,

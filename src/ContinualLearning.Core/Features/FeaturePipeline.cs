@@ -21,7 +21,9 @@ public sealed class FeaturePipeline
     {
         ArgumentNullException.ThrowIfNull(schema);
         var count = schema.Features.Count;
-        if (count == 0) throw new ArgumentException("The input schema has no features.", nameof(schema));
+        // An audio model has no features (its stages read PCM); a feature model's manifest is refused without any.
+        if (count == 0 && schema.Kind == ContinualLearning.Pipelines.InputKind.Features)
+            throw new ArgumentException("The input schema has no features.", nameof(schema));
         _names = new string[count];
         _mean = new float[count];
         _std = new float[count];

@@ -76,7 +76,7 @@ public sealed class CheckpointStore
     public ModelBundle InstallBase(ModelBundle release)
     {
         ArgumentNullException.ThrowIfNull(release);
-        var dir = WriteVersion(release.Manifest, release.HeadWeights, release.BackbonePath, release.Manifest.Signature);
+        var dir = WriteVersion(release.Manifest, release.HeadWeights, release.BackbonePath, release.Manifest.Signature, release.StageFiles);
         Commit(new CheckpointPointer(dir, Current?.Champion, dir, 0));
         return ModelBundle.Load(PathOf(dir));
     }
@@ -85,11 +85,12 @@ public sealed class CheckpointStore
     /// <param name="manifest">The champion's manifest with the new version (Files and Signature are recomputed; local versions are unsigned).</param>
     /// <param name="headWeights">The challenger's weights.</param>
     /// <param name="backbonePath">The backbone to copy in (the champion's), or null.</param>
-    public ModelBundle Promote(ModelManifest manifest, IReadOnlyList<NamedTensor> headWeights, string? backbonePath)
+    /// <param name="stageFiles">The input stages' files to copy in (the champion's <see cref="ModelBundle.StageFiles"/>), or null for a feature model.</param>
+    public ModelBundle Promote(ModelManifest manifest, IReadOnlyList<NamedTensor> headWeights, string? backbonePath, IReadOnlyDictionary<string, string>? stageFiles = null)
     {
         ArgumentNullException.ThrowIfNull(manifest);
         var current = RequireCurrent();
-        var dir = WriteVersion(manifest, headWeights, backbonePath, signature: null);
+        var dir = WriteVersion(manifest, headWeights, backbonePath, signature: null, stageFiles);
         Commit(new CheckpointPointer(dir, current.Champion, current.Base, current.LocalCounter + 1));
         return ModelBundle.Load(PathOf(dir));
     }
@@ -150,12 +151,12 @@ public sealed class CheckpointStore
     private CheckpointPointer RequireCurrent() =>
         Current ?? throw new InvalidOperationException($"Model store '{Directory}' is empty: install a global release first (InstallBase, or LearnerOptions.BaseBundlePath).");
 
-    private string WriteVersion(ModelManifest manifest, IReadOnlyList<NamedTensor> weights, string? backbonePath, string? signature)
+    private string WriteVersion(ModelManifest manifest, IReadOnlyList<NamedTensor> weights, string? backbonePath, string? signature, IReadOnlyDictionary<string, string>? stageFiles)
     {
         var sequence = NextSequence();
         var safe = new string(manifest.Version.Select(c => char.IsAsciiLetterOrDigit(c) || c is '.' or '-' ? c : '_').ToArray());
         var name = $"{sequence:D6}-{safe}";
-        ModelBundle.Save(PathOf(name), manifest, weights, backbonePath, signature is null ? null : _ => signature);
+        ModelBundle.Save(PathOf(name), manifest, weights, backbonePath, signature is null ? null : _ => signature, stageFiles: stageFiles);
         return name;
     }
 
