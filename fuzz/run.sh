@@ -4,7 +4,7 @@
 # and prints executions, speed, corpus, edges, crashes and hangs from afl's fuzzer_stats.
 #
 #   fuzz/run.sh <target|all> <seconds per target>
-#   targets: delta manifest safetensors bundle chunk fleetjson sample
+#   targets: delta manifest safetensors bundle chunk fleetjson sample wav
 #
 # Exit status: 0 when no target crashed or hung, 1 when one did (the inputs are under fuzz/out/findings/<target>/
 # default/{crashes,hangs}/ and are replayed once with their stack trace), 2 on a usage or setup error.
@@ -13,7 +13,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-all_targets=(delta manifest safetensors bundle chunk fleetjson sample)
+all_targets=(delta manifest safetensors bundle chunk fleetjson sample wav)
 if [ $# -ne 2 ] || ! [[ "$2" =~ ^[0-9]+$ ]]; then
   echo "usage: fuzz/run.sh <all|${all_targets[*]// /|}> <seconds per target>" >&2
   exit 2
@@ -41,7 +41,7 @@ dotnet tool restore >/dev/null
 
 echo "::: instrumenting the parsers with sharpfuzz"
 # Only the namespaces that hold the parsers and what they call, so the coverage map measures parsing.
-dotnet sharpfuzz "$bin/ContinualLearning.Core.dll" ContinualLearning.Deltas ContinualLearning.Bundle ContinualLearning.Features ContinualLearning.Training ContinualLearning.Tensors
+dotnet sharpfuzz "$bin/ContinualLearning.Core.dll" ContinualLearning.Deltas ContinualLearning.Bundle ContinualLearning.Features ContinualLearning.Training ContinualLearning.Tensors ContinualLearning.Audio
 dotnet sharpfuzz "$bin/ContinualLearning.Fleet.dll" ContinualLearning.Fleet.Messages ContinualLearning.Fleet.Signing
 dotnet sharpfuzz "$bin/ContinualLearning.Device.dll" ContinualLearning.Device.Serving.SampleRequest
 
@@ -69,7 +69,7 @@ for t in "${targets[@]}"; do
   rm -rf "$findings"
   mkdir -p "$findings"
   dict=fuzz/dict/json.dict
-  case $t in delta|chunk|bundle) dict=fuzz/dict/binary.dict ;; esac
+  case $t in delta|chunk|bundle) dict=fuzz/dict/binary.dict ;; wav) dict=fuzz/dict/wav.dict ;; esac
   echo "::: fuzzing $t for ${seconds}s"
   # -t: per-input timeout in ms (a hang is a finding); -m none: the heap limit above bounds memory instead.
   if ! afl-fuzz -i "fuzz/corpus/$t" -o "$findings" -x "$dict" -t 5000 -m none -V "$seconds" \

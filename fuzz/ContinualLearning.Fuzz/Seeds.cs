@@ -27,6 +27,7 @@ internal static class Seeds
         Write(root, "chunk", ChunkSeeds());
         Write(root, "fleetjson", FleetJsonSeeds());
         Write(root, "sample", SampleSeeds());
+        Write(root, "wav", WavSeeds());
     }
 
     private static void Write(string root, string target, IEnumerable<(string Name, byte[] Bytes)> seeds)
@@ -130,5 +131,50 @@ internal static class Seeds
         yield return ("label-index.json", "{\"features\":[1,2,3],\"label\":1,\"extra\":{\"a\":[null,true]}}"u8.ToArray());
         yield return ("sample-id.json", "{\"sampleId\":\"123\",\"label\":\"D\\u004fWN\"}"u8.ToArray());
         yield return ("sample-id-number.json", "{\"sampleId\":9007199254740993,\"label\":\"UP\"}"u8.ToArray());
+    }
+
+    // Small clips in the shapes real writers produce: canonical (sox, WavWriter), extensible, metadata chunks around
+    // the data with odd sizes, a float file and a stereo one (refused, but their headers are what a mutation starts from).
+    private static IEnumerable<(string, byte[])> WavSeeds()
+    {
+        short[] pcm = [0, 1, -1, short.MaxValue, short.MinValue, 1000, -1000, 7];
+        var canonical = ContinualLearning.Audio.WavWriter.Pcm16Mono(pcm, 16_000);
+        yield return ("canonical.wav", canonical);
+        var fmt = canonical.AsSpan(12, 24).ToArray();
+        var data = canonical.AsSpan(36).ToArray();
+        var extensible = new byte[48];
+        fmt.CopyTo(extensible, 0);
+        BinaryPrimitives.WriteUInt32LittleEndian(extensible.AsSpan(4), 40);
+        BinaryPrimitives.WriteUInt16LittleEndian(extensible.AsSpan(8), 0xFFFE);
+        BinaryPrimitives.WriteUInt16LittleEndian(extensible.AsSpan(24), 22);
+        BinaryPrimitives.WriteUInt16LittleEndian(extensible.AsSpan(26), 16);
+        BinaryPrimitives.WriteUInt32LittleEndian(extensible.AsSpan(28), 4);
+        new byte[] { 0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x10, 0x00, 0x80, 0x00, 0x00, 0xAA, 0x00, 0x38, 0x9B, 0x71 }.CopyTo(extensible, 32);
+        yield return ("extensible.wav", Riff(extensible, data));
+        yield return ("list-odd-chunks.wav", Riff(RiffChunk("LIST", "INFOISFT\u0003\0\0\0sox"u8.ToArray()), fmt, RiffChunk("fact", [8, 0, 0, 0]), data, RiffChunk("id3 ", [1, 2, 3])));
+        var stereoFloat = (byte[])fmt.Clone();
+        BinaryPrimitives.WriteUInt16LittleEndian(stereoFloat.AsSpan(8), 3);
+        BinaryPrimitives.WriteUInt16LittleEndian(stereoFloat.AsSpan(10), 2);
+        yield return ("stereo-float.wav", Riff(stereoFloat, data));
+    }
+
+    private static byte[] RiffChunk(string id, byte[] body)
+    {
+        var chunk = new byte[8 + body.Length + (body.Length & 1)];
+        Encoding.ASCII.GetBytes(id).CopyTo(chunk, 0);
+        BinaryPrimitives.WriteUInt32LittleEndian(chunk.AsSpan(4), (uint)body.Length);
+        body.CopyTo(chunk, 8);
+        return chunk;
+    }
+
+    private static byte[] Riff(params byte[][] chunks)
+    {
+        var body = chunks.SelectMany(c => c).ToArray();
+        var wav = new byte[12 + body.Length];
+        "RIFF"u8.CopyTo(wav);
+        BinaryPrimitives.WriteUInt32LittleEndian(wav.AsSpan(4), (uint)(wav.Length - 8));
+        "WAVE"u8.CopyTo(wav.AsSpan(8));
+        body.CopyTo(wav, 12);
+        return wav;
     }
 }

@@ -22,6 +22,7 @@ internal static class Targets
         ["chunk"] = ReleaseTargets.Chunk,
         ["fleetjson"] = MessageTargets.FleetJsonMessages,
         ["sample"] = MessageTargets.Sample,
+        ["wav"] = AudioTargets.Wav,
     };
 
     /// <summary>CLD1 delta payloads (the aggregator's input from every device), with the checksum trailer resealed.</summary>

@@ -42,6 +42,7 @@ public sealed partial class DeviceRuntime : IAsyncDisposable
     private readonly SemaphoreSlim _install = new(1, 1);
     private readonly SemaphoreSlim _wake = new(0);
     private ContinualLearner? _learner;
+    private ModelInput? _input;
     private Prediction? _lastPrediction;
     private volatile bool _training;
     private volatile string? _lastError;
@@ -71,6 +72,9 @@ public sealed partial class DeviceRuntime : IAsyncDisposable
     public ContinualLearner? Learner => Volatile.Read(ref _learner);
 
     public bool HasModel => Learner is not null;
+
+    /// <summary>What the installed model reads (JSON features, or WAV clips and their format); null before the first model.</summary>
+    public ModelInput? Input => Volatile.Read(ref _input);
 
     /// <summary>True while a training run is in progress.</summary>
     public bool IsTraining => _training;
@@ -130,6 +134,7 @@ public sealed partial class DeviceRuntime : IAsyncDisposable
                 var replaced = learner.Status.BaseVersion;
                 await learner.RebaseAsync(bundle, cancellationToken).ConfigureAwait(false);
                 ReplacedBaseVersion = replaced;
+                ServeInput(ModelInput.From(bundle.Manifest.InputSchema));
             }
             else
             {
@@ -302,6 +307,7 @@ public sealed partial class DeviceRuntime : IAsyncDisposable
             LogDrift(_logger, e.Source, e.WindowedAccuracy);
             _wake.Release();
         };
+        ServeInput(ChampionInput(learner));
         Volatile.Write(ref _learner, learner);
         if (_logger.IsEnabled(LogLevel.Information))
         {
@@ -309,6 +315,24 @@ public sealed partial class DeviceRuntime : IAsyncDisposable
             LogLoaded(_logger, status.ModelName, status.ModelVersion, status.BaseVersion, Engine.Name);
         }
         StateChanged?.Invoke();
+    }
+
+    // Training changes the head only, so the champion reads what its base release reads; the manifest says what.
+    private static ModelInput ChampionInput(ContinualLearner learner)
+    {
+        var store = learner.Checkpoints;
+        var champion = store.PathOf(store.Current?.Champion ?? throw new InvalidOperationException($"The model store '{store.Directory}' has no champion after opening."));
+        return ModelInput.From(ModelManifest.Parse(File.ReadAllBytes(Path.Combine(champion, ModelManifest.ManifestFileName))).InputSchema);
+    }
+
+    private void ServeInput(ModelInput input)
+    {
+        Volatile.Write(ref _input, input);
+        if (input.Audio is not { } audio) return;
+        // The body cap is the operator's; a clip the model accepts but the cap refuses would be a 413 nobody expects.
+        var needed = ContinualLearning.Audio.WavReader.MaxPayloadBytes(audio);
+        if (Options.Limits.SampleMaxBytes < needed)
+            LogClipOverCap(_logger, ContinualLearning.Audio.WavReader.DescribeLimit(audio), needed, Options.Limits.SampleMaxBytes);
     }
 
     private ContinualLearner RequireLearner() => Learner ?? throw new NoModelException();
@@ -324,6 +348,9 @@ public sealed partial class DeviceRuntime : IAsyncDisposable
         // Let the loop check the trigger policy soon; a burst of labels coalesces into one wake-up.
         if (_wake.CurrentCount == 0) _wake.Release();
     }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "The model takes clips of up to {Limit}, a WAV of up to {Needed} bytes, but limits:sampleMaxBytes is {Cap}: longer clips get 413. Set limits:sampleMaxBytes to at least {Needed}.")]
+    private static partial void LogClipOverCap(ILogger logger, string limit, int needed, int cap);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "No model installed in {Store} and no --bundle given: serving is unavailable until a signed release for model {Model} (cohort {Cohort}) arrives.")]
     private static partial void LogNoModel(ILogger logger, string store, string model, string cohort);

@@ -96,7 +96,8 @@ internal sealed partial class InboundGuard
 
     /// <summary>
     /// A message on the samples topic (already within its cap): refused unparsed when over the rate; otherwise parsed
-    /// and applied (label a served prediction, add a labelled sample, or predict).
+    /// and applied (label a served prediction, add a labelled sample, or predict). JSON, or for an audio model a WAV
+    /// clip (content type <c>audio/wav</c>, label in the user property <see cref="AudioSample.LabelProperty"/>).
     /// </summary>
     public void OnSample(FleetMessage message)
     {
@@ -110,7 +111,10 @@ internal sealed partial class InboundGuard
         }
         try
         {
-            SampleRequest.Apply(SampleRequest.Parse(message.Payload), _runtime);
+            // A clip comes as MQTT 5 content type audio/wav with its label in a user property; anything else is JSON.
+            if (ModelInput.IsAudio(message.ContentType))
+                AudioSample.Apply(message.Payload, message.ContentType, message.UserProperty(AudioSample.LabelProperty), _runtime);
+            else SampleRequest.Apply(SampleRequest.Parse(message.Payload), _runtime);
         }
         catch (SampleRequestException ex)
         {

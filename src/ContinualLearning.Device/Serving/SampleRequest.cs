@@ -209,6 +209,7 @@ public sealed record SampleRequest(float[]? Features, IReadOnlyDictionary<string
                 return;
             }
             if (!request.HasFeatures) throw new SampleRequestException("A sample needs 'features' (or 'sampleId' and 'label').", "features", null);
+            AudioSample.RequireFeatures(runtime, null);
             if (request.Features is { } f && request.Label is { } label)
             {
                 runtime.AddLabelled(f, label);

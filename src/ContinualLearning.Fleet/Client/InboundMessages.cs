@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Collections.Concurrent;
 using MQTTnet;
+using MQTTnet.Packets;
 
 namespace ContinualLearning.Fleet.Client;
 
@@ -52,7 +53,8 @@ internal sealed class InboundMessages(FleetMqttClientOptions options)
             await AcknowledgeAsync(e).ConfigureAwait(false);
             return;
         }
-        var message = new FleetMessage(m.Topic, m.Payload.ToArray(), m.Retain, m.ResponseTopic, m.CorrelationData, m.ContentType);
+        var properties = m.UserProperties is { Count: > 0 } p ? p.Select(u => KeyValuePair.Create(u.Name, u.ReadValueAsString())).ToArray() : null;
+        var message = new FleetMessage(m.Topic, m.Payload.ToArray(), m.Retain, m.ResponseTopic, m.CorrelationData, m.ContentType, properties);
         if (message.CorrelationData is { Length: > 0 } correlation
             && _pending.TryRemove(Convert.ToHexString(correlation), out var waiter))
         {
