@@ -102,6 +102,13 @@ internal sealed record DemoOptions
         AggregationTimeout = TimeSpan.FromSeconds(8),
         TrainEvery = 40,
         CanaryWindow = 40,
+        // Devices hear different voice families, whose accuracies differ by 10–30 points whatever the version (a canary
+        // that just installed a release also starts without the control devices' local fine-tunes); a poisoned or broken
+        // version costs far more than 15 points.
+        CanaryTolerance = 0.15,
+        // The head is 12k weights: 10 % of it is ~1.2k values (a few KB per delta), and each version carries more of
+        // what the devices learned than the SEA world's 2 %.
+        DeltaFraction = 0.1,
     };
 
     /// <summary>Checks ranges; the message names the option and says what is allowed.</summary>

@@ -13,33 +13,34 @@ namespace ContinualLearning.Cli.Demo;
 
 /// <summary>
 /// <c>cl demo --scenario keywords</c>: ten spoken keywords from the espeak-ng corpus (clean and noisy clips), raw
-/// 16 kHz audio through the bundle's speech pipeline. The base model knows two voice families; every device hears one
-/// other family and learns it locally; the held-out set is two families that neither the base model nor any device
-/// ever heard, so a better fleet release there means what the devices learned carries over to unseen voices.
+/// 16 kHz audio through the bundle's speech pipeline. The base model knows one voice family (British English); every
+/// device hears one other family and learns it locally; the held-out set is two families that neither the base model
+/// nor any device ever heard (the two the base model handles worst), so a better fleet release there means what the
+/// devices learned carries over to unseen voices.
 /// </summary>
 internal sealed class KeywordWorld : IDemoWorld
 {
     /// <summary>Voice families (espeak-ng accents) the base model is trained on.</summary>
-    public static IReadOnlyList<string> BaseFamilies { get; } = ["en-us", "en-gb"];
+    public static IReadOnlyList<string> BaseFamilies { get; } = ["en-gb"];
 
     /// <summary>One voice family per device, in device order.</summary>
-    public static IReadOnlyList<string> DeviceFamilies { get; } = ["en-gb-scotland", "en-029", "en-gb-x-rp", "en-gb-x-gbclan"];
+    public static IReadOnlyList<string> DeviceFamilies { get; } = ["en-gb-scotland", "en-us", "en-gb-x-rp", "en-gb-x-gbclan", "en-us-nyc"];
 
     /// <summary>Voice families no model ever trains on: the held-out set.</summary>
-    public static IReadOnlyList<string> HeldOutFamilies { get; } = ["en-us-nyc", "en-gb-x-gbcwmd"];
+    public static IReadOnlyList<string> HeldOutFamilies { get; } = ["en-029", "en-gb-x-gbcwmd"];
 
     /// <summary>
     /// The demo's slice of the keyword corpus: the ten base keywords, every accent above, all twelve voice variants,
     /// one take each plus one noisy copy. The generator's draws depend only on the seed and the clip, so these clips
     /// are the same as in the full corpus.
     /// </summary>
-    public static KeywordCorpusSpec CorpusSpec { get; } = new KeywordCorpusSpec() is var full ? full with
+    public static KeywordCorpusSpec CorpusSpec { get; } = new()
     {
-        Words = full.Words.Take(10).ToArray(),
+        Words = new KeywordCorpusSpec().Words.Take(10).ToArray(),
         Accents = [.. BaseFamilies, .. DeviceFamilies, .. HeldOutFamilies],
         Takes = 1,
         NoisyCopies = 1,
-    } : null!;
+    };
 
     /// <summary>Clips of one voice family in <see cref="CorpusSpec"/>.</summary>
     public static int MaxClipsPerDevice => CorpusSpec.Words.Count * CorpusSpec.Variants.Count * CorpusSpec.Takes * (1 + CorpusSpec.NoisyCopies);
@@ -53,13 +54,13 @@ internal sealed class KeywordWorld : IDemoWorld
 
     private static readonly TrainingDefaults Defaults = new()
     {
-        Options = new TrainingOptions { Optimizer = OptimizerKind.Adam, LearningRate = 1e-3f },
+        Options = new TrainingOptions { Optimizer = OptimizerKind.Adam, LearningRate = 2e-3f },
         BatchSize = 16,
     };
 
     private readonly DemoOptions _options;
     private readonly KeywordCorpus _corpus;
-    private readonly IReadOnlyList<string> _words;
+    private readonly string[] _words;
     private IInputPipeline? _pipeline;
     private HeadSpec? _head;
     private (float[] X, int[] Y)? _heldOut;
@@ -68,7 +69,7 @@ internal sealed class KeywordWorld : IDemoWorld
     {
         _options = options;
         _corpus = corpus;
-        _words = CorpusSpec.Words;
+        _words = [.. CorpusSpec.Words];
         Shards = Enumerable.Range(0, options.Devices).Select(MakeShard).ToArray();
     }
 
@@ -162,7 +163,7 @@ internal sealed class KeywordWorld : IDemoWorld
     private IEnumerable<KeywordClip> Clips(IReadOnlyList<string> families) =>
         _corpus.Clips.Where(c => families.Contains(c.Accent, StringComparer.Ordinal) && _words.Contains(c.Word, StringComparer.Ordinal));
 
-    private int Label(KeywordClip clip) => _words.IndexOf(clip.Word);
+    private int Label(KeywordClip clip) => Array.IndexOf(_words, clip.Word);
 
     private float[] Read(KeywordClip clip) => WavReader.ReadPcm16Mono(File.ReadAllBytes(_corpus.PathOf(clip)), SpeechModels.Audio);
 
