@@ -68,7 +68,7 @@ public static class AudioLatency
             Report("ContinualLearner.Predict(pcm) in process", Measure(iterations, () => learner.Predict(clip)));
 
             await using var app = await StartApiAsync(runtime);
-            var address = DeviceHost.HttpAddress(app)!;
+            var address = ContinualLearning.Device.Hosting.DeviceHost.HttpAddress(app)!;
             using var http = new HttpClient { BaseAddress = address };
             var wav = WavWriter.Pcm16Mono(clip, 16_000);
             var remote = await PostAsync(http, wav);
