@@ -42,7 +42,6 @@ public sealed partial class DeviceRuntime : IAsyncDisposable
     private readonly SemaphoreSlim _install = new(1, 1);
     private readonly SemaphoreSlim _wake = new(0);
     private ContinualLearner? _learner;
-    private ModelInput? _input;
     private Prediction? _lastPrediction;
     private volatile bool _training;
     private volatile string? _lastError;
@@ -74,7 +73,7 @@ public sealed partial class DeviceRuntime : IAsyncDisposable
     public bool HasModel => Learner is not null;
 
     /// <summary>What the installed model reads (JSON features, or WAV clips and their format); null before the first model.</summary>
-    public ModelInput? Input => Volatile.Read(ref _input);
+    public ModelInput? Input => Learner is { } learner ? ModelInput.Of(learner) : null;
 
     /// <summary>True while a training run is in progress.</summary>
     public bool IsTraining => _training;
@@ -134,7 +133,7 @@ public sealed partial class DeviceRuntime : IAsyncDisposable
                 var replaced = learner.Status.BaseVersion;
                 await learner.RebaseAsync(bundle, cancellationToken).ConfigureAwait(false);
                 ReplacedBaseVersion = replaced;
-                ServeInput(ModelInput.From(bundle.Manifest.InputSchema));
+                CheckClipCap(learner);
             }
             else
             {
@@ -307,7 +306,7 @@ public sealed partial class DeviceRuntime : IAsyncDisposable
             LogDrift(_logger, e.Source, e.WindowedAccuracy);
             _wake.Release();
         };
-        ServeInput(ChampionInput(learner));
+        CheckClipCap(learner);
         Volatile.Write(ref _learner, learner);
         if (_logger.IsEnabled(LogLevel.Information))
         {
@@ -317,18 +316,9 @@ public sealed partial class DeviceRuntime : IAsyncDisposable
         StateChanged?.Invoke();
     }
 
-    // Training changes the head only, so the champion reads what its base release reads; the manifest says what.
-    private static ModelInput ChampionInput(ContinualLearner learner)
+    private void CheckClipCap(ContinualLearner learner)
     {
-        var store = learner.Checkpoints;
-        var champion = store.PathOf(store.Current?.Champion ?? throw new InvalidOperationException($"The model store '{store.Directory}' has no champion after opening."));
-        return ModelInput.From(ModelManifest.Parse(File.ReadAllBytes(Path.Combine(champion, ModelManifest.ManifestFileName))).InputSchema);
-    }
-
-    private void ServeInput(ModelInput input)
-    {
-        Volatile.Write(ref _input, input);
-        if (input.Audio is not { } audio) return;
+        if (learner.AudioInput is not { } audio) return;
         // The body cap is the operator's; a clip the model accepts but the cap refuses would be a 413 nobody expects.
         var needed = ContinualLearning.Audio.WavReader.MaxPayloadBytes(audio);
         if (Options.Limits.SampleMaxBytes < needed)

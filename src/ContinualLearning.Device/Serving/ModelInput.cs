@@ -1,6 +1,6 @@
 using System.Globalization;
 using ContinualLearning.Audio;
-using ContinualLearning.Bundle;
+using ContinualLearning.Learning;
 using ContinualLearning.Pipelines;
 
 namespace ContinualLearning.Device.Serving;
@@ -18,11 +18,12 @@ public sealed record ModelInput(InputKind Kind, AudioInputSpec? Audio)
     /// <summary>A feature model's input.</summary>
     public static ModelInput Features { get; } = new(InputKind.Features, null);
 
-    /// <summary>The input a bundle's manifest declares.</summary>
-    public static ModelInput From(InputSchema schema)
+    /// <summary>What <paramref name="learner"/>'s champion reads.</summary>
+    public static ModelInput Of(ContinualLearner learner)
     {
-        ArgumentNullException.ThrowIfNull(schema);
-        return Features; // MERGE-PIPELINE: schema.Kind == InputKind.Audio ? new ModelInput(InputKind.Audio, schema.Audio ?? new AudioInputSpec()) : new ModelInput(schema.Kind, null);
+        ArgumentNullException.ThrowIfNull(learner);
+        var kind = learner.InputKind;
+        return kind == InputKind.Features ? Features : new ModelInput(kind, learner.AudioInput);
     }
 
     /// <summary>The audio spec of an audio model.</summary>
