@@ -17,9 +17,8 @@ namespace ContinualLearning.Onnx;
 /// </remarks>
 public sealed class OnnxBackbone : ContinualLearning.Learning.IEmbeddingExtractor
 {
-    private readonly SessionOptions _sessionOptions;
+    private readonly Internal.OrtSession _ort;
     private readonly InferenceSession _session;
-    private readonly RunOptions _runOptions = new();
     private readonly Lock _gate = new();
     private readonly string[] _inputNames;
     private readonly string[] _outputNames;
@@ -40,20 +39,8 @@ public sealed class OnnxBackbone : ContinualLearning.Learning.IEmbeddingExtracto
         options ??= new OnnxBackboneOptions();
         options.Validate();
         ModelPath = modelPath;
-        if (!File.Exists(modelPath))
-            throw new FileNotFoundException($"Backbone model '{Path.GetFullPath(modelPath)}' does not exist. Check the bundle's backbone.onnx path.", modelPath);
-
-        _sessionOptions = new SessionOptions { IntraOpNumThreads = options.IntraOpNumThreads, InterOpNumThreads = 1 };
-        try
-        {
-            _session = new InferenceSession(modelPath, _sessionOptions);
-        }
-        catch (OnnxRuntimeException ex)
-        {
-            _sessionOptions.Dispose();
-            _runOptions.Dispose();
-            throw new InvalidDataException($"Backbone model '{modelPath}' could not be loaded by ONNX Runtime (is it a complete, valid .onnx file?). ONNX Runtime said: {ex.Message}", ex);
-        }
+        _ort = Internal.OrtSession.Open(modelPath, options.IntraOpNumThreads, "Backbone model", "Check the bundle's backbone.onnx path.");
+        _session = _ort.Session;
 
         try
         {
@@ -147,7 +134,7 @@ public sealed class OnnxBackbone : ContinualLearning.Learning.IEmbeddingExtracto
             using var output = OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, new Memory<float>(_outputBuffer, 0, rows * EmbeddingSize), _outputShape);
             _inputValues[0] = input;
             _outputValues[0] = output;
-            _session.Run(_runOptions, _inputNames, _inputValues, _outputNames, _outputValues);
+            _session.Run(_ort.RunOptions, _inputNames, _inputValues, _outputNames, _outputValues);
         }
         catch (OnnxRuntimeException ex)
         {
@@ -218,9 +205,7 @@ public sealed class OnnxBackbone : ContinualLearning.Learning.IEmbeddingExtracto
         {
             if (_disposed) return;
             _disposed = true;
-            _session?.Dispose();
-            _runOptions.Dispose();
-            _sessionOptions?.Dispose();
+            _ort.Dispose();
         }
     }
 }

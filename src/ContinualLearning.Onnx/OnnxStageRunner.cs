@@ -15,9 +15,8 @@ namespace ContinualLearning.Onnx;
 /// </remarks>
 internal sealed class OnnxStageRunner : IDisposable
 {
-    private readonly SessionOptions _sessionOptions;
+    private readonly Internal.OrtSession _ort;
     private readonly InferenceSession _session;
-    private readonly RunOptions _runOptions = new();
     private readonly Lock _gate = new();
     private readonly string[] _inputNames;
     private readonly string[] _outputNames;
@@ -31,19 +30,8 @@ internal sealed class OnnxStageRunner : IDisposable
         ArgumentException.ThrowIfNullOrEmpty(modelPath);
         ArgumentOutOfRangeException.ThrowIfNegative(intraOpNumThreads);
         ModelPath = modelPath;
-        if (!File.Exists(modelPath))
-            throw new FileNotFoundException($"Pipeline stage model '{Path.GetFullPath(modelPath)}' does not exist.", modelPath);
-        _sessionOptions = new SessionOptions { IntraOpNumThreads = intraOpNumThreads, InterOpNumThreads = 1 };
-        try
-        {
-            _session = new InferenceSession(modelPath, _sessionOptions);
-        }
-        catch (OnnxRuntimeException ex)
-        {
-            _sessionOptions.Dispose();
-            _runOptions.Dispose();
-            throw new InvalidDataException($"Pipeline stage model '{modelPath}' could not be loaded by ONNX Runtime (is it a complete, valid .onnx file?). ONNX Runtime said: {ex.Message}", ex);
-        }
+        _ort = Internal.OrtSession.Open(modelPath, intraOpNumThreads, "Pipeline stage model", "Check the bundle's inputSchema.stages files.");
+        _session = _ort.Session;
         try
         {
             (_inputNames, _declared, _symbolicAt) = ReadInput();
@@ -82,7 +70,7 @@ internal sealed class OnnxStageRunner : IDisposable
             {
                 // The input OrtValue pins the caller's memory only until it is disposed (end of this block).
                 using var value = OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, MemoryOf(input), shape);
-                using var results = _session.Run(_runOptions, _inputNames, [value], _outputNames);
+                using var results = _session.Run(_ort.RunOptions, _inputNames, [value], _outputNames);
                 var output = results[0];
                 var info = output.GetTensorTypeAndShape();
                 if (info.ElementDataType != TensorElementType.Float)
@@ -158,9 +146,7 @@ internal sealed class OnnxStageRunner : IDisposable
         {
             if (_disposed) return;
             _disposed = true;
-            _session?.Dispose();
-            _runOptions.Dispose();
-            _sessionOptions?.Dispose();
+            _ort.Dispose();
         }
     }
 }

@@ -57,7 +57,7 @@ public class OnnxBackboneMemoryTests(ITestOutputHelper output)
     }
 
     /// <summary>RSS after a full GC (so collectable garbage does not count), and RSS minus the GC heap's committed bytes.</summary>
-    private static (long Rss, long Native) Settled()
+    internal static (long Rss, long Native) Settled()
     {
         GC.Collect();
         GC.WaitForPendingFinalizers();
