@@ -27,7 +27,7 @@ internal sealed record ExperimentPlan(
 /// </summary>
 internal static class ExperimentCommand
 {
-    private const string Streams = "sea, sea-shift, hyperplane, elec2, csv:<path>";
+    private const string Streams = "sea, sea-shift, hyperplane, elec2, csv:<path>, keywords";
 
     private static readonly Option<string> s_stream = new("--stream") { Description = $"Stream: {Streams}.", DefaultValueFactory = _ => "sea" };
     private static readonly Option<string> s_drift = new("--drift") { Description = "Drift of synthetic streams: abrupt or gradual.", DefaultValueFactory = _ => "abrupt" };
@@ -59,10 +59,16 @@ internal static class ExperimentCommand
         foreach (var option in new Option[] { s_stream, s_drift, s_samples, s_seed, s_strategy, s_engine, s_out, s_dataDir, s_previousLabel, s_previousFeatures, s_updateEvery, s_window, s_epochs,
                      s_warmUp, s_fineTuneEpochs, s_batch, s_lr, s_hidden, s_replayCapacity, s_replayRatio, s_replayPolicy, s_ewcLambda, s_evalWindow })
             command.Options.Add(option);
+        foreach (var option in KeywordExperimentCommand.Options)
+            command.Options.Add(option);
         command.SetAction(parseResult =>
         {
             var error = parseResult.InvocationConfiguration.Error;
             var output = parseResult.InvocationConfiguration.Output;
+            if (parseResult.GetValue(s_stream)!.Equals("keywords", StringComparison.OrdinalIgnoreCase))
+                return KeywordExperimentCommand.Run(parseResult,
+                    p => KeywordExperimentCommand.Plan(p, s_strategy, s_lr, s_hidden, s_batch, s_replayCapacity, s_replayRatio, s_replayPolicy, s_ewcLambda),
+                    parseResult.GetValue(s_out)!, "cl experiment " + string.Join(" ", parseResult.Tokens.Where(t => t.Type != System.CommandLine.Parsing.TokenType.Command).Select(t => t.Value)), output, error);
             ExperimentPlan plan;
             try
             {
