@@ -52,17 +52,11 @@ internal sealed class KeywordWorld : IDemoWorld
     public static string CorpusDirectory =>
         Environment.GetEnvironmentVariable("CL_KEYWORDS_DEMO_DIR") is { Length: > 0 } dir ? dir : Path.Combine(Path.GetTempPath(), "cl-demo-keywords");
 
-    private static readonly TrainingDefaults Defaults = new()
-    {
-        Options = new TrainingOptions { Optimizer = OptimizerKind.Adam, LearningRate = 2e-3f },
-        BatchSize = 16,
-    };
-
     private readonly DemoOptions _options;
     private readonly KeywordCorpus _corpus;
     private readonly string[] _words;
     private IInputPipeline? _pipeline;
-    private HeadSpec? _head;
+    private ModelManifest? _manifest;
     private (float[] X, int[] Y)? _heldOut;
 
     private KeywordWorld(DemoOptions options, KeywordCorpus corpus)
@@ -96,7 +90,9 @@ internal sealed class KeywordWorld : IDemoWorld
 
     public string HeldOutUnit => "clips of unseen voices";
 
-    public HeadSpec Head => _head ?? throw new InvalidOperationException("The keyword base model is made by SaveBase.");
+    public HeadSpec Head => Manifest.Head;
+
+    private ModelManifest Manifest => _manifest ?? throw new InvalidOperationException("The keyword base model is made by SaveBase.");
 
     public IReadOnlyList<DeviceShard> Shards { get; }
 
@@ -106,7 +102,7 @@ internal sealed class KeywordWorld : IDemoWorld
     {
         MinSamples = o.TrainEvery / 2,
         MaxSamples = o.TrainEvery,
-        BatchSize = Defaults.BatchSize,
+        BatchSize = 16,
         Epochs = 5,
         ReplayRatio = 0.5,
         HoldoutFraction = 0.25,
@@ -116,32 +112,20 @@ internal sealed class KeywordWorld : IDemoWorld
 
     public string SaveBase(string directory, ITrainingEngine engine, Func<ModelManifest, string> sign)
     {
-        ArgumentNullException.ThrowIfNull(engine);
-        var options = new SpeechBundleOptions
-        {
-            Name = _options.ModelName,
-            Version = DemoScenario.BaseVersion,
-            LabelNames = _words,
-            Training = Defaults,
-            Seed = _options.Seed,
-        };
-        // The pipeline comes from a bundle with the same stages, so the base head is trained on exactly what devices will embed.
-        var scratch = directory + ".untrained";
-        SpeechBundleBuilder.Save(scratch, options);
-        _pipeline = InputPipelineFactory.Create(ModelBundle.Load(scratch));
-        Directory.Delete(scratch, recursive: true);
-        var manifest = SpeechBundleBuilder.Manifest(options);
-        _head = manifest.Head;
-        var (x, y) = Embed(Clips(BaseFamilies));
-        var weights = TrainBase(engine, _head, x, y, _options.Seed);
-        SpeechBundleBuilder.Save(directory, options with { HeadWeights = weights, Sign = m => sign(m) });
-        return $"base model {_options.ModelName} {DemoScenario.BaseVersion}: speech pipeline (mel → embedding → mean+max pool) and head {_head} trained on {y.Length} clips of voices {string.Join(", ", BaseFamilies)}";
+        // The keyword experiment's base model: the speech pipeline and a head trained on the clean clips of the base
+        // voices, embedded by the bundle's own pipeline.
+        var result = KeywordBaseModel.Create(_corpus, [.. BaseFamilies], _words, directory, seed: _options.Seed, name: _options.ModelName,
+            version: DemoScenario.BaseVersion, sign: m => sign(m));
+        _manifest = result.Manifest;
+        _pipeline = InputPipelineFactory.Create(ModelBundle.Load(directory));
+        return string.Create(CultureInfo.InvariantCulture,
+            $"base model {_options.ModelName} {DemoScenario.BaseVersion}: speech pipeline (mel → embedding → pool) and head {Head} trained on {result.TrainClips} clean clips of voices {string.Join(", ", BaseFamilies)}");
     }
 
     public int HeldOutSamples => HeldOut.Y.Length;
 
     public double Accuracy(ITrainingEngine engine, IReadOnlyList<NamedTensor> weights) =>
-        HeldOutScoring.Accuracy(engine, Head, Defaults, weights, HeldOut.X, HeldOut.Y);
+        HeldOutScoring.Accuracy(engine, Head, Manifest.Training, weights, HeldOut.X, HeldOut.Y);
 
     private (float[] X, int[] Y) HeldOut => _heldOut ??= Embed(Clips(HeldOutFamilies));
 
@@ -180,32 +164,5 @@ internal sealed class KeywordWorld : IDemoWorld
             y[i] = Label(list[i]);
         }
         return (x, y);
-    }
-
-    /// <summary>Mini-batch Adam over the embedded base clips, shuffled every epoch.</summary>
-    private static IReadOnlyList<NamedTensor> TrainBase(ITrainingEngine engine, HeadSpec head, float[] x, int[] y, int seed, int epochs = 40)
-    {
-        var n = y.Length;
-        var d = head.InputSize;
-        var batch = Defaults.BatchSize;
-        using var model = engine.Create(head, Defaults.Options, HeadInitializer.Initialize(head, seed), seed);
-        var order = Enumerable.Range(0, n).ToArray();
-        var rng = new Random(seed);
-        var bx = new float[batch * d];
-        var by = new float[batch];
-        for (var e = 0; e < epochs; e++)
-        {
-            rng.Shuffle(order);
-            for (var start = 0; start + batch <= n; start += batch)
-            {
-                for (var j = 0; j < batch; j++)
-                {
-                    x.AsSpan(order[start + j] * d, d).CopyTo(bx.AsSpan(j * d, d));
-                    by[j] = y[order[start + j]];
-                }
-                model.TrainStep(bx, by, batch);
-            }
-        }
-        return model.GetWeights();
     }
 }
