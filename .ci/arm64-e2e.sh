@@ -13,6 +13,8 @@
 #    into version 1.1.0 (`cl model show 1.1.0 --json`: released, parent 1.0.0, the daemon's delta and device id), that
 #    the retained release topic announces 1.1.0, and that the emulated daemon verified and installed it (`/health`
 #    baseVersion 1.1.0).
+# 4. Runs one 1 s keyword clip (WAV) through an audio bundle — the speech pipeline's two ONNX models in arm64 ONNX
+#    Runtime — on the emulated daemon and on an x64 daemon: the ten class probabilities must agree within 1e-4.
 #
 # Every MQTT hop runs over mutual TLS with the fleet ACL, as in production: a fleet CA (`cl fleet ca new`), the
 # daemon's certificate (`cl device provision`), aggregator and operator certificates (`cl fleet cert`), and Mosquitto
@@ -276,4 +278,44 @@ grep -q '"baseVersion":"1.1.0"' "$work/health.json" || { cat "$work/health.json"
 echo "emulated daemon after the release: $(cat "$work/health.json")"
 kill -TERM "$daemon"
 wait "$daemon" || true
-echo "::: arm64: ok (every MQTT hop over mutual TLS with the fleet ACL; emulated native-AOT arm64 daemon ran its ONNX backbone, trained, promoted and sent a delta; x64 decoded it, the x64 aggregator accepted it into 1.1.0 and released it; the daemon installed 1.1.0)"
+
+echo "::: arm64: one clip through an audio bundle (speech pipeline in arm64 ONNX Runtime under emulation) vs x64"
+# The kit's audio bundle (melspectrogram.onnx → ×0.1 + 2 → windows → embedding_model.onnx → mean+max pool → a fresh
+# 192→64→10 head: probabilities near 0.1 each, so they move with every embedding value) and one 1 s espeak-ng clip from
+# the small keyword corpus. The same WAV goes to POST /predict of the emulated arm64 daemon and of an x64 `cl device
+# run` on the same bundle; their ten probabilities must agree within 1e-4. Both daemons serve HTTP only: their broker
+# port is closed (no MQTT is needed for a prediction).
+x64 selfcheck kit --out "$work/audio-kit" --audio > /dev/null
+x64 keywords make --small --out "$work/keywords" > /dev/null
+clip="$work/keywords/$(awk -F, 'NR == 2 { print $1 }' "$work/keywords/manifest.csv")"
+closed_port=$(( http_port + 2 ))
+audio_daemon() { # name http-port command...: starts a daemon on the audio bundle, waits for /health, posts the clip
+  local name=$1 port=$2; shift 2
+  CL_DEVICE_TRANSIENTSTORE=/dev/shm/cl-e2e-audio-$name-$$.db CL_DEVICE_DELETESTOREONSTOP=true \
+    "$@" run --id "audio-$name" --fleet e2e-daemon --model keywords --broker "127.0.0.1:$closed_port" \
+      --fleet-key "$work/audio-kit/fleet.pub" --data-dir "$work/audio-$name" --bundle "$work/audio-kit/bundle" \
+      --engine managed --http-port "$port" > "$work/audio-$name.log" 2>&1 &
+  local pid=$!
+  pids+=($pid)
+  for _ in $(seq 1 600); do
+    curl -sf "http://127.0.0.1:$port/health" > /dev/null 2>&1 && break
+    kill -0 "$pid" 2>/dev/null || { cat "$work/audio-$name.log" >&2; echo "the $name audio daemon exited" >&2; exit 1; }
+    sleep 0.1
+  done
+  curl -sf -X POST "http://127.0.0.1:$port/predict" -H 'Content-Type: audio/wav' --data-binary "@$clip" > "$work/audio-$name.json" \
+    || { cat "$work/audio-$name.log" >&2; echo "POST /predict of a WAV failed on the $name daemon" >&2; exit 1; }
+  kill -TERM "$pid"
+  wait "$pid" || true
+}
+start_ns=$(date +%s%N)
+audio_daemon arm64 "$(( http_port + 3 ))" qemu-aarch64-static -L "$sysroot" "$publish/cl-device"
+echo "arm64 (emulated) in $(( ($(date +%s%N) - start_ns) / 1000000 )) ms: $(cat "$work/audio-arm64.json")"
+audio_daemon x64 "$(( http_port + 4 ))" dotnet "$x64_cl" device
+echo "x64: $(cat "$work/audio-x64.json")"
+probabilities() { grep -o '"probabilities":\[[^]]*\]' "$1" | sed 's/.*\[//; s/\]//' | tr ',' '\n'; }
+paste -d' ' <(probabilities "$work/audio-arm64.json") <(probabilities "$work/audio-x64.json") | awk '
+  NF == 2 { n++; d = $1 - $2; if (d < 0) d = -d; if (d > worst) worst = d }
+  END { printf "probabilities compared: %d, largest |arm64 - x64| = %.3g (bound 1e-4)\n", n, worst; exit !(n == 10 && worst <= 1e-4) }' \
+  || { echo "the arm64 and x64 probabilities for the same clip differ by more than 1e-4 (or are not 10 each)" >&2; exit 1; }
+
+echo "::: arm64: ok (every MQTT hop over mutual TLS with the fleet ACL; emulated native-AOT arm64 daemon ran its ONNX backbone, trained, promoted and sent a delta; x64 decoded it, the x64 aggregator accepted it into 1.1.0 and released it; the daemon installed 1.1.0; an audio clip through the speech pipeline gave the x64 probabilities within 1e-4)"

@@ -20,18 +20,23 @@ internal static class DemoCommand
         var keep = new Option<bool>("--keep") { Description = "Keep the temp state directory (bundles, registry, keys) and print its path." };
         var insecure = new Option<bool>("--insecure") { Description = "Plain TCP, no client certificates, no ACL (debugging only; also for an anonymous --broker). Default: mutual TLS with a certificate per client and the fleet ACL." };
         var ca = new Option<string?>("--ca") { Description = "Fleet CA directory (ca.crt, ca.key from `cl fleet ca new`) to issue the demo's certificates from; needed with --broker unless --insecure." };
+        var scenario = new Option<string>("--scenario")
+        {
+            Description = "sea (default): drifting SEA streams, a tabular head. keywords: spoken keywords as raw audio through the speech pipeline; each device hears its own voice family and the fleet release is scored on voices no device trained on (a few minutes).",
+            DefaultValueFactory = _ => "sea",
+        };
         var plain = new Option<bool>("--plain") { Description = "Plain line output even in a terminal (automatic when stdout is redirected)." };
 
         var command = new Command("demo", "Run the whole loop on one machine: MQTT broker (mutual TLS, fleet ACL), aggregator and simulated devices on drifting data, then compare every global version with the no-update baseline.")
         {
-            devices, samples, duration, seed, broker, fleet, quick, poison, output, keep, insecure, ca, plain,
+            devices, samples, duration, seed, broker, fleet, quick, poison, output, keep, insecure, ca, plain, scenario,
         };
         command.SetAction(async (pr, ct) =>
         {
             DemoOptions options;
             try
             {
-                var preset = pr.GetValue(quick) ? DemoOptions.Quick : DemoOptions.Default;
+                var preset = Preset(pr.GetValue(scenario)!, pr.GetValue(quick));
                 options = preset with
                 {
                     Devices = pr.GetValue(devices) ?? preset.Devices,
@@ -74,4 +79,12 @@ internal static class DemoCommand
         });
         return command;
     }
+
+    private static DemoOptions Preset(string scenario, bool quick) => scenario.ToLowerInvariant() switch
+    {
+        "sea" => quick ? DemoOptions.Quick : DemoOptions.Default,
+        "keywords" when quick => throw new ArgumentException("--quick is the SEA smoke run; --scenario keywords has one preset (a few minutes). Give --samples or --duration to shorten it."),
+        "keywords" => DemoOptions.Keywords,
+        _ => throw new ArgumentException($"--scenario '{ContinualLearning.Text.DisplayText.Truncate(scenario, 40)}' is unknown: use sea or keywords."),
+    };
 }

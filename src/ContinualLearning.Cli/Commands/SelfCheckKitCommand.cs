@@ -19,7 +19,8 @@ internal static class SelfCheckKitCommand
         var hidden = new Option<int>("--hidden") { Description = "Hidden layer size.", DefaultValueFactory = _ => 8 };
         var classes = new Option<int>("--classes") { Description = "Classes (2: DOWN/UP, else c0…cN-1).", DefaultValueFactory = _ => 2 };
         var backbone = new Option<int>("--backbone") { Description = "Embedding width of a frozen random ReLU backbone.onnx to include (0 = none: the head reads the features).", DefaultValueFactory = _ => 0 };
-        var command = new Command("kit", "Write a fleet key pair and a base bundle (version 1.0.0; SEA-style by default) for a test device.") { output, inputs, hidden, classes, backbone };
+        var audio = new Option<bool>("--audio") { Description = "An audio bundle instead: model 'keywords', the speech pipeline (speech-models/ beside cl) and a fresh 192→64→10 head over the ten keywords (--inputs, --hidden, --classes, --backbone do not apply)." };
+        var command = new Command("kit", "Write a fleet key pair and a base bundle (version 1.0.0; SEA-style by default) for a test device.") { output, inputs, hidden, classes, backbone, audio };
         command.SetAction(parse =>
         {
             var dir = Path.GetFullPath(parse.GetValue(output)!);
@@ -42,6 +43,13 @@ internal static class SelfCheckKitCommand
                 Training = new TrainingDefaults { Options = new TrainingOptions { Optimizer = OptimizerKind.Sgd, LearningRate = 0.1f, Momentum = 0.9f }, BatchSize = 16 },
             };
             var bundle = Path.Combine(dir, "bundle");
+            if (parse.GetValue(audio))
+            {
+                SpeechBundleBuilder.Save(bundle, new SpeechBundleOptions { Name = "keywords", LabelNames = [.. new Experiments.Keywords.KeywordCorpusSpec().Words.Take(10)] }, overwrite: true);
+                SelfCheckCommand.Report("fleet_public_key", Path.Combine(dir, "fleet.pub"));
+                SelfCheckCommand.Report("bundle", bundle);
+                return 0;
+            }
             string? backbonePath = null;
             if (embedding > 0)
             {

@@ -19,6 +19,7 @@ internal sealed record DemoDeviceContext(
     ModelBundle BaseBundle,
     ITrainingEngine Engine,
     string TransientDirectory,
+    IDemoWorld World,
     string? OperatorPublicKeyPath = null);
 
 /// <summary>
@@ -77,10 +78,10 @@ internal sealed class DemoAgentDevice(DemoDeviceContext context, DeviceStats sta
             TrainCheckInterval = TimeSpan.FromHours(1),
             Delta = new DeltaOptions { TopKFraction = o.DeltaFraction },
             AccuracyWindow = o.CanaryWindow,
-            ReplayCapacity = DemoScenario.ReplayCapacity,
+            ReplayCapacity = context.World.ReplayCapacity,
             // Eight devices share this process and train often: a full GC around every run would only slow the demo.
             CompactHeapAroundRuns = false,
-            Challenger = DemoScenario.Challenger(o, stats.Id),
+            Challenger = context.World.Challenger(o, stats.Id),
         };
         _runtime = new DeviceRuntime(options, context.Engine);
         _runtime.Promoted += _ => Interlocked.Increment(ref stats.Promotions);

@@ -80,7 +80,7 @@ internal sealed class DemoConsole(DemoUi ui)
         AnsiConsole.Write(versions);
         var colour = s.Improvement >= 0 ? "green" : "red";
         var grid = new Grid().AddColumn().AddColumn();
-        grid.AddRow("[bold]Final global[/]", $"{s.FinalVersion}: [bold {colour}]{s.FinalAccuracy:P1}[/] vs no-update baseline {s.BaselineAccuracy:P1} ([{colour}]{s.Improvement * 100:+0.0;-0.0} points[/]) on {s.HeldOutSamples} held-out samples");
+        grid.AddRow("[bold]Final global[/]", $"{s.FinalVersion}: [bold {colour}]{s.FinalAccuracy:P1}[/] vs no-update baseline {s.BaselineAccuracy:P1} ([{colour}]{s.Improvement * 100:+0.0;-0.0} points[/]) on {s.HeldOutSamples} {Markup.Escape(s.HeldOutUnit)}");
         grid.AddRow("[bold]Versions[/]", $"{s.VersionsReleased} released, {s.Promotions} promoted, {s.Rollbacks} rolled back");
         grid.AddRow("[bold]Deltas[/]", $"{s.DeltasSent} sent, {s.DeltasAccepted} accepted, {s.DeltasRejected} rejected" + (s.RejectReasons.Count == 0 ? "" : " (" + Markup.Escape(string.Join(", ", s.RejectReasons.Select(kv => $"{kv.Key}: {kv.Value}"))) + ")"));
         grid.AddRow("[bold]Bytes[/]", $"{s.BytesSent:N0} B of deltas vs {s.FullWeightBytes:N0} B as full fp32 weights: [bold]{s.CompressionRatio:0.#}× smaller[/]");
@@ -120,7 +120,7 @@ internal sealed class DemoConsole(DemoUi ui)
             if (wide)
             {
                 table.AddRow(
-                    d.Id, cohort, $"SEA {d.Concept}", d.ModelVersion,
+                    d.Id, cohort, Markup.Escape(d.Condition), d.ModelVersion,
                     string.Format(C, "{0} {1,4:P0}", Bar(progress), progress), accuracy,
                     d.TrainingRuns.ToString(C), d.Promotions.ToString(C), d.DeltasSent.ToString(C), d.BytesSent.ToString("N0", C), d.ReleasesInstalled.ToString(C));
             }

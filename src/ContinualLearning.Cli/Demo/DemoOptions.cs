@@ -8,6 +8,9 @@ namespace ContinualLearning.Cli.Demo;
 /// </summary>
 internal sealed record DemoOptions
 {
+    /// <summary>The world the run plays in: SEA drift (default) or spoken keywords (<c>--scenario keywords</c>).</summary>
+    public DemoScenarioKind Scenario { get; init; } = DemoScenarioKind.Sea;
+
     /// <summary>Simulated devices, each with its own drifting data shard.</summary>
     public int Devices { get; init; } = 8;
 
@@ -85,9 +88,36 @@ internal sealed record DemoOptions
         HeldOutPerDevice = 300,
     };
 
+    /// <summary>
+    /// <c>--scenario keywords</c>: one device per voice family the base model never heard, each hearing every keyword
+    /// of its family once (clean and noisy clips), trained every 40 labels; a few minutes end to end.
+    /// </summary>
+    public static DemoOptions Keywords { get; } = new()
+    {
+        Scenario = DemoScenarioKind.Keywords,
+        ModelName = "keywords",
+        Devices = KeywordWorld.DeviceFamilies.Count,
+        SamplesPerDevice = KeywordWorld.DefaultClipsPerDevice,
+        Duration = TimeSpan.FromSeconds(60),
+        AggregationTimeout = TimeSpan.FromSeconds(8),
+        TrainEvery = 40,
+        CanaryWindow = 40,
+        // Devices hear different voice families, whose accuracies differ by 10–30 points whatever the version (a canary
+        // that just installed a release also starts without the control devices' local fine-tunes); a poisoned or broken
+        // version costs far more than 15 points.
+        CanaryTolerance = 0.15,
+        // The head is 12k weights: 10 % of it is ~1.2k values (a few KB per delta), and each version carries more of
+        // what the devices learned than the SEA world's 2 %.
+        DeltaFraction = 0.1,
+    };
+
     /// <summary>Checks ranges; the message names the option and says what is allowed.</summary>
     public void Validate()
     {
+        if (Scenario == DemoScenarioKind.Keywords && Devices > KeywordWorld.DeviceFamilies.Count)
+            throw new ArgumentException($"--devices {Devices} is out of range for --scenario keywords: each device hears its own voice family and there are {KeywordWorld.DeviceFamilies.Count} ({string.Join(", ", KeywordWorld.DeviceFamilies)}); use 2–{KeywordWorld.DeviceFamilies.Count}.");
+        if (Scenario == DemoScenarioKind.Keywords && SamplesPerDevice > KeywordWorld.MaxClipsPerDevice)
+            throw new ArgumentException($"--samples {SamplesPerDevice} is too many for --scenario keywords: a voice family has {KeywordWorld.MaxClipsPerDevice} clips; use at most that.");
         if (Devices is < 2 or > 64) throw new ArgumentException($"--devices {Devices} is out of range: use 2–64 simulated devices.");
         if (SamplesPerDevice < 4 * TrainEvery) throw new ArgumentException($"--samples {SamplesPerDevice} is too few: each device needs at least {4 * TrainEvery} samples to train a few rounds.");
         if (Duration < TimeSpan.Zero || Duration > TimeSpan.FromHours(1)) throw new ArgumentException($"--duration {Duration.TotalSeconds:0.#} s is out of range: use 0–3600 seconds (0 runs flat out).");

@@ -66,8 +66,9 @@ internal static class DemoRunner
     private static async Task<DemoSummary> RunCoreAsync(DemoOptions options, DemoUi ui, string root, Stopwatch clock, Action<string> useTransient, CancellationToken ct)
     {
         var engine = new ManagedEngine();
-        var shards = DemoScenario.Shards(options);
         var output = new DemoConsole(ui);
+        using var world = await CreateWorldAsync(options, output, ct);
+        var shards = world.Shards;
         var state = new DemoState(shards, output.OnEvent);
 
         // Fleet signing key as PEM files, as `cl model keygen` would leave them: the aggregator signs, devices trust the public half.
@@ -81,11 +82,10 @@ internal static class DemoRunner
 
         var registry = Path.Combine(root, "registry");
         var baseDir = Path.Combine(root, "bundles", DemoScenario.BaseVersion);
-        ModelBundle.Save(baseDir, DemoScenario.Manifest(options.ModelName, DemoScenario.BaseVersion, null),
-            DemoScenario.TrainBase(engine, options.Seed),
-            sign: m => Convert.ToBase64String(signingKey.SignData(m.CanonicalBytesForSigning(), HashAlgorithmName.SHA256)));
+        var baseEvent = world.SaveBase(baseDir, engine,
+            m => Convert.ToBase64String(signingKey.SignData(m.CanonicalBytesForSigning(), HashAlgorithmName.SHA256)));
         var baseBundle = ModelBundle.Load(baseDir);
-        state.Event($"base model {options.ModelName} {DemoScenario.BaseVersion} trained on SEA concept {DemoScenario.BaseConcept}; head {DemoScenario.Head}");
+        state.Event(baseEvent);
 
         using var pki = options.Insecure ? null : DemoPki.Create(Path.Combine(root, "pki"), options.Fleet, state.Devices.Select(d => d.Id), options.CaDirectory);
         var transport = pki is null
@@ -126,7 +126,7 @@ internal static class DemoRunner
             : Directory.CreateDirectory(Path.Combine(root, "transient")).FullName;
         useTransient(transient);
         var context = new DemoDeviceContext(options, host, port, pki, Path.Combine(keys, "release.pub"), Path.Combine(root, "devices"), baseBundle, engine, transient,
-            Path.Combine(keys, "operator.pub"));
+            world, Path.Combine(keys, "operator.pub"));
         var devices = state.Devices.Select(d => new DemoAgentDevice(context, d)).ToArray();
         try
         {
@@ -178,7 +178,7 @@ internal static class DemoRunner
             foreach (var d in devices) await d.DisposeAsync();
         }
 
-        var summary = Evaluate(options, state, aggregator, engine, shards, broker is null ? $"{host}:{port} (external)" : $"embedded 127.0.0.1:{port}", clock) with
+        var summary = Evaluate(options, state, aggregator, engine, world, broker is null ? $"{host}:{port} (external)" : $"embedded 127.0.0.1:{port}", clock) with
         {
             Transport = broker is { Security: not null } ? $"{transport}; broker ACL: {Denied(broker.Denials)}" : transport,
         };
@@ -194,13 +194,12 @@ internal static class DemoRunner
     }
 
     private static DemoSummary Evaluate(DemoOptions options, DemoState state, DemoAggregator aggregator, ManagedEngine engine,
-        IReadOnlyList<DeviceShard> shards, string broker, Stopwatch clock)
+        IDemoWorld world, string broker, Stopwatch clock)
     {
-        var (x, y) = DemoScenario.HeldOut(shards, options.HeldOutPerDevice, options.Seed + 99);
         var weights = aggregator.VersionWeights;
         var versions = state.Aggregator.Versions.Select(v => new VersionSummary(
             v.Version, v.Parent, v.Outcome.ToString(), v.Deltas, v.Devices, v.Samples,
-            DemoScenario.Accuracy(engine, weights[v.Version], x, y), v.CanaryAccuracy, v.ControlAccuracy)).ToArray();
+            world.Accuracy(engine, weights[v.Version]), v.CanaryAccuracy, v.ControlAccuracy)).ToArray();
         var final = aggregator.CurrentVersion;
         var a = state.Aggregator;
         var deltasSent = state.Devices.Sum(d => d.DeltasSent);
@@ -213,9 +212,11 @@ internal static class DemoRunner
             SamplesPerDevice = options.SamplesPerDevice,
             WallSeconds = clock.Elapsed.TotalSeconds,
             Engine = engine.Name,
-            Head = DemoScenario.Head.ToString(),
-            Scenario = $"SEA concept {DemoScenario.BaseConcept} (θ=9.5) → {DemoScenario.DriftConcept} (θ=7), drift at 10–45 % of each device's stream, 10 % label noise",
-            HeldOutSamples = y.Length,
+            Head = world.Head.ToString(),
+            Scenario = world.Description,
+            HeldOutSamples = world.HeldOutSamples,
+            HeldOutDescription = world.HeldOutDescription,
+            HeldOutUnit = world.HeldOutUnit,
             BaselineAccuracy = versions[0].HeldOutAccuracy,
             FinalVersion = final,
             FinalAccuracy = versions.First(v => v.Version == final).HeldOutAccuracy,
@@ -226,7 +227,8 @@ internal static class DemoRunner
             DeltasRejected = a.DeltasRejected,
             RejectReasons = new SortedDictionary<string, int>(a.RejectReasons, StringComparer.Ordinal),
             BytesSent = state.Devices.Sum(d => d.BytesSent),
-            FullWeightBytes = deltasSent * DemoScenario.FullWeightBytes,
+            // What the same updates would cost as full fp32 head weights.
+            FullWeightBytes = deltasSent * world.Head.Parameters().Sum(p => p.Shape.Aggregate(1L, (a, b) => a * b)) * sizeof(float),
             MeanDeltaNorm = state.Devices.Sum(d => d.DeltaNormCount) is var normed and > 0 ? state.Devices.Sum(d => d.DeltaNormSum) / normed : double.NaN,
             DevicePromotions = state.Devices.Sum(d => d.Promotions),
             ReleasesInstalled = state.Devices.Sum(d => d.ReleasesInstalled),
@@ -240,6 +242,13 @@ internal static class DemoRunner
             },
         };
     }
+
+    private static async Task<IDemoWorld> CreateWorldAsync(DemoOptions options, DemoConsole output, CancellationToken ct) =>
+        options.Scenario switch
+        {
+            DemoScenarioKind.Keywords => await KeywordWorld.CreateAsync(options, output.Line, ct),
+            _ => new SeaWorld(options),
+        };
 
     /// <summary>Fails fast, with host, port and a remedy, when nothing listens where --broker points.</summary>
     private static async Task CheckReachableAsync(string host, int port, CancellationToken ct)

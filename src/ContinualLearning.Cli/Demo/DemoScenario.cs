@@ -14,7 +14,8 @@ namespace ContinualLearning.Cli.Demo;
 /// <param name="FinalConcept">SEA concept (1–4) the device is in at the end of its run.</param>
 /// <param name="Poisoned">Sends sign-flipped deltas.</param>
 /// <param name="Canary">Belongs to the canary cohort.</param>
-internal sealed record DeviceShard(string DeviceId, IStream Stream, long DriftAt, long DriftWidth, int FinalConcept, bool Poisoned, bool Canary)
+/// <param name="Voice">The voice family the device hears (keywords world); null for SEA.</param>
+internal sealed record DeviceShard(string DeviceId, IStream Stream, long DriftAt, long DriftWidth, int FinalConcept, bool Poisoned, bool Canary, string? Voice = null)
 {
     /// <summary>The concept most of this device's samples come from at sample <paramref name="t"/>.</summary>
     public int ConceptAt(long t) => t < DriftAt ? DemoScenario.BaseConcept : FinalConcept;
@@ -57,7 +58,6 @@ internal static class DemoScenario
         Training = Training,
     };
 
-    /// <summary>Full-weight fp32 size of one head update: what a device would send without deltas.</summary>
     /// <summary>Replay buffer of every demo device (both device kinds learn alike).</summary>
     public const int ReplayCapacity = 600;
 
@@ -74,13 +74,10 @@ internal static class DemoScenario
         Seed = o.Seed + deviceId.GetHashCode(StringComparison.Ordinal),
     };
 
-    public static long FullWeightBytes => Head.Parameters().Sum(p => p.Shape.Aggregate(1L, (a, b) => a * b)) * sizeof(float);
-
     /// <summary>The devices' shards: drift points spread over 10–45 % of the run, every other device drifting gradually.</summary>
     public static IReadOnlyList<DeviceShard> Shards(DemoOptions options)
     {
         var shards = new DeviceShard[options.Devices];
-        var canaries = Math.Max(1, (int)Math.Round(options.Devices * 0.25));
         for (var i = 0; i < options.Devices; i++)
         {
             var fraction = 0.10 + 0.35 * i / Math.Max(1, options.Devices - 1);
@@ -88,15 +85,27 @@ internal static class DemoScenario
             var width = i % 2 == 1 ? options.SamplesPerDevice / 20 : 0;
             var seed = options.Seed * 1000 + 17 * (i + 1);
             var stream = ConceptDriftStream.Sea([BaseConcept, DriftConcept], [driftAt], width, Noise, seed);
-            // Poisoned devices are the last ones, never canaries: the canary must judge the aggregate, not be the attacker.
-            var poisoned = i >= options.Devices - options.Poison;
-            // The canary rule compares the canary cohort with the rest of the fleet over the same minutes. Canaries that
-            // drifted long before the others would look worse for reasons that have nothing to do with the version, so
-            // the canaries are the honest devices that drift last.
-            var firstCanary = options.Devices - options.Poison - canaries;
-            shards[i] = new DeviceShard($"dev-{i + 1:D2}", stream, driftAt, width, DriftConcept, poisoned, Canary: i >= firstCanary && !poisoned);
+            var (poisoned, canary) = Role(options, i);
+            shards[i] = new DeviceShard(DeviceId(i), stream, driftAt, width, DriftConcept, poisoned, canary);
         }
         return shards;
+    }
+
+    /// <summary>The id of device <paramref name="i"/> (0-based).</summary>
+    public static string DeviceId(int i) => $"dev-{i + 1:D2}";
+
+    /// <summary>Whether device <paramref name="i"/> is poisoned and whether it is in the canary cohort (a quarter of the fleet, at least one).</summary>
+    public static (bool Poisoned, bool Canary) Role(DemoOptions options, int i)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        var canaries = Math.Max(1, (int)Math.Round(options.Devices * 0.25));
+        // Poisoned devices are the last ones, never canaries: the canary must judge the aggregate, not be the attacker.
+        var poisoned = i >= options.Devices - options.Poison;
+        // The canary rule compares the canary cohort with the rest of the fleet over the same minutes. Canaries that
+        // drifted long before the others would look worse for reasons that have nothing to do with the version, so
+        // the canaries are the honest devices that drift last.
+        var firstCanary = options.Devices - options.Poison - canaries;
+        return (poisoned, i >= firstCanary && !poisoned);
     }
 
     /// <summary>
@@ -140,21 +149,5 @@ internal static class DemoScenario
             for (var start = 0; start + batch <= samples; start += batch)
                 model.TrainStep(x.AsSpan(start * 3, batch * 3), y.AsSpan(start, batch), batch);
         return model.GetWeights();
-    }
-
-    /// <summary>Accuracy of <paramref name="weights"/> on a normalised set.</summary>
-    public static double Accuracy(ITrainingEngine engine, IReadOnlyList<NamedTensor> weights, float[] x, int[] y)
-    {
-        using var model = engine.Create(Head, Training.Options, weights);
-        var n = y.Length;
-        var probabilities = new float[n * 2];
-        model.Predict(x, n, probabilities);
-        var correct = 0;
-        for (var i = 0; i < n; i++)
-        {
-            var predicted = probabilities[2 * i + 1] > probabilities[2 * i] ? 1 : 0;
-            if (predicted == y[i]) correct++;
-        }
-        return n == 0 ? 0 : (double)correct / n;
     }
 }

@@ -19,6 +19,9 @@ internal sealed class DeviceStats(DeviceShard shard)
     public long Samples;
     public int Concept = DemoScenario.BaseConcept;
 
+    /// <summary>What the live table shows as the device's condition: its SEA concept or its voice family.</summary>
+    public string Condition => Shard.Voice ?? $"SEA {Concept}";
+
     /// <summary>Prequential (test-then-train) accuracy over the last window of labelled samples.</summary>
     public double Accuracy;
     public int TrainingRuns;

@@ -46,6 +46,12 @@ internal sealed record DemoSummary
     public required string Scenario { get; init; }
     public required int HeldOutSamples { get; init; }
 
+    /// <summary>What the held-out set is (the SEA world's by default).</summary>
+    public string HeldOutDescription { get; init; } = "noise-free samples drawn from the devices' current concepts";
+
+    /// <summary>Name of one held-out item, for the short summary line.</summary>
+    public string HeldOutUnit { get; init; } = "held-out samples";
+
     /// <summary>Accuracy of the base model that was never updated, on the held-out set.</summary>
     public required double BaselineAccuracy { get; init; }
 
@@ -107,7 +113,7 @@ internal sealed record DemoSummary
         sb.AppendLine(c, $"Transport: {Transport}.");
         sb.AppendLine(c, $"Scenario: {Scenario}. Head {Head}, engine {Engine}.");
         sb.AppendLine();
-        sb.AppendLine(c, $"**Held-out accuracy** ({HeldOutSamples} noise-free samples drawn from the devices' current concepts): final global {FinalVersion} **{FinalAccuracy:P1}** vs no-update baseline **{BaselineAccuracy:P1}** ({Improvement * 100:+0.0;-0.0} points).");
+        sb.AppendLine(c, $"**Held-out accuracy** ({HeldOutSamples} {HeldOutDescription}): final global {FinalVersion} **{FinalAccuracy:P1}** vs no-update baseline **{BaselineAccuracy:P1}** ({Improvement * 100:+0.0;-0.0} points).");
         sb.AppendLine();
         sb.AppendLine("| version | parent | outcome | deltas | devices | samples | held-out acc | canary / control accuracy |");
         sb.AppendLine("|---|---|---|---:|---:|---:|---:|---|");

@@ -1,0 +1,114 @@
+using ContinualLearning.Bundle;
+using ContinualLearning.Learning;
+using ContinualLearning.Tensors;
+using ContinualLearning.Training;
+
+namespace ContinualLearning.Cli.Demo;
+
+/// <summary>Which world <c>cl demo</c> plays in (<c>--scenario</c>).</summary>
+internal enum DemoScenarioKind
+{
+    /// <summary>Drifting SEA streams and a tabular head (the default, and the CI smoke run).</summary>
+    Sea,
+
+    /// <summary>Spoken keywords: raw audio through the speech pipeline, one voice family per device.</summary>
+    Keywords,
+}
+
+/// <summary>
+/// The data side of a demo run: the base model, each device's stream and the held-out evaluation. The runner, the
+/// devices, the aggregator and the summary are the same for every world; only what flows through them differs.
+/// </summary>
+internal interface IDemoWorld : IDisposable
+{
+    /// <summary>The summary's scenario line.</summary>
+    string Description { get; }
+
+    /// <summary>What the held-out set is, for the summary ("… noise-free samples drawn from …").</summary>
+    string HeldOutDescription { get; }
+
+    /// <summary>Short name of one held-out item for the live summary panel ("held-out samples").</summary>
+    string HeldOutUnit { get; }
+
+    HeadSpec Head { get; }
+
+    /// <summary>One device shard per simulated device, in device order.</summary>
+    IReadOnlyList<DeviceShard> Shards { get; }
+
+    /// <summary>Replay buffer of every device.</summary>
+    int ReplayCapacity { get; }
+
+    /// <summary>Champion/challenger settings of one device.</summary>
+    ChallengerOptions Challenger(DemoOptions options, string deviceId);
+
+    /// <summary>Trains the base model and writes it as a signed bundle into <paramref name="directory"/>; returns the event line that says what it is.</summary>
+    string SaveBase(string directory, ITrainingEngine engine, Func<ModelManifest, string> sign);
+
+    /// <summary>Items in the held-out set.</summary>
+    int HeldOutSamples { get; }
+
+    /// <summary>Accuracy of head <paramref name="weights"/> on the held-out set.</summary>
+    double Accuracy(ITrainingEngine engine, IReadOnlyList<NamedTensor> weights);
+}
+
+/// <summary>Shared held-out scoring: head inputs (row-major) and class indices.</summary>
+internal static class HeldOutScoring
+{
+    /// <summary>Fraction of rows whose highest-probability class is the label (ties go to the lower index).</summary>
+    public static double Accuracy(ITrainingEngine engine, HeadSpec head, TrainingDefaults training, IReadOnlyList<NamedTensor> weights, float[] x, int[] y)
+    {
+        using var model = engine.Create(head, training.Options, weights);
+        var n = y.Length;
+        if (n == 0) return 0;
+        var classes = head.OutputSize;
+        var probabilities = new float[n * classes];
+        model.Predict(x, n, probabilities);
+        var correct = 0;
+        for (var i = 0; i < n; i++)
+        {
+            var row = probabilities.AsSpan(i * classes, classes);
+            var best = 0;
+            for (var c = 1; c < classes; c++)
+                if (row[c] > row[best]) best = c;
+            if (best == y[i]) correct++;
+        }
+        return (double)correct / n;
+    }
+}
+
+/// <summary>The default world: SEA concept drift (<see cref="DemoScenario"/>).</summary>
+internal sealed class SeaWorld(DemoOptions options) : IDemoWorld
+{
+    private (float[] X, int[] Y)? _heldOut;
+
+    public string Description => $"SEA concept {DemoScenario.BaseConcept} (θ=9.5) → {DemoScenario.DriftConcept} (θ=7), drift at 10–45 % of each device's stream, 10 % label noise";
+
+    public string HeldOutDescription => "noise-free samples drawn from the devices' current concepts";
+
+    public string HeldOutUnit => "held-out samples";
+
+    public HeadSpec Head => DemoScenario.Head;
+
+    public IReadOnlyList<DeviceShard> Shards { get; } = DemoScenario.Shards(options);
+
+    public int ReplayCapacity => DemoScenario.ReplayCapacity;
+
+    public ChallengerOptions Challenger(DemoOptions o, string deviceId) => DemoScenario.Challenger(o, deviceId);
+
+    public string SaveBase(string directory, ITrainingEngine engine, Func<ModelManifest, string> sign)
+    {
+        ModelBundle.Save(directory, DemoScenario.Manifest(options.ModelName, DemoScenario.BaseVersion, null), DemoScenario.TrainBase(engine, options.Seed), sign: sign);
+        return $"base model {options.ModelName} {DemoScenario.BaseVersion} trained on SEA concept {DemoScenario.BaseConcept}; head {DemoScenario.Head}";
+    }
+
+    public int HeldOutSamples => HeldOut.Y.Length;
+
+    public double Accuracy(ITrainingEngine engine, IReadOnlyList<NamedTensor> weights) =>
+        HeldOutScoring.Accuracy(engine, DemoScenario.Head, DemoScenario.Training, weights, HeldOut.X, HeldOut.Y);
+
+    private (float[] X, int[] Y) HeldOut => _heldOut ??= DemoScenario.HeldOut(Shards, options.HeldOutPerDevice, options.Seed + 99);
+
+    public void Dispose()
+    {
+    }
+}
