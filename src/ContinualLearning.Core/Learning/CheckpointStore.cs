@@ -90,8 +90,8 @@ public sealed class CheckpointStore
     {
         ArgumentNullException.ThrowIfNull(release);
         ArgumentNullException.ThrowIfNull(championManifest);
-        var baseDir = WriteVersion(release.Manifest, release.HeadWeights, release.BackbonePath, release.Manifest.Signature);
-        var championDir = WriteVersion(championManifest, championWeights, release.BackbonePath, signature: null);
+        var baseDir = WriteVersion(release.Manifest, release.HeadWeights, release.BackbonePath, release.Manifest.Signature, release.StageFiles);
+        var championDir = WriteVersion(championManifest, championWeights, release.BackbonePath, signature: null, release.StageFiles);
         Commit(new CheckpointPointer(championDir, Current?.Champion, baseDir, 1));
         return (ModelBundle.Load(PathOf(baseDir)), ModelBundle.Load(PathOf(championDir)));
     }
