@@ -51,9 +51,13 @@ internal sealed record HoldoutSet(IReadOnlyList<Sample> Samples, string? Pipelin
         ArgumentNullException.ThrowIfNull(manifest);
         var pipeline = HoldoutPipeline.Fingerprint(manifest);
         if (pipeline == Pipeline) return;
-        throw new InvalidOperationException(Pipeline is null
-            ? $"Model {manifest.Name} {manifest.Version} takes {HoldoutPipeline.DescribeInput(manifest)}, but the holdout set holds raw features of a model without a pipeline; no candidate is gated until the holdout is re-made for it and the aggregator restarted: {HoldoutPipeline.EmbedHint(manifest, "holdout.csv")}."
-            : $"Model {manifest.Name} {manifest.Version} embeds with pipeline {pipeline ?? "(none: it reads normalised features)"}, but the holdout set was made with pipeline {Pipeline}; no candidate is gated until the holdout is re-made for this release and the aggregator restarted" +
-              (pipeline is null ? "." : $": {HoldoutPipeline.EmbedHint(manifest, "holdout.csv")}."));
+        var problem = (Pipeline, pipeline) switch
+        {
+            (null, _) => $"takes {HoldoutPipeline.DescribeInput(manifest)}, but the holdout set holds raw features",
+            (_, null) => $"takes {HoldoutPipeline.DescribeInput(manifest)}, but the holdout set holds embeddings of pipeline {Pipeline}",
+            _ => $"embeds with pipeline {pipeline}, but the holdout set was made with pipeline {Pipeline}",
+        };
+        var remedy = pipeline is null ? "give a CSV of its features and the label column" : HoldoutPipeline.EmbedHint(manifest, "holdout.csv");
+        throw new InvalidOperationException($"Model {manifest.Name} {manifest.Version} {problem}; no candidate is gated until the holdout is re-made for this release and the aggregator restarted ({remedy}).");
     }
 }
