@@ -29,6 +29,9 @@ internal sealed record HoldoutVerdict(double Candidate, double Current, double M
 /// </summary>
 internal sealed class HoldoutGate(HoldoutSet set, double margin)
 {
+    /// <summary>Throws unless the set was made for <paramref name="release"/>'s pipeline (checked before a round writes anything).</summary>
+    public void CheckFits(ModelManifest release) => set.CheckFits(release);
+
     public HoldoutVerdict Judge(ModelManifest currentManifest, IReadOnlyList<NamedTensor> current, ModelManifest candidateManifest, IReadOnlyList<NamedTensor> candidate)
     {
         set.CheckFits(currentManifest);

@@ -145,6 +145,33 @@ public sealed class AudioHoldoutGateTests(EmbeddedBrokerFixture fixture, ITestOu
         Assert.Contains("it is a CSV of raw features, but model kw 1.0.0 takes audio through 5 stages", raw.Message, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task A_release_with_another_pipeline_published_while_running_stops_gating_and_keeps_the_deltas()
+    {
+        var (corpus, bundleDir) = Release();
+        await using var service = await StartAsync(bundleDir, Embed(bundleDir, corpus.Directory));
+        var other = Path.Combine(_dir, "other");
+        SpeechBundleBuilder.Save(other, new SpeechBundleOptions
+        {
+            Name = Model, Version = "2.0.0", LabelNames = ["yes", "no"],
+            Standardize = new StandardizeStageSpec(new float[192], Enumerable.Repeat(2f, 192).ToArray()),
+        });
+        RegistryModels.Import(service.Registry, other, VersionStatus.Released);
+        var release = Bundle(service, "2.0.0");
+        foreach (var device in new[] { "a", "b" })
+            Assert.True(service.Receive(device, Delta(device, release, t => new float[t.Data.Length].Select(_ => 1e-4f).ToArray())).Accepted);
+        var versions = service.Registry.ListVersions(Model).Count;
+        var artifacts = Directory.GetFiles(Path.Combine(service.Registry.Directory, "artifacts"), "*", SearchOption.AllDirectories).Length;
+
+        var e = await Assert.ThrowsAsync<InvalidOperationException>(() => service.AggregateAsync(force: true));
+
+        Assert.Contains("Model kw 2.0.0 embeds with pipeline", e.Message, StringComparison.Ordinal);
+        Assert.Contains("no candidate is gated until the holdout is re-made for this release", e.Message, StringComparison.Ordinal);
+        Assert.Equal(2, service.Registry.Deltas.PendingCount(Model));
+        Assert.Equal(versions, service.Registry.ListVersions(Model).Count);
+        Assert.Equal(artifacts, Directory.GetFiles(Path.Combine(service.Registry.Directory, "artifacts"), "*", SearchOption.AllDirectories).Length);
+    }
+
     private async Task StartAndDisposeAsync(string bundleDir, string csv)
     {
         await using var service = await StartAsync(bundleDir, csv);
