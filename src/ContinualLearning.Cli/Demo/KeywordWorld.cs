@@ -1,5 +1,4 @@
 using System.Globalization;
-using ContinualLearning.Audio;
 using ContinualLearning.Bundle;
 using ContinualLearning.Experiments.Keywords;
 using ContinualLearning.Learning;
@@ -149,7 +148,7 @@ internal sealed class KeywordWorld : IDemoWorld
 
     private int Label(KeywordClip clip) => Array.IndexOf(_words, clip.Word);
 
-    private float[] Read(KeywordClip clip) => WavReader.ReadPcm16Mono(File.ReadAllBytes(_corpus.PathOf(clip)), SpeechModels.Audio);
+    private float[] Read(KeywordClip clip) => _corpus.Read(clip);
 
     private (float[] X, int[] Y) Embed(IEnumerable<KeywordClip> clips)
     {
