@@ -97,17 +97,9 @@ internal sealed class KeywordWorld : IDemoWorld
 
     public int ReplayCapacity => 400;
 
-    public ChallengerOptions Challenger(DemoOptions o, string deviceId) => new()
-    {
-        MinSamples = o.TrainEvery / 2,
-        MaxSamples = o.TrainEvery,
-        BatchSize = 16,
-        Epochs = 5,
-        ReplayRatio = 0.5,
-        HoldoutFraction = 0.25,
-        AccuracyMargin = 0,
-        Seed = o.Seed + deviceId.GetHashCode(StringComparison.Ordinal),
-    };
+    // The demo's run cadence and promotion rule; smaller batches, more passes and more replay for a few dozen clips per run.
+    public ChallengerOptions Challenger(DemoOptions o, string deviceId) =>
+        DemoScenario.Challenger(o, deviceId) with { BatchSize = 16, Epochs = 5, ReplayRatio = 0.5 };
 
     public string SaveBase(string directory, ITrainingEngine engine, Func<ModelManifest, string> sign)
     {

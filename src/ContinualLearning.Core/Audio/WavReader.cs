@@ -54,7 +54,7 @@ public static class WavReader
     public static string DescribeLimit(AudioInputSpec spec)
     {
         ArgumentNullException.ThrowIfNull(spec);
-        return string.Create(CultureInfo.InvariantCulture, $"{Seconds(spec.MaxSamples, spec.SampleRate)} s ({spec.MaxSamples:N0} samples)");
+        return string.Create(CultureInfo.InvariantCulture, $"{spec.Seconds(spec.MaxSamples)} s ({spec.MaxSamples:N0} samples)");
     }
 
     /// <summary>The samples of <paramref name="wav"/> as int16-scale floats (−32768…32767).</summary>
@@ -190,7 +190,7 @@ public static class WavReader
             throw new WavFormatException(WavError.Malformed, Invariant($"The \"data\" chunk holds {data.Length:N0} bytes: not a whole number of 16-bit samples."), "wav.data.size", Invariant($"{data.Length}"));
         var count = data.Length / 2;
         if (count > spec.MaxSamples)
-            throw new WavFormatException(WavError.TooLong, Invariant($"The clip is {Seconds(count, spec.SampleRate)} s ({count:N0} samples); this model takes at most {DescribeLimit(spec)}. Cut it or send it in parts."), "wav.data", Invariant($"{count} samples"));
+            throw new WavFormatException(WavError.TooLong, Invariant($"The clip is {spec.Seconds(count)} s ({count:N0} samples); this model takes at most {DescribeLimit(spec)}. Cut it or send it in parts."), "wav.data", Invariant($"{count} samples"));
         var samples = new float[count];
         for (var i = 0; i < samples.Length; i++) samples[i] = BinaryPrimitives.ReadInt16LittleEndian(data[(2 * i)..]);
         return samples;
@@ -216,8 +216,6 @@ public static class WavReader
         2 => "stereo",
         _ => Invariant($"{channels}-channel"),
     };
-
-    private static string Seconds(int samples, int rate) => ((double)samples / rate).ToString("0.###", CultureInfo.InvariantCulture);
 
     // A chunk id as text when it is printable ASCII (fmt, LIST, data), as hex otherwise.
     private static string FourCc(ReadOnlySpan<byte> id)
