@@ -51,9 +51,6 @@ public sealed class KeywordEmbeddings
         return new KeywordEmbeddings(corpus, vectors, pool, watch.Elapsed);
     }
 
-    /// <summary>Embeddings given directly (tests; a cache).</summary>
-    internal static KeywordEmbeddings FromVectors(KeywordCorpus corpus, float[][] vectors, PoolMode pool) => new(corpus, vectors, pool, TimeSpan.Zero);
-
     /// <summary>
     /// The head input of clip <paramref name="index"/> under <paramref name="pool"/>: the vector as embedded, or the mean
     /// or max half of a mean+max vector.
