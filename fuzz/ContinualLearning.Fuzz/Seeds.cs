@@ -139,7 +139,8 @@ internal static class Seeds
     }
 
     // Small clips in the shapes real writers produce: canonical (sox, WavWriter), extensible, metadata chunks around
-    // the data with odd sizes, a float file and a stereo one (refused, but their headers are what a mutation starts from).
+    // the data with odd sizes, a float file and a stereo one (refused, but their headers are what a mutation starts from),
+    // espeak-ng's streamed output.
     private static IEnumerable<(string, byte[])> WavSeeds()
     {
         short[] pcm = [0, 1, -1, short.MaxValue, short.MinValue, 1000, -1000, 7];
@@ -161,6 +162,11 @@ internal static class Seeds
         BinaryPrimitives.WriteUInt16LittleEndian(stereoFloat.AsSpan(8), 3);
         BinaryPrimitives.WriteUInt16LittleEndian(stereoFloat.AsSpan(10), 2);
         yield return ("stereo-float.wav", Riff(stereoFloat, data));
+        // espeak-ng --stdout: 22,050 Hz with placeholder sizes (the streamed reader's input; the strict one refuses it).
+        var streamed = ContinualLearning.Audio.WavWriter.Pcm16Mono(pcm, 22_050);
+        BinaryPrimitives.WriteUInt32LittleEndian(streamed.AsSpan(4), 0x7FFF_F024);
+        BinaryPrimitives.WriteUInt32LittleEndian(streamed.AsSpan(40), 0x7FFF_F000);
+        yield return ("espeak-streamed.wav", streamed);
     }
 
     private static byte[] RiffChunk(string id, byte[] body)

@@ -73,7 +73,7 @@ public sealed partial class DeviceRuntime : IAsyncDisposable
     public bool HasModel => Learner is not null;
 
     /// <summary>What the installed model reads (JSON features, or WAV clips and their format); null before the first model.</summary>
-    public ModelInput? Input => Learner is { } learner ? ModelInput.Of(learner) : null;
+    internal ModelInput? Input => Learner is { } learner ? ModelInput.Of(learner) : null;
 
     /// <summary>True while a training run is in progress.</summary>
     public bool IsTraining => _training;

@@ -84,7 +84,7 @@ internal sealed class AudioInputPipeline : IInputPipeline
             throw new FeatureValidationException("The audio clip is empty; send at least one sample of mono PCM.", null, -1, null);
         if (raw.Length > Audio.MaxSamples)
             throw new FeatureValidationException(
-                $"The audio clip has {raw.Length} samples ({Seconds(raw.Length)} s at {Audio.SampleRate} Hz); this model accepts at most {Audio.MaxSamples} ({Seconds(Audio.MaxSamples)} s). Send a shorter clip.", null, -1, null);
+                $"The audio clip has {raw.Length} samples ({Audio.Seconds(raw.Length)} s at {Audio.SampleRate} Hz); this model accepts at most {Audio.MaxSamples} ({Audio.Seconds(Audio.MaxSamples)} s). Send a shorter clip.", null, -1, null);
         for (var i = 0; i < raw.Length; i++)
             if (!float.IsFinite(raw[i]))
                 throw new FeatureValidationException($"Audio sample {i} is {raw[i].ToString(CultureInfo.InvariantCulture)}; PCM samples must be finite (int16 scale, −32768…32767).", null, i, raw[i]);
@@ -123,8 +123,6 @@ internal sealed class AudioInputPipeline : IInputPipeline
             return tensor.Data;
         }
     }
-
-    private string Seconds(int samples) => (samples / (double)Audio.SampleRate).ToString("0.###", CultureInfo.InvariantCulture);
 
     /// <summary>Disposes the ONNX stage runners.</summary>
     public void Dispose()

@@ -25,10 +25,11 @@ internal static class KeywordExperimentCommand
     private static readonly Option<int?> s_adaptEpochs = new("--adapt-epochs") { Description = "Keywords: passes over the device's clips per update (default 30)." };
     private static readonly Option<float?> s_baseLr = new("--base-lr") { Description = "Keywords: Adam learning rate of base training (default 0.003)." };
     private static readonly Option<string?> s_baseVariants = new("--base-variants") { Description = "Keywords: voice variants the base model hears (comma list, e.g. m1,m2,m3,m4,m5,m6,m7; default all). A new family is then spoken by the other variants." };
+    private static readonly Option<string?> s_baseFamilies = new("--base-families") { Description = "Keywords: voice families (espeak-ng accents) the base model is trained on (comma list; default en-us,en-gb,en-gb-x-rp,en-gb-x-gbclan,en-us-nyc). The corpus's other accents are the new families." };
     private static readonly Option<string?> s_scenario = new("--scenario") { Description = "Keywords: all, or a comma list of: voice, keywords, noise." };
 
     /// <summary>The keyword-only options, added to `cl experiment`.</summary>
-    public static IEnumerable<Option> Options => [s_corpus, s_seeds, s_shots, s_pool, s_baseEpochs, s_adaptEpochs, s_baseLr, s_baseVariants, s_scenario];
+    public static IEnumerable<Option> Options => [s_corpus, s_seeds, s_shots, s_pool, s_baseEpochs, s_adaptEpochs, s_baseLr, s_baseVariants, s_baseFamilies, s_scenario];
 
     /// <summary>Validates the options into keyword settings; <see cref="UsageException"/> names the bad option.</summary>
     internal static (KeywordOptions Options, IReadOnlyList<StrategyKind> Strategies, IReadOnlyList<KeywordScenario> Scenarios) Plan(ParseResult parse,
@@ -47,6 +48,8 @@ internal static class KeywordExperimentCommand
                 var other => throw new UsageException($"--pool value '{other}' is not a pooling; allowed values: mean, max, meanmax."),
             },
         };
+        if (parse.GetValue(s_baseFamilies) is { Length: > 0 } families)
+            o = o with { BaseFamilies = families.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries) };
         if (parse.GetValue(s_baseVariants) is { Length: > 0 } variants)
             o = o with { BaseVariants = variants.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries) };
         if (parse.GetValue(s_baseEpochs) is { } be) o = o with { BaseEpochs = be };

@@ -58,21 +58,7 @@ internal static class HeldOutScoring
     public static double Accuracy(ITrainingEngine engine, HeadSpec head, TrainingDefaults training, IReadOnlyList<NamedTensor> weights, float[] x, int[] y)
     {
         using var model = engine.Create(head, training.Options, weights);
-        var n = y.Length;
-        if (n == 0) return 0;
-        var classes = head.OutputSize;
-        var probabilities = new float[n * classes];
-        model.Predict(x, n, probabilities);
-        var correct = 0;
-        for (var i = 0; i < n; i++)
-        {
-            var row = probabilities.AsSpan(i * classes, classes);
-            var best = 0;
-            for (var c = 1; c < classes; c++)
-                if (row[c] > row[best]) best = c;
-            if (best == y[i]) correct++;
-        }
-        return (double)correct / n;
+        return HeadAccuracy.Of(model, x, y);
     }
 }
 

@@ -1,5 +1,4 @@
 using System.Globalization;
-using ContinualLearning.Audio;
 using ContinualLearning.Bundle;
 using ContinualLearning.Experiments.Keywords;
 using ContinualLearning.Learning;
@@ -98,17 +97,9 @@ internal sealed class KeywordWorld : IDemoWorld
 
     public int ReplayCapacity => 400;
 
-    public ChallengerOptions Challenger(DemoOptions o, string deviceId) => new()
-    {
-        MinSamples = o.TrainEvery / 2,
-        MaxSamples = o.TrainEvery,
-        BatchSize = 16,
-        Epochs = 5,
-        ReplayRatio = 0.5,
-        HoldoutFraction = 0.25,
-        AccuracyMargin = 0,
-        Seed = o.Seed + deviceId.GetHashCode(StringComparison.Ordinal),
-    };
+    // The demo's run cadence and promotion rule; smaller batches, more passes and more replay for a few dozen clips per run.
+    public ChallengerOptions Challenger(DemoOptions o, string deviceId) =>
+        DemoScenario.Challenger(o, deviceId) with { BatchSize = 16, Epochs = 5, ReplayRatio = 0.5 };
 
     public string SaveBase(string directory, ITrainingEngine engine, Func<ModelManifest, string> sign)
     {
@@ -149,7 +140,7 @@ internal sealed class KeywordWorld : IDemoWorld
 
     private int Label(KeywordClip clip) => Array.IndexOf(_words, clip.Word);
 
-    private float[] Read(KeywordClip clip) => WavReader.ReadPcm16Mono(File.ReadAllBytes(_corpus.PathOf(clip)), SpeechModels.Audio);
+    private float[] Read(KeywordClip clip) => _corpus.Read(clip);
 
     private (float[] X, int[] Y) Embed(IEnumerable<KeywordClip> clips)
     {

@@ -12,6 +12,7 @@ namespace ContinualLearning.Audio;
 /// and refuses anything else with a <see cref="WavFormatException"/> that says what was found and what is expected.
 /// Every size in the file is checked against the payload before it is used, and the only allocation is the returned
 /// samples (at most <see cref="AudioInputSpec.MaxSamples"/>, never more than the payload holds).
+/// <see cref="ReadStreamedPcm16Mono"/> is the same reader for local tools' output (any rate, unfinished sizes).
 /// </summary>
 public static class WavReader
 {
@@ -53,7 +54,7 @@ public static class WavReader
     public static string DescribeLimit(AudioInputSpec spec)
     {
         ArgumentNullException.ThrowIfNull(spec);
-        return string.Create(CultureInfo.InvariantCulture, $"{Seconds(spec.MaxSamples, spec.SampleRate)} s ({spec.MaxSamples:N0} samples)");
+        return string.Create(CultureInfo.InvariantCulture, $"{spec.Seconds(spec.MaxSamples)} s ({spec.MaxSamples:N0} samples)");
     }
 
     /// <summary>The samples of <paramref name="wav"/> as int16-scale floats (−32768…32767).</summary>
@@ -61,12 +62,34 @@ public static class WavReader
     public static float[] ReadPcm16Mono(ReadOnlySpan<byte> wav, AudioInputSpec spec)
     {
         ArgumentNullException.ThrowIfNull(spec);
-        var (format, data) = FindChunks(wav);
+        var (format, data) = FindChunks(wav, streamed: false);
         CheckFormat(wav[format], spec);
         return Samples(wav[data], spec);
     }
 
-    private static (Range Format, Range Data) FindChunks(ReadOnlySpan<byte> wav)
+    /// <summary>
+    /// The samples (int16-scale floats) and sample rate of a PCM16 mono WAV at whatever rate it holds: audio a local
+    /// program wrote, to be resampled (espeak-ng speaks at 22,050 Hz). The WAV may be streamed: written to a pipe, its
+    /// RIFF and <c>data</c> sizes are placeholders past the payload (espeak-ng <c>--stdout</c> declares about 2 GB), and
+    /// the samples then run to the end of the payload, whole samples only. Not for what clients send, which
+    /// <see cref="ReadPcm16Mono(ReadOnlySpan{byte}, AudioInputSpec)"/> reads.
+    /// </summary>
+    /// <exception cref="WavFormatException">The payload is not a well-formed PCM16 mono WAV, is empty, or holds more than <paramref name="maxSamples"/>.</exception>
+    public static (float[] Samples, int SampleRate) ReadStreamedPcm16Mono(ReadOnlySpan<byte> wav, int maxSamples)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(maxSamples);
+        var (format, data) = FindChunks(wav, streamed: true);
+        var fmt = wav[format];
+        // The file's own rate becomes the expected one; a zero or short header is still refused by CheckFormat.
+        var rate = fmt.Length >= FormatMinBytes ? (int)Math.Min(BinaryPrimitives.ReadUInt32LittleEndian(fmt[4..]), int.MaxValue) : 0;
+        var spec = new AudioInputSpec(Math.Max(rate, 1), 1, maxSamples);
+        CheckFormat(fmt, spec);
+        return (Samples(wav[data], spec), spec.SampleRate);
+    }
+
+    // streamed: sizes a writer could not go back and fill in (a RIFF size past the payload, a last data chunk running
+    // past it) mean "to the end of the payload".
+    private static (Range Format, Range Data) FindChunks(ReadOnlySpan<byte> wav, bool streamed)
     {
         if (wav.IsEmpty) throw new WavFormatException(WavError.Empty, "The WAV body is empty; send a RIFF/WAVE file.", "wav", "0 bytes");
         var magic = wav[..Math.Min(4, wav.Length)];
@@ -84,6 +107,7 @@ public static class WavReader
 
         var riffSize = BinaryPrimitives.ReadUInt32LittleEndian(wav[4..]);
         var end = 8L + riffSize;
+        if (streamed && end > wav.Length) end = wav.Length;
         if (end != wav.Length)
         {
             var what = end > wav.Length ? "the file is truncated or the size is wrong" : "bytes follow the RIFF chunk";
@@ -100,6 +124,8 @@ public static class WavReader
             var id = wav.Slice(position, 4);
             var size = BinaryPrimitives.ReadUInt32LittleEndian(wav[(position + 4)..]);
             var body = position + ChunkHeaderBytes;
+            var toTheEnd = streamed && size > end - body && id.SequenceEqual("data"u8);
+            if (toTheEnd) size = (uint)(end - body) & ~1u;
             if (size > end - body)
                 throw new WavFormatException(WavError.SizeMismatch, Invariant($"Chunk \"{FourCc(id)}\" at offset {position:N0} declares {size:N0} bytes, but only {end - body:N0} remain: the file is truncated or the size is wrong."), Invariant($"wav.{ChunkName(id)}.size"), Invariant($"{size}"));
             var chunk = new Range(body, body + (int)size);
@@ -114,7 +140,7 @@ public static class WavReader
                 data = chunk;
             }
             // Chunks are word-aligned: an odd size is followed by a pad byte, which writers sometimes leave off the last chunk.
-            position = body + (int)size + (int)(size & 1);
+            position = toTheEnd ? (int)end : body + (int)size + (int)(size & 1);
         }
         if (format is not { } f) throw new WavFormatException(WavError.MissingFormat, "The WAV has no \"fmt \" chunk, so its encoding is unknown; send a complete RIFF/WAVE file.", "wav.fmt", null);
         if (data is not { } d) throw new WavFormatException(WavError.MissingData, "The WAV has no \"data\" chunk: it holds no audio.", "wav.data", null);
@@ -164,7 +190,7 @@ public static class WavReader
             throw new WavFormatException(WavError.Malformed, Invariant($"The \"data\" chunk holds {data.Length:N0} bytes: not a whole number of 16-bit samples."), "wav.data.size", Invariant($"{data.Length}"));
         var count = data.Length / 2;
         if (count > spec.MaxSamples)
-            throw new WavFormatException(WavError.TooLong, Invariant($"The clip is {Seconds(count, spec.SampleRate)} s ({count:N0} samples); this model takes at most {DescribeLimit(spec)}. Cut it or send it in parts."), "wav.data", Invariant($"{count} samples"));
+            throw new WavFormatException(WavError.TooLong, Invariant($"The clip is {spec.Seconds(count)} s ({count:N0} samples); this model takes at most {DescribeLimit(spec)}. Cut it or send it in parts."), "wav.data", Invariant($"{count} samples"));
         var samples = new float[count];
         for (var i = 0; i < samples.Length; i++) samples[i] = BinaryPrimitives.ReadInt16LittleEndian(data[(2 * i)..]);
         return samples;
@@ -190,8 +216,6 @@ public static class WavReader
         2 => "stereo",
         _ => Invariant($"{channels}-channel"),
     };
-
-    private static string Seconds(int samples, int rate) => ((double)samples / rate).ToString("0.###", CultureInfo.InvariantCulture);
 
     // A chunk id as text when it is printable ASCII (fmt, LIST, data), as hex otherwise.
     private static string FourCc(ReadOnlySpan<byte> id)

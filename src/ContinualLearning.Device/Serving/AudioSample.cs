@@ -11,7 +11,7 @@ namespace ContinualLearning.Device.Serving;
 /// Every refusal is a <see cref="SampleRequestException"/>: 415 for a well-formed payload the model does not take,
 /// 400 for a broken, empty or over-long one, 503 without a model.
 /// </summary>
-public static class AudioSample
+internal static class AudioSample
 {
     /// <summary>The MQTT 5 user property that carries a clip's label on the samples topic (the HTTP API's <c>?label=</c>).</summary>
     public const string LabelProperty = "label";

@@ -10,7 +10,7 @@ namespace ContinualLearning.Device.Serving;
 /// format. The HTTP API and the samples topic check a payload against it before anything reaches the learner, so a
 /// clip never reaches a feature model and a feature array is never taken for PCM.
 /// </summary>
-public sealed record ModelInput(InputKind Kind, AudioInputSpec? Audio)
+internal sealed record ModelInput(InputKind Kind, AudioInputSpec? Audio)
 {
     /// <summary>The media types accepted for a WAV body (HTTP <c>Content-Type</c>, MQTT 5 content type).</summary>
     public static IReadOnlyList<string> WavMediaTypes { get; } = ["audio/wav", "audio/x-wav", "audio/wave", "audio/vnd.wave"];

@@ -2,7 +2,7 @@ namespace ContinualLearning.Experiments.Keywords;
 
 /// <summary>
 /// The signal steps of the corpus generator as pure functions (floats at int16 scale): resampling, silence trimming,
-/// placing a word in a fixed-length clip, level and quantisation.
+/// placing a word in a fixed-length clip and its level (quantisation is <see cref="ContinualLearning.Audio.WavWriter"/>'s).
 /// </summary>
 internal static class AudioDsp
 {
@@ -119,15 +119,6 @@ internal static class AudioDsp
         var n = Math.Min(word.Length, clipLength - offset);
         for (var i = 0; i < n; i++) clip[offset + i] = word[i] * scale;
         return clip;
-    }
-
-    /// <summary>Rounds to int16, saturating at the int16 range (a loud noisy mix clips as a real ADC would).</summary>
-    public static short[] Quantize(ReadOnlySpan<float> samples)
-    {
-        var result = new short[samples.Length];
-        for (var i = 0; i < samples.Length; i++)
-            result[i] = (short)Math.Clamp(Math.Round(samples[i]), short.MinValue, short.MaxValue);
-        return result;
     }
 
     private static double Sinc(double x) => Math.Abs(x) < 1e-12 ? 1 : Math.Sin(Math.PI * x) / (Math.PI * x);

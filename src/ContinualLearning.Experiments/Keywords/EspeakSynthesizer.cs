@@ -1,5 +1,6 @@
 using System.ComponentModel;
 using System.Diagnostics;
+using ContinualLearning.Audio;
 using ContinualLearning.Text;
 
 namespace ContinualLearning.Experiments.Keywords;
@@ -13,6 +14,9 @@ internal sealed class EspeakSynthesizer(string executable = "espeak-ng")
 {
     // A word takes ~20 ms; a hung synthesiser must not hang corpus generation.
     private static readonly TimeSpan s_timeout = TimeSpan.FromSeconds(30);
+
+    // A word is about a second of speech; a minute (at the highest rate espeak-ng writes) is far beyond any word.
+    private const int MaxSamples = 60 * 48_000;
 
     /// <summary>What to install when espeak-ng is missing.</summary>
     public const string InstallHint = "install espeak-ng (Debian/Ubuntu: sudo apt-get install espeak-ng)";
@@ -37,13 +41,22 @@ internal sealed class EspeakSynthesizer(string executable = "espeak-ng")
     }
 
     /// <summary>Speaks <paramref name="word"/> with <c>-v voice -s speed -p pitch --stdout</c>; returns the samples (int16 scale) and rate.</summary>
+    /// <exception cref="InvalidOperationException">espeak-ng failed or wrote something other than a PCM16 mono WAV.</exception>
     public (float[] Samples, int SampleRate) Speak(string word, string voice, int speed, int pitch)
     {
         var (code, stdout, stderr) = Run(["-v", voice, "-s", speed.ToString(System.Globalization.CultureInfo.InvariantCulture),
             "-p", pitch.ToString(System.Globalization.CultureInfo.InvariantCulture), "--stdout", "--", word]);
         if (code != 0 || stdout.Length == 0)
             throw new InvalidOperationException($"espeak-ng failed for word '{word}' with voice '{voice}' (exit {code}): {DisplayText.Truncate(stderr.Trim(), 200)}. Check that the voice exists (espeak-ng --voices=en).");
-        return WavPcm16.Decode(stdout);
+        try
+        {
+            // --stdout streams the WAV, so its sizes are placeholders; it speaks at 22,050 Hz, resampled by the caller.
+            return WavReader.ReadStreamedPcm16Mono(stdout, MaxSamples);
+        }
+        catch (WavFormatException e)
+        {
+            throw new InvalidOperationException($"espeak-ng's output for word '{word}' with voice '{voice}' is not a PCM16 mono WAV: {e.Message}", e);
+        }
     }
 
     private (int Code, byte[] Stdout, string Stderr) Run(IReadOnlyList<string> arguments)

@@ -2,6 +2,8 @@ using System.Diagnostics;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using ContinualLearning.Audio;
+using ContinualLearning.Pipelines;
 
 namespace ContinualLearning.Experiments.Keywords;
 
@@ -13,6 +15,23 @@ public sealed record KeywordCorpus(string Directory, KeywordCorpusSpec Spec, IRe
     {
         ArgumentNullException.ThrowIfNull(clip);
         return Path.Combine(Directory, clip.File);
+    }
+
+    /// <summary>
+    /// A clip's samples (int16-scale floats) as the speech pipeline takes them. Throws <see cref="InvalidDataException"/>
+    /// naming the file when it is not a PCM16 mono WAV of at most one clip at the corpus's rate.
+    /// </summary>
+    public float[] Read(KeywordClip clip)
+    {
+        var path = PathOf(clip);
+        try
+        {
+            return WavReader.ReadPcm16Mono(File.ReadAllBytes(path), new AudioInputSpec(Spec.SampleRate, Spec.ClipSamples, Spec.ClipSamples));
+        }
+        catch (WavFormatException e)
+        {
+            throw new InvalidDataException($"Keyword clip {clip.File}: {e.Message} Regenerate the corpus (cl keywords make).", e);
+        }
     }
 }
 
@@ -114,7 +133,7 @@ public static class KeywordCorpusGenerator
         // 2 % of peak finds the word's edges in espeak-ng's silent padding; 10 ms keeps the onset and release.
         var (start, length) = AudioDsp.Trim(audio, 0.02, spec.SampleRate / 100);
         if (length == 0) throw new InvalidOperationException($"espeak-ng produced silence for '{plan.Word}' with voice {plan.Accent}+{plan.Variant}.");
-        var clipLength = (int)Math.Round(spec.ClipSeconds * spec.SampleRate);
+        var clipLength = spec.ClipSamples;
         var word = audio.AsSpan(start, Math.Min(length, clipLength));
         var offset = AudioDsp.PlaceOffset(clipLength, word.Length, (int)Math.Round(spec.MaxJitterSeconds * spec.SampleRate), plan.Jitter);
         var clean = AudioDsp.Place(word, clipLength, offset, plan.GainDb);
@@ -138,7 +157,8 @@ public static class KeywordCorpusGenerator
 
     private static KeywordClip Write(string folder, string relative, float[] samples, int rate, KeywordClip row)
     {
-        File.WriteAllBytes(Path.Combine(folder, Path.GetFileName(relative)), WavPcm16.Encode(AudioDsp.Quantize(samples), rate));
+        // Rounds and saturates at the int16 range: a loud noisy mix clips as a real ADC would.
+        File.WriteAllBytes(Path.Combine(folder, Path.GetFileName(relative)), WavWriter.Pcm16Mono(samples, rate));
         return row with { File = relative };
     }
 }

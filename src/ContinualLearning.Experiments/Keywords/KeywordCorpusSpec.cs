@@ -54,6 +54,9 @@ public sealed record KeywordCorpusSpec
     /// <summary>Clip length in seconds (the word is placed near the middle with a random offset).</summary>
     public double ClipSeconds { get; init; } = 1.0;
 
+    /// <summary>Clip length in samples at <see cref="SampleRate"/> (internal: not part of <c>corpus.json</c>).</summary>
+    internal int ClipSamples => (int)Math.Round(ClipSeconds * SampleRate);
+
     /// <summary>Largest shift of the word from the middle of the clip, in seconds.</summary>
     public double MaxJitterSeconds { get; init; } = 0.08;
 

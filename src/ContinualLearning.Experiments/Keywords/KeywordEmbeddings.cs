@@ -43,19 +43,13 @@ public sealed class KeywordEmbeddings
         var vectors = new float[corpus.Clips.Count][];
         for (var i = 0; i < vectors.Length; i++)
         {
-            var (samples, rate) = WavPcm16.Decode(File.ReadAllBytes(corpus.PathOf(corpus.Clips[i])));
-            if (rate != corpus.Spec.SampleRate)
-                throw new InvalidDataException($"{corpus.Clips[i].File} is {rate} Hz; the corpus says {corpus.Spec.SampleRate}. Regenerate it.");
             vectors[i] = new float[pipeline.OutputSize];
-            pipeline.Embed(samples, vectors[i]);
+            pipeline.Embed(corpus.Read(corpus.Clips[i]), vectors[i]);
             if ((i + 1) % 100 == 0) progress?.Report(i + 1);
         }
         progress?.Report(vectors.Length);
         return new KeywordEmbeddings(corpus, vectors, pool, watch.Elapsed);
     }
-
-    /// <summary>Embeddings given directly (tests; a cache).</summary>
-    internal static KeywordEmbeddings FromVectors(KeywordCorpus corpus, float[][] vectors, PoolMode pool) => new(corpus, vectors, pool, TimeSpan.Zero);
 
     /// <summary>
     /// The head input of clip <paramref name="index"/> under <paramref name="pool"/>: the vector as embedded, or the mean

@@ -1,7 +1,7 @@
 namespace ContinualLearning.Experiments.Keywords;
 
 /// <summary>What a clean clip (and its noisy copies) is used for in one seed's run.</summary>
-public enum ClipRole
+internal enum ClipRole
 {
     /// <summary>Base model training (base families only).</summary>
     BaseTrain,
@@ -19,7 +19,7 @@ public enum ClipRole
 /// identities are shuffled; in a base family half train the base model, a quarter form the device pool and a quarter
 /// are held out; in a new family up to <see cref="NewFamilyAdapt"/> form the device pool and the rest are held out.
 /// </summary>
-public static class KeywordSplit
+internal static class KeywordSplit
 {
     /// <summary>Device-pool clips per word in a new voice family (the largest k a scenario asks for).</summary>
     public const int NewFamilyAdapt = 10;

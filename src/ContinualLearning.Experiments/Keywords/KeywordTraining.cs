@@ -77,18 +77,7 @@ internal static class KeywordTraining
         if (rows.Count == 0) return double.NaN;
         using var head = engine.Create(spec, new TrainingOptions(), initialWeights: weights);
         var (x, _) = Matrix(rows, spec.InputSize);
-        var output = new float[rows.Count * spec.OutputSize];
-        head.Predict(x, rows.Count, output);
-        var correct = 0;
-        for (var r = 0; r < rows.Count; r++)
-        {
-            var scores = output.AsSpan(r * spec.OutputSize, spec.OutputSize);
-            var best = 0;
-            for (var c = 1; c < scores.Length; c++)
-                if (scores[c] > scores[best]) best = c;
-            if (best == rows[r].Y) correct++;
-        }
-        return (double)correct / rows.Count;
+        return HeadAccuracy.Of(head, x, rows.Select(r => r.Y).ToArray());
     }
 
     /// <summary>A replay buffer filled from <paramref name="rows"/> in a seeded random order (reservoir or class-balanced admission).</summary>

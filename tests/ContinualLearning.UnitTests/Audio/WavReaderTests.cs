@@ -160,6 +160,35 @@ public sealed class WavReaderTests
     }
 
     [Fact]
+    public void The_streamed_reader_reads_espeak_ng_stdout_sizes_to_the_end_at_the_files_rate()
+    {
+        // espeak-ng --stdout at 22,050 Hz: the RIFF size is 0x7FFFF024 and the data size 0x7FFFF000, far past the payload.
+        var wav = Riff([Fmt(rate: 22_050), Chunk("data", Data(Pcm).AsSpan(8).ToArray(), size: 0x7FFF_F000)], riffSize: 0x7FFF_F024);
+
+        var (samples, rate) = WavReader.ReadStreamedPcm16Mono(wav, maxSamples: 100);
+
+        Assert.Equal(22_050, rate);
+        Assert.Equal(Pcm.Select(s => (float)s), samples);
+        // A pipe cut mid-sample loses the half sample, not the clip.
+        Assert.Equal(Pcm.Length, WavReader.ReadStreamedPcm16Mono([.. wav, 0x12], 100).Samples.Length);
+        // A finished file reads the same; the strict reader refuses the streamed one.
+        Assert.Equal(samples, WavReader.ReadStreamedPcm16Mono(WavWriter.Pcm16Mono(Pcm, 22_050), 100).Samples);
+        Assert.Equal(WavError.SizeMismatch, Assert.Throws<WavFormatException>(() => WavReader.ReadPcm16Mono(wav, Spec with { SampleRate = 22_050 })).Error);
+    }
+
+    [Fact]
+    public void The_streamed_reader_still_refuses_what_is_not_PCM16_mono_and_bounds_the_samples()
+    {
+        Assert.Equal(WavError.WrongChannels, Assert.Throws<WavFormatException>(() => WavReader.ReadStreamedPcm16Mono(Riff(Fmt(channels: 2, rate: 22_050), Data(Pcm)), 100)).Error);
+        Assert.Equal(WavError.UnsupportedEncoding, Assert.Throws<WavFormatException>(() => WavReader.ReadStreamedPcm16Mono(Riff(Fmt(tag: 3, bits: 32), Data(Pcm)), 100)).Error);
+        Assert.Equal(WavError.Malformed, Assert.Throws<WavFormatException>(() => WavReader.ReadStreamedPcm16Mono(Riff(Fmt(rate: 0), Data(Pcm)), 100)).Error);
+        Assert.Equal(WavError.TooLong, Assert.Throws<WavFormatException>(() => WavReader.ReadStreamedPcm16Mono(Riff(Fmt(), Data(Pcm)), Pcm.Length - 1)).Error);
+        // Only the data chunk may run past the payload; any other lying size is still a broken file.
+        Assert.Equal("wav.LIST.size", Assert.Throws<WavFormatException>(() => WavReader.ReadStreamedPcm16Mono(Riff(Fmt(), Chunk("LIST", new byte[4], size: 1_000), Data(Pcm)), 100)).Field);
+        Assert.Equal(WavError.MissingData, Assert.Throws<WavFormatException>(() => WavReader.ReadStreamedPcm16Mono(Riff([Fmt()], riffSize: 0x7FFF_F024), 100)).Error);
+    }
+
+    [Fact]
     public void MaxPayloadBytes_fits_the_longest_clip_with_an_extensible_header_and_metadata()
     {
         var spec = new AudioInputSpec();

@@ -28,7 +28,9 @@ public sealed class LocalApiLimitsTests : IAsyncLifetime
         _kit.Options = _kit.Options with { InitialBundle = _kit.Bundle("1.0.0") };
         _app = DeviceHost.Build(_kit.Options, configureLogging: l => l.ClearProviders());
         await _app.StartAsync();
-        _http = new HttpClient { BaseAddress = DeviceHost.HttpAddress(_app) };
+        // Expect: 100-continue, as curl sends for large bodies: a body refused before it is read is then never sent, so
+        // the 413 cannot race the client's write into a connection the server already closed (a broken pipe under load).
+        _http = new HttpClient { BaseAddress = DeviceHost.HttpAddress(_app), DefaultRequestHeaders = { ExpectContinue = true } };
     }
 
     public async ValueTask DisposeAsync()

@@ -60,7 +60,9 @@ internal sealed class RunningDevice : IAsyncDisposable
         device.Kit.Options = configure(device.Kit);
         device._app = DeviceHost.Build(device.Kit.Options, configureLogging: l => l.ClearProviders());
         await device._app.StartAsync();
-        device.Http = new HttpClient { BaseAddress = DeviceHost.HttpAddress(device._app) };
+        // Expect: 100-continue (as curl sends for large bodies): a clip refused before its body is read is never sent,
+        // so the 413 cannot race the write into a closed connection.
+        device.Http = new HttpClient { BaseAddress = DeviceHost.HttpAddress(device._app), DefaultRequestHeaders = { ExpectContinue = true } };
         await WaitUntil(() => device._app.Services.GetRequiredService<DeviceService>().Agent?.IsConnected == true);
         return device;
     }

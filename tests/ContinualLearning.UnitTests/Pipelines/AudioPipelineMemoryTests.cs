@@ -30,13 +30,14 @@ public sealed class AudioPipelineMemoryTests(ITestOutputHelper output) : IDispos
             for (var i = 0; i < calls; i++) pipeline.Embed(clip, embedding);
             return OnnxBackboneMemoryTests.Settled().Native - start.Native;
         }
-        var first = Round();
-        var second = Round();
+        var rounds = new[] { Round(), Round(), Round() };
 
-        // A leaked input OrtValue or output tensor would hold ≥ 128 KB per call: 25+ MB per round.
-        const long nativeBound = 4L * 1024 * 1024;
-        output.WriteLine($"memory outside the GC heap, growth per round of {calls} clips: {first / 1024} / {second / 1024} KiB; bound {nativeBound / 1024} KiB");
-        Assert.True(Math.Min(first, second) < nativeBound, $"Native memory grew {Math.Min(first, second) / 1024} KiB over {calls} clips: something leaks.");
+        // A leaked input OrtValue or output tensor would hold ≥ 128 KB per call: 25+ MB in every round. The bound is half
+        // of that, and the least growth of three rounds is compared with it: the process is shared with other test
+        // classes, whose native work (ONNX Runtime, SQLite) can land inside one round, never in every round at once.
+        const long nativeBound = 12L * 1024 * 1024;
+        output.WriteLine($"memory outside the GC heap, growth per round of {calls} clips: {string.Join(" / ", rounds.Select(r => r / 1024))} KiB; bound {nativeBound / 1024} KiB");
+        Assert.True(rounds.Min() < nativeBound, $"Native memory grew at least {rounds.Min() / 1024} KiB in each of three rounds of {calls} clips: something leaks.");
         Assert.All(embedding, v => Assert.True(float.IsFinite(v)));
     }
 }

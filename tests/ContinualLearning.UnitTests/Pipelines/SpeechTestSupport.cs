@@ -1,5 +1,5 @@
-using System.Buffers.Binary;
 using System.Diagnostics;
+using ContinualLearning.Audio;
 using ContinualLearning.Onnx;
 
 namespace ContinualLearning.UnitTests.Pipelines;
@@ -15,7 +15,7 @@ internal static class SpeechTestSupport
 
     public static TestDependency Espeak { get; } = new("espeak-ng (with sox)", "CL_REQUIRE_SPEECH", "sudo apt-get install espeak-ng sox");
 
-    private static readonly Lazy<short[]?> Word = new(() => Speak("seven"));
+    private static readonly Lazy<float[]?> Word = new(() => Speak("seven"));
 
     /// <summary>The models' directory; skips (or fails under CL_REQUIRE_SPEECH=1) when they are missing.</summary>
     public static string RequireModels()
@@ -42,7 +42,7 @@ internal static class SpeechTestSupport
         return clip;
     }
 
-    private static short[]? Speak(string text)
+    private static float[]? Speak(string text)
     {
         var dir = Path.Combine(Path.GetTempPath(), "cl-speech-tests", Guid.NewGuid().ToString("N"));
         Directory.CreateDirectory(dir);
@@ -51,7 +51,7 @@ internal static class SpeechTestSupport
             var raw = Path.Combine(dir, "raw.wav");
             var resampled = Path.Combine(dir, "16k.wav");
             if (!Run("espeak-ng", ["-w", raw, text]) || !Run("sox", [raw, "-r", "16000", "-c", "1", "-b", "16", resampled])) return null;
-            return ReadPcm16(File.ReadAllBytes(resampled));
+            return WavReader.ReadPcm16Mono(File.ReadAllBytes(resampled), SpeechModels.Audio);
         }
         finally
         {
@@ -75,25 +75,5 @@ internal static class SpeechTestSupport
         {
             return false;
         }
-    }
-
-    /// <summary>The samples of a PCM16 mono WAV (the "data" chunk; other chunks skipped).</summary>
-    private static short[] ReadPcm16(byte[] wav)
-    {
-        var at = 12;
-        while (at + 8 <= wav.Length)
-        {
-            var id = System.Text.Encoding.ASCII.GetString(wav, at, 4);
-            var size = BinaryPrimitives.ReadInt32LittleEndian(wav.AsSpan(at + 4));
-            if (id == "data")
-            {
-                size = Math.Min(size, wav.Length - at - 8);
-                var samples = new short[size / 2];
-                for (var i = 0; i < samples.Length; i++) samples[i] = BinaryPrimitives.ReadInt16LittleEndian(wav.AsSpan(at + 8 + 2 * i));
-                return samples;
-            }
-            at += 8 + size + (size & 1);
-        }
-        throw new InvalidDataException("The WAV sox wrote has no data chunk.");
     }
 }

@@ -33,10 +33,10 @@ public sealed class KeywordCorpusTests : IDisposable
         Assert.Equal(spec.Words.Count * spec.Accents.Count * spec.Variants.Count * spec.Takes * (1 + spec.NoisyCopies), corpus.Clips.Count);
         Assert.Equal(spec.Words.Order(), corpus.Clips.Select(c => c.Word).Distinct().Order());
         Assert.Equal(spec.Accents.Order(), corpus.Clips.Select(c => c.Accent).Distinct().Order());
+        Assert.Equal(16_000, corpus.Spec.SampleRate);
         foreach (var clip in corpus.Clips)
         {
-            var (samples, rate) = WavPcm16.Decode(File.ReadAllBytes(corpus.PathOf(clip)));
-            Assert.Equal(16_000, rate);
+            var samples = corpus.Read(clip);
             Assert.Equal(16_000, samples.Length);
             Assert.InRange(clip.Speed, spec.SpeedMin, spec.SpeedMax);
             Assert.InRange(clip.Pitch, spec.PitchMin, spec.PitchMax);
@@ -53,7 +53,7 @@ public sealed class KeywordCorpusTests : IDisposable
             {
                 Assert.Contains(clip.SnrDb!.Value, spec.SnrDb);
                 var clean = corpus.Clips.Single(c => c.IsClean && c.Word == clip.Word && c.Accent == clip.Accent && c.Variant == clip.Variant && c.Take == clip.Take);
-                var (cleanSamples, _) = WavPcm16.Decode(File.ReadAllBytes(corpus.PathOf(clean)));
+                var cleanSamples = corpus.Read(clean);
                 var word = cleanSamples.AsSpan(clip.Offset, clip.Length);
                 var added = new float[clip.Length];
                 for (var i = 0; i < added.Length; i++) added[i] = samples[clip.Offset + i] - word[i];

@@ -142,7 +142,7 @@ public sealed class KeywordScenarioTests(ITestOutputHelper output) : IDisposable
         foreach (var clip in clips)
         {
             var x = new float[pipeline.OutputSize];
-            pipeline.Embed(WavPcm16.Decode(File.ReadAllBytes(corpus.PathOf(clip))).Samples, x);
+            pipeline.Embed(corpus.Read(clip), x);
             var p = new float[3];
             head.Predict(x, 1, p);
             if (Array.IndexOf(["yes", "no", "up"], clip.Word) == Array.IndexOf(p, p.Max())) correct++;

@@ -1,8 +1,9 @@
+using ContinualLearning.Audio;
 using ContinualLearning.Experiments.Keywords;
 
 namespace ContinualLearning.UnitTests.Experiments.Keywords;
 
-/// <summary>The generator's pure signal maths: resampling, trimming, placing, SNR mixing, WAV and manifest text.</summary>
+/// <summary>The generator's pure signal maths: resampling, trimming, placing, SNR mixing; reading clips; manifest text.</summary>
 public sealed class KeywordSignalTests
 {
     [Theory]
@@ -113,22 +114,30 @@ public sealed class KeywordSignalTests
     }
 
     [Fact]
-    public void Wav_round_trips_and_streamed_sizes_read_to_the_end()
+    public void A_clip_is_read_at_the_corpus_rate_and_a_wrong_one_names_the_file()
     {
-        short[] samples = [0, 1, -1, short.MaxValue, short.MinValue];
-        var wav = WavPcm16.Encode(samples, 16_000);
-        var (decoded, rate) = WavPcm16.Decode(wav);
-        Assert.Equal(16_000, rate);
-        Assert.Equal(samples.Select(s => (float)s), decoded);
+        var dir = Directory.CreateTempSubdirectory("cl-kw-read-").FullName;
+        try
+        {
+            var spec = KeywordCorpusSpec.Small with { ClipSeconds = 0.5 };
+            Directory.CreateDirectory(Path.Combine(dir, "clips"));
+            short[] pcm = [0, 1, -1, short.MaxValue, short.MinValue];
+            File.WriteAllBytes(Path.Combine(dir, "clips", "good.wav"), WavWriter.Pcm16Mono(pcm, spec.SampleRate));
+            File.WriteAllBytes(Path.Combine(dir, "clips", "fast.wav"), WavWriter.Pcm16Mono(pcm, 22_050));
+            File.WriteAllBytes(Path.Combine(dir, "clips", "long.wav"), WavWriter.Pcm16Mono(new short[spec.SampleRate / 2 + 1], spec.SampleRate));
+            var row = new KeywordClip("clips/good.wav", "yes", "en-us", "m1", 0, 150, 40, -6, 0, 5, NoiseKind.None, null);
+            var corpus = new KeywordCorpus(dir, spec, [row]);
 
-        // espeak-ng --stdout writes 0x7FFFFFFF as the RIFF and data sizes.
-        System.Buffers.Binary.BinaryPrimitives.WriteInt32LittleEndian(wav.AsSpan(4), int.MaxValue);
-        System.Buffers.Binary.BinaryPrimitives.WriteInt32LittleEndian(wav.AsSpan(40), int.MaxValue);
-        Assert.Equal(5, WavPcm16.Decode(wav).Samples.Length);
-
-        wav[22] = 2; // stereo
-        var e = Assert.Throws<InvalidDataException>(() => WavPcm16.Decode(wav));
-        Assert.Contains("2 channel(s)", e.Message, StringComparison.Ordinal);
+            Assert.Equal(pcm.Select(s => (float)s), corpus.Read(row));
+            var e = Assert.Throws<InvalidDataException>(() => corpus.Read(row with { File = "clips/fast.wav" }));
+            Assert.Contains("clips/fast.wav", e.Message, StringComparison.Ordinal);
+            Assert.Contains("22,050 Hz", e.Message, StringComparison.Ordinal);
+            Assert.Throws<InvalidDataException>(() => corpus.Read(row with { File = "clips/long.wav" }));
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
     }
 
     [Fact]
