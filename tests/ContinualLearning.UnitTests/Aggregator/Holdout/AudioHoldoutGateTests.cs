@@ -1,11 +1,9 @@
-using System.CommandLine;
 using System.Text.Json;
 using ContinualLearning.Aggregator;
 using ContinualLearning.Aggregator.Holdout;
 using ContinualLearning.Aggregator.Registry;
 using ContinualLearning.Audio;
 using ContinualLearning.Bundle;
-using ContinualLearning.Cli.Commands;
 using ContinualLearning.Experiments.Keywords;
 using ContinualLearning.Fleet.Signing;
 using ContinualLearning.Onnx;
@@ -39,18 +37,10 @@ public sealed class AudioHoldoutGateTests(EmbeddedBrokerFixture fixture, ITestOu
         return (corpus, dir);
     }
 
-    private static (int Exit, string Output, string Error) Cl(params string[] args)
-    {
-        using var output = new StringWriter();
-        using var error = new StringWriter();
-        var exit = HoldoutCommand.Build().Parse(args).Invoke(new InvocationConfiguration { Output = output, Error = error });
-        return (exit, output.ToString(), error.ToString());
-    }
-
     private string Embed(string bundle, string clips)
     {
         var csv = Path.Combine(_dir, Guid.NewGuid().ToString("N") + ".csv");
-        var (exit, _, error) = Cl("embed", "--bundle", bundle, "--clips", clips, "--out", csv, "--skip-unknown");
+        var (exit, _, error) = HoldoutEmbedCommandTests.Cl("embed", "--bundle", bundle, "--clips", clips, "--out", csv, "--skip-unknown");
         Assert.True(exit == 0, error);
         return csv;
     }
@@ -62,13 +52,13 @@ public sealed class AudioHoldoutGateTests(EmbeddedBrokerFixture fixture, ITestOu
         var csv = Path.Combine(_dir, "holdout.csv");
 
         // The corpus also holds "zero", which the release lacks: refused unless left out on purpose.
-        var refused = Cl("embed", "--bundle", bundleDir, "--clips", corpus.Directory, "--out", csv);
+        var refused = HoldoutEmbedCommandTests.Cl("embed", "--bundle", bundleDir, "--clips", corpus.Directory, "--out", csv);
         Assert.Equal(1, refused.Exit);
         Assert.Contains("Labels that are not classes of kw 1.0.0 (yes, no): 'zero' (8)", refused.Error, StringComparison.Ordinal);
         Assert.Contains("--skip-unknown", refused.Error, StringComparison.Ordinal);
         Assert.False(File.Exists(csv));
 
-        var (exit, output, error) = Cl("embed", "--bundle", bundleDir, "--clips", corpus.Directory, "--out", csv, "--skip-unknown");
+        var (exit, output, error) = HoldoutEmbedCommandTests.Cl("embed", "--bundle", bundleDir, "--clips", corpus.Directory, "--out", csv, "--skip-unknown");
 
         Assert.True(exit == 0, error);
         Assert.Contains("Wrote 16 head inputs of kw 1.0.0 (no 8, yes 8)", output, StringComparison.Ordinal);

@@ -20,7 +20,8 @@ public sealed class HoldoutEmbedCommandTests : IDisposable
 
     public void Dispose() => Directory.Delete(_dir, recursive: true);
 
-    private static (int Exit, string Output, string Error) Cl(params string[] args)
+    /// <summary>Runs `cl holdout …` in-process with its output captured.</summary>
+    internal static (int Exit, string Output, string Error) Cl(params string[] args)
     {
         using var output = new StringWriter();
         using var error = new StringWriter();
