@@ -115,12 +115,21 @@ public sealed record RolloutOptions
 /// <summary>Optional holdout gate: candidate vs current global on a labelled set.</summary>
 public sealed record HoldoutOptions
 {
-    /// <summary>CSV with the model's feature columns and a label column (see <see cref="ContinualLearning.Streams.CsvStream"/>).</summary>
+    /// <summary>
+    /// The holdout CSV. For a model without an input pipeline: its feature columns and a label column (see
+    /// <see cref="ContinualLearning.Streams.CsvStream"/>). For a model with one (audio, backbone): head inputs made by
+    /// <c>cl holdout embed</c> with the release's own pipeline (columns e0…e{n−1} and the label column, see
+    /// <see cref="Holdout.HoldoutEmbeddingsCsv"/>); the gate refuses one made by another pipeline.
+    /// </summary>
     public string? CsvPath { get; init; }
 
+    /// <summary>The CSV's label column (class names of the model).</summary>
     public string LabelColumn { get; init; } = "class";
 
-    /// <summary>In-memory samples (raw features in manifest order, class index); used instead of the CSV when set.</summary>
+    /// <summary>
+    /// In-memory samples (class index), used instead of the CSV when set: raw features in manifest order for a model
+    /// without an input pipeline, head inputs for a model with one.
+    /// </summary>
     public IReadOnlyList<ContinualLearning.Streams.Sample>? Samples { get; init; }
 
     /// <summary>The candidate is refused when its accuracy is below the current global's by more than this.</summary>

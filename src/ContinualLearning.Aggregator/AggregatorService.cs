@@ -86,7 +86,7 @@ public sealed partial class AggregatorService : IAsyncDisposable
         _validation = new RegistryValidationContext(registry, _options.ModelName, layouts);
         _journal = new Journal(registry, _metrics, _logger, _options.Retention);
         _retention = new RetentionSchedule(registry, _options.Retention, _journal, _metrics, _logger);
-        var gate = _options.Holdout is { } holdout ? new HoldoutGate(HoldoutEvaluator.LoadSamples(holdout, model.Bundle.Manifest), holdout.Margin) : null;
+        var gate = _options.Holdout is { } holdout ? new HoldoutGate(HoldoutSet.Load(holdout, model.Bundle.Manifest), holdout.Margin) : null;
         _cycle = new AggregationCycle(registry, layouts, _options, gate, _journal, _metrics, _time, _logger);
         _key = ReleaseKeys.LoadPrivate(_options.PrivateKeyPath);
 

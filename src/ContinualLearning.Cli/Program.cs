@@ -21,6 +21,7 @@ internal static class Program
         yield return DemoCommand.Build();
         yield return ExperimentCommand.Build();
         yield return KeywordsCommand.Build();
+        yield return HoldoutCommand.Build();
         // `cl device`: the daemon (`run`) and the fleet's request/reply (`cmd`) share one group.
         var device = DeviceCommand.Build();
         device.Subcommands.Add(FleetCommand.DeviceCmd());

@@ -57,6 +57,8 @@ internal sealed partial class AggregationCycle(
 
         var started = time.GetTimestamp();
         var parent = RegistryModels.Load(registry, released);
+        // Before anything is written: a release whose pipeline the holdout was not made with leaves the deltas buffered.
+        gate?.CheckFits(parent.Bundle.Manifest);
         // Re-checked now: releases and rollbacks since a delta arrived may have made it unusable.
         var buffered = pending.Select(p => new BufferedDelta(
             p, registry.ReleasesSince(name, p.BaseVersion), registry.GetVersion(name, p.BaseVersion)?.Status == VersionStatus.RolledBack,

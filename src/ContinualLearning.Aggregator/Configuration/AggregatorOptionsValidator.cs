@@ -35,7 +35,7 @@ internal sealed class AggregatorOptionsValidator() : ConfigurationValidator<Aggr
         if (options.Holdout is { } holdout)
         {
             if (holdout.CsvPath is { } csv && !File.Exists(csv))
-                errors.Add(new("holdout:csvPath", csv, "does not exist", "point it at a CSV with the model's feature columns and a label column, or remove the holdout section"));
+                errors.Add(new("holdout:csvPath", csv, "does not exist", "point it at a CSV with the model's feature columns and a label column (for an audio or backbone model: the head inputs `cl holdout embed` writes), or remove the holdout section"));
             else if (holdout.CsvPath is null && holdout.Samples is null)
                 errors.Add(new("holdout:csvPath", null, "is required when a holdout section is given", "set it, or remove the holdout section"));
             ConfigurationRules.Require(errors, !string.IsNullOrWhiteSpace(holdout.LabelColumn), "holdout:labelColumn", holdout.LabelColumn, "is empty", "name the CSV's label column, e.g. class");

@@ -1,6 +1,5 @@
 using System.Text.Json;
 using ContinualLearning.Bundle;
-using ContinualLearning.Streams;
 using ContinualLearning.Tensors;
 
 namespace ContinualLearning.Aggregator.Holdout;
@@ -24,14 +23,21 @@ internal sealed record HoldoutVerdict(double Candidate, double Current, double M
 /// Candidate vs current global on a labelled holdout set (<see cref="HoldoutOptions"/>), with the managed engine. A
 /// candidate that admitted new classes is run with its own, longer head; the holdout's label indices stay valid because
 /// new classes are appended. The set has no samples of a class new to the fleet, so a prediction of one counts as an
-/// error: the gate measures what admitting the class costs the classes the release already had.
+/// error: the gate measures what admitting the class costs the classes the release already had. Both models must take
+/// what the set holds (<see cref="HoldoutSet.CheckFits"/>): a release with another pipeline throws, so the round rolls
+/// back and its deltas stay buffered rather than being judged on embeddings the release would never compute.
 /// </summary>
-internal sealed class HoldoutGate(IReadOnlyList<Sample> samples, double margin)
+internal sealed class HoldoutGate(HoldoutSet set, double margin)
 {
+    /// <summary>Throws unless the set was made for <paramref name="release"/>'s pipeline (checked before a round writes anything).</summary>
+    public void CheckFits(ModelManifest release) => set.CheckFits(release);
+
     public HoldoutVerdict Judge(ModelManifest currentManifest, IReadOnlyList<NamedTensor> current, ModelManifest candidateManifest, IReadOnlyList<NamedTensor> candidate)
     {
-        var candidateAccuracy = HoldoutEvaluator.Accuracy(candidateManifest, candidate, samples);
-        var currentAccuracy = HoldoutEvaluator.Accuracy(currentManifest, current, samples);
-        return new HoldoutVerdict(candidateAccuracy, currentAccuracy, margin, samples.Count);
+        set.CheckFits(currentManifest);
+        set.CheckFits(candidateManifest);
+        var candidateAccuracy = HoldoutEvaluator.Accuracy(candidateManifest, candidate, set.Samples);
+        var currentAccuracy = HoldoutEvaluator.Accuracy(currentManifest, current, set.Samples);
+        return new HoldoutVerdict(candidateAccuracy, currentAccuracy, margin, set.Samples.Count);
     }
 }

@@ -217,7 +217,8 @@ public sealed class AggregatorConfigurationTests : IDisposable
         Directory.Delete(_dir, recursive: true);
     }
 
-    private static async Task<(int Exit, string Stderr)> RunAsync(params string[] args)
+    /// <summary>Runs `cl aggregator …` in-process with stderr captured (callers are in the console-capture collection).</summary>
+    internal static async Task<(int Exit, string Stderr)> RunAsync(params string[] args)
     {
         var root = new RootCommand { AggregatorCommand.Build() };
         var stderr = new StringWriter();
