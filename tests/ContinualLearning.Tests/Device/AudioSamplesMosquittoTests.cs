@@ -48,7 +48,9 @@ public sealed class AudioSamplesMosquittoTests : IAsyncLifetime
         _app = DeviceHost.Build(_kit.Options, configureLogging: l => l.ClearProviders());
         await _app.StartAsync();
         var service = _app.Services.GetRequiredService<DeviceService>();
-        await WaitUntil(() => service.Agent?.IsConnected == true);
+        // Connected and subscribed (IsConnected turns true before the samples topic is subscribed).
+        await WaitUntil(() => service.Agent is not null);
+        await service.Agent!.WaitUntilConnectedAsync().WaitAsync(TimeSpan.FromSeconds(30));
         var learner = service.Runtime.Learner!;
 
         var labelled = Write("labelled.wav", WavWriter.Pcm16Mono(Tone(16_000, 440), 16_000));

@@ -63,7 +63,10 @@ internal sealed class RunningDevice : IAsyncDisposable
         // Expect: 100-continue (as curl sends for large bodies): a clip refused before its body is read is never sent,
         // so the 413 cannot race the write into a closed connection.
         device.Http = new HttpClient { BaseAddress = DeviceHost.HttpAddress(device._app), DefaultRequestHeaders = { ExpectContinue = true } };
-        await WaitUntil(() => device._app.Services.GetRequiredService<DeviceService>().Agent?.IsConnected == true);
+        // Connected and subscribed: IsConnected turns true before the connect loop has subscribed the samples topic, so
+        // a message published right then would be lost.
+        await WaitUntil(() => device._app.Services.GetRequiredService<DeviceService>().Agent is not null);
+        await device._app.Services.GetRequiredService<DeviceService>().Agent!.WaitUntilConnectedAsync().WaitAsync(TimeSpan.FromSeconds(30));
         return device;
     }
 
