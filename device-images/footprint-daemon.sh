@@ -14,7 +14,9 @@
 # samples are labelled 1 s WAV clips of those keywords from `cl keywords make` (espeak-ng; $CL_KEYWORDS_DIR, default a
 # fresh folder) published on the samples topic as MQTT 5 messages (content type audio/wav, user property label), each
 # embedded on arrival (only the embedding is stored); SAMPLES (default 3000) triggers run 1, MORE (default 512) plus
-# train-now give run 2 with the replay buffer full of embeddings.
+# train-now give run 2 with the replay buffer full of embeddings. AHEAD=N publishes the clips at most N ahead of the
+# device (as a broker that honours the device's Receive Maximum would deliver them), for comparison.
+# Besides VmRSS/VmHWM it prints, at the sampled maximum, the anonymous and file-backed RSS and the GC's committed memory.
 set -euo pipefail
 daemon=${1:?usage: $0 "daemon command" engine}
 cl=${CL:-$(dirname "$0")/../src/ContinualLearning.Cli/bin/Debug/net10.0/linux-$(uname -m | sed 's/x86_64/x64/;s/aarch64/arm64/')/cl}
