@@ -15,41 +15,32 @@ public sealed class ReceiveWindowTests(EmbeddedBrokerFixture fixture) : BrokerTe
     [Fact]
     public async Task A_slow_handler_never_has_more_than_receive_maximum_messages_read_ahead()
     {
-        var topic = $"cl/{Fleet}/window/slow";
-        var receiver = Client("receiver", o => o with { ReceiveMaximum = 4 });
-        var handled = 0;
-        var all = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        receiver.MessageReceived += async _ =>
-        {
-            await Task.Delay(10, TestContext.Current.CancellationToken);
-            if (Interlocked.Increment(ref handled) == Messages) all.TrySetResult();
-        };
-        await receiver.StartAsync(TestContext.Current.CancellationToken);
-        await receiver.SubscribeAsync(topic, FleetQos.AtLeastOnce, TestContext.Current.CancellationToken);
-        var sender = Client("sender");
-        await sender.StartAsync(TestContext.Current.CancellationToken);
-
-        for (var i = 0; i < Messages; i++)
-            await sender.PublishAsync(topic, new byte[1024], FleetQos.AtLeastOnce, cancellationToken: TestContext.Current.CancellationToken);
-        await all.Task.WaitAsync(Patience, TestContext.Current.CancellationToken);
+        var receiver = await FloodAsync(4, (_, _) => Task.Delay(10, TestContext.Current.CancellationToken), new byte[1024]);
 
         // Counted as read from the socket: without the window the reads outrun the 10 ms handler by dozens.
         Assert.InRange(receiver.ReceiveWindowPeak, 1, 4);
-        Assert.Equal(Messages, handled);
     }
 
     [Fact]
     public async Task A_handler_that_publishes_while_the_window_is_full_still_gets_its_acknowledgement()
     {
-        var topic = $"cl/{Fleet}/window/in";
         var replies = $"cl/{Fleet}/window/out";
-        var receiver = Client("receiver", o => o with { ReceiveMaximum = 2 });
+        // The PUBACK of this publish arrives behind the messages queued after the one being handled.
+        var receiver = await FloodAsync(2, (client, m) => client.PublishAsync(replies, m.Payload, FleetQos.AtLeastOnce, cancellationToken: TestContext.Current.CancellationToken), [1]);
+
+        Assert.InRange(receiver.ReceiveWindowPeak, 1, Messages);
+    }
+
+    /// <summary>Sends <see cref="Messages"/> QoS 1 messages to a receiver with <paramref name="receiveMaximum"/> and waits until it handled them all.</summary>
+    private async Task<FleetMqttClient> FloodAsync(ushort receiveMaximum, Func<FleetMqttClient, FleetMessage, Task> handle, byte[] payload)
+    {
+        var topic = $"cl/{Fleet}/window/in";
+        var receiver = Client("receiver", o => o with { ReceiveMaximum = receiveMaximum });
         var handled = 0;
         var all = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        // The PUBACK of this publish arrives behind the messages queued after the one being handled.
         receiver.MessageReceived += async m =>
         {
-            await receiver.PublishAsync(replies, m.Payload, FleetQos.AtLeastOnce, cancellationToken: TestContext.Current.CancellationToken);
+            await handle(receiver, m);
             if (Interlocked.Increment(ref handled) == Messages) all.TrySetResult();
         };
         await receiver.StartAsync(TestContext.Current.CancellationToken);
@@ -58,9 +49,9 @@ public sealed class ReceiveWindowTests(EmbeddedBrokerFixture fixture) : BrokerTe
         await sender.StartAsync(TestContext.Current.CancellationToken);
 
         for (var i = 0; i < Messages; i++)
-            await sender.PublishAsync(topic, [(byte)i], FleetQos.AtLeastOnce, cancellationToken: TestContext.Current.CancellationToken);
-
+            await sender.PublishAsync(topic, payload, FleetQos.AtLeastOnce, cancellationToken: TestContext.Current.CancellationToken);
         await all.Task.WaitAsync(Patience, TestContext.Current.CancellationToken);
         Assert.Equal(Messages, handled);
+        return receiver;
     }
 }
