@@ -14,7 +14,9 @@
 # samples are labelled 1 s WAV clips of those keywords from `cl keywords make` (espeak-ng; $CL_KEYWORDS_DIR, default a
 # fresh folder) published on the samples topic as MQTT 5 messages (content type audio/wav, user property label), each
 # embedded on arrival (only the embedding is stored); SAMPLES (default 3000) triggers run 1, MORE (default 512) plus
-# train-now give run 2 with the replay buffer full of embeddings.
+# train-now give run 2 with the replay buffer full of embeddings. AHEAD=N publishes the clips at most N ahead of the
+# device (as a broker that honours the device's Receive Maximum would deliver them), for comparison.
+# Besides VmRSS/VmHWM it prints, at the sampled maximum, the anonymous and file-backed RSS and the GC's committed memory.
 set -euo pipefail
 daemon=${1:?usage: $0 "daemon command" engine}
 cl=${CL:-$(dirname "$0")/../src/ContinualLearning.Cli/bin/Debug/net10.0/linux-$(uname -m | sed 's/x86_64/x64/;s/aarch64/arm64/')/cl}
@@ -75,15 +77,31 @@ tail -n "$more" "$work/all.jsonl" > "$work/more.jsonl"
 fi
 # One MQTT message per sample on the device's samples topic (QoS 1): JSON lines, or one WAV per message (MQTT 5 content
 # type audio/wav with the label as a user property), two publishers at a time.
+metric() { curl -sf "http://127.0.0.1:$http/metrics" | awk -v m="$1" '$1 == m { print $2 }'; }
+publish_wavs() { xargs -P 2 -L 1 sh -c 'mosquitto_pub -V mqttv5 -h 127.0.0.1 -p "$0" -q 1 -t cl/fp/device/fp/samples -D publish content-type audio/wav -D publish user-property label "$1" -f "$2"' "$port"; }
 publish() { # phase: burst | more
-  if [ "$workload" = audio ]; then
-    xargs -P 2 -L 1 sh -c 'mosquitto_pub -V mqttv5 -h 127.0.0.1 -p "$0" -q 1 -t cl/fp/device/fp/samples -D publish content-type audio/wav -D publish user-property label "$1" -f "$2"' "$port" < "$work/$1.txt"
+  if [ "$workload" = audio ] && [ -n "${AHEAD:-}" ]; then
+    # AHEAD=N: at most N clips published and not yet handled by the device, as a broker that honours the device's
+    # MQTT 5 Receive Maximum (32) would deliver them. Mosquitto before 2.0.13 (Debian 12 ships 2.0.11) does not: each
+    # in-order PUBACK releases up to Receive Maximum more queued messages, so a burst lands in the client's receive queue.
+    local base sent=0 chunk=$(( (AHEAD + 1) / 2 ))
+    base=$(metric cl_samples_labelled_total | cut -d. -f1)
+    command split -l "$chunk" "$work/$1.txt" "$work/$1.part." # not the split() above
+    for part in "$work/$1.part."*; do
+      while [ "$(metric cl_samples_labelled_total | cut -d. -f1)" -lt $((base + sent - chunk)) ]; do sleep 0.02; done
+      publish_wavs < "$part"; sent=$((sent + $(wc -l < "$part")))
+    done
+  elif [ "$workload" = audio ]; then
+    publish_wavs < "$work/$1.txt"
   else
     mosquitto_pub -h 127.0.0.1 -p "$port" -q 1 -t cl/fp/device/fp/samples -l < "$work/$1.jsonl"
   fi
 }
-( while kill -0 "$pid" 2>/dev/null; do rss VmRSS; echo; sleep 0.2; done ) > "$work/rss.txt" 2>/dev/null & pids+=($!)
-metric() { curl -sf "http://127.0.0.1:$http/metrics" | awk -v m="$1" '$1 == m { print $2 }'; }
+# Every 0.2 s: VmRSS, its anonymous and file-backed parts, and the memory the GC has committed (MB), so the sampled
+# peak says whether the managed heap or native memory (ONNX Runtime, malloc) holds it.
+( while kill -0 "$pid" 2>/dev/null; do
+    echo "$(rss VmRSS) $(rss RssAnon) $(rss RssFile) $(metric cl_gc_committed_bytes | awk '{ printf "%.1f", $1 / 1048576 }')"; sleep 0.2
+  done ) > "$work/rss.txt" 2>/dev/null & pids+=($!)
 wait_for() { # metric minimum
   for _ in $(seq 1 "${MAX_WAIT:-180}"); do [ "$(metric "$1" | cut -d. -f1)" -ge "$2" ] 2>/dev/null && return 0; sleep 1; done
   echo "timed out waiting for $1 >= $2" >&2; tail -n 20 "$work/daemon.log" >&2; return 1
@@ -100,7 +118,7 @@ wait_for cl_training_runs_total 2
 sleep 2
 labelled=$(metric cl_samples_labelled_total); runs=$(metric cl_training_runs_total); replay=$(metric cl_replay_samples)
 hwm=$(rss VmHWM); after=$(rss VmRSS); after_split=$(split)
-peak_sampled=$(sort -n "$work/rss.txt" | tail -n1)
+read -r peak_sampled peak_anon peak_file peak_gc < <(sort -n "$work/rss.txt" | tail -n1)
 echo "workload=$workload engine=$engine ready_ms=$ready_ms rss_idle_mb=$idle rss_after_run1_mb=$after1 rss_training_max_sampled_mb=$peak_sampled rss_after_mb=$after rss_hwm_mb=$hwm labelled=$labelled runs=$runs replay_after_run1=$replay1 replay=$replay"
-echo "idle: $idle_split; after: $after_split"
+echo "idle: $idle_split; at the sampled max: anon=$peak_anon file=$peak_file gc_committed=$peak_gc; after: $after_split"
 curl -sf "http://127.0.0.1:$http/metrics" | grep -E "^cl_(promotions_total|deltas_sent_total|gc_heap_bytes|gc_committed_bytes|gc_collections_total|gc_allocated_bytes_total|store_samples|training_seconds_total) " | tr '\n' ' '; echo

@@ -17,6 +17,7 @@ public sealed class FleetMqttClient : IAsyncDisposable
     private readonly IMqttClient _client;
     private readonly ConcurrentDictionary<string, FleetQos> _subscriptions = new(StringComparer.Ordinal);
     private readonly InboundMessages _inbound;
+    private readonly ReceiveWindow? _window;
     private readonly SemaphoreSlim _connectionLost = new(0);
     private readonly SemaphoreSlim _resumed = new(0);
     private readonly CancellationTokenSource _stop = new();
@@ -35,8 +36,10 @@ public sealed class FleetMqttClient : IAsyncDisposable
         ArgumentNullException.ThrowIfNull(options);
         _options = options;
         _mqttOptions = MqttOptionsFactory.Build(options);
-        _client = new MqttClientFactory().CreateMqttClient();
-        _inbound = new InboundMessages(options);
+        // With a Receive Maximum the client enforces it too: a broker that ignores it must not fill our memory.
+        _window = options.ReceiveMaximum > 0 ? new ReceiveWindow(options.ReceiveMaximum) : null;
+        _client = _window is null ? new MqttClientFactory().CreateMqttClient() : new MqttClientFactory().CreateMqttClient(new ReceiveWindowAdapterFactory(_window));
+        _inbound = new InboundMessages(options, _window);
         // Handlers go on before the first connect: a persistent session may deliver queued messages immediately.
         _client.ApplicationMessageReceivedAsync += _inbound.OnMessageAsync;
         _client.DisconnectedAsync += OnDisconnectedAsync;
@@ -175,6 +178,7 @@ public sealed class FleetMqttClient : IAsyncDisposable
             await WaitUntilConnectedAsync(cancellationToken).ConfigureAwait(false);
             try
             {
+                using var awaiting = _window?.AwaitingBroker();
                 var result = await _client.PublishAsync(message, cancellationToken).ConfigureAwait(false);
                 if (!result.IsSuccess)
                     throw new InvalidOperationException($"The broker refused the publish to '{topic}': {result.ReasonCode} {result.ReasonString} (check the broker ACL for client '{ClientId}').");
@@ -284,6 +288,9 @@ public sealed class FleetMqttClient : IAsyncDisposable
         }
     }
 
+    /// <summary>The most messages read and not yet handled at once (0 without a Receive Maximum): tests.</summary>
+    internal int ReceiveWindowPeak => _window?.Peak ?? 0;
+
     /// <summary>Drops the TCP connection without a DISCONNECT packet, as a power cut would (tests of the last will).</summary>
     internal async Task AbortAsync()
     {
@@ -386,6 +393,7 @@ public sealed class FleetMqttClient : IAsyncDisposable
 
     private async Task SubscribeCoreAsync(string filter, FleetQos qos, CancellationToken cancellationToken)
     {
+        using var awaiting = _window?.AwaitingBroker();
         var result = await _client.SubscribeAsync(new MqttClientSubscribeOptionsBuilder().WithTopicFilter(filter, qos.ToMqtt()).Build(), cancellationToken).ConfigureAwait(false);
         foreach (var item in result.Items)
             if ((int)item.ResultCode > (int)MqttClientSubscribeResultCode.GrantedQoS2)

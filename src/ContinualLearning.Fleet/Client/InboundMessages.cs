@@ -12,7 +12,8 @@ namespace ContinualLearning.Fleet.Client;
 /// session reconnects instead of it being lost after a PUBACK. A payload over the topic's cap is refused before it is
 /// copied or handed to anyone, and acknowledged: it can never become acceptable, and a redelivery would only repeat it.
 /// </summary>
-internal sealed class InboundMessages(FleetMqttClientOptions options)
+/// <remarks>Every message handed here frees its slot of the <see cref="ReceiveWindow"/> (if any) when its handling ends.</remarks>
+internal sealed class InboundMessages(FleetMqttClientOptions options, ReceiveWindow? window = null)
 {
     private readonly ConcurrentDictionary<string, TaskCompletionSource<FleetMessage>> _pending = new(StringComparer.Ordinal);
     private volatile bool _paused;
@@ -41,6 +42,20 @@ internal sealed class InboundMessages(FleetMqttClientOptions options)
     public void ForgetReply(string key) => _pending.TryRemove(key, out _);
 
     public async Task OnMessageAsync(MqttApplicationMessageReceivedEventArgs e)
+    {
+        try
+        {
+            // Flows into the handlers (and ends with this call): their publishes may open the window.
+            if (window is not null) ReceiveWindow.EnterHandler();
+            await HandleAsync(e).ConfigureAwait(false);
+        }
+        finally
+        {
+            window?.Handled();
+        }
+    }
+
+    private async Task HandleAsync(MqttApplicationMessageReceivedEventArgs e)
     {
         if (options.AcknowledgeAfterHandling) e.AutoAcknowledge = false;
         // Paused after a handler failure: whatever MQTTnet still queued stays unacknowledged for the redelivery.
