@@ -32,6 +32,10 @@ public sealed class TestDependency
     public static TestDependency Blas { get; } =
         new("a BLAS library with cblas_sgemm", "CL_REQUIRE_BLAS", "Debian: sudo apt-get install libopenblas0");
 
+    /// <summary>PostgreSQL's server programs (initdb, pg_ctl), for the registry tests on PostgreSQL.</summary>
+    public static TestDependency Postgres { get; } =
+        new("PostgreSQL", "CL_REQUIRE_POSTGRES", "sudo apt-get install postgresql-15");
+
     public string Name { get; }
 
     public string RequireVariable { get; }
