@@ -87,7 +87,7 @@ public sealed record LearnerOptions
     public float EwcLambda { get; init; }
 
     /// <summary>Replay samples the Fisher diagonal is estimated on before each run (each costs one sample-gradient). Default 128.</summary>
-    public int EwcSamples { get; init; } = 128;
+    public int EwcSamples { get; init; } = DefaultEwcSamples;
 
     /// <summary>Allow <see cref="ContinualLearner.AddClassAsync"/> to grow the champion's label set (default false).</summary>
     public bool AllowNewClasses { get; init; }
@@ -97,6 +97,9 @@ public sealed record LearnerOptions
 
     /// <summary>Default of <see cref="MaxClasses"/>.</summary>
     public const int DefaultMaxClasses = 64;
+
+    /// <summary>Default of <see cref="EwcSamples"/>.</summary>
+    public const int DefaultEwcSamples = 128;
 
     /// <summary>The largest <see cref="MaxClasses"/> accepted (a label set is part of every manifest and delta header).</summary>
     public const int MaxClassesLimit = 1024;

@@ -18,7 +18,6 @@ namespace ContinualLearning.Onnx;
 public sealed class OnnxBackbone : ContinualLearning.Learning.IEmbeddingExtractor
 {
     private readonly Internal.OrtSession _ort;
-    private readonly InferenceSession _session;
     private readonly Lock _gate = new();
     private readonly string[] _inputNames;
     private readonly string[] _outputNames;
@@ -40,7 +39,6 @@ public sealed class OnnxBackbone : ContinualLearning.Learning.IEmbeddingExtracto
         options.Validate();
         ModelPath = modelPath;
         _ort = Internal.OrtSession.Open(modelPath, options.IntraOpNumThreads, "Backbone model", "Check the bundle's backbone.onnx path.");
-        _session = _ort.Session;
 
         try
         {
@@ -134,7 +132,7 @@ public sealed class OnnxBackbone : ContinualLearning.Learning.IEmbeddingExtracto
             using var output = OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, new Memory<float>(_outputBuffer, 0, rows * EmbeddingSize), _outputShape);
             _inputValues[0] = input;
             _outputValues[0] = output;
-            _session.Run(_ort.RunOptions, _inputNames, _inputValues, _outputNames, _outputValues);
+            _ort.Session.Run(_ort.RunOptions, _inputNames, _inputValues, _outputNames, _outputValues);
         }
         catch (OnnxRuntimeException ex)
         {
@@ -153,7 +151,7 @@ public sealed class OnnxBackbone : ContinualLearning.Learning.IEmbeddingExtracto
 
     private (string Name, long[] Shape) ReadInput()
     {
-        var inputs = _session.InputMetadata;
+        var inputs = _ort.Session.InputMetadata;
         if (inputs.Count != 1)
             throw new InvalidDataException($"Backbone '{ModelPath}' has {inputs.Count} inputs ({string.Join(", ", inputs.Keys.Select(k => $"'{k}'"))}); a backbone must take exactly one float32 input.");
         var (name, meta) = inputs.First();
@@ -162,10 +160,10 @@ public sealed class OnnxBackbone : ContinualLearning.Learning.IEmbeddingExtracto
 
     private (string Name, long[] Shape) ReadOutput(string? wanted)
     {
-        var outputs = _session.OutputMetadata;
+        var outputs = _ort.Session.OutputMetadata;
         string name;
         if (wanted is null)
-            name = _session.OutputNames[0];
+            name = _ort.Session.OutputNames[0];
         else if (outputs.ContainsKey(wanted))
             name = wanted;
         else

@@ -16,7 +16,6 @@ namespace ContinualLearning.Onnx;
 internal sealed class OnnxStageRunner : IDisposable
 {
     private readonly Internal.OrtSession _ort;
-    private readonly InferenceSession _session;
     private readonly Lock _gate = new();
     private readonly string[] _inputNames;
     private readonly string[] _outputNames;
@@ -31,7 +30,6 @@ internal sealed class OnnxStageRunner : IDisposable
         ArgumentOutOfRangeException.ThrowIfNegative(intraOpNumThreads);
         ModelPath = modelPath;
         _ort = Internal.OrtSession.Open(modelPath, intraOpNumThreads, "Pipeline stage model", "Check the bundle's inputSchema.stages files.");
-        _session = _ort.Session;
         try
         {
             (_inputNames, _declared, _symbolicAt) = ReadInput();
@@ -70,7 +68,7 @@ internal sealed class OnnxStageRunner : IDisposable
             {
                 // The input OrtValue pins the caller's memory only until it is disposed (end of this block).
                 using var value = OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, MemoryOf(input), shape);
-                using var results = _session.Run(_ort.RunOptions, _inputNames, [value], _outputNames);
+                using var results = _ort.Session.Run(_ort.RunOptions, _inputNames, [value], _outputNames);
                 var output = results[0];
                 var info = output.GetTensorTypeAndShape();
                 if (info.ElementDataType != TensorElementType.Float)
@@ -113,7 +111,7 @@ internal sealed class OnnxStageRunner : IDisposable
 
     private (string[] Names, long[] Shape, int SymbolicAt) ReadInput()
     {
-        var inputs = _session.InputMetadata;
+        var inputs = _ort.Session.InputMetadata;
         if (inputs.Count != 1)
             throw new InvalidDataException($"Pipeline stage '{ModelPath}' has {inputs.Count} inputs ({string.Join(", ", inputs.Keys.Select(k => $"'{k}'"))}); a stage takes exactly one float32 input.");
         var (name, meta) = inputs.First();
@@ -130,8 +128,8 @@ internal sealed class OnnxStageRunner : IDisposable
 
     private string ReadOutput()
     {
-        var name = _session.OutputNames[0];
-        var meta = _session.OutputMetadata[name];
+        var name = _ort.Session.OutputNames[0];
+        var meta = _ort.Session.OutputMetadata[name];
         if (!meta.IsTensor || meta.ElementDataType != TensorElementType.Float)
             throw new InvalidDataException($"Pipeline stage '{ModelPath}' output '{name}' is {(meta.IsTensor ? meta.ElementDataType.ToString() : meta.OnnxValueType.ToString())}; only float32 tensors are supported.");
         return name;

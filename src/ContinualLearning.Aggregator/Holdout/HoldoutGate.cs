@@ -24,8 +24,9 @@ internal sealed record HoldoutVerdict(double Candidate, double Current, double M
 /// candidate that admitted new classes is run with its own, longer head; the holdout's label indices stay valid because
 /// new classes are appended. The set has no samples of a class new to the fleet, so a prediction of one counts as an
 /// error: the gate measures what admitting the class costs the classes the release already had. Both models must take
-/// what the set holds (<see cref="HoldoutSet.CheckFits"/>): a release with another pipeline throws, so the round rolls
-/// back and its deltas stay buffered rather than being judged on embeddings the release would never compute.
+/// what the set holds: the cycle calls <see cref="CheckFits"/> on the release before a round writes anything (a candidate
+/// keeps its parent's pipeline), so a release with another pipeline leaves its deltas buffered rather than judged on
+/// embeddings the release would never compute.
 /// </summary>
 internal sealed class HoldoutGate(HoldoutSet set, double margin)
 {
@@ -34,8 +35,6 @@ internal sealed class HoldoutGate(HoldoutSet set, double margin)
 
     public HoldoutVerdict Judge(ModelManifest currentManifest, IReadOnlyList<NamedTensor> current, ModelManifest candidateManifest, IReadOnlyList<NamedTensor> candidate)
     {
-        set.CheckFits(currentManifest);
-        set.CheckFits(candidateManifest);
         var candidateAccuracy = HoldoutEvaluator.Accuracy(candidateManifest, candidate, set.Samples);
         var currentAccuracy = HoldoutEvaluator.Accuracy(currentManifest, current, set.Samples);
         return new HoldoutVerdict(candidateAccuracy, currentAccuracy, margin, set.Samples.Count);

@@ -97,7 +97,7 @@ internal sealed record DemoOptions
         Scenario = DemoScenarioKind.Keywords,
         ModelName = "keywords",
         Devices = KeywordWorld.DeviceFamilies.Count,
-        SamplesPerDevice = KeywordWorld.DefaultClipsPerDevice,
+        SamplesPerDevice = KeywordWorld.MaxClipsPerDevice, // each device hears every clip of its family once
         Duration = TimeSpan.FromSeconds(60),
         AggregationTimeout = TimeSpan.FromSeconds(8),
         TrainEvery = 40,

@@ -228,7 +228,7 @@ internal static class DemoRunner
             RejectReasons = new SortedDictionary<string, int>(a.RejectReasons, StringComparer.Ordinal),
             BytesSent = state.Devices.Sum(d => d.BytesSent),
             // What the same updates would cost as full fp32 head weights.
-            FullWeightBytes = deltasSent * world.Head.Parameters().Sum(p => p.Shape.Aggregate(1L, (a, b) => a * b)) * sizeof(float),
+            FullWeightBytes = deltasSent * (long)ContinualLearning.Aggregator.Strategies.ParameterVector.Length(world.Head) * sizeof(float),
             MeanDeltaNorm = state.Devices.Sum(d => d.DeltaNormCount) is var normed and > 0 ? state.Devices.Sum(d => d.DeltaNormSum) / normed : double.NaN,
             DevicePromotions = state.Devices.Sum(d => d.Promotions),
             ReleasesInstalled = state.Devices.Sum(d => d.ReleasesInstalled),

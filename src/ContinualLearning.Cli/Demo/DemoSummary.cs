@@ -46,11 +46,11 @@ internal sealed record DemoSummary
     public required string Scenario { get; init; }
     public required int HeldOutSamples { get; init; }
 
-    /// <summary>What the held-out set is (the SEA world's by default).</summary>
-    public string HeldOutDescription { get; init; } = "noise-free samples drawn from the devices' current concepts";
+    /// <summary>What the held-out set is (the world's <see cref="IDemoWorld.HeldOutDescription"/>).</summary>
+    public required string HeldOutDescription { get; init; }
 
     /// <summary>Name of one held-out item, for the short summary line.</summary>
-    public string HeldOutUnit { get; init; } = "held-out samples";
+    public required string HeldOutUnit { get; init; }
 
     /// <summary>Accuracy of the base model that was never updated, on the held-out set.</summary>
     public required double BaselineAccuracy { get; init; }

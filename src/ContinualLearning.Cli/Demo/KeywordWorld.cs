@@ -44,9 +44,6 @@ internal sealed class KeywordWorld : IDemoWorld
     /// <summary>Clips of one voice family in <see cref="CorpusSpec"/>.</summary>
     public static int MaxClipsPerDevice => CorpusSpec.Words.Count * CorpusSpec.Variants.Count * CorpusSpec.Takes * (1 + CorpusSpec.NoisyCopies);
 
-    /// <summary>Each device hears every clip of its family once.</summary>
-    public static int DefaultClipsPerDevice => MaxClipsPerDevice;
-
     /// <summary>Where the corpus is kept between runs ($CL_KEYWORDS_DEMO_DIR, else a folder in the temp directory).</summary>
     public static string CorpusDirectory =>
         Environment.GetEnvironmentVariable("CL_KEYWORDS_DEMO_DIR") is { Length: > 0 } dir ? dir : Path.Combine(Path.GetTempPath(), "cl-demo-keywords");
@@ -73,7 +70,7 @@ internal sealed class KeywordWorld : IDemoWorld
         ArgumentNullException.ThrowIfNull(log);
         return Task.Run<IDemoWorld>(() =>
         {
-            var clips = CorpusSpec.Words.Count * CorpusSpec.Accents.Count * MaxClipsPerDevice / CorpusSpec.Words.Count;
+            var clips = CorpusSpec.Accents.Count * MaxClipsPerDevice;
             log(string.Create(CultureInfo.InvariantCulture, $"keyword corpus: {clips} clips of {CorpusSpec.Words.Count} words in {CorpusSpec.Accents.Count} voice families in {CorpusDirectory} (espeak-ng; made once, then reused)"));
             var result = KeywordCorpusGenerator.Generate(CorpusDirectory, CorpusSpec, Math.Max(1, Environment.ProcessorCount));
             if (result.Generated) log(string.Create(CultureInfo.InvariantCulture, $"keyword corpus generated in {result.Elapsed.TotalSeconds:0.0} s"));

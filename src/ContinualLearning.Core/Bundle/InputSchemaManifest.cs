@@ -185,7 +185,7 @@ internal static class InputSchemaManifest
 
     private static PipelineStageSpec StageFromDocument(StageDocument? d, string file, string at)
     {
-        if (d is null) throw new BundleException(file, at, "is null; expected an object with \"op\" (one of onnx, affine, window, pool).");
+        if (d is null) throw new BundleException(file, at, $"is null; expected an object with \"op\" (one of {string.Join(", ", Ops)}).");
         var op = d.Op ?? throw Missing(file, $"{at}.op", $"give one of {string.Join(", ", Ops)}.");
         string[] allowed = op switch
         {

@@ -1,8 +1,9 @@
 namespace ContinualLearning.Training;
 
 /// <summary>
-/// Classification accuracy of a head on a labelled batch: one rule for the predicted class (the highest probability,
-/// ties to the lower index) wherever held-out sets are scored (the demo worlds, the keyword experiment).
+/// Classification accuracy of a head on a labelled batch, with the learner's rule for the predicted class
+/// (<see cref="Learning.ChallengerTrainer.PredictedClass"/>: the highest probability, ties to the lower index) wherever
+/// held-out sets are scored (the demo worlds, the keyword experiment).
 /// </summary>
 public static class HeadAccuracy
 {
@@ -21,11 +22,7 @@ public static class HeadAccuracy
         var correct = 0;
         for (var i = 0; i < n; i++)
         {
-            var row = probabilities.AsSpan(i * classes, classes);
-            var best = 0;
-            for (var c = 1; c < classes; c++)
-                if (row[c] > row[best]) best = c;
-            if (best == labels[i]) correct++;
+            if (Learning.ChallengerTrainer.PredictedClass(head.Spec, probabilities.AsSpan(i * classes, classes)) == labels[i]) correct++;
         }
         return (double)correct / n;
     }

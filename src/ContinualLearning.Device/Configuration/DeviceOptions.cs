@@ -204,7 +204,7 @@ public sealed record DeviceOptions
     public float EwcLambda { get; init; }
 
     /// <summary>Replay samples the EWC Fisher is estimated on before each run (<c>learning:ewcSamples</c>, default 128).</summary>
-    public int EwcSamples { get; init; } = 128;
+    public int EwcSamples { get; init; } = LearnerOptions.DefaultEwcSamples;
 
     /// <summary>Let <c>POST /classes</c> teach the model new classes (<c>learning:allowNewClasses</c>, default false).</summary>
     public bool AllowNewClasses { get; init; }
