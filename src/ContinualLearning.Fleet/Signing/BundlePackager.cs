@@ -57,10 +57,10 @@ public static class BundlePackager
         {
             while (tar.GetNextEntry() is { } entry) ExtractEntry(entry, root);
         }
-        catch (Exception e) when (e is EndOfStreamException or FormatException or OverflowException or ArgumentOutOfRangeException)
+        catch (Exception e) when (e is EndOfStreamException or FormatException or OverflowException or ArgumentOutOfRangeException or NotSupportedException)
         {
-            // How TarReader reports a truncated container, a garbled numeric header field, or a size / time out of
-            // range (found by fuzzing, docs/fuzzing.md).
+            // How TarReader reports a truncated container, a garbled numeric header field, a size / time out of range,
+            // or an entry type it does not read, such as a GNU sparse file (found by fuzzing, docs/fuzzing.md).
             throw new InvalidDataException($"Bundle container is not a valid tar: {e.Message}", e);
         }
     }
