@@ -56,6 +56,20 @@ internal sealed class PostgresRegistryDatabase : RegistryDatabase
         return database;
     }
 
+    /// <summary>What is wrong with a connection string (without echoing it), or null when Npgsql accepts it and it names a host.</summary>
+    public static string? Problem(string connectionString)
+    {
+        try
+        {
+            var builder = new NpgsqlConnectionStringBuilder(connectionString);
+            return string.IsNullOrWhiteSpace(builder.Host) ? "names no Host" : null;
+        }
+        catch (ArgumentException ex)
+        {
+            return "is not a valid connection string (" + ex.Message + ")";
+        }
+    }
+
     /// <summary>The connection string with any password removed, for logs and errors.</summary>
     public static string Redact(string connectionString)
     {
