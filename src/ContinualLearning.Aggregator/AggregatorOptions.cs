@@ -1,3 +1,4 @@
+using ContinualLearning.Aggregator.Registry;
 using ContinualLearning.Aggregator.Strategies;
 using ContinualLearning.Fleet.Client;
 using ContinualLearning.Fleet.Identity;
@@ -144,8 +145,21 @@ public sealed record AggregatorOptions
     /// <summary>The model this aggregator serves (one model per instance).</summary>
     public required string ModelName { get; init; }
 
-    /// <summary>Registry directory: registry.db and artifacts/sha256/.</summary>
+    /// <summary>
+    /// Registry directory: registry.db and artifacts/sha256/ (SQLite); with <see cref="RegistryConnectionString"/>, only
+    /// this host's working directory (extracted bundles, build scratch).
+    /// </summary>
     public required string RegistryPath { get; init; }
+
+    /// <summary>
+    /// PostgreSQL connection string (Npgsql keywords) of a registry shared by aggregators on several hosts; null keeps the
+    /// embedded SQLite registry in <see cref="RegistryPath"/>. Never logged with its password.
+    /// </summary>
+    public string? RegistryConnectionString { get; init; }
+
+    /// <summary>Where the registry is: PostgreSQL when <see cref="RegistryConnectionString"/> is set, else SQLite in <see cref="RegistryPath"/>.</summary>
+    public RegistryLocation RegistryLocation =>
+        RegistryConnectionString is { } connection ? RegistryLocation.Postgres(connection, RegistryPath) : RegistryLocation.Sqlite(RegistryPath);
 
     /// <summary>PEM PKCS#8 private key of the fleet (<c>cl keys new</c>).</summary>
     public required string PrivateKeyPath { get; init; }

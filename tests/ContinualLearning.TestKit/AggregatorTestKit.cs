@@ -36,6 +36,13 @@ internal sealed class AggregatorTestKit : IDisposable
         ReleaseKeys.Save(key, PrivateKeyPath, PublicKeyPath);
     }
 
+    /// <summary>Seeds a PostgreSQL registry with the same released 1.0.0 as the SQLite one (for instances on separate hosts).</summary>
+    public void SeedPostgres(string connectionString)
+    {
+        using var registry = ModelRegistry.Open(RegistryLocation.Postgres(connectionString, Path.Combine(Root, "seed-work")));
+        RegistryModels.Import(registry, Path.Combine(Root, "seed"), VersionStatus.Released);
+    }
+
     /// <summary>3 → 4 → 2: the unit tests only check bookkeeping, so the smallest head keeps them quick.</summary>
     public static HeadSpec SmallHead { get; } = new([3, 4, 2], LossKind.SoftmaxCrossEntropy);
 

@@ -1,3 +1,4 @@
+using ContinualLearning.Aggregator.Registry;
 using ContinualLearning.Fleet.Configuration;
 using ContinualLearning.Fleet.Identity;
 
@@ -20,6 +21,9 @@ internal sealed class AggregatorOptionsValidator() : ConfigurationValidator<Aggr
         ConfigurationRules.Id(errors, "modelName", options.ModelName, HowToSet("modelName", "--model"));
         if (string.IsNullOrWhiteSpace(options.RegistryPath))
             errors.Add(new("registryPath", null, "is required", "give a directory for registry.db and artifacts (" + HowToSet("registryPath", "--registry") + ")"));
+        if (options.RegistryConnectionString is { } connection && PostgresRegistryDatabase.Problem(connection) is { } problem)
+            // The value itself is not echoed: it may hold a password.
+            errors.Add(new("registry:connectionString", "(hidden)", problem, "give an Npgsql connection string such as \"Host=db1,db2;Database=cl;Username=cl;Target Session Attributes=read-write\" (the password from PGPASSWORD or a passfile)"));
         if (string.IsNullOrWhiteSpace(options.PrivateKeyPath))
             errors.Add(new("privateKeyPath", null, "is required", "point it at the fleet's release private key made by `cl keys new` (" + HowToSet("privateKeyPath", "--key") + ")"));
         else if (!File.Exists(options.PrivateKeyPath))

@@ -52,6 +52,8 @@ internal sealed class AggregatorSettings
 
     public InboxSettings Inbox { get; set; } = new();
 
+    public RegistrySettings Registry { get; set; } = new();
+
     public RetentionSettings Retention { get; set; } = new();
 
     /// <summary>Null when the configuration has no <c>holdout</c> section (no holdout gate).</summary>
@@ -166,4 +168,9 @@ internal sealed class RetentionSettings
     public string? KeepVersions { get; set; }
 
     public string? Interval { get; set; }
+}
+
+internal sealed class RegistrySettings
+{
+    public string? ConnectionString { get; set; }
 }

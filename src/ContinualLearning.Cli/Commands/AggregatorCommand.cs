@@ -21,17 +21,22 @@ internal static class AggregatorCommand
         var config = new Option<string?>("--config") { Description = $"Aggregator JSON config (default {AggregatorOptionsReader.DefaultConfigPath} when it exists; docs/aggregator.md)." };
         var fleet = new Option<string?>("--fleet") { Description = "Fleet name (fleet)." };
         var model = new Option<string?>("--model") { Description = "Model this instance aggregates (modelName)." };
-        var registry = new Option<string?>("--registry") { Description = "Registry directory (registryPath)." };
+        var registry = new Option<string?>("--registry") { Description = "Registry directory (registryPath); with --registry-connection, this host's working directory." };
+        var registryConnection = new Option<string?>("--registry-connection")
+        {
+            Description = "PostgreSQL connection string of a registry shared by aggregators on several hosts (registry:connectionString); the password from PGPASSWORD or a passfile rather than the command line.",
+        };
         var key = new Option<string?>("--key") { Description = "Fleet release private key, PEM (privateKeyPath)." };
         var broker = new Option<string?>("--broker") { Description = "MQTT broker host:port (brokerHost, brokerPort)." };
         var instance = new Option<string?>("--instance-id") { Description = "MQTT client id of this instance (instanceId)." };
-        var run = new Command("run", "Run the aggregator until stopped.") { config, fleet, model, registry, key, broker, instance };
+        var run = new Command("run", "Run the aggregator until stopped.") { config, fleet, model, registry, registryConnection, key, broker, instance };
         run.SetAction((pr, ct) => CliCommon.Guard(async () =>
         {
             var flags = new ConfigurationFlags()
                 .Set("fleet", fleet.Name, pr.GetValue(fleet))
                 .Set("modelName", model.Name, pr.GetValue(model))
                 .Set("registryPath", registry.Name, pr.GetValue(registry))
+                .Set("registry:connectionString", registryConnection.Name, pr.GetValue(registryConnection))
                 .Set("privateKeyPath", key.Name, pr.GetValue(key))
                 .Set("instanceId", instance.Name, pr.GetValue(instance));
             if (pr.GetValue(broker) is { } address) SetBroker(flags, broker.Name, address);

@@ -15,14 +15,19 @@ internal static class ModelCommand
     {
         var model = new Command("model", "Model versions in the aggregator registry.");
         var registry = CliCommon.RegistryOption();
+        var connection = new Option<string?>("--registry-connection")
+        {
+            Description = "PostgreSQL registry's connection string (the aggregator's registry:connectionString); default $CL_AGGREGATOR_REGISTRY__CONNECTIONSTRING. --registry is then only a local working directory.",
+            DefaultValueFactory = _ => Environment.GetEnvironmentVariable("CL_AGGREGATOR_REGISTRY__CONNECTIONSTRING") is { Length: > 0 } env ? env : null,
+        };
         var json = CliCommon.JsonOption();
         var name = new Option<string?>("--model") { Description = "Model name (needed when the registry holds several)." };
         var version = new Argument<string>("version") { Description = "Semantic version, e.g. 1.4.0." };
 
-        var ls = new Command("ls", "List versions with status, parent and contributors.") { registry, json, name };
+        var ls = new Command("ls", "List versions with status, parent and contributors.") { registry, connection, json, name };
         ls.SetAction((pr, ct) => CliCommon.Guard(() =>
         {
-            using var reg = Open(pr.GetValue(registry)!);
+            using var reg = Open(pr.GetValue(registry)!, pr.GetValue(connection));
             var versions = reg.ListVersions(pr.GetValue(name));
             if (pr.GetValue(json))
             {
@@ -42,10 +47,10 @@ internal static class ModelCommand
             return Task.FromResult(0);
         }));
 
-        var show = new Command("show", "One version in full: lineage fields, metrics, decisions.") { registry, json, name, version };
+        var show = new Command("show", "One version in full: lineage fields, metrics, decisions.") { registry, connection, json, name, version };
         show.SetAction((pr, ct) => CliCommon.Guard(() =>
         {
-            using var reg = Open(pr.GetValue(registry)!);
+            using var reg = Open(pr.GetValue(registry)!, pr.GetValue(connection));
             var v = Find(reg, pr.GetValue(name), pr.GetValue(version)!);
             var decisions = reg.Decisions.List(v.Name, v.Version);
             if (pr.GetValue(json))
@@ -55,7 +60,7 @@ internal static class ModelCommand
             }
             var grid = new Table().AddColumns("Field", "Value").HideHeaders();
             grid.AddRow("model", v.Name).AddRow("version", v.Version).AddRow("status", v.Status).AddRow("parent", v.Parent ?? "-")
-                .AddRow("created", v.Created.ToString("O")).AddRow("artifact", reg.Artifacts.PathOf(v.ArtifactSha256))
+                .AddRow("created", v.Created.ToString("O")).AddRow("artifact", reg.Artifacts is FileArtifactStore files ? files.PathOf(v.ArtifactSha256) : $"sha256:{v.ArtifactSha256} in {reg.Artifacts.Location}")
                 .AddRow("deltas", v.DeltaIds.Count.ToString()).AddRow("devices", Markup.Escape(string.Join(", ", v.DeviceIds.Distinct())))
                 .AddRow("samples", v.SampleCounts.Sum().ToString()).AddRow("metrics", Markup.Escape(v.MetricsJson));
             AnsiConsole.Write(grid);
@@ -68,10 +73,10 @@ internal static class ModelCommand
             return Task.FromResult(0);
         }));
 
-        var lineage = new Command("lineage", "The chain of parents of a version back to the seed.") { registry, json, name, version };
+        var lineage = new Command("lineage", "The chain of parents of a version back to the seed.") { registry, connection, json, name, version };
         lineage.SetAction((pr, ct) => CliCommon.Guard(() =>
         {
-            using var reg = Open(pr.GetValue(registry)!);
+            using var reg = Open(pr.GetValue(registry)!, pr.GetValue(connection));
             var v = Find(reg, pr.GetValue(name), pr.GetValue(version)!);
             var chain = reg.Lineage(v.Name, v.Version);
             if (pr.GetValue(json))
@@ -90,12 +95,12 @@ internal static class ModelCommand
         var broker = CliCommon.BrokerOption();
         var fleet = CliCommon.FleetOption();
         var key = new Option<string?>("--key") { Description = "Fleet private key (release.key); with it the version is also published as a signed release to all devices." };
-        var publish = new Command("publish", "Register a bundle as the released global version (seeds the aggregator); with --key also publish it to the fleet.") { registry, bundleDir, broker, fleet, key };
+        var publish = new Command("publish", "Register a bundle as the released global version (seeds the aggregator); with --key also publish it to the fleet.") { registry, connection, bundleDir, broker, fleet, key };
         var credentials = CliCommon.CredentialOptions(); // releases are published with an aggregator certificate (FleetAcl)
         credentials.AddTo(publish);
         publish.SetAction((pr, ct) => CliCommon.Guard(async () =>
         {
-            using var reg = Open(pr.GetValue(registry)!);
+            using var reg = Open(pr.GetValue(registry)!, pr.GetValue(connection));
             var loaded = RegistryModels.Import(reg, pr.GetValue(bundleDir)!, VersionStatus.Released);
             reg.Decisions.Record(loaded.Record.Name, loaded.Record.Version, DecisionKind.Published, "cl model publish", "{}");
             Console.WriteLine($"registered {loaded.Record.Name} {loaded.Record.Version} (artifact {loaded.Record.ArtifactSha256[..12]}) as released");
@@ -105,16 +110,16 @@ internal static class ModelCommand
         }));
 
         var keyRequired = new Option<string>("--key") { Description = "Fleet private key (release.key).", Required = true };
-        var rollback = new Command("rollback", "Make <version> the fleet's release again: re-publish it to all and mark newer released versions rolled-back.") { registry, name, version, broker, fleet, keyRequired };
+        var rollback = new Command("rollback", "Make <version> the fleet's release again: re-publish it to all and mark newer released versions rolled-back.") { registry, connection, name, version, broker, fleet, keyRequired };
         credentials.AddTo(rollback);
         rollback.SetAction((pr, ct) => CliCommon.Guard(async () =>
         {
-            using var reg = Open(pr.GetValue(registry)!);
+            using var reg = Open(pr.GetValue(registry)!, pr.GetValue(connection));
             var target = Find(reg, pr.GetValue(name), pr.GetValue(version)!);
             if (target.Status is not (VersionStatus.Released or VersionStatus.RolledBack))
                 throw new CliException($"{target.Name} {target.Version} is '{target.Status}'; only a version that was released can be rolled back to.");
             var newer = reg.ListVersions(target.Name).Where(v => v.Seq > target.Seq && v.Status is VersionStatus.Released or VersionStatus.Canary).ToArray();
-            reg.InTransaction(() =>
+            reg.WithModelLock(target.Name, () =>
             {
                 foreach (var v in newer) reg.TryTransition(v.Name, v.Version, v.Status, VersionStatus.RolledBack);
                 if (target.Status == VersionStatus.RolledBack) reg.TryTransition(target.Name, target.Version, VersionStatus.RolledBack, VersionStatus.Released);
@@ -129,8 +134,14 @@ internal static class ModelCommand
         return model;
     }
 
-    private static ModelRegistry Open(string path)
+    private static ModelRegistry Open(string path, string? connection)
     {
+        if (connection is not null)
+        {
+            if (PostgresRegistryDatabase.Problem(connection) is { } problem)
+                throw new CliException($"--registry-connection {problem}; give an Npgsql connection string such as \"Host=db1;Database=cl;Username=cl\".");
+            return ModelRegistry.Open(RegistryLocation.Postgres(connection, path));
+        }
         if (!Directory.Exists(path))
             throw new CliException($"Registry directory '{Path.GetFullPath(path)}' does not exist; pass --registry (the aggregator's RegistryPath).");
         return ModelRegistry.Open(path);

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using ContinualLearning.Aggregator;
 using ContinualLearning.Aggregator.Configuration;
+using ContinualLearning.Aggregator.Registry;
 using ContinualLearning.Aggregator.Strategies;
 using ContinualLearning.Cli.Commands;
 using ContinualLearning.Fleet.Configuration;
@@ -209,6 +210,44 @@ public sealed class AggregatorConfigurationTests : IDisposable
 
         Assert.Equal(("b.local", 1884), (o.BrokerHost, o.BrokerPort));
         Assert.Equal("CL_AGGREGATOR_", AggregatorOptionsReader.EnvironmentPrefix);
+    }
+
+    [Fact]
+    public void The_registry_connection_string_comes_from_the_environment_and_selects_postgres()
+    {
+        SetEnvironment("REGISTRY__CONNECTIONSTRING", "Host=db1,db2;Database=cl;Username=cl;Target Session Attributes=read-write");
+
+        var o = AggregatorOptionsReader.Read(AggregatorOptionsReader.Build(Write(Minimal("")), environmentPrefix: _prefix));
+
+        Assert.Equal("Host=db1,db2;Database=cl;Username=cl;Target Session Attributes=read-write", o.RegistryConnectionString);
+        Assert.IsType<RegistryLocation>(o.RegistryLocation, exactMatch: false);
+        Assert.Contains("PostgreSQL", o.RegistryLocation.Describe(), StringComparison.Ordinal);
+        Assert.Equal(Path.Combine(_dir, "reg"), o.RegistryLocation.Directory);
+        Assert.Contains("SQLite", AggregatorOptionsReader.Read(AggregatorOptionsReader.Build(Write(Minimal("")), environmentPrefix: null)).RegistryLocation.Describe(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Attack_a_bad_registry_connection_string_is_refused_without_echoing_its_password()
+    {
+        const string secret = "hunter2-registry-secret";
+        var file = Write(Minimal($$"""
+            "registry": { "connectionString": "Password={{secret}};Database=cl;Nonsense Keyword=1" }
+            """));
+
+        var ex = Assert.Throws<ConfigurationException>(() => AggregatorOptionsReader.Read(AggregatorOptionsReader.Build(file, environmentPrefix: null)));
+
+        var error = Assert.Single(ex.Errors, e => e.Key == "registry:connectionString");
+        Assert.Contains("not a valid connection string", error.Problem, StringComparison.Ordinal);
+        Assert.DoesNotContain(secret, ex.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain(secret, error.Value ?? "", StringComparison.Ordinal);
+        // Valid syntax but no host: named as such, still without the value.
+        var noHost = Write(Minimal($$"""
+            "registry": { "connectionString": "Password={{secret}};Database=cl" }
+            """));
+        var missing = Assert.Throws<ConfigurationException>(() => AggregatorOptionsReader.Read(AggregatorOptionsReader.Build(noHost, environmentPrefix: null)));
+        Assert.Equal("names no Host", Assert.Single(missing.Errors, e => e.Key == "registry:connectionString").Problem);
+        Assert.DoesNotContain(secret, missing.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain(secret, RegistryLocation.Postgres($"Host=x;Password={secret}", _dir).ToString(), StringComparison.Ordinal);
     }
 
     public void Dispose()
