@@ -68,6 +68,14 @@ internal static class SimulateCommand
             await SimulationRunner.RunAsync(options, Console.Out, ct);
             return 0;
         }));
+        var initDirectory = new Argument<string>("directory") { Description = "New directory for the seed bundle and the release key pair." };
+        var init = new Command("init", "Write a small seed bundle (head 16→32→2) and a release key pair for a simulated fleet.") { initDirectory, model };
+        init.SetAction((pr, ct) => CliCommon.Guard(() =>
+        {
+            foreach (var line in SimulationSetup.Create(pr.GetValue(initDirectory)!, pr.GetValue(model)!)) Console.WriteLine(line);
+            return Task.FromResult(0);
+        }));
+        command.Subcommands.Add(init);
         return command;
     }
 }

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
+using ContinualLearning.Aggregator.Registry;
 using ContinualLearning.Cli.Commands;
 
 namespace ContinualLearning.Cli.Simulation;
@@ -18,7 +19,8 @@ internal static class SimulationRunner
         var time = TimeProvider.System;
         if (options.SliceOutput is { } slicePath)
         {
-            var slice = await new SimulationSlice(options, output, time).RunAsync(cancellationToken).ConfigureAwait(false);
+            using var registry = options.RegistryPath is { } path ? ModelRegistry.Open(path) : null;
+            var slice = await new SimulationSlice(options, output, time, () => registry?.Deltas.States().Values.Sum()).RunAsync(cancellationToken).ConfigureAwait(false);
             await File.WriteAllTextAsync(slicePath, JsonSerializer.Serialize(slice, CliCommon.Json), cancellationToken).ConfigureAwait(false);
             return null;
         }
@@ -34,7 +36,7 @@ internal static class SimulationRunner
         try
         {
             slices = options.Processes == 1
-                ? [await new SimulationSlice(options, output, time).RunAsync(cancellationToken).ConfigureAwait(false)]
+                ? [await new SimulationSlice(options, output, time, probes.AcceptedNow).RunAsync(cancellationToken).ConfigureAwait(false)]
                 : await RunChildrenAsync(options, output, cancellationToken).ConfigureAwait(false);
         }
         finally
@@ -149,6 +151,11 @@ internal static class SimulationRunner
         {
             start.ArgumentList.Add("--install-sample");
             start.ArgumentList.Add(k.ToString(c));
+        }
+        if (o.RegistryPath is { } registry)
+        {
+            start.ArgumentList.Add("--registry");
+            start.ArgumentList.Add(Path.GetFullPath(registry));
         }
         if (o.CaDirectory is { } ca)
         {

@@ -11,7 +11,12 @@ namespace ContinualLearning.Cli.Simulation;
 /// fleet's release, sends deltas at its share of the fleet's rate for the duration, then waits (up to the drain time)
 /// until the newest release reached every one of its devices.
 /// </summary>
-internal sealed class SimulationSlice(SimulationOptions options, TextWriter output, TimeProvider time)
+/// <param name="options">The run's settings; <see cref="SimulationOptions.Slice"/> says which devices.</param>
+/// <param name="output">Progress lines.</param>
+/// <param name="time">The clock of the timestamps.</param>
+/// <param name="acceptedDeltas">The aggregator's count of accepted deltas (its registry), or null when unknown: the drain
+/// also waits until it stops growing, so that deltas still queued at the broker make it into a release the devices see.</param>
+internal sealed class SimulationSlice(SimulationOptions options, TextWriter output, TimeProvider time, Func<int?>? acceptedDeltas = null)
 {
     private static readonly TimeSpan FirstReleasePatience = TimeSpan.FromSeconds(120);
     private static readonly TimeSpan QuietAfterRelease = TimeSpan.FromSeconds(5);
@@ -162,13 +167,24 @@ internal sealed class SimulationSlice(SimulationOptions options, TextWriter outp
         }
     }
 
-    /// <summary>Waits until the newest release seen is installed on every device and no newer one came for a few seconds.</summary>
+    /// <summary>
+    /// Waits until the newest release seen is installed on every device, and neither a newer release nor (when known) a
+    /// newly accepted delta came for a few seconds.
+    /// </summary>
     private async Task DrainAsync(List<SimulatedDevice> devices, SliceRecorder recorder, CancellationToken cancellationToken)
     {
         var quietSince = Stopwatch.StartNew();
         var newest = recorder.Newest;
+        var accepted = acceptedDeltas?.Invoke();
+        var lastCount = Stopwatch.StartNew();
         bool Settled()
         {
+            if (lastCount.Elapsed >= TimeSpan.FromSeconds(1) && acceptedDeltas?.Invoke() is { } now)
+            {
+                lastCount.Restart();
+                if (now != accepted) quietSince.Restart();
+                accepted = now;
+            }
             if (recorder.Newest != newest)
             {
                 newest = recorder.Newest;
