@@ -25,6 +25,7 @@ internal static class SimulateCommand
         var installSample = new Option<int?>("--install-sample") { Description = "Only the first k devices extract and load every bundle; the others verify the release and its chunks. Default: all devices." };
         var ca = new Option<string?>("--ca") { Description = "Fleet CA directory (ca.crt, ca.key): each device gets its own certificate and connects with mutual TLS, for a broker that enforces the fleet ACL." };
         var registry = new Option<string?>("--registry") { Description = "The aggregator's registry directory (SQLite), read for accepted deltas and which version holds which delta." };
+        var registryConnection = new Option<string?>("--registry-connection") { Description = $"PostgreSQL connection string of the aggregators' registry, instead of --registry (env {SimulationOptions.RegistryConnectionVariable})." };
         var aggregatorPid = new Option<int?>("--aggregator-pid") { Description = "Process id of the aggregator, for its CPU and RSS (/proc)." };
         var brokerPid = new Option<int?>("--broker-pid") { Description = "Process id of the broker, for its open file descriptors (/proc; run as its user or root)." };
         var json = new Option<string?>("--json") { Description = "Write the report as JSON to this file." };
@@ -35,7 +36,7 @@ internal static class SimulateCommand
 
         var command = new Command("simulate", "Simulate a fleet of devices (real MQTT, delta codec and signed-release install; stand-in learning) and measure the aggregator and the broker.")
         {
-            devices, broker, fleet, model, releaseKey, processes, rate, duration, drain, connectRate, installSample, ca, registry, aggregatorPid, brokerPid, json, seed, state, slice, sliceOut,
+            devices, broker, fleet, model, releaseKey, processes, rate, duration, drain, connectRate, installSample, ca, registry, registryConnection, aggregatorPid, brokerPid, json, seed, state, slice, sliceOut,
         };
         command.SetAction((pr, ct) => CliCommon.Guard(async () =>
         {
@@ -56,6 +57,7 @@ internal static class SimulateCommand
                 InstallSample = pr.GetValue(installSample),
                 CaDirectory = pr.GetValue(ca),
                 RegistryPath = pr.GetValue(registry),
+                RegistryConnection = pr.GetValue(registryConnection) ?? NonEmpty(Environment.GetEnvironmentVariable(SimulationOptions.RegistryConnectionVariable)),
                 AggregatorPid = pr.GetValue(aggregatorPid),
                 BrokerPid = pr.GetValue(brokerPid),
                 JsonPath = pr.GetValue(json),
@@ -78,4 +80,6 @@ internal static class SimulateCommand
         command.Subcommands.Add(init);
         return command;
     }
+
+    private static string? NonEmpty(string? value) => string.IsNullOrWhiteSpace(value) ? null : value;
 }

@@ -96,7 +96,7 @@ internal sealed class FleetProbes(SimulationOptions options, TimeProvider time) 
 {
     private readonly ProcessProbe? _aggregator = options.AggregatorPid is { } a ? new ProcessProbe(a) : null;
     private readonly ProcessProbe? _broker = options.BrokerPid is { } b ? new ProcessProbe(b) : null;
-    private readonly ModelRegistry? _registry = options.RegistryPath is { } r ? ModelRegistry.Open(r) : null;
+    private readonly ModelRegistry? _registry = options.OpenRegistry();
     private readonly List<(long AtMs, int Accepted)> _accepted = [];
     private double? _cpuStart;
     private long _cpuStartMs;

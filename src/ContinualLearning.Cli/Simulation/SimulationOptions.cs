@@ -1,4 +1,5 @@
 using System.Globalization;
+using ContinualLearning.Aggregator.Registry;
 using ContinualLearning.Fleet.Topics;
 
 namespace ContinualLearning.Cli.Simulation;
@@ -30,6 +31,9 @@ internal readonly record struct SliceSpec(int Index, int Count)
 /// <summary>The settings of <c>cl simulate</c> (see <see cref="Commands.SimulateCommand"/>).</summary>
 internal sealed record SimulationOptions
 {
+    /// <summary>How a parent hands the registry connection string to its children.</summary>
+    public const string RegistryConnectionVariable = "CL_SIMULATE_REGISTRY_CONNECTION";
+
     public const string LearningNote = "learning: a seeded random perturbation of the installed head, not training";
 
     public int Devices { get; init; } = 20;
@@ -68,6 +72,14 @@ internal sealed record SimulationOptions
     /// <summary>Registry directory of the aggregator (SQLite), read for accepted deltas and the delta → version mapping.</summary>
     public string? RegistryPath { get; init; }
 
+    /// <summary>PostgreSQL connection string of the aggregators' registry (instead of <see cref="RegistryPath"/>); never printed.</summary>
+    public string? RegistryConnection { get; init; }
+
+    /// <summary>The registry to read, or null when neither --registry nor --registry-connection was given.</summary>
+    public ModelRegistry? OpenRegistry() => RegistryConnection is { } connection
+        ? ModelRegistry.Open(RegistryLocation.Postgres(connection, Path.Combine(StateDirectory, "registry")))
+        : RegistryPath is { } path ? ModelRegistry.Open(path) : null;
+
     public int? AggregatorPid { get; init; }
 
     public int? BrokerPid { get; init; }
@@ -103,6 +115,8 @@ internal sealed record SimulationOptions
         if (!File.Exists(ReleaseKeyPath)) throw new ArgumentException($"--release-key '{Text.DisplayText.Truncate(ReleaseKeyPath, 200)}' does not exist: give the fleet's release.pub (`cl keys new`).");
         if (RegistryPath is not null && !Directory.Exists(RegistryPath))
             throw new ArgumentException($"--registry '{Text.DisplayText.Truncate(RegistryPath, 200)}' does not exist: give the aggregator's registry directory, or leave it out (no accepted counts then).");
+        if (RegistryPath is not null && RegistryConnection is not null)
+            throw new ArgumentException("--registry and --registry-connection are both set: give the SQLite registry directory or the PostgreSQL connection string, not both.");
         if (CaDirectory is not null && !Directory.Exists(CaDirectory))
             throw new ArgumentException($"--ca '{Text.DisplayText.Truncate(CaDirectory, 200)}' does not exist: give the fleet CA directory from `cl fleet ca new`.");
         FleetTopics.Id(Fleet, "fleet");

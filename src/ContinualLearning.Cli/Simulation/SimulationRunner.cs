@@ -1,7 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
-using ContinualLearning.Aggregator.Registry;
 using ContinualLearning.Cli.Commands;
 
 namespace ContinualLearning.Cli.Simulation;
@@ -19,7 +18,7 @@ internal static class SimulationRunner
         var time = TimeProvider.System;
         if (options.SliceOutput is { } slicePath)
         {
-            using var registry = options.RegistryPath is { } path ? ModelRegistry.Open(path) : null;
+            using var registry = options.OpenRegistry();
             var slice = await new SimulationSlice(options, output, time, () => registry?.Deltas.States().Values.Sum()).RunAsync(cancellationToken).ConfigureAwait(false);
             await File.WriteAllTextAsync(slicePath, JsonSerializer.Serialize(slice, CliCommon.Json), cancellationToken).ConfigureAwait(false);
             return null;
@@ -157,6 +156,8 @@ internal static class SimulationRunner
             start.ArgumentList.Add("--registry");
             start.ArgumentList.Add(Path.GetFullPath(registry));
         }
+        // The connection string may hold a password: the environment, not the command line, carries it to the child.
+        if (o.RegistryConnection is { } connection) start.Environment[SimulationOptions.RegistryConnectionVariable] = connection;
         if (o.CaDirectory is { } ca)
         {
             start.ArgumentList.Add("--ca");
