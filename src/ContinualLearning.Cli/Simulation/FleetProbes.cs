@@ -100,12 +100,15 @@ internal sealed class FleetProbes(SimulationOptions options, TimeProvider time) 
     private readonly List<(long AtMs, int Accepted)> _accepted = [];
     private double? _cpuStart;
     private long _cpuStartMs;
+    private double? _brokerCpuStart;
 
     public double? AggregatorCpuSeconds { get; private set; }
 
     public double? AggregatorCpuPercent { get; private set; }
 
     public long? AggregatorRssPeak { get; private set; }
+
+    public double? BrokerCpuSeconds { get; private set; }
 
     public int? BrokerFilesPeak { get; private set; }
 
@@ -141,6 +144,11 @@ internal sealed class FleetProbes(SimulationOptions options, TimeProvider time) 
         if (_broker is not null)
         {
             BrokerFilesPeak = Max(BrokerFilesPeak, _broker.OpenFiles());
+            if (_broker.CpuSeconds() is { } brokerCpu)
+            {
+                _brokerCpuStart ??= brokerCpu;
+                BrokerCpuSeconds = brokerCpu - _brokerCpuStart;
+            }
             parts.Add($"broker fds {BrokerFilesPeak?.ToString(CultureInfo.InvariantCulture) ?? "n/a"}");
         }
         if (IsLocal(options.BrokerHost))

@@ -74,6 +74,11 @@ internal sealed record SimulationReport
 
     public double? AggregatorRssPeakMiB { get; init; }
 
+    /// <summary>Aggregator CPU per accepted delta, milliseconds (its whole CPU over the run: rounds and releases included).</summary>
+    public double? AggregatorCpuMsPerDelta { get; init; }
+
+    public double? BrokerCpuSeconds { get; init; }
+
     public int? BrokerOpenFilesPeak { get; init; }
 
     public string? BrokerOpenFilesLimit { get; init; }
@@ -144,6 +149,8 @@ internal sealed record SimulationReport
             AggregatorCpuSeconds = probes.AggregatorCpuSeconds,
             AggregatorCpuPercentOfOneCore = probes.AggregatorCpuPercent,
             AggregatorRssPeakMiB = probes.AggregatorRssPeak / 1_048_576.0,
+            AggregatorCpuMsPerDelta = probes.AggregatorCpuSeconds is { } cpu && accepted is > 0 ? cpu * 1000 / accepted.Value : null,
+            BrokerCpuSeconds = probes.BrokerCpuSeconds,
             BrokerOpenFilesPeak = probes.BrokerFilesPeak,
             BrokerOpenFilesLimit = probes.BrokerFileLimit,
             BrokerConnectionsPeak = probes.BrokerConnectionsPeak,
@@ -164,8 +171,8 @@ internal sealed record SimulationReport
         yield return $"delta → release (publish → first install of the version containing it): p50 {S(DeltaToReleaseP50Seconds)} s, p99 {S(DeltaToReleaseP99Seconds)} s over {DeltasInInstalledVersions} deltas";
         yield return $"releases: {Releases} seen, {ReleasesOnEveryDevice} reached all {Devices} devices; first receipt → last install: median {S(ReleaseToAllMedianSeconds)} s, max {S(ReleaseToAllMaxSeconds)} s; "
             + $"newest {Newest ?? "-"} on {DevicesOnNewest} devices; installs {FullInstalls} extracted+loaded, {VerifiedInstalls} verified only; refusals {Refusals}{(LastRefusal is null ? "" : $" (last: {Text.DisplayText.Truncate(LastRefusal, 200)})")}";
-        yield return $"aggregator: CPU {S(AggregatorCpuSeconds, "F1")} s ({S(AggregatorCpuPercentOfOneCore, "F0")}% of one core), RSS peak {S(AggregatorRssPeakMiB, "F0")} MiB; "
-            + $"broker: open files peak {BrokerOpenFilesPeak?.ToString(CultureInfo.InvariantCulture) ?? "n/a"} (limit {BrokerOpenFilesLimit ?? "n/a"}), connections peak {BrokerConnectionsPeak?.ToString(CultureInfo.InvariantCulture) ?? "n/a"}";
+        yield return $"aggregator: CPU {S(AggregatorCpuSeconds, "F1")} s ({S(AggregatorCpuPercentOfOneCore, "F0")}% of one core), RSS peak {S(AggregatorRssPeakMiB, "F0")} MiB, {S(AggregatorCpuMsPerDelta)} ms CPU per accepted delta; "
+            + $"broker: CPU {S(BrokerCpuSeconds, "F1")} s, open files peak {BrokerOpenFilesPeak?.ToString(CultureInfo.InvariantCulture) ?? "n/a"} (limit {BrokerOpenFilesLimit ?? "n/a"}), connections peak {BrokerConnectionsPeak?.ToString(CultureInfo.InvariantCulture) ?? "n/a"}";
     }
 
     private static (int? Accepted, double? PerSecond) AcceptedRate(FleetProbes probes, int? before, long sendStart)

@@ -116,6 +116,7 @@ internal static class SimulationRunner
         {
             foreach (var (process, _) in children) process.Dispose();
             Directory.Delete(directory, recursive: true);
+            if (Directory.Exists(options.StateDirectory)) Directory.Delete(options.StateDirectory, recursive: true);
         }
     }
 
