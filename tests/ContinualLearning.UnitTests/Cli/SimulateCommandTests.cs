@@ -5,7 +5,6 @@ using ContinualLearning.Aggregator.Rollout;
 using ContinualLearning.Cli.Simulation;
 using ContinualLearning.Fleet.Client;
 using ContinualLearning.Fleet.Signing;
-using ContinualLearning.TestKit;
 
 namespace ContinualLearning.UnitTests.Cli;
 
