@@ -35,5 +35,6 @@ internal static class Program
         yield return ModelCommand.Build();
         yield return KeysCommand.Build();
         yield return SelfCheckCommand.Build();
+        yield return SimulateCommand.Build();
     }
 }

@@ -24,6 +24,7 @@ internal sealed partial class ReleaseInstaller(DeviceRuntime runtime, ECDsa flee
     private BundleAssembler? _assembler;
     private string? _chunkFilter;
     private readonly ReleaseSequence _sequence = new(runtime.Options.ReleaseSequencePath, runtime.Options.ModelName);
+    private readonly ReleaseAcceptance _acceptance = new(runtime.Options.ModelName, fleetKey);
 
     /// <summary>The sequence of the last release accepted (installed, or already running); 0 before any.</summary>
     public long AcceptedSequence => _sequence.Last;
@@ -48,58 +49,21 @@ internal sealed partial class ReleaseInstaller(DeviceRuntime runtime, ECDsa flee
     public async Task OnReleaseAsync(FleetMessage message, CancellationToken stop)
     {
         ArgumentNullException.ThrowIfNull(message);
-        if (message.Payload.Length == 0) return; // a cleared retained release
-        Release release;
-        try
-        {
-            release = FleetJson.ReadRelease(message.Payload);
-        }
-        catch (FleetMessageException ex)
-        {
-            Refuse($"release on {message.Topic} is unreadable: {ex.Message}");
-            return;
-        }
-        if (release.ModelName != runtime.Options.ModelName) return;
-        if (!IsForCohort(release.Cohort, settings.Cohort))
-        {
-            LogOtherCohort(logger, release.ModelName, release.Version, release.Cohort, settings.Cohort);
-            return;
-        }
-        var verified = ReleaseSigner.Verify(release, fleetKey);
-        if (!verified.Ok)
-        {
-            Refuse(verified.Reason);
-            return;
-        }
-        if (release.Sequence is not { } sequence)
-        {
-            Refuse($"release {release.ModelName} v{release.Version} has no release sequence, so a replay of it could not be told from the fleet's current release; republish it with a current aggregator or `cl model publish`.");
-            return;
-        }
-        var last = _sequence.Last;
-        if (sequence <= last)
-        {
-            // The retained release comes again after every reconnect: only a lower sequence is a replay.
-            if (sequence == last) LogAlreadyAccepted(logger, release.Version, sequence);
-            else Refuse($"release {release.ModelName} v{release.Version} has sequence {sequence}, but this device already accepted sequence {last}: a replayed older release; ignoring it.");
-            return;
-        }
+        var decision = _acceptance.Judge(message.Topic, message.Payload, settings.Cohort, _sequence.Last);
+        if (!Act(decision)) return;
+        var release = decision.Release!;
+        var sequence = decision.Sequence;
         await _lock.WaitAsync(stop).ConfigureAwait(false);
         try
         {
-            if (_assembler is { } fetching && fetching.Release.Sequence >= sequence)
+            decision = ReleaseAcceptance.WhileFetching(release, _assembler?.Release.Sequence, runtime.Learner?.Status.BaseVersion);
+            if (decision.Verdict == ReleaseVerdict.AlreadyRunning)
             {
-                if (fetching.Release.Sequence > sequence)
-                    Refuse($"release {release.ModelName} v{release.Version} has sequence {sequence}, below the release being fetched ({fetching.Release.Sequence}): a replayed older release; ignoring it.");
-                return;
-            }
-            if (runtime.Learner?.Status.BaseVersion == release.Version)
-            {
-                // Already running it (e.g. a canary device when its version is promoted to all): nothing to fetch.
                 _sequence.Accept(sequence);
                 LogAlreadyRunning(logger, release.Version, sequence);
                 return;
             }
+            if (!Act(decision)) return;
             BundleAssembler assembler;
             try
             {
@@ -153,8 +117,29 @@ internal sealed partial class ReleaseInstaller(DeviceRuntime runtime, ECDsa flee
     public void Dispose() => _lock.Dispose();
 
     /// <summary>A release addressed to <c>all</c> or to exactly this device's cohort.</summary>
-    internal static bool IsForCohort(string releaseCohort, string deviceCohort) =>
-        string.Equals(releaseCohort, "all", StringComparison.OrdinalIgnoreCase) || string.Equals(releaseCohort, deviceCohort, StringComparison.Ordinal);
+    internal static bool IsForCohort(string releaseCohort, string deviceCohort) => ReleaseAcceptance.IsForCohort(releaseCohort, deviceCohort);
+
+    /// <summary>Logs or refuses what a decision says; true when the release is to be fetched.</summary>
+    private bool Act(ReleaseDecision decision)
+    {
+        switch (decision.Verdict)
+        {
+            case ReleaseVerdict.Fetch:
+                return true;
+            case ReleaseVerdict.OtherCohort:
+                LogOtherCohort(logger, decision.Release!.ModelName, decision.Release.Version, decision.Release.Cohort, settings.Cohort);
+                return false;
+            case ReleaseVerdict.AlreadyAccepted:
+                // The retained release comes again after every reconnect: only a lower sequence is a replay.
+                LogAlreadyAccepted(logger, decision.Release!.Version, decision.Sequence);
+                return false;
+            case ReleaseVerdict.Refuse:
+                Refuse(decision.Reason!);
+                return false;
+            default:
+                return false;
+        }
+    }
 
 
     private async Task InstallAsync(BundleAssembler assembler, CancellationToken stop)
