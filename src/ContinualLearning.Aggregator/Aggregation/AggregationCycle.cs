@@ -23,7 +23,7 @@ internal sealed partial class AggregationCycle(
     public ModelVersionRecord? Run(bool force)
     {
         var now = time.GetUtcNow();
-        return registry.InTransaction(() => RunInTransaction(force, now));
+        return metrics.RoundTransaction(time, () => registry.InTransaction(() => RunInTransaction(force, now)));
     }
 
     /// <summary>
@@ -52,6 +52,7 @@ internal sealed partial class AggregationCycle(
         if (RolloutPending(registry.Latest(name, VersionStatus.Candidate), released)) return null;
         // Decided on counts alone: the payloads are read only for a round that runs, and at most MaxPending of them.
         var summary = registry.Deltas.Summary(name);
+        metrics.PendingCount(summary.Count);
         if (summary.Count == 0 || !(force || IsDue(summary, options.Aggregation, now))) return null;
         var pending = registry.Deltas.ListPending(name, options.Aggregation.MaxPending);
 
@@ -70,6 +71,7 @@ internal sealed partial class AggregationCycle(
         registry.Deltas.Consume(round.Dropped.Select(d => d.Delta.DeltaId), DeltaState.Dropped, null);
         if (round.Weights is null)
         {
+            metrics.RoundDone(null, summary.Count - round.Dropped.Count);
             if (round.Held is { } why) LogHeld(logger, name, why);
             return null;
         }
@@ -101,6 +103,7 @@ internal sealed partial class AggregationCycle(
         registry.Deltas.Consume(record.DeltaIds, DeltaState.Aggregated, version);
         metrics.VersionCreated(record.Status);
         metrics.RoundTook(time.GetElapsedTime(started));
+        metrics.RoundDone(record, summary.Count - round.Dropped.Count - record.DeltaIds.Count);
         LogAggregated(logger, round.Used.Count, round.Metrics.Devices, name, version, options.Aggregation.Strategy, record.Parent, record.Status);
         return registry.GetVersion(name, version);
     }

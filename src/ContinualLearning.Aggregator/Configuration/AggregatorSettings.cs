@@ -54,6 +54,8 @@ internal sealed class AggregatorSettings
 
     public RetentionSettings Retention { get; set; } = new();
 
+    public MetricsSettings Metrics { get; set; } = new();
+
     /// <summary>Null when the configuration has no <c>holdout</c> section (no holdout gate).</summary>
     public HoldoutSettings? Holdout { get; set; }
 }
@@ -166,4 +168,10 @@ internal sealed class RetentionSettings
     public string? KeepVersions { get; set; }
 
     public string? Interval { get; set; }
+}
+
+/// <summary><c>metrics:*</c>.</summary>
+internal sealed class MetricsSettings
+{
+    public string? Listen { get; set; }
 }
