@@ -1,7 +1,6 @@
 using System.Diagnostics.Metrics;
 using System.Text.RegularExpressions;
 using ContinualLearning.Device;
-using ContinualLearning.Device.Serving;
 using ContinualLearning.Diagnostics;
 using ContinualLearning.Training;
 
