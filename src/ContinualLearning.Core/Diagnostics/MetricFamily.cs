@@ -67,7 +67,7 @@ internal sealed class MetricFamily
     /// <summary>Folds in one measurement; <paramref name="whole"/> is used by integral families, <paramref name="value"/> by the rest.</summary>
     public void Record(long whole, double value, ReadOnlySpan<KeyValuePair<string, object?>> tags)
     {
-        var labels = PrometheusText.Labels(tags);
+        var labels = PrometheusText.Labels(tags, sorted: Kind != MetricKind.Observed);
         if (Kind == MetricKind.Observed)
         {
             _observed.Add((labels, whole, value));

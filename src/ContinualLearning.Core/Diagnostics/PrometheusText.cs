@@ -16,8 +16,8 @@ namespace ContinualLearning.Diagnostics;
 /// <remarks>
 /// Not the OpenTelemetry Prometheus exporter: it is a prerelease (1.20.1-beta.1), it brings the OpenTelemetry SDK
 /// (its own aggregation pipeline, options and DI registration) into the native-AOT device daemon whose peak RSS is
-/// 67 MB on an 80 MB budget, and it adds <c>otel_scope_*</c> labels and a <c>target_info</c> family, which would change
-/// the series the device's users already chart. What the two services need from it is this file: one meter,
+/// 67 MB on an 80 MB budget, and, as the OpenTelemetry compatibility specification asks, it adds <c>otel_scope_*</c>
+/// labels and a <c>target_info</c> family, which would change the series the device's users already chart. What the two services need from it is this file: one meter,
 /// cumulative temporality, fixed buckets. No reflection: instrument kinds are matched by type patterns, so the class
 /// stays native-AOT clean.
 /// </remarks>
@@ -115,14 +115,17 @@ public sealed class PrometheusText : IDisposable
     /// <summary>HELP text escapes backslash and newline only.</summary>
     internal static string EscapeHelp(string s) => s.Replace("\\", "\\\\", StringComparison.Ordinal).Replace("\n", "\\n", StringComparison.Ordinal);
 
-    /// <summary>The label set of a measurement as <c>a="x",b="y"</c> (no braces), sorted by name so the order of tags never splits a series.</summary>
-    internal static string Labels(ReadOnlySpan<KeyValuePair<string, object?>> tags)
+    /// <summary>
+    /// The label set of a measurement as <c>a="x",b="y"</c> (no braces). <paramref name="sorted"/> orders it by name, so
+    /// the order of tags never splits an accumulated series; observed values keep the order their callback gave.
+    /// </summary>
+    internal static string Labels(ReadOnlySpan<KeyValuePair<string, object?>> tags, bool sorted)
     {
         if (tags.IsEmpty) return "";
-        var sorted = tags.ToArray();
-        if (sorted.Length > 1) Array.Sort(sorted, static (a, b) => string.CompareOrdinal(a.Key, b.Key));
+        var ordered = tags.ToArray();
+        if (sorted && ordered.Length > 1) Array.Sort(ordered, static (a, b) => string.CompareOrdinal(a.Key, b.Key));
         var labels = new StringBuilder();
-        foreach (var (key, value) in sorted)
+        foreach (var (key, value) in ordered)
         {
             if (labels.Length > 0) labels.Append(',');
             labels.Append(LabelName(key)).Append("=\"").Append(Escape(Convert.ToString(value, CultureInfo.InvariantCulture) ?? "")).Append('"');

@@ -100,7 +100,9 @@ public sealed class AggregatorMetricsTests
         Assert.DoesNotContain("disk full", rendered, StringComparison.Ordinal);
 
         metrics.Observe(() => null, () => false);
-        Assert.Contains("\ncl_aggregator_canary_state 0\ncl_aggregator_broker_connected 0\n", text.Render(), StringComparison.Ordinal);
+        rendered = text.Render();
+        Assert.Contains("\ncl_aggregator_canary_state 0\n", rendered, StringComparison.Ordinal);
+        Assert.Contains("\ncl_aggregator_broker_connected 0\n", rendered, StringComparison.Ordinal);
     }
 
     [Fact]
