@@ -218,6 +218,9 @@ public sealed record AggregatorOptions
     /// <summary>Bounds on the rejections table and on the artifacts and caches of old versions.</summary>
     public RetentionOptions Retention { get; init; } = new();
 
+    /// <summary>The <c>/metrics</c> and <c>/health</c> endpoint (off by default).</summary>
+    public MetricsOptions Metrics { get; init; } = new();
+
     /// <summary>How often the service checks its buffer and the rollout (also bounds reaction time to T).</summary>
     public TimeSpan Tick { get; init; } = TimeSpan.FromSeconds(1);
 

@@ -55,7 +55,11 @@ public sealed partial class AggregatorService : IAsyncDisposable
         _time = time ?? TimeProvider.System;
         _devices = new DeviceDirectory(_logger);
         Counters = new DeltaCounters(_metrics);
+        _metrics.Observe(() => Canary?.CandidateVersion, () => _inbox?.Client.IsConnected == true);
     }
+
+    /// <summary>The service's meter and registry health (the /metrics endpoint reads them).</summary>
+    internal AggregatorMetrics Metrics => _metrics;
 
     public AggregatorOptions Options => _options;
 

@@ -24,7 +24,7 @@ internal sealed partial class AggregationCycle(
     {
         var now = time.GetUtcNow();
         // Under the model lock: aggregators on other hosts wait, then see this round's commit (no two rounds share a delta).
-        return registry.WithModelLock(options.ModelName, () => RunInTransaction(force, now));
+        return metrics.RoundTransaction(time, () => registry.WithModelLock(options.ModelName, () => RunInTransaction(force, now)));
     }
 
     /// <summary>
@@ -53,6 +53,7 @@ internal sealed partial class AggregationCycle(
         if (RolloutPending(registry.Latest(name, VersionStatus.Candidate), released)) return null;
         // Decided on counts alone: the payloads are read only for a round that runs, and at most MaxPending of them.
         var summary = registry.Deltas.Summary(name);
+        metrics.PendingCount(summary.Count);
         if (summary.Count == 0 || !(force || IsDue(summary, options.Aggregation, now))) return null;
         var pending = registry.Deltas.ListPending(name, options.Aggregation.MaxPending);
 
@@ -71,6 +72,7 @@ internal sealed partial class AggregationCycle(
         registry.Deltas.Consume(round.Dropped.Select(d => d.Delta.DeltaId), DeltaState.Dropped, null);
         if (round.Weights is null)
         {
+            metrics.RoundDone(null, summary.Count - round.Dropped.Count);
             if (round.Held is { } why) LogHeld(logger, name, why);
             return null;
         }
@@ -102,6 +104,7 @@ internal sealed partial class AggregationCycle(
         registry.Deltas.Consume(record.DeltaIds, DeltaState.Aggregated, version);
         metrics.VersionCreated(record.Status);
         metrics.RoundTook(time.GetElapsedTime(started));
+        metrics.RoundDone(record, summary.Count - round.Dropped.Count - record.DeltaIds.Count);
         LogAggregated(logger, round.Used.Count, round.Metrics.Devices, name, version, options.Aggregation.Strategy, record.Parent, record.Status);
         return registry.GetVersion(name, version);
     }

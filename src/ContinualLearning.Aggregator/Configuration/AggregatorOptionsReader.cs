@@ -65,6 +65,7 @@ public static class AggregatorOptionsReader
             Holdout = s.Holdout is { } h ? ReadHoldout(r, h, PathOf("holdout:csvPath", h.CsvPath)) : null,
             Inbox = ReadInbox(r, s.Inbox, defaults.Inbox),
             Retention = ReadRetention(r, s.Retention, defaults.Retention),
+            Metrics = new MetricsOptions { Listen = ConfigurationReader.Text(s.Metrics.Listen) },
         };
         return options;
     }

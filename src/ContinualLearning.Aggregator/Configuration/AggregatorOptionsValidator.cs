@@ -36,6 +36,9 @@ internal sealed class AggregatorOptionsValidator() : ConfigurationValidator<Aggr
         CheckAggregation(options.Aggregation, errors);
         CheckRollout(options.Rollout, errors);
         CheckInboxAndRetention(options.Inbox, options.Retention, errors);
+        if (options.Metrics.Listen is { } listen && !MetricsOptions.TryParseListen(listen, out _))
+            errors.Add(new("metrics:listen", listen, "is not address:port",
+                "use e.g. 127.0.0.1:9464 (0.0.0.0:9464 or [::]:9464 for every interface), or leave it unset to serve no /metrics and /health"));
         if (options.Holdout is { } holdout)
         {
             if (holdout.CsvPath is { } csv && !File.Exists(csv))

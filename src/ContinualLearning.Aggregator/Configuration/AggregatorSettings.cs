@@ -56,6 +56,8 @@ internal sealed class AggregatorSettings
 
     public RetentionSettings Retention { get; set; } = new();
 
+    public MetricsSettings Metrics { get; set; } = new();
+
     /// <summary>Null when the configuration has no <c>holdout</c> section (no holdout gate).</summary>
     public HoldoutSettings? Holdout { get; set; }
 }
@@ -173,4 +175,10 @@ internal sealed class RetentionSettings
 internal sealed class RegistrySettings
 {
     public string? ConnectionString { get; set; }
+}
+
+/// <summary><c>metrics:*</c>.</summary>
+internal sealed class MetricsSettings
+{
+    public string? Listen { get; set; }
 }

@@ -32,8 +32,23 @@ internal sealed class AggregatorMetrics : IDisposable
     /// <summary>Attribute on <see cref="RetentionDeleted"/>: what was deleted (<c>rejection</c>, <c>artifact</c>, <c>cache</c>).</summary>
     public const string ItemTag = "cl.retention.item";
 
-    public AggregatorMetrics()
+    /// <summary>Attribute on <see cref="Rounds"/>: how the round ended (<see cref="RoundOutcome"/>).</summary>
+    public const string OutcomeTag = "cl.round.outcome";
+
+    /// <summary>Attribute on <see cref="RegistryDuration"/> and <see cref="RegistryFailures"/>: the operation (<c>admit</c>, <c>round</c>, <c>transition</c>…).</summary>
+    public const string OperationTag = "cl.registry.operation";
+
+    /// <summary>Attribute on <see cref="CanaryState"/>: the version on the canary cohort.</summary>
+    public const string VersionTag = "cl.version";
+
+    private long _pending = -1;
+    private Func<string?> _canary = () => null;
+    private Func<bool> _connected = () => false;
+
+    /// <param name="time">Clock of <see cref="Registry"/>'s success and failure times; <see cref="TimeProvider.System"/> when null.</param>
+    public AggregatorMetrics(TimeProvider? time = null)
     {
+        Registry = new RegistryHealth(time ?? TimeProvider.System);
         Meter = new Meter(MeterName, typeof(AggregatorMetrics).Assembly.GetName().Version?.ToString());
         DeltasAccepted = Meter.CreateCounter<long>("cl.aggregator.deltas.accepted", "{delta}", "Deltas that passed validation and were buffered.");
         DeltasRejected = Meter.CreateCounter<long>("cl.aggregator.deltas.rejected", "{delta}", "Deltas refused on arrival or dropped at aggregation, by reason.");
@@ -43,7 +58,17 @@ internal sealed class AggregatorMetrics : IDisposable
         MessagesOversized = Meter.CreateCounter<long>("cl.aggregator.messages.oversized", "{message}", "Messages refused before decoding because the payload is over its topic's cap, by topic kind.");
         InboxFailures = Meter.CreateCounter<long>("cl.aggregator.inbox.failures", "{failure}", "Messages that could not be stored: left unacknowledged, consumption paused, by error type.");
         RetentionDeleted = Meter.CreateCounter<long>("cl.aggregator.retention.deleted", "{item}", "Rejection rows, artifacts and caches deleted by the retention sweep, by item.");
-        RoundDuration = Meter.CreateHistogram<double>("cl.aggregator.round.duration", "s", "Time to aggregate one round: decode, strategy, bundle, gate, store.");
+        RoundDuration = Meter.CreateHistogram("cl.aggregator.round.duration", "s", "Time to aggregate one round: decode, strategy, bundle, gate, store.",
+            advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120] });
+        Rounds = Meter.CreateCounter<long>("cl.aggregator.rounds", "{round}", "Aggregation rounds run, by outcome: candidate, rejected (by the holdout gate), held (no version made), failed.");
+        Meter.CreateObservableGauge("cl.aggregator.buffer.depth", BufferDepth, "{delta}", "Deltas buffered for the next round, as last counted (at each tick and after each round).");
+        Meter.CreateObservableGauge("cl.aggregator.canary.state", CanaryState, description: "1 with the version's label while a canary runs, 0 when none.");
+        Meter.CreateObservableGauge("cl.aggregator.broker.connected", () => _connected() ? 1 : 0, description: "1 while the inbox is connected to the MQTT broker.");
+        RegistryDuration = Meter.CreateHistogram("cl.aggregator.registry.duration", "s", "Time of registry operations that succeeded, by operation (admit, round, transition…).",
+            advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30] });
+        RegistryFailures = Meter.CreateCounter<long>("cl.aggregator.registry.failures", "{failure}", "Registry operations that failed, by operation and error type.");
+        InboxBatchSize = Meter.CreateHistogram("cl.aggregator.inbox.batch.size", "{delta}", "Deltas stored and acknowledged together by one registry commit.",
+            advice: new InstrumentAdvice<int> { HistogramBucketBoundaries = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000] });
     }
 
     public Meter Meter { get; }
@@ -66,6 +91,20 @@ internal sealed class AggregatorMetrics : IDisposable
 
     public Histogram<double> RoundDuration { get; }
 
+    public Counter<long> Rounds { get; }
+
+    public Histogram<double> RegistryDuration { get; }
+
+    public Counter<long> RegistryFailures { get; }
+
+    public Histogram<int> InboxBatchSize { get; }
+
+    /// <summary>When registry operations last succeeded and failed (what <c>/health</c> judges).</summary>
+    public RegistryHealth Registry { get; }
+
+    /// <summary>Whether the inbox is connected now (false until <see cref="Observe"/> is called).</summary>
+    public bool BrokerConnected => _connected();
+
     public void DeltaAccepted() => DeltasAccepted.Add(1);
 
     public void DeltaRejected(RejectionReason reason) => DeltasRejected.Add(1, new KeyValuePair<string, object?>(ReasonTag, reason.ToText()));
@@ -78,7 +117,13 @@ internal sealed class AggregatorMetrics : IDisposable
 
     public void Oversized(string topicKind) => MessagesOversized.Add(1, new KeyValuePair<string, object?>(TopicKindTag, topicKind));
 
-    public void InboxFailed(Exception error) => InboxFailures.Add(1, new KeyValuePair<string, object?>(ErrorTypeTag, error.GetType().FullName));
+    /// <summary>A message the inbox could not store: its handler threw, so the registry refused the write.</summary>
+    public void InboxFailed(Exception error)
+    {
+        ArgumentNullException.ThrowIfNull(error);
+        InboxFailures.Add(1, new KeyValuePair<string, object?>(ErrorTypeTag, error.GetType().FullName));
+        Registry.Failed("admit", error);
+    }
 
     public void Retained(RetentionResult deleted)
     {
@@ -89,5 +134,75 @@ internal sealed class AggregatorMetrics : IDisposable
 
     public void RoundTook(TimeSpan elapsed) => RoundDuration.Record(elapsed.TotalSeconds);
 
+    public void RoundEnded(RoundOutcome outcome) => Rounds.Add(1, new KeyValuePair<string, object?>(OutcomeTag, outcome.ToText()));
+
+    /// <summary>A registry operation that succeeded, and how long it took.</summary>
+    public void RegistryOperation(string operation, TimeSpan elapsed)
+    {
+        RegistryDuration.Record(elapsed.TotalSeconds, new KeyValuePair<string, object?>(OperationTag, operation));
+        Registry.Succeeded();
+    }
+
+    /// <summary>A registry operation that failed (the database or the disk refused it).</summary>
+    public void RegistryFailed(string operation, Exception error)
+    {
+        ArgumentNullException.ThrowIfNull(error);
+        RegistryFailures.Add(1, new KeyValuePair<string, object?>(OperationTag, operation), new KeyValuePair<string, object?>(ErrorTypeTag, error.GetType().FullName));
+        Registry.Failed(operation, error);
+    }
+
+    /// <summary>
+    /// Runs one aggregation transaction (<see cref="Aggregation.AggregationCycle"/>): its time and success are the
+    /// registry's <c>round</c> operation; when it throws, the round counts as failed and, when the database or the
+    /// disk threw, as a registry failure.
+    /// </summary>
+    public T RoundTransaction<T>(TimeProvider time, Func<T> body)
+    {
+        ArgumentNullException.ThrowIfNull(time);
+        ArgumentNullException.ThrowIfNull(body);
+        var started = time.GetTimestamp();
+        try
+        {
+            var result = body();
+            RegistryOperation("round", time.GetElapsedTime(started));
+            return result;
+        }
+        catch (Exception ex)
+        {
+            RoundEnded(RoundOutcome.Failed);
+            if (ex is System.Data.Common.DbException or IOException) RegistryFailed("round", ex);
+            throw;
+        }
+    }
+
+    /// <summary>A round ran to its end: the version it made (null: held, none made) and how many deltas stay buffered.</summary>
+    public void RoundDone(ModelVersionRecord? made, long pendingLeft)
+    {
+        RoundEnded(made is null ? RoundOutcome.Held : made.Status == VersionStatus.Rejected ? RoundOutcome.Rejected : RoundOutcome.Candidate);
+        PendingCount(pendingLeft);
+    }
+
+    /// <summary>How many deltas one commit of the inbox stored (group commit).</summary>
+    public void InboxBatch(int size) => InboxBatchSize.Record(size);
+
+    /// <summary>The number of buffered deltas, as just counted.</summary>
+    public void PendingCount(long count) => Interlocked.Exchange(ref _pending, count);
+
+    /// <summary>Where the canary and connection gauges read from: the running canary's version (null: none) and the inbox's connection.</summary>
+    public void Observe(Func<string?> canaryVersion, Func<bool> brokerConnected)
+    {
+        _canary = canaryVersion;
+        _connected = brokerConnected;
+    }
+
     public void Dispose() => Meter.Dispose();
+
+    private IEnumerable<Measurement<long>> BufferDepth()
+    {
+        var pending = Interlocked.Read(ref _pending);
+        return pending < 0 ? [] : [new Measurement<long>(pending)];
+    }
+
+    private Measurement<int> CanaryState() =>
+        _canary() is { } version ? new Measurement<int>(1, new KeyValuePair<string, object?>(VersionTag, version)) : new Measurement<int>(0);
 }

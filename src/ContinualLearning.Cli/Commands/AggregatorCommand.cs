@@ -29,7 +29,8 @@ internal static class AggregatorCommand
         var key = new Option<string?>("--key") { Description = "Fleet release private key, PEM (privateKeyPath)." };
         var broker = new Option<string?>("--broker") { Description = "MQTT broker host:port (brokerHost, brokerPort)." };
         var instance = new Option<string?>("--instance-id") { Description = "MQTT client id of this instance (instanceId)." };
-        var run = new Command("run", "Run the aggregator until stopped.") { config, fleet, model, registry, registryConnection, key, broker, instance };
+        var metricsListen = new Option<string?>("--metrics-listen") { Description = "Serve /metrics and /health on address:port, e.g. 127.0.0.1:9464 (metrics:listen)." };
+        var run = new Command("run", "Run the aggregator until stopped.") { config, fleet, model, registry, registryConnection, key, broker, instance, metricsListen };
         run.SetAction((pr, ct) => CliCommon.Guard(async () =>
         {
             var flags = new ConfigurationFlags()
@@ -38,7 +39,8 @@ internal static class AggregatorCommand
                 .Set("registryPath", registry.Name, pr.GetValue(registry))
                 .Set("registry:connectionString", registryConnection.Name, pr.GetValue(registryConnection))
                 .Set("privateKeyPath", key.Name, pr.GetValue(key))
-                .Set("instanceId", instance.Name, pr.GetValue(instance));
+                .Set("instanceId", instance.Name, pr.GetValue(instance))
+                .Set("metrics:listen", metricsListen.Name, pr.GetValue(metricsListen));
             if (pr.GetValue(broker) is { } address) SetBroker(flags, broker.Name, address);
             var options = AggregatorOptionsReader.Read(AggregatorOptionsReader.Build(pr.GetValue(config), flags));
             var builder = Host.CreateApplicationBuilder();

@@ -1,5 +1,6 @@
 using System.Diagnostics.Metrics;
 using ContinualLearning.Device.Agent;
+using ContinualLearning.Diagnostics;
 using ContinualLearning.Learning;
 
 namespace ContinualLearning.Device.Serving;
@@ -8,14 +9,14 @@ namespace ContinualLearning.Device.Serving;
 /// The daemon's numbers. One <see cref="Meter"/> named <see cref="MeterName"/> per runtime is the single source of
 /// every one of them: what the learner counts (predictions, labels, training runs and their time, promotions, drift
 /// alarms) is observed from <see cref="ContinualLearner.Counters"/>; what the agent and the HTTP API count (deltas
-/// sent and dropped, releases applied and rejected, requests refused) is held here and counted once, by the part that
-/// does it; gauges are read when observed. <c>GET /metrics</c> renders the meter (<see cref="RenderPrometheus"/>),
-/// and status reports and telemetry read the same properties.
+/// sent and dropped, releases applied and rejected, requests refused) is counted once, by the part that does it, on a
+/// <see cref="Counter{T}"/> of the meter; gauges are read when observed. <c>GET /metrics</c> renders the meter
+/// (<see cref="RenderPrometheus"/>), and status reports and telemetry read the properties, which read the same
+/// counters back through a listener (<see cref="CounterTotals"/>): no number is held in two places.
 /// </summary>
 /// <remarks>
-/// The agent-side counts are observable counters over fields rather than <see cref="Counter{T}"/> instruments because
-/// status reports read them back; a <see cref="Counter{T}"/> cannot be read. Counters are process-lifetime
-/// (Prometheus handles resets).
+/// Counters are process-lifetime (Prometheus handles resets). Each counter is given a 0 when the meter is made, so
+/// /metrics shows every series from the start, as dashboards expect.
 /// </remarks>
 public sealed class DeviceMetrics : IDisposable
 {
@@ -28,14 +29,15 @@ public sealed class DeviceMetrics : IDisposable
     private readonly Func<ContinualLearner?> _learner;
     private readonly Meter _meter = new(MeterName);
     private readonly PrometheusText _exposition;
-    private long _deltasSent;
-    private long _deltasDropped;
-    private long _releasesApplied;
-    private long _releasesRejected;
-    private long _requestsRejected;
-    private long _commandsRefused;
-    private long _payloadsOversize;
-    private long _samplesRateLimited;
+    private readonly CounterTotals _totals;
+    private readonly Counter<long> _deltasSent;
+    private readonly Counter<long> _deltasDropped;
+    private readonly Counter<long> _releasesApplied;
+    private readonly Counter<long> _releasesRejected;
+    private readonly Counter<long> _requestsRejected;
+    private readonly Counter<long> _commandsRefused;
+    private readonly Counter<long> _payloadsOversize;
+    private readonly Counter<long> _samplesRateLimited;
     private DeviceAgent? _agent;
 
     internal DeviceMetrics(Func<ContinualLearner?> learner)
@@ -47,14 +49,14 @@ public sealed class DeviceMetrics : IDisposable
         _meter.CreateObservableCounter("cl_training_seconds_total", () => LearnerCounts.TrainingTime.TotalSeconds, "s", "Wall time spent in completed training runs.");
         Counter("cl_promotions_total", "Challengers promoted to champion.", () => LearnerCounts.Promotions);
         Counter("cl_drift_alarms_total", "Drift detector alarms.", () => LearnerCounts.DriftAlarms);
-        Counter("cl_deltas_sent_total", "Deltas acknowledged by the broker (PUBACK).", () => DeltasSent);
-        Counter("cl_deltas_dropped_total", "Deltas dropped unsent because the outbox was full.", () => DeltasDropped);
-        Counter("cl_releases_applied_total", "Signed releases installed.", () => ReleasesApplied);
-        Counter("cl_releases_rejected_total", "Releases refused (bad signature, wrong key, tampered chunk, unloadable bundle).", () => ReleasesRejected);
-        Counter("cl_requests_rejected_total", "HTTP/MQTT requests refused as invalid.", () => RequestsRejected);
-        Counter("cl_commands_refused_total", "Fleet commands refused unrun (unsigned, untrusted key, bad signature, other target, expired, too long-lived).", () => CommandsRefused);
-        Counter("cl_payloads_oversize_total", "MQTT messages and HTTP bodies refused unparsed for exceeding their topic's size cap (limits:*).", () => PayloadsOversize);
-        Counter("cl_samples_rate_limited_total", "Samples refused unparsed by the samples topic's rate limit (limits:samplesPerSecond, limits:sampleBurst).", () => SamplesRateLimited);
+        _deltasSent = Count("cl_deltas_sent_total", "Deltas acknowledged by the broker (PUBACK).");
+        _deltasDropped = Count("cl_deltas_dropped_total", "Deltas dropped unsent because the outbox was full.");
+        _releasesApplied = Count("cl_releases_applied_total", "Signed releases installed.");
+        _releasesRejected = Count("cl_releases_rejected_total", "Releases refused (bad signature, wrong key, tampered chunk, unloadable bundle).");
+        _requestsRejected = Count("cl_requests_rejected_total", "HTTP/MQTT requests refused as invalid.");
+        _commandsRefused = Count("cl_commands_refused_total", "Fleet commands refused unrun (unsigned, untrusted key, bad signature, other target, expired, too long-lived).");
+        _payloadsOversize = Count("cl_payloads_oversize_total", "MQTT messages and HTTP bodies refused unparsed for exceeding their topic's size cap (limits:*).");
+        _samplesRateLimited = Count("cl_samples_rate_limited_total", "Samples refused unparsed by the samples topic's rate limit (limits:samplesPerSecond, limits:sampleBurst).");
         Gauge("cl_queue_depth", "Deltas waiting in the outbox for the broker.", () => Volatile.Read(ref _agent)?.Outbox.Count ?? 0);
         Gauge("cl_queue_bytes", "Bytes waiting in the outbox.", () => Volatile.Read(ref _agent)?.Outbox.Bytes ?? 0);
         _meter.CreateObservableGauge("cl_model_info", ModelInfo, description: "The model version being served (value always 1).");
@@ -69,8 +71,14 @@ public sealed class DeviceMetrics : IDisposable
         Gauge("cl_gc_committed_bytes", "Memory committed by the GC.", () => GC.GetGCMemoryInfo().TotalCommittedBytes);
         Counter("cl_gc_collections_total", "Garbage collections (all generations).", () => GC.CollectionCount(0));
         Counter("cl_gc_allocated_bytes_total", "Bytes allocated on the managed heap since start.", () => GC.GetTotalAllocatedBytes());
+        Counter<long>[] counted = [_deltasSent, _deltasDropped, _releasesApplied, _releasesRejected, _requestsRejected, _commandsRefused, _payloadsOversize, _samplesRateLimited];
+        _totals = new CounterTotals(counted);
         _exposition = new PrometheusText(_meter);
+        foreach (var counter in counted) counter.Add(0);
     }
+
+    /// <summary>The runtime's meter (listeners select it by <see cref="MeterName"/>; tests by reference).</summary>
+    internal Meter Meter => _meter;
 
     /// <summary>The learner's counts (zero before the first model).</summary>
     public LearnerCounters LearnerCounts => _learner()?.Counters ?? default;
@@ -88,39 +96,39 @@ public sealed class DeviceMetrics : IDisposable
 
     public long DriftAlarms => LearnerCounts.DriftAlarms;
 
-    public long DeltasSent => Interlocked.Read(ref _deltasSent);
+    public long DeltasSent => _totals[_deltasSent];
 
-    public long DeltasDropped => Interlocked.Read(ref _deltasDropped);
+    public long DeltasDropped => _totals[_deltasDropped];
 
-    public long ReleasesApplied => Interlocked.Read(ref _releasesApplied);
+    public long ReleasesApplied => _totals[_releasesApplied];
 
-    public long ReleasesRejected => Interlocked.Read(ref _releasesRejected);
+    public long ReleasesRejected => _totals[_releasesRejected];
 
-    public long RequestsRejected => Interlocked.Read(ref _requestsRejected);
+    public long RequestsRejected => _totals[_requestsRejected];
 
     /// <summary>Messages and bodies refused for their size, before parsing.</summary>
-    public long PayloadsOversize => Interlocked.Read(ref _payloadsOversize);
+    public long PayloadsOversize => _totals[_payloadsOversize];
 
     /// <summary>Samples refused by the rate limit, before parsing.</summary>
-    public long SamplesRateLimited => Interlocked.Read(ref _samplesRateLimited);
+    public long SamplesRateLimited => _totals[_samplesRateLimited];
 
-    internal void CountDeltaSent() => Interlocked.Increment(ref _deltasSent);
+    internal void CountDeltaSent() => _deltasSent.Add(1);
 
-    internal void CountDeltasDropped(long n) => Interlocked.Add(ref _deltasDropped, n);
+    internal void CountDeltasDropped(long n) => _deltasDropped.Add(n);
 
-    internal void CountReleaseApplied() => Interlocked.Increment(ref _releasesApplied);
+    internal void CountReleaseApplied() => _releasesApplied.Add(1);
 
-    internal void CountReleaseRejected() => Interlocked.Increment(ref _releasesRejected);
+    internal void CountReleaseRejected() => _releasesRejected.Add(1);
 
-    internal void CountRejectedRequest() => Interlocked.Increment(ref _requestsRejected);
+    internal void CountRejectedRequest() => _requestsRejected.Add(1);
 
     /// <summary>Fleet commands refused before running (see <see cref="ContinualLearning.Fleet.Signing.CommandRefusal"/>).</summary>
-    public long CommandsRefused => Interlocked.Read(ref _commandsRefused);
+    public long CommandsRefused => _totals[_commandsRefused];
 
-    internal void CountCommandRefused() => Interlocked.Increment(ref _commandsRefused);
-    internal void CountOversize() => Interlocked.Increment(ref _payloadsOversize);
+    internal void CountCommandRefused() => _commandsRefused.Add(1);
+    internal void CountOversize() => _payloadsOversize.Add(1);
 
-    internal void CountRateLimited() => Interlocked.Increment(ref _samplesRateLimited);
+    internal void CountRateLimited() => _samplesRateLimited.Add(1);
 
     /// <summary>The agent whose outbox and connection the gauges read (null: none, the gauges read 0).</summary>
     internal void Attach(DeviceAgent agent) => Volatile.Write(ref _agent, agent);
@@ -146,8 +154,11 @@ public sealed class DeviceMetrics : IDisposable
     public void Dispose()
     {
         _exposition.Dispose();
+        _totals.Dispose();
         _meter.Dispose();
     }
+
+    private Counter<long> Count(string name, string help) => _meter.CreateCounter<long>(name, description: help);
 
     private void Counter(string name, string help, Func<long> read) => _meter.CreateObservableCounter(name, read, description: help);
 

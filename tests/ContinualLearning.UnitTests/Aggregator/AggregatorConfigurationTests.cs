@@ -161,6 +161,7 @@ public sealed class AggregatorConfigurationTests : IDisposable
     [InlineData("holdout-none", "holdout:csvPath", "is required when a holdout section is given")]
     [InlineData("holdout-label", "holdout:labelColumn", "is empty")]
     [InlineData("holdout-margin", "holdout:margin", "must be a number ≥ 0")]
+    [InlineData("metrics-listen", "metrics:listen", "is not address:port")]
     public void Every_rule_names_its_key_problem_and_fix(string rule, string key, string problem)
     {
         var broken = Break(Valid(), rule);
@@ -199,6 +200,35 @@ public sealed class AggregatorConfigurationTests : IDisposable
         Assert.Equal(2, exit);
         Assert.Contains("--config = '", stderr, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public async Task Metrics_listen_comes_from_file_environment_or_flag_and_a_bad_one_is_named()
+    {
+        Assert.Null(AggregatorOptionsReader.Read(AggregatorOptionsReader.Build(Write(Minimal("")), environmentPrefix: null)).Metrics.Listen);
+        var file = Write(Minimal("\"metrics\": { \"listen\": \"127.0.0.1:9464\" }"));
+        Assert.Equal("127.0.0.1:9464", AggregatorOptionsReader.Read(AggregatorOptionsReader.Build(file, environmentPrefix: null)).Metrics.Listen);
+        SetEnvironment("METRICS__LISTEN", "0.0.0.0:9465");
+        Assert.Equal("0.0.0.0:9465", AggregatorOptionsReader.Read(AggregatorOptionsReader.Build(file, environmentPrefix: _prefix)).Metrics.Listen);
+
+        var (exit, stderr) = await RunAsync("aggregator", "run", "--config", file, "--metrics-listen", "nowhere:port");
+
+        Assert.Equal(2, exit);
+        Assert.Contains("metrics:listen = 'nowhere:port' (from --metrics-listen): is not address:port", stderr, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("127.0.0.1:9464", "127.0.0.1:9464")]
+    [InlineData("0.0.0.0:0", "0.0.0.0:0")]
+    [InlineData("[::1]:9464", "[::1]:9464")]
+    [InlineData("localhost:9464", "127.0.0.1:9464")]
+    [InlineData("::1:9464", null)]
+    [InlineData("host.example:9464", null)]
+    [InlineData("127.0.0.1:65536", null)]
+    [InlineData("127.0.0.1:-1", null)]
+    [InlineData("127.0.0.1", null)]
+    [InlineData(":9464", null)]
+    public void Metrics_listen_takes_an_address_and_a_port(string text, string? endpoint) =>
+        Assert.Equal(endpoint, MetricsOptions.TryParseListen(text, out var parsed) ? parsed.ToString() : null);
 
     [Fact]
     public void The_broker_flag_sets_host_and_port()
@@ -326,6 +356,7 @@ public sealed class AggregatorConfigurationTests : IDisposable
         "holdout-none" => o with { Holdout = new HoldoutOptions() },
         "holdout-label" => o with { Holdout = new HoldoutOptions { CsvPath = Path.Combine(_dir, "holdout.csv"), LabelColumn = "" } },
         "holdout-margin" => o with { Holdout = new HoldoutOptions { CsvPath = Path.Combine(_dir, "holdout.csv"), Margin = -1 } },
+        "metrics-listen" => o with { Metrics = new MetricsOptions { Listen = "localhost" } },
         _ => throw new ArgumentOutOfRangeException(nameof(rule), rule, "no such rule in this test"),
     };
 

@@ -1,7 +1,7 @@
 using System.Diagnostics.Metrics;
 using System.Text.RegularExpressions;
 using ContinualLearning.Device;
-using ContinualLearning.Device.Serving;
+using ContinualLearning.Diagnostics;
 using ContinualLearning.Training;
 
 namespace ContinualLearning.UnitTests.Device;
@@ -78,6 +78,17 @@ public sealed partial class DeviceMetricsTests : IDisposable
     {
         await using var first = new DeviceRuntime(_kit.Options, new ManagedEngine());
         await using var second = new DeviceRuntime(_kit.Options, new ManagedEngine());
+        // What dotnet-counters or an OpenTelemetry exporter would read: the meter by name, each count as it happens.
+        var seen = new List<long>();
+        using var listener = new MeterListener
+        {
+            InstrumentPublished = (i, l) =>
+            {
+                if (ReferenceEquals(i.Meter, first.Metrics.Meter) && i.Name == "cl_releases_rejected_total") l.EnableMeasurementEvents(i);
+            },
+        };
+        listener.SetMeasurementEventCallback<long>((_, v, _, _) => seen.Add(v));
+        listener.Start();
         first.Metrics.CountReleaseRejected();
         first.Metrics.CountReleaseRejected();
         second.Metrics.CountDeltasDropped(3);
@@ -85,21 +96,32 @@ public sealed partial class DeviceMetricsTests : IDisposable
         Assert.Contains("cl_releases_rejected_total 2\n", first.Metrics.RenderPrometheus(), StringComparison.Ordinal);
         Assert.Contains("cl_releases_rejected_total 0\n", second.Metrics.RenderPrometheus(), StringComparison.Ordinal);
         Assert.Contains("cl_deltas_dropped_total 3\n", second.Metrics.RenderPrometheus(), StringComparison.Ordinal);
+        Assert.Equal([1L, 1L], seen);
+        // The properties status reports read are the same counters, read back.
+        Assert.Equal((2, 0), (first.Metrics.ReleasesRejected, first.Metrics.DeltasDropped));
+        Assert.Equal((0, 3), (second.Metrics.ReleasesRejected, second.Metrics.DeltasDropped));
+    }
 
-        // What dotnet-counters or an OpenTelemetry exporter would read: the meter by name, the same values.
-        var seen = new List<long>();
-        using var listener = new MeterListener
-        {
-            InstrumentPublished = (i, l) =>
-            {
-                if (i.Meter.Name == DeviceMetrics.MeterName && i.Name == "cl_releases_rejected_total") l.EnableMeasurementEvents(i);
-            },
-        };
-        listener.SetMeasurementEventCallback<long>((_, v, _, _) => seen.Add(v));
-        listener.Start();
-        listener.RecordObservableInstruments();
-        Assert.Contains(2, seen);
-        Assert.Contains(0, seen);
+    [Fact]
+    public async Task The_exposition_keeps_every_name_and_type_dashboards_use()
+    {
+        // The exact families and their order, as /metrics served them before the counters moved onto Counter<long>.
+        string[] expected =
+        [
+            "cl_predictions_total counter", "cl_samples_labelled_total counter", "cl_training_runs_total counter", "cl_training_seconds_total counter",
+            "cl_promotions_total counter", "cl_drift_alarms_total counter", "cl_deltas_sent_total counter", "cl_deltas_dropped_total counter",
+            "cl_releases_applied_total counter", "cl_releases_rejected_total counter", "cl_requests_rejected_total counter", "cl_commands_refused_total counter",
+            "cl_payloads_oversize_total counter", "cl_samples_rate_limited_total counter", "cl_queue_depth gauge", "cl_queue_bytes gauge", "cl_model_info gauge",
+            "cl_window_accuracy gauge", "cl_paused gauge", "cl_store_samples gauge", "cl_replay_samples gauge", "cl_mqtt_connected gauge",
+            "cl_gc_heap_bytes gauge", "cl_gc_committed_bytes gauge", "cl_gc_collections_total counter", "cl_gc_allocated_bytes_total counter",
+        ];
+        await using var runtime = new DeviceRuntime(_kit.Options, new ManagedEngine());
+        var text = runtime.Metrics.RenderPrometheus();
+
+        Assert.Equal(expected, TypeLine().Matches(text).Select(m => $"{m.Groups[1].Value} {m.Groups[2].Value}"));
+        foreach (var name in new[] { "cl_deltas_sent_total", "cl_deltas_dropped_total", "cl_releases_applied_total", "cl_releases_rejected_total",
+            "cl_requests_rejected_total", "cl_commands_refused_total", "cl_payloads_oversize_total", "cl_samples_rate_limited_total" })
+            Assert.Contains($"\n{name} 0\n", text, StringComparison.Ordinal);
     }
 
     [Theory]
