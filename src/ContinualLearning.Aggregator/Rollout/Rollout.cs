@@ -48,6 +48,9 @@ internal static class CohortAssigner
 }
 
 /// <summary>One accuracy report from telemetry.</summary>
+/// <param name="DeviceId">The reporting device.</param>
+/// <param name="ModelVersion">The release the device runs.</param>
+/// <param name="Accuracy">Its accuracy on the device's recent labelled samples.</param>
 /// <param name="At">When the aggregator received it: reports received before the canary started are not counted.</param>
 /// <param name="Measured">
 /// The device's own timestamp of the report; default when it sent none. It identifies the report: a device's report
