@@ -129,7 +129,7 @@ public sealed class CanaryPersistenceTests : IDisposable
         Assert.Equal((2, 2, 1, 2), (decision.CanaryReports, decision.ControlReports, decision.CanaryDevices, decision.ControlDevices));
         Assert.Equal(0.70, decision.CanaryAccuracy!.Value, 9);
         Assert.Equal(0.80, decision.ControlAccuracy!.Value, 9);
-        Assert.Equal(3, a.Coordinator.Canary.Decide(Rollout, _time.GetUtcNow()).IgnoredReports);
+        Assert.Equal(3, a.Coordinator.Canary!.Decide(Rollout, _time.GetUtcNow()).IgnoredReports);
     }
 
     [Fact]
