@@ -26,8 +26,9 @@ internal static class ThroughputRun
     /// aggregator; <c>max_connections -1</c> is the default (no cap) written out. Each connection takes a file descriptor
     /// in Mosquitto, which inherits this process's limit.
     /// </summary>
-    public static string BrokerConfig(int port, string root) =>
-        $"listener {port} 127.0.0.1\nallow_anonymous true\nuser {Environment.UserName}\nmax_connections -1\nmax_queued_messages 1000000\nmax_inflight_messages 1024\nlog_dest file {root}/mosquitto.log\n";
+    public static string BrokerConfig(int port, string root, int? inflight) =>
+        $"listener {port} 127.0.0.1\nallow_anonymous true\nuser {Environment.UserName}\nmax_connections -1\nmax_queued_messages 1000000\n"
+        + (inflight is { } n ? $"max_inflight_messages {n}\n" : "") + $"log_dest file {root}/mosquitto.log\n";
 
     /// <summary>A new, empty database on <paramref name="server"/>: a fresh registry per measurement.</summary>
     public static async Task<string> CreateDatabaseAsync(PostgresServer server, string name)
@@ -48,7 +49,7 @@ internal static class ThroughputRun
         var perDevice = settings.DeltasPerDevice;
         var root = Directory.CreateTempSubdirectory("cl-agg-throughput-").FullName;
         var port = MosquittoBroker.FreePort();
-        File.WriteAllText(Path.Combine(root, "mosquitto.conf"), BrokerConfig(port, root));
+        File.WriteAllText(Path.Combine(root, "mosquitto.conf"), BrokerConfig(port, root, settings.Inflight));
         using var broker = Process.Start(new ProcessStartInfo(mosquitto, ["-c", Path.Combine(root, "mosquitto.conf")]) { RedirectStandardError = true, RedirectStandardOutput = true })!;
         try
         {
@@ -120,7 +121,7 @@ internal static class ThroughputRun
             var meanBatch = batcher is { Batches: > 0 } b ? (double)b.Deltas / b.Batches : 1;
             Console.WriteLine($"published in {published.TotalSeconds:F1} s; accepted {service.Counters.Accepted}, rejected {service.Counters.TotalRejected} in {elapsed.TotalSeconds:F1} s ({service.Registry.Backend})");
             Console.WriteLine($"throughput: {service.Counters.Accepted / elapsed.TotalSeconds:N0}/s, {versions} aggregations (K = 500); bench process CPU {cpuSeconds:F1} s"
-                + (batcher is null ? "; one transaction per delta" : $"; {batcher.Batches} batches, mean {meanBatch:F1}, largest {batcher.Largest}"));
+                + (batcher is null ? "; one transaction per delta" : $"; {batcher.Batches} batches, mean {meanBatch:F1}, largest {batcher.Largest}, storing {batcher.StoreTime.TotalSeconds:F2} s, acknowledging {batcher.AcknowledgeTime.TotalSeconds:F2} s"));
             await Parallel.ForEachAsync(clients, async (c, _) => await c.DisposeAsync());
             return service.Counters.Accepted < total ? null : new ThroughputResult(service.Counters.Accepted / elapsed.TotalSeconds, meanBatch, batcher?.Largest ?? 1);
         }

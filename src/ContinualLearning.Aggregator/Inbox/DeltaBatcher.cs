@@ -27,6 +27,8 @@ internal sealed class DeltaBatcher : IAsyncDisposable
     private long _batches;
     private long _deltas;
     private int _largest;
+    private long _storeTicks;
+    private long _acknowledgeTicks;
 
     /// <param name="batchMax">Most deltas per transaction.</param>
     /// <param name="linger">How long a batch waits for more after its first delta.</param>
@@ -55,6 +57,12 @@ internal sealed class DeltaBatcher : IAsyncDisposable
 
     /// <summary>The largest batch stored so far.</summary>
     public int Largest => Volatile.Read(ref _largest);
+
+    /// <summary>Time spent storing the batches (validation and the transaction) so far.</summary>
+    public TimeSpan StoreTime => TimeSpan.FromTicks(Interlocked.Read(ref _storeTicks));
+
+    /// <summary>Time spent sending the batches' acknowledgements so far.</summary>
+    public TimeSpan AcknowledgeTime => TimeSpan.FromTicks(Interlocked.Read(ref _acknowledgeTicks));
 
     /// <summary>Queues a delta whose acknowledgement the caller deferred; waits while two batches are queued.</summary>
     public ValueTask EnqueueAsync(QueuedDelta delta, CancellationToken cancellationToken) => _queue.Writer.WriteAsync(delta, cancellationToken);
@@ -119,6 +127,7 @@ internal sealed class DeltaBatcher : IAsyncDisposable
 
     private async Task StoreAsync(List<QueuedDelta> batch)
     {
+        var started = _time.GetTimestamp();
         try
         {
             _store(batch.Select(q => q.Delta).ToArray());
@@ -129,10 +138,13 @@ internal sealed class DeltaBatcher : IAsyncDisposable
             _failed(batch[0].Topic, ex);
             return;
         }
+        var stored = _time.GetTimestamp();
         Interlocked.Increment(ref _batches);
         Interlocked.Add(ref _deltas, batch.Count);
         if (batch.Count > Volatile.Read(ref _largest)) Volatile.Write(ref _largest, batch.Count);
         // Committed: now, and only now, the PUBACKs, in the order the messages came (MQTT 5 §4.6).
         foreach (var queued in batch) await queued.Acknowledgement.AcknowledgeAsync().ConfigureAwait(false);
+        Interlocked.Add(ref _storeTicks, _time.GetElapsedTime(started, stored).Ticks);
+        Interlocked.Add(ref _acknowledgeTicks, _time.GetElapsedTime(stored).Ticks);
     }
 }
