@@ -13,7 +13,7 @@ namespace ContinualLearning.Benchmarks.Aggregator;
 /// (synchronous = FULL) and PostgreSQL (a server of its own, fsync and synchronous_commit on), with the ratio of their means.
 /// Run: <c>dotnet run -c Release --project benchmarks/ContinualLearning.Benchmarks -- aggregator-throughput
 /// [--devices 1000] [--deltas 10] [--rounds 2] [--modes per-delta,group] [--backends sqlite,postgres] [--batch-max 256]
-/// [--linger 2] [--inflight 1024|default]</c> (the first three also positionally, as before). Needs /usr/sbin/mosquitto and, for postgres,
+/// [--linger 2] [--inflight N|default]</c> (the first three also positionally, as before). Needs /usr/sbin/mosquitto and, for postgres,
 /// PostgreSQL's initdb/pg_ctl (/usr/lib/postgresql/*/bin or $CL_POSTGRES_BIN).
 /// </summary>
 public static class AggregatorThroughput
@@ -101,6 +101,13 @@ public static class AggregatorThroughput
 }
 
 /// <summary>What one throughput run does: sizes, modes, backends and the group commit's settings.</summary>
+/// <param name="Devices">Simulated device connections.</param>
+/// <param name="DeltasPerDevice">Deltas each device publishes.</param>
+/// <param name="Rounds">Measurements of each backend and mode, alternating.</param>
+/// <param name="Modes"><c>per-delta</c> and/or <c>group</c>.</param>
+/// <param name="Backends"><c>sqlite</c> and/or <c>postgres</c>.</param>
+/// <param name="BatchMax">The group mode's <c>inbox:batchMax</c>.</param>
+/// <param name="Linger">The group mode's <c>inbox:batchLinger</c>.</param>
 /// <param name="Inflight">Mosquitto's <c>max_inflight_messages</c>, or null to leave its default (20).</param>
 internal sealed record ThroughputSettings(int Devices, int DeltasPerDevice, int Rounds, IReadOnlyList<string> Modes, IReadOnlyList<string> Backends, int BatchMax, TimeSpan Linger, int? Inflight)
 {
@@ -136,6 +143,6 @@ internal sealed record ThroughputSettings(int Devices, int DeltasPerDevice, int 
             List("backends", KnownBackends),
             Number("batch-max", int.MaxValue, InboxOptions.DefaultBatchMax),
             TimeSpan.FromMilliseconds(Number("linger", int.MaxValue, 2)),
-            Arg("inflight", int.MaxValue) == "default" ? null : Number("inflight", int.MaxValue, 1024));
+            Arg("inflight", int.MaxValue) == "default" ? null : Number("inflight", int.MaxValue, 20));
     }
 }
