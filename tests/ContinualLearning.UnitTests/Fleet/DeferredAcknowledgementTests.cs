@@ -17,21 +17,12 @@ public sealed class DeferredAcknowledgementTests(EmbeddedBrokerFixture fixture) 
     [Fact]
     public async Task Deferred_messages_hold_their_window_slots_until_settled_and_the_next_ones_are_read_meanwhile()
     {
-        var topic = $"cl/{Fleet}/deferred/in";
         var held = new ConcurrentQueue<FleetMessage>();
-        var receiver = Client("receiver", o => o with { ReceiveMaximum = Window });
-        receiver.MessageReceived += m =>
+        var receiver = await SendAsync(Window, m =>
         {
             m.Acknowledgement!.Defer();
             held.Enqueue(m);
-            return Task.CompletedTask;
-        };
-        await receiver.StartAsync(TestContext.Current.CancellationToken);
-        await receiver.SubscribeAsync(topic, FleetQos.AtLeastOnce, TestContext.Current.CancellationToken);
-        var sender = Client("sender");
-        await sender.StartAsync(TestContext.Current.CancellationToken);
-        for (var i = 0; i < Messages; i++)
-            await sender.PublishAsync(topic, [(byte)i], FleetQos.AtLeastOnce, cancellationToken: TestContext.Current.CancellationToken);
+        });
 
         // Four handed over without any acknowledgement: the handler returning did not free their slots.
         await WaitUntil(() => held.Count == Window);
@@ -60,12 +51,22 @@ public sealed class DeferredAcknowledgementTests(EmbeddedBrokerFixture fixture) 
     [Fact]
     public async Task A_message_no_handler_defers_is_acknowledged_after_the_handlers_as_before()
     {
-        var topic = $"cl/{Fleet}/deferred/plain";
         var seen = new ConcurrentQueue<FleetMessage>();
-        var receiver = Client("receiver", o => o with { ReceiveMaximum = 2 });
+        await SendAsync(2, seen.Enqueue);
+
+        // With a window of 2 and nothing deferred, every message still gets through: each frees its slot when handled.
+        await WaitUntil(() => seen.Count == Messages);
+        Assert.All(seen, m => Assert.False(m.Acknowledgement!.IsDeferred));
+    }
+
+    /// <summary>Starts a receiver with <paramref name="receiveMaximum"/> handling every message with <paramref name="handle"/>, and sends it <see cref="Messages"/> QoS 1 messages (payload: their index).</summary>
+    private async Task<FleetMqttClient> SendAsync(ushort receiveMaximum, Action<FleetMessage> handle)
+    {
+        var topic = $"cl/{Fleet}/deferred/in";
+        var receiver = Client("receiver", o => o with { ReceiveMaximum = receiveMaximum });
         receiver.MessageReceived += m =>
         {
-            seen.Enqueue(m);
+            handle(m);
             return Task.CompletedTask;
         };
         await receiver.StartAsync(TestContext.Current.CancellationToken);
@@ -74,9 +75,6 @@ public sealed class DeferredAcknowledgementTests(EmbeddedBrokerFixture fixture) 
         await sender.StartAsync(TestContext.Current.CancellationToken);
         for (var i = 0; i < Messages; i++)
             await sender.PublishAsync(topic, [(byte)i], FleetQos.AtLeastOnce, cancellationToken: TestContext.Current.CancellationToken);
-
-        // With a window of 2 and nothing deferred, every message still gets through: each frees its slot when handled.
-        await WaitUntil(() => seen.Count == Messages);
-        Assert.All(seen, m => Assert.False(m.Acknowledgement!.IsDeferred));
+        return receiver;
     }
 }
