@@ -52,6 +52,7 @@ public sealed class AggregatorConfigurationTests : IDisposable
             (o.Rollout.Canary, o.Rollout.CanaryFraction, o.Rollout.CanaryDevices, o.Rollout.AccuracyMargin, o.Rollout.Window, o.Rollout.MinReports, o.Rollout.ChunkSize));
         Assert.Equal((Path.Combine(_dir, "holdout.csv"), "class", 0.01), (o.Holdout!.CsvPath, o.Holdout.LabelColumn, o.Holdout.Margin));
         Assert.Equal(TimeSpan.FromSeconds(1), o.Tick);
+        Assert.Equal((256, TimeSpan.FromMilliseconds(2)), (o.Inbox.BatchMax, o.Inbox.BatchLinger));
     }
 
     [Fact]
@@ -162,6 +163,8 @@ public sealed class AggregatorConfigurationTests : IDisposable
     [InlineData("holdout-label", "holdout:labelColumn", "is empty")]
     [InlineData("holdout-margin", "holdout:margin", "must be a number ≥ 0")]
     [InlineData("metrics-listen", "metrics:listen", "is not address:port")]
+    [InlineData("batch-max", "inbox:batchMax", "must be between 1 and 16383")]
+    [InlineData("batch-linger", "inbox:batchLinger", "must be between 00:00:00 and 00:00:01 (every delta of a batch waits up to this long for its acknowledgement)")]
     public void Every_rule_names_its_key_problem_and_fix(string rule, string key, string problem)
     {
         var broken = Break(Valid(), rule);
@@ -357,6 +360,8 @@ public sealed class AggregatorConfigurationTests : IDisposable
         "holdout-label" => o with { Holdout = new HoldoutOptions { CsvPath = Path.Combine(_dir, "holdout.csv"), LabelColumn = "" } },
         "holdout-margin" => o with { Holdout = new HoldoutOptions { CsvPath = Path.Combine(_dir, "holdout.csv"), Margin = -1 } },
         "metrics-listen" => o with { Metrics = new MetricsOptions { Listen = "localhost" } },
+        "batch-max" => o with { Inbox = o.Inbox with { BatchMax = 0 } },
+        "batch-linger" => o with { Inbox = o.Inbox with { BatchLinger = TimeSpan.FromSeconds(2) } },
         _ => throw new ArgumentOutOfRangeException(nameof(rule), rule, "no such rule in this test"),
     };
 
