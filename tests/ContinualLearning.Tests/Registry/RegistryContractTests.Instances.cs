@@ -135,4 +135,49 @@ public abstract partial class RegistryContractTests
         Assert.Equal(sequence + 1, second.Releases.Allocate("m", "1.0.0", "all"));
         Assert.Equal("1.1.0", second.NextVersion("m"));
     }
+
+    [Fact]
+    public async Task WithModelLock_from_two_registries_on_two_threads_never_overlaps_and_both_finish()
+    {
+        var first = await OpenAsync();
+        var second = await OpenSecondAsync();
+        first.AddVersion(Version("m", "1.0.0"));
+        var inside = 0;
+        var mostInside = 0;
+
+        // What an aggregation round does: read the next number, then write it. Overlapping bodies would both read the
+        // same number and the second AddVersion would throw.
+        Func<int> Rounds(ModelRegistry registry, string device) => () =>
+        {
+            for (var i = 0; i < 12; i++)
+            {
+                registry.WithModelLock("m", () =>
+                {
+                    var now = Interlocked.Increment(ref inside);
+                    InterlockedMax(ref mostInside, now);
+                    var next = registry.NextVersion("m");
+                    Thread.Sleep(3);
+                    registry.AddVersion(Version("m", next, parent: registry.ListVersions("m")[^1].Version) with { DeviceIds = [device] });
+                    Interlocked.Decrement(ref inside);
+                });
+            }
+            return 12;
+        };
+        var done = await RunTogether(Rounds(first, "host-a"), Rounds(second, "host-b"));
+
+        Assert.Equal([12, 12], done);
+        Assert.Equal(1, mostInside);
+        var versions = second.ListVersions("m");
+        Assert.Equal(Enumerable.Range(0, 25).Select(i => $"1.{i}.0"), versions.Select(v => v.Version));
+        Assert.Equal([12, 12], versions.Skip(1).GroupBy(v => v.DeviceIds[0]).Select(g => g.Count()));
+        Assert.Equal(versions.Skip(1).Select(v => v.Parent), versions.SkipLast(1).Select(v => v.Version)); // one chain
+    }
+
+    private static void InterlockedMax(ref int target, int value)
+    {
+        for (var seen = Volatile.Read(ref target); value > seen; seen = Volatile.Read(ref target))
+        {
+            if (Interlocked.CompareExchange(ref target, value, seen) == seen) return;
+        }
+    }
 }

@@ -8,8 +8,8 @@ namespace ContinualLearning.Tests.Registry;
 /// The registry contract: what every backend of <see cref="ModelRegistry"/> promises, tested through its public and
 /// internal API only, so the same tests run on SQLite (<see cref="SqliteRegistryContractTests"/>) and PostgreSQL
 /// (<c>PostgresRegistryContractTests</c>). A derived class supplies a fresh empty registry per test
-/// (<see cref="CreateAsync"/>) and a second registry object on the same database, as a second aggregator host would
-/// open it (<see cref="ReopenAsync"/>).
+/// (<see cref="NewDatabaseAsync"/>) and a second location on the same database, as a second aggregator host would
+/// open it (<see cref="SameDatabase"/>).
 /// </summary>
 /// <remarks>
 /// Times: every timestamp the registry stores comes back as the same instant, in UTC, to the microsecond (PostgreSQL's
@@ -31,28 +31,29 @@ public abstract partial class RegistryContractTests : IAsyncDisposable
     /// <summary>The clock every registry of the test is opened with.</summary>
     protected ManualClock Clock { get; } = new(T0);
 
-    /// <summary>A registry on a new, empty database (called at most once per test).</summary>
-    protected abstract Task<ModelRegistry> CreateAsync(TimeProvider time);
+    /// <summary>What <see cref="ModelRegistry.Backend"/> must say: a suite that silently ran on the other engine would prove nothing.</summary>
+    protected abstract string ExpectedBackend { get; }
 
-    /// <summary>Another registry object on the database <see cref="CreateAsync"/> made, with its own working directory.</summary>
-    protected abstract Task<ModelRegistry> ReopenAsync(TimeProvider time);
+    /// <summary>A new, empty database (made at most once per test) and the location of the first registry on it.</summary>
+    protected abstract Task<RegistryLocation> NewDatabaseAsync();
+
+    /// <summary>Another location on the database <see cref="NewDatabaseAsync"/> made, with a working directory of its own (a second host).</summary>
+    protected abstract RegistryLocation SameDatabase();
 
     /// <summary>Replaces the stored bytes of an artifact behind the registry's back (a corrupted file or row).</summary>
     protected abstract Task CorruptArtifactAsync(ModelRegistry registry, string sha256, byte[] bytes);
 
     /// <summary>A fresh empty registry for this test.</summary>
-    protected async Task<ModelRegistry> OpenAsync()
-    {
-        var registry = await CreateAsync(Clock);
-        _opened.Add(registry);
-        return registry;
-    }
+    protected async Task<ModelRegistry> OpenAsync() => Opened(ModelRegistry.Open(await NewDatabaseAsync(), Clock));
 
-    /// <summary>A second registry on the same database as <see cref="OpenAsync"/>'s.</summary>
-    protected async Task<ModelRegistry> OpenSecondAsync()
+    /// <summary>A second registry object on the same database as <see cref="OpenAsync"/>'s, as a second aggregator host opens it.</summary>
+    protected Task<ModelRegistry> OpenSecondAsync() => Task.FromResult(Opened(ModelRegistry.Open(SameDatabase(), Clock)));
+
+    /// <summary>Closes <paramref name="registry"/> with the others when the test ends; checks it is on the expected engine.</summary>
+    protected ModelRegistry Opened(ModelRegistry registry)
     {
-        var registry = await ReopenAsync(Clock);
-        _opened.Add(registry);
+        lock (_opened) _opened.Add(registry);
+        Assert.Equal(ExpectedBackend, registry.Backend);
         return registry;
     }
 
