@@ -185,6 +185,27 @@ public abstract partial class RegistryContractTests
     }
 
     [Fact]
+    public async Task Consume_of_an_id_no_longer_pending_throws_and_its_transaction_keeps_nothing()
+    {
+        var registry = await OpenAsync();
+        registry.Deltas.AdmitBatch("m", [Delta(Id(1), "pi-01"), Delta(Id(2), "pi-02")], NoLimits);
+        registry.Deltas.Consume([Id(1)], DeltaState.Aggregated, "1.1.0");
+
+        var twice = Assert.Throws<InvalidOperationException>(() => registry.InTransaction(() =>
+        {
+            registry.Deltas.Consume([Id(2), Id(1)], DeltaState.Aggregated, "1.2.0");
+            registry.AddVersion(Version("m", "1.2.0") with { DeltaIds = [Id(2), Id(1)] });
+        }));
+
+        Assert.Contains(Id(1), twice.Message, StringComparison.Ordinal);
+        Assert.Equal([Id(2)], registry.Deltas.ListPending("m").Select(d => d.DeltaId));
+        Assert.Null(registry.GetVersion("m", "1.2.0"));
+        Assert.Throws<InvalidOperationException>(() => registry.Deltas.Consume([Id(7)], DeltaState.Dropped, null)); // never admitted
+        var states = registry.Deltas.States();
+        Assert.Equal((1, 1, 0), (states.GetValueOrDefault(DeltaState.Pending), states.GetValueOrDefault(DeltaState.Aggregated), states.GetValueOrDefault(DeltaState.Dropped)));
+    }
+
+    [Fact]
     public async Task HasAccepted_is_per_model_and_device()
     {
         var registry = await OpenAsync();

@@ -100,6 +100,78 @@ public abstract partial class RegistryContractTests
     }
 
     [Fact]
+    public async Task Two_registries_admitting_the_same_ids_in_opposite_orders_accept_each_exactly_once()
+    {
+        var first = await OpenAsync();
+        var second = await OpenSecondAsync();
+        var deltas = Enumerable.Range(0, 200).Select(i => Delta(Guid.NewGuid().ToString("D"), $"pi-{i % 40:d2}", T0.AddMilliseconds(i))).ToArray();
+        var reversed = deltas.Reverse().ToArray();
+
+        // One host receives the ids as sent, the other as a redelivery in another order (batches of 50 overlap in the middle).
+        var results = await RunTogether(
+            () => deltas.Chunk(50).SelectMany(batch => first.Deltas.AdmitBatch("m", batch, NoLimits)).ToArray(),
+            () => reversed.Chunk(50).SelectMany(batch => second.Deltas.AdmitBatch("m", batch, NoLimits)).Reverse().ToArray());
+
+        var accepted = Enumerable.Range(0, 200).Select(i => (results[0][i] == DeltaAdmission.Accepted ? 1 : 0) + (results[1][i] == DeltaAdmission.Accepted ? 1 : 0));
+        Assert.All(accepted, count => Assert.Equal(1, count));
+        Assert.Equal(200, first.Deltas.PendingCount("m"));
+    }
+
+    [Fact]
+    public async Task Two_registries_running_rounds_while_deltas_arrive_put_every_delta_in_exactly_one_version()
+    {
+        var first = await OpenAsync();
+        var second = await OpenSecondAsync();
+        var third = await OpenSecondAsync();
+        first.AddVersion(Version("m", "1.0.0"));
+        var ids = Enumerable.Range(0, 150).Select(i => Guid.NewGuid().ToString("D")).ToArray();
+        var arriving = 1;
+
+        Func<int> Rounds(ModelRegistry registry) => () =>
+        {
+            var rounds = 0;
+            while (true)
+            {
+                var stillArriving = Volatile.Read(ref arriving) == 1;
+                var took = registry.WithModelLock("m", () =>
+                {
+                    var batch = registry.Deltas.ListPending("m", limit: 8);
+                    if (batch.Count == 0) return 0;
+                    var next = registry.NextVersion("m");
+                    var parent = registry.ListVersions("m")[^1].Version;
+                    registry.Deltas.Consume(batch.Select(d => d.DeltaId), DeltaState.Aggregated, next);
+                    registry.AddVersion(Version("m", next, parent: parent) with { DeltaIds = batch.Select(d => d.DeltaId).ToArray() });
+                    return batch.Count;
+                });
+                if (took > 0) rounds++;
+                else if (!stillArriving) return rounds;
+                else Thread.Sleep(1);
+            }
+        };
+        Func<int> Arrivals() => () =>
+        {
+            var count = 0;
+            foreach (var batch in ids.Chunk(10))
+            {
+                count += third.Deltas.AdmitBatch("m", batch.Select((id, i) => Delta(id, $"pi-{i}")).ToArray(), NoLimits).Count(a => a == DeltaAdmission.Accepted);
+                Thread.Sleep(2);
+            }
+            Volatile.Write(ref arriving, 0);
+            return count;
+        };
+        var done = await RunTogether(Arrivals(), Rounds(first), Rounds(second));
+
+        Assert.Equal(150, done[0]);
+        var versions = first.ListVersions("m");
+        var aggregated = versions.SelectMany(v => v.DeltaIds).ToList();
+        Assert.Equal(ids.Order(StringComparer.Ordinal), aggregated.Order(StringComparer.Ordinal)); // each id in exactly one version
+        Assert.Equal(versions.Count - 1, done[1] + done[2]);
+        Assert.Equal(versions.Skip(1).Select(v => v.Parent), versions.SkipLast(1).Select(v => v.Version)); // one chain
+        Assert.Equal(150, second.Deltas.States().GetValueOrDefault(DeltaState.Aggregated));
+        Assert.Equal(0, second.Deltas.PendingCount("m"));
+    }
+
+    [Fact]
     public async Task Two_registries_admitting_different_deltas_at_once_keep_the_pending_bound_in_total()
     {
         var first = await OpenAsync();
