@@ -107,10 +107,11 @@ public abstract partial class RegistryContractTests
         var deltas = Enumerable.Range(0, 200).Select(i => Delta(Guid.NewGuid().ToString("D"), $"pi-{i % 40:d2}", T0.AddMilliseconds(i))).ToArray();
         var reversed = deltas.Reverse().ToArray();
 
-        // One host receives the ids as sent, the other as a redelivery in another order (batches of 50 overlap in the middle).
+        // One host receives the ids as sent, the other as a redelivery in the opposite order, each as one batch: the two
+        // transactions meet in the middle, each holding ids the other wants next.
         var results = await RunTogether(
-            () => deltas.Chunk(50).SelectMany(batch => first.Deltas.AdmitBatch("m", batch, NoLimits)).ToArray(),
-            () => reversed.Chunk(50).SelectMany(batch => second.Deltas.AdmitBatch("m", batch, NoLimits)).Reverse().ToArray());
+            () => first.Deltas.AdmitBatch("m", deltas, NoLimits),
+            () => second.Deltas.AdmitBatch("m", reversed, NoLimits).Reverse().ToArray());
 
         var accepted = Enumerable.Range(0, 200).Select(i => (results[0][i] == DeltaAdmission.Accepted ? 1 : 0) + (results[1][i] == DeltaAdmission.Accepted ? 1 : 0));
         Assert.All(accepted, count => Assert.Equal(1, count));
