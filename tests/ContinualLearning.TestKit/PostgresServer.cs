@@ -1,4 +1,6 @@
 using System.Diagnostics;
+using System.Text.RegularExpressions;
+using Npgsql;
 
 namespace ContinualLearning.TestKit;
 
@@ -13,7 +15,7 @@ namespace ContinualLearning.TestKit;
 /// <c>postgres</c> account the Debian package creates and runs the server's programs as that user through
 /// <c>runuser</c>; otherwise it runs them as the current user.
 /// </remarks>
-public sealed class PostgresServer : IAsyncDisposable
+public sealed partial class PostgresServer : IAsyncDisposable
 {
     /// <summary>The database and role the tests use (created by <c>initdb</c>: a superuser without a password, trust auth on loopback only).</summary>
     public const string User = "cl";
@@ -65,6 +67,25 @@ public sealed class PostgresServer : IAsyncDisposable
         return server;
     }
 
+    /// <summary>
+    /// Creates an empty database on this server and returns a connection string for it (same user and options as
+    /// <see cref="ConnectionString"/>). Cheaper than a server per test: one <c>initdb</c> per test class, one database per test.
+    /// </summary>
+    /// <param name="name">Lower-case letters, digits and underscores, starting with a letter (e.g. <c>t_</c> + a GUID in "N" form).</param>
+    public async Task<string> CreateDatabaseAsync(string name)
+    {
+        if (!DatabaseName().IsMatch(name))
+            throw new ArgumentException($"Database name '{name}' must be 1-63 lower-case letters, digits or underscores starting with a letter.", nameof(name));
+        await using (var connection = new NpgsqlConnection(ConnectionString))
+        {
+            await connection.OpenAsync().ConfigureAwait(false);
+            // CREATE DATABASE takes no parameters; the name is checked above, so quoting it is enough.
+            await using var command = new NpgsqlCommand($"CREATE DATABASE \"{name}\"", connection);
+            await command.ExecuteNonQueryAsync().ConfigureAwait(false);
+        }
+        return new NpgsqlConnectionStringBuilder(ConnectionString) { Database = name }.ConnectionString;
+    }
+
     /// <summary>Stops the server gracefully (<c>pg_ctl stop -m fast</c>, as a service restart does).</summary>
     public Task StopAsync() => File.Exists(Path.Combine(DataDir, "postmaster.pid"))
         ? RunAsync(Path.Combine(_bin, "pg_ctl"), ["-D", DataDir, "-m", "fast", "-w", "stop"])
@@ -103,6 +124,9 @@ public sealed class PostgresServer : IAsyncDisposable
         if (process.ExitCode != 0)
             throw new InvalidOperationException($"{Path.GetFileName(program)} {string.Join(' ', arguments)} exited with {process.ExitCode}: {await stderr.ConfigureAwait(false)} {ReadLog()}");
     }
+
+    [GeneratedRegex("^[a-z][a-z0-9_]{0,62}$")]
+    private static partial Regex DatabaseName();
 
     public async ValueTask DisposeAsync()
     {

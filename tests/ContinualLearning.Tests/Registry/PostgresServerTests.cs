@@ -46,6 +46,31 @@ public sealed class PostgresServerTests
         Assert.Equal(1L, await Scalar(after, "SELECT count(*) FROM deltas WHERE id = @id", id));
     }
 
+    [PostgresFact]
+    public async Task CreateDatabaseAsync_gives_each_caller_an_empty_database_of_its_own()
+    {
+        await using var server = await PostgresServer.StartAsync();
+        var first = await server.CreateDatabaseAsync("t_" + Guid.NewGuid().ToString("N"));
+        var second = await server.CreateDatabaseAsync("t_second");
+
+        await using (var connection = new NpgsqlConnection(first))
+        {
+            await connection.OpenAsync();
+            await Execute(connection, "CREATE TABLE deltas (id uuid PRIMARY KEY)");
+            await Execute(connection, "INSERT INTO deltas VALUES (@id)", Guid.NewGuid());
+            Assert.Equal(1L, await Scalar(connection, "SELECT count(*) FROM deltas"));
+        }
+        await using (var connection = new NpgsqlConnection(second))
+        {
+            await connection.OpenAsync();
+            Assert.Equal(0L, await Scalar(connection, "SELECT count(*) FROM pg_tables WHERE tablename = 'deltas'"));
+            Assert.Equal(1L, await Scalar(connection, "SELECT count(*) FROM pg_database WHERE datname = 't_second'"));
+        }
+        var bad = await Assert.ThrowsAsync<ArgumentException>(() => server.CreateDatabaseAsync("t\"; DROP DATABASE postgres; --"));
+        Assert.Contains("lower-case letters", bad.Message, StringComparison.Ordinal);
+        await Assert.ThrowsAsync<PostgresException>(() => server.CreateDatabaseAsync("t_second")); // exists already
+    }
+
     private static async Task Execute(NpgsqlConnection connection, string sql, Guid? id = null)
     {
         await using var command = new NpgsqlCommand(sql, connection);
