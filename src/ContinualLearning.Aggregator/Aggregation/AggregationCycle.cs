@@ -23,7 +23,8 @@ internal sealed partial class AggregationCycle(
     public ModelVersionRecord? Run(bool force)
     {
         var now = time.GetUtcNow();
-        return registry.InTransaction(() => RunInTransaction(force, now));
+        // Under the model lock: aggregators on other hosts wait, then see this round's commit (no two rounds share a delta).
+        return registry.WithModelLock(options.ModelName, () => RunInTransaction(force, now));
     }
 
     /// <summary>

@@ -48,73 +48,115 @@ public sealed class DeltaLedger
 {
     private readonly RegistryDatabase _db;
 
-    internal DeltaLedger(RegistryDatabase db)
-    {
-        _db = db;
-        // The per-device questions (quota, "is this device known") are asked per message; without these indexes each
-        // would scan the tables. Created here, with the queries that need them; IF NOT EXISTS upgrades older registries.
-        _db.Execute("""
-            CREATE INDEX IF NOT EXISTS pending_by_device ON pending_deltas(name, device_id);
-            CREATE INDEX IF NOT EXISTS seen_by_device ON seen_deltas(name, device_id);
-            """);
-    }
+    internal DeltaLedger(RegistryDatabase db) => _db = db;
 
     /// <summary>
     /// Records the delta id and buffers the delta in one transaction, unless the id was seen before (a duplicate: QoS 1
     /// redelivery, a device re-sending, or a restart between receive and acknowledge) or a pending bound is reached.
     /// </summary>
-    public DeltaAdmission Admit(string name, PendingDelta delta, PendingLimits limits)
+    public DeltaAdmission Admit(string name, PendingDelta delta, PendingLimits limits) => AdmitBatch(name, [delta], limits)[0];
+
+    /// <summary>
+    /// <see cref="Admit"/> for several deltas in ONE transaction (one commit, one fsync), each judged in order as if
+    /// admitted alone: a duplicate inside the batch is a duplicate, and the bounds count what the batch already buffered.
+    /// Results are in the order of <paramref name="deltas"/>.
+    /// </summary>
+    /// <remarks>
+    /// The seen-id insert is <c>ON CONFLICT DO NOTHING</c>, so when another host admits the same id at the same moment
+    /// one of the two inserts wins and the other reports a duplicate, instead of failing the whole batch.
+    /// </remarks>
+    public DeltaAdmission[] AdmitBatch(string name, IReadOnlyList<PendingDelta> deltas, PendingLimits limits)
     {
-        ArgumentNullException.ThrowIfNull(delta);
-        var received = RegistryDatabase.Format(delta.Received);
+        ArgumentNullException.ThrowIfNull(deltas);
+        if (deltas.Count == 0) return [];
         return _db.InTransaction(() =>
         {
-            // Duplicate first: a redelivery of a buffered delta is a duplicate even when the buffer is full.
-            if (IsSeen(delta.DeltaId)) return DeltaAdmission.Duplicate;
-            if (PendingCount(name) >= limits.MaxPending) return DeltaAdmission.PendingFull;
-            if (_db.Count("SELECT COUNT(*) FROM pending_deltas WHERE name=$n AND device_id=$d", ("$n", name), ("$d", delta.DeviceId)) >= limits.MaxPerDevice)
-                return DeltaAdmission.DeviceQuota;
-            _db.Execute(
-                "INSERT INTO seen_deltas(delta_id, name, device_id, base_version, received_utc, state) VALUES($id,$n,$d,$b,$r,$s)",
-                ("$id", delta.DeltaId), ("$n", name), ("$d", delta.DeviceId), ("$b", delta.BaseVersion), ("$r", received), ("$s", DeltaState.Pending.ToText()));
-            _db.Execute(
-                "INSERT INTO pending_deltas(delta_id, name, device_id, base_version, sample_count, received_utc, payload) VALUES($id,$n,$d,$b,$s,$r,$p)",
-                ("$id", delta.DeltaId), ("$n", name), ("$d", delta.DeviceId), ("$b", delta.BaseVersion), ("$s", delta.SampleCount), ("$r", received), ("$p", delta.Payload));
-            return DeltaAdmission.Accepted;
+            var results = new DeltaAdmission[deltas.Count];
+            var pending = PendingCount(name);
+            var perDevice = new Dictionary<string, int>(StringComparer.Ordinal);
+            for (var i = 0; i < deltas.Count; i++)
+            {
+                var delta = deltas[i];
+                ArgumentNullException.ThrowIfNull(delta);
+                // Duplicate first: a redelivery of a buffered delta is a duplicate even when the buffer is full.
+                if (IsSeen(delta.DeltaId))
+                {
+                    results[i] = DeltaAdmission.Duplicate;
+                    continue;
+                }
+                if (pending >= limits.MaxPending)
+                {
+                    results[i] = DeltaAdmission.PendingFull;
+                    continue;
+                }
+                if (!perDevice.TryGetValue(delta.DeviceId, out var device))
+                    device = _db.Count("SELECT COUNT(*) FROM pending_deltas WHERE name=@n AND device_id=@d", ("@n", name), ("@d", delta.DeviceId));
+                if (device >= limits.MaxPerDevice)
+                {
+                    perDevice[delta.DeviceId] = device;
+                    results[i] = DeltaAdmission.DeviceQuota;
+                    continue;
+                }
+                var inserted = _db.Execute(
+                    "INSERT INTO seen_deltas(delta_id, name, device_id, base_version, received_utc, state) VALUES(@id,@n,@d,@b,@r,@s) ON CONFLICT(delta_id) DO NOTHING",
+                    ("@id", delta.DeltaId), ("@n", name), ("@d", delta.DeviceId), ("@b", delta.BaseVersion), ("@r", delta.Received), ("@s", DeltaState.Pending.ToText()));
+                if (inserted == 0)
+                {
+                    results[i] = DeltaAdmission.Duplicate;
+                    continue;
+                }
+                _db.Execute(
+                    "INSERT INTO pending_deltas(delta_id, name, device_id, base_version, sample_count, received_utc, payload) VALUES(@id,@n,@d,@b,@s,@r,@p)",
+                    ("@id", delta.DeltaId), ("@n", name), ("@d", delta.DeviceId), ("@b", delta.BaseVersion), ("@s", delta.SampleCount), ("@r", delta.Received), ("@p", delta.Payload));
+                pending++;
+                perDevice[delta.DeviceId] = device + 1;
+                results[i] = DeltaAdmission.Accepted;
+            }
+            return results;
         });
     }
 
-    public bool IsSeen(string deltaId) => _db.Scalar("SELECT 1 FROM seen_deltas WHERE delta_id=$id", ("$id", deltaId)) is not null;
+    public bool IsSeen(string deltaId) => _db.Scalar("SELECT 1 FROM seen_deltas WHERE delta_id=@id", ("@id", deltaId)) is not null;
 
     /// <summary>True when at least one delta of <paramref name="deviceId"/> for the model was ever accepted.</summary>
     public bool HasAccepted(string name, string deviceId) =>
-        _db.Scalar("SELECT 1 FROM seen_deltas WHERE name=$n AND device_id=$d LIMIT 1", ("$n", name), ("$d", deviceId)) is not null;
+        _db.Scalar("SELECT 1 FROM seen_deltas WHERE name=@n AND device_id=@d LIMIT 1", ("@n", name), ("@d", deviceId)) is not null;
 
-    public int PendingCount(string name) => _db.Count("SELECT COUNT(*) FROM pending_deltas WHERE name=$n", ("$n", name));
+    public int PendingCount(string name) => _db.Count("SELECT COUNT(*) FROM pending_deltas WHERE name=@n", ("@n", name));
 
     /// <summary>How many deltas are buffered, from how many devices, and when the oldest arrived; no payload is read.</summary>
     public PendingSummary Summary(string name) => _db.Query(
-        "SELECT COUNT(*), COUNT(DISTINCT device_id), MIN(received_utc) FROM pending_deltas WHERE name=$n",
-        r => new PendingSummary(r.GetInt32(0), r.GetInt32(1), r.IsDBNull(2) ? null : RegistryDatabase.Parse(r.GetString(2))),
-        ("$n", name))[0];
+        "SELECT COUNT(*), COUNT(DISTINCT device_id), MIN(received_utc) FROM pending_deltas WHERE name=@n",
+        r => new PendingSummary(RegistryDatabase.ReadInt(r, 0), RegistryDatabase.ReadInt(r, 1), RegistryDatabase.ReadTimeOrNull(r, 2)),
+        ("@n", name))[0];
 
     /// <summary>When the oldest buffered delta arrived, or null when nothing is buffered.</summary>
     public DateTimeOffset? OldestPending(string name) => Summary(name).Oldest;
 
-    /// <summary>The buffered deltas of a model, oldest first, at most <paramref name="limit"/> of them.</summary>
+    /// <summary>The buffered deltas of a model, oldest first (ties by delta id), at most <paramref name="limit"/> of them.</summary>
     public IReadOnlyList<PendingDelta> ListPending(string name, int limit = int.MaxValue) => _db.Query(
-        "SELECT delta_id, device_id, base_version, sample_count, received_utc, payload FROM pending_deltas WHERE name=$n ORDER BY received_utc, delta_id LIMIT $l",
-        r => new PendingDelta(r.GetString(0), r.GetString(1), r.GetString(2), r.GetInt64(3), RegistryDatabase.Parse(r.GetString(4)), (byte[])r.GetValue(5)),
-        ("$n", name), ("$l", limit));
+        "SELECT delta_id, device_id, base_version, sample_count, received_utc, payload FROM pending_deltas WHERE name=@n ORDER BY received_utc, delta_id LIMIT @l",
+        r => new PendingDelta(r.GetString(0), r.GetString(1), r.GetString(2), RegistryDatabase.ReadLong(r, 3), RegistryDatabase.ReadTime(r, 4), (byte[])r.GetValue(5)),
+        ("@n", name), ("@l", limit));
 
-    /// <summary>Removes buffered deltas and marks their ids with their final state (aggregated into <paramref name="version"/>, or dropped).</summary>
+    /// <summary>
+    /// Removes buffered deltas and marks their ids with their final state (aggregated into <paramref name="version"/>,
+    /// or dropped). Every id must still be pending: one that is not (another round used it) throws, so the caller's
+    /// transaction rolls back rather than count a delta twice; an aggregated id is also recorded in
+    /// <c>version_deltas</c>, whose primary key makes a second version for the same delta impossible.
+    /// </summary>
     public void Consume(IEnumerable<string> deltaIds, DeltaState state, string? version)
     {
         ArgumentNullException.ThrowIfNull(deltaIds);
+        if (state == DeltaState.Aggregated) ArgumentException.ThrowIfNullOrEmpty(version);
         foreach (var id in deltaIds)
         {
-            _db.Execute("DELETE FROM pending_deltas WHERE delta_id=$id", ("$id", id));
-            _db.Execute("UPDATE seen_deltas SET state=$s, version=$v WHERE delta_id=$id", ("$s", state.ToText()), ("$v", version), ("$id", id));
+            var removed = _db.Query("DELETE FROM pending_deltas WHERE delta_id=@id RETURNING name", r => r.GetString(0), ("@id", id));
+            if (removed.Count != 1 || _db.Execute("UPDATE seen_deltas SET state=@s, version=@v WHERE delta_id=@id AND state=@p",
+                    ("@s", state.ToText()), ("@v", version), ("@id", id), ("@p", DeltaState.Pending.ToText())) != 1)
+                throw new InvalidOperationException($"Delta {id} is no longer pending: another aggregation consumed it. Nothing of this round is kept.");
+            if (state == DeltaState.Aggregated)
+                _db.Execute("INSERT INTO version_deltas(delta_id, name, version) VALUES(@id,@n,@v)", ("@id", id), ("@n", removed[0]), ("@v", version));
         }
     }
 

@@ -1,108 +1,53 @@
+using System.Data;
+using System.Data.Common;
 using System.Globalization;
-using Microsoft.Data.Sqlite;
 
 namespace ContinualLearning.Aggregator.Registry;
 
 /// <summary>
-/// The SQLite side of the registry: one connection (serialised by a lock), the schema, <c>BEGIN IMMEDIATE</c>
-/// transactions that nest, and the command helpers the table classes share. Timestamps are stored as round-trip
-/// ISO 8601 in UTC, which sorts as text (so <c>MIN(received_utc)</c> is the oldest).
+/// The registry's database, whichever engine holds it: one connection (serialised by a lock), transactions that nest,
+/// the per-model lock, and the command helpers the table classes share. The table classes keep one set of SQL that
+/// SQLite and PostgreSQL both accept (named <c>@parameters</c>, <c>ON CONFLICT</c>, <c>RETURNING</c>); what differs
+/// between the engines lives in the two subclasses: opening, how a transaction starts and locks, how a timestamp is
+/// stored, and the migrations (<see cref="RegistryMigrations"/>).
 /// </summary>
-internal sealed class RegistryDatabase : IDisposable
+/// <remarks>
+/// One connection per registry object, not a pool: an aggregator does one thing at a time against its registry (admit a
+/// batch, run a round), and the SQLite side must serialise writers anyway. Timestamps go in as <see cref="DateTimeOffset"/>
+/// parameter values and come out through <see cref="ReadTime"/>; aggregates through <see cref="ReadInt"/> (PostgreSQL's
+/// COUNT is a bigint).
+/// </remarks>
+internal abstract class RegistryDatabase : IDisposable
 {
-    private const string Schema = """
-        CREATE TABLE IF NOT EXISTS versions(
-            seq INTEGER PRIMARY KEY AUTOINCREMENT,
-            name TEXT NOT NULL,
-            version TEXT NOT NULL,
-            parent TEXT,
-            created_utc TEXT NOT NULL,
-            status TEXT NOT NULL,
-            artifact_sha256 TEXT NOT NULL,
-            delta_ids TEXT NOT NULL DEFAULT '[]',
-            device_ids TEXT NOT NULL DEFAULT '[]',
-            sample_counts TEXT NOT NULL DEFAULT '[]',
-            metrics TEXT NOT NULL DEFAULT '{}',
-            UNIQUE(name, version));
-        CREATE TABLE IF NOT EXISTS seen_deltas(
-            delta_id TEXT PRIMARY KEY,
-            name TEXT NOT NULL,
-            device_id TEXT NOT NULL,
-            base_version TEXT NOT NULL,
-            received_utc TEXT NOT NULL,
-            state TEXT NOT NULL,
-            version TEXT);
-        CREATE TABLE IF NOT EXISTS pending_deltas(
-            delta_id TEXT PRIMARY KEY,
-            name TEXT NOT NULL,
-            device_id TEXT NOT NULL,
-            base_version TEXT NOT NULL,
-            sample_count INTEGER NOT NULL,
-            received_utc TEXT NOT NULL,
-            payload BLOB NOT NULL);
-        CREATE INDEX IF NOT EXISTS pending_by_name ON pending_deltas(name, received_utc);
-        CREATE TABLE IF NOT EXISTS rejections(
-            id INTEGER PRIMARY KEY AUTOINCREMENT,
-            at_utc TEXT NOT NULL,
-            device_id TEXT,
-            delta_id TEXT,
-            reason TEXT NOT NULL,
-            message TEXT NOT NULL);
-        CREATE TABLE IF NOT EXISTS decisions(
-            id INTEGER PRIMARY KEY AUTOINCREMENT,
-            name TEXT NOT NULL,
-            version TEXT NOT NULL,
-            decision TEXT NOT NULL,
-            at_utc TEXT NOT NULL,
-            reason TEXT NOT NULL,
-            numbers TEXT NOT NULL);
-        CREATE TABLE IF NOT EXISTS releases(
-            name TEXT NOT NULL,
-            sequence INTEGER NOT NULL,
-            version TEXT NOT NULL,
-            cohort TEXT NOT NULL,
-            published_utc TEXT NOT NULL,
-            PRIMARY KEY(name, sequence));
-        """;
-
-    private readonly SqliteConnection _connection;
     private readonly Lock _lock = new();
     private int _transactionDepth;
 
-    static RegistryDatabase() => SQLitePCL.Batteries_V2.Init();
+    /// <summary>"sqlite" or "postgres".</summary>
+    public abstract string Backend { get; }
 
-    private RegistryDatabase(SqliteConnection connection) => _connection = connection;
-
-    /// <summary>Opens (creating if needed) <paramref name="path"/> in WAL mode and applies the schema.</summary>
-    public static RegistryDatabase Open(string path)
-    {
-        var connection = new SqliteConnection(new SqliteConnectionStringBuilder
-        {
-            DataSource = path,
-            Mode = SqliteOpenMode.ReadWriteCreate,
-            Cache = SqliteCacheMode.Private,
-            Pooling = false,
-            // Also the busy timeout: another instance may hold the write lock during an aggregation.
-            DefaultTimeout = 30,
-        }.ToString());
-        connection.Open();
-        var database = new RegistryDatabase(connection);
-        // WAL: readers never block the writer; synchronous=FULL because this file is the record of what was accepted.
-        database.Execute("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA busy_timeout=30000; PRAGMA foreign_keys=ON;");
-        database.Execute(Schema);
-        return database;
-    }
+    /// <summary>Opens (creating if needed) a SQLite registry file and brings its schema up to date.</summary>
+    public static RegistryDatabase Open(string path) => SqliteRegistryDatabase.Open(path);
 
     /// <summary>
-    /// Runs <paramref name="body"/> in one <c>BEGIN IMMEDIATE</c> transaction (committed when it returns, rolled back
-    /// when it throws). Nested calls join the outer transaction. The body must be synchronous.
+    /// Runs <paramref name="body"/> in one transaction (committed when it returns, rolled back when it throws; the
+    /// original error is never replaced). Nested calls join the outer transaction. The body must be synchronous.
     /// </summary>
-    public T InTransaction<T>(Func<T> body)
+    public T InTransaction<T>(Func<T> body) => Transact(null, body);
+
+    /// <summary>
+    /// <see cref="InTransaction{T}"/> that first takes <paramref name="name"/>'s model lock, held until the transaction
+    /// ends: across every process on the database, one body at a time per model. Nested inside a transaction that did not
+    /// take it, the lock is taken there and then.
+    /// </summary>
+    public T WithModelLock<T>(string name, Func<T> body) => Transact(name, body);
+
+    private T Transact<T>(string? lockedModel, Func<T> body)
     {
         lock (_lock)
         {
             if (_transactionDepth > 0)
             {
+                if (lockedModel is not null) LockModel(lockedModel);
                 _transactionDepth++;
                 try
                 {
@@ -113,10 +58,11 @@ internal sealed class RegistryDatabase : IDisposable
                     _transactionDepth--;
                 }
             }
-            Execute("BEGIN IMMEDIATE");
+            Begin();
             _transactionDepth = 1;
             try
             {
+                if (lockedModel is not null) LockModel(lockedModel);
                 var result = body();
                 Execute("COMMIT");
                 return result;
@@ -133,27 +79,39 @@ internal sealed class RegistryDatabase : IDisposable
         }
     }
 
-    /// <summary>
-    /// Rolls back after <paramref name="failure"/> without ever replacing it. SQLite rolls a transaction back by itself
-    /// on some errors (SQLITE_FULL, SQLITE_IOERR, SQLITE_NOMEM: "database or disk is full"), and a ROLLBACK then fails
-    /// with "cannot rollback - no transaction is active" — which, thrown from here, used to hide the disk-full error.
-    /// </summary>
-    private void RollBack(Exception failure)
+    /// <summary>Starts a write transaction on <see cref="Connection"/>.</summary>
+    protected abstract void Begin();
+
+    /// <summary>Takes the model's lock inside the current transaction.</summary>
+    protected abstract void LockModel(string name);
+
+    /// <summary>Inside a transaction, makes processes starting together apply the migrations one after another.</summary>
+    internal abstract void LockMigrations();
+
+    /// <summary>Rolls back after <paramref name="failure"/>, never replacing it (a failed rollback travels in its Data).</summary>
+    protected virtual void RollBack(Exception failure)
     {
-        if (SQLitePCL.raw.sqlite3_get_autocommit(_connection.Handle) != 0) return; // SQLite already rolled it back
         try
         {
             Execute("ROLLBACK");
         }
-        catch (SqliteException rollback)
+        catch (Exception rollback) when (rollback is DbException or InvalidOperationException)
         {
-            // The caller needs the original error; the failed rollback travels with it.
+            // A connection that broke mid-transaction cannot roll back; the server aborts the transaction itself.
             failure.Data["rollbackError"] = rollback.Message;
         }
     }
 
-    // Commands are created and disposed under the lock too: SqliteConnection keeps a list of its commands that
-    // CreateCommand, SqliteCommand.Dispose and Close all change, and it is not thread-safe.
+    /// <summary>The open connection; a subclass may reopen a broken one here (only ever called under the lock).</summary>
+    protected abstract DbConnection Connection { get; }
+
+    /// <summary>How a timestamp parameter is stored by this engine.</summary>
+    protected abstract object ToDatabase(DateTimeOffset value);
+
+    /// <summary>True while a transaction is open on this object.</summary>
+    protected bool InOpenTransaction => _transactionDepth > 0;
+
+    // Commands are created and disposed under the lock: a connection is not thread-safe.
     public int Execute(string sql, params (string Name, object? Value)[] parameters)
     {
         lock (_lock)
@@ -168,7 +126,8 @@ internal sealed class RegistryDatabase : IDisposable
         lock (_lock)
         {
             using var cmd = Command(sql, parameters);
-            return cmd.ExecuteScalar();
+            var value = cmd.ExecuteScalar();
+            return value is DBNull ? null : value;
         }
     }
 
@@ -176,7 +135,7 @@ internal sealed class RegistryDatabase : IDisposable
         Convert.ToInt32(Scalar(sql, parameters), CultureInfo.InvariantCulture);
 
     /// <summary>Every row of <paramref name="sql"/>, each mapped by <paramref name="read"/> while the reader is on it.</summary>
-    public List<T> Query<T>(string sql, Func<SqliteDataReader, T> read, params (string Name, object? Value)[] parameters)
+    public List<T> Query<T>(string sql, Func<DbDataReader, T> read, params (string Name, object? Value)[] parameters)
     {
         var list = new List<T>();
         lock (_lock)
@@ -191,22 +150,73 @@ internal sealed class RegistryDatabase : IDisposable
     /// <summary>A <c>SELECT key, COUNT(*) … GROUP BY key</c> as a dictionary, keys mapped by <paramref name="key"/>.</summary>
     public Dictionary<TKey, int> CountBy<TKey>(string sql, Func<string, TKey> key)
         where TKey : notnull =>
-        Query(sql, r => (Key: key(r.GetString(0)), Count: r.GetInt32(1))).ToDictionary(x => x.Key, x => x.Count);
+        Query(sql, r => (Key: key(r.GetString(0)), Count: ReadInt(r, 1))).ToDictionary(x => x.Key, x => x.Count);
 
     public void Dispose()
     {
-        lock (_lock) _connection.Dispose();
+        lock (_lock) DisposeConnection();
     }
 
-    public static string Format(DateTimeOffset t) => t.ToUniversalTime().ToString("yyyy-MM-dd'T'HH:mm:ss.fffffff'Z'", CultureInfo.InvariantCulture);
+    protected abstract void DisposeConnection();
 
-    public static DateTimeOffset Parse(string s) => DateTimeOffset.Parse(s, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal);
-
-    private SqliteCommand Command(string sql, (string Name, object? Value)[] parameters)
+    /// <summary>A timestamp column: ISO 8601 text on SQLite, <c>timestamptz</c> on PostgreSQL.</summary>
+    public static DateTimeOffset ReadTime(DbDataReader reader, int ordinal)
     {
-        var cmd = _connection.CreateCommand();
+        ArgumentNullException.ThrowIfNull(reader);
+        return reader.GetValue(ordinal) switch
+        {
+            string s => DateTimeOffset.Parse(s, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal),
+            DateTime d => new DateTimeOffset(DateTime.SpecifyKind(d, DateTimeKind.Utc)),
+            DateTimeOffset o => o.ToUniversalTime(),
+            var other => throw new InvalidDataException($"Column {ordinal} holds a {other.GetType().Name}, not a timestamp."),
+        };
+    }
+
+    /// <summary><see cref="ReadTime"/> for a nullable column.</summary>
+    public static DateTimeOffset? ReadTimeOrNull(DbDataReader reader, int ordinal)
+    {
+        ArgumentNullException.ThrowIfNull(reader);
+        return reader.IsDBNull(ordinal) ? null : ReadTime(reader, ordinal);
+    }
+
+    /// <summary>An integer column or aggregate, whatever width the engine gives it.</summary>
+    public static int ReadInt(DbDataReader reader, int ordinal)
+    {
+        ArgumentNullException.ThrowIfNull(reader);
+        return Convert.ToInt32(reader.GetValue(ordinal), CultureInfo.InvariantCulture);
+    }
+
+    /// <summary>A 64-bit integer column or aggregate.</summary>
+    public static long ReadLong(DbDataReader reader, int ordinal)
+    {
+        ArgumentNullException.ThrowIfNull(reader);
+        return Convert.ToInt64(reader.GetValue(ordinal), CultureInfo.InvariantCulture);
+    }
+
+    private DbCommand Command(string sql, (string Name, object? Value)[] parameters)
+    {
+        var cmd = Connection.CreateCommand();
         cmd.CommandText = sql;
-        foreach (var (n, v) in parameters) cmd.Parameters.AddWithValue(n, v ?? DBNull.Value);
+        foreach (var (n, v) in parameters)
+        {
+            var p = cmd.CreateParameter();
+            p.ParameterName = n;
+            switch (v)
+            {
+                case null:
+                    // Typed, so PostgreSQL can place a NULL compared or inserted as text (every nullable column is text).
+                    p.DbType = DbType.String;
+                    p.Value = DBNull.Value;
+                    break;
+                case DateTimeOffset t:
+                    p.Value = ToDatabase(t);
+                    break;
+                default:
+                    p.Value = v;
+                    break;
+            }
+            cmd.Parameters.Add(p);
+        }
         return cmd;
     }
 }

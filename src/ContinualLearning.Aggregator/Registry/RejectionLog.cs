@@ -12,17 +12,17 @@ public sealed class RejectionLog
     public void Record(RejectionRecord rejection)
     {
         ArgumentNullException.ThrowIfNull(rejection);
-        _db.Execute("INSERT INTO rejections(at_utc, device_id, delta_id, reason, message) VALUES($a,$d,$id,$r,$m)",
-            ("$a", RegistryDatabase.Format(rejection.At)), ("$d", rejection.DeviceId), ("$id", rejection.DeltaId), ("$r", rejection.Reason.ToText()), ("$m", rejection.Message));
+        _db.Execute("INSERT INTO rejections(at_utc, device_id, delta_id, reason, message) VALUES(@a,@d,@id,@r,@m)",
+            ("@a", rejection.At), ("@d", rejection.DeviceId), ("@id", rejection.DeltaId), ("@r", rejection.Reason.ToText()), ("@m", rejection.Message));
     }
 
     /// <summary>Deletes rows older than <paramref name="before"/> and, beyond that, the oldest until at most <paramref name="maxRows"/> remain; returns how many.</summary>
     public int Prune(int maxRows, DateTimeOffset before)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(maxRows);
-        var old = _db.Execute("DELETE FROM rejections WHERE at_utc < $b", ("$b", RegistryDatabase.Format(before)));
+        var old = _db.Execute("DELETE FROM rejections WHERE at_utc < @b", ("@b", before));
         // Rows are numbered in insertion order, so the cut keeps the newest maxRows.
-        var excess = _db.Execute("DELETE FROM rejections WHERE id <= (SELECT MAX(id) FROM rejections) - $m", ("$m", maxRows));
+        var excess = _db.Execute("DELETE FROM rejections WHERE id <= (SELECT MAX(id) FROM rejections) - @m", ("@m", maxRows));
         return old + excess;
     }
 

@@ -24,18 +24,18 @@ public sealed class ReleaseLog
         {
             var highest = Highest(name);
             var next = Math.Max(highest + 1, now.ToUnixTimeMilliseconds());
-            _db.Execute("INSERT INTO releases(name, sequence, version, cohort, published_utc) VALUES($n,$s,$v,$c,$a)",
-                ("$n", name), ("$s", next), ("$v", version), ("$c", cohort), ("$a", RegistryDatabase.Format(now)));
+            _db.Execute("INSERT INTO releases(name, sequence, version, cohort, published_utc) VALUES(@n,@s,@v,@c,@a)",
+                ("@n", name), ("@s", next), ("@v", version), ("@c", cohort), ("@a", now));
             return next;
         });
     }
 
     /// <summary>The highest sequence allocated for <paramref name="name"/>; 0 before any.</summary>
     public long Highest(string name) =>
-        Convert.ToInt64(_db.Scalar("SELECT COALESCE(MAX(sequence), 0) FROM releases WHERE name=$n", ("$n", name)), System.Globalization.CultureInfo.InvariantCulture);
+        Convert.ToInt64(_db.Scalar("SELECT COALESCE(MAX(sequence), 0) FROM releases WHERE name=@n", ("@n", name)), System.Globalization.CultureInfo.InvariantCulture);
 
     /// <summary>Releases of a model in the order they were allocated: (sequence, version, cohort).</summary>
     public IReadOnlyList<(long Sequence, string Version, string Cohort)> List(string name) => _db.Query(
-        "SELECT sequence, version, cohort FROM releases WHERE name=$n ORDER BY sequence",
-        r => (r.GetInt64(0), r.GetString(1), r.GetString(2)), ("$n", name));
+        "SELECT sequence, version, cohort FROM releases WHERE name=@n ORDER BY sequence",
+        r => (r.GetInt64(0), r.GetString(1), r.GetString(2)), ("@n", name));
 }

@@ -55,7 +55,7 @@ internal static class ModelCommand
             }
             var grid = new Table().AddColumns("Field", "Value").HideHeaders();
             grid.AddRow("model", v.Name).AddRow("version", v.Version).AddRow("status", v.Status).AddRow("parent", v.Parent ?? "-")
-                .AddRow("created", v.Created.ToString("O")).AddRow("artifact", reg.Artifacts.PathOf(v.ArtifactSha256))
+                .AddRow("created", v.Created.ToString("O")).AddRow("artifact", reg.Artifacts is FileArtifactStore files ? files.PathOf(v.ArtifactSha256) : $"sha256:{v.ArtifactSha256} in {reg.Artifacts.Location}")
                 .AddRow("deltas", v.DeltaIds.Count.ToString()).AddRow("devices", Markup.Escape(string.Join(", ", v.DeviceIds.Distinct())))
                 .AddRow("samples", v.SampleCounts.Sum().ToString()).AddRow("metrics", Markup.Escape(v.MetricsJson));
             AnsiConsole.Write(grid);
@@ -114,7 +114,7 @@ internal static class ModelCommand
             if (target.Status is not (VersionStatus.Released or VersionStatus.RolledBack))
                 throw new CliException($"{target.Name} {target.Version} is '{target.Status}'; only a version that was released can be rolled back to.");
             var newer = reg.ListVersions(target.Name).Where(v => v.Seq > target.Seq && v.Status is VersionStatus.Released or VersionStatus.Canary).ToArray();
-            reg.InTransaction(() =>
+            reg.WithModelLock(target.Name, () =>
             {
                 foreach (var v in newer) reg.TryTransition(v.Name, v.Version, v.Status, VersionStatus.RolledBack);
                 if (target.Status == VersionStatus.RolledBack) reg.TryTransition(target.Name, target.Version, VersionStatus.RolledBack, VersionStatus.Released);

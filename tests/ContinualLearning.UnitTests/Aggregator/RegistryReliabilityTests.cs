@@ -81,7 +81,7 @@ public sealed class RegistryReliabilityTests : IDisposable
 
         // Kept: 1.1.0 (the current release: the newest released), 1.6.0–1.8.0 (newest 3; 1.8.0 is also the canary).
         // Gone: the seed 1.0.0 (and its extracted cache) and the rolled-back 1.2.0–1.5.0.
-        bool Stored(ModelVersionRecord v) => File.Exists(registry.Artifacts.PathOf(v.ArtifactSha256));
+        bool Stored(ModelVersionRecord v) => File.Exists(((FileArtifactStore)registry.Artifacts).PathOf(v.ArtifactSha256));
         Assert.Equal(["1.1.0", "1.6.0", "1.7.0", "1.8.0"], versions.Where(Stored).Select(v => v.Version));
         Assert.False(Stored(seed));
         Assert.Equal(5, deleted.Artifacts);
@@ -98,7 +98,7 @@ public sealed class RegistryReliabilityTests : IDisposable
         var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
         string artifacts;
         using (var registry = ModelRegistry.Open(path, time))
-            artifacts = registry.Artifacts.Directory;
+            artifacts = ((FileArtifactStore)registry.Artifacts).Directory;
         // What a kill -9 in the middle of a write leaves: an AtomicFile temp, an old-style *.tmp, a half-extracted cache.
         var stale = new[]
         {
@@ -115,7 +115,7 @@ public sealed class RegistryReliabilityTests : IDisposable
 
         using (var reopened = ModelRegistry.Open(path, time))
         {
-            Assert.Equal(2, reopened.Artifacts.SweptTempFiles);
+            Assert.Equal(2, ((FileArtifactStore)reopened.Artifacts).SweptTempFiles);
             Assert.All(stale, f => Assert.False(File.Exists(f), f));
             Assert.False(Directory.Exists(staging));
             Assert.True(File.Exists(fresh), "a temp file younger than the grace period may belong to a live writer");
