@@ -151,7 +151,7 @@ public sealed partial class AggregatorService : IAsyncDisposable
         await _work.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            return _rollout is null ? null : await _rollout.CheckAsync(cancellationToken).ConfigureAwait(false);
+            return _rollout is null ? null : await _rollout.CheckAsync(_devices.Online, cancellationToken).ConfigureAwait(false);
         }
         finally
         {
@@ -165,7 +165,7 @@ public sealed partial class AggregatorService : IAsyncDisposable
         ArgumentNullException.ThrowIfNull(telemetry);
         // A device that fine-tuned serves a local pre-release of its base release; the canary compares releases.
         if (telemetry.Accuracy is { } accuracy && (telemetry.BaseVersion ?? telemetry.ModelVersion) is { } version)
-            _rollout?.Report(new AccuracyReport(deviceId, version, accuracy, receivedAt));
+            _rollout?.Report(new AccuracyReport(deviceId, version, accuracy, receivedAt, telemetry.Timestamp));
     }
 
     public async Task StopAsync()

@@ -60,6 +60,7 @@ public sealed class ModelRegistry : IDisposable
         Decisions = new DecisionLog(db, time);
         Rejections = new RejectionLog(db);
         Releases = new ReleaseLog(db, time);
+        Canaries = new CanaryStore(db);
     }
 
     /// <summary>Full path of the registry's local directory (SQLite: the registry itself; PostgreSQL: caches and scratch).</summary>
@@ -85,6 +86,9 @@ public sealed class ModelRegistry : IDisposable
 
     /// <summary>Releases put on the wire and their release sequences.</summary>
     public ReleaseLog Releases { get; }
+
+    /// <summary>Running canaries and the telemetry counted for them.</summary>
+    public CanaryStore Canaries { get; }
 
     /// <summary>The clock that stamps rows the registry dates itself (decisions, versions without a creation time).</summary>
     internal TimeProvider Time { get; }

@@ -48,7 +48,20 @@ internal static class CohortAssigner
 }
 
 /// <summary>One accuracy report from telemetry.</summary>
-public readonly record struct AccuracyReport(string DeviceId, string ModelVersion, double Accuracy, DateTimeOffset At);
+/// <param name="DeviceId">The reporting device.</param>
+/// <param name="ModelVersion">The release the device runs.</param>
+/// <param name="Accuracy">Its accuracy on the device's recent labelled samples.</param>
+/// <param name="At">When the aggregator received it: reports received before the canary started are not counted.</param>
+/// <param name="Measured">
+/// The device's own timestamp of the report; default when it sent none. It identifies the report: a device's report
+/// counts only when it is newer than the last one counted, so a redelivery, or the same report received by several
+/// instances, counts once.
+/// </param>
+public readonly record struct AccuracyReport(string DeviceId, string ModelVersion, double Accuracy, DateTimeOffset At, DateTimeOffset Measured = default)
+{
+    /// <summary>The timestamp that identifies the report: the device's, or the arrival time when the device sent none.</summary>
+    public DateTimeOffset Key => Measured == default ? At : Measured;
+}
 
 /// <summary>What to do with a canary.</summary>
 public enum RolloutVerdict
@@ -136,100 +149,6 @@ internal static class RolloutPolicy
             return Make(RolloutVerdict.Rollback, $"window of {options.Window.TotalSeconds:0.#} s ended with {evidence}");
         return Make(RolloutVerdict.Wait, $"waiting for reports: {evidence}");
     }
-}
-
-/// <summary>Why <see cref="CanaryWatch.Add"/> did or did not count a report.</summary>
-public enum ReportOutcome
-{
-    /// <summary>Counted under its cohort.</summary>
-    Counted,
-
-    /// <summary>Made before the canary started.</summary>
-    BeforeStart,
-
-    /// <summary>Accuracy not a number in [0, 1]: a broken or forged report.</summary>
-    OutOfRange,
-
-    /// <summary>The registry does not know the device (no delta of it ever accepted, not enrolled).</summary>
-    UnknownDevice,
-
-    /// <summary>About a version that is not the cohort's (a canary device still on the old release, a control device on the candidate).</summary>
-    OtherVersion,
-}
-
-/// <summary>
-/// Collects telemetry accuracy reports during a canary: canary devices on the candidate, others on the control version.
-/// Only one running mean per device is kept, so its memory is bounded by the number of known devices, not of reports.
-/// </summary>
-public sealed class CanaryWatch
-{
-    private readonly Dictionary<string, (double Sum, int Count)> _canary = new(StringComparer.Ordinal);
-    private readonly Dictionary<string, (double Sum, int Count)> _control = new(StringComparer.Ordinal);
-    private readonly HashSet<string> _canaryDevices;
-    private readonly Func<string, bool> _isKnown;
-    private readonly Lock _lock = new();
-    private int _ignored;
-
-    /// <param name="candidateVersion">The version on the canary cohort.</param>
-    /// <param name="controlVersion">The release the other devices run.</param>
-    /// <param name="canaryDevices">The canary cohort.</param>
-    /// <param name="started">Reports made earlier are not counted.</param>
-    /// <param name="isKnown">Whether the registry knows a device; reports of others are ignored. Null counts every device.</param>
-    public CanaryWatch(string candidateVersion, string controlVersion, IEnumerable<string> canaryDevices, DateTimeOffset started, Func<string, bool>? isKnown = null)
-    {
-        CandidateVersion = candidateVersion;
-        ControlVersion = controlVersion;
-        _canaryDevices = new HashSet<string>(canaryDevices, StringComparer.Ordinal);
-        Started = started;
-        _isKnown = isKnown ?? (_ => true);
-    }
-
-    public string CandidateVersion { get; }
-
-    public string ControlVersion { get; }
-
-    public DateTimeOffset Started { get; }
-
-    public IReadOnlyCollection<string> CanaryDevices => _canaryDevices;
-
-    /// <summary>Reports not counted since the canary started, whatever the reason.</summary>
-    public int IgnoredReports => Volatile.Read(ref _ignored);
-
-    /// <summary>Files a report under its cohort when it is in range, from a known device, about the cohort's version and made after the canary started.</summary>
-    public ReportOutcome Add(AccuracyReport report)
-    {
-        var outcome = report.At < Started ? ReportOutcome.BeforeStart
-            : !(report.Accuracy is >= 0 and <= 1) ? ReportOutcome.OutOfRange
-            : !_isKnown(report.DeviceId) ? ReportOutcome.UnknownDevice
-            : ReportOutcome.Counted;
-        if (outcome == ReportOutcome.Counted)
-        {
-            var canary = _canaryDevices.Contains(report.DeviceId);
-            var cohort = canary ? _canary : _control;
-            if (report.ModelVersion != (canary ? CandidateVersion : ControlVersion))
-            {
-                outcome = ReportOutcome.OtherVersion;
-            }
-            else
-            {
-                lock (_lock)
-                {
-                    var (sum, count) = cohort.GetValueOrDefault(report.DeviceId);
-                    cohort[report.DeviceId] = (sum + report.Accuracy, count + 1);
-                }
-            }
-        }
-        if (outcome != ReportOutcome.Counted) Interlocked.Increment(ref _ignored);
-        return outcome;
-    }
-
-    public RolloutDecision Decide(RolloutOptions options, DateTimeOffset now)
-    {
-        lock (_lock) return RolloutPolicy.Decide(Cohort(_canary), Cohort(_control), _canaryDevices.Count, options, now - Started, IgnoredReports);
-    }
-
-    private static CohortReports Cohort(Dictionary<string, (double Sum, int Count)> devices) =>
-        new(devices.Values.Select(d => d.Sum / d.Count).ToArray(), devices.Values.Sum(d => d.Count));
 }
 
 [System.Text.Json.Serialization.JsonSerializable(typeof(Dictionary<string, double?>))]

@@ -7,16 +7,19 @@ namespace ContinualLearning.Aggregator.Rollout;
 
 /// <summary>
 /// Takes a candidate to the fleet: canary first (or straight to all when there is no canary stage), then promotes or
-/// rolls back on the <see cref="RolloutPolicy"/> verdict, and after a restart picks up where the registry says it was.
-/// Status changes are compare-and-set, so with several instances only one acts on a decision. Callers serialise
-/// <see cref="StartAsync"/>, <see cref="CheckAsync"/> and <see cref="ResumeAsync"/>; <see cref="Report"/> may come
-/// from any thread.
+/// rolls back on the <see cref="RolloutPolicy"/> verdict. Everything it decides is in the registry, so any instance can
+/// carry on a rollout another started: each decision moves the version's status by compare-and-set, records the
+/// decision, the canary (<see cref="CanaryStore"/>) and the release to publish in one transaction under the model lock,
+/// so with several instances only one acts, and a version gets one verdict. Putting the release on the wire is a
+/// separate step (<see cref="PublishPendingAsync"/>) that every tick of every instance retries until it is done, so a
+/// crash between the decision and the publish loses nothing. Callers serialise <see cref="StartAsync"/>,
+/// <see cref="CheckAsync"/> and <see cref="ResumeAsync"/>; <see cref="Report"/> may come from any thread.
 /// </summary>
 internal sealed partial class RolloutCoordinator(
     ModelRegistry registry, AggregatorOptions options, IReleaseChannel channel, Journal journal, TimeProvider time, ILogger logger,
     Action<string, DecisionKind> decided)
 {
-    // Ignored reports are counted in the watch; only the first few per canary are logged, so a flood of forged
+    // Ignored reports are tallied by the watch; only the first few per canary are logged, so a flood of forged
     // telemetry cannot flood the log too.
     private const int LoggedIgnoredReports = 20;
     private const int LoggedIdLength = 64;
@@ -25,10 +28,10 @@ internal sealed partial class RolloutCoordinator(
     private volatile CanaryWatch? _watch;
     private int _loggedIgnored;
 
-    /// <summary>The canary being watched, or null.</summary>
+    /// <summary>The canary this instance watches, or null.</summary>
     public CanaryWatch? Canary => _watch;
 
-    /// <summary>Files a telemetry accuracy report with the running canary, if any; out-of-range reports and reports of unknown devices are counted and ignored.</summary>
+    /// <summary>Counts a telemetry accuracy report for the running canary, if any; out-of-range reports and reports of unknown devices are tallied and ignored.</summary>
     public void Report(AccuracyReport report)
     {
         var outcome = _watch?.Add(report);
@@ -46,37 +49,36 @@ internal sealed partial class RolloutCoordinator(
     {
         ArgumentNullException.ThrowIfNull(candidate);
         var name = candidate.Name;
-        var control = registry.Latest(name, VersionStatus.Released)!;
-        var container = registry.Artifacts.Read(candidate.ArtifactSha256);
         // Online comes from retained status, which anyone on the broker can write: only known devices may judge a version.
         var canary = options.Rollout.Canary ? CohortAssigner.Canary(onlineDevices.Where(_known.IsKnown), options.Rollout) : [];
         if (canary.Count == 0)
         {
-            if (!registry.TryTransition(name, candidate.Version, VersionStatus.Candidate, VersionStatus.Released)) return;
             var why = options.Rollout.Canary ? "no online canary device known; released to all" : "canary disabled; released to all";
-            journal.Decide(name, candidate.Version, DecisionKind.Released, why, "{}");
-            await PublishAsync(container, candidate, Cohorts.All, cancellationToken).ConfigureAwait(false);
+            if (!Commit(candidate.Version, VersionStatus.Candidate, VersionStatus.Released, DecisionKind.Released, why, "{}", candidate.Version, Cohorts.All)) return;
             LogReleased(logger, name, candidate.Version, why);
             decided(candidate.Version, DecisionKind.Released);
+            await PublishPendingAsync(cancellationToken).ConfigureAwait(false);
             return;
         }
-        if (!registry.TryTransition(name, candidate.Version, VersionStatus.Candidate, VersionStatus.Canary)) return;
-        journal.Decide(name, candidate.Version, DecisionKind.CanaryStarted, $"canary cohort of {canary.Count} devices vs control on {control.Version}",
-            JsonSerializer.Serialize(canary.ToArray(), AggregatorJson.Default.StringArray));
-        _watch = Watch(candidate.Version, control.Version, canary, time.GetUtcNow());
-        foreach (var device in canary)
-        {
-            if (_toldCanary.Add(device))
-                await channel.SetCohortAsync(device, Cohorts.Canary, cancellationToken).ConfigureAwait(false);
-        }
-        await PublishAsync(container, candidate, Cohorts.Canary, cancellationToken).ConfigureAwait(false);
+        var control = registry.Latest(name, VersionStatus.Released)!;
+        var record = new CanaryRecord(name, candidate.Version, control.Version, time.GetUtcNow(), canary);
+        if (!Commit(candidate.Version, VersionStatus.Candidate, VersionStatus.Canary, DecisionKind.CanaryStarted,
+                $"canary cohort of {canary.Count} devices vs control on {control.Version}", JsonSerializer.Serialize(canary.ToArray(), AggregatorJson.Default.StringArray),
+                candidate.Version, Cohorts.Canary, () => registry.Canaries.Start(record)))
+            return;
+        _watch = Watch(record);
         LogCanary(logger, name, candidate.Version, canary.Count, canary);
         decided(candidate.Version, DecisionKind.CanaryStarted);
+        await PublishPendingAsync(cancellationToken).ConfigureAwait(false);
     }
 
-    /// <summary>Evaluates the running canary now and acts on the verdict; Wait when undecided, null when no canary runs.</summary>
-    public async Task<RolloutDecision?> CheckAsync(CancellationToken cancellationToken)
+    /// <summary>
+    /// One tick: everything <see cref="ResumeAsync"/> does, then evaluates the canary and acts on the verdict. Wait when
+    /// undecided, null when no canary runs (or another instance decided it).
+    /// </summary>
+    public async Task<RolloutDecision?> CheckAsync(IEnumerable<string> onlineDevices, CancellationToken cancellationToken)
     {
+        await ResumeAsync(onlineDevices, cancellationToken).ConfigureAwait(false);
         var watch = _watch;
         if (watch is null) return null;
         var name = options.ModelName;
@@ -88,56 +90,119 @@ internal sealed partial class RolloutCoordinator(
         }
         var decision = watch.Decide(options.Rollout, time.GetUtcNow());
         if (decision.Verdict == RolloutVerdict.Wait) return decision;
-        if (decision.Verdict == RolloutVerdict.Promote)
+        var promote = decision.Verdict == RolloutVerdict.Promote;
+        var kind = promote ? DecisionKind.Promoted : DecisionKind.RolledBack;
+        // A rollback puts the previous release out again for everyone with a new, higher release sequence: canary devices
+        // install it although its version is older than theirs, and the others accept it as the one they already run.
+        var release = promote ? current.Version : watch.ControlVersion;
+        var now = time.GetUtcNow();
+        if (Commit(current.Version, VersionStatus.Canary, promote ? VersionStatus.Released : VersionStatus.RolledBack, kind, decision.Reason, decision.ToJson(),
+                release, Cohorts.All, () => registry.Canaries.Close(name, current.Version, now)))
         {
-            if (registry.TryTransition(name, current.Version, VersionStatus.Canary, VersionStatus.Released))
-            {
-                journal.Decide(name, current.Version, DecisionKind.Promoted, decision.Reason, decision.ToJson());
-                await PublishAsync(registry.Artifacts.Read(current.ArtifactSha256), current, Cohorts.All, cancellationToken).ConfigureAwait(false);
-                LogPromoted(logger, name, current.Version, decision.Reason);
-                decided(current.Version, DecisionKind.Promoted);
-            }
-        }
-        else if (registry.TryTransition(name, current.Version, VersionStatus.Canary, VersionStatus.RolledBack))
-        {
-            journal.Decide(name, current.Version, DecisionKind.RolledBack, decision.Reason, decision.ToJson());
-            var previous = registry.GetVersion(name, watch.ControlVersion)!;
-            // The previous release goes out again for everyone with a new, higher release sequence: canary devices install
-            // it although its version is older than theirs, and the others accept it as the one they already run.
-            await PublishAsync(registry.Artifacts.Read(previous.ArtifactSha256), previous, Cohorts.All, cancellationToken).ConfigureAwait(false);
-            LogRolledBack(logger, name, current.Version, previous.Version, decision.Reason);
-            decided(current.Version, DecisionKind.RolledBack);
+            if (promote) LogPromoted(logger, name, current.Version, decision.Reason);
+            else LogRolledBack(logger, name, current.Version, watch.ControlVersion, decision.Reason);
+            decided(current.Version, kind);
         }
         _watch = null;
+        await PublishPendingAsync(cancellationToken).ConfigureAwait(false);
         return decision;
     }
 
-    /// <summary>After a restart: pick up a canary still running, or start the rollout of a candidate left unpublished by a crash.</summary>
+    /// <summary>
+    /// Picks up whatever the registry says is under way, whichever instance began it: publishes releases decided but not
+    /// yet on the wire, adopts a running canary this instance does not watch yet, and starts the rollout of a candidate
+    /// its instance left behind (it crashed between the aggregation and the start; aggregation waits for it).
+    /// </summary>
     public async Task ResumeAsync(IEnumerable<string> onlineDevices, CancellationToken cancellationToken)
     {
+        await PublishPendingAsync(cancellationToken).ConfigureAwait(false);
+        if (_watch is not null) return;
         var name = options.ModelName;
-        var control = registry.Latest(name, VersionStatus.Released)!;
         if (registry.Latest(name, VersionStatus.Canary) is { } canary)
         {
-            var started = registry.Decisions.List(name, canary.Version).LastOrDefault(d => d.Decision == DecisionKind.CanaryStarted);
-            var devices = started is null ? [] : JsonSerializer.Deserialize(started.NumbersJson, AggregatorJson.Default.StringArray) ?? [];
-            _watch = Watch(canary.Version, control.Version, devices, started?.At ?? time.GetUtcNow());
-            LogResumed(logger, name, canary.Version, devices.Length);
+            var record = Adopt(canary);
+            _watch = Watch(record);
+            LogResumed(logger, name, canary.Version, record.Devices.Count);
         }
-        else if (registry.Latest(name, VersionStatus.Candidate) is { } candidate && candidate.Seq > control.Seq)
+        else if (registry.Latest(name, VersionStatus.Candidate) is { } candidate && candidate.Seq > registry.Latest(name, VersionStatus.Released)!.Seq)
         {
             await StartAsync(candidate, onlineDevices, cancellationToken).ConfigureAwait(false);
         }
     }
 
-    private Task<ContinualLearning.Fleet.Messages.Release> PublishAsync(byte[] container, ModelVersionRecord version, string cohort, CancellationToken cancellationToken) =>
-        channel.PublishAsync(container, version.Name, version.Version, version.Parent, cohort,
-            registry.Releases.Allocate(version.Name, version.Version, cohort), cancellationToken);
+    /// <summary>
+    /// Puts every release the registry allocated but nobody published yet on the wire, oldest first, and marks each
+    /// published. Publishing again is harmless (a device ignores a release with the sequence it already accepted), so
+    /// instances may race here; the retained release must end up the highest, so when another instance published a
+    /// higher one meanwhile, it goes out again after ours.
+    /// </summary>
+    public async Task PublishPendingAsync(CancellationToken cancellationToken)
+    {
+        var name = options.ModelName;
+        long sent = 0;
+        foreach (var release in registry.Releases.Unsent(name))
+        {
+            await PublishAsync(release, cancellationToken).ConfigureAwait(false);
+            sent = release.Sequence;
+        }
+        if (sent > 0 && registry.Releases.Highest(name) > sent)
+            await PublishAsync(registry.Releases.List(name)[^1], cancellationToken).ConfigureAwait(false);
+    }
 
-    private CanaryWatch Watch(string candidate, string control, IEnumerable<string> canary, DateTimeOffset started)
+    private async Task PublishAsync((long Sequence, string Version, string Cohort) release, CancellationToken cancellationToken)
+    {
+        var name = options.ModelName;
+        var version = registry.GetVersion(name, release.Version)!;
+        if (release.Cohort == Cohorts.Canary)
+        {
+            // Canary devices learn their cohort before the release arrives, or they would ignore it as another cohort's.
+            foreach (var device in registry.Canaries.Get(name, release.Version)?.Devices ?? [])
+            {
+                if (_toldCanary.Contains(device)) continue;
+                await channel.SetCohortAsync(device, Cohorts.Canary, cancellationToken).ConfigureAwait(false);
+                _toldCanary.Add(device);
+            }
+        }
+        await channel.PublishAsync(registry.Artifacts.Read(version.ArtifactSha256), name, version.Version, version.Parent, release.Cohort, release.Sequence, cancellationToken)
+            .ConfigureAwait(false);
+        registry.Releases.MarkSent(name, release.Sequence);
+        LogPublished(logger, name, version.Version, release.Cohort, release.Sequence);
+    }
+
+    /// <summary>
+    /// In one transaction under the model lock: moves <paramref name="version"/> from <paramref name="from"/> to
+    /// <paramref name="to"/>, records the decision and <paramref name="alsoRecord"/>, and allocates the release of
+    /// <paramref name="releaseVersion"/> to <paramref name="cohort"/>. False, with nothing written, when the version was
+    /// no longer <paramref name="from"/> (another instance decided first).
+    /// </summary>
+    private bool Commit(string version, string from, string to, DecisionKind kind, string reason, string numbersJson, string releaseVersion, string cohort, Action? alsoRecord = null)
+    {
+        var name = options.ModelName;
+        return registry.WithModelLock(name, () =>
+        {
+            if (!registry.TryTransition(name, version, from, to)) return false;
+            journal.Decide(name, version, kind, reason, numbersJson);
+            alsoRecord?.Invoke();
+            registry.Releases.Allocate(name, releaseVersion, cohort);
+            return true;
+        });
+    }
+
+    /// <summary>The stored canary of a version on canary; one started before canaries were stored is rebuilt from its canary-started decision.</summary>
+    private CanaryRecord Adopt(ModelVersionRecord canary)
+    {
+        var name = canary.Name;
+        if (registry.Canaries.Get(name, canary.Version) is { } stored) return stored;
+        var started = registry.Decisions.List(name, canary.Version).LastOrDefault(d => d.Decision == DecisionKind.CanaryStarted);
+        var devices = started is null ? [] : JsonSerializer.Deserialize(started.NumbersJson, AggregatorJson.Default.StringArray) ?? [];
+        registry.Canaries.Start(new CanaryRecord(name, canary.Version, registry.Latest(name, VersionStatus.Released)!.Version, started?.At ?? time.GetUtcNow(), devices));
+        return registry.Canaries.Get(name, canary.Version)!;
+    }
+
+    private CanaryWatch Watch(CanaryRecord canary)
     {
         Interlocked.Exchange(ref _loggedIgnored, 0);
-        return new CanaryWatch(candidate, control, canary, started, _known.IsKnown);
+        return new CanaryWatch(registry.Canaries, canary, options.InstanceId, _known.IsKnown);
     }
 
     [LoggerMessage(EventId = 305, Message = "Ignoring a canary accuracy report from {Device} (accuracy {Accuracy}): {Outcome}")]
@@ -155,6 +220,9 @@ internal sealed partial class RolloutCoordinator(
     [LoggerMessage(EventId = 303, Level = LogLevel.Warning, Message = "Rolled back {Model} {Version} (back to {Previous}): {Reason}")]
     private static partial void LogRolledBack(ILogger logger, string model, string version, string previous, string reason);
 
-    [LoggerMessage(EventId = 304, Level = LogLevel.Information, Message = "Resuming canary of {Model} {Version} ({Count} devices)")]
+    [LoggerMessage(EventId = 304, Level = LogLevel.Information, Message = "Watching the canary of {Model} {Version} ({Count} devices), started earlier")]
     private static partial void LogResumed(ILogger logger, string model, string version, int count);
+
+    [LoggerMessage(EventId = 306, Level = LogLevel.Debug, Message = "Published release {Model} {Version} to cohort {Cohort} (release sequence {Sequence})")]
+    private static partial void LogPublished(ILogger logger, string model, string version, string cohort, long sequence);
 }

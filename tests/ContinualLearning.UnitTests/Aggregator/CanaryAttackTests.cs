@@ -35,7 +35,7 @@ public sealed class CanaryAttackTests : IDisposable
     }
 
     private RolloutCoordinator Coordinator(RolloutOptions rollout) =>
-        new(_registry, _kit.Options(1883, "f", "agg-1", o => o with { Rollout = rollout }), new RolloutCoordinatorTests.RecordingChannel(),
+        new(_registry, _kit.Options(1883, "f", "agg-1", o => o with { Rollout = rollout }), new RecordingReleaseChannel(),
             new Journal(_registry, _metrics, NullLogger.Instance), _time, NullLogger.Instance, (_, _) => { });
 
     /// <summary>A coordinator running 1.1.0 on the canary cohort <paramref name="canary"/>, the other devices on 1.0.0.</summary>
@@ -47,8 +47,12 @@ public sealed class CanaryAttackTests : IDisposable
         return coordinator;
     }
 
-    private void Report(RolloutCoordinator coordinator, string device, string version, double accuracy) =>
+    // A report is identified by its device and its time, so each one here is made a millisecond after the one before.
+    private void Report(RolloutCoordinator coordinator, string device, string version, double accuracy)
+    {
+        _time.Advance(TimeSpan.FromMilliseconds(1));
         coordinator.Report(new AccuracyReport(device, version, accuracy, _time.GetUtcNow()));
+    }
 
     private string CandidateStatus => _registry.GetVersion(AggregatorTestKit.Model, "1.1.0")!.Status;
 
@@ -64,7 +68,7 @@ public sealed class CanaryAttackTests : IDisposable
         Report(coordinator, "c3", "1.1.0", double.NaN);
         Report(coordinator, "c3", "1.1.0", -3);
 
-        var decision = await coordinator.CheckAsync(CancellationToken.None);
+        var decision = await coordinator.CheckAsync([], CancellationToken.None);
 
         Assert.NotEqual(RolloutVerdict.Promote, decision!.Verdict);
         Assert.NotEqual(VersionStatus.Released, CandidateStatus);
@@ -80,12 +84,12 @@ public sealed class CanaryAttackTests : IDisposable
         foreach (var k in new[] { "k1", "k2", "k3" }) Report(coordinator, k, "1.0.0", 0.85);
         for (var i = 0; i < 10; i++) Report(coordinator, "c1", "1.1.0", 0.99);
 
-        var alone = await coordinator.CheckAsync(CancellationToken.None);
+        var alone = await coordinator.CheckAsync([], CancellationToken.None);
         Assert.Equal(RolloutVerdict.Wait, alone!.Verdict);
         Assert.Equal(1, alone.CanaryDevices);
 
         Report(coordinator, "c2", "1.1.0", 0.5);
-        var decision = await coordinator.CheckAsync(CancellationToken.None);
+        var decision = await coordinator.CheckAsync([], CancellationToken.None);
         // Median of the two devices (0.99, 0.5) = 0.745, not the report mean 0.945.
         Assert.Equal(RolloutVerdict.Rollback, decision!.Verdict);
         Assert.Equal(0.745, decision.CanaryAccuracy!.Value, 9);
@@ -101,7 +105,7 @@ public sealed class CanaryAttackTests : IDisposable
         foreach (var k in new[] { "k1", "k2", "k1" }) Report(coordinator, k, "1.0.0", 0.85);
         foreach (var c in new[] { "c1", "c2", "c1" }) Report(coordinator, c, "1.1.0", 0.80);
 
-        var decision = await coordinator.CheckAsync(CancellationToken.None);
+        var decision = await coordinator.CheckAsync([], CancellationToken.None);
 
         Assert.Equal(RolloutVerdict.Rollback, decision!.Verdict);
         Assert.Equal(2, decision.ControlDevices);

@@ -73,7 +73,7 @@ public sealed class CanaryRollbackAgentTests(EmbeddedBrokerFixture broker) : IAs
 
         // No canary reports within the window: rolled back to 1.0.0, re-published with a higher release sequence.
         _time.Advance(TimeSpan.FromMinutes(5));
-        var decision = await coordinator.CheckAsync(TestContext.Current.CancellationToken);
+        var decision = await coordinator.CheckAsync([], TestContext.Current.CancellationToken);
         Assert.Equal(RolloutVerdict.Rollback, decision!.Verdict);
 
         await Polling.WaitUntil(() => _runtime.Learner?.Status.BaseVersion, v => v == "1.0.0", "the canary device serves 1.0.0 again after the rollback");

@@ -2,7 +2,6 @@ using ContinualLearning.Aggregator;
 using ContinualLearning.Aggregator.Metrics;
 using ContinualLearning.Aggregator.Registry;
 using ContinualLearning.Aggregator.Rollout;
-using ContinualLearning.Fleet.Messages;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Time.Testing;
 
@@ -14,7 +13,7 @@ public sealed class RolloutCoordinatorTests : IDisposable
     private static readonly RolloutOptions Rollout = new() { CanaryDevices = ["c1"], MinReports = 1, MinDevices = 1, AccuracyMargin = 0.02, Window = TimeSpan.FromMinutes(5) };
     private readonly AggregatorTestKit _kit = AggregatorTestKit.ForUnitTests();
     private readonly FakeTimeProvider _time = new(new DateTimeOffset(2025, 6, 1, 12, 0, 0, TimeSpan.Zero));
-    private readonly RecordingChannel _channel = new();
+    private readonly RecordingReleaseChannel _channel = new();
     private readonly List<string> _decided = [];
     private readonly AggregatorMetrics _metrics = new();
     private readonly ModelRegistry _registry;
@@ -50,9 +49,9 @@ public sealed class RolloutCoordinatorTests : IDisposable
         Assert.Equal(["1.1.0 canary"], _channel.Published);
 
         _time.Advance(TimeSpan.FromMinutes(4));
-        Assert.Equal(RolloutVerdict.Wait, (await coordinator.CheckAsync(CancellationToken.None))!.Verdict);
+        Assert.Equal(RolloutVerdict.Wait, (await coordinator.CheckAsync([], CancellationToken.None))!.Verdict);
         _time.Advance(TimeSpan.FromMinutes(1));
-        var decision = await coordinator.CheckAsync(CancellationToken.None);
+        var decision = await coordinator.CheckAsync([], CancellationToken.None);
 
         Assert.Equal(RolloutVerdict.Rollback, decision!.Verdict);
         Assert.Equal(300, decision.ElapsedSeconds);
@@ -79,7 +78,7 @@ public sealed class RolloutCoordinatorTests : IDisposable
         var at = _time.GetUtcNow();
         resumed.Report(new AccuracyReport("c1", "1.1.0", 0.90, at));
         resumed.Report(new AccuracyReport("k1", "1.0.0", 0.89, at));
-        var decision = await resumed.CheckAsync(CancellationToken.None);
+        var decision = await resumed.CheckAsync([], CancellationToken.None);
 
         Assert.Equal(RolloutVerdict.Promote, decision!.Verdict);
         Assert.Equal(180, decision.ElapsedSeconds);
@@ -99,31 +98,5 @@ public sealed class RolloutCoordinatorTests : IDisposable
         Assert.Empty(_channel.Cohorts);
         Assert.Equal(["1.1.0 released"], _decided);
         Assert.Contains(canaryEnabled ? "no online canary device" : "canary disabled", _registry.Decisions.List(AggregatorTestKit.Model, "1.1.0").Single().Reason);
-    }
-
-    /// <summary>Records what would go on the wire; the other rollout tests use it too.</summary>
-    internal sealed class RecordingChannel : IReleaseChannel
-    {
-        public List<string> Published { get; } = [];
-
-        public List<string> Cohorts { get; } = [];
-
-        public List<long> Sequences { get; } = [];
-
-        public Task<Release> PublishAsync(byte[] container, string modelName, string version, string? parentVersion, string cohort, long sequence, CancellationToken cancellationToken = default)
-        {
-            Published.Add($"{version} {cohort}");
-            Sequences.Add(sequence);
-            return Task.FromResult(new Release
-            {
-                ModelName = modelName, Version = version, Cohort = cohort, BundleSha256 = "", BundleSize = container.Length, ChunkSize = container.Length, ChunkCount = 1, ChunkSha256 = [],
-            });
-        }
-
-        public Task SetCohortAsync(string deviceId, string cohort, CancellationToken cancellationToken = default)
-        {
-            Cohorts.Add($"{deviceId} {cohort}");
-            return Task.CompletedTask;
-        }
     }
 }

@@ -1,17 +1,42 @@
 using ContinualLearning.Aggregator;
+using ContinualLearning.Aggregator.Registry;
 using ContinualLearning.Aggregator.Rollout;
 
 namespace ContinualLearning.UnitTests.Aggregator;
 
-public sealed class RolloutPolicyTests
+/// <summary>The canary rule, fed through a <see cref="CanaryWatch"/> over a real registry (1.1.0 on canary to c1 and c2, control 1.0.0).</summary>
+public sealed class RolloutPolicyTests : IDisposable
 {
     private static readonly RolloutOptions Options = new() { AccuracyMargin = 0.02, MinReports = 3, Window = TimeSpan.FromMinutes(5) };
     private static readonly DateTimeOffset T0 = new(2025, 1, 1, 0, 0, 0, TimeSpan.Zero);
+    private readonly AggregatorTestKit _kit = AggregatorTestKit.ForUnitTests();
+    private readonly ModelRegistry _registry;
 
-    private static CanaryWatch Watch(params (string Device, string Version, double Accuracy)[] reports)
+    public RolloutPolicyTests()
     {
-        var watch = new CanaryWatch("1.1.0", "1.0.0", ["c1", "c2"], T0);
-        foreach (var (d, v, a) in reports) watch.Add(new AccuracyReport(d, v, a, T0.AddSeconds(1)));
+        _registry = ModelRegistry.Open(_kit.RegistryPath);
+        var seed = _registry.Latest(AggregatorTestKit.Model, VersionStatus.Released)!;
+        _registry.AddVersion(seed with { Version = "1.1.0", Parent = "1.0.0", Status = VersionStatus.Canary });
+    }
+
+    public void Dispose()
+    {
+        _registry.Dispose();
+        _kit.Dispose();
+    }
+
+    private CanaryWatch NewWatch(params string[] canary)
+    {
+        var record = new CanaryRecord(AggregatorTestKit.Model, "1.1.0", "1.0.0", T0, canary);
+        _registry.Canaries.Start(record);
+        return new CanaryWatch(_registry.Canaries, record, "agg-1");
+    }
+
+    private CanaryWatch Watch(params (string Device, string Version, double Accuracy)[] reports)
+    {
+        var watch = NewWatch("c1", "c2");
+        // Each report a millisecond after the one before: a device's report is identified by its time.
+        for (var i = 0; i < reports.Length; i++) watch.Add(new AccuracyReport(reports[i].Device, reports[i].Version, reports[i].Accuracy, T0.AddSeconds(1).AddMilliseconds(i)));
         return watch;
     }
 
@@ -49,7 +74,7 @@ public sealed class RolloutPolicyTests
     [Fact]
     public void Reports_about_other_versions_or_from_before_the_canary_are_ignored()
     {
-        var w = new CanaryWatch("1.1.0", "1.0.0", ["c1"], T0);
+        var w = NewWatch("c1");
         w.Add(new AccuracyReport("c1", "1.0.0", 0.1, T0.AddSeconds(1))); // canary device, still on the old version
         w.Add(new AccuracyReport("k1", "1.1.0", 0.1, T0.AddSeconds(1))); // control device on the candidate
         w.Add(new AccuracyReport("k1", "1.0.0", 0.1, T0.AddSeconds(-1))); // before the start
