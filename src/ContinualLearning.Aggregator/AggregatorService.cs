@@ -1,6 +1,7 @@
 using System.Security.Cryptography;
 using ContinualLearning.Aggregator.Aggregation;
 using ContinualLearning.Aggregator.Holdout;
+using ContinualLearning.Aggregator.Inbox;
 using ContinualLearning.Aggregator.Metrics;
 using ContinualLearning.Aggregator.Registry;
 using ContinualLearning.Aggregator.Rollout;
@@ -33,7 +34,7 @@ public sealed partial class AggregatorService : IAsyncDisposable
     private readonly SemaphoreSlim _work = new(1, 1);
     private readonly CancellationTokenSource _stop = new();
     private ModelRegistry? _registry;
-    private IDeltaValidationContext? _validation;
+    private DeltaIntake? _intake;
     private Journal? _journal;
     private AggregationCycle? _cycle;
     private RolloutCoordinator? _rollout;
@@ -83,8 +84,8 @@ public sealed partial class AggregatorService : IAsyncDisposable
             ?? throw new InvalidOperationException($"The registry '{registry.Directory}' has no released version of model '{_options.ModelName}'. Seed it with `cl model publish <bundle-dir> --registry {_options.RegistryPath}`.");
         var model = RegistryModels.Load(registry, global);
         var layouts = new ReleaseLayouts(registry, _options.ModelName);
-        _validation = new RegistryValidationContext(registry, _options.ModelName, layouts);
         _journal = new Journal(registry, _metrics, _logger, _options.Retention);
+        _intake = new DeltaIntake(registry, new RegistryValidationContext(registry, _options.ModelName, layouts), _journal, _options, _metrics, _logger, () => _wake.Release());
         _retention = new RetentionSchedule(registry, _options.Retention, _journal, _metrics, _logger);
         var gate = _options.Holdout is { } holdout ? new HoldoutGate(HoldoutSet.Load(holdout, model.Bundle.Manifest), holdout.Margin) : null;
         _cycle = new AggregationCycle(registry, layouts, _options, gate, _journal, _metrics, _time, _logger);
@@ -92,7 +93,7 @@ public sealed partial class AggregatorService : IAsyncDisposable
 
         var head = model.Bundle.Head.Parameters().ToList();
         var maxDelta = _options.Inbox.MaxDeltaBytes ?? FleetLimits.MaxDeltaPayloadBytes(head.Sum(p => (long)p.Shape.Aggregate(1, (a, b) => a * b)), head.Count);
-        _inbox = new FleetInbox(_options, new FleetHandlers((d, p) => Receive(d, p), ReceiveTelemetry, _devices.Apply), maxDelta, _metrics, _time, _logger);
+        _inbox = new FleetInbox(_options, new FleetHandlers(deltas => _intake.Store(deltas), ReceiveTelemetry, _devices.Apply), maxDelta, _metrics, _time, _logger);
         _commandKey = _options.CommandKeyPath is { } commandKey ? ReleaseKeys.LoadPrivate(commandKey) : null;
         var publisher = new ReleasePublisher(_inbox.Client, _options.Fleet, _key, _options.Rollout.ChunkSize, _time, _commandKey);
         _rollout = new RolloutCoordinator(registry, _options, publisher, _journal, _time, _logger, (v, d) => Decided?.Invoke(v, d));
@@ -105,24 +106,11 @@ public sealed partial class AggregatorService : IAsyncDisposable
     }
 
     /// <summary>Validates and, when it passes, durably buffers one delta. Public so tests and the demo can feed it directly.</summary>
-    public DeltaVerdict Receive(string topicDeviceId, ReadOnlySpan<byte> payload)
-    {
-        var registry = Registry;
-        var verdict = DeltaValidator.Validate(topicDeviceId, payload, _validation!, _options.Validation);
-        var now = _time.GetUtcNow();
-        if (verdict.Delta is { Header: var h } && verdict.Accepted)
-            verdict = PendingAdmission.Admit(registry.Deltas, _options.ModelName, new PendingDelta(h.DeltaId.ToString("D"), h.DeviceId, h.BaseVersion, h.SampleCount, now, payload.ToArray()), verdict, _options.Aggregation);
-        if (!verdict.Accepted)
-        {
-            var header = verdict.Delta?.Header;
-            _journal!.Reject(new RejectionRecord(now, header?.DeviceId ?? topicDeviceId, header?.DeltaId.ToString("D"), verdict.Reason!.Value, verdict.Message));
-            return verdict;
-        }
-        _metrics.DeltaAccepted();
-        LogAccepted(_logger, verdict.Message);
-        if (registry.Deltas.PendingCount(_options.ModelName) >= _options.Aggregation.BufferSize) _wake.Release();
-        return verdict;
-    }
+    public DeltaVerdict Receive(string topicDeviceId, ReadOnlySpan<byte> payload) =>
+        (_intake ?? throw NotStarted()).Store([new ReceivedDelta(topicDeviceId, payload.ToArray())])[0];
+
+    /// <summary>The group commit's batches so far, or null when each delta is stored on its own (benchmarks, tests).</summary>
+    internal DeltaBatcher? Batcher => _inbox?.Batcher;
 
     /// <summary>
     /// Aggregates the buffered deltas when the trigger fires (K buffered, or the oldest older than T with at least the
@@ -240,9 +228,6 @@ public sealed partial class AggregatorService : IAsyncDisposable
 
     [LoggerMessage(EventId = 1, Level = LogLevel.Information, Message = "Aggregator {Instance} serving {Model} (global {Version}) on fleet {Fleet}; {Pending} deltas pending from before")]
     private static partial void LogServing(ILogger logger, string instance, string model, string version, string fleet, int pending);
-
-    [LoggerMessage(EventId = 2, Level = LogLevel.Debug, Message = "{Message}")]
-    private static partial void LogAccepted(ILogger logger, string message);
 
     [LoggerMessage(EventId = 3, Level = LogLevel.Error, Message = "Aggregation loop failed; retrying on the next tick")]
     private static partial void LogLoopFailed(ILogger logger, Exception exception);

@@ -1,3 +1,5 @@
+using System.Threading.Channels;
+using ContinualLearning.Aggregator.Inbox;
 using ContinualLearning.Aggregator.Metrics;
 using ContinualLearning.Fleet;
 using ContinualLearning.Fleet.Client;
@@ -9,19 +11,20 @@ using Microsoft.Extensions.Logging;
 namespace ContinualLearning.Aggregator;
 
 /// <summary>What the aggregator does with each kind of device message.</summary>
-/// <param name="Delta">A delta payload, by the device id in its topic. Throws when the delta could not be stored (the message is then not acknowledged).</param>
+/// <param name="Deltas">Stores a batch of delta payloads (by the device id in their topics) in one transaction. Throws when they could not be stored (their messages are then not acknowledged).</param>
 /// <param name="Telemetry">A telemetry report whose device id matches its topic, with when it arrived.</param>
 /// <param name="Status">A retained status payload (empty when cleared), with when it arrived.</param>
 internal sealed record FleetHandlers(
-    Action<string, byte[]> Delta,
+    Action<IReadOnlyList<ReceivedDelta>> Deltas,
     Action<string, Telemetry, DateTimeOffset> Telemetry,
     Action<string, byte[], DateTimeOffset> Status);
 
 /// <summary>
 /// The aggregator's MQTT session: one client named after the instance (its persistent session queues deltas while the
 /// instance is down), subscribed to the fleet's deltas (through <c>$share/{group}/…</c> when configured), telemetry and
-/// status, each routed to its handler.
-/// Nothing is acknowledged before it is stored: a message whose handler throws (the registry cannot write: disk full,
+/// status, each routed to its handler. Deltas are stored in batches, one transaction each, and acknowledged after its
+/// commit (<see cref="DeltaBatcher"/>; <see cref="InboxOptions.BatchMax"/> = 1 stores each in the MQTT handler).
+/// Nothing is acknowledged before it is stored: a message whose handler (or batch) throws (the registry cannot write: disk full,
 /// I/O error) stays unacknowledged, the error is logged as it was raised and counted, and the inbox stops consuming —
 /// it disconnects, waits (<see cref="InboxOptions.StorageRetryDelay"/>, doubling per failure in a row) and reconnects,
 /// when the broker re-sends everything left unacknowledged. Payloads over their topic's cap (deltas: derived from the
@@ -39,6 +42,7 @@ internal sealed partial class FleetInbox : IAsyncDisposable
     private readonly ILogger _logger;
     private readonly CancellationTokenSource _stop = new();
     private readonly Lock _lock = new();
+    private readonly DeltaBatcher? _batcher;
     private Task _recovery = Task.CompletedTask;
     private int _failuresInARow;
 
@@ -69,7 +73,12 @@ internal sealed partial class FleetInbox : IAsyncDisposable
             MaximumPacketSize = FleetLimits.AggregatorPacketBytes(maxDeltaBytes),
             MaxPayloadBytes = topic => FleetTopics.TryParse(topic)?.Kind == FleetTopicKind.DeviceDelta ? maxDeltaBytes : FleetLimits.MaxControlPayloadBytes,
             AcknowledgeAfterHandling = options.Inbox.AcknowledgeAfterStore,
+            // Bounds what is read and not yet acknowledged (MQTTnet queues the rest unbounded): room for the batch being
+            // stored, the one filling and the queue between them; the broker's own in-flight limit may be lower.
+            ReceiveMaximum = ReceiveMaximum(options.Inbox.BatchMax),
         });
+        if (options.Inbox.BatchMax > 1)
+            _batcher = new DeltaBatcher(options.Inbox.BatchMax, options.Inbox.BatchLinger, StoreBatch, StoreFailed, time);
         Client.MessageReceived += OnMessageAsync;
         Client.HandlerFailed += OnHandlerFailed;
         Client.PayloadRefused += OnPayloadRefused;
@@ -80,6 +89,12 @@ internal sealed partial class FleetInbox : IAsyncDisposable
 
     /// <summary>Largest delta payload accepted, in bytes.</summary>
     public int MaxDeltaBytes { get; }
+
+    /// <summary>The group commit's batches, or null when each delta is stored on its own (<see cref="InboxOptions.BatchMax"/> = 1).</summary>
+    internal DeltaBatcher? Batcher => _batcher;
+
+    /// <summary>The MQTT 5 Receive Maximum for a batch size: four batches, at least 1,024, at most the protocol's 65,535.</summary>
+    internal static ushort ReceiveMaximum(int batchMax) => (ushort)Math.Clamp(4L * batchMax, 1024, ushort.MaxValue);
 
     /// <summary>Subscribes and connects.</summary>
     public async Task StartAsync(CancellationToken cancellationToken)
@@ -103,19 +118,32 @@ internal sealed partial class FleetInbox : IAsyncDisposable
         catch (OperationCanceledException)
         {
         }
+        // The batch being stored still gets its acknowledgements; what is queued behind it is left to the broker.
+        if (_batcher is not null) await _batcher.DisposeAsync().ConfigureAwait(false);
         await Client.DisposeAsync().ConfigureAwait(false);
         _stop.Dispose();
     }
 
-    private Task OnMessageAsync(FleetMessage message)
+    private async Task OnMessageAsync(FleetMessage message)
     {
         var topic = FleetTopics.TryParse(message.Topic);
-        if (topic is null || topic.Fleet != _options.Fleet || topic.DeviceId is null) return Task.CompletedTask;
+        if (topic is null || topic.Fleet != _options.Fleet || topic.DeviceId is null) return;
         switch (topic.Kind)
         {
+            case FleetTopicKind.DeviceDelta when _batcher is not null && message.Acknowledgement is { } acknowledgement:
+                // The batch acknowledges it after its commit; the handler returns so the next delta is read meanwhile.
+                acknowledgement.Defer();
+                try
+                {
+                    await _batcher.EnqueueAsync(new QueuedDelta(new ReceivedDelta(topic.DeviceId, message.Payload), message.Topic, acknowledgement), _stop.Token).ConfigureAwait(false);
+                }
+                catch (Exception ex) when (ex is OperationCanceledException or ChannelClosedException)
+                {
+                    acknowledgement.Abandon(); // shutting down: the broker re-sends it to the next session
+                }
+                break;
             case FleetTopicKind.DeviceDelta:
-                _handlers.Delta(topic.DeviceId, message.Payload);
-                Volatile.Write(ref _failuresInARow, 0);
+                StoreBatch([new ReceivedDelta(topic.DeviceId, message.Payload)]);
                 break;
             case FleetTopicKind.DeviceTelemetry:
                 try
@@ -132,15 +160,22 @@ internal sealed partial class FleetInbox : IAsyncDisposable
                 _handlers.Status(topic.DeviceId, message.Payload, _time.GetUtcNow());
                 break;
         }
-        return Task.CompletedTask;
     }
 
-    private void OnHandlerFailed(FleetMessage message, Exception error)
+    private void StoreBatch(IReadOnlyList<ReceivedDelta> deltas)
+    {
+        _handlers.Deltas(deltas);
+        Volatile.Write(ref _failuresInARow, 0);
+    }
+
+    private void OnHandlerFailed(FleetMessage message, Exception error) => StoreFailed(message.Topic, error);
+
+    private void StoreFailed(string failedTopic, Exception error)
     {
         _metrics.InboxFailed(error);
         var failures = Interlocked.Increment(ref _failuresInARow);
         var delay = RetryDelay(failures);
-        var topic = Shorten(message.Topic);
+        var topic = Shorten(failedTopic);
         var seconds = delay.TotalSeconds;
         LogStoreFailed(_logger, error, topic, seconds);
         lock (_lock)

@@ -117,6 +117,8 @@ public static class AggregatorOptionsReader
         MaxDeltaBytes = r.OptionalWholeNumber<int>("inbox:maxDeltaBytes", s.MaxDeltaBytes, "use a whole number of bytes, or leave it unset for the bound derived from the model's head") ?? d.MaxDeltaBytes,
         StorageRetryDelay = r.Duration("inbox:storageRetryDelay", s.StorageRetryDelay, d.StorageRetryDelay),
         StorageRetryMaxDelay = r.Duration("inbox:storageRetryMaxDelay", s.StorageRetryMaxDelay, d.StorageRetryMaxDelay),
+        BatchMax = r.WholeNumber("inbox:batchMax", s.BatchMax, d.BatchMax),
+        BatchLinger = r.Duration("inbox:batchLinger", s.BatchLinger, d.BatchLinger),
     };
 
     private static RetentionOptions ReadRetention(ConfigurationReader r, RetentionSettings s, RetentionOptions d) => new()

@@ -97,6 +97,10 @@ internal sealed class AggregatorOptionsValidator() : ConfigurationValidator<Aggr
         ConfigurationRules.Require(errors, i.MaxDeltaBytes is null or > 0, "inbox:maxDeltaBytes", i.MaxDeltaBytes, "must be > 0", "use e.g. 16777216, or leave it unset for the bound derived from the model's head");
         ConfigurationRules.Positive(errors, "inbox:storageRetryDelay", i.StorageRetryDelay, i.StorageRetryDelay.ToString("c", null));
         ConfigurationRules.Require(errors, i.StorageRetryMaxDelay >= i.StorageRetryDelay, "inbox:storageRetryMaxDelay", i.StorageRetryMaxDelay, "must be ≥ inbox:storageRetryDelay", "use e.g. 00:05:00");
+        ConfigurationRules.Require(errors, i.BatchMax is >= 1 and <= InboxOptions.MaxBatchMax, "inbox:batchMax", i.BatchMax, $"must be between 1 and {InboxOptions.MaxBatchMax}",
+            $"use e.g. {InboxOptions.DefaultBatchMax} (deltas stored in one transaction and acknowledged after its commit), or 1 for one transaction per delta");
+        ConfigurationRules.Require(errors, i.BatchLinger >= TimeSpan.Zero && i.BatchLinger <= TimeSpan.FromSeconds(1), "inbox:batchLinger", i.BatchLinger.ToString("c", null),
+            "must be between 00:00:00 and 00:00:01 (every delta of a batch waits up to this long for its acknowledgement)", "use e.g. 00:00:00.002");
         ConfigurationRules.Require(errors, r.RejectionsMaxRows >= 1, "retention:rejectionsMaxRows", r.RejectionsMaxRows, "must be ≥ 1", "use e.g. 100000");
         ConfigurationRules.Positive(errors, "retention:rejectionsMaxAge", r.RejectionsMaxAge, r.RejectionsMaxAge.ToString("c", null));
         ConfigurationRules.Require(errors, r.RejectionBurst >= 1, "retention:rejectionBurst", r.RejectionBurst, "must be ≥ 1", "use e.g. 20");

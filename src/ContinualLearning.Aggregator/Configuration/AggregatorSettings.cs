@@ -150,6 +150,10 @@ internal sealed class InboxSettings
     public string? StorageRetryDelay { get; set; }
 
     public string? StorageRetryMaxDelay { get; set; }
+
+    public string? BatchMax { get; set; }
+
+    public string? BatchLinger { get; set; }
 }
 
 /// <summary><c>retention:*</c>.</summary>

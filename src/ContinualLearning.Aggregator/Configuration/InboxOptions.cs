@@ -18,6 +18,24 @@ public sealed record InboxOptions
 
     /// <summary>False acknowledges deltas on receipt, stored or not (the behaviour before the acknowledgement after store); benchmarks only.</summary>
     internal bool AcknowledgeAfterStore { get; init; } = true;
+
+    /// <summary>Largest batch of deltas stored in one registry transaction (group commit); the default.</summary>
+    public const int DefaultBatchMax = 256;
+
+    /// <summary>
+    /// Largest <see cref="BatchMax"/> allowed: the aggregator's MQTT 5 Receive Maximum is four batches and cannot pass
+    /// 65,535, and a batch the broker can never fill would only wait out <see cref="BatchLinger"/> every time.
+    /// </summary>
+    public const int MaxBatchMax = 16_383;
+
+    /// <summary>
+    /// Most deltas stored in one registry transaction and acknowledged together after its commit (group commit). 1 stores
+    /// each delta in its own transaction inside the MQTT handler and acknowledges it when the handler returns.
+    /// </summary>
+    public int BatchMax { get; init; } = DefaultBatchMax;
+
+    /// <summary>How long a batch waits for more deltas after its first one before it is stored with what it has.</summary>
+    public TimeSpan BatchLinger { get; init; } = TimeSpan.FromMilliseconds(2);
 }
 
 /// <summary>Bounds on what the registry keeps (docs/aggregator.md, "Retention").</summary>

@@ -18,8 +18,17 @@ internal static class PendingAdmission
         ArgumentNullException.ThrowIfNull(pending);
         ArgumentNullException.ThrowIfNull(accepted);
         ArgumentNullException.ThrowIfNull(aggregation);
+        return Verdict(ledger.Admit(modelName, pending, Limits(aggregation)), pending, accepted, aggregation);
+    }
+
+    /// <summary>The verdict for what the ledger did with <paramref name="pending"/>: <paramref name="accepted"/> or the refusal.</summary>
+    public static DeltaVerdict Verdict(DeltaAdmission admission, PendingDelta pending, DeltaVerdict accepted, AggregationOptions aggregation)
+    {
+        ArgumentNullException.ThrowIfNull(pending);
+        ArgumentNullException.ThrowIfNull(accepted);
+        ArgumentNullException.ThrowIfNull(aggregation);
         var who = $"delta {pending.DeltaId} from '{pending.DeviceId}'";
-        return ledger.Admit(modelName, pending, Limits(aggregation)) switch
+        return admission switch
         {
             DeltaAdmission.Accepted => accepted,
             DeltaAdmission.Duplicate => DeltaVerdict.Reject(RejectionReason.Duplicate, $"{who}: delta id already accepted; not counted again.", accepted.Delta),

@@ -11,6 +11,12 @@ public sealed record FleetMessage(
     string? ContentType = null,
     IReadOnlyList<KeyValuePair<string, string>>? UserProperties = null)
 {
+    /// <summary>
+    /// The message's acknowledgement, which a handler may take over (<see cref="FleetAcknowledgement.Defer"/>) to
+    /// acknowledge it later; null for a message not received by a <see cref="FleetMqttClient"/>.
+    /// </summary>
+    public FleetAcknowledgement? Acknowledgement { get; init; }
+
     /// <summary>The value of the first user property named <paramref name="name"/> (ordinal), or null.</summary>
     public string? UserProperty(string name)
     {

@@ -47,7 +47,8 @@ public sealed class FleetMqttClient : IAsyncDisposable
 
     /// <summary>
     /// Raised for every received message that is not a reply to <see cref="RequestAsync"/>. A QoS 1/2 message is
-    /// acknowledged once every handler returned; when one throws, the exception goes to <see cref="HandlerFailed"/>, the
+    /// acknowledged once every handler returned, unless a handler took the acknowledgement over
+    /// (<see cref="FleetMessage.Acknowledgement"/>, <see cref="FleetAcknowledgement.Defer"/>); when one throws, the exception goes to <see cref="HandlerFailed"/>, the
     /// message stays unacknowledged and the broker re-sends it after the next reconnect (persistent session). A handler
     /// that cannot succeed for the moment (storage down) should have its owner <see cref="PauseAsync"/> the client.
     /// </summary>
@@ -407,7 +408,11 @@ public sealed class FleetMqttClient : IAsyncDisposable
             if (_connected.Task.IsCompleted) _connected = NewSignal();
         }
         // Wake the loop only when a live connection was lost; failed connects are retried by the loop itself.
-        if (e.ClientWasConnected) _connectionLost.Release();
+        if (e.ClientWasConnected)
+        {
+            _inbound.ConnectionLost();
+            _connectionLost.Release();
+        }
         return Task.CompletedTask;
     }
 

@@ -12,11 +12,15 @@ namespace ContinualLearning.Fleet.Client;
 /// session reconnects instead of it being lost after a PUBACK. A payload over the topic's cap is refused before it is
 /// copied or handed to anyone, and acknowledged: it can never become acceptable, and a redelivery would only repeat it.
 /// </summary>
-/// <remarks>Every message handed here frees its slot of the <see cref="ReceiveWindow"/> (if any) when its handling ends.</remarks>
+/// <remarks>
+/// Every message handed here frees its slot of the <see cref="ReceiveWindow"/> (if any) when its handling ends, or, when
+/// a handler deferred its acknowledgement (<see cref="FleetAcknowledgement.Defer"/>), when the handler's owner settles it.
+/// </remarks>
 internal sealed class InboundMessages(FleetMqttClientOptions options, ReceiveWindow? window = null)
 {
     private readonly ConcurrentDictionary<string, TaskCompletionSource<FleetMessage>> _pending = new(StringComparer.Ordinal);
     private volatile bool _paused;
+    private int _connection;
 
     public event Func<FleetMessage, Task>? MessageReceived;
 
@@ -41,41 +45,56 @@ internal sealed class InboundMessages(FleetMqttClientOptions options, ReceiveWin
 
     public void ForgetReply(string key) => _pending.TryRemove(key, out _);
 
+    /// <summary>The connection carrying the messages now was lost: what is still unsettled of it is re-sent on the next one.</summary>
+    public void ConnectionLost() => Interlocked.Increment(ref _connection);
+
+    /// <summary>Whether <paramref name="connection"/> is still the one messages arrive on.</summary>
+    internal bool IsCurrent(int connection) => Volatile.Read(ref _connection) == connection;
+
+    /// <summary>A deferred message was settled: its slot is free, unless its connection is gone (the window was reset with it).</summary>
+    internal void Settled(int connection)
+    {
+        if (IsCurrent(connection)) window?.Handled();
+    }
+
     public async Task OnMessageAsync(MqttApplicationMessageReceivedEventArgs e)
     {
+        var deferred = false;
         try
         {
             // Flows into the handlers (and ends with this call): their publishes may open the window.
             if (window is not null) ReceiveWindow.EnterHandler();
-            await HandleAsync(e).ConfigureAwait(false);
+            deferred = await HandleAsync(e).ConfigureAwait(false);
         }
         finally
         {
-            window?.Handled();
+            if (!deferred) window?.Handled();
         }
     }
 
-    private async Task HandleAsync(MqttApplicationMessageReceivedEventArgs e)
+    /// <summary>Handles one message; true when a handler deferred its acknowledgement (it frees the slot then).</summary>
+    private async Task<bool> HandleAsync(MqttApplicationMessageReceivedEventArgs e)
     {
         if (options.AcknowledgeAfterHandling) e.AutoAcknowledge = false;
         // Paused after a handler failure: whatever MQTTnet still queued stays unacknowledged for the redelivery.
-        if (_paused) return;
+        if (_paused) return false;
         var m = e.ApplicationMessage;
         var cap = options.MaxPayloadBytes?.Invoke(m.Topic) ?? (options.MaximumPacketSize > 0 ? options.MaximumPacketSize : int.MaxValue);
         if (m.Payload.Length > cap)
         {
             PayloadRefused?.Invoke(m.Topic, m.Payload.Length, cap);
             await AcknowledgeAsync(e).ConfigureAwait(false);
-            return;
+            return false;
         }
         var properties = m.UserProperties is { Count: > 0 } p ? p.Select(u => KeyValuePair.Create(u.Name, u.ReadValueAsString())).ToArray() : null;
-        var message = new FleetMessage(m.Topic, m.Payload.ToArray(), m.Retain, m.ResponseTopic, m.CorrelationData, m.ContentType, properties);
+        var acknowledgement = new FleetAcknowledgement(e, this, Volatile.Read(ref _connection));
+        var message = new FleetMessage(m.Topic, m.Payload.ToArray(), m.Retain, m.ResponseTopic, m.CorrelationData, m.ContentType, properties) { Acknowledgement = acknowledgement };
         if (message.CorrelationData is { Length: > 0 } correlation
             && _pending.TryRemove(Convert.ToHexString(correlation), out var waiter))
         {
             waiter.TrySetResult(message);
             await AcknowledgeAsync(e).ConfigureAwait(false);
-            return;
+            return false;
         }
         var handlers = MessageReceived;
         if (handlers is not null)
@@ -88,16 +107,21 @@ internal sealed class InboundMessages(FleetMqttClientOptions options, ReceiveWin
                 }
                 catch (Exception ex)
                 {
-                    // Not acknowledged: the broker still owns the message and re-sends it after the next reconnect.
+                    // A deferred message is its owner's to settle; any other stays unacknowledged: the broker still
+                    // owns it and re-sends it after the next reconnect.
+                    if (acknowledgement.IsDeferred) return true;
                     HandlerFailed?.Invoke(message, ex);
-                    return;
+                    return false;
                 }
             }
         }
+        // Deferred: the handler returned at once, so MQTTnet reads the next PUBLISH while this one waits for its owner.
+        if (acknowledgement.IsDeferred) return true;
         await AcknowledgeAsync(e).ConfigureAwait(false);
+        return false;
     }
 
-    private static async Task AcknowledgeAsync(MqttApplicationMessageReceivedEventArgs e)
+    internal static async Task AcknowledgeAsync(MqttApplicationMessageReceivedEventArgs e)
     {
         if (e.AutoAcknowledge) return; // the old path: MQTTnet acknowledges when we return
         try

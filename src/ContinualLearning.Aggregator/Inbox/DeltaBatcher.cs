@@ -1,0 +1,138 @@
+using System.Threading.Channels;
+using ContinualLearning.Fleet.Client;
+
+namespace ContinualLearning.Aggregator.Inbox;
+
+/// <summary>A received delta waiting in a batch, with the message's deferred acknowledgement.</summary>
+internal readonly record struct QueuedDelta(ReceivedDelta Delta, string Topic, FleetAcknowledgement Acknowledgement);
+
+/// <summary>
+/// Group commit: deltas queue here as they arrive (their MQTT acknowledgements deferred), one writer takes up to
+/// <see cref="InboxOptions.BatchMax"/> of them — or what came within <see cref="InboxOptions.BatchLinger"/> after the
+/// first — stores them in one registry transaction and only after its commit acknowledges every message of the batch,
+/// in arrival order. When the store throws, nothing of the batch is acknowledged: each message is abandoned (the broker
+/// re-sends it after the reconnect) and the failure goes to the inbox's failure path, which pauses consumption.
+/// So "nothing acknowledged before it is stored" holds per batch, and the registry pays one commit (one fsync) per batch.
+/// </summary>
+internal sealed class DeltaBatcher : IAsyncDisposable
+{
+    private readonly Channel<QueuedDelta> _queue;
+    private readonly Action<IReadOnlyList<ReceivedDelta>> _store;
+    private readonly Action<string, Exception> _failed;
+    private readonly TimeProvider _time;
+    private readonly int _batchMax;
+    private readonly TimeSpan _linger;
+    private readonly CancellationTokenSource _stop = new();
+    private readonly Task _writer;
+    private long _batches;
+    private long _deltas;
+    private int _largest;
+
+    /// <param name="batchMax">Most deltas per transaction.</param>
+    /// <param name="linger">How long a batch waits for more after its first delta.</param>
+    /// <param name="store">Stores a batch in one transaction; throws when it could not.</param>
+    /// <param name="failed">The failure path: the topic of the batch's first message and the error.</param>
+    /// <param name="time">Clock of the linger.</param>
+    public DeltaBatcher(int batchMax, TimeSpan linger, Action<IReadOnlyList<ReceivedDelta>> store, Action<string, Exception> failed, TimeProvider time)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(batchMax, 1);
+        _batchMax = batchMax;
+        _linger = linger;
+        _store = store;
+        _failed = failed;
+        _time = time;
+        // Two batches' worth: one being stored, one filling. A full queue holds the MQTT handler, and with it the
+        // reading of the connection, until the writer catches up.
+        _queue = Channel.CreateBounded<QueuedDelta>(new BoundedChannelOptions(2 * batchMax) { SingleReader = true, FullMode = BoundedChannelFullMode.Wait });
+        _writer = Task.Run(() => RunAsync(_stop.Token), CancellationToken.None);
+    }
+
+    /// <summary>Batches stored so far.</summary>
+    public long Batches => Interlocked.Read(ref _batches);
+
+    /// <summary>Deltas in the batches stored so far.</summary>
+    public long Deltas => Interlocked.Read(ref _deltas);
+
+    /// <summary>The largest batch stored so far.</summary>
+    public int Largest => Volatile.Read(ref _largest);
+
+    /// <summary>Queues a delta whose acknowledgement the caller deferred; waits while two batches are queued.</summary>
+    public ValueTask EnqueueAsync(QueuedDelta delta, CancellationToken cancellationToken) => _queue.Writer.WriteAsync(delta, cancellationToken);
+
+    public async ValueTask DisposeAsync()
+    {
+        _queue.Writer.TryComplete();
+        await _stop.CancelAsync().ConfigureAwait(false);
+        try
+        {
+            await _writer.ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+        }
+        // Never stored: the broker re-sends them to the next session.
+        while (_queue.Reader.TryRead(out var left)) left.Acknowledgement.Abandon();
+        _stop.Dispose();
+    }
+
+    private async Task RunAsync(CancellationToken stop)
+    {
+        var batch = new List<QueuedDelta>(_batchMax);
+        while (await _queue.Reader.WaitToReadAsync(stop).ConfigureAwait(false))
+        {
+            batch.Clear();
+            try
+            {
+                await FillAsync(batch, stop).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                foreach (var queued in batch) queued.Acknowledgement.Abandon();
+                throw;
+            }
+            if (batch.Count > 0) await StoreAsync(batch).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Takes up to a batch: what is queued, then what arrives until the linger after the first delta is over.</summary>
+    private async Task FillAsync(List<QueuedDelta> batch, CancellationToken stop)
+    {
+        var deadline = _time.GetTimestamp() + (long)(_linger.TotalSeconds * _time.TimestampFrequency);
+        while (true)
+        {
+            while (batch.Count < _batchMax && _queue.Reader.TryRead(out var next)) batch.Add(next);
+            if (batch.Count >= _batchMax || batch.Count == 0) return;
+            var left = _time.GetElapsedTime(_time.GetTimestamp(), deadline);
+            if (left <= TimeSpan.Zero) return;
+            using var linger = new CancellationTokenSource(left, _time);
+            using var either = CancellationTokenSource.CreateLinkedTokenSource(stop, linger.Token);
+            try
+            {
+                if (!await _queue.Reader.WaitToReadAsync(either.Token).ConfigureAwait(false)) return;
+            }
+            catch (OperationCanceledException) when (!stop.IsCancellationRequested)
+            {
+                return; // the linger is over: store what came
+            }
+        }
+    }
+
+    private async Task StoreAsync(List<QueuedDelta> batch)
+    {
+        try
+        {
+            _store(batch.Select(q => q.Delta).ToArray());
+        }
+        catch (Exception ex)
+        {
+            foreach (var queued in batch) queued.Acknowledgement.Abandon();
+            _failed(batch[0].Topic, ex);
+            return;
+        }
+        Interlocked.Increment(ref _batches);
+        Interlocked.Add(ref _deltas, batch.Count);
+        if (batch.Count > Volatile.Read(ref _largest)) Volatile.Write(ref _largest, batch.Count);
+        // Committed: now, and only now, the PUBACKs, in the order the messages came (MQTT 5 §4.6).
+        foreach (var queued in batch) await queued.Acknowledgement.AcknowledgeAsync().ConfigureAwait(false);
+    }
+}
