@@ -147,6 +147,17 @@ public sealed record AggregatorOptions
     /// <summary>Registry directory: registry.db and artifacts/sha256/.</summary>
     public required string RegistryPath { get; init; }
 
+    /// <summary>
+    /// PostgreSQL connection string of a registry shared by instances on any host (<c>registry:connectionString</c>);
+    /// null keeps the SQLite registry in <see cref="RegistryPath"/>, which is then only this host's working directory.
+    /// </summary>
+    public string? RegistryConnectionString { get; init; }
+
+    /// <summary>Where the registry is: PostgreSQL when <see cref="RegistryConnectionString"/> is set, else SQLite in <see cref="RegistryPath"/>.</summary>
+    public Registry.RegistryLocation RegistryLocation => RegistryConnectionString is { } connection
+        ? Registry.RegistryLocation.Postgres(connection, RegistryPath)
+        : Registry.RegistryLocation.Sqlite(RegistryPath);
+
     /// <summary>PEM PKCS#8 private key of the fleet (<c>cl keys new</c>).</summary>
     public required string PrivateKeyPath { get; init; }
 

@@ -79,7 +79,7 @@ public sealed partial class AggregatorService : IAsyncDisposable
     /// <summary>Opens the registry, loads the key and the global model, connects, subscribes and starts the aggregation loop.</summary>
     public async Task StartAsync(CancellationToken cancellationToken = default)
     {
-        var registry = _registry = ModelRegistry.Open(_options.RegistryPath, _time);
+        var registry = _registry = ModelRegistry.Open(_options.RegistryLocation, _time);
         var global = registry.Latest(_options.ModelName, VersionStatus.Released)
             ?? throw new InvalidOperationException($"The registry '{registry.Directory}' has no released version of model '{_options.ModelName}'. Seed it with `cl model publish <bundle-dir> --registry {_options.RegistryPath}`.");
         var model = RegistryModels.Load(registry, global);

@@ -43,6 +43,7 @@ public static class AggregatorOptionsReader
             Fleet = ConfigurationReader.Text(s.Fleet) ?? "",
             ModelName = ConfigurationReader.Text(s.ModelName) ?? "",
             RegistryPath = PathOf("registryPath", s.RegistryPath) ?? "",
+            RegistryConnectionString = ConfigurationReader.Text(s.Registry.ConnectionString),
             PrivateKeyPath = PathOf("privateKeyPath", s.PrivateKeyPath) ?? "",
             CommandKeyPath = PathOf("commandKeyPath", s.CommandKeyPath),
             BrokerHost = ConfigurationReader.Text(s.BrokerHost) ?? defaults.BrokerHost,

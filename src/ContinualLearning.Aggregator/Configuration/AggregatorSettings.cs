@@ -54,6 +54,8 @@ internal sealed class AggregatorSettings
 
     public RetentionSettings Retention { get; set; } = new();
 
+    public RegistrySettings Registry { get; set; } = new();
+
     /// <summary>Null when the configuration has no <c>holdout</c> section (no holdout gate).</summary>
     public HoldoutSettings? Holdout { get; set; }
 }
@@ -170,4 +172,10 @@ internal sealed class RetentionSettings
     public string? KeepVersions { get; set; }
 
     public string? Interval { get; set; }
+}
+
+/// <summary><c>registry:*</c>.</summary>
+internal sealed class RegistrySettings
+{
+    public string? ConnectionString { get; set; }
 }
