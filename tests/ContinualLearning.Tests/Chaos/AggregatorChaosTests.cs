@@ -37,9 +37,10 @@ public sealed class AggregatorChaosTests(ITestOutputHelper output)
 
         using var kit = AggregatorTestKit.ForBrokerTests();
         await using var postgres = await PostgresServer.StartAsync();
-        await using var broker = await MosquittoBroker.StartAsync();
-        await using var registry = await ChaosRegistry.CreateAsync(kit, postgres, root);
-        Log($"chaos: PostgreSQL and Mosquitto up, registry seeded ({registry.Backend}) after {clock.Elapsed.TotalSeconds:F1} s");
+        // Subscriptions in the broker log: whether the shared subscription is there again after the broker restart.
+        await using var broker = await MosquittoBroker.StartAsync("log_type subscribe\nlog_type unsubscribe");
+        var registry = ChaosRegistry.Create(kit, postgres, root);
+        Log($"chaos: PostgreSQL and Mosquitto up, registry seeded ({ChaosRegistry.Backend}) after {clock.Elapsed.TotalSeconds:F1} s");
 
         var aggregators = new List<AggregatorProcess>();
         try
@@ -89,12 +90,13 @@ public sealed class AggregatorChaosTests(ITestOutputHelper output)
 
             Log($"chaos summary: {settings}; kills {aggregators.Sum(a => a.Kills)}, unexpected exits {aggregators.Sum(a => a.UnexpectedExits.Count)} "
                 + $"[{string.Join("; ", aggregators.Where(a => a.UnexpectedExits.Count > 0).Select(a => $"{a.InstanceId}: codes {string.Join(",", a.UnexpectedExits)}"))}], "
-                + $"{faults}; {fleet.Acked} deltas sent, {fleet.Republished} re-published; {audit.Summary()}; "
+                + $"{faults}; {fleet.Acked} deltas sent, {fleet.Republished} re-published ({fleet.NoSubscribers} PUBACKs said no matching subscribers); {audit.Summary()}; "
                 + $"releases on the wire {fleet.Releases.Count}; load {loadTook.TotalSeconds:F1} s, drain {drainTook.TotalSeconds:F1} s, total {clock.Elapsed.TotalSeconds:F1} s");
             foreach (var f in fleet.Failures.Take(5)) Log($"chaos fleet: {f}");
             if (findings.Count > 0)
             {
                 Dump(aggregators, postgres, broker, root);
+                Trace(audit.Unaccounted(fleet.Sent.Keys).Take(5), aggregators);
                 Assert.Fail($"chaos run failed ({settings}):\n  " + string.Join("\n  ", findings.Take(40)));
             }
             passed = true;
@@ -149,6 +151,16 @@ public sealed class AggregatorChaosTests(ITestOutputHelper output)
         File.WriteAllText(Path.Combine(root, "mosquitto.log"), broker.ReadLog());
         sb.AppendLine($"----- PostgreSQL log: {pgLog}; Mosquitto log: {Path.Combine(root, "mosquitto.log")}");
         Log(sb.ToString());
+    }
+
+    /// <summary>Every log line naming a lost delta id, from every instance: who accepted it, if anyone did.</summary>
+    private void Trace(IEnumerable<string> lost, List<AggregatorProcess> aggregators)
+    {
+        foreach (var id in lost)
+        {
+            var lines = aggregators.SelectMany(a => File.ReadLines(a.LogPath).Where(l => l.Contains(id, StringComparison.Ordinal)).Select(l => $"{a.InstanceId}: {l}")).ToArray();
+            Log($"chaos: lost {id}: {(lines.Length == 0 ? "in no aggregator log (never delivered to one)" : string.Join(" | ", lines.Select(l => l.Length > 300 ? l[..300] : l)))}");
+        }
     }
 
     private void Log(string line)

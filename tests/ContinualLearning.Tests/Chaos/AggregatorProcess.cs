@@ -70,6 +70,8 @@ internal sealed class AggregatorProcess : IAsyncDisposable
             // The child reads CL_AGGREGATOR_* too: nothing from the test runner's environment may change its options.
             foreach (var key in psi.Environment.Keys.Where(k => k.StartsWith("CL_AGGREGATOR_", StringComparison.Ordinal)).ToList()) psi.Environment.Remove(key);
             psi.Environment["DOTNET_gcServer"] = "0";
+            // Each accepted delta id in the log (a debug line): a lost id can then be traced to the instance that took it, if any.
+            psi.Environment["Logging__LogLevel__ContinualLearning.Aggregator.AggregatorService"] = "Debug";
             var process = new Process { StartInfo = psi, EnableRaisingEvents = true };
             process.OutputDataReceived += (_, e) => Write(e.Data);
             process.ErrorDataReceived += (_, e) => Write(e.Data is null ? null : "stderr " + e.Data);
@@ -117,7 +119,8 @@ internal sealed class AggregatorProcess : IAsyncDisposable
         {
             using var reader = new StreamReader(new FileStream(LogPath, FileMode.Open, FileAccess.Read, FileShare.ReadWrite));
             var all = reader.ReadToEnd().Split('\n');
-            return string.Join('\n', all.Skip(Math.Max(0, all.Length - lines)));
+            // Stack traces come on one line from the console logger: the head of each says enough; the file has the rest.
+            return string.Join('\n', all.Skip(Math.Max(0, all.Length - lines)).Select(l => l.Length > 400 ? l[..400] + " …" : l));
         }
     }
 

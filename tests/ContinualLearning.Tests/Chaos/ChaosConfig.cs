@@ -19,7 +19,7 @@ internal static class ChaosConfig
         {
             ["fleet"] = ChaosFleet.Fleet,
             ["modelName"] = AggregatorTestKit.Model,
-            ["registryPath"] = registry.RegistryPathFor(directory),
+            ["registryPath"] = ChaosRegistry.RegistryPathFor(directory),
             ["privateKeyPath"] = Path.Combine(directory, "release.key"),
             ["brokerHost"] = "127.0.0.1",
             ["brokerPort"] = S(brokerPort),
@@ -44,9 +44,9 @@ internal static class ChaosConfig
                 ["minReports"] = "3",
                 ["minDevices"] = "2",
             },
+            ["registry"] = new JsonObject { ["connectionString"] = registry.ConnectionString },
             ["retention"] = new JsonObject { ["rejectionBurst"] = "1000000", ["rejectionsPerMinute"] = "1000000", ["rejectionsMaxRows"] = "1000000" },
         };
-        if (registry.ConnectionString is { } connectionString) config["registry"] = new JsonObject { ["connectionString"] = connectionString };
         return config.ToJsonString(new JsonSerializerOptions { WriteIndented = true });
     }
 }

@@ -4,6 +4,8 @@ using ContinualLearning.Aggregator.Rollout;
 using ContinualLearning.Fleet.Client;
 using ContinualLearning.Fleet.Messages;
 using ContinualLearning.Fleet.Topics;
+using MQTTnet;
+using MQTTnet.Exceptions;
 
 namespace ContinualLearning.Tests.Chaos;
 
@@ -11,7 +13,8 @@ namespace ContinualLearning.Tests.Chaos;
 /// The simulated fleet of the chaos test: many device ids multiplexed over a few MQTT connections (the broker runs
 /// without ACL, so one connection may publish on any device's topics). Each device has a retained online status; the
 /// fleet sends real encoded deltas with known ids at a steady rate, and re-publishes any delta whose PUBACK did not
-/// come (what a device's outbox does), so every id it counts as sent was acknowledged by the broker at least once.
+/// come or said the broker had no subscriber for it (what a device's outbox does), so every id it counts as sent was
+/// taken by the broker for a subscriber at least once.
 /// It follows the releases on the wire like devices do (canary devices run the canary version, the others the last
 /// release to all) and reports accuracy as telemetry, so the aggregators' canaries get decided: a version the seed
 /// marks bad reports worse on the canary and is rolled back, the others are promoted.
@@ -26,6 +29,7 @@ internal sealed class ChaosFleet : IAsyncDisposable
     private readonly AggregatorTestKit _kit;
     private readonly ChaosSettings _settings;
     private readonly FleetMqttClient[] _clients;
+    private readonly DeltaConnection[] _deltas;
     private readonly CancellationTokenSource _stop = new();
     private readonly Lock _releaseLock = new();
     private readonly ConcurrentQueue<string> _failures = new();
@@ -33,6 +37,7 @@ internal sealed class ChaosFleet : IAsyncDisposable
     private Task _telemetry = Task.CompletedTask;
     private int _acked;
     private int _republished;
+    private int _noSubscribers;
 
     public ChaosFleet(AggregatorTestKit kit, ChaosSettings settings, int brokerPort)
     {
@@ -46,6 +51,7 @@ internal sealed class ChaosFleet : IAsyncDisposable
             Port = brokerPort,
             ReconnectMaxDelay = TimeSpan.FromSeconds(1),
         })).ToArray();
+        _deltas = Enumerable.Range(0, _clients.Length).Select(i => new DeltaConnection($"chaos-deltas-{i}", brokerPort)).ToArray();
         _clients[0].MessageReceived += OnReleaseAsync;
     }
 
@@ -63,8 +69,11 @@ internal sealed class ChaosFleet : IAsyncDisposable
 
     public int Acked => Volatile.Read(ref _acked);
 
-    /// <summary>Publishes sent again because the first attempt got no PUBACK in time.</summary>
+    /// <summary>Publishes sent again because an attempt got no PUBACK in time or a refusal.</summary>
     public int Republished => Volatile.Read(ref _republished);
+
+    /// <summary>PUBACKs that said "no matching subscribers": the broker discarded the delta (each was sent again).</summary>
+    public int NoSubscribers => Volatile.Read(ref _noSubscribers);
 
     /// <summary>The version last released to all, as the release topic said.</summary>
     public string CurrentRelease { get; private set; } = "1.0.0";
@@ -112,7 +121,7 @@ internal sealed class ChaosFleet : IAsyncDisposable
 
     private async Task PublishUntilAckedAsync(int device, string id, byte[] payload, CancellationToken cancellationToken)
     {
-        var client = ClientOf(device);
+        var connection = _deltas[device % _deltas.Length];
         for (var attempt = 0; ; attempt++)
         {
             if (attempt > 0) Interlocked.Increment(ref _republished);
@@ -120,22 +129,24 @@ internal sealed class ChaosFleet : IAsyncDisposable
             patience.CancelAfter(PublishPatience);
             try
             {
-                await client.PublishAsync(FleetTopics.DeltaTopic(Fleet, Devices[device]), payload, cancellationToken: patience.Token);
-                Sent[id] = Devices[device];
-                Interlocked.Increment(ref _acked);
-                return;
+                var code = await connection.PublishAsync(FleetTopics.DeltaTopic(Fleet, Devices[device]), payload, patience.Token);
+                if (code == MqttClientPublishReasonCode.Success)
+                {
+                    Sent[id] = Devices[device];
+                    Interlocked.Increment(ref _acked);
+                    return;
+                }
+                // No subscriber took it (the shared subscription not there, e.g. right after a broker restart): send again.
+                if (code == MqttClientPublishReasonCode.NoMatchingSubscribers) Interlocked.Increment(ref _noSubscribers);
+                else _failures.Enqueue($"publish of {id} refused: {code}");
             }
             catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
             {
                 // No PUBACK in time (broker restarting): send again, as a device's outbox does. The id stays the same.
             }
-            catch (FleetConnectionException)
+            catch (Exception ex) when (ex is MqttCommunicationException or MqttClientNotConnectedException)
             {
-            }
-            catch (InvalidOperationException ex)
-            {
-                // Refused (e.g. no matching subscribers while the broker came back): send again.
-                if (attempt == 0) _failures.Enqueue($"publish of {id} refused once: {ex.Message}");
+                // The connection broke (broker restart): the next attempt reconnects.
             }
             await Task.Delay(RetryDelay, cancellationToken);
         }
@@ -223,6 +234,7 @@ internal sealed class ChaosFleet : IAsyncDisposable
         await _stop.CancelAsync();
         await _telemetry;
         foreach (var client in _clients) await client.DisposeAsync();
+        foreach (var connection in _deltas) await connection.DisposeAsync();
         _stop.Dispose();
     }
 }

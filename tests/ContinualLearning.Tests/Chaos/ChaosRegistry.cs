@@ -1,40 +1,45 @@
 using System.Data.Common;
-using Microsoft.Data.Sqlite;
+using ContinualLearning.Aggregator.Registry;
+using Npgsql;
 
 namespace ContinualLearning.Tests.Chaos;
 
-/// <summary>The registry database of a chaos run, seeded with the kit's released 1.0.0, and SQL connections to audit it.</summary>
-internal sealed class ChaosRegistry : IAsyncDisposable
+/// <summary>
+/// The registry of a chaos run: a PostgreSQL database shared by every instance (each keeps only its own working
+/// directory), seeded with the kit's released 1.0.0, and plain SQL connections to audit it.
+/// </summary>
+internal sealed class ChaosRegistry
 {
-    private readonly AggregatorTestKit _kit;
+    private readonly PostgresServer _server;
 
-    private ChaosRegistry(AggregatorTestKit kit) => _kit = kit;
-
-    public string Backend { get; } = "sqlite";
-
-    /// <summary>The aggregators' registry:connectionString, or null for SQLite.</summary>
-    public string? ConnectionString { get; }
-
-    public static Task<ChaosRegistry> CreateAsync(AggregatorTestKit kit, PostgresServer postgres, string root)
+    private ChaosRegistry(PostgresServer server)
     {
-        _ = postgres;
-        _ = root;
-        return Task.FromResult(new ChaosRegistry(kit));
+        _server = server;
+        // Pooled like a production aggregator: a server restart leaves broken connections in the pool to recover from.
+        ConnectionString = new NpgsqlConnectionStringBuilder(server.ConnectionString) { Pooling = true, MaxPoolSize = 8 }.ConnectionString;
     }
 
-    /// <summary>registryPath of an instance working in <paramref name="directory"/>.</summary>
-    public string RegistryPathFor(string directory)
+    public static string Backend => "postgres";
+
+    /// <summary>The aggregators' registry:connectionString.</summary>
+    public string ConnectionString { get; }
+
+    /// <summary>Creates the schema (the migrations) and imports the kit's seed bundle as released 1.0.0.</summary>
+    public static ChaosRegistry Create(AggregatorTestKit kit, PostgresServer server, string root)
     {
-        _ = directory;
-        return _kit.RegistryPath;
+        var seeding = Directory.CreateDirectory(Path.Combine(root, "seed-work")).FullName;
+        using (var registry = ModelRegistry.Open(RegistryLocation.Postgres(server.ConnectionString, seeding)))
+            RegistryModels.Import(registry, Path.Combine(kit.Root, "seed"), VersionStatus.Released);
+        return new ChaosRegistry(server);
     }
+
+    /// <summary>An instance's registryPath: only its own working directory.</summary>
+    public static string RegistryPathFor(string directory) => Path.Combine(directory, "registry");
 
     public async Task<DbConnection> OpenAsync()
     {
-        var connection = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = Path.Combine(_kit.RegistryPath, "registry.db"), Mode = SqliteOpenMode.ReadOnly, Pooling = false, DefaultTimeout = 30 }.ToString());
+        var connection = new NpgsqlConnection(_server.ConnectionString);
         await connection.OpenAsync();
         return connection;
     }
-
-    public ValueTask DisposeAsync() => ValueTask.CompletedTask;
 }

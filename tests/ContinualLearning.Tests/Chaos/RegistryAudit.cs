@@ -29,8 +29,8 @@ internal sealed record RegistryAudit
 
     public required IReadOnlyList<(string? DeltaId, string Reason)> Rejections { get; init; }
 
-    /// <summary>version_deltas (delta id → version) when the schema has it, else null.</summary>
-    public IReadOnlyDictionary<string, string>? VersionDeltas { get; init; }
+    /// <summary>version_deltas: delta id → the one version it is in (its primary key makes "one version" a constraint).</summary>
+    public required IReadOnlyDictionary<string, string> VersionDeltas { get; init; }
 
     internal sealed record VersionRow(long Seq, string Version, string? Parent, string Status, IReadOnlyList<string> DeltaIds);
 
@@ -49,20 +49,13 @@ internal sealed record RegistryAudit
             r => (Id: r.GetString(0), State: r.GetString(1), Version: r.IsDBNull(2) ? null : r.GetString(2)));
         var decisions = Query(connection, "SELECT id, version, decision FROM decisions WHERE name=@n ORDER BY id", model,
             r => (Convert.ToInt64(r.GetValue(0), CultureInfo.InvariantCulture), r.GetString(1), r.GetString(2)));
-        var releases = Query(connection, "SELECT sequence, version, cohort, published_utc FROM releases WHERE name=@n ORDER BY sequence", model,
+        // sent_utc (the release outbox, migration 0003) is set once the release is on the wire; null means never published.
+        var releases = Query(connection, "SELECT sequence, version, cohort, sent_utc FROM releases WHERE name=@n ORDER BY sequence", model,
             r => (Convert.ToInt64(r.GetValue(0), CultureInfo.InvariantCulture), r.GetString(1), r.GetString(2), !r.IsDBNull(3)));
-        var rejections = Query(connection, "SELECT delta_id, reason FROM rejections", model,
+        var rejections = Query(connection, "SELECT delta_id, reason FROM rejections", null,
             r => (r.IsDBNull(0) ? null : r.GetString(0), r.GetString(1)));
-        IReadOnlyDictionary<string, string>? versionDeltas = null;
-        try
-        {
-            versionDeltas = Query(connection, "SELECT delta_id, version FROM version_deltas WHERE name=@n", model, r => (r.GetString(0), r.GetString(1)))
-                .ToDictionary(p => p.Item1, p => p.Item2, StringComparer.Ordinal);
-        }
-        catch (DbException)
-        {
-            // A schema without version_deltas (before migration 0002): the versions' id lists are the record.
-        }
+        var versionDeltas = Query(connection, "SELECT delta_id, version FROM version_deltas WHERE name=@n", model, r => (r.GetString(0), r.GetString(1)))
+            .ToDictionary(p => p.Item1, p => p.Item2, StringComparer.Ordinal);
         return new RegistryAudit
         {
             Versions = versions,
@@ -73,6 +66,13 @@ internal sealed record RegistryAudit
             Rejections = rejections,
             VersionDeltas = versionDeltas,
         };
+    }
+
+    /// <summary>The ids of <paramref name="sent"/> in no version and not dropped: lost.</summary>
+    public IEnumerable<string> Unaccounted(IEnumerable<string> sent)
+    {
+        var inVersions = Versions.SelectMany(v => v.DeltaIds).ToHashSet(StringComparer.Ordinal);
+        return sent.Where(id => !inVersions.Contains(id) && !(Seen.TryGetValue(id, out var s) && s.State == DeltaState.Dropped.ToText()));
     }
 
     /// <summary>Every violated invariant, one line each (empty when the run is clean).</summary>
@@ -92,13 +92,10 @@ internal sealed record RegistryAudit
         }
         var total = Versions.Sum(v => v.DeltaIds.Count);
         if (total != inVersion.Count) Fail($"double-counted: the versions list {total} delta ids but only {inVersion.Count} distinct ones");
-        if (VersionDeltas is { } table)
+        if (VersionDeltas.Count != inVersion.Count) Fail($"version_deltas has {VersionDeltas.Count} rows, the versions' id lists {inVersion.Count} distinct ids");
+        foreach (var (id, version) in inVersion)
         {
-            if (table.Count != inVersion.Count) Fail($"version_deltas has {table.Count} rows, the versions' id lists {inVersion.Count} distinct ids");
-            foreach (var (id, version) in inVersion)
-            {
-                if (table.TryGetValue(id, out var recorded) && recorded != version) Fail($"version_deltas puts {id} in {recorded}, the version lists say {version}");
-            }
+            if (VersionDeltas.TryGetValue(id, out var recorded) && recorded != version) Fail($"version_deltas puts {id} in {recorded}, the version lists say {version}");
         }
 
         // (a) 0 lost: every delta the broker acknowledged is in a version, or dropped for an allowed reason.
@@ -180,14 +177,18 @@ internal sealed record RegistryAudit
     private static int Count(DbConnection connection, string sql, string model) =>
         Convert.ToInt32(Query(connection, sql, model, r => r.GetValue(0)).Single(), CultureInfo.InvariantCulture);
 
-    private static List<T> Query<T>(DbConnection connection, string sql, string model, Func<DbDataReader, T> map)
+    // model: the value of @n, null when the statement has no @n.
+    private static List<T> Query<T>(DbConnection connection, string sql, string? model, Func<DbDataReader, T> map)
     {
         using var command = connection.CreateCommand();
         command.CommandText = sql;
-        var p = command.CreateParameter();
-        p.ParameterName = "@n";
-        p.Value = model;
-        command.Parameters.Add(p);
+        if (model is not null)
+        {
+            var p = command.CreateParameter();
+            p.ParameterName = "@n";
+            p.Value = model;
+            command.Parameters.Add(p);
+        }
         using var reader = command.ExecuteReader();
         var rows = new List<T>();
         while (reader.Read()) rows.Add(map(reader));
