@@ -134,19 +134,29 @@ internal sealed partial class RolloutCoordinator(
     /// Puts every release the registry allocated but nobody published yet on the wire, oldest first, and marks each
     /// published. Publishing again is harmless (a device ignores a release with the sequence it already accepted), so
     /// instances may race here; the retained release must end up the highest, so when another instance published a
-    /// higher one meanwhile, it goes out again after ours.
+    /// higher one meanwhile, it goes out again after ours. A failure (broker unreachable) is logged and left to the next
+    /// tick: the decision behind the release is committed, only its delivery waits. False when something is still unsent.
     /// </summary>
-    public async Task PublishPendingAsync(CancellationToken cancellationToken)
+    public async Task<bool> PublishPendingAsync(CancellationToken cancellationToken)
     {
         var name = options.ModelName;
         long sent = 0;
-        foreach (var release in registry.Releases.Unsent(name))
+        try
         {
-            await PublishAsync(release, cancellationToken).ConfigureAwait(false);
-            sent = release.Sequence;
+            foreach (var release in registry.Releases.Unsent(name))
+            {
+                await PublishAsync(release, cancellationToken).ConfigureAwait(false);
+                sent = release.Sequence;
+            }
+            if (sent > 0 && registry.Releases.Highest(name) > sent)
+                await PublishAsync(registry.Releases.List(name)[^1], cancellationToken).ConfigureAwait(false);
+            return true;
         }
-        if (sent > 0 && registry.Releases.Highest(name) > sent)
-            await PublishAsync(registry.Releases.List(name)[^1], cancellationToken).ConfigureAwait(false);
+        catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+        {
+            LogPublishFailed(logger, name, ex);
+            return false;
+        }
     }
 
     private async Task PublishAsync((long Sequence, string Version, string Cohort) release, CancellationToken cancellationToken)
@@ -222,6 +232,9 @@ internal sealed partial class RolloutCoordinator(
 
     [LoggerMessage(EventId = 304, Level = LogLevel.Information, Message = "Watching the canary of {Model} {Version} ({Count} devices), started earlier")]
     private static partial void LogResumed(ILogger logger, string model, string version, int count);
+
+    [LoggerMessage(EventId = 307, Level = LogLevel.Warning, Message = "Publishing the decided releases of {Model} failed; the next tick retries")]
+    private static partial void LogPublishFailed(ILogger logger, string model, Exception exception);
 
     [LoggerMessage(EventId = 306, Level = LogLevel.Debug, Message = "Published release {Model} {Version} to cohort {Cohort} (release sequence {Sequence})")]
     private static partial void LogPublished(ILogger logger, string model, string version, string cohort, long sequence);

@@ -163,6 +163,7 @@ internal static class ModelCommand
         await using var client = CliCommon.Client(broker, "cl-model", credentials);
         await CliCommon.ConnectAsync(client, broker, ct);
         var release = await new ReleasePublisher(client, fleet, key).PublishAsync(container, record.Name, record.Version, record.Parent, cohort, sequence, ct);
+        registry.Releases.MarkSent(record.Name, sequence); // else a running aggregator's outbox publishes it once more
         Console.WriteLine($"published release {release.ModelName} {release.Version} to cohort '{cohort}' on fleet {fleet} ({release.ChunkCount} chunks, key {release.KeyId}, release sequence {release.Sequence})");
     }
 }
