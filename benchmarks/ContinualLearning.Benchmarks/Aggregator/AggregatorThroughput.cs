@@ -1,162 +1,148 @@
-using System.Diagnostics;
-using System.Net;
-using System.Net.Sockets;
+using System.Globalization;
 using ContinualLearning.Aggregator;
-using ContinualLearning.Aggregator.Registry;
-using ContinualLearning.Bundle;
-using ContinualLearning.Deltas;
-using ContinualLearning.Fleet.Client;
-using ContinualLearning.Fleet.Signing;
-using ContinualLearning.Fleet.Topics;
-using ContinualLearning.Tensors;
-using ContinualLearning.Training;
+using ContinualLearning.TestKit;
 
 namespace ContinualLearning.Benchmarks.Aggregator;
 
 /// <summary>
-/// End-to-end aggregator throughput through a real Mosquitto: N simulated device connections (default 1,000) each
-/// publish D encoded deltas (QoS 1) on their own delta topic; one aggregator validates, persists (SQLite, synchronous
-/// = FULL) and aggregates every K. Reports accepted deltas per minute from the first publish to the last acceptance.
-/// Side by side in one run: the aggregator as shipped (a delta is acknowledged after it is stored) and the same with
-/// acknowledgement on receipt (the path before issue 11), alternating <c>rounds</c> times each on fresh brokers and
-/// registries, and the ratio of their means.
-/// Run: <c>dotnet run -c Release --project benchmarks/ContinualLearning.Benchmarks -- aggregator-throughput [devices] [deltasPerDevice] [rounds]</c>.
-/// Needs /usr/sbin/mosquitto (Debian package mosquitto).
+/// End-to-end aggregator throughput through a real Mosquitto: N simulated device connections each publish D encoded
+/// deltas (QoS 1) on their own delta topic; one aggregator validates, persists and aggregates every K. Reports accepted
+/// deltas per second from the first publish to the last acceptance. Side by side in one run, alternating on fresh
+/// brokers and registries: the acknowledgement after each delta's own commit (<c>per-delta</c>, <c>inbox:batchMax</c> = 1)
+/// and group commit (<c>group</c>: up to 256 deltas per transaction, acknowledged after its commit), on SQLite
+/// (synchronous = FULL) and PostgreSQL (a server of its own, fsync and synchronous_commit on), with the ratio of their means.
+/// Run: <c>dotnet run -c Release --project benchmarks/ContinualLearning.Benchmarks -- aggregator-throughput
+/// [--devices 1000] [--deltas 10] [--rounds 2] [--modes per-delta,group] [--backends sqlite,postgres] [--batch-max 256]
+/// [--linger 2] [--inflight N|default]</c> (the first three also positionally, as before). Needs /usr/sbin/mosquitto and, for postgres,
+/// PostgreSQL's initdb/pg_ctl (/usr/lib/postgresql/*/bin or $CL_POSTGRES_BIN).
 /// </summary>
 public static class AggregatorThroughput
 {
-    private static readonly string[] MosquittoPaths = ["/usr/sbin/mosquitto", "/usr/bin/mosquitto"];
-
     public static async Task<int> RunAsync(string[] args)
     {
-        var devices = args.Length > 0 ? int.Parse(args[0]) : 1000;
-        var perDevice = args.Length > 1 ? int.Parse(args[1]) : 10;
-        var mosquitto = MosquittoPaths.FirstOrDefault(File.Exists);
+        ThroughputSettings settings;
+        try
+        {
+            settings = ThroughputSettings.Parse(args);
+        }
+        catch (FormatException ex)
+        {
+            Console.Error.WriteLine(ex.Message);
+            return 2;
+        }
+        var mosquitto = MosquittoBroker.FindExecutable();
         if (mosquitto is null)
         {
             Console.Error.WriteLine("Mosquitto is not installed (sudo apt-get install mosquitto); the throughput run needs a real broker.");
             return 1;
         }
-        // MQTTnet's client parks a pool thread per connection in its receive path; without headroom the pool grows
-        // by about one thread per half second and 1,000 simulated devices take minutes just to connect.
-        ThreadPool.GetMinThreads(out var workers, out var io);
-        ThreadPool.SetMinThreads(Math.Max(workers, devices * 2 + 64), Math.Max(io, devices * 2 + 64));
-        var rounds = args.Length > 2 ? int.Parse(args[2]) : 2;
-        var results = new Dictionary<bool, List<double>> { [true] = [], [false] = [] };
-        for (var round = 0; round < rounds; round++)
+        if (settings.Backends.Contains("postgres") && PostgresServer.FindBinDirectory() is null)
         {
-            foreach (var afterStore in new[] { true, false })
+            Console.Error.WriteLine("PostgreSQL is not installed (sudo apt-get install postgresql-15); drop 'postgres' from --backends or install it.");
+            return 1;
+        }
+        Console.WriteLine($"{settings.Devices} connections × {settings.DeltasPerDevice} deltas, {settings.Rounds} rounds, modes {string.Join(',', settings.Modes)}, backends {string.Join(',', settings.Backends)}, batchMax {settings.BatchMax}, linger {settings.Linger.TotalMilliseconds} ms, Mosquitto max_inflight_messages {settings.Inflight?.ToString(CultureInfo.InvariantCulture) ?? "default (20)"}");
+        Console.WriteLine($"file descriptors: soft {FileDescriptorLimit()} (each connection takes one in this process and one in Mosquitto, which inherits the limit)");
+        // MQTTnet's client parks a pool thread per connection in its receive path; without headroom the pool grows
+        // by about one thread per half second and thousands of simulated devices take minutes just to connect.
+        ThreadPool.GetMinThreads(out var workers, out var io);
+        ThreadPool.SetMinThreads(Math.Max(workers, settings.Devices * 2 + 64), Math.Max(io, settings.Devices * 2 + 64));
+
+        var results = new Dictionary<(string Backend, string Mode), List<ThroughputResult>>();
+        await using var postgres = settings.Backends.Contains("postgres") ? await PostgresServer.StartAsync() : null;
+        var run = 0;
+        for (var round = 0; round < settings.Rounds; round++)
+        {
+            foreach (var backend in settings.Backends)
             {
-                Console.WriteLine($"--- round {round + 1}/{rounds}: acknowledge {(afterStore ? "after store (shipped)" : "on receipt (before issue 11)")}");
-                var perSecond = await MeasureAsync(mosquitto, devices, perDevice, afterStore);
-                if (perSecond is null) return 1;
-                results[afterStore].Add(perSecond.Value);
+                foreach (var mode in settings.Modes)
+                {
+                    Console.WriteLine($"--- round {round + 1}/{settings.Rounds}: {backend}, {mode}");
+                    var database = postgres is null ? null : await ThroughputRun.CreateDatabaseAsync(postgres, $"bench_{run}");
+                    var result = await ThroughputRun.MeasureAsync(mosquitto, settings, backend == "postgres" ? database : null, mode == "group" ? settings.BatchMax : 1);
+                    run++;
+                    if (result is null) return 1;
+                    if (!results.TryGetValue((backend, mode), out var list)) results[(backend, mode)] = list = [];
+                    list.Add(result.Value);
+                }
             }
         }
-        var shipped = results[true].Average();
-        var before = results[false].Average();
-        Console.WriteLine($"acknowledge after store: {shipped:N0} deltas/s ({string.Join(", ", results[true].Select(r => r.ToString("N0")))}); on receipt: {before:N0} deltas/s ({string.Join(", ", results[false].Select(r => r.ToString("N0")))}); ratio {shipped / before:F3}");
+        Console.WriteLine();
+        Console.WriteLine("| backend | mode | deltas/s (mean) | rounds | batches: mean size, largest | group / per-delta |");
+        Console.WriteLine("| --- | --- | --- | --- | --- | --- |");
+        foreach (var backend in settings.Backends)
+        {
+            var perDelta = results.TryGetValue((backend, "per-delta"), out var p) ? p.Average(r => r.PerSecond) : (double?)null;
+            foreach (var mode in settings.Modes)
+            {
+                var list = results[(backend, mode)];
+                var mean = list.Average(r => r.PerSecond);
+                var rounds = string.Join(", ", list.Select(r => r.PerSecond.ToString("N0", CultureInfo.InvariantCulture)));
+                var batches = mode == "group" ? $"{list.Average(r => r.MeanBatch):F1}, {list.Max(r => r.LargestBatch)}" : "1 (one commit per delta)";
+                var ratio = mode == "group" && perDelta is { } baseline ? (mean / baseline).ToString("F2", CultureInfo.InvariantCulture) : "";
+                Console.WriteLine($"| {backend} | {mode} | {mean:N0} | {rounds} | {batches} | {ratio} |");
+            }
+        }
         return 0;
     }
 
-    /// <summary>One measurement on a fresh broker and registry; accepted deltas per second, or null when it could not run.</summary>
-    private static async Task<double?> MeasureAsync(string mosquitto, int devices, int perDevice, bool acknowledgeAfterStore)
+    private static string FileDescriptorLimit()
     {
-        var root = Directory.CreateTempSubdirectory("cl-agg-throughput-").FullName;
-        var port = FreePort();
-        File.WriteAllText(Path.Combine(root, "mosquitto.conf"), $"listener {port} 127.0.0.1\nallow_anonymous true\nuser {Environment.UserName}\nmax_queued_messages 1000000\nmax_inflight_messages 100\nlog_dest file {root}/mosquitto.log\n");
-        using var broker = Process.Start(new ProcessStartInfo(mosquitto, ["-c", Path.Combine(root, "mosquitto.conf")]) { RedirectStandardError = true, RedirectStandardOutput = true })!;
         try
         {
-            await Task.Delay(500);
-            var head = new HeadSpec([16, 32, 2], LossKind.SoftmaxCrossEntropy);
-            var manifest = new ModelManifest
-            {
-                Name = "bench",
-                Version = "1.0.0",
-                CreatedUtc = DateTime.UtcNow,
-                InputSchema = new InputSchema(Enumerable.Range(0, 16).Select(i => new FeatureSpec($"x{i}", 0, 1)).ToArray()),
-                Task = TaskSpec.Classification("0", "1"),
-                Head = head,
-            };
-            ModelBundle.Save(Path.Combine(root, "seed"), manifest, HeadInitializer.Initialize(head, 1));
-            using (var registry = ModelRegistry.Open(Path.Combine(root, "registry")))
-                RegistryModels.Import(registry, Path.Combine(root, "seed"), VersionStatus.Released);
-            using (var key = ReleaseKeys.Generate()) ReleaseKeys.Save(key, Path.Combine(root, "release.key"), Path.Combine(root, "release.pub"));
-
-            await using var service = new AggregatorService(new AggregatorOptions
-            {
-                Fleet = "bench",
-                ModelName = "bench",
-                RegistryPath = Path.Combine(root, "registry"),
-                PrivateKeyPath = Path.Combine(root, "release.key"),
-                BrokerPort = port,
-                InstanceId = "agg-bench",
-                SharedSubscription = true,
-                Validation = new ValidationOptions { MaxStaleness = 1000, MaxNorm = null },
-                Aggregation = new AggregationOptions { BufferSize = 500, MaxWait = TimeSpan.FromSeconds(10) },
-                Rollout = new RolloutOptions { Canary = false },
-                Inbox = new InboxOptions { AcknowledgeAfterStore = acknowledgeAfterStore },
-            });
-            await service.StartAsync();
-
-            Console.WriteLine($"Connecting {devices} device clients to Mosquitto on 127.0.0.1:{port} ...");
-            var clients = new FleetMqttClient[devices];
-            var connect = Stopwatch.StartNew();
-            await Parallel.ForEachAsync(Enumerable.Range(0, devices), new ParallelOptions { MaxDegreeOfParallelism = 32 }, async (i, ct) =>
-            {
-                clients[i] = new FleetMqttClient(new FleetMqttClientOptions { ClientId = $"dev-{i}", Port = port, CleanStart = true, SessionExpirySeconds = 0, KeepAlive = TimeSpan.FromSeconds(60) });
-                await clients[i].StartAsync(ct);
-            });
-            Console.WriteLine($"Connected in {connect.Elapsed.TotalSeconds:F1} s");
-
-            // Encode up front so the measurement is the aggregator path, not device-side compression.
-            var rng = new Random(1);
-            var payloads = Enumerable.Range(0, devices).Select(d => Enumerable.Range(0, perDevice).Select(_ =>
-            {
-                var dense = head.Parameters().Select(p => new NamedTensor(p.Name, p.Shape, Enumerable.Range(0, p.Shape.Aggregate(1, (a, b) => a * b)).Select(_ => (float)(rng.NextDouble() - 0.5) * 0.01f).ToArray())).ToArray();
-                var tensors = DeltaCompressor.Compress(dense, DeltaCompressionOptions.DenseInt8);
-                return DeltaCodec.Encode(new WeightDelta(new DeltaHeader("bench", "1.0.0", $"dev-{d}", Guid.NewGuid(), 32, new Dictionary<string, double>(), DateTimeOffset.UtcNow), tensors));
-            }).ToArray()).ToArray();
-            var total = devices * perDevice;
-            Console.WriteLine($"{total} deltas of {payloads[0][0].Length} bytes each");
-
-            var clock = Stopwatch.StartNew();
-            await Parallel.ForEachAsync(Enumerable.Range(0, devices), new ParallelOptions { MaxDegreeOfParallelism = 64 }, async (d, ct) =>
-            {
-                foreach (var p in payloads[d]) await clients[d].PublishAsync(FleetTopics.DeltaTopic("bench", $"dev-{d}"), p, cancellationToken: ct);
-            });
-            var published = clock.Elapsed;
-            while (service.Counters.Accepted + service.Counters.TotalRejected < total)
-            {
-                if (clock.Elapsed > TimeSpan.FromMinutes(10)) break;
-                await Task.Delay(20);
-            }
-            var elapsed = clock.Elapsed;
-            var versions = service.Registry.ListVersions("bench").Count - 1;
-            Console.WriteLine($"published in {published.TotalSeconds:F1} s; accepted {service.Counters.Accepted}, rejected {service.Counters.TotalRejected} in {elapsed.TotalSeconds:F1} s");
-            Console.WriteLine($"throughput: {service.Counters.Accepted / elapsed.TotalMinutes:N0} deltas/minute ({service.Counters.Accepted / elapsed.TotalSeconds:N0}/s), {versions} aggregations (K = 500)");
-            await Parallel.ForEachAsync(clients, async (c, _) => await c.DisposeAsync());
-            return service.Counters.Accepted < total ? null : service.Counters.Accepted / elapsed.TotalSeconds;
+            var line = File.ReadLines("/proc/self/limits").FirstOrDefault(l => l.StartsWith("Max open files", StringComparison.Ordinal));
+            return line is null ? "unknown" : string.Join(' ', line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[3..5]) + " (soft hard)";
         }
-        finally
+        catch (IOException)
         {
-            broker.Kill();
-            await broker.WaitForExitAsync();
-            try
-            {
-                if (Environment.GetEnvironmentVariable("CL_KEEP") is null) Directory.Delete(root, recursive: true);
-            }
-            catch (IOException)
-            {
-            }
+            return "unknown";
         }
     }
+}
 
-    private static int FreePort()
+/// <summary>What one throughput run does: sizes, modes, backends and the group commit's settings.</summary>
+/// <param name="Devices">Simulated device connections.</param>
+/// <param name="DeltasPerDevice">Deltas each device publishes.</param>
+/// <param name="Rounds">Measurements of each backend and mode, alternating.</param>
+/// <param name="Modes"><c>per-delta</c> and/or <c>group</c>.</param>
+/// <param name="Backends"><c>sqlite</c> and/or <c>postgres</c>.</param>
+/// <param name="BatchMax">The group mode's <c>inbox:batchMax</c>.</param>
+/// <param name="Linger">The group mode's <c>inbox:batchLinger</c>.</param>
+/// <param name="Inflight">Mosquitto's <c>max_inflight_messages</c>, or null to leave its default (20).</param>
+internal sealed record ThroughputSettings(int Devices, int DeltasPerDevice, int Rounds, IReadOnlyList<string> Modes, IReadOnlyList<string> Backends, int BatchMax, TimeSpan Linger, int? Inflight)
+{
+    private static readonly string[] KnownModes = ["per-delta", "group"];
+    private static readonly string[] KnownBackends = ["sqlite", "postgres"];
+
+    public static ThroughputSettings Parse(string[] args)
     {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
+        var positional = new List<string>();
+        var named = new Dictionary<string, string>(StringComparer.Ordinal);
+        for (var i = 0; i < args.Length; i++)
+        {
+            if (!args[i].StartsWith("--", StringComparison.Ordinal)) positional.Add(args[i]);
+            else if (i + 1 < args.Length) named[args[i][2..]] = args[++i];
+            else throw new FormatException($"{args[i]} needs a value.");
+        }
+        string? Arg(string name, int position) => named.TryGetValue(name, out var v) ? v : position < positional.Count ? positional[position] : null;
+        int Number(string name, int position, int fallback) => Arg(name, position) is { } v
+            ? int.TryParse(v, CultureInfo.InvariantCulture, out var n) && n > 0 ? n : throw new FormatException($"--{name} '{v}' is not a positive whole number.")
+            : fallback;
+        IReadOnlyList<string> List(string name, string[] known)
+        {
+            var values = (Arg(name, int.MaxValue) ?? string.Join(',', known)).Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+            foreach (var v in values)
+                if (!known.Contains(v)) throw new FormatException($"--{name} '{v}' is not one of {string.Join(", ", known)}.");
+            return values;
+        }
+        return new ThroughputSettings(
+            Number("devices", 0, 1000),
+            Number("deltas", 1, 10),
+            Number("rounds", 2, 2),
+            List("modes", KnownModes),
+            List("backends", KnownBackends),
+            Number("batch-max", int.MaxValue, InboxOptions.DefaultBatchMax),
+            TimeSpan.FromMilliseconds(Number("linger", int.MaxValue, 2)),
+            Arg("inflight", int.MaxValue) == "default" ? null : Number("inflight", int.MaxValue, 20));
     }
 }

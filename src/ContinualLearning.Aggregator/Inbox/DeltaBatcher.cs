@@ -17,6 +17,7 @@ internal readonly record struct QueuedDelta(ReceivedDelta Delta, string Topic, F
 internal sealed class DeltaBatcher : IAsyncDisposable
 {
     private readonly Channel<QueuedDelta> _queue;
+    private readonly Channel<QueuedDelta[]> _committed = Channel.CreateUnbounded<QueuedDelta[]>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
     private readonly Action<IReadOnlyList<ReceivedDelta>> _store;
     private readonly Action<string, Exception> _failed;
     private readonly TimeProvider _time;
@@ -24,9 +25,12 @@ internal sealed class DeltaBatcher : IAsyncDisposable
     private readonly TimeSpan _linger;
     private readonly CancellationTokenSource _stop = new();
     private readonly Task _writer;
+    private readonly Task _acknowledger;
     private long _batches;
     private long _deltas;
     private int _largest;
+    private long _storeTicks;
+    private long _acknowledgeTicks;
 
     /// <param name="batchMax">Most deltas per transaction.</param>
     /// <param name="linger">How long a batch waits for more after its first delta.</param>
@@ -45,6 +49,7 @@ internal sealed class DeltaBatcher : IAsyncDisposable
         // reading of the connection, until the writer catches up.
         _queue = Channel.CreateBounded<QueuedDelta>(new BoundedChannelOptions(2 * batchMax) { SingleReader = true, FullMode = BoundedChannelFullMode.Wait });
         _writer = Task.Run(() => RunAsync(_stop.Token), CancellationToken.None);
+        _acknowledger = Task.Run(AcknowledgeCommittedAsync, CancellationToken.None);
     }
 
     /// <summary>Batches stored so far.</summary>
@@ -55,6 +60,12 @@ internal sealed class DeltaBatcher : IAsyncDisposable
 
     /// <summary>The largest batch stored so far.</summary>
     public int Largest => Volatile.Read(ref _largest);
+
+    /// <summary>Time spent storing the batches (validation and the transaction) so far.</summary>
+    public TimeSpan StoreTime => TimeSpan.FromTicks(Interlocked.Read(ref _storeTicks));
+
+    /// <summary>Time spent sending the batches' acknowledgements so far.</summary>
+    public TimeSpan AcknowledgeTime => TimeSpan.FromTicks(Interlocked.Read(ref _acknowledgeTicks));
 
     /// <summary>Queues a delta whose acknowledgement the caller deferred; waits while two batches are queued.</summary>
     public ValueTask EnqueueAsync(QueuedDelta delta, CancellationToken cancellationToken) => _queue.Writer.WriteAsync(delta, cancellationToken);
@@ -70,7 +81,9 @@ internal sealed class DeltaBatcher : IAsyncDisposable
         catch (OperationCanceledException)
         {
         }
-        // Never stored: the broker re-sends them to the next session.
+        // Committed batches still get their acknowledgements; what was never stored the broker re-sends to the next session.
+        _committed.Writer.TryComplete();
+        await _acknowledger.ConfigureAwait(false);
         while (_queue.Reader.TryRead(out var left)) left.Acknowledgement.Abandon();
         _stop.Dispose();
     }
@@ -90,7 +103,7 @@ internal sealed class DeltaBatcher : IAsyncDisposable
                 foreach (var queued in batch) queued.Acknowledgement.Abandon();
                 throw;
             }
-            if (batch.Count > 0) await StoreAsync(batch).ConfigureAwait(false);
+            if (batch.Count > 0) Store(batch);
         }
     }
 
@@ -117,8 +130,9 @@ internal sealed class DeltaBatcher : IAsyncDisposable
         }
     }
 
-    private async Task StoreAsync(List<QueuedDelta> batch)
+    private void Store(List<QueuedDelta> batch)
     {
+        var started = _time.GetTimestamp();
         try
         {
             _store(batch.Select(q => q.Delta).ToArray());
@@ -129,10 +143,22 @@ internal sealed class DeltaBatcher : IAsyncDisposable
             _failed(batch[0].Topic, ex);
             return;
         }
+        Interlocked.Add(ref _storeTicks, _time.GetElapsedTime(started).Ticks);
         Interlocked.Increment(ref _batches);
         Interlocked.Add(ref _deltas, batch.Count);
         if (batch.Count > Volatile.Read(ref _largest)) Volatile.Write(ref _largest, batch.Count);
-        // Committed: now, and only now, the PUBACKs, in the order the messages came (MQTT 5 §4.6).
-        foreach (var queued in batch) await queued.Acknowledgement.AcknowledgeAsync().ConfigureAwait(false);
+        // Committed: now, and only now, the PUBACKs — sent by the acknowledger while the next batch is stored.
+        _committed.Writer.TryWrite(batch.ToArray());
+    }
+
+    /// <summary>Acknowledges the committed batches one after the other, each in the order its messages came (MQTT 5 §4.6).</summary>
+    private async Task AcknowledgeCommittedAsync()
+    {
+        await foreach (var batch in _committed.Reader.ReadAllAsync(CancellationToken.None).ConfigureAwait(false))
+        {
+            var started = _time.GetTimestamp();
+            foreach (var queued in batch) await queued.Acknowledgement.AcknowledgeAsync().ConfigureAwait(false);
+            Interlocked.Add(ref _acknowledgeTicks, _time.GetElapsedTime(started).Ticks);
+        }
     }
 }

@@ -76,6 +76,9 @@ public static class MosquittoBrokerConfig
             .AppendLine("# Payload cap (8 MiB: the largest dense delta of a ~2 M-parameter head) and the packet cap with 64 KiB of headers.")
             .AppendLine(c, $"message_size_limit {MessageSizeLimit}")
             .AppendLine(c, $"max_packet_size {MaxPacketSize}")
+            .AppendLine("# QoS 1 messages queued per client beyond what is in flight (default 1,000): deltas wait here for an aggregator that")
+            .AppendLine("# is busy or restarting, and beyond this Mosquitto drops them. In flight towards an MQTT 5 client: its Receive Maximum.")
+            .AppendLine("max_queued_messages 100000")
             .ToString();
     }
 }
