@@ -69,7 +69,7 @@ public sealed class DeltaLedger
     {
         ArgumentNullException.ThrowIfNull(deltas);
         if (deltas.Count == 0) return [];
-        return _db.InTransaction(() =>
+        return _db.WithAdmissionLock(name, () =>
         {
             var results = new DeltaAdmission[deltas.Count];
             var pending = PendingCount(name);

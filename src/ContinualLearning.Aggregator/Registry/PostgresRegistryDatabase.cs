@@ -87,8 +87,8 @@ internal sealed class PostgresRegistryDatabase : RegistryDatabase
 
     protected override void Begin() => Execute("BEGIN ISOLATION LEVEL READ COMMITTED");
 
-    protected override void LockModel(string name) =>
-        Execute("SELECT pg_advisory_xact_lock(hashtextextended(@k, 0))", ("@k", "cl.registry.model:" + name));
+    protected override void LockKey(string key) =>
+        Execute("SELECT pg_advisory_xact_lock(hashtextextended(@k, 0))", ("@k", "cl.registry." + key));
 
     internal override void LockMigrations() =>
         Execute("SELECT pg_advisory_xact_lock(hashtextextended('cl.registry.migrate', 0))");

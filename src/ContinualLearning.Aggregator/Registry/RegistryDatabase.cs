@@ -39,15 +39,22 @@ internal abstract class RegistryDatabase : IDisposable
     /// ends: across every process on the database, one body at a time per model. Nested inside a transaction that did not
     /// take it, the lock is taken there and then.
     /// </summary>
-    public T WithModelLock<T>(string name, Func<T> body) => Transact(name, body);
+    public T WithModelLock<T>(string name, Func<T> body) => Transact("model:" + name, body);
 
-    private T Transact<T>(string? lockedModel, Func<T> body)
+    /// <summary>
+    /// <see cref="InTransaction{T}"/> under <paramref name="name"/>'s admission lock: admissions of one model run one at a
+    /// time across hosts, so the pending bounds hold in total and two batches never wait on each other's rows (a
+    /// deadlock). A separate key from the model lock, so admits do not wait for a round.
+    /// </summary>
+    public T WithAdmissionLock<T>(string name, Func<T> body) => Transact("admit:" + name, body);
+
+    private T Transact<T>(string? lockKey, Func<T> body)
     {
         lock (_lock)
         {
             if (_transactionDepth > 0)
             {
-                if (lockedModel is not null) LockModel(lockedModel);
+                if (lockKey is not null) LockKey(lockKey);
                 _transactionDepth++;
                 try
                 {
@@ -62,7 +69,7 @@ internal abstract class RegistryDatabase : IDisposable
             _transactionDepth = 1;
             try
             {
-                if (lockedModel is not null) LockModel(lockedModel);
+                if (lockKey is not null) LockKey(lockKey);
                 var result = body();
                 Execute("COMMIT");
                 return result;
@@ -82,8 +89,8 @@ internal abstract class RegistryDatabase : IDisposable
     /// <summary>Starts a write transaction on <see cref="Connection"/>.</summary>
     protected abstract void Begin();
 
-    /// <summary>Takes the model's lock inside the current transaction.</summary>
-    protected abstract void LockModel(string name);
+    /// <summary>Takes the named lock inside the current transaction, until it ends (re-entrant).</summary>
+    protected abstract void LockKey(string key);
 
     /// <summary>Inside a transaction, makes processes starting together apply the migrations one after another.</summary>
     internal abstract void LockMigrations();

@@ -22,7 +22,8 @@ public sealed class ReleaseLog
     public long Allocate(string name, string version, string cohort)
     {
         var now = _time.GetUtcNow();
-        return _db.InTransaction(() =>
+        // Under the model lock: at READ COMMITTED two hosts would otherwise read the same highest sequence.
+        return _db.WithModelLock(name, () =>
         {
             var highest = Highest(name);
             var next = Math.Max(highest + 1, now.ToUnixTimeMilliseconds());

@@ -53,7 +53,7 @@ internal sealed class SqliteRegistryDatabase : RegistryDatabase
     protected override void Begin() => Execute("BEGIN IMMEDIATE");
 
     // BEGIN IMMEDIATE already holds the only write lock there is.
-    protected override void LockModel(string name)
+    protected override void LockKey(string key)
     {
     }
 
