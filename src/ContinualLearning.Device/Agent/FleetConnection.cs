@@ -10,7 +10,8 @@ internal interface IFleetConnection
 {
     bool IsConnected { get; }
 
-    Task PublishAsync(string topic, byte[] payload, FleetQos delivery = FleetQos.AtLeastOnce, bool retain = false, CancellationToken cancellationToken = default);
+    /// <param name="requireSubscriber">Throw <see cref="NoSubscriberException"/> when the broker had nobody to deliver to.</param>
+    Task PublishAsync(string topic, byte[] payload, FleetQos delivery = FleetQos.AtLeastOnce, bool retain = false, CancellationToken cancellationToken = default, bool requireSubscriber = false);
 
     /// <summary>Subscribes now and again after every reconnect.</summary>
     Task SubscribeAsync(string topicFilter, CancellationToken cancellationToken = default);
@@ -26,8 +27,8 @@ internal sealed class FleetConnection(FleetMqttClient client) : IFleetConnection
 {
     public bool IsConnected => client.IsConnected;
 
-    public Task PublishAsync(string topic, byte[] payload, FleetQos delivery = FleetQos.AtLeastOnce, bool retain = false, CancellationToken cancellationToken = default) =>
-        client.PublishAsync(topic, payload, delivery, retain, cancellationToken: cancellationToken);
+    public Task PublishAsync(string topic, byte[] payload, FleetQos delivery = FleetQos.AtLeastOnce, bool retain = false, CancellationToken cancellationToken = default, bool requireSubscriber = false) =>
+        client.PublishAsync(topic, payload, delivery, retain, cancellationToken: cancellationToken, requireSubscriber: requireSubscriber);
 
     public Task SubscribeAsync(string topicFilter, CancellationToken cancellationToken = default) =>
         client.SubscribeAsync(topicFilter, cancellationToken: cancellationToken);
