@@ -165,8 +165,8 @@ public sealed class FleetMqttClient : IAsyncDisposable
         string? responseTopic = null,
         byte[]? correlationData = null,
         string? contentType = null,
-        CancellationToken cancellationToken = default,
-        bool requireSubscriber = false)
+        bool requireSubscriber = false,
+        CancellationToken cancellationToken = default)
     {
         ArgumentException.ThrowIfNullOrEmpty(topic);
         ArgumentNullException.ThrowIfNull(payload);
@@ -220,7 +220,7 @@ public sealed class FleetMqttClient : IAsyncDisposable
         var reply = _inbound.ExpectReply(key);
         try
         {
-            await PublishAsync(topic, payload, FleetQos.AtLeastOnce, retain: false, responseTopic, correlation, "application/json", cancellationToken).ConfigureAwait(false);
+            await PublishAsync(topic, payload, FleetQos.AtLeastOnce, retain: false, responseTopic, correlation, "application/json", cancellationToken: cancellationToken).ConfigureAwait(false);
             return await reply.Task.WaitAsync(timeout, cancellationToken).ConfigureAwait(false);
         }
         catch (TimeoutException)
@@ -239,7 +239,7 @@ public sealed class FleetMqttClient : IAsyncDisposable
         ArgumentNullException.ThrowIfNull(request);
         if (string.IsNullOrEmpty(request.ResponseTopic))
             throw new InvalidOperationException($"The message on '{request.Topic}' has no response topic; the sender did not ask for a reply.");
-        return PublishAsync(request.ResponseTopic, payload, FleetQos.AtLeastOnce, retain: false, responseTopic: null, request.CorrelationData, "application/json", cancellationToken);
+        return PublishAsync(request.ResponseTopic, payload, FleetQos.AtLeastOnce, retain: false, responseTopic: null, request.CorrelationData, "application/json", cancellationToken: cancellationToken);
     }
 
     /// <summary>
