@@ -21,8 +21,9 @@ internal sealed class MqttDeltaTransport(IFleetConnection connection, string fle
     public async Task<byte[]> PublishAsync(byte[] payload, CancellationToken cancellationToken)
     {
         // QoS 1 re-sends across reconnects. The payload (and so the delta id) is the outbox file's bytes, identical on
-        // every attempt: the aggregator drops duplicates.
-        await connection.PublishAsync(_topic, payload, FleetQos.AtLeastOnce, cancellationToken: cancellationToken).ConfigureAwait(false);
+        // every attempt: the aggregator drops duplicates. A PUBACK saying nobody was subscribed (a broker that just
+        // restarted, before the aggregators' sessions subscribed again) is not a delivery: the delta stays in the outbox.
+        await connection.PublishAsync(_topic, payload, FleetQos.AtLeastOnce, cancellationToken: cancellationToken, requireSubscriber: true).ConfigureAwait(false);
         return payload;
     }
 }

@@ -10,7 +10,11 @@ internal interface IFleetConnection
 {
     bool IsConnected { get; }
 
-    Task PublishAsync(string topic, byte[] payload, FleetQos delivery = FleetQos.AtLeastOnce, bool retain = false, CancellationToken cancellationToken = default);
+    /// <summary>
+    /// Publishes (see <see cref="FleetMqttClient.PublishAsync"/>); with <paramref name="requireSubscriber"/>, a broker
+    /// answer that nobody was subscribed throws <see cref="NoSubscriberException"/> instead of counting as delivered.
+    /// </summary>
+    Task PublishAsync(string topic, byte[] payload, FleetQos delivery = FleetQos.AtLeastOnce, bool retain = false, bool requireSubscriber = false, CancellationToken cancellationToken = default);
 
     /// <summary>Subscribes now and again after every reconnect.</summary>
     Task SubscribeAsync(string topicFilter, CancellationToken cancellationToken = default);
@@ -26,8 +30,8 @@ internal sealed class FleetConnection(FleetMqttClient client) : IFleetConnection
 {
     public bool IsConnected => client.IsConnected;
 
-    public Task PublishAsync(string topic, byte[] payload, FleetQos delivery = FleetQos.AtLeastOnce, bool retain = false, CancellationToken cancellationToken = default) =>
-        client.PublishAsync(topic, payload, delivery, retain, cancellationToken: cancellationToken);
+    public Task PublishAsync(string topic, byte[] payload, FleetQos delivery = FleetQos.AtLeastOnce, bool retain = false, bool requireSubscriber = false, CancellationToken cancellationToken = default) =>
+        client.PublishAsync(topic, payload, delivery, retain, cancellationToken: cancellationToken, requireSubscriber: requireSubscriber);
 
     public Task SubscribeAsync(string topicFilter, CancellationToken cancellationToken = default) =>
         client.SubscribeAsync(topicFilter, cancellationToken: cancellationToken);
@@ -36,5 +40,5 @@ internal sealed class FleetConnection(FleetMqttClient client) : IFleetConnection
         client.UnsubscribeAsync(topicFilter, cancellationToken);
 
     public Task ReplyAsync(string replyTopic, byte[]? correlationData, byte[] payload, CancellationToken cancellationToken = default) =>
-        client.PublishAsync(replyTopic, payload, FleetQos.AtLeastOnce, retain: false, responseTopic: null, correlationData, "application/json", cancellationToken);
+        client.PublishAsync(replyTopic, payload, FleetQos.AtLeastOnce, retain: false, responseTopic: null, correlationData, "application/json", cancellationToken: cancellationToken);
 }

@@ -152,6 +152,11 @@ public sealed class FleetMqttClient : IAsyncDisposable
     /// </summary>
     /// <exception cref="FleetConnectionException">A QoS 0 publish lost its connection; it is not retried.</exception>
     /// <exception cref="InvalidOperationException">The broker refused the publish (ACL).</exception>
+    /// <exception cref="NoSubscriberException">
+    /// <paramref name="requireSubscriber"/> is set and the broker answered "no matching subscribers" (0x10), which MQTTnet
+    /// counts as a success: the message went nowhere. Deltas need it — right after a broker restart, before the
+    /// aggregators have subscribed again, a delta would otherwise be dropped while the device thinks it delivered.
+    /// </exception>
     public async Task PublishAsync(
         string topic,
         byte[] payload,
@@ -160,6 +165,7 @@ public sealed class FleetMqttClient : IAsyncDisposable
         string? responseTopic = null,
         byte[]? correlationData = null,
         string? contentType = null,
+        bool requireSubscriber = false,
         CancellationToken cancellationToken = default)
     {
         ArgumentException.ThrowIfNullOrEmpty(topic);
@@ -181,6 +187,8 @@ public sealed class FleetMqttClient : IAsyncDisposable
             {
                 using var awaiting = _window?.AwaitingBroker();
                 var result = await _client.PublishAsync(message, cancellationToken).ConfigureAwait(false);
+                if (requireSubscriber && result.ReasonCode == MqttClientPublishReasonCode.NoMatchingSubscribers)
+                    throw new NoSubscriberException($"Nobody is subscribed to '{topic}' yet (the broker answered 0x10 no matching subscribers, e.g. just after it restarted): not delivered, try again later.");
                 if (!result.IsSuccess)
                     throw new InvalidOperationException($"The broker refused the publish to '{topic}': {result.ReasonCode} {result.ReasonString} (check the broker ACL for client '{ClientId}').");
                 return;
@@ -212,7 +220,7 @@ public sealed class FleetMqttClient : IAsyncDisposable
         var reply = _inbound.ExpectReply(key);
         try
         {
-            await PublishAsync(topic, payload, FleetQos.AtLeastOnce, retain: false, responseTopic, correlation, "application/json", cancellationToken).ConfigureAwait(false);
+            await PublishAsync(topic, payload, FleetQos.AtLeastOnce, retain: false, responseTopic, correlation, "application/json", cancellationToken: cancellationToken).ConfigureAwait(false);
             return await reply.Task.WaitAsync(timeout, cancellationToken).ConfigureAwait(false);
         }
         catch (TimeoutException)
@@ -231,7 +239,7 @@ public sealed class FleetMqttClient : IAsyncDisposable
         ArgumentNullException.ThrowIfNull(request);
         if (string.IsNullOrEmpty(request.ResponseTopic))
             throw new InvalidOperationException($"The message on '{request.Topic}' has no response topic; the sender did not ask for a reply.");
-        return PublishAsync(request.ResponseTopic, payload, FleetQos.AtLeastOnce, retain: false, responseTopic: null, request.CorrelationData, "application/json", cancellationToken);
+        return PublishAsync(request.ResponseTopic, payload, FleetQos.AtLeastOnce, retain: false, responseTopic: null, request.CorrelationData, "application/json", cancellationToken: cancellationToken);
     }
 
     /// <summary>

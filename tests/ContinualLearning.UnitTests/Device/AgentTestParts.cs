@@ -26,7 +26,7 @@ internal sealed class FakeFleetConnection : IFleetConnection
 
     public IEnumerable<string> Topics => Published.Select(p => p.Topic);
 
-    public Task PublishAsync(string topic, byte[] payload, FleetQos delivery = FleetQos.AtLeastOnce, bool retain = false, CancellationToken cancellationToken = default)
+    public Task PublishAsync(string topic, byte[] payload, FleetQos delivery = FleetQos.AtLeastOnce, bool retain = false, bool requireSubscriber = false, CancellationToken cancellationToken = default)
     {
         Published.Enqueue((topic, payload, delivery, retain));
         return Task.CompletedTask;

@@ -28,6 +28,26 @@ public class FleetClientTests(EmbeddedBrokerFixture fixture) : BrokerTestBase(fi
     }
 
     [Fact]
+    public async Task A_delta_that_reaches_no_subscriber_is_not_reported_delivered_and_goes_through_once_one_subscribes()
+    {
+        // A broker just restarted, before the aggregators subscribed again, answers 0x10 "no matching subscribers",
+        // which MQTTnet counts as success: a device must not drop its delta on that answer.
+        var topic = FleetTopics.DeltaTopic(Fleet, "dev-nosub");
+        var device = Client("dev-nosub");
+        await device.StartAsync();
+
+        await Assert.ThrowsAsync<NoSubscriberException>(() => device.PublishAsync(topic, [1, 2, 3], requireSubscriber: true));
+        await device.PublishAsync(topic, [1, 2, 3]); // without the flag (status, telemetry) the answer is accepted as before
+
+        var aggregator = Client("agg-nosub");
+        var inbox = Inbox(aggregator);
+        await aggregator.StartAsync();
+        await aggregator.SubscribeAsync(FleetTopics.AllDevices(Fleet, FleetTopicKind.DeviceDelta));
+        await device.PublishAsync(topic, [4, 5, 6], requireSubscriber: true);
+        Assert.Equal(new byte[] { 4, 5, 6 }, (await NextAsync(inbox, m => m.Topic == topic)).Payload);
+    }
+
+    [Fact]
     public async Task Last_will_publishes_retained_offline_status_on_abrupt_disconnect()
     {
         var statusTopic = FleetTopics.Status(Fleet, "dev1");
