@@ -64,9 +64,6 @@ public sealed partial class AggregatorService : IAsyncDisposable
 
     public AggregatorOptions Options => _options;
 
-    /// <summary>Where the registry is, when not the SQLite registry at <see cref="AggregatorOptions.RegistryPath"/> (benchmarks).</summary>
-    internal RegistryLocation? RegistryAt { get; init; }
-
     /// <summary>Accepted and rejected deltas by reason, since start, as counted by the service's meter (the registry holds the persistent record).</summary>
     public DeltaCounters Counters { get; }
 
@@ -86,7 +83,7 @@ public sealed partial class AggregatorService : IAsyncDisposable
     /// <summary>Opens the registry, loads the key and the global model, connects, subscribes and starts the aggregation loop.</summary>
     public async Task StartAsync(CancellationToken cancellationToken = default)
     {
-        var registry = _registry = ModelRegistry.Open(RegistryAt ?? _options.RegistryLocation, _time);
+        var registry = _registry = ModelRegistry.Open(_options.RegistryLocation, _time);
         var global = registry.Latest(_options.ModelName, VersionStatus.Released)
             ?? throw new InvalidOperationException($"The registry ({_options.RegistryLocation.Describe()}) has no released version of model '{_options.ModelName}'. Seed it with `cl model publish <bundle-dir> --registry {_options.RegistryPath}{(_options.RegistryConnectionString is null ? "" : " --registry-connection <connection string>")}`.");
         var model = RegistryModels.Load(registry, global);

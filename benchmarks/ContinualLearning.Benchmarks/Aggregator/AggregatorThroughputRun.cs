@@ -75,6 +75,7 @@ internal static class ThroughputRun
                 Fleet = "bench",
                 ModelName = "bench",
                 RegistryPath = Path.Combine(root, "registry"),
+                RegistryConnectionString = postgres,
                 PrivateKeyPath = Path.Combine(root, "release.key"),
                 BrokerPort = port,
                 InstanceId = "agg-bench",
@@ -83,8 +84,7 @@ internal static class ThroughputRun
                 Aggregation = new AggregationOptions { BufferSize = 500, MaxWait = TimeSpan.FromSeconds(10), MaxPending = 1_000_000, MaxPendingPerDevice = 1000 },
                 Rollout = new RolloutOptions { Canary = false },
                 Inbox = new InboxOptions { BatchMax = batchMax, BatchLinger = settings.Linger },
-            })
-            { RegistryAt = location };
+            });
             await service.StartAsync();
 
             Console.WriteLine($"Connecting {devices} device clients to Mosquitto on 127.0.0.1:{port} ...");
