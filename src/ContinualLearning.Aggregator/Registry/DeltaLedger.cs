@@ -1,3 +1,6 @@
+using System.Globalization;
+using System.Text;
+
 namespace ContinualLearning.Aggregator.Registry;
 
 /// <summary>Final state of an accepted delta id in <c>seen_deltas</c>; stored as kebab-case text (<see cref="WireText"/>).</summary>
@@ -69,51 +72,122 @@ public sealed class DeltaLedger
     {
         ArgumentNullException.ThrowIfNull(deltas);
         if (deltas.Count == 0) return [];
+        for (var i = 0; i < deltas.Count; i++) ArgumentNullException.ThrowIfNull(deltas[i], nameof(deltas));
         return _db.WithAdmissionLock(name, () =>
         {
-            var results = new DeltaAdmission[deltas.Count];
+            // Set-based: a fixed handful of statements per batch instead of four per delta (a round trip each on
+            // PostgreSQL). What is read up front is what the per-delta form would have read: the admission lock keeps
+            // other admissions of this model out until the batch commits.
+            var seen = SeenAmong(deltas);
+            var perDevice = PendingPerDevice(name, deltas);
             var pending = PendingCount(name);
-            var perDevice = new Dictionary<string, int>(StringComparer.Ordinal);
+            var results = new DeltaAdmission[deltas.Count];
+            var admitted = new List<int>(deltas.Count);
             for (var i = 0; i < deltas.Count; i++)
             {
                 var delta = deltas[i];
-                ArgumentNullException.ThrowIfNull(delta);
                 // Duplicate first: a redelivery of a buffered delta is a duplicate even when the buffer is full.
-                if (IsSeen(delta.DeltaId))
+                // Adding to `seen` also makes a repeat of an id inside this batch a duplicate.
+                if (seen.Contains(delta.DeltaId)) results[i] = DeltaAdmission.Duplicate;
+                else if (pending >= limits.MaxPending) results[i] = DeltaAdmission.PendingFull;
+                else if (perDevice.GetValueOrDefault(delta.DeviceId) >= limits.MaxPerDevice) results[i] = DeltaAdmission.DeviceQuota;
+                else
                 {
-                    results[i] = DeltaAdmission.Duplicate;
-                    continue;
+                    seen.Add(delta.DeltaId);
+                    pending++;
+                    perDevice[delta.DeviceId] = perDevice.GetValueOrDefault(delta.DeviceId) + 1;
+                    results[i] = DeltaAdmission.Accepted;
+                    admitted.Add(i);
                 }
-                if (pending >= limits.MaxPending)
-                {
-                    results[i] = DeltaAdmission.PendingFull;
-                    continue;
-                }
-                if (!perDevice.TryGetValue(delta.DeviceId, out var device))
-                    device = _db.Count("SELECT COUNT(*) FROM pending_deltas WHERE name=@n AND device_id=@d", ("@n", name), ("@d", delta.DeviceId));
-                if (device >= limits.MaxPerDevice)
-                {
-                    perDevice[delta.DeviceId] = device;
-                    results[i] = DeltaAdmission.DeviceQuota;
-                    continue;
-                }
-                var inserted = _db.Execute(
-                    "INSERT INTO seen_deltas(delta_id, name, device_id, base_version, received_utc, state) VALUES(@id,@n,@d,@b,@r,@s) ON CONFLICT(delta_id) DO NOTHING",
-                    ("@id", delta.DeltaId), ("@n", name), ("@d", delta.DeviceId), ("@b", delta.BaseVersion), ("@r", delta.Received), ("@s", DeltaState.Pending.ToText()));
-                if (inserted == 0)
-                {
-                    results[i] = DeltaAdmission.Duplicate;
-                    continue;
-                }
-                _db.Execute(
-                    "INSERT INTO pending_deltas(delta_id, name, device_id, base_version, sample_count, received_utc, payload) VALUES(@id,@n,@d,@b,@s,@r,@p)",
-                    ("@id", delta.DeltaId), ("@n", name), ("@d", delta.DeviceId), ("@b", delta.BaseVersion), ("@s", delta.SampleCount), ("@r", delta.Received), ("@p", delta.Payload));
-                pending++;
-                perDevice[delta.DeviceId] = device + 1;
-                results[i] = DeltaAdmission.Accepted;
             }
+            // ON CONFLICT DO NOTHING: an id another model's admission stored a moment ago (not covered by this model's
+            // lock) loses here and becomes a duplicate instead of failing the batch. The bounds above counted it, so a
+            // later delta of the batch may have been refused early; a refusal records nothing and the device re-sends.
+            var stored = InsertSeen(name, deltas, admitted);
+            if (stored.Count < admitted.Count)
+            {
+                admitted.RemoveAll(i => !stored.Contains(deltas[i].DeltaId));
+                for (var i = 0; i < results.Length; i++)
+                    if (results[i] == DeltaAdmission.Accepted && !stored.Contains(deltas[i].DeltaId)) results[i] = DeltaAdmission.Duplicate;
+            }
+            InsertPending(name, deltas, admitted);
             return results;
         });
+    }
+
+    // Rows per statement: 7 parameters a row stays far below SQLite's 32,766 and PostgreSQL's 65,535 bound parameters.
+    private const int RowsPerStatement = 500;
+
+    private HashSet<string> SeenAmong(IReadOnlyList<PendingDelta> deltas)
+    {
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var chunk in deltas.Select(d => d.DeltaId).Distinct(StringComparer.Ordinal).Chunk(RowsPerStatement))
+        {
+            var (list, parameters) = InList(chunk);
+            seen.UnionWith(_db.Query($"SELECT delta_id FROM seen_deltas WHERE delta_id IN ({list})", r => r.GetString(0), parameters));
+        }
+        return seen;
+    }
+
+    private Dictionary<string, int> PendingPerDevice(string name, IReadOnlyList<PendingDelta> deltas)
+    {
+        var counts = new Dictionary<string, int>(StringComparer.Ordinal);
+        foreach (var chunk in deltas.Select(d => d.DeviceId).Distinct(StringComparer.Ordinal).Chunk(RowsPerStatement))
+        {
+            var (list, parameters) = InList(chunk);
+            foreach (var (device, count) in _db.Query(
+                         $"SELECT device_id, COUNT(*) FROM pending_deltas WHERE name=@n AND device_id IN ({list}) GROUP BY device_id",
+                         r => (r.GetString(0), RegistryDatabase.ReadInt(r, 1)), [("@n", name), .. parameters]))
+                counts[device] = count;
+        }
+        return counts;
+    }
+
+    private HashSet<string> InsertSeen(string name, IReadOnlyList<PendingDelta> deltas, List<int> rows)
+    {
+        var stored = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var chunk in rows.Chunk(RowsPerStatement))
+        {
+            var values = new StringBuilder();
+            var parameters = new List<(string, object?)> { ("@n", name), ("@s", DeltaState.Pending.ToText()) };
+            for (var k = 0; k < chunk.Length; k++)
+            {
+                var d = deltas[chunk[k]];
+                values.Append(k == 0 ? "" : ",").Append(CultureInfo.InvariantCulture, $"(@i{k},@n,@d{k},@b{k},@r{k},@s)");
+                parameters.AddRange([($"@i{k}", d.DeltaId), ($"@d{k}", d.DeviceId), ($"@b{k}", d.BaseVersion), ($"@r{k}", d.Received)]);
+            }
+            stored.UnionWith(_db.Query(
+                $"INSERT INTO seen_deltas(delta_id, name, device_id, base_version, received_utc, state) VALUES {values} ON CONFLICT(delta_id) DO NOTHING RETURNING delta_id",
+                r => r.GetString(0), [.. parameters]));
+        }
+        return stored;
+    }
+
+    private void InsertPending(string name, IReadOnlyList<PendingDelta> deltas, List<int> rows)
+    {
+        foreach (var chunk in rows.Chunk(RowsPerStatement))
+        {
+            var values = new StringBuilder();
+            var parameters = new List<(string, object?)> { ("@n", name) };
+            for (var k = 0; k < chunk.Length; k++)
+            {
+                var d = deltas[chunk[k]];
+                values.Append(k == 0 ? "" : ",").Append(CultureInfo.InvariantCulture, $"(@i{k},@n,@d{k},@b{k},@c{k},@r{k},@p{k})");
+                parameters.AddRange([($"@i{k}", d.DeltaId), ($"@d{k}", d.DeviceId), ($"@b{k}", d.BaseVersion), ($"@c{k}", d.SampleCount),
+                    ($"@r{k}", d.Received), ($"@p{k}", d.Payload)]);
+            }
+            _db.Execute(
+                $"INSERT INTO pending_deltas(delta_id, name, device_id, base_version, sample_count, received_utc, payload) VALUES {values}",
+                [.. parameters]);
+        }
+    }
+
+    /// <summary>"@x0,@x1,…" and its parameters, for an <c>IN (…)</c> both engines accept.</summary>
+    private static (string List, (string, object?)[] Parameters) InList(string[] values)
+    {
+        var parameters = new (string, object?)[values.Length];
+        for (var k = 0; k < values.Length; k++) parameters[k] = ($"@x{k}", values[k]);
+        return (string.Join(',', parameters.Select(p => p.Item1)), parameters);
     }
 
     public bool IsSeen(string deltaId) => _db.Scalar("SELECT 1 FROM seen_deltas WHERE delta_id=@id", ("@id", deltaId)) is not null;

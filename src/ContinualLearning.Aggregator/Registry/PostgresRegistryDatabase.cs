@@ -102,6 +102,9 @@ internal sealed class PostgresRegistryDatabase : RegistryDatabase
     {
         var builder = new NpgsqlConnectionStringBuilder(_connectionString);
         if (string.IsNullOrEmpty(builder.ApplicationName)) builder.ApplicationName = "cl-aggregator";
+        // The same few statements run for every admitted batch and every round: prepared on the server after a few uses
+        // they skip parsing and planning. A connection string that sets Max Auto Prepare keeps its own value.
+        if (builder.MaxAutoPrepare == 0) builder.MaxAutoPrepare = 64;
         var connection = new NpgsqlConnection(builder.ConnectionString);
         try
         {

@@ -100,8 +100,22 @@ internal static class SimulationRunner
                 process.BeginErrorReadLine();
                 children.Add((process, report));
             }
-            await using var kill = cancellationToken.Register(() => children.ForEach(c => c.Process.Kill(entireProcessTree: true)));
-            foreach (var (process, _) in children) await process.WaitForExitAsync(CancellationToken.None).ConfigureAwait(false);
+            await using var kill = cancellationToken.Register(() => children.ForEach(c => Kill(c.Process)));
+            // A slice ends by itself after connecting, its duration and its drain; one still running well after that is
+            // stuck (a broker that stopped answering, a hung disconnect), and waiting for it would hang the whole run.
+            var deadline = ChildDeadline(options);
+            using var overdue = new CancellationTokenSource(deadline);
+            try
+            {
+                foreach (var (process, _) in children) await process.WaitForExitAsync(overdue.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (overdue.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+            {
+                var stuck = children.Select((c, i) => (c.Process, i)).Where(c => !c.Process.HasExited).Select(c => c.i).ToArray();
+                children.ForEach(c => Kill(c.Process));
+                throw new CliException(
+                    $"{stuck.Length} of {options.Processes} simulator processes (slices {string.Join(", ", stuck)}) were still running {deadline.TotalSeconds:F0} s after they started, longer than connecting, --duration and --drain take; they were killed. Their output is above.");
+            }
             cancellationToken.ThrowIfCancellationRequested();
             var failed = children.Select((c, i) => (c.Process.ExitCode, i)).Where(c => c.ExitCode != 0).ToArray();
             if (failed.Length > 0)
@@ -117,6 +131,22 @@ internal static class SimulationRunner
             foreach (var (process, _) in children) process.Dispose();
             Directory.Delete(directory, recursive: true);
             if (Directory.Exists(options.StateDirectory)) Directory.Delete(options.StateDirectory, recursive: true);
+        }
+    }
+
+    /// <summary>How long a slice may run: connecting its devices, --duration, --drain, and two minutes for start and stop.</summary>
+    internal static TimeSpan ChildDeadline(SimulationOptions options) =>
+        TimeSpan.FromSeconds(options.Devices / options.ConnectRate + options.Duration + options.Drain + 120);
+
+    private static void Kill(Process process)
+    {
+        try
+        {
+            process.Kill(entireProcessTree: true);
+        }
+        catch (InvalidOperationException)
+        {
+            // Already exited (or never started): nothing to stop.
         }
     }
 

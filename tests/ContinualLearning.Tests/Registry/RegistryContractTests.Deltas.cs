@@ -118,6 +118,25 @@ public abstract partial class RegistryContractTests
     }
 
     [Fact]
+    public async Task AdmitBatch_larger_than_one_statement_admits_each_delta_once_and_counts_per_device_across_statements()
+    {
+        var registry = await OpenAsync();
+        // 1,300 deltas: more rows than one multi-row statement carries, so the inserts and look-ups are split.
+        var batch = Enumerable.Range(0, 1_300).Select(i => Delta(Id(i), $"pi-{i % 7}")).ToList();
+        batch.Add(Delta(Id(5), "pi-5")); // a repeat in another chunk
+        var limits = new PendingLimits(MaxPending: 10_000, MaxPerDevice: 150);
+
+        var results = registry.Deltas.AdmitBatch("m", batch, limits);
+
+        Assert.Equal(7 * 150, results.Count(r => r == DeltaAdmission.Accepted));
+        Assert.Equal(1_300 - 7 * 150, results.Count(r => r == DeltaAdmission.DeviceQuota));
+        Assert.Equal(DeltaAdmission.Duplicate, results[^1]);
+        Assert.Equal(7 * 150, registry.Deltas.PendingCount("m"));
+        Assert.Equal(DeltaAdmission.Duplicate, registry.Deltas.Admit("m", Delta(Id(1_049), "pi-6"), limits)); // the 150th of pi-6
+        Assert.False(registry.Deltas.IsSeen(Id(1_050)));
+    }
+
+    [Fact]
     public async Task ListPending_is_oldest_first_with_equal_times_ordered_by_delta_id_and_honours_the_limit()
     {
         var registry = await OpenAsync();
