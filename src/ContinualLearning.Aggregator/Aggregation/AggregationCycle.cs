@@ -62,9 +62,15 @@ internal sealed partial class AggregationCycle(
         // Before anything is written: a release whose pipeline the holdout was not made with leaves the deltas buffered.
         gate?.CheckFits(parent.Bundle.Manifest);
         // Re-checked now: releases and rollbacks since a delta arrived may have made it unusable.
-        var buffered = pending.Select(p => new BufferedDelta(
-            p, registry.ReleasesSince(name, p.BaseVersion), registry.GetVersion(name, p.BaseVersion)?.Status == VersionStatus.RolledBack,
-            layouts.Of(p.BaseVersion)?.Labels)).ToArray();
+        // Per base version, not per delta: a round of thousands of deltas has a handful of bases (a query each).
+        var bases = pending.Select(p => p.BaseVersion).Distinct(StringComparer.Ordinal).ToDictionary(
+            b => b, b => (Since: registry.ReleasesSince(name, b), RolledBack: registry.GetVersion(name, b)?.Status == VersionStatus.RolledBack, layouts.Of(b)?.Labels),
+            StringComparer.Ordinal);
+        var buffered = pending.Select(p =>
+        {
+            var b = bases[p.BaseVersion];
+            return new BufferedDelta(p, b.Since, b.RolledBack, b.Labels);
+        }).ToArray();
         var layout = OutputLayout.Of(parent.Bundle.Manifest);
         var round = AggregationRound.Run(parent.Bundle.HeadWeights, layout, buffered, options.Aggregation, options.Validation);
         foreach (var d in round.Dropped)

@@ -39,11 +39,12 @@ internal sealed partial class DeltaIntake(
             pending.Add(new PendingDelta(h.DeltaId.ToString("D"), h.DeviceId, h.BaseVersion, h.SampleCount, now, deltas[i].Payload));
             pendingAt.Add(i);
         }
+        var pendingAfter = 0;
         registry.InTransaction(() =>
         {
             if (pending.Count > 0)
             {
-                var admissions = registry.Deltas.AdmitBatch(options.ModelName, pending, PendingAdmission.Limits(options.Aggregation));
+                var admissions = registry.Deltas.AdmitBatch(options.ModelName, pending, PendingAdmission.Limits(options.Aggregation), out pendingAfter);
                 for (var j = 0; j < pending.Count; j++)
                     verdicts[pendingAt[j]] = PendingAdmission.Verdict(admissions[j], pending[j], verdicts[pendingAt[j]], options.Aggregation);
             }
@@ -63,7 +64,7 @@ internal sealed partial class DeltaIntake(
             LogAccepted(logger, verdict.Message);
         }
         // Once per batch: a full buffer wakes the aggregation loop.
-        if (accepted > 0 && registry.Deltas.PendingCount(options.ModelName) >= options.Aggregation.BufferSize) bufferFull();
+        if (accepted > 0 && pendingAfter >= options.Aggregation.BufferSize) bufferFull();
         return verdicts;
     }
 

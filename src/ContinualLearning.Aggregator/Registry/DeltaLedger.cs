@@ -1,6 +1,3 @@
-using System.Globalization;
-using System.Text;
-
 namespace ContinualLearning.Aggregator.Registry;
 
 /// <summary>Final state of an accepted delta id in <c>seen_deltas</c>; stored as kebab-case text (<see cref="WireText"/>).</summary>
@@ -68,16 +65,25 @@ public sealed class DeltaLedger
     /// The seen-id insert is <c>ON CONFLICT DO NOTHING</c>, so when another host admits the same id at the same moment
     /// one of the two inserts wins and the other reports a duplicate, instead of failing the whole batch.
     /// </remarks>
-    public DeltaAdmission[] AdmitBatch(string name, IReadOnlyList<PendingDelta> deltas, PendingLimits limits)
+    public DeltaAdmission[] AdmitBatch(string name, IReadOnlyList<PendingDelta> deltas, PendingLimits limits) => AdmitBatch(name, deltas, limits, out _);
+
+    /// <summary><see cref="AdmitBatch(string, IReadOnlyList{PendingDelta}, PendingLimits)"/>, also saying how many deltas of the model are pending after it.</summary>
+    public DeltaAdmission[] AdmitBatch(string name, IReadOnlyList<PendingDelta> deltas, PendingLimits limits, out int pendingAfter)
     {
         ArgumentNullException.ThrowIfNull(deltas);
-        if (deltas.Count == 0) return [];
-        for (var i = 0; i < deltas.Count; i++) ArgumentNullException.ThrowIfNull(deltas[i], nameof(deltas));
-        return _db.WithAdmissionLock(name, () =>
+        if (deltas.Count == 0)
         {
-            // Set-based: a fixed handful of statements per batch instead of four per delta (a round trip each on
-            // PostgreSQL). What is read up front is what the per-delta form would have read: the admission lock keeps
-            // other admissions of this model out until the batch commits.
+            pendingAfter = PendingCount(name);
+            return [];
+        }
+        for (var i = 0; i < deltas.Count; i++) ArgumentNullException.ThrowIfNull(deltas[i], nameof(deltas));
+        var after = 0;
+        var admissions = _db.WithAdmissionLock(name, () =>
+        {
+            // Set-based: the look-ups and inserts of the whole batch go to the engine together (ExecuteEach, QueryAny:
+            // a handful of round trips per batch on PostgreSQL instead of four per delta). What is read up front is what
+            // one-by-one admission would have read: the admission lock keeps other admissions of this model out until
+            // the batch commits.
             var seen = SeenAmong(deltas);
             var perDevice = PendingPerDevice(name, deltas);
             var pending = PendingCount(name);
@@ -104,6 +110,7 @@ public sealed class DeltaLedger
             // lock) loses here and becomes a duplicate instead of failing the batch. The bounds above counted it, so a
             // later delta of the batch may have been refused early; a refusal records nothing and the device re-sends.
             var stored = InsertSeen(name, deltas, admitted);
+            pending -= admitted.Count - stored.Count;
             if (stored.Count < admitted.Count)
             {
                 admitted.RemoveAll(i => !stored.Contains(deltas[i].DeltaId));
@@ -111,84 +118,41 @@ public sealed class DeltaLedger
                     if (results[i] == DeltaAdmission.Accepted && !stored.Contains(deltas[i].DeltaId)) results[i] = DeltaAdmission.Duplicate;
             }
             InsertPending(name, deltas, admitted);
+            after = pending;
             return results;
         });
+        pendingAfter = after;
+        return admissions;
     }
 
-    // Rows per statement: 7 parameters a row stays far below SQLite's 32,766 and PostgreSQL's 65,535 bound parameters.
-    private const int RowsPerStatement = 500;
+    private HashSet<string> SeenAmong(IReadOnlyList<PendingDelta> deltas) =>
+        _db.QueryAny("SELECT delta_id FROM seen_deltas WHERE delta_id = ANY(@ids)", "@ids", Distinct(deltas.Select(d => d.DeltaId)), r => r.GetString(0))
+            .ToHashSet(StringComparer.Ordinal);
 
-    private HashSet<string> SeenAmong(IReadOnlyList<PendingDelta> deltas)
-    {
-        var seen = new HashSet<string>(StringComparer.Ordinal);
-        foreach (var chunk in deltas.Select(d => d.DeltaId).Distinct(StringComparer.Ordinal).Chunk(RowsPerStatement))
-        {
-            var (list, parameters) = InList(chunk);
-            seen.UnionWith(_db.Query($"SELECT delta_id FROM seen_deltas WHERE delta_id IN ({list})", r => r.GetString(0), parameters));
-        }
-        return seen;
-    }
+    private Dictionary<string, int> PendingPerDevice(string name, IReadOnlyList<PendingDelta> deltas) =>
+        _db.QueryAny(
+                "SELECT device_id, COUNT(*) FROM pending_deltas WHERE name=@n AND device_id = ANY(@devices) GROUP BY device_id",
+                "@devices", Distinct(deltas.Select(d => d.DeviceId)), r => (Device: r.GetString(0), Count: RegistryDatabase.ReadInt(r, 1)), ("@n", name))
+            .ToDictionary(x => x.Device, x => x.Count, StringComparer.Ordinal);
 
-    private Dictionary<string, int> PendingPerDevice(string name, IReadOnlyList<PendingDelta> deltas)
-    {
-        var counts = new Dictionary<string, int>(StringComparer.Ordinal);
-        foreach (var chunk in deltas.Select(d => d.DeviceId).Distinct(StringComparer.Ordinal).Chunk(RowsPerStatement))
-        {
-            var (list, parameters) = InList(chunk);
-            foreach (var (device, count) in _db.Query(
-                         $"SELECT device_id, COUNT(*) FROM pending_deltas WHERE name=@n AND device_id IN ({list}) GROUP BY device_id",
-                         r => (r.GetString(0), RegistryDatabase.ReadInt(r, 1)), [("@n", name), .. parameters]))
-                counts[device] = count;
-        }
-        return counts;
-    }
+    private static HashSet<string> Distinct(IEnumerable<string> values) => new(values, StringComparer.Ordinal);
 
+    /// <summary>Inserts the seen ids of <paramref name="rows"/>; returns the ids stored (an id already there is not).</summary>
     private HashSet<string> InsertSeen(string name, IReadOnlyList<PendingDelta> deltas, List<int> rows)
     {
+        var state = DeltaState.Pending.ToText();
+        var affected = _db.ExecuteEach(
+            "INSERT INTO seen_deltas(delta_id, name, device_id, base_version, received_utc, state) VALUES(@id,@n,@d,@b,@r,@s) ON CONFLICT(delta_id) DO NOTHING",
+            [.. rows.Select(i => deltas[i]).Select(d => new (string, object?)[] { ("@id", d.DeltaId), ("@n", name), ("@d", d.DeviceId), ("@b", d.BaseVersion), ("@r", d.Received), ("@s", state) })]);
         var stored = new HashSet<string>(StringComparer.Ordinal);
-        foreach (var chunk in rows.Chunk(RowsPerStatement))
-        {
-            var values = new StringBuilder();
-            var parameters = new List<(string, object?)> { ("@n", name), ("@s", DeltaState.Pending.ToText()) };
-            for (var k = 0; k < chunk.Length; k++)
-            {
-                var d = deltas[chunk[k]];
-                values.Append(k == 0 ? "" : ",").Append(CultureInfo.InvariantCulture, $"(@i{k},@n,@d{k},@b{k},@r{k},@s)");
-                parameters.AddRange([($"@i{k}", d.DeltaId), ($"@d{k}", d.DeviceId), ($"@b{k}", d.BaseVersion), ($"@r{k}", d.Received)]);
-            }
-            stored.UnionWith(_db.Query(
-                $"INSERT INTO seen_deltas(delta_id, name, device_id, base_version, received_utc, state) VALUES {values} ON CONFLICT(delta_id) DO NOTHING RETURNING delta_id",
-                r => r.GetString(0), [.. parameters]));
-        }
+        for (var k = 0; k < rows.Count; k++)
+            if (affected[k] == 1) stored.Add(deltas[rows[k]].DeltaId);
         return stored;
     }
 
-    private void InsertPending(string name, IReadOnlyList<PendingDelta> deltas, List<int> rows)
-    {
-        foreach (var chunk in rows.Chunk(RowsPerStatement))
-        {
-            var values = new StringBuilder();
-            var parameters = new List<(string, object?)> { ("@n", name) };
-            for (var k = 0; k < chunk.Length; k++)
-            {
-                var d = deltas[chunk[k]];
-                values.Append(k == 0 ? "" : ",").Append(CultureInfo.InvariantCulture, $"(@i{k},@n,@d{k},@b{k},@c{k},@r{k},@p{k})");
-                parameters.AddRange([($"@i{k}", d.DeltaId), ($"@d{k}", d.DeviceId), ($"@b{k}", d.BaseVersion), ($"@c{k}", d.SampleCount),
-                    ($"@r{k}", d.Received), ($"@p{k}", d.Payload)]);
-            }
-            _db.Execute(
-                $"INSERT INTO pending_deltas(delta_id, name, device_id, base_version, sample_count, received_utc, payload) VALUES {values}",
-                [.. parameters]);
-        }
-    }
-
-    /// <summary>"@x0,@x1,…" and its parameters, for an <c>IN (…)</c> both engines accept.</summary>
-    private static (string List, (string, object?)[] Parameters) InList(string[] values)
-    {
-        var parameters = new (string, object?)[values.Length];
-        for (var k = 0; k < values.Length; k++) parameters[k] = ($"@x{k}", values[k]);
-        return (string.Join(',', parameters.Select(p => p.Item1)), parameters);
-    }
+    private void InsertPending(string name, IReadOnlyList<PendingDelta> deltas, List<int> rows) => _db.ExecuteEach(
+        "INSERT INTO pending_deltas(delta_id, name, device_id, base_version, sample_count, received_utc, payload) VALUES(@id,@n,@d,@b,@s,@r,@p)",
+        [.. rows.Select(i => deltas[i]).Select(d => new (string, object?)[] { ("@id", d.DeltaId), ("@n", name), ("@d", d.DeviceId), ("@b", d.BaseVersion), ("@s", d.SampleCount), ("@r", d.Received), ("@p", d.Payload) })]);
 
     public bool IsSeen(string deltaId) => _db.Scalar("SELECT 1 FROM seen_deltas WHERE delta_id=@id", ("@id", deltaId)) is not null;
 
@@ -223,15 +187,25 @@ public sealed class DeltaLedger
     {
         ArgumentNullException.ThrowIfNull(deltaIds);
         if (state == DeltaState.Aggregated) ArgumentException.ThrowIfNullOrEmpty(version);
-        foreach (var id in deltaIds)
-        {
-            var removed = _db.Query("DELETE FROM pending_deltas WHERE delta_id=@id RETURNING name", r => r.GetString(0), ("@id", id));
-            if (removed.Count != 1 || _db.Execute("UPDATE seen_deltas SET state=@s, version=@v WHERE delta_id=@id AND state=@p",
-                    ("@s", state.ToText()), ("@v", version), ("@id", id), ("@p", DeltaState.Pending.ToText())) != 1)
-                throw new InvalidOperationException($"Delta {id} is no longer pending: another aggregation consumed it. Nothing of this round is kept.");
-            if (state == DeltaState.Aggregated)
-                _db.Execute("INSERT INTO version_deltas(delta_id, name, version) VALUES(@id,@n,@v)", ("@id", id), ("@n", removed[0]), ("@v", version));
-        }
+        var ids = deltaIds.ToArray();
+        if (ids.Length == 0) return;
+        // Each statement once per id, all ids together (ExecuteEach: one round trip each on PostgreSQL); every id must
+        // have affected exactly one row at each step.
+        Expect(ids, _db.ExecuteEach("DELETE FROM pending_deltas WHERE delta_id=@id", [.. ids.Select(id => new (string, object?)[] { ("@id", id) })]));
+        var pendingText = DeltaState.Pending.ToText();
+        var stateText = state.ToText();
+        Expect(ids, _db.ExecuteEach("UPDATE seen_deltas SET state=@s, version=@v WHERE delta_id=@id AND state=@p",
+            [.. ids.Select(id => new (string, object?)[] { ("@s", stateText), ("@v", version), ("@id", id), ("@p", pendingText) })]));
+        if (state == DeltaState.Aggregated)
+            Expect(ids, _db.ExecuteEach("INSERT INTO version_deltas(delta_id, name, version) SELECT delta_id, name, @v FROM seen_deltas WHERE delta_id=@id",
+                [.. ids.Select(id => new (string, object?)[] { ("@v", version), ("@id", id) })]));
+    }
+
+    private static void Expect(string[] ids, int[] affected)
+    {
+        for (var i = 0; i < ids.Length; i++)
+            if (affected[i] != 1)
+                throw new InvalidOperationException($"Delta {ids[i]} is no longer pending: another aggregation consumed it. Nothing of this round is kept.");
     }
 
     /// <summary>How many delta ids are in each state.</summary>

@@ -87,6 +87,30 @@ internal sealed class PostgresRegistryDatabase : RegistryDatabase
 
     protected override void Begin() => Execute("BEGIN ISOLATION LEVEL READ COMMITTED");
 
+    // One NpgsqlBatch: every row in one round trip, each its own statement with its own affected-row count.
+    protected override int[] ExecuteEachCore(string sql, IReadOnlyList<(string Name, object? Value)[]> rows)
+    {
+        using var batch = new NpgsqlBatch((NpgsqlConnection)Connection);
+        foreach (var row in rows)
+        {
+            var command = new NpgsqlBatchCommand(sql);
+            foreach (var (name, value) in row)
+            {
+                var parameter = new NpgsqlParameter { ParameterName = name };
+                SetValue(parameter, value);
+                command.Parameters.Add(parameter);
+            }
+            batch.BatchCommands.Add(command);
+        }
+        batch.ExecuteNonQuery();
+        return [.. batch.BatchCommands.Cast<NpgsqlBatchCommand>().Select(c => checked((int)c.RecordsAffected))];
+    }
+
+    // The list as one text[] parameter: one round trip and one plan, whatever its length.
+    protected override List<T> QueryAnyCore<T>(string sql, string list, IReadOnlyCollection<string> values, Func<DbDataReader, T> read,
+        (string Name, object? Value)[] parameters) =>
+        Query(sql, read, [.. parameters, (list, values.ToArray())]);
+
     protected override void LockKey(string key) =>
         Execute("SELECT pg_advisory_xact_lock(hashtextextended(@k, 0))", ("@k", "cl.registry." + key));
 

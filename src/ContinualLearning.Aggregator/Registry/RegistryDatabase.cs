@@ -154,6 +154,67 @@ internal abstract class RegistryDatabase : IDisposable
         return list;
     }
 
+    /// <summary>
+    /// Runs the one-row statement <paramref name="sql"/> once per parameter set in <paramref name="rows"/> (every set names
+    /// the same parameters in the same order) and returns the rows each affected, in order. How is the engine's: the base
+    /// prepares the statement once and steps it per set (SQLite, in process: the cheapest form there, where one statement
+    /// of many rows pays for binding thousands of named parameters); PostgreSQL sends every set in one round trip.
+    /// </summary>
+    public int[] ExecuteEach(string sql, IReadOnlyList<(string Name, object? Value)[]> rows)
+    {
+        ArgumentNullException.ThrowIfNull(rows);
+        if (rows.Count == 0) return [];
+        lock (_lock) return ExecuteEachCore(sql, rows);
+    }
+
+    /// <summary>See <see cref="ExecuteEach"/>: one prepared command, its parameter values replaced per set.</summary>
+    protected virtual int[] ExecuteEachCore(string sql, IReadOnlyList<(string Name, object? Value)[]> rows)
+    {
+        var affected = new int[rows.Count];
+        using var cmd = Command(sql, rows[0]);
+        cmd.Prepare();
+        for (var i = 0; i < rows.Count; i++)
+        {
+            if (i > 0)
+                for (var k = 0; k < rows[i].Length; k++) SetValue(cmd.Parameters[k], rows[i][k].Value);
+            affected[i] = cmd.ExecuteNonQuery();
+        }
+        return affected;
+    }
+
+    /// <summary>
+    /// Every row of <paramref name="sql"/>, whose condition <c>column = ANY(@list)</c> (with <paramref name="list"/> naming
+    /// that parameter) matches any of <paramref name="values"/>. PostgreSQL takes the values as one array parameter (one
+    /// round trip, one plan); the base runs the statement prepared once per value with the condition read as
+    /// <c>column = @list</c> (SQLite has no arrays, and in process a prepared point look-up per value is the cheap form).
+    /// </summary>
+    public List<T> QueryAny<T>(string sql, string list, IReadOnlyCollection<string> values, Func<DbDataReader, T> read,
+        params (string Name, object? Value)[] parameters)
+    {
+        ArgumentNullException.ThrowIfNull(values);
+        if (!sql.Contains($"= ANY({list})", StringComparison.Ordinal))
+            throw new ArgumentException($"The statement has no '= ANY({list})' condition for the list.", nameof(sql));
+        if (values.Count == 0) return [];
+        lock (_lock) return QueryAnyCore(sql, list, values, read, parameters);
+    }
+
+    /// <summary>See <see cref="QueryAny{T}"/>: the statement once per value, prepared.</summary>
+    protected virtual List<T> QueryAnyCore<T>(string sql, string list, IReadOnlyCollection<string> values, Func<DbDataReader, T> read,
+        (string Name, object? Value)[] parameters)
+    {
+        var rows = new List<T>();
+        using var cmd = Command(sql.Replace($"= ANY({list})", $"= {list}", StringComparison.Ordinal), [.. parameters, (list, "")]);
+        cmd.Prepare();
+        var slot = cmd.Parameters[parameters.Length];
+        foreach (var value in values)
+        {
+            slot.Value = value;
+            using var r = cmd.ExecuteReader();
+            while (r.Read()) rows.Add(read(r));
+        }
+        return rows;
+    }
+
     /// <summary>A <c>SELECT key, COUNT(*) … GROUP BY key</c> as a dictionary, keys mapped by <paramref name="key"/>.</summary>
     public Dictionary<TKey, int> CountBy<TKey>(string sql, Func<string, TKey> key)
         where TKey : notnull =>
@@ -200,7 +261,8 @@ internal abstract class RegistryDatabase : IDisposable
         return Convert.ToInt64(reader.GetValue(ordinal), CultureInfo.InvariantCulture);
     }
 
-    private DbCommand Command(string sql, (string Name, object? Value)[] parameters)
+    /// <summary>A command on <see cref="Connection"/> with <paramref name="parameters"/> bound (only ever called under the lock).</summary>
+    protected DbCommand Command(string sql, (string Name, object? Value)[] parameters)
     {
         var cmd = Connection.CreateCommand();
         cmd.CommandText = sql;
@@ -208,22 +270,29 @@ internal abstract class RegistryDatabase : IDisposable
         {
             var p = cmd.CreateParameter();
             p.ParameterName = n;
-            switch (v)
-            {
-                case null:
-                    // Typed, so PostgreSQL can place a NULL compared or inserted as text (every nullable column is text).
-                    p.DbType = DbType.String;
-                    p.Value = DBNull.Value;
-                    break;
-                case DateTimeOffset t:
-                    p.Value = ToDatabase(t);
-                    break;
-                default:
-                    p.Value = v;
-                    break;
-            }
+            SetValue(p, v);
             cmd.Parameters.Add(p);
         }
         return cmd;
+    }
+
+    /// <summary>Sets a parameter's value as this engine stores it.</summary>
+    protected void SetValue(DbParameter parameter, object? value)
+    {
+        ArgumentNullException.ThrowIfNull(parameter);
+        switch (value)
+        {
+            case null:
+                // Typed, so PostgreSQL can place a NULL compared or inserted as text (every nullable column is text).
+                parameter.DbType = DbType.String;
+                parameter.Value = DBNull.Value;
+                break;
+            case DateTimeOffset t:
+                parameter.Value = ToDatabase(t);
+                break;
+            default:
+                parameter.Value = value;
+                break;
+        }
     }
 }

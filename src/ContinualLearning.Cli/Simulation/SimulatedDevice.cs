@@ -1,7 +1,6 @@
 using System.Collections.Concurrent;
 using System.Security.Cryptography;
 using ContinualLearning.Fleet.Client;
-using ContinualLearning.Fleet.Messages;
 using ContinualLearning.Fleet.Signing;
 using ContinualLearning.Fleet.Topics;
 
@@ -153,19 +152,8 @@ internal sealed class SimulatedDevice(int number, FleetMqttClient client, Simula
     {
         var assembler = _assembler;
         if (assembler is null || assembler.IsComplete) return;
-        BundleChunk chunk;
-        try
-        {
-            chunk = BundleChunk.Decode(message.Payload);
-        }
-        catch (FleetMessageException ex)
-        {
-            context.Recorder.Refused($"chunk unreadable: {ex.Message}");
-            return;
-        }
-        if (chunk.Version != assembler.Release.Version) return;
-        var result = assembler.Accept(chunk);
-        if (result.Status == ChunkStatus.Rejected) context.Recorder.Refused(result.Reason);
+        var result = assembler.AcceptMessage(message.Payload);
+        if (result.Status is ChunkStatus.Rejected or ChunkStatus.Unreadable) context.Recorder.Refused(result.Reason);
         else if (result.Status == ChunkStatus.Accepted && assembler.IsComplete) await InstallAsync(assembler).ConfigureAwait(false);
     }
 

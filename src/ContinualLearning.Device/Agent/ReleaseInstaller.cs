@@ -93,18 +93,12 @@ internal sealed partial class ReleaseInstaller(DeviceRuntime runtime, ECDsa flee
         ArgumentNullException.ThrowIfNull(message);
         var assembler = _assembler;
         if (assembler is null || assembler.IsComplete) return;
-        BundleChunk chunk;
-        try
+        var result = assembler.AcceptMessage(message.Payload);
+        if (result.Status == ChunkStatus.Unreadable)
         {
-            chunk = BundleChunk.Decode(message.Payload);
-        }
-        catch (FleetMessageException ex)
-        {
-            LogChunkUnreadable(logger, message.Topic, ex.Message);
+            LogChunkUnreadable(logger, message.Topic, result.Reason);
             return;
         }
-        if (chunk.Version != assembler.Release.Version) return;
-        var result = assembler.Accept(chunk);
         if (result.Status == ChunkStatus.Rejected)
         {
             Refuse($"release {assembler.Release.ModelName} v{assembler.Release.Version}: {result.Reason}");
@@ -190,7 +184,7 @@ internal sealed partial class ReleaseInstaller(DeviceRuntime runtime, ECDsa flee
     [LoggerMessage(Level = LogLevel.Information, Message = "Release {Model} v{Version} (cohort {Cohort}) verified; fetching {Count} chunks ({Resumed} already on disk).")]
     private static partial void LogFetching(ILogger logger, string model, string version, string cohort, int count, int resumed);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Chunk on {Topic} unreadable: {Reason}")]
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Chunk on {Topic} refused: {Reason}")]
     private static partial void LogChunkUnreadable(ILogger logger, string topic, string reason);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Release refused: {Reason}")]

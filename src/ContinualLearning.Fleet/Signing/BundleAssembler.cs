@@ -33,6 +33,10 @@ public enum ChunkStatus
     Duplicate,
     /// <summary>Refused: wrong release, bad index or size, or a hash that does not match the signed release; the reason says which.</summary>
     Rejected,
+    /// <summary>The payload is not a chunk at all (truncated, corrupt framing); the reason says what failed.</summary>
+    Unreadable,
+    /// <summary>A readable chunk of another version of the model (a retained chunk of an older release); not for this assembler.</summary>
+    OtherVersion,
 }
 
 /// <summary>Outcome of <see cref="BundleAssembler.Accept"/>.</summary>
@@ -93,6 +97,25 @@ public sealed class BundleAssembler
         {
             lock (_lock) return Enumerable.Range(0, _have.Length).Where(i => !_have[i]).ToArray();
         }
+    }
+
+    /// <summary>
+    /// <see cref="Accept(BundleChunk)"/> for a chunk message as it came off the wire: decodes it first (an unreadable payload
+    /// is <see cref="ChunkStatus.Unreadable"/>) and passes over a chunk of another version of the model
+    /// (<see cref="ChunkStatus.OtherVersion"/>: the chunk wildcard also carries retained chunks of older releases).
+    /// </summary>
+    public ChunkResult AcceptMessage(ReadOnlySpan<byte> payload)
+    {
+        BundleChunk chunk;
+        try
+        {
+            chunk = BundleChunk.Decode(payload);
+        }
+        catch (FleetMessageException ex)
+        {
+            return new ChunkResult(ChunkStatus.Unreadable, -1, $"chunk unreadable: {ex.Message}");
+        }
+        return chunk.Version == Release.Version ? Accept(chunk) : new ChunkResult(ChunkStatus.OtherVersion, chunk.Index, $"chunk of v{chunk.Version}");
     }
 
     /// <summary>Checks a chunk against the signed release and stores it. Never throws for bad chunks: it says why it refused.</summary>

@@ -103,8 +103,9 @@ public abstract partial class RegistryContractTests
             Delta(Id(4), "pi-02"), // a duplicate comes before the bound
         ];
 
-        var results = registry.Deltas.AdmitBatch("m", batch, limits);
+        var results = registry.Deltas.AdmitBatch("m", batch, limits, out var pendingAfter);
 
+        Assert.Equal(4, pendingAfter);
         Assert.Equal(
             [DeltaAdmission.Accepted, DeltaAdmission.Accepted, DeltaAdmission.DeviceQuota, DeltaAdmission.Duplicate, DeltaAdmission.Duplicate,
              DeltaAdmission.Accepted, DeltaAdmission.PendingFull, DeltaAdmission.PendingFull, DeltaAdmission.Duplicate],

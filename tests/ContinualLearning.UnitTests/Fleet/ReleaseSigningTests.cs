@@ -107,6 +107,21 @@ public sealed class ReleaseSigningTests : IDisposable
     }
 
     [Fact]
+    public void A_chunk_message_off_the_wire_is_decoded_refused_when_unreadable_and_passed_over_when_of_another_version()
+    {
+        var (_, signed, chunks) = MakeRelease();
+        var assembler = new BundleAssembler(signed, _key, Path.Combine(_dir, "state"));
+        var wire = chunks[0].Encode();
+
+        var cut = assembler.AcceptMessage(wire.AsSpan(0, wire.Length - 1));
+        Assert.Equal(ChunkStatus.Unreadable, cut.Status);
+        Assert.StartsWith("chunk unreadable: ", cut.Reason, StringComparison.Ordinal);
+        Assert.Equal(ChunkStatus.OtherVersion, assembler.AcceptMessage((chunks[1] with { Version = "0.9.0" }).Encode()).Status);
+        Assert.Equal(ChunkStatus.Accepted, assembler.AcceptMessage(wire).Status);
+        Assert.Equal(ChunkStatus.Duplicate, assembler.AcceptMessage(wire).Status);
+    }
+
+    [Fact]
     public void Interrupted_transfer_resumes_from_disk_after_restart()
     {
         var (container, signed, chunks) = MakeRelease(chunkSize: 700);
