@@ -101,7 +101,7 @@ internal sealed class SimulatedDevice(int number, FleetMqttClient client, Simula
             await client.PublishAsync(FleetTopics.DeltaTopic(context.Options.Fleet, _id), delta.Payload, cancellationToken: cancellationToken).ConfigureAwait(false);
             context.Recorder.Published(delta.Id, started, delta.Payload.Length);
         }
-        catch (Exception ex) when (ex is InvalidOperationException or FleetConnectionException)
+        catch (Exception ex) when (ex is InvalidOperationException or FleetConnectionException or TimeoutException)
         {
             context.Recorder.PublishFailed();
         }

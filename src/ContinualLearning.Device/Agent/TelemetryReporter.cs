@@ -88,7 +88,7 @@ internal sealed partial class TelemetryReporter(DeviceRuntime runtime, RuntimeSe
         {
             await PublishStatusAsync(stop).ConfigureAwait(false);
         }
-        catch (Exception ex) when (ex is OperationCanceledException or InvalidOperationException or MQTTnet.Exceptions.MqttCommunicationException)
+        catch (Exception ex) when (ex is OperationCanceledException or InvalidOperationException or TimeoutException or MQTTnet.Exceptions.MqttCommunicationException)
         {
             LogStatusSkipped(logger, ex.Message);
         }

@@ -152,6 +152,7 @@ public sealed class FleetMqttClient : IAsyncDisposable
     /// </summary>
     /// <exception cref="FleetConnectionException">A QoS 0 publish lost its connection; it is not retried.</exception>
     /// <exception cref="InvalidOperationException">The broker refused the publish (ACL).</exception>
+    /// <exception cref="TimeoutException">No PUBACK within <see cref="FleetMqttClientOptions.PublishTimeout"/> of sending.</exception>
     /// <exception cref="NoSubscriberException">
     /// <paramref name="requireSubscriber"/> is set and the broker answered "no matching subscribers" (0x10), which MQTTnet
     /// counts as a success: the message went nowhere. Deltas need it — right after a broker restart, before the
@@ -186,7 +187,19 @@ public sealed class FleetMqttClient : IAsyncDisposable
             try
             {
                 using var awaiting = _window?.AwaitingBroker();
-                var result = await _client.PublishAsync(message, cancellationToken).ConfigureAwait(false);
+                using var answer = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+                if (qos != FleetQos.AtMostOnce) answer.CancelAfter(_options.PublishTimeout);
+                MqttClientPublishResult result;
+                try
+                {
+                    result = await _client.PublishAsync(message, answer.Token).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException) when (answer.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+                {
+                    throw new TimeoutException(
+                        $"The broker did not acknowledge the publish to '{topic}' within {_options.PublishTimeout.TotalSeconds:0.#} s (PublishTimeout). "
+                        + "A broker busy with a backlog for this client answers late (Mosquitto before 2.0.13 queues the PUBACK behind it); the message may still arrive, so the next try may be a duplicate.");
+                }
                 if (requireSubscriber && result.ReasonCode == MqttClientPublishReasonCode.NoMatchingSubscribers)
                     throw new NoSubscriberException($"Nobody is subscribed to '{topic}' yet (the broker answered 0x10 no matching subscribers, e.g. just after it restarted): not delivered, try again later.");
                 if (!result.IsSuccess)

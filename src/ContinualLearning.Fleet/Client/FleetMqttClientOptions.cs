@@ -48,6 +48,13 @@ public sealed record FleetMqttClientOptions
     /// <summary>How long one connect attempt may take before it counts as failed.</summary>
     public TimeSpan ConnectTimeout { get; init; } = TimeSpan.FromSeconds(10);
 
+    /// <summary>
+    /// How long a QoS ≥ 1 publish waits for the broker's PUBACK once sent. Mosquitto before 2.0.13 answers a client's
+    /// publish only after everything it queued for that client, which after a backlog took minutes; past this the
+    /// publish throws a <see cref="TimeoutException"/> saying so, and the caller's outbox tries again later.
+    /// </summary>
+    public TimeSpan PublishTimeout { get; init; } = TimeSpan.FromSeconds(60);
+
     /// <summary>Username for the broker's password file, or null for none.</summary>
     public string? Username { get; init; }
 
