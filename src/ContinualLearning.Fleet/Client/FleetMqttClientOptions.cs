@@ -48,6 +48,13 @@ public sealed record FleetMqttClientOptions
     /// <summary>How long one connect attempt may take before it counts as failed.</summary>
     public TimeSpan ConnectTimeout { get; init; } = TimeSpan.FromSeconds(10);
 
+    /// <summary>
+    /// How long a disconnect (<see cref="FleetMqttClient.StopAsync"/>, <see cref="FleetMqttClient.PauseAsync"/>) may take.
+    /// MQTTnet's disconnect waits for the <see cref="FleetMqttClient.MessageReceived"/> handler running at that moment;
+    /// one that does not return within this throws a <see cref="TimeoutException"/> saying so instead of holding the stop.
+    /// </summary>
+    public TimeSpan DisconnectTimeout { get; init; } = TimeSpan.FromSeconds(30);
+
     /// <summary>Username for the broker's password file, or null for none.</summary>
     public string? Username { get; init; }
 

@@ -121,12 +121,12 @@ internal sealed class InboundMessages(FleetMqttClientOptions options, ReceiveWin
         return false;
     }
 
-    internal static async Task AcknowledgeAsync(MqttApplicationMessageReceivedEventArgs e)
+    internal static async Task AcknowledgeAsync(MqttApplicationMessageReceivedEventArgs e, CancellationToken cancellationToken = default)
     {
         if (e.AutoAcknowledge) return; // the old path: MQTTnet acknowledges when we return
         try
         {
-            await e.AcknowledgeAsync(CancellationToken.None).ConfigureAwait(false);
+            await e.AcknowledgeAsync(cancellationToken).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is MQTTnet.Exceptions.MqttCommunicationException or ObjectDisposedException)
         {
