@@ -152,6 +152,10 @@ public sealed class FleetMqttClient : IAsyncDisposable
     /// </summary>
     /// <exception cref="FleetConnectionException">A QoS 0 publish lost its connection; it is not retried.</exception>
     /// <exception cref="InvalidOperationException">The broker refused the publish (ACL).</exception>
+    /// <exception cref="TimeoutException">
+    /// No cancellable <paramref name="cancellationToken"/> was given and the broker did not acknowledge within
+    /// <see cref="FleetMqttClientOptions.ConnectTimeout"/> on a connection that is still up.
+    /// </exception>
     /// <exception cref="NoSubscriberException">
     /// <paramref name="requireSubscriber"/> is set and the broker answered "no matching subscribers" (0x10), which MQTTnet
     /// counts as a success: the message went nowhere. Deltas need it — right after a broker restart, before the
@@ -186,12 +190,19 @@ public sealed class FleetMqttClient : IAsyncDisposable
             try
             {
                 using var awaiting = _window?.AwaitingBroker();
-                var result = await _client.PublishAsync(message, cancellationToken).ConfigureAwait(false);
+                // MQTTnet bounds subscribes and pings by its timeout when given no token, but waits for a PUBACK for ever.
+                using var patience = cancellationToken.CanBeCanceled ? null : new CancellationTokenSource(_options.ConnectTimeout);
+                var result = await _client.PublishAsync(message, patience?.Token ?? cancellationToken).ConfigureAwait(false);
                 if (requireSubscriber && result.ReasonCode == MqttClientPublishReasonCode.NoMatchingSubscribers)
                     throw new NoSubscriberException($"Nobody is subscribed to '{topic}' yet (the broker answered 0x10 no matching subscribers, e.g. just after it restarted): not delivered, try again later.");
                 if (!result.IsSuccess)
                     throw new InvalidOperationException($"The broker refused the publish to '{topic}': {result.ReasonCode} {result.ReasonString} (check the broker ACL for client '{ClientId}').");
                 return;
+            }
+            catch (MqttCommunicationTimedOutException ex) when (!cancellationToken.CanBeCanceled && _client.IsConnected)
+            {
+                // On a connection still up, sending again (a new packet id each time) would only repeat the wait.
+                throw new TimeoutException($"The broker did not acknowledge the publish to '{topic}' within {_options.ConnectTimeout.TotalSeconds:0.#} s although client '{ClientId}' is connected; not retried (pass a cancellation token to retry until it fires).", ex);
             }
             catch (Exception ex) when (IsConnectionLoss(ex))
             {

@@ -45,7 +45,10 @@ public sealed record FleetMqttClientOptions
     /// <summary>MQTT keep-alive: the broker drops the connection (and publishes the will) after 1.5 × this without traffic.</summary>
     public TimeSpan KeepAlive { get; init; } = TimeSpan.FromSeconds(15);
 
-    /// <summary>How long one connect attempt may take before it counts as failed.</summary>
+    /// <summary>
+    /// How long one connect attempt may take before it counts as failed; also how long a publish, subscribe or
+    /// unsubscribe called without a cancellable token waits for the broker's answer.
+    /// </summary>
     public TimeSpan ConnectTimeout { get; init; } = TimeSpan.FromSeconds(10);
 
     /// <summary>
