@@ -78,7 +78,7 @@ internal sealed partial class FleetInbox : IAsyncDisposable
             ReceiveMaximum = ReceiveMaximum(options.Inbox.BatchMax),
         });
         if (options.Inbox.BatchMax > 1)
-            _batcher = new DeltaBatcher(options.Inbox.BatchMax, options.Inbox.BatchLinger, StoreBatch, StoreFailed, time);
+            _batcher = new DeltaBatcher(options.Inbox.BatchMax, options.Inbox.BatchLinger, StoreBatch, StoreFailed, time, AcknowledgeFailed);
         Client.MessageReceived += OnMessageAsync;
         Client.HandlerFailed += OnHandlerFailed;
         Client.PayloadRefused += OnPayloadRefused;
@@ -106,6 +106,7 @@ internal sealed partial class FleetInbox : IAsyncDisposable
         await Client.StartAsync(cancellationToken).ConfigureAwait(false);
     }
 
+    /// <exception cref="TimeoutException">A batch's store or acknowledgements, or the client's disconnect, did not end in time (the message says which); everything is released all the same.</exception>
     public async ValueTask DisposeAsync()
     {
         await _stop.CancelAsync().ConfigureAwait(false);
@@ -113,15 +114,22 @@ internal sealed partial class FleetInbox : IAsyncDisposable
         lock (_lock) recovery = _recovery;
         try
         {
+            // Bounded by itself (the pause's disconnect has a timeout, the delay ends with _stop); its errors were logged.
             await recovery.ConfigureAwait(false);
         }
         catch (OperationCanceledException)
         {
         }
-        // The batch being stored still gets its acknowledgements; what is queued behind it is left to the broker.
-        if (_batcher is not null) await _batcher.DisposeAsync().ConfigureAwait(false);
-        await Client.DisposeAsync().ConfigureAwait(false);
-        _stop.Dispose();
+        try
+        {
+            // The batch being stored still gets its acknowledgements; what is queued behind it is left to the broker.
+            if (_batcher is not null) await _batcher.DisposeAsync().ConfigureAwait(false);
+        }
+        finally
+        {
+            await Client.DisposeAsync().ConfigureAwait(false);
+            _stop.Dispose();
+        }
     }
 
     private async Task OnMessageAsync(FleetMessage message)
@@ -139,7 +147,11 @@ internal sealed partial class FleetInbox : IAsyncDisposable
                 }
                 catch (Exception ex) when (ex is OperationCanceledException or ChannelClosedException)
                 {
-                    acknowledgement.Abandon(); // shutting down: the broker re-sends it to the next session
+                    acknowledgement.Abandon(); // the broker re-sends it to the next session
+                    // Not shutting down: the batcher's writer died (the inner exception says why). Pausing makes it seen
+                    // and keeps the deltas with the broker instead of abandoning each one as it comes.
+                    if (ex is ChannelClosedException { InnerException: { } writerFailure } && !_stop.IsCancellationRequested)
+                        StoreFailed(message.Topic, writerFailure);
                 }
                 break;
             case FleetTopicKind.DeviceDelta:
@@ -168,6 +180,8 @@ internal sealed partial class FleetInbox : IAsyncDisposable
         Volatile.Write(ref _failuresInARow, 0);
     }
 
+    private void AcknowledgeFailed(string topic, Exception error) => LogAcknowledgeFailed(_logger, error, Shorten(topic));
+
     private void OnHandlerFailed(FleetMessage message, Exception error) => StoreFailed(message.Topic, error);
 
     private void StoreFailed(string failedTopic, Exception error)
@@ -187,7 +201,15 @@ internal sealed partial class FleetInbox : IAsyncDisposable
 
     private async Task PauseAndResumeAsync(TimeSpan delay, CancellationToken stop)
     {
-        await Client.PauseAsync().ConfigureAwait(false);
+        try
+        {
+            await Client.PauseAsync().ConfigureAwait(false);
+        }
+        catch (TimeoutException ex)
+        {
+            // Paused all the same (nothing more is handled or acknowledged); the resume below must still come.
+            LogPauseSlow(_logger, ex);
+        }
         await Task.Delay(delay, _time, stop).ConfigureAwait(false);
         LogResuming(_logger, _options.InstanceId);
         Client.Resume();
@@ -224,6 +246,12 @@ internal sealed partial class FleetInbox : IAsyncDisposable
 
     [LoggerMessage(EventId = 502, Level = LogLevel.Warning, Message = "Refused a {Kind} message on {Topic} before decoding: {Length} bytes, over the cap of {Cap} (inbox:maxDeltaBytes for deltas)")]
     private static partial void LogOversized(ILogger logger, string kind, string topic, long length, int cap);
+
+    [LoggerMessage(EventId = 504, Level = LogLevel.Warning, Message = "Stored the delta on {Topic} but could not acknowledge it; the broker re-sends it after the next reconnect and the registry drops the duplicate")]
+    private static partial void LogAcknowledgeFailed(ILogger logger, Exception exception, string topic);
+
+    [LoggerMessage(EventId = 505, Level = LogLevel.Error, Message = "Pausing the inbox after a storage failure took too long; it stays paused until the retry delay is over")]
+    private static partial void LogPauseSlow(ILogger logger, Exception exception);
 
     [LoggerMessage(EventId = 503, Level = LogLevel.Information, Message = "Aggregator {Instance} consumes again after a storage failure; the broker re-sends what was not acknowledged")]
     private static partial void LogResuming(ILogger logger, string instance);

@@ -122,7 +122,12 @@ public sealed partial class PostgresServer : IAsyncDisposable
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
         await process.WaitForExitAsync(timeout.Token).ConfigureAwait(false);
         if (process.ExitCode != 0)
-            throw new InvalidOperationException($"{Path.GetFileName(program)} {string.Join(' ', arguments)} exited with {process.ExitCode}: {await stderr.ConfigureAwait(false)} {ReadLog()}");
+        {
+            // The server pg_ctl started may hold the pipe open: its end of stream may never come.
+            var ended = await Task.WhenAny(stderr, Task.Delay(TimeSpan.FromSeconds(5))).ConfigureAwait(false) == stderr;
+            var error = ended ? await stderr.ConfigureAwait(false) : "(its stderr is still held open by a child)";
+            throw new InvalidOperationException($"{Path.GetFileName(program)} {string.Join(' ', arguments)} exited with {process.ExitCode}: {error} {ReadLog()}");
+        }
     }
 
     [GeneratedRegex("^[a-z][a-z0-9_]{0,62}$")]

@@ -16,10 +16,18 @@ internal readonly record struct QueuedDelta(ReceivedDelta Delta, string Topic, F
 /// </summary>
 internal sealed class DeltaBatcher : IAsyncDisposable
 {
+    /// <summary>How long one PUBACK may take to send before the message is left to the broker's redelivery.</summary>
+    internal static readonly TimeSpan AcknowledgePatience = TimeSpan.FromSeconds(10);
+
+    /// <summary>How long <see cref="DisposeAsync"/> waits for the batch being stored and for the acknowledgements of the committed ones.</summary>
+    internal static readonly TimeSpan DefaultStopPatience = TimeSpan.FromSeconds(30);
+
     private readonly Channel<QueuedDelta> _queue;
     private readonly Channel<QueuedDelta[]> _committed = Channel.CreateUnbounded<QueuedDelta[]>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
     private readonly Action<IReadOnlyList<ReceivedDelta>> _store;
     private readonly Action<string, Exception> _failed;
+    private readonly Action<string, Exception> _acknowledgeFailed;
+    private readonly TimeSpan _stopPatience;
     private readonly TimeProvider _time;
     private readonly int _batchMax;
     private readonly TimeSpan _linger;
@@ -37,13 +45,27 @@ internal sealed class DeltaBatcher : IAsyncDisposable
     /// <param name="store">Stores a batch in one transaction; throws when it could not.</param>
     /// <param name="failed">The failure path: the topic of the batch's first message and the error.</param>
     /// <param name="time">Clock of the linger.</param>
-    public DeltaBatcher(int batchMax, TimeSpan linger, Action<IReadOnlyList<ReceivedDelta>> store, Action<string, Exception> failed, TimeProvider time)
+    /// <param name="acknowledgeFailed">
+    /// A stored message's PUBACK could not be sent (topic, error): the broker re-sends it after the next reconnect and the
+    /// registry drops the duplicate. Null ignores it.
+    /// </param>
+    /// <param name="stopPatience">Bound of <see cref="DisposeAsync"/>'s waits (default <see cref="DefaultStopPatience"/>).</param>
+    public DeltaBatcher(
+        int batchMax,
+        TimeSpan linger,
+        Action<IReadOnlyList<ReceivedDelta>> store,
+        Action<string, Exception> failed,
+        TimeProvider time,
+        Action<string, Exception>? acknowledgeFailed = null,
+        TimeSpan? stopPatience = null)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(batchMax, 1);
         _batchMax = batchMax;
         _linger = linger;
         _store = store;
         _failed = failed;
+        _acknowledgeFailed = acknowledgeFailed ?? ((_, _) => { });
+        _stopPatience = stopPatience ?? DefaultStopPatience;
         _time = time;
         // Two batches' worth: one being stored, one filling. A full queue holds the MQTT handler, and with it the
         // reading of the connection, until the writer catches up.
@@ -68,27 +90,68 @@ internal sealed class DeltaBatcher : IAsyncDisposable
     public TimeSpan AcknowledgeTime => TimeSpan.FromTicks(Interlocked.Read(ref _acknowledgeTicks));
 
     /// <summary>Queues a delta whose acknowledgement the caller deferred; waits while two batches are queued.</summary>
+    /// <exception cref="ChannelClosedException">The batcher is stopping, or its writer failed (the inner exception says why).</exception>
     public ValueTask EnqueueAsync(QueuedDelta delta, CancellationToken cancellationToken) => _queue.Writer.WriteAsync(delta, cancellationToken);
 
+    /// <summary>
+    /// Stops: the batch being stored still gets its acknowledgements, what is queued behind it is abandoned (the broker
+    /// re-sends it to the next session). Every wait is bounded by the stop patience.
+    /// </summary>
+    /// <exception cref="TimeoutException">A store or an acknowledgement did not end in time; its messages stay unacknowledged with the broker.</exception>
     public async ValueTask DisposeAsync()
     {
         _queue.Writer.TryComplete();
         await _stop.CancelAsync().ConfigureAwait(false);
-        try
-        {
-            await _writer.ConfigureAwait(false);
-        }
-        catch (OperationCanceledException)
-        {
-        }
+        var stuck = new List<string>(2);
+        if (!await EndedAsync(_writer).ConfigureAwait(false))
+            stuck.Add("the store of a batch (its registry transaction) has not returned; its messages stay unacknowledged with the broker");
         // Committed batches still get their acknowledgements; what was never stored the broker re-sends to the next session.
         _committed.Writer.TryComplete();
-        await _acknowledger.ConfigureAwait(false);
+        if (!await EndedAsync(_acknowledger).ConfigureAwait(false))
+            stuck.Add("the acknowledgements of committed batches have not all been sent; the broker re-sends the rest after the next reconnect");
         while (_queue.Reader.TryRead(out var left)) left.Acknowledgement.Abandon();
+        if (stuck.Count > 0)
+            throw new TimeoutException($"The delta batcher did not stop within {_stopPatience.TotalSeconds:0.#} s: {string.Join("; ", stuck)}.");
         _stop.Dispose();
+        if (_writer.Exception?.InnerException is { } failure)
+            throw new InvalidOperationException($"The delta batcher's writer had failed: {failure.Message}", failure);
+    }
+
+    /// <summary>Whether <paramref name="task"/> ended (however) within the stop patience, in real time: a test's fake clock must not hold a stop.</summary>
+    private async Task<bool> EndedAsync(Task task)
+    {
+        try
+        {
+            await task.WaitAsync(_stopPatience, TimeProvider.System).ConfigureAwait(false);
+        }
+        catch (Exception) when (task.IsCompleted)
+        {
+            // Cancelled as asked, or faulted: a fault is reported once the rest is stopped.
+        }
+        catch (TimeoutException)
+        {
+            return false;
+        }
+        return true;
     }
 
     private async Task RunAsync(CancellationToken stop)
+    {
+        try
+        {
+            await FillAndStoreAsync(stop).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            // A writer that died must not leave the MQTT handler waiting for room in a queue nobody reads: the next
+            // enqueue fails at once with this error inside, and the inbox pauses on it.
+            _queue.Writer.TryComplete(ex);
+            while (_queue.Reader.TryRead(out var left)) left.Acknowledgement.Abandon();
+            throw;
+        }
+    }
+
+    private async Task FillAndStoreAsync(CancellationToken stop)
     {
         var batch = new List<QueuedDelta>(_batchMax);
         while (await _queue.Reader.WaitToReadAsync(stop).ConfigureAwait(false))
@@ -152,12 +215,30 @@ internal sealed class DeltaBatcher : IAsyncDisposable
     }
 
     /// <summary>Acknowledges the committed batches one after the other, each in the order its messages came (MQTT 5 §4.6).</summary>
+    /// <remarks>
+    /// Ends when <see cref="DisposeAsync"/> completes the committed channel. A PUBACK that fails or does not go out within
+    /// <see cref="AcknowledgePatience"/> is reported and skipped: one stuck or dropped connection must not keep the later
+    /// batches' messages (and their receive-window slots) unacknowledged for ever.
+    /// </remarks>
     private async Task AcknowledgeCommittedAsync()
     {
         await foreach (var batch in _committed.Reader.ReadAllAsync(CancellationToken.None).ConfigureAwait(false))
         {
             var started = _time.GetTimestamp();
-            foreach (var queued in batch) await queued.Acknowledgement.AcknowledgeAsync().ConfigureAwait(false);
+            foreach (var queued in batch)
+            {
+                try
+                {
+                    using var patience = new CancellationTokenSource(AcknowledgePatience);
+                    await queued.Acknowledgement.AcknowledgeAsync(patience.Token).ConfigureAwait(false);
+                }
+                catch (Exception ex)
+                {
+                    _acknowledgeFailed(queued.Topic, ex is OperationCanceledException
+                        ? new TimeoutException($"The PUBACK was not sent within {AcknowledgePatience.TotalSeconds:0.#} s (the connection does not drain).", ex)
+                        : ex);
+                }
+            }
             Interlocked.Add(ref _acknowledgeTicks, _time.GetElapsedTime(started).Ticks);
         }
     }

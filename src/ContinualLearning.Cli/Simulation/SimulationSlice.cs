@@ -152,7 +152,15 @@ internal sealed class SimulationSlice(SimulationOptions options, TextWriter outp
             }
             await Task.Delay(TimeSpan.FromMilliseconds(20), time, cancellationToken).ConfigureAwait(false);
         }
-        await Task.WhenAll(sends).ConfigureAwait(false);
+        // A publish waits for its PUBACK (and for reconnects) as long as the run's token lets it: bound the tail by the drain.
+        try
+        {
+            await Task.WhenAll(sends).WaitAsync(TimeSpan.FromSeconds(options.Drain), time, cancellationToken).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+            throw new CliException($"[slice {options.Slice}] {sends.Count(t => !t.IsCompleted)} delta publishes were still unacknowledged by the broker {options.Drain:0} s (--drain) after the sending ended: check the broker's connection and load.");
+        }
     }
 
     private static async Task SendOneAsync(SimulatedDevice device, SemaphoreSlim inFlight, CancellationToken cancellationToken)

@@ -47,12 +47,16 @@ public sealed class FleetAcknowledgement
     /// Sends the PUBACK (once; later calls do nothing). A connection that dropped meanwhile is not an error: the broker
     /// re-sends the message after the reconnect and the handler sees it again.
     /// </summary>
-    public async Task AcknowledgeAsync()
+    /// <param name="cancellationToken">
+    /// Bounds the send (a connection whose socket no longer drains); cancelled, the message counts as settled but stays
+    /// unacknowledged with the broker, which re-sends it after the next reconnect.
+    /// </param>
+    public async Task AcknowledgeAsync(CancellationToken cancellationToken = default)
     {
         if (Interlocked.Exchange(ref _settled, 1) != 0) return;
         try
         {
-            if (_owner.IsCurrent(_connection)) await InboundMessages.AcknowledgeAsync(_received).ConfigureAwait(false);
+            if (_owner.IsCurrent(_connection)) await InboundMessages.AcknowledgeAsync(_received, cancellationToken).ConfigureAwait(false);
         }
         finally
         {

@@ -152,7 +152,10 @@ public sealed class FleetMqttClient : IAsyncDisposable
     /// </summary>
     /// <exception cref="FleetConnectionException">A QoS 0 publish lost its connection; it is not retried.</exception>
     /// <exception cref="InvalidOperationException">The broker refused the publish (ACL).</exception>
-    /// <exception cref="TimeoutException">No PUBACK within <see cref="FleetMqttClientOptions.PublishTimeout"/> of sending.</exception>
+    /// <exception cref="TimeoutException">
+    /// QoS ≥ 1 and no PUBACK within <see cref="FleetMqttClientOptions.PublishTimeout"/> of sending, on a connection that is
+    /// still up (the message may still arrive: a later try may be a duplicate).
+    /// </exception>
     /// <exception cref="NoSubscriberException">
     /// <paramref name="requireSubscriber"/> is set and the broker answered "no matching subscribers" (0x10), which MQTTnet
     /// counts as a success: the message went nowhere. Deltas need it — right after a broker restart, before the
@@ -187,6 +190,8 @@ public sealed class FleetMqttClient : IAsyncDisposable
             try
             {
                 using var awaiting = _window?.AwaitingBroker();
+                // MQTTnet bounds subscribes and pings by its own timeout but waits for a PUBACK until the token fires. Mosquitto
+                // before 2.0.13 answers a publish only after everything it queued for this client (minutes after a backlog).
                 using var answer = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
                 if (qos != FleetQos.AtMostOnce) answer.CancelAfter(_options.PublishTimeout);
                 MqttClientPublishResult result;
@@ -194,11 +199,13 @@ public sealed class FleetMqttClient : IAsyncDisposable
                 {
                     result = await _client.PublishAsync(message, answer.Token).ConfigureAwait(false);
                 }
-                catch (OperationCanceledException) when (answer.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+                catch (Exception ex) when (ex is OperationCanceledException or MqttCommunicationTimedOutException
+                                           && answer.IsCancellationRequested && !cancellationToken.IsCancellationRequested && _client.IsConnected)
                 {
+                    // On a connection still up, sending again (a new packet id each time) would only repeat the wait.
                     throw new TimeoutException(
-                        $"The broker did not acknowledge the publish to '{topic}' within {_options.PublishTimeout.TotalSeconds:0.#} s (PublishTimeout). "
-                        + "A broker busy with a backlog for this client answers late (Mosquitto before 2.0.13 queues the PUBACK behind it); the message may still arrive, so the next try may be a duplicate.");
+                        $"The broker did not acknowledge the publish to '{topic}' within {_options.PublishTimeout.TotalSeconds:0.#} s (PublishTimeout) although client '{ClientId}' is connected; "
+                        + "not retried here. A broker busy with a backlog for this client answers late; the message may still arrive, so a later try may be a duplicate.", ex);
                 }
                 if (requireSubscriber && result.ReasonCode == MqttClientPublishReasonCode.NoMatchingSubscribers)
                     throw new NoSubscriberException($"Nobody is subscribed to '{topic}' yet (the broker answered 0x10 no matching subscribers, e.g. just after it restarted): not delivered, try again later.");
@@ -258,8 +265,10 @@ public sealed class FleetMqttClient : IAsyncDisposable
     /// <summary>
     /// Stops consuming: nothing more is handled or acknowledged, and the client disconnects (cleanly, without the will)
     /// and stays away until <see cref="Resume"/>. The broker keeps every unacknowledged QoS 1/2 message in the persistent
-    /// session and re-sends it on the next connect. Safe to call from a <see cref="MessageReceived"/> handler.
+    /// session and re-sends it on the next connect. Safe to call from a <see cref="MessageReceived"/> handler, which must
+    /// not await the returned task: the disconnect waits for the handler to return.
     /// </summary>
+    /// <returns>The disconnect; it faults with <see cref="TimeoutException"/> when a handler held it past <see cref="FleetMqttClientOptions.DisconnectTimeout"/> (the client stays paused).</returns>
     public Task PauseAsync()
     {
         if (_inbound.Paused) return Task.CompletedTask;
@@ -281,6 +290,10 @@ public sealed class FleetMqttClient : IAsyncDisposable
     /// Stops reconnecting and disconnects cleanly. With <paramref name="publishWill"/> the broker still publishes the
     /// last will (MQTT 5 reason "disconnect with will message"), e.g. for a device that shuts down on purpose.
     /// </summary>
+    /// <exception cref="TimeoutException">
+    /// A <see cref="MessageReceived"/> handler did not return within <see cref="FleetMqttClientOptions.DisconnectTimeout"/>
+    /// (MQTTnet's disconnect waits for it); the client no longer reconnects.
+    /// </exception>
     public async Task StopAsync(bool publishWill = false)
     {
         await _stop.CancelAsync().ConfigureAwait(false);
@@ -297,16 +310,27 @@ public sealed class FleetMqttClient : IAsyncDisposable
         await DisconnectAsync(publishWill ? MqttClientDisconnectOptionsReason.DisconnectWithWillMessage : MqttClientDisconnectOptionsReason.NormalDisconnection).ConfigureAwait(false);
     }
 
+    /// <exception cref="TimeoutException">The disconnect did not end within <see cref="FleetMqttClientOptions.DisconnectTimeout"/>.</exception>
     private async Task DisconnectAsync(MqttClientDisconnectOptionsReason reason)
     {
         if (_aborted || !_client.IsConnected) return;
+        // MQTTnet's disconnect waits, without a bound, for its message-processing task, i.e. for the handler running now:
+        // a handler stuck on something that never comes would hold every stop and pause for ever, silently.
+        var disconnect = _client.DisconnectAsync(new MqttClientDisconnectOptionsBuilder().WithReason(reason).Build());
         try
         {
-            await _client.DisconnectAsync(new MqttClientDisconnectOptionsBuilder().WithReason(reason).Build()).ConfigureAwait(false);
+            await disconnect.WaitAsync(_options.DisconnectTimeout).ConfigureAwait(false);
         }
         catch (Exception ex) when (IsConnectionLoss(ex))
         {
             // Already gone; nothing to tell the broker.
+        }
+        catch (TimeoutException)
+        {
+            _ = disconnect.ContinueWith(static t => t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
+            throw new TimeoutException(
+                $"Client '{ClientId}' did not disconnect within {_options.DisconnectTimeout.TotalSeconds:0.#} s: MQTTnet waits for the message handler running now, "
+                + "and it has not returned (a MessageReceived handler waiting for something that does not come). The disconnect goes on in the background.");
         }
     }
 
@@ -322,15 +346,22 @@ public sealed class FleetMqttClient : IAsyncDisposable
     }
 
     /// <summary>Stops (see <see cref="StopAsync"/>, without the will) and releases the connection.</summary>
+    /// <exception cref="TimeoutException">The disconnect did not end in time (see <see cref="StopAsync"/>); the client is released all the same.</exception>
     public async ValueTask DisposeAsync()
     {
         if (_disposed) return;
         _disposed = true;
-        await StopAsync().ConfigureAwait(false);
-        _client.Dispose();
-        _stop.Dispose();
-        _connectionLost.Dispose();
-        _resumed.Dispose();
+        try
+        {
+            await StopAsync().ConfigureAwait(false);
+        }
+        finally
+        {
+            _client.Dispose();
+            _stop.Dispose();
+            _connectionLost.Dispose();
+            _resumed.Dispose();
+        }
     }
 
     private async Task RunAsync(CancellationToken stop)

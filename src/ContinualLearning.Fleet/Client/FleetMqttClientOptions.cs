@@ -45,8 +45,18 @@ public sealed record FleetMqttClientOptions
     /// <summary>MQTT keep-alive: the broker drops the connection (and publishes the will) after 1.5 × this without traffic.</summary>
     public TimeSpan KeepAlive { get; init; } = TimeSpan.FromSeconds(15);
 
-    /// <summary>How long one connect attempt may take before it counts as failed.</summary>
+    /// <summary>
+    /// How long one connect attempt may take before it counts as failed; also MQTTnet's bound on a subscribe or
+    /// unsubscribe called without a cancellable token (publishes: <see cref="PublishTimeout"/>).
+    /// </summary>
     public TimeSpan ConnectTimeout { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>
+    /// How long a disconnect (<see cref="FleetMqttClient.StopAsync"/>, <see cref="FleetMqttClient.PauseAsync"/>) may take.
+    /// MQTTnet's disconnect waits for the <see cref="FleetMqttClient.MessageReceived"/> handler running at that moment;
+    /// one that does not return within this throws a <see cref="TimeoutException"/> saying so instead of holding the stop.
+    /// </summary>
+    public TimeSpan DisconnectTimeout { get; init; } = TimeSpan.FromSeconds(30);
 
     /// <summary>
     /// How long a QoS ≥ 1 publish waits for the broker's PUBACK once sent. Mosquitto before 2.0.13 answers a client's

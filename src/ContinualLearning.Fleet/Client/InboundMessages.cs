@@ -121,14 +121,16 @@ internal sealed class InboundMessages(FleetMqttClientOptions options, ReceiveWin
         return false;
     }
 
-    internal static async Task AcknowledgeAsync(MqttApplicationMessageReceivedEventArgs e)
+    internal static async Task AcknowledgeAsync(MqttApplicationMessageReceivedEventArgs e, CancellationToken cancellationToken = default)
     {
         if (e.AutoAcknowledge) return; // the old path: MQTTnet acknowledges when we return
         try
         {
-            await e.AcknowledgeAsync(CancellationToken.None).ConfigureAwait(false);
+            await e.AcknowledgeAsync(cancellationToken).ConfigureAwait(false);
         }
-        catch (Exception ex) when (ex is MQTTnet.Exceptions.MqttCommunicationException or ObjectDisposedException)
+        // MQTTnet 5.2 sends a late (deferred) PUBACK through the connection's adapter, which its clean-up sets to null before
+        // the Disconnected event reaches us: a dropped connection can also surface as a NullReferenceException there.
+        catch (Exception ex) when (ex is MQTTnet.Exceptions.MqttCommunicationException or ObjectDisposedException or NullReferenceException)
         {
             // The connection dropped before the PUBACK went out: the broker re-sends the message and the
             // handler sees it again (QoS 1 is at least once; handlers are idempotent on message ids).

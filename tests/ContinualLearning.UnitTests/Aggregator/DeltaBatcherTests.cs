@@ -11,9 +11,12 @@ namespace ContinualLearning.UnitTests.Aggregator;
 /// The group commit's writer: a batch is acknowledged only after its store returned, in arrival order; a failed store
 /// acknowledges nothing; batches stay within the bound; a lone delta waits the linger and no longer.
 /// </summary>
-public sealed class DeltaBatcherTests
+public sealed class DeltaBatcherTests : IDisposable
 {
     private static readonly TimeSpan Patience = TimeSpan.FromSeconds(20);
+
+    /// <summary>Bounds every enqueue: a queue nobody reads must fail the test, not hang it.</summary>
+    private readonly CancellationTokenSource _patience = new(Patience);
 
     /// <summary>What happened, in order: "store:3" for a stored batch of 3, "ack:d7" for the acknowledgement of message d7.</summary>
     private readonly ConcurrentQueue<string> _events = new();
@@ -30,7 +33,7 @@ public sealed class DeltaBatcherTests
         }, (_, ex) => throw new InvalidOperationException("no failure expected", ex), TimeProvider.System);
         await using (batcher)
         {
-            for (var i = 0; i < 8; i++) await batcher.EnqueueAsync(Queued($"d{i}"), CancellationToken.None);
+            for (var i = 0; i < 8; i++) await batcher.EnqueueAsync(Queued($"d{i}"), _patience.Token);
             await Task.Delay(100, TestContext.Current.CancellationToken);
             Assert.Empty(_events); // the store has not returned: nothing is acknowledged
             gate.Release(2);
@@ -62,7 +65,7 @@ public sealed class DeltaBatcherTests
             {
                 var queued = Queued($"d{i}");
                 acks.Add(queued.Acknowledgement);
-                await batcher.EnqueueAsync(queued, CancellationToken.None);
+                await batcher.EnqueueAsync(queued, _patience.Token);
             }
             await Polling.WaitUntil(() => _events.Count == 4);
         }
@@ -89,7 +92,7 @@ public sealed class DeltaBatcherTests
         {
             var producer = Task.Run(async () =>
             {
-                for (var i = 0; i < 100; i++) await batcher.EnqueueAsync(Queued($"d{i}"), CancellationToken.None);
+                for (var i = 0; i < 100; i++) await batcher.EnqueueAsync(Queued($"d{i}"), _patience.Token);
             });
             await Task.Delay(100, TestContext.Current.CancellationToken);
             first.Release();
@@ -109,12 +112,12 @@ public sealed class DeltaBatcherTests
             (_, ex) => throw new InvalidOperationException("no failure expected", ex), time);
         await using (batcher)
         {
-            await batcher.EnqueueAsync(Queued("d0"), CancellationToken.None);
+            await batcher.EnqueueAsync(Queued("d0"), _patience.Token);
             await Task.Delay(100, TestContext.Current.CancellationToken);
             time.Advance(TimeSpan.FromMilliseconds(1));
             await Task.Delay(100, TestContext.Current.CancellationToken);
             Assert.Empty(_events); // 1 ms of 2: still lingering for more
-            await batcher.EnqueueAsync(Queued("d1"), CancellationToken.None);
+            await batcher.EnqueueAsync(Queued("d1"), _patience.Token);
             time.Advance(TimeSpan.FromMilliseconds(1));
             await Polling.WaitUntil(() => _events.Count == 3);
         }
@@ -122,12 +125,80 @@ public sealed class DeltaBatcherTests
         Assert.Equal(["store:2", "ack:d0", "ack:d1"], _events);
     }
 
-    /// <summary>A received delta whose acknowledgement records itself in <see cref="_events"/>.</summary>
-    private QueuedDelta Queued(string device)
+    [Fact]
+    public async Task A_stop_while_a_store_is_stuck_ends_within_its_patience_and_says_what_was_stuck()
+    {
+        using var gate = new SemaphoreSlim(0);
+        var batcher = new DeltaBatcher(2, TimeSpan.FromMilliseconds(5), batch =>
+        {
+            gate.Wait(Patience); // a registry transaction that does not return
+            _events.Enqueue($"store:{batch.Count}");
+        }, (_, ex) => throw new InvalidOperationException("no failure expected", ex), TimeProvider.System, stopPatience: TimeSpan.FromMilliseconds(300));
+        var queued = new List<FleetAcknowledgement>();
+        for (var i = 0; i < 4; i++)
+        {
+            var delta = Queued($"d{i}");
+            queued.Add(delta.Acknowledgement);
+            await batcher.EnqueueAsync(delta, _patience.Token);
+        }
+        await Task.Delay(100, TestContext.Current.CancellationToken); // the writer takes the first batch and sticks in its store
+
+        var error = await Assert.ThrowsAsync<TimeoutException>(async () => await batcher.DisposeAsync().AsTask().WaitAsync(Patience, TestContext.Current.CancellationToken));
+
+        Assert.Contains("the store of a batch", error.Message, StringComparison.Ordinal);
+        Assert.Empty(_events); // nothing of the stuck batch acknowledged
+        Assert.All(queued.Skip(2), a => Assert.True(a.IsSettled)); // what waited behind it is given back to the broker
+        gate.Release();
+        await Task.Delay(100, TestContext.Current.CancellationToken);
+        Assert.DoesNotContain(_events, e => e.StartsWith("ack:", StringComparison.Ordinal)); // committed after the stop: still not acknowledged
+    }
+
+    [Fact]
+    public async Task An_acknowledgement_that_fails_is_reported_and_the_later_ones_still_go_out()
+    {
+        var failed = new ConcurrentQueue<(string Topic, Exception Error)>();
+        var batcher = new DeltaBatcher(2, TimeSpan.FromMilliseconds(5), batch => _events.Enqueue($"store:{batch.Count}"),
+            (_, ex) => throw new InvalidOperationException("no failure expected", ex), TimeProvider.System, (topic, error) => failed.Enqueue((topic, error)));
+        await using (batcher)
+        {
+            await batcher.EnqueueAsync(Queued("d0"), _patience.Token);
+            await batcher.EnqueueAsync(Queued("d1", fail: true), _patience.Token);
+            await Polling.WaitUntil(() => _events.Contains("ack:d0") && failed.Count == 1);
+            await batcher.EnqueueAsync(Queued("d2"), _patience.Token);
+            await Polling.WaitUntil(() => _events.Contains("ack:d2"));
+        }
+
+        var (topic, error) = Assert.Single(failed);
+        Assert.Equal("cl/f/device/d1/delta", topic);
+        Assert.IsType<IOException>(error);
+    }
+
+    [Fact]
+    public async Task A_writer_that_died_fails_the_next_enqueue_at_once_instead_of_leaving_it_waiting()
+    {
+        // The failure path itself throws: the writer dies. The MQTT handler enqueueing behind it must learn it, not wait
+        // for room in a queue nobody reads any more.
+        var batcher = new DeltaBatcher(1, TimeSpan.Zero, _ => throw new IOException("disk full"),
+            (_, ex) => throw new InvalidOperationException("failure path broken", ex), TimeProvider.System);
+        var refused = await Assert.ThrowsAsync<System.Threading.Channels.ChannelClosedException>(async () =>
+        {
+            for (var i = 0; i < 10; i++) await batcher.EnqueueAsync(Queued($"d{i}"), _patience.Token);
+        });
+        Assert.Equal("failure path broken", refused.InnerException?.Message);
+
+        var stopped = await Assert.ThrowsAsync<InvalidOperationException>(async () => await batcher.DisposeAsync().AsTask().WaitAsync(Patience, TestContext.Current.CancellationToken));
+        Assert.Contains("writer had failed", stopped.Message, StringComparison.Ordinal);
+    }
+
+    public void Dispose() => _patience.Dispose();
+
+    /// <summary>A received delta whose acknowledgement records itself in <see cref="_events"/> (or, with <paramref name="fail"/>, throws).</summary>
+    private QueuedDelta Queued(string device, bool fail = false)
     {
         var message = new MqttApplicationMessageBuilder().WithTopic($"cl/f/device/{device}/delta").Build();
         var received = new MqttApplicationMessageReceivedEventArgs("agg", message, new MqttPublishPacket(), (_, _) =>
         {
+            if (fail) throw new IOException("connection reset");
             _events.Enqueue($"ack:{device}");
             return Task.CompletedTask;
         })

@@ -38,6 +38,9 @@ public sealed class SimulateCommandTests(EmbeddedBrokerFixture fixture) : IDispo
 
         var json = Path.Combine(_dir, "report.json");
         var output = new StringWriter();
+        // The in-process slice (processes: 1) has no child deadline: a run that hangs must fail the test, not hold it.
+        using var patience = CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current.CancellationToken);
+        patience.CancelAfter(TimeSpan.FromMinutes(5));
         var report = await SimulationRunner.RunAsync(new SimulationOptions
         {
             Devices = 20,
@@ -55,7 +58,7 @@ public sealed class SimulateCommandTests(EmbeddedBrokerFixture fixture) : IDispo
             JsonPath = json,
             StateDirectory = Path.Combine(_dir, "state"),
             ProgressInterval = TimeSpan.FromSeconds(1),
-        }, TextWriter.Synchronized(output), TestContext.Current.CancellationToken);
+        }, TextWriter.Synchronized(output), patience.Token).WaitAsync(TimeSpan.FromMinutes(6), TestContext.Current.CancellationToken);
 
         var text = output.ToString();
         Assert.NotNull(report);
