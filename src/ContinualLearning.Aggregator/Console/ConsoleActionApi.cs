@@ -33,7 +33,7 @@ internal static class ConsoleActionApi
                 RunAsync(s, auth, context, "rollback", version, async (actor, ct) =>
                 {
                     Known(s, version);
-                    var rolledBack = await s.Actions.RollbackAsync(version, actor, ct).ConfigureAwait(false);
+                    var rolledBack = await s.Actions.RollbackAsync(version, $"console rollback by {actor}", ct).ConfigureAwait(false);
                     return (TypedResults.Ok(new RollbackResult(version, rolledBack)), $"rolled back: {(rolledBack.Count == 0 ? "none" : string.Join(", ", rolledBack))}");
                 }))
             .WithName("rollback").WithSummary("Make a released version the fleet's release again (as `cl model rollback`). Operator credential required.")
@@ -43,7 +43,7 @@ internal static class ConsoleActionApi
                 RunAsync(s, auth, context, "publish", version, async (actor, ct) =>
                 {
                     Known(s, version);
-                    var previous = await s.Actions.PublishAsync(version, actor, ct).ConfigureAwait(false);
+                    var previous = await s.Actions.PublishAsync(version, $"console publish by {actor}", ct).ConfigureAwait(false);
                     return (TypedResults.Ok(new PublishResult(version, previous)), $"released (was {previous})");
                 }))
             .WithName("publish").WithSummary("Release a registered version to the whole fleet. Operator credential required.")
