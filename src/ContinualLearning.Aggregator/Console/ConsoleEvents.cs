@@ -31,6 +31,7 @@ internal sealed class ConsoleEvents(int queueLength, TimeSpan heartbeat, TimePro
     private readonly ConcurrentDictionary<string, byte> _marked = new(StringComparer.Ordinal);
     private long _nextClient;
     private long _dropped;
+    private volatile bool _closed;
 
     /// <summary>Clients connected now.</summary>
     public int Clients => _clients.Count;
@@ -51,6 +52,16 @@ internal sealed class ConsoleEvents(int queueLength, TimeSpan heartbeat, TimePro
                 channel.Writer.TryComplete();
                 Interlocked.Increment(ref _dropped);
             }
+        }
+    }
+
+    /// <summary>Ends every stream and refuses new ones: an open page must not hold the endpoint's shutdown for its grace period.</summary>
+    public void Close()
+    {
+        _closed = true;
+        foreach (var id in _clients.Keys)
+        {
+            if (_clients.TryRemove(id, out var channel)) channel.Writer.TryComplete();
         }
     }
 
@@ -77,6 +88,7 @@ internal sealed class ConsoleEvents(int queueLength, TimeSpan heartbeat, TimePro
         var channel = Channel.CreateBounded<string>(new BoundedChannelOptions(queueLength) { SingleReader = true, FullMode = BoundedChannelFullMode.Wait });
         var id = Interlocked.Increment(ref _nextClient);
         _clients[id] = channel;
+        if (_closed) channel.Writer.TryComplete();
         var aborted = context.RequestAborted;
         try
         {
@@ -95,7 +107,7 @@ internal sealed class ConsoleEvents(int queueLength, TimeSpan heartbeat, TimePro
                     await Write(response, ": heartbeat\n\n", aborted).ConfigureAwait(false);
                     continue;
                 }
-                if (!more) return; // dropped for falling behind
+                if (!more) return; // dropped for falling behind, or the console is stopping
                 while (channel.Reader.TryRead(out var frame)) await Write(response, frame, aborted).ConfigureAwait(false);
             }
         }

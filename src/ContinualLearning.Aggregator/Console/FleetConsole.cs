@@ -15,6 +15,7 @@ internal sealed partial class FleetConsole : IAsyncDisposable
 {
     private static readonly TimeSpan Tick = TimeSpan.FromSeconds(1);
     private static readonly TimeSpan PruneInterval = TimeSpan.FromMinutes(10);
+    private static readonly TimeSpan StopPatience = TimeSpan.FromSeconds(5);
 
     private readonly AggregatorOptions _options;
     private readonly DeviceDirectory _devices;
@@ -88,14 +89,24 @@ internal sealed partial class FleetConsole : IAsyncDisposable
 
     public async Task StopAsync(CancellationToken cancellationToken)
     {
+        if (_stop.IsCancellationRequested) return;
         await _stop.CancelAsync().ConfigureAwait(false);
-        if (_loop is not null) await _loop.WaitAsync(TimeSpan.FromSeconds(10), cancellationToken).ConfigureAwait(false);
-        if (_endpoint is not null) await _endpoint.StopAsync(cancellationToken).ConfigureAwait(false);
+        Events.Close();
+        if (_loop is not null) await _loop.WaitAsync(StopPatience, cancellationToken).ConfigureAwait(false);
+        if (_endpoint is null) return;
+        // Requests still running after this are aborted rather than waited for.
+        using var patience = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        patience.CancelAfter(StopPatience);
+        await _endpoint.StopAsync(patience.Token).ConfigureAwait(false);
     }
 
     public async ValueTask DisposeAsync()
     {
-        if (!_stop.IsCancellationRequested) await _stop.CancelAsync().ConfigureAwait(false);
+        if (!_stop.IsCancellationRequested)
+        {
+            await _stop.CancelAsync().ConfigureAwait(false);
+            Events.Close();
+        }
         if (_endpoint is not null) await _endpoint.DisposeAsync().ConfigureAwait(false);
         _stop.Dispose();
     }

@@ -27,6 +27,28 @@ public sealed class ConsoleEventsTests(EmbeddedBrokerFixture fixture) : BrokerTe
     }
 
     [Fact]
+    public async Task An_open_stream_ends_when_the_aggregator_stops_instead_of_holding_the_shutdown()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using var host = await ConsoleTestHost.StartAsync(Fixture.Broker.Port, Fleet);
+        using var response = await host.Http.GetAsync(new Uri("/api/v1/events", UriKind.Relative), HttpCompletionOption.ResponseHeadersRead, ct);
+        using var reader = new StreamReader(await response.Content.ReadAsStreamAsync(ct));
+        await ReadUntilAsync(reader, l => l == ": connected");
+
+        await host.Service.StopAsync().WaitAsync(TimeSpan.FromSeconds(30), ct);
+
+        // The stream ended cleanly (the last chunk was sent): a stream still open at shutdown would have been held for
+        // the endpoint's grace period and then cut, which the reader sees as an IOException, not as the end.
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        timeout.CancelAfter(TimeSpan.FromSeconds(10));
+        while (await reader.ReadLineAsync(timeout.Token) is not null)
+        {
+            // Whatever was queued before the end.
+        }
+        Assert.Equal(0, host.Service.Console!.Events.Clients);
+    }
+
+    [Fact]
     public async Task A_client_that_stops_reading_is_dropped_once_its_queue_is_full()
     {
         var events = new ConsoleEvents(queueLength: 4, heartbeat: TimeSpan.FromMinutes(1), TimeProvider.System);
