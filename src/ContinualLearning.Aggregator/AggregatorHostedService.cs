@@ -28,6 +28,9 @@ public sealed class AggregatorHostedService : IHostedService, IAsyncDisposable
     /// <summary>Where <c>/metrics</c> and <c>/health</c> are served (e.g. http://127.0.0.1:9464/), or null when metrics:listen is unset or before start.</summary>
     public Uri? MetricsAddress => _endpoint?.Address;
 
+    /// <summary>Where the fleet console is served, or null when console:listen is unset or before start.</summary>
+    public Uri? ConsoleAddress => _service.ConsoleAddress;
+
     public async Task StartAsync(CancellationToken cancellationToken)
     {
         if (_endpoint is not null) await _endpoint.StartAsync(cancellationToken).ConfigureAwait(false);

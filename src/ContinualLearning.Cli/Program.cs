@@ -33,6 +33,7 @@ internal static class Program
         yield return fleet;
         yield return BrokerCommand.Build();
         yield return ModelCommand.Build();
+        yield return ConsoleCommand.Build();
         yield return KeysCommand.Build();
         yield return SelfCheckCommand.Build();
         yield return SimulateCommand.Build();

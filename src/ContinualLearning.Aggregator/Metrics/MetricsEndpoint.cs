@@ -1,10 +1,7 @@
 using ContinualLearning.Diagnostics;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http;
-using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 
 namespace ContinualLearning.Aggregator.Metrics;
@@ -45,9 +42,7 @@ internal sealed partial class MetricsEndpoint : IAsyncDisposable
 
     public async Task StartAsync(CancellationToken cancellationToken)
     {
-        await _app.StartAsync(cancellationToken).ConfigureAwait(false);
-        var bound = _app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()?.Addresses.FirstOrDefault();
-        Address = bound is null ? null : new Uri(bound);
+        Address = await KestrelStart.StartAsync(_app, cancellationToken).ConfigureAwait(false);
         LogServing(_logger, Address);
     }
 

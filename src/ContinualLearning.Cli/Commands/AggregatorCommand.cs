@@ -30,7 +30,12 @@ internal static class AggregatorCommand
         var broker = new Option<string?>("--broker") { Description = "MQTT broker host:port (brokerHost, brokerPort)." };
         var instance = new Option<string?>("--instance-id") { Description = "MQTT client id of this instance (instanceId)." };
         var metricsListen = new Option<string?>("--metrics-listen") { Description = "Serve /metrics and /health on address:port, e.g. 127.0.0.1:9464 (metrics:listen)." };
-        var run = new Command("run", "Run the aggregator until stopped.") { config, fleet, model, registry, registryConnection, key, broker, instance, metricsListen };
+        var consoleListen = new Option<string?>("--console")
+        {
+            Description = $"Serve the fleet console on address:port (console:listen; default {ContinualLearning.Aggregator.Console.ConsoleOptions.DefaultListen} when the flag has no value); docs/console.md.",
+            Arity = ArgumentArity.ZeroOrOne,
+        };
+        var run = new Command("run", "Run the aggregator until stopped.") { config, fleet, model, registry, registryConnection, key, broker, instance, metricsListen, consoleListen };
         run.SetAction((pr, ct) => CliCommon.Guard(async () =>
         {
             var flags = new ConfigurationFlags()
@@ -40,7 +45,8 @@ internal static class AggregatorCommand
                 .Set("registry:connectionString", registryConnection.Name, pr.GetValue(registryConnection))
                 .Set("privateKeyPath", key.Name, pr.GetValue(key))
                 .Set("instanceId", instance.Name, pr.GetValue(instance))
-                .Set("metrics:listen", metricsListen.Name, pr.GetValue(metricsListen));
+                .Set("metrics:listen", metricsListen.Name, pr.GetValue(metricsListen))
+                .Set("console:listen", consoleListen.Name, pr.GetResult(consoleListen) is null ? null : pr.GetValue(consoleListen) ?? ContinualLearning.Aggregator.Console.ConsoleOptions.DefaultListen);
             if (pr.GetValue(broker) is { } address) SetBroker(flags, broker.Name, address);
             var options = AggregatorOptionsReader.Read(AggregatorOptionsReader.Build(pr.GetValue(config), flags));
             var builder = Host.CreateApplicationBuilder();

@@ -25,11 +25,16 @@ internal static class DemoCommand
             Description = "sea (default): drifting SEA streams, a tabular head. keywords: spoken keywords as raw audio through the speech pipeline; each device hears its own voice family and the fleet release is scored on voices no device trained on (a few minutes).",
             DefaultValueFactory = _ => "sea",
         };
+        var console = new Option<string?>("--console")
+        {
+            Description = $"Serve the fleet console on host:port (default {ContinualLearning.Aggregator.Console.ConsoleOptions.DefaultListen}) and keep the fleet running after the scenario until Ctrl+C; prints the URL and an operator token.",
+            Arity = ArgumentArity.ZeroOrOne,
+        };
         var plain = new Option<bool>("--plain") { Description = "Plain line output even in a terminal (automatic when stdout is redirected)." };
 
         var command = new Command("demo", "Run the whole loop on one machine: MQTT broker (mutual TLS, fleet ACL), aggregator and simulated devices on drifting data, then compare every global version with the no-update baseline.")
         {
-            devices, samples, duration, seed, broker, fleet, quick, poison, output, keep, insecure, ca, plain, scenario,
+            devices, samples, duration, seed, broker, fleet, quick, poison, output, keep, insecure, ca, plain, scenario, console,
         };
         command.SetAction(async (pr, ct) =>
         {
@@ -50,6 +55,7 @@ internal static class DemoCommand
                     Keep = pr.GetValue(keep),
                     Insecure = pr.GetValue(insecure),
                     CaDirectory = pr.GetValue(ca),
+                    Console = pr.GetResult(console) is null ? null : pr.GetValue(console) ?? ContinualLearning.Aggregator.Console.ConsoleOptions.DefaultListen,
                 };
                 options.Validate();
             }

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using ContinualLearning.Aggregator;
+using ContinualLearning.Aggregator.Console;
 using ContinualLearning.Aggregator.Registry;
 using ContinualLearning.Aggregator.Strategies;
 using ContinualLearning.Fleet.Client;
@@ -25,7 +26,7 @@ internal sealed class DemoAggregator : IAsyncDisposable
     private Task? _refresh;
 
     public DemoAggregator(DemoOptions options, string host, int port, DemoPki? pki, string registryDirectory, string privateKeyPath,
-        string baseBundleDirectory, IReadOnlyList<string> canaryDevices, DemoState state, string? commandKeyPath = null)
+        string baseBundleDirectory, IReadOnlyList<string> canaryDevices, DemoState state, string? commandKeyPath = null, ConsoleOptions? console = null)
     {
         _options = options;
         _state = state;
@@ -39,6 +40,7 @@ internal sealed class DemoAggregator : IAsyncDisposable
             RegistryPath = registryDirectory,
             PrivateKeyPath = privateKeyPath,
             CommandKeyPath = commandKeyPath,
+            Console = console ?? new ConsoleOptions(),
             BrokerHost = host,
             BrokerPort = port,
             // Its own certificate (CN aggregator:demo): the fleet ACL lets only aggregators publish releases.
@@ -87,6 +89,9 @@ internal sealed class DemoAggregator : IAsyncDisposable
 
     /// <summary>Which implementation this is, for the summary.</summary>
     public static string Component => nameof(AggregatorService);
+
+    /// <summary>Where the fleet console is served; null without <c>--console</c>.</summary>
+    public Uri? ConsoleAddress => _service.ConsoleAddress;
 
     public async Task StartAsync(CancellationToken ct)
     {

@@ -47,6 +47,12 @@ internal sealed record DemoOptions
     /// <summary>Keep the temp state directory (stores, registry, bundles) instead of deleting it.</summary>
     public bool Keep { get; init; }
 
+    /// <summary>
+    /// <c>--console [host:port]</c>: serve the fleet console there and, after the scenario, keep the fleet running
+    /// (aggregator, devices, embedded broker) until Ctrl+C; null for no console.
+    /// </summary>
+    public string? Console { get; init; }
+
     /// <summary>Top-k fraction of each tensor a device sends per delta (error feedback carries the rest).</summary>
     public double DeltaFraction { get; init; } = 0.02;
 

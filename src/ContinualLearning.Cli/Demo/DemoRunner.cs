@@ -118,8 +118,9 @@ internal static class DemoRunner
             ReconnectMaxDelay = TimeSpan.FromSeconds(2),
         };
 
+        var (consoleOptions, operatorToken) = DemoFleetConsole.Prepare(options, keys);
         await using var aggregator = new DemoAggregator(options, host, port, pki, registry, Path.Combine(keys, "release.key"), baseDir,
-            shards.Where(s => s.Canary).Select(s => s.DeviceId).ToArray(), state, Path.Combine(keys, "operator.key"));
+            shards.Where(s => s.Canary).Select(s => s.DeviceId).ToArray(), state, Path.Combine(keys, "operator.key"), consoleOptions);
         // Labelled samples live in transient SQLite databases on tmpfs when there is one, never on flash.
         var transient = Directory.Exists("/dev/shm") && !OperatingSystem.IsWindows()
             ? Directory.CreateDirectory(Path.Combine("/dev/shm", Path.GetFileName(root))).FullName
@@ -157,6 +158,7 @@ internal static class DemoRunner
             for (var wait = 0; wait < 40 && devices.Any(d => d.PendingDeltas > 0); wait++) await Task.Delay(250, ct);
             var sent = state.Devices.Sum(d => d.DeltasSent);
             for (var wait = 0; wait < 40 && state.Aggregator.DeltasReceived < sent; wait++) await Task.Delay(250, ct);
+            if (operatorToken is not null) await DemoFleetConsole.KeepRunningAsync(output, aggregator.ConsoleAddress, operatorToken, ct);
         }
         finally
         {
@@ -186,8 +188,10 @@ internal static class DemoRunner
         if (options.OutDirectory is { } outDir)
         {
             Directory.CreateDirectory(outDir);
-            await File.WriteAllTextAsync(Path.Combine(outDir, "summary.json"), summary.ToJson(), ct);
-            await File.WriteAllTextAsync(Path.Combine(outDir, "summary.md"), summary.ToMarkdown(), ct);
+            // After --console, Ctrl+C ended the run on purpose: the summary is still written.
+            var write = operatorToken is null ? ct : CancellationToken.None;
+            await File.WriteAllTextAsync(Path.Combine(outDir, "summary.json"), summary.ToJson(), write);
+            await File.WriteAllTextAsync(Path.Combine(outDir, "summary.md"), summary.ToMarkdown(), write);
             output.Line($"Summary written to {Path.GetFullPath(Path.Combine(outDir, "summary.json"))} and summary.md");
         }
         return summary;

@@ -163,6 +163,12 @@ public sealed class AggregatorConfigurationTests : IDisposable
     [InlineData("holdout-label", "holdout:labelColumn", "is empty")]
     [InlineData("holdout-margin", "holdout:margin", "must be a number ≥ 0")]
     [InlineData("metrics-listen", "metrics:listen", "is not address:port")]
+    [InlineData("console-listen", "console:listen", "is not address:port")]
+    [InlineData("console-public", "console:listen", "is not a loopback address and no TLS is configured: operator tokens would cross the network in clear")]
+    [InlineData("console-tokens", "console:operatorTokenFile", "does not exist")]
+    [InlineData("console-tls-half", "console:tls", "needs both certificate and key")]
+    [InlineData("console-client-ca", "console:clientCa", "needs HTTPS (client certificates travel in the TLS handshake)")]
+    [InlineData("console-queue", "console:eventQueueLength", "must be between 1 and 100000")]
     [InlineData("batch-max", "inbox:batchMax", "must be between 1 and 16383")]
     [InlineData("batch-linger", "inbox:batchLinger", "must be between 00:00:00 and 00:00:01 (every delta of a batch waits up to this long for its acknowledgement)")]
     public void Every_rule_names_its_key_problem_and_fix(string rule, string key, string problem)
@@ -217,6 +223,24 @@ public sealed class AggregatorConfigurationTests : IDisposable
 
         Assert.Equal(2, exit);
         Assert.Contains("metrics:listen = 'nowhere:port' (from --metrics-listen): is not address:port", stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Console_keys_come_from_file_or_environment_with_paths_relative_to_the_file_and_a_public_address_needs_tls()
+    {
+        File.WriteAllText(Path.Combine(_dir, "operators"), "");
+        var file = Write(Minimal("\"console\": { \"listen\": \"127.0.0.1:8480\", \"operatorTokenFile\": \"operators\", \"rolloutSampleInterval\": \"00:00:05\" }"));
+        var o = AggregatorOptionsReader.Read(AggregatorOptionsReader.Build(file, environmentPrefix: null)).Console;
+        Assert.Equal(("127.0.0.1:8480", Path.Combine(_dir, "operators"), TimeSpan.FromSeconds(5), false), (o.Listen, o.OperatorTokenFile, o.RolloutSampleInterval, o.AllowPlainHttp));
+        SetEnvironment("CONSOLE__ALLOWPLAINHTTP", "true");
+        SetEnvironment("CONSOLE__LISTEN", "0.0.0.0:8481");
+        o = AggregatorOptionsReader.Read(AggregatorOptionsReader.Build(file, environmentPrefix: _prefix)).Console;
+        Assert.Equal(("0.0.0.0:8481", true), (o.Listen, o.AllowPlainHttp));
+
+        var (exit, stderr) = await RunAsync("aggregator", "run", "--config", Write(Minimal("")), "--console", "0.0.0.0:8480");
+
+        Assert.Equal(2, exit);
+        Assert.Contains("console:listen = '0.0.0.0:8480' (from --console): is not a loopback address", stderr, StringComparison.Ordinal);
     }
 
     [Theory]
@@ -360,6 +384,12 @@ public sealed class AggregatorConfigurationTests : IDisposable
         "holdout-label" => o with { Holdout = new HoldoutOptions { CsvPath = Path.Combine(_dir, "holdout.csv"), LabelColumn = "" } },
         "holdout-margin" => o with { Holdout = new HoldoutOptions { CsvPath = Path.Combine(_dir, "holdout.csv"), Margin = -1 } },
         "metrics-listen" => o with { Metrics = new MetricsOptions { Listen = "localhost" } },
+        "console-listen" => o with { Console = new() { Listen = "nowhere" } },
+        "console-public" => o with { Console = new() { Listen = "0.0.0.0:8480" } },
+        "console-tokens" => o with { Console = new() { Listen = "127.0.0.1:8480", OperatorTokenFile = Path.Combine(_dir, "none") } },
+        "console-tls-half" => o with { Console = new() { TlsCertificate = Path.Combine(_dir, "holdout.csv") } },
+        "console-client-ca" => o with { Console = new() { ClientCa = Path.Combine(_dir, "holdout.csv") } },
+        "console-queue" => o with { Console = new() { EventQueueLength = 0 } },
         "batch-max" => o with { Inbox = o.Inbox with { BatchMax = 0 } },
         "batch-linger" => o with { Inbox = o.Inbox with { BatchLinger = TimeSpan.FromSeconds(2) } },
         _ => throw new ArgumentOutOfRangeException(nameof(rule), rule, "no such rule in this test"),
