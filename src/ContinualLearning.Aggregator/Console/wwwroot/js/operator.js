@@ -12,7 +12,8 @@ export function tokenField() {
     'aria-describedby': 'operator-token-help',
     oninput: (e) => { token = e.target.value.trim(); },
   });
-  return h('div', { class: 'field' },
+  // In a form (never submitted: actions are buttons) so browsers treat the password field as one.
+  return h('form', { class: 'field', onsubmit: (e) => e.preventDefault() },
     h('label', { for: 'operator-token' }, 'Operator token'),
     input,
     h('p', { id: 'operator-token-help', class: 'help' }, 'Sent as a bearer credential with actions only; kept in this tab\'s memory, never stored.'));
