@@ -221,6 +221,9 @@ public sealed record AggregatorOptions
     /// <summary>The <c>/metrics</c> and <c>/health</c> endpoint (off by default).</summary>
     public MetricsOptions Metrics { get; init; } = new();
 
+    /// <summary>The fleet console's API and page (off by default).</summary>
+    public Console.ConsoleOptions Console { get; init; } = new();
+
     /// <summary>How often the service checks its buffer and the rollout (also bounds reaction time to T).</summary>
     public TimeSpan Tick { get; init; } = TimeSpan.FromSeconds(1);
 

@@ -1,5 +1,6 @@
 using System.Security.Cryptography;
 using ContinualLearning.Aggregator.Aggregation;
+using ContinualLearning.Aggregator.Console;
 using ContinualLearning.Aggregator.Holdout;
 using ContinualLearning.Aggregator.Inbox;
 using ContinualLearning.Aggregator.Metrics;
@@ -23,7 +24,7 @@ namespace ContinualLearning.Aggregator;
 /// Use in-process (tests, <c>cl demo</c>) via <see cref="StartAsync"/>/<see cref="DisposeAsync"/>, or hosted via
 /// <see cref="AggregatorHostedService"/> (<c>cl aggregator run</c>).
 /// </summary>
-public sealed partial class AggregatorService : IAsyncDisposable
+public sealed partial class AggregatorService : IAsyncDisposable, IOperatorActions
 {
     private readonly AggregatorOptions _options;
     private readonly ILogger _logger;
@@ -42,6 +43,7 @@ public sealed partial class AggregatorService : IAsyncDisposable
     private RetentionSchedule? _retention;
     private ECDsa? _key;
     private ECDsa? _commandKey;
+    private readonly FleetConsole? _console;
     private Task? _loop;
 
     /// <param name="options">Validated here; throws with the field and value when something is out of range.</param>
@@ -57,7 +59,19 @@ public sealed partial class AggregatorService : IAsyncDisposable
         _devices = new DeviceDirectory(_logger);
         Counters = new DeltaCounters(_metrics);
         _metrics.Observe(() => Canary?.CandidateVersion, () => _inbox?.Client.IsConnected == true);
+        if (options.Console.Listen is not null)
+        {
+            var console = _console = new FleetConsole(options, _devices, _metrics, _time, _logger);
+            VersionCreated += console.VersionCreated;
+            Decided += console.Decided;
+        }
     }
+
+    /// <summary>Where the fleet console is served (e.g. http://127.0.0.1:8480/), or null when console:listen is unset or before start.</summary>
+    public Uri? ConsoleAddress => _console?.Address;
+
+    /// <summary>The console's part, for tests; null without console:listen.</summary>
+    internal FleetConsole? Console => _console;
 
     /// <summary>The service's meter and registry health (the /metrics endpoint reads them).</summary>
     internal AggregatorMetrics Metrics => _metrics;
@@ -97,7 +111,7 @@ public sealed partial class AggregatorService : IAsyncDisposable
 
         var head = model.Bundle.Head.Parameters().ToList();
         var maxDelta = _options.Inbox.MaxDeltaBytes ?? FleetLimits.MaxDeltaPayloadBytes(head.Sum(p => (long)p.Shape.Aggregate(1, (a, b) => a * b)), head.Count);
-        _inbox = new FleetInbox(_options, new FleetHandlers(deltas => _intake.Store(deltas), ReceiveTelemetry, _devices.Apply), maxDelta, _metrics, _time, _logger);
+        _inbox = new FleetInbox(_options, new FleetHandlers(deltas => _intake.Store(deltas), ReceiveTelemetry, ReceiveStatus), maxDelta, _metrics, _time, _logger);
         _commandKey = _options.CommandKeyPath is { } commandKey ? ReleaseKeys.LoadPrivate(commandKey) : null;
         var publisher = new ReleasePublisher(_inbox.Client, _options.Fleet, _key, _options.Rollout.ChunkSize, _time, _commandKey);
         _rollout = new RolloutCoordinator(registry, _options, publisher, _journal, _time, _logger, (v, d) => Decided?.Invoke(v, d));
@@ -107,6 +121,7 @@ public sealed partial class AggregatorService : IAsyncDisposable
 
         await _rollout.ResumeAsync(_devices.Online, cancellationToken).ConfigureAwait(false);
         _loop = Task.Run(() => RunAsync(_stop.Token), CancellationToken.None);
+        if (_console is not null) await _console.StartAsync(registry, this, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>Validates and, when it passes, durably buffers one delta. Public so tests and the demo can feed it directly.</summary>
@@ -155,13 +170,22 @@ public sealed partial class AggregatorService : IAsyncDisposable
     public void ReceiveTelemetry(string deviceId, Telemetry telemetry, DateTimeOffset receivedAt)
     {
         ArgumentNullException.ThrowIfNull(telemetry);
+        _console?.TelemetryReceived(deviceId, telemetry, receivedAt);
         // A device that fine-tuned serves a local pre-release of its base release; the canary compares releases.
         if (telemetry.Accuracy is { } accuracy && (telemetry.BaseVersion ?? telemetry.ModelVersion) is { } version)
             _rollout?.Report(new AccuracyReport(deviceId, version, accuracy, receivedAt, telemetry.Timestamp));
     }
 
+    /// <summary>Applies a device's retained status (the MQTT handler does this; public for tests).</summary>
+    public void ReceiveStatus(string deviceId, byte[] payload, DateTimeOffset receivedAt)
+    {
+        _devices.Apply(deviceId, payload, receivedAt);
+        _console?.StatusChanged();
+    }
+
     public async Task StopAsync()
     {
+        if (_console is not null) await _console.StopAsync(CancellationToken.None).ConfigureAwait(false);
         await _stop.CancelAsync().ConfigureAwait(false);
         if (_loop is not null)
         {
@@ -180,6 +204,7 @@ public sealed partial class AggregatorService : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         await StopAsync().ConfigureAwait(false);
+        if (_console is not null) await _console.DisposeAsync().ConfigureAwait(false);
         _registry?.Dispose();
         _key?.Dispose();
         _commandKey?.Dispose();
@@ -188,6 +213,47 @@ public sealed partial class AggregatorService : IAsyncDisposable
         _stop.Dispose();
         _wake.Dispose();
         _work.Dispose();
+    }
+
+    async Task<IReadOnlyList<string>> IOperatorActions.RollbackAsync(string version, string actor, CancellationToken cancellationToken)
+    {
+        var done = await OperatorAsync(version, DecisionKind.ManualRollback, target => OperatorReleases.Rollback(Registry, target, actor), cancellationToken).ConfigureAwait(false);
+        return done.RolledBack;
+    }
+
+    async Task<string> IOperatorActions.PublishAsync(string version, string actor, CancellationToken cancellationToken)
+    {
+        var done = await OperatorAsync(version, DecisionKind.Published, target => OperatorReleases.Publish(Registry, target, actor), cancellationToken).ConfigureAwait(false);
+        return done.Target.Status;
+    }
+
+    async Task<string> IOperatorActions.SendCommandAsync(string deviceId, Command command, ECDsa key, CancellationToken cancellationToken)
+    {
+        var signed = CommandSigner.Sign(command, key, _options.Fleet, deviceId, _time.GetUtcNow(), CommandLimits.Default.MaxLifetime);
+        var client = (_inbox ?? throw NotStarted()).Client;
+        await client.PublishAsync(Fleet.Topics.FleetTopics.Command(_options.Fleet, deviceId), FleetJson.Serialize(signed), contentType: "application/json", cancellationToken: cancellationToken)
+            .ConfigureAwait(false);
+        return signed.CommandId;
+    }
+
+    /// <summary>An operator's rollback or publish: decided under the service's work lock (no tick runs meanwhile), then sent by the rollout's outbox.</summary>
+    private async Task<OperatorRelease> OperatorAsync(string version, DecisionKind kind, Func<ModelVersionRecord, OperatorRelease> decide, CancellationToken cancellationToken)
+    {
+        await _work.WaitAsync(cancellationToken).ConfigureAwait(false);
+        OperatorRelease done;
+        try
+        {
+            var target = Registry.GetVersion(_options.ModelName, version)
+                ?? throw new InvalidOperationException($"Version {version} of {_options.ModelName} is not in the registry.");
+            done = decide(target);
+            await _rollout!.PublishPendingAsync(cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            _work.Release();
+        }
+        Decided?.Invoke(version, kind);
+        return done;
     }
 
     private async Task RunAsync(CancellationToken stop)

@@ -66,6 +66,7 @@ public static class AggregatorOptionsReader
             Inbox = ReadInbox(r, s.Inbox, defaults.Inbox),
             Retention = ReadRetention(r, s.Retention, defaults.Retention),
             Metrics = new MetricsOptions { Listen = ConfigurationReader.Text(s.Metrics.Listen) },
+            Console = ReadConsole(r, s.Console, PathOf),
         };
         return options;
     }
@@ -132,6 +133,25 @@ public static class AggregatorOptionsReader
         KeepVersions = r.WholeNumber("retention:keepVersions", s.KeepVersions, d.KeepVersions),
         Interval = r.Duration("retention:interval", s.Interval, d.Interval),
     };
+
+    private static Console.ConsoleOptions ReadConsole(ConfigurationReader r, ConsoleSettings s, Func<string, string?, string?> pathOf)
+    {
+        var d = new Console.ConsoleOptions();
+        return new()
+        {
+            Listen = ConfigurationReader.Text(s.Listen),
+            AllowPlainHttp = r.Bool("console:allowPlainHttp", s.AllowPlainHttp, d.AllowPlainHttp),
+            TlsCertificate = pathOf("console:tls:certificate", s.Tls.Certificate),
+            TlsKey = pathOf("console:tls:key", s.Tls.Key),
+            OperatorTokenFile = pathOf("console:operatorTokenFile", s.OperatorTokenFile),
+            ClientCa = pathOf("console:clientCa", s.ClientCa),
+            CommandKey = pathOf("console:commandKey", s.CommandKey),
+            RolloutSampleInterval = r.Duration("console:rolloutSampleInterval", s.RolloutSampleInterval, d.RolloutSampleInterval),
+            HistoryMaxAge = r.Duration("console:historyMaxAge", s.HistoryMaxAge, d.HistoryMaxAge),
+            AuditMaxRows = r.WholeNumber("console:auditMaxRows", s.AuditMaxRows, d.AuditMaxRows),
+            EventQueueLength = r.WholeNumber("console:eventQueueLength", s.EventQueueLength, d.EventQueueLength),
+        };
+    }
 
     private static HoldoutOptions ReadHoldout(ConfigurationReader r, HoldoutSettings s, string? csvPath)
     {

@@ -39,6 +39,7 @@ internal sealed class AggregatorOptionsValidator() : ConfigurationValidator<Aggr
         if (options.Metrics.Listen is { } listen && !MetricsOptions.TryParseListen(listen, out _))
             errors.Add(new("metrics:listen", listen, "is not address:port",
                 "use e.g. 127.0.0.1:9464 (0.0.0.0:9464 or [::]:9464 for every interface), or leave it unset to serve no /metrics and /health"));
+        Console.ConsoleOptionsValidator.Check(options.Console, errors);
         if (options.Holdout is { } holdout)
         {
             if (holdout.CsvPath is { } csv && !File.Exists(csv))

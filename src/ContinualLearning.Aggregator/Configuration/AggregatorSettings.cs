@@ -58,6 +58,8 @@ internal sealed class AggregatorSettings
 
     public MetricsSettings Metrics { get; set; } = new();
 
+    public ConsoleSettings Console { get; set; } = new();
+
     /// <summary>Null when the configuration has no <c>holdout</c> section (no holdout gate).</summary>
     public HoldoutSettings? Holdout { get; set; }
 }
@@ -185,4 +187,36 @@ internal sealed class RegistrySettings
 internal sealed class MetricsSettings
 {
     public string? Listen { get; set; }
+}
+
+/// <summary><c>console:*</c>.</summary>
+internal sealed class ConsoleSettings
+{
+    public string? Listen { get; set; }
+
+    public string? AllowPlainHttp { get; set; }
+
+    public ConsoleTlsSettings Tls { get; set; } = new();
+
+    public string? OperatorTokenFile { get; set; }
+
+    public string? ClientCa { get; set; }
+
+    public string? CommandKey { get; set; }
+
+    public string? RolloutSampleInterval { get; set; }
+
+    public string? HistoryMaxAge { get; set; }
+
+    public string? AuditMaxRows { get; set; }
+
+    public string? EventQueueLength { get; set; }
+}
+
+/// <summary><c>console:tls:*</c>.</summary>
+internal sealed class ConsoleTlsSettings
+{
+    public string? Certificate { get; set; }
+
+    public string? Key { get; set; }
 }

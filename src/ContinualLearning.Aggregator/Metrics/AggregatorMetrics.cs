@@ -38,6 +38,12 @@ internal sealed class AggregatorMetrics : IDisposable
     /// <summary>Attribute on <see cref="RegistryDuration"/> and <see cref="RegistryFailures"/>: the operation (<c>admit</c>, <c>round</c>, <c>transition</c>…).</summary>
     public const string OperationTag = "cl.registry.operation";
 
+    /// <summary>Attribute on <see cref="ConsoleActions"/>: the action (<c>rollback</c>, <c>publish</c>, <c>command</c>) and its outcome.</summary>
+    public const string ActionTag = "cl.console.action";
+
+    /// <summary>Attribute on <see cref="ConsoleActions"/>: <c>done</c>, <c>unauthenticated</c>, <c>forbidden</c>, <c>refused</c>, <c>failed</c>.</summary>
+    public const string ActionOutcomeTag = "cl.console.outcome";
+
     /// <summary>Attribute on <see cref="CanaryState"/>: the version on the canary cohort.</summary>
     public const string VersionTag = "cl.version";
 
@@ -67,6 +73,7 @@ internal sealed class AggregatorMetrics : IDisposable
         RegistryDuration = Meter.CreateHistogram("cl.aggregator.registry.duration", "s", "Time of registry operations that succeeded, by operation (admit, round, transition…).",
             advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30] });
         RegistryFailures = Meter.CreateCounter<long>("cl.aggregator.registry.failures", "{failure}", "Registry operations that failed, by operation and error type.");
+        ConsoleActions = Meter.CreateCounter<long>("cl.aggregator.console.actions", "{action}", "Operator actions asked of the console, by action and outcome (refusals without or with a wrong credential included).");
         InboxBatchSize = Meter.CreateHistogram("cl.aggregator.inbox.batch.size", "{delta}", "Deltas stored and acknowledged together by one registry commit.",
             advice: new InstrumentAdvice<int> { HistogramBucketBoundaries = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000] });
     }
@@ -98,6 +105,8 @@ internal sealed class AggregatorMetrics : IDisposable
     public Counter<long> RegistryFailures { get; }
 
     public Histogram<int> InboxBatchSize { get; }
+
+    public Counter<long> ConsoleActions { get; }
 
     /// <summary>When registry operations last succeeded and failed (what <c>/health</c> judges).</summary>
     public RegistryHealth Registry { get; }

@@ -36,6 +36,13 @@ public sealed class CanaryStore
             JsonSerializer.Deserialize(r.GetString(4), RegistryJson.Default.StringArray) ?? []),
         ("@n", name), ("@v", version)).FirstOrDefault();
 
+    /// <summary>The canaries of a model, decided or not, newest first, at most <paramref name="limit"/>; with the time each was decided.</summary>
+    public IReadOnlyList<(CanaryRecord Canary, DateTimeOffset? Decided)> List(string name, int limit) => _db.Query(
+        "SELECT name, version, control_version, started_utc, devices, decided_utc FROM canaries WHERE name=@n ORDER BY started_utc DESC LIMIT @l",
+        r => (new CanaryRecord(r.GetString(0), r.GetString(1), r.GetString(2), RegistryDatabase.ReadTime(r, 3),
+            JsonSerializer.Deserialize(r.GetString(4), RegistryJson.Default.StringArray) ?? []), RegistryDatabase.ReadTimeOrNull(r, 5)),
+        ("@n", name), ("@l", limit));
+
     /// <summary>
     /// Counts one report of <paramref name="deviceId"/> under <paramref name="cohort"/>, unless the device already has a
     /// counted report made at or after <paramref name="madeAt"/> (its own timestamp), or the version is no longer on

@@ -61,6 +61,8 @@ public sealed class ModelRegistry : IDisposable
         Rejections = new RejectionLog(db);
         Releases = new ReleaseLog(db, time);
         Canaries = new CanaryStore(db);
+        Audit = new AuditLog(db);
+        RolloutPoints = new RolloutPointLog(db);
     }
 
     /// <summary>Full path of the registry's local directory (SQLite: the registry itself; PostgreSQL: caches and scratch).</summary>
@@ -89,6 +91,12 @@ public sealed class ModelRegistry : IDisposable
 
     /// <summary>Running canaries and the telemetry counted for them.</summary>
     public CanaryStore Canaries { get; }
+
+    /// <summary>Operator actions asked of the console (docs/console.md, "Audit").</summary>
+    public AuditLog Audit { get; }
+
+    /// <summary>Canary-vs-control accuracies sampled while canaries ran.</summary>
+    public RolloutPointLog RolloutPoints { get; }
 
     /// <summary>The clock that stamps rows the registry dates itself (decisions, versions without a creation time).</summary>
     internal TimeProvider Time { get; }

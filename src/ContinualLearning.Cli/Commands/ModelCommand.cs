@@ -102,10 +102,11 @@ internal static class ModelCommand
         {
             using var reg = Open(pr.GetValue(registry)!, pr.GetValue(connection));
             var loaded = RegistryModels.Import(reg, pr.GetValue(bundleDir)!, VersionStatus.Released);
-            reg.Decisions.Record(loaded.Record.Name, loaded.Record.Version, DecisionKind.Published, "cl model publish", "{}");
+            var keyPath = pr.GetValue(key);
+            var published = OperatorReleases.Publish(reg, loaded.Record, "cl model publish", allocate: keyPath is not null);
             Console.WriteLine($"registered {loaded.Record.Name} {loaded.Record.Version} (artifact {loaded.Record.ArtifactSha256[..12]}) as released");
-            if (pr.GetValue(key) is { } keyPath)
-                await PublishAsync(reg, loaded.Container, loaded.Record, Cohorts.All, pr.GetValue(broker)!, pr.GetValue(fleet)!, keyPath, credentials.Read(pr), ct);
+            if (keyPath is not null)
+                await SendAsync(reg, published, pr.GetValue(broker)!, pr.GetValue(fleet)!, keyPath, credentials.Read(pr), ct);
             return 0;
         }));
 
@@ -116,17 +117,9 @@ internal static class ModelCommand
         {
             using var reg = Open(pr.GetValue(registry)!, pr.GetValue(connection));
             var target = Find(reg, pr.GetValue(name), pr.GetValue(version)!);
-            if (target.Status is not (VersionStatus.Released or VersionStatus.RolledBack))
-                throw new CliException($"{target.Name} {target.Version} is '{target.Status}'; only a version that was released can be rolled back to.");
-            var newer = reg.ListVersions(target.Name).Where(v => v.Seq > target.Seq && v.Status is VersionStatus.Released or VersionStatus.Canary).ToArray();
-            reg.WithModelLock(target.Name, () =>
-            {
-                foreach (var v in newer) reg.TryTransition(v.Name, v.Version, v.Status, VersionStatus.RolledBack);
-                if (target.Status == VersionStatus.RolledBack) reg.TryTransition(target.Name, target.Version, VersionStatus.RolledBack, VersionStatus.Released);
-                reg.Decisions.Record(target.Name, target.Version, DecisionKind.ManualRollback, $"cl model rollback; rolled back: {string.Join(", ", newer.Select(v => v.Version))}", "{}");
-            });
-            await PublishAsync(reg, reg.Artifacts.Read(target.ArtifactSha256), target, Cohorts.All, pr.GetValue(broker)!, pr.GetValue(fleet)!, pr.GetValue(keyRequired)!, credentials.Read(pr), ct);
-            Console.WriteLine($"{target.Name} {target.Version} is the release again; rolled back: {(newer.Length == 0 ? "none" : string.Join(", ", newer.Select(v => v.Version)))}");
+            var rolled = OperatorReleases.Rollback(reg, target, "cl model rollback");
+            await SendAsync(reg, rolled, pr.GetValue(broker)!, pr.GetValue(fleet)!, pr.GetValue(keyRequired)!, credentials.Read(pr), ct);
+            Console.WriteLine($"{target.Name} {target.Version} is the release again; rolled back: {(rolled.RolledBack.Count == 0 ? "none" : string.Join(", ", rolled.RolledBack))}");
             return 0;
         }));
 
@@ -165,16 +158,15 @@ internal static class ModelCommand
         Metrics = JsonDocument.Parse(v.MetricsJson).RootElement,
     };
 
-    // The release sequence comes from the registry, like the aggregator's, so a manual publish or rollback outranks
-    // every release before it (devices install a rollback only because its sequence is higher).
-    private static async Task PublishAsync(ModelRegistry registry, byte[] container, ModelVersionRecord record, string cohort, string broker, string fleet, string keyPath, BrokerCredentials credentials, CancellationToken ct)
+    // The release sequence comes from the registry (OperatorReleases allocated it with the decision), like the
+    // aggregator's, so a manual publish or rollback outranks every release before it (devices install a rollback only
+    // because its sequence is higher).
+    private static async Task SendAsync(ModelRegistry registry, OperatorRelease decided, string broker, string fleet, string keyPath, BrokerCredentials credentials, CancellationToken ct)
     {
         using var key = ReleaseKeys.LoadPrivate(keyPath);
-        var sequence = registry.Releases.Allocate(record.Name, record.Version, cohort);
         await using var client = CliCommon.Client(broker, "cl-model", credentials);
         await CliCommon.ConnectAsync(client, broker, ct);
-        var release = await new ReleasePublisher(client, fleet, key).PublishAsync(container, record.Name, record.Version, record.Parent, cohort, sequence, ct);
-        registry.Releases.MarkSent(record.Name, sequence); // else a running aggregator's outbox publishes it once more
-        Console.WriteLine($"published release {release.ModelName} {release.Version} to cohort '{cohort}' on fleet {fleet} ({release.ChunkCount} chunks, key {release.KeyId}, release sequence {release.Sequence})");
+        var release = await OperatorReleases.SendAsync(registry, new ReleasePublisher(client, fleet, key), decided.Target, decided.Sequence!.Value, ct);
+        Console.WriteLine($"published release {release.ModelName} {release.Version} to cohort '{release.Cohort}' on fleet {fleet} ({release.ChunkCount} chunks, key {release.KeyId}, release sequence {release.Sequence})");
     }
 }

@@ -1,0 +1,70 @@
+namespace ContinualLearning.Aggregator.Console;
+
+// The console API's JSON shapes (camelCase on the wire; docs/console.md, "Endpoints").
+
+/// <summary>One row of the device table.</summary>
+internal sealed record DeviceRow(
+    string DeviceId, string State, string? ModelVersion, string? BaseVersion, string? Cohort, DateTimeOffset LastSeenUtc,
+    double? Accuracy, int? AccuracyWindow, string? Drift, string? DriftDetector, string? Engine, bool Paused, long DeltasSent);
+
+/// <summary>A page of the device table.</summary>
+internal sealed record DevicePage(int Total, int Offset, int Limit, IReadOnlyList<DeviceRow> Items);
+
+/// <summary>One device with its recent history.</summary>
+internal sealed record DeviceDetail(DeviceRow Device, IReadOnlyList<TimedAccuracy> RecentAccuracy, IReadOnlyList<DriftPoint> RecentDrift);
+
+internal sealed record TimedAccuracy(DateTimeOffset T, double Accuracy);
+
+internal sealed record DriftPoint(DateTimeOffset T, string DeviceId, string? Detector);
+
+internal sealed record FleetAccuracyPoint(DateTimeOffset T, double Accuracy, int Devices);
+
+internal sealed record DeviceCounts(
+    int Total, int Online, int Offline, int DriftPending, IReadOnlyDictionary<string, int> ByVersion, IReadOnlyDictionary<string, int> ByCohort,
+    IReadOnlyDictionary<string, int> ByState);
+
+internal sealed record LatestVersion(string Version, string Status, DateTimeOffset CreatedUtc);
+
+internal sealed record CanarySummary(
+    string Version, string ControlVersion, string? Verdict, string? Reason, double? CanaryAccuracy, double? ControlAccuracy,
+    double? CanaryDevices, double? ControlDevices, DateTimeOffset? DecidedUtc);
+
+internal sealed record AggregatorSummary(bool Healthy, string Reason, bool BrokerConnected, string RegistryBackend);
+
+internal sealed record Overview(
+    string Fleet, string Model, DeviceCounts Devices, LatestVersion? Latest, CanarySummary? LastCanary, int Rejections24h, AggregatorSummary Aggregator);
+
+internal sealed record VersionSummary(
+    string Version, string? Parent, string Status, DateTimeOffset CreatedUtc, int DeltaCount, int DeviceCount, System.Text.Json.JsonElement Metrics);
+
+internal sealed record LineageNode(string Version, string? Parent, string Status);
+
+internal sealed record DecisionEntry(string Kind, string Reason, System.Text.Json.JsonElement Details, DateTimeOffset AtUtc);
+
+internal sealed record DeltaEntry(string DeltaId, string DeviceId);
+
+internal sealed record VersionDetail(
+    string Version, string? Parent, string Status, DateTimeOffset CreatedUtc, IReadOnlyList<LineageNode> Lineage, System.Text.Json.JsonElement Metrics,
+    IReadOnlyList<DecisionEntry> Decisions, IReadOnlyList<string> Devices, IReadOnlyList<DeltaEntry> Deltas);
+
+internal sealed record RolloutPointView(DateTimeOffset T, double? CanaryAccuracy, double? ControlAccuracy, int CanaryReports, int ControlReports);
+
+internal sealed record RolloutView(
+    string Version, string ControlVersion, string State, DateTimeOffset StartedUtc, DateTimeOffset? DecidedUtc, string? Verdict, string? Reason,
+    IReadOnlyList<RolloutPointView> Points);
+
+internal sealed record DeviceRejections(string DeviceId, int Count);
+
+internal sealed record RejectionView(DateTimeOffset AtUtc, string? DeviceId, string Reason, string Detail);
+
+internal sealed record RejectionSummary(IReadOnlyDictionary<string, int> ByReason, IReadOnlyList<DeviceRejections> ByDevice, IReadOnlyList<RejectionView> Recent);
+
+internal sealed record AuditView(DateTimeOffset AtUtc, string Operator, string Action, string Target, string Outcome, string Detail);
+
+internal sealed record RollbackResult(string Version, IReadOnlyList<string> RolledBack);
+
+internal sealed record PublishResult(string Version, string PreviousStatus);
+
+internal sealed record CommandRequest(string? Kind, IReadOnlyDictionary<string, string>? Args);
+
+internal sealed record CommandAccepted(string CommandId);
