@@ -21,7 +21,7 @@ const utc = (ts) => uPlot.tzDate(new Date(ts * 1e3), 'Etc/UTC');
  * Draws (or updates) a time chart in container.
  * series: [{ label, color }]; xs: times in ISO strings; ys: one array per series (null = gap).
  */
-export function timeChart(container, { title, series, xs, ys, yLabel = 'accuracy', height = 260, describe }) {
+export function timeChart(container, { title, series, xs, ys, yLabel = 'accuracy', height = 260, describe, hours }) {
   const times = xs.map((t) => new Date(t).getTime() / 1000);
   container.setAttribute('role', 'img');
   container.setAttribute('aria-label', `${title}. ${describe ? describe() : summary(series, ys, times.length)}`);
@@ -44,7 +44,12 @@ export function timeChart(container, { title, series, xs, ys, yLabel = 'accuracy
     tzDate: utc,
     legend: { show: false },
     cursor: { drag: { x: true, y: false } },
-    scales: { x: { time: true }, y: { auto: true } },
+    scales: {
+      // A fixed window when the chart covers one (so one point is not stretched over years), else the data ± a minute.
+      x: { time: true, range: (u, min, max) => (hours ? [Date.now() / 1000 - hours * 3600, Date.now() / 1000] : min === max ? [min - 60, max + 60] : [min, max]) },
+      // Accuracy lives in [0, 1]: zoom to the data with a margin, never beyond the bounds.
+      y: { range: (u, min, max) => [Math.max(0, (min ?? 0) - 0.05), Math.min(1, (max ?? 1) + 0.05)] },
+    },
     axes: [
       { stroke: '#1f2937', grid: { stroke: '#e5e7eb' }, ticks: { stroke: '#9ca3af' } },
       { stroke: '#1f2937', grid: { stroke: '#e5e7eb' }, ticks: { stroke: '#9ca3af' }, label: yLabel, values: (u, v) => v.map((x) => x.toFixed(2)) },

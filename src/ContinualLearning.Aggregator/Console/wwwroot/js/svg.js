@@ -66,7 +66,6 @@ export function lineageSvg(versions, current, lineage) {
     const link = s('a', {
       href: `#/versions/${encodeURIComponent(v.version)}`,
       class: `node node-${cssWord(v.status)}${onPath.has(v.version) ? ' node-path' : ''}${isCurrent ? ' node-current' : ''}`,
-      'aria-label': `${v.version}, ${v.status}${isCurrent ? ', this version' : ''}`,
       'aria-current': isCurrent ? 'page' : null,
       dataset: { version: v.version },
     });

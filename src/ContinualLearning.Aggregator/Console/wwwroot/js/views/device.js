@@ -22,7 +22,9 @@ export function mount(main, [id]) {
       tokenField(), h('div', { class: 'actions' }, commands), resultLine()));
 
   async function refresh() {
-    const d = await api.device(id);
+    const answer = await api.device(id);
+    // The device's row and its recent history: flat, or the row under "device".
+    const d = { ...(answer.device ?? answer), recentAccuracy: answer.recentAccuracy, recentDrift: answer.recentDrift };
     fill(facts,
       fact('State', badge(d.state), d.paused ? ' (learning paused)' : ''),
       fact('Model version', d.modelVersion ? h('a', { href: `#/versions/${encodeURIComponent(d.modelVersion)}` }, d.modelVersion) : '—'),
@@ -30,7 +32,7 @@ export function mount(main, [id]) {
       fact('Cohort', d.cohort ?? '—'),
       fact('Last seen', time(d.lastSeenUtc), ` (${fmt.ago(d.lastSeenUtc)})`),
       fact('Accuracy', `${fmt.acc(d.accuracy)}${d.accuracyWindow ? ` over the last ${fmt.int(d.accuracyWindow)} labels` : ''}`),
-      fact('Drift', d.drift ? `pending (${d.driftDetector ?? 'detector'})` : 'none pending'),
+      fact('Drift', d.drift && d.drift !== 'stable' ? `${d.drift} (${d.driftDetector ?? 'detector'})` : (d.drift ?? '—')),
       fact('Engine', d.engine ?? '—'),
       fact('Deltas sent', fmt.int(d.deltasSent)));
     const points = d.recentAccuracy ?? [];

@@ -96,6 +96,6 @@ function row(d) {
     h('td', {}, d.cohort ?? '—'),
     h('td', {}, time(d.lastSeenUtc, true)),
     h('td', { class: 'num', dataset: { value: d.accuracy ?? '' } }, fmt.acc(d.accuracy)),
-    h('td', {}, d.drift ? h('span', { class: 'badge badge-drift' }, `drift${d.driftDetector ? ` (${d.driftDetector})` : ''}`) : 'no'),
+    h('td', {}, d.drift && d.drift !== 'stable' ? h('span', { class: `badge badge-${d.drift === 'drift' ? 'drift' : 'pending'}` }, `${d.drift}${d.driftDetector ? ` (${d.driftDetector})` : ''}`) : (d.drift ?? '—')),
     h('td', {}, d.engine ?? '—'));
 }

@@ -50,7 +50,7 @@ export function mount(main) {
       countTable('states-by-count', 'Devices by state', 'State', d.byState));
     const series = [{ label: 'Fleet mean accuracy', ...COLORS.fleet }];
     const ys = [acc.map((p) => p.accuracy)];
-    timeChart(accuracyChart, { title: `Fleet mean accuracy over the last ${HOURS} h`, series, xs: acc.map((p) => p.t), ys });
+    timeChart(accuracyChart, { title: `Fleet mean accuracy over the last ${HOURS} h`, series, xs: acc.map((p) => p.t), ys, hours: HOURS });
     fill(accuracyLegend, legend(series, ys));
     fill(drift, driftTimeline(alarms, HOURS));
     const recent = [...alarms].sort((a, b) => String(b.t).localeCompare(String(a.t))).slice(0, 20);

@@ -35,7 +35,7 @@ export function mount(main) {
       last ? h('p', { class: 'help' }, `Last sample: ${fmt.int(last.canaryReports)} canary and ${fmt.int(last.controlReports)} control reports at ${fmt.time(last.t)}.`) : null);
     decision.dataset.state = r.state;
     fill(decision, h('p', {},
-      h('strong', {}, 'Decision: '), badge(r.verdict ?? r.state),
+      h('strong', {}, `Decision on ${r.version}: `), badge(r.verdict ?? r.state),
       r.reason ? ` — ${r.reason}` : '',
       r.decidedUtc ? [' (', time(r.decidedUtc), ')'] : ' (still running)'));
     for (const b of list.querySelectorAll('button[data-version]')) b.setAttribute('aria-pressed', String(b.dataset.version === selected));

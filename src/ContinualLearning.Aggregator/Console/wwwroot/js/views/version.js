@@ -43,7 +43,7 @@ export function mount(main, [version]) {
     const m = Object.entries(v.metrics ?? {});
     fill(metrics, table({
       id: 'version-metrics-table', caption: 'Metrics recorded with the version', columns: ['Metric', 'Value'], items: m, empty: 'No metrics recorded.',
-      rowOf: ([k, val]) => [k, typeof val === 'number' ? (Number.isInteger(val) ? fmt.int(val) : fmt.acc(val)) : JSON.stringify(val)],
+      rowOf: ([k, val]) => [k, typeof val === 'number' ? (Number.isInteger(val) ? fmt.int(val) : fmt.acc(val)) : typeof val === 'string' ? val : JSON.stringify(val)],
     }));
     fill(decisions, table({
       id: 'version-decisions-table', caption: 'Gate and rollout decisions, oldest first', columns: ['Decision', 'Reason', 'Numbers', 'Time (UTC)'],
