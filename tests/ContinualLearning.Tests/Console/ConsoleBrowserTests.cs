@@ -118,7 +118,11 @@ public sealed class ConsoleBrowserTests(ConsoleWorld world)
         await page.Locator($"#lineage a[data-version='{promoted}'][aria-current='page']").WaitForAsync();
         await page.Locator($"#lineage a[data-version='{before}']").WaitForAsync();
 
-        // No token: 401. A wrong one: 403. Neither changes the version.
+        // Back to the previous release (as `cl model rollback`), from its own page. No token: 401. A wrong one: 403.
+        // Neither changes anything.
+        await page.ClickAsync($"#lineage a[data-version='{before}']");
+        await Assertions.Expect(page.Locator("#version-name")).ToHaveTextAsync(before!);
+        await ConsoleWorld.WaitLoadedAsync(page);
         await page.ClickAsync("#rollback-button");
         await Assertions.Expect(page.Locator("#action-result")).ToHaveAttributeAsync("data-state", "refused");
         await Assertions.Expect(page.Locator("#action-result")).ToContainTextAsync("401");
@@ -131,12 +135,15 @@ public sealed class ConsoleBrowserTests(ConsoleWorld world)
         await page.FillAsync("#operator-token", ConsoleWorld.Token);
         await page.ClickAsync("#rollback-button");
         await Assertions.Expect(page.Locator("#action-result")).ToHaveAttributeAsync("data-state", "ok");
-        await Assertions.Expect(page.Locator("#version-status")).ToHaveAttributeAsync("data-status", "rolled-back", new() { Timeout = 30_000 });
+        await Assertions.Expect(page.Locator("#action-result")).ToContainTextAsync($"Rolled back: {promoted}");
         Assert.Equal("rolled-back", (await world.GetJsonAsync($"api/v1/versions/{promoted}")).GetProperty("status").GetString());
+        await Assertions.Expect(page.Locator("#version-decisions-table")).ToContainTextAsync("manual-rollback", new() { Timeout = 30_000 });
         await ConsoleWorld.ScreenshotAsync(page, "rollback-done");
+        await page.ClickAsync($"#lineage a[data-version='{promoted}']");
+        await Assertions.Expect(page.Locator("#version-status")).ToHaveAttributeAsync("data-status", "rolled-back", new() { Timeout = 30_000 });
 
-        var audit = (await world.GetJsonAsync("api/v1/audit")).EnumerateArray().Where(a => a.GetProperty("target").GetString() == promoted).ToArray();
-        Assert.True(audit.Length >= 3, $"audit rows for {promoted}: {audit.Length} (expected the two refusals and the rollback)");
+        var audit = (await world.GetJsonAsync("api/v1/audit")).EnumerateArray().Where(a => a.GetProperty("target").GetString() == before).ToArray();
+        Assert.True(audit.Length >= 3, $"audit rows for {before}: {audit.Length} (expected the two refusals and the rollback)");
         Assert.Equal("same page", await page.EvaluateAsync<string>("() => window.clMarker"));
         Assert.True(errors.All(e => e.Contains("401", StringComparison.Ordinal) || e.Contains("403", StringComparison.Ordinal)),
             "console errors other than the refused actions' 401/403: " + string.Join("; ", errors));

@@ -51,7 +51,7 @@ function describe(answer) {
 }
 
 export const actions = {
-  rollback: (version) => act(`Roll back ${version}`, (t) => api.rollback(version, t)),
+  rollback: (version) => act(`Roll back to ${version}`, (t) => api.rollback(version, t)),
   publish: (version) => act(`Publish ${version}`, (t) => api.publish(version, t)),
   command: (deviceId, kind) => act(`${kind} ${deviceId}`, (t) => api.command(deviceId, kind, t)),
 };

@@ -1,5 +1,5 @@
 // #/versions/{v} — one version: status, lineage graph, metrics, the decisions taken on it with their numbers, the
-// devices and deltas it was built from, and the operator's rollback/publish.
+// devices and deltas it was built from, and the operator's rollback to it / publish of it.
 import { h, fill, fmt, time, badge, table, section } from '../dom.js';
 import { api } from '../api.js';
 import { lineageSvg } from '../svg.js';
@@ -14,7 +14,7 @@ export function mount(main, [version]) {
   const metrics = h('div');
   const decisions = h('div');
   const sources = h('div');
-  const rollback = h('button', { id: 'rollback-button', type: 'button', class: 'danger', onclick: async () => { await actions.rollback(version); refreshSoon(); } }, `Roll back ${version}`);
+  const rollback = h('button', { id: 'rollback-button', type: 'button', class: 'danger', onclick: async () => { await actions.rollback(version); refreshSoon(); } }, `Roll back the fleet to ${version}`);
   const publish = h('button', { id: 'publish-button', type: 'button', onclick: async () => { await actions.publish(version); refreshSoon(); } }, `Publish ${version}`);
   fill(main,
     h('p', {}, h('a', { href: '#/versions' }, '← All versions')),
@@ -25,7 +25,7 @@ export function mount(main, [version]) {
     section('Decisions', 'version-decisions', decisions),
     section('Built from', 'version-sources', sources),
     section('Operator actions', 'version-actions',
-      h('p', { class: 'help' }, 'Rollback takes this version off every device and re-publishes its parent; publish releases a registered version to the fleet. Both need an operator token and are recorded in the audit log.'),
+      h('p', { class: 'help' }, `Roll back makes ${version} the fleet's release again (as cl model rollback): every newer released or canary version is marked rolled back and ${version} is re-published to all devices. Publish releases a newer version to the whole fleet (as cl model publish). Both need an operator token and are recorded in the audit log.`),
       tokenField(),
       h('div', { class: 'actions' }, rollback, publish),
       resultLine()));
@@ -59,7 +59,8 @@ export function mount(main, [version]) {
         id: 'version-deltas-table', caption: deltas.length > SHOWN_DELTAS ? `First ${SHOWN_DELTAS} deltas` : 'Deltas', columns: ['Delta', 'Device'],
         items: deltas.slice(0, SHOWN_DELTAS), rowOf: (d) => [h('span', { class: 'mono' }, d.deltaId), d.deviceId],
       }) : null);
-    rollback.disabled = v.status === 'rolled-back' || v.status === 'rejected';
+    // Only a version that was released can be rolled back to; only one that is not released can be published.
+    rollback.disabled = !(v.status === 'released' || v.status === 'rolled-back');
     publish.disabled = v.status === 'released' || v.status === 'rejected';
   }
   refreshSoon = () => refresh().catch(() => {});
