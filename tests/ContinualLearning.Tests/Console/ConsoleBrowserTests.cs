@@ -22,6 +22,7 @@ public sealed class ConsoleBrowserTests(ConsoleWorld world)
     [BrowserFact]
     public async Task The_page_loads_without_console_errors_and_shows_the_APIs_numbers()
     {
+        ConsoleWorld.RequireBrowser();
         using var response = await world.Http.GetAsync(new Uri("/", UriKind.Relative));
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         var csp = string.Join(" ", response.Headers.GetValues("Content-Security-Policy"));
@@ -55,6 +56,7 @@ public sealed class ConsoleBrowserTests(ConsoleWorld world)
     [BrowserFact]
     public async Task The_device_table_searches_sorts_and_pages_on_the_server_at_10000_devices()
     {
+        ConsoleWorld.RequireBrowser();
         var errors = new List<string>();
         var page = await world.OpenAsync(errors, "#/devices");
         var all = await world.GetJsonAsync("api/v1/devices?limit=50");
@@ -86,6 +88,7 @@ public sealed class ConsoleBrowserTests(ConsoleWorld world)
     [BrowserFact]
     public async Task A_canary_promotion_appears_live_and_rollback_needs_the_operator_token()
     {
+        ConsoleWorld.RequireBrowser();
         var errors = new List<string>();
         var page = await world.OpenAsync(errors);
         var before = await page.GetAttributeAsync("#latest-version", "data-version");
@@ -153,6 +156,7 @@ public sealed class ConsoleBrowserTests(ConsoleWorld world)
     [BrowserFact]
     public async Task The_main_views_have_no_serious_or_critical_accessibility_violations()
     {
+        ConsoleWorld.RequireBrowser();
         var errors = new List<string>();
         var page = await world.OpenAsync(errors);
         var found = new List<string>();

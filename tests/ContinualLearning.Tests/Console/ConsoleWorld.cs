@@ -47,6 +47,9 @@ public sealed class ConsoleWorld : IAsyncLifetime
     public static string ScreenshotDirectory { get; } =
         Environment.GetEnvironmentVariable("CL_SCREENSHOTS") is { Length: > 0 } dir ? dir : Path.Combine(AppContext.BaseDirectory, "TestResults", "console-screenshots");
 
+    /// <summary>The first line of each test: fails it (CL_REQUIRE_BROWSER=1) or skips it when Chromium is missing.</summary>
+    public static void RequireBrowser() => Chromium.Dependency.Require(Chromium.FindExecutable() is not null);
+
     public async ValueTask InitializeAsync()
     {
         if (Chromium.FindExecutable() is not { } chromium) return; // the [BrowserFact] skips or fails the tests
