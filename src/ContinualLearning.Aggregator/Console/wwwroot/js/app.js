@@ -2,7 +2,7 @@
 // what changed; the view on screen re-reads what it shows (at most once per throttle period), so the page needs
 // no reload and never holds state the API does not.
 import { h, fill } from './dom.js';
-import { EVENTS_URL, EVENT_KINDS } from './api.js';
+import { api, EVENTS_URL, EVENT_KINDS } from './api.js';
 import * as overview from './views/overview.js';
 import * as devices from './views/devices.js';
 import * as device from './views/device.js';
@@ -100,6 +100,17 @@ function live() {
   window.addEventListener('pagehide', () => source.close());
 }
 
+/** The header names the fleet and model whichever view the page was opened on. */
+async function header() {
+  try {
+    const o = await api.overview();
+    document.getElementById('fleet-name').textContent = `Fleet ${o.fleet} · model ${o.model}`;
+  } catch {
+    // The view's own request reports an unreachable aggregator; the header keeps its generic name.
+  }
+}
+
 window.addEventListener('hashchange', route);
 route();
 live();
+header();

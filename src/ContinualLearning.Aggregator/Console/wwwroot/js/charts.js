@@ -45,8 +45,9 @@ export function timeChart(container, { title, series, xs, ys, yLabel = 'accuracy
     legend: { show: false },
     cursor: { drag: { x: true, y: false } },
     scales: {
-      // A fixed window when the chart covers one (so one point is not stretched over years), else the data ± a minute.
-      x: { time: true, range: (u, min, max) => (hours ? [Date.now() / 1000 - hours * 3600, Date.now() / 1000] : min === max ? [min - 60, max + 60] : [min, max]) },
+      // A fixed window when the chart covers one, else the data's own span (± a minute for a single point: uPlot
+      // would stretch one point over 86,400,000 s, its single-point default for times in seconds).
+      x: { time: true, range: (u, min, max) => (hours ? [Date.now() / 1000 - hours * 3600, Date.now() / 1000] : dataSpan(u, min, max)) },
       // Accuracy lives in [0, 1]: zoom to the data with a margin, never beyond the bounds.
       y: { range: (u, min, max) => [Math.max(0, (min ?? 0) - 0.05), Math.min(1, (max ?? 1) + 0.05)] },
     },
@@ -58,6 +59,14 @@ export function timeChart(container, { title, series, xs, ys, yLabel = 'accuracy
   }, data, container);
   charts.set(container, chart);
   observer?.observe(container);
+}
+
+function dataSpan(u, min, max) {
+  const xs = u.data?.[0] ?? [];
+  if (xs.length === 0) return [min, max];
+  const lo = xs[0];
+  const hi = xs[xs.length - 1];
+  return lo === hi ? [lo - 60, hi + 60] : [lo, hi];
 }
 
 /** A legend as a list: a colour swatch (CSS class) and the series name, with its latest value. */
