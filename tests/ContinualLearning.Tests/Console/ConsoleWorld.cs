@@ -53,7 +53,9 @@ public sealed class ConsoleWorld : IAsyncLifetime
     public async ValueTask InitializeAsync()
     {
         if (Chromium.FindExecutable() is not { } chromium) return; // the [BrowserFact] skips or fails the tests
-        await _broker.StartAsync();
+        // Bounds the whole set-up: a broker or driver that never answers fails the tests instead of holding the run.
+        using var setup = new CancellationTokenSource(TimeSpan.FromMinutes(3));
+        await _broker.StartAsync().WaitAsync(setup.Token);
         var tokens = Path.Combine(_kit.Root, "operators");
         await File.WriteAllTextAsync(tokens, $"alice:{OperatorAuth.Hash(Token)}\n");
         Service = new AggregatorService(_kit.Options(_broker.Port, Fleet, "agg-console", o => o with
@@ -68,18 +70,18 @@ public sealed class ConsoleWorld : IAsyncLifetime
                 Heartbeat = TimeSpan.FromSeconds(1),
             },
         }));
-        await Service.StartAsync();
+        await Service.StartAsync().WaitAsync(setup.Token);
         Http = new HttpClient { BaseAddress = Address, Timeout = TimeSpan.FromSeconds(30) };
         _devices = new FleetMqttClient(new FleetMqttClientOptions { ClientId = "console-devices", Port = _broker.Port });
-        await _devices.StartAsync();
-        foreach (var id in Learners) await PublishStatusAsync(id, "1.0.0", id is "d0" or "d1" ? "canary" : "all");
+        await _devices.StartAsync(setup.Token);
+        foreach (var id in Learners) await PublishStatusAsync(id, "1.0.0", id is "d0" or "d1" ? "canary" : "all", ct: setup.Token);
         for (var i = 0; i < FillerDevices; i++)
-            await PublishStatusAsync($"f-{i:D5}", "1.0.0", "all", i % 10 == 0 ? DeviceState.Offline : DeviceState.Online);
+            await PublishStatusAsync($"f-{i:D5}", "1.0.0", "all", i % 10 == 0 ? DeviceState.Offline : DeviceState.Online, setup.Token);
         await WaitUntil(async ct => (await GetJsonAsync("api/v1/overview", ct)).GetProperty("devices").GetProperty("total").GetInt32(),
             total => total == Learners.Length + FillerDevices, "the console counts every device", TimeSpan.FromSeconds(90));
         _telemetry = Task.Run(() => TelemetryLoopAsync(_stop.Token), CancellationToken.None);
 
-        _playwright = await Playwright.CreateAsync();
+        _playwright = await Playwright.CreateAsync().WaitAsync(setup.Token);
         Browser = await _playwright.Chromium.LaunchAsync(new BrowserTypeLaunchOptions
         {
             ExecutablePath = chromium,
@@ -87,7 +89,7 @@ public sealed class ConsoleWorld : IAsyncLifetime
             // Root in CI containers: Chromium's sandbox needs an unprivileged user namespace it does not get there.
             Args = ["--no-sandbox", "--disable-dev-shm-usage"],
             Timeout = 60_000,
-        });
+        }).WaitAsync(setup.Token);
         Directory.CreateDirectory(ScreenshotDirectory);
     }
 
@@ -128,18 +130,18 @@ public sealed class ConsoleWorld : IAsyncLifetime
     public async Task SendRoundAsync(string baseVersion)
     {
         foreach (var id in Learners)
-            await _devices!.PublishAsync(FleetTopics.DeltaTopic(Fleet, id), _kit.EncodeDelta(id, baseVersion, value: 0.001f));
+            await _devices!.PublishAsync(FleetTopics.DeltaTopic(Fleet, id), _kit.EncodeDelta(id, baseVersion, value: 0.001f)).WaitAsync(TimeSpan.FromSeconds(30));
     }
 
     /// <summary>A delta with a NaN in it: the aggregator refuses it and logs the rejection.</summary>
-    public Task SendPoisonAsync(string deviceId) => _devices!.PublishAsync(FleetTopics.DeltaTopic(Fleet, deviceId), _kit.EncodeNaNDelta(deviceId));
+    public Task SendPoisonAsync(string deviceId) => _devices!.PublishAsync(FleetTopics.DeltaTopic(Fleet, deviceId), _kit.EncodeNaNDelta(deviceId)).WaitAsync(TimeSpan.FromSeconds(30));
 
-    private Task PublishStatusAsync(string id, string version, string cohort, DeviceState state = DeviceState.Online) =>
+    private Task PublishStatusAsync(string id, string version, string cohort, DeviceState state = DeviceState.Online, CancellationToken ct = default) =>
         _devices!.PublishAsync(FleetTopics.Status(Fleet, id), FleetJson.Serialize(new DeviceStatus
         {
             DeviceId = id, State = state, Timestamp = DateTimeOffset.UtcNow, ModelName = AggregatorTestKit.Model, ModelVersion = version, BaseVersion = version,
             Cohort = cohort, Engine = "managed", DeltasSent = 1,
-        }), retain: true);
+        }), retain: true, cancellationToken: ct);
 
     // Each learner reports the accuracy of what it runs: the released version for everyone, the canary version on d0
     // and d1 while a canary runs. The canary is better than its control, so the aggregator promotes it; d3 reports
@@ -179,10 +181,10 @@ public sealed class ConsoleWorld : IAsyncLifetime
     {
         await _stop.CancelAsync();
         if (_telemetry is not null) await _telemetry.WaitAsync(TimeSpan.FromSeconds(10));
-        if (Browser is not null) await Browser.CloseAsync();
+        if (Browser is not null) await Browser.CloseAsync().WaitAsync(TimeSpan.FromSeconds(30));
         _playwright?.Dispose();
         if (_devices is not null) await _devices.DisposeAsync();
-        if (Service is not null) await Service.DisposeAsync();
+        if (Service is not null) await Service.DisposeAsync().AsTask().WaitAsync(TimeSpan.FromSeconds(60));
         Http?.Dispose();
         await _broker.DisposeAsync();
         _kit.Dispose();
