@@ -10,8 +10,16 @@ internal sealed record DeviceRow(
 /// <summary>A page of the device table.</summary>
 internal sealed record DevicePage(int Total, int Offset, int Limit, IReadOnlyList<DeviceRow> Items);
 
-/// <summary>One device with its recent history.</summary>
-internal sealed record DeviceDetail(DeviceRow Device, IReadOnlyList<TimedAccuracy> RecentAccuracy, IReadOnlyList<DriftPoint> RecentDrift);
+/// <summary>One device: its row's fields and its recent history.</summary>
+internal sealed record DeviceDetail(
+    string DeviceId, string State, string? ModelVersion, string? BaseVersion, string? Cohort, DateTimeOffset LastSeenUtc,
+    double? Accuracy, int? AccuracyWindow, string? Drift, string? DriftDetector, string? Engine, bool Paused, long DeltasSent,
+    IReadOnlyList<TimedAccuracy> RecentAccuracy, IReadOnlyList<DriftPoint> RecentDrift)
+{
+    public static DeviceDetail Of(DeviceRow r, IReadOnlyList<TimedAccuracy> accuracy, IReadOnlyList<DriftPoint> drift) => new(
+        r.DeviceId, r.State, r.ModelVersion, r.BaseVersion, r.Cohort, r.LastSeenUtc, r.Accuracy, r.AccuracyWindow, r.Drift, r.DriftDetector, r.Engine, r.Paused, r.DeltasSent,
+        accuracy, drift);
+}
 
 internal sealed record TimedAccuracy(DateTimeOffset T, double Accuracy);
 

@@ -46,7 +46,9 @@ internal static class ConsoleReadApi
                 return h.Healthy ? TypedResults.Ok(new HealthView(true, h.Reason)) : TypedResults.Json(new HealthView(false, h.Reason), statusCode: StatusCodes.Status503ServiceUnavailable);
             })
             .WithName("health").WithSummary("The aggregator's health (as /health of metrics:listen): 200 or 503 with the reason.");
-        api.MapGet("/events", (HttpContext context) => s.Events.StreamAsync(context))
+        // Two parameters, so it is not taken for a RequestDelegate, which the OpenAPI document would leave out.
+        api.MapGet("/events", (HttpContext context, CancellationToken _) => s.Events.StreamAsync(context))
+            .Produces<string>(StatusCodes.Status200OK, "text/event-stream")
             .WithName("events").WithSummary("Server-sent events: device, version, rollout, decision, rejection, audit, overview; a heartbeat comment every 15 s.");
     }
 

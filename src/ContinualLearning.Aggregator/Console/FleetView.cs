@@ -25,7 +25,7 @@ internal sealed class FleetView(DeviceDirectory directory, DeviceTelemetry telem
         if (directory.Get(deviceId) is not { } device) return null;
         var readings = telemetry.Get(deviceId);
         var (accuracy, alarms) = readings?.Recent() ?? ([], []);
-        return new DeviceDetail(Row(device, readings), accuracy.Select(a => new TimedAccuracy(a.T, a.Accuracy)).ToArray(),
+        return DeviceDetail.Of(Row(device, readings), accuracy.Select(a => new TimedAccuracy(a.T, a.Accuracy)).ToArray(),
             alarms.Select(a => new DriftPoint(a.T, a.DeviceId, a.Detector)).ToArray());
     }
 

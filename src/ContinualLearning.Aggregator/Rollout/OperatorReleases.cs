@@ -38,8 +38,8 @@ internal static class OperatorReleases
     }
 
     /// <summary>
-    /// Releases <paramref name="target"/> to the whole fleet. A version registered as released (<c>cl model publish</c>)
-    /// only gets its decision; a candidate, a canary, a version the holdout gate rejected or one a canary rolled back is
+    /// Releases <paramref name="target"/> to the whole fleet. The current release (<c>cl model publish</c> registers a
+    /// bundle as one) is published again; a candidate, a canary, a version the holdout gate rejected or one a canary rolled back is
     /// moved to released first — when it is newer than the current release (an older one is a rollback) and no other
     /// canary runs. <paramref name="allocate"/> false records the decision without a release (registering a seed).
     /// </summary>
@@ -50,10 +50,10 @@ internal static class OperatorReleases
         return registry.WithModelLock(target.Name, () =>
         {
             var current = registry.GetVersion(target.Name, target.Version) ?? throw new InvalidOperationException($"{target.Name} {target.Version} is not in the registry.");
+            if (registry.Latest(target.Name, VersionStatus.Released) is { } release && release.Seq > current.Seq)
+                throw new InvalidOperationException($"{target.Name} {target.Version} is older than the current release {release.Version}; roll back to it instead of publishing it.");
             if (current.Status != VersionStatus.Released)
             {
-                if (registry.Latest(target.Name, VersionStatus.Released) is { } release && release.Seq > current.Seq)
-                    throw new InvalidOperationException($"{target.Name} {target.Version} is older than the current release {release.Version}; roll back to it instead of publishing it.");
                 if (registry.Latest(target.Name, VersionStatus.Canary) is { } canary && canary.Version != current.Version)
                     throw new InvalidOperationException($"The canary of {target.Name} {canary.Version} is running; wait for its verdict or roll back before publishing {target.Version}.");
                 if (!registry.TryTransition(current.Name, current.Version, current.Status, VersionStatus.Released))

@@ -39,6 +39,9 @@ internal sealed class ConsoleTestHost : IAsyncDisposable
 
     public HttpClient Http { get; }
 
+    /// <summary>The operator token file (alice and bob).</summary>
+    public string TokenFile => Path.Combine(Kit.Root, "operators");
+
     public static async Task<ConsoleTestHost> StartAsync(int brokerPort, string fleet, Func<AggregatorOptions, AggregatorOptions>? configure = null)
     {
         var kit = AggregatorTestKit.ForUnitTests();
@@ -76,6 +79,9 @@ internal sealed class ConsoleTestHost : IAsyncDisposable
         Assert.True(response.IsSuccessStatusCode, $"GET {path}: {(int)response.StatusCode} {body}");
         return JsonDocument.Parse(body).RootElement.Clone();
     }
+
+    /// <summary>A client of the broker (e.g. a device listening on its command topic), disposed with the host.</summary>
+    public FleetMqttClient Devices => _devices;
 
     /// <summary>POSTs with <paramref name="token"/> as the bearer token (none when null).</summary>
     public async Task<(int Status, JsonElement Body)> PostAsync(string path, string? token, object? body = null)
