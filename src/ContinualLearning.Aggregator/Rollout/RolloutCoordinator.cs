@@ -89,7 +89,14 @@ internal sealed partial class RolloutCoordinator(
             return null;
         }
         var decision = watch.Decide(options.Rollout, time.GetUtcNow());
-        if (decision.Verdict == RolloutVerdict.Wait) return decision;
+        if (decision.Verdict == RolloutVerdict.Wait)
+        {
+            // Another instance may have decided between the status read above and Decide, closing the canary's reports
+            // (so they read as none): that is "decided elsewhere", not a canary still waiting.
+            if (registry.GetVersion(name, watch.CandidateVersion)?.Status == VersionStatus.Canary) return decision;
+            _watch = null;
+            return null;
+        }
         var promote = decision.Verdict == RolloutVerdict.Promote;
         var kind = promote ? DecisionKind.Promoted : DecisionKind.RolledBack;
         // A rollback puts the previous release out again for everyone with a new, higher release sequence: canary devices

@@ -83,7 +83,9 @@ public sealed class AggregatorServiceTests(EmbeddedBrokerFixture fixture) : Brok
     [Fact]
     public async Task A_candidate_another_instance_has_not_released_yet_holds_the_next_aggregation_until_it_is()
     {
-        await using var service = await StartAsync(o => o with { Rollout = o.Rollout with { Canary = false } });
+        // No background tick: its rollout check would take the candidate over (as an instance resuming a rollout another
+        // left behind does) and release it before this test plays the other instance releasing it.
+        await using var service = await StartAsync(o => o with { Rollout = o.Rollout with { Canary = false }, Tick = TimeSpan.FromHours(1) });
         Assert.True(service.Receive("d1", _kit.EncodeDelta("d1")).Accepted);
         Assert.True(service.Receive("d2", _kit.EncodeDelta("d2")).Accepted);
         // Another instance on this registry has committed 1.1.0 and not yet released it.
