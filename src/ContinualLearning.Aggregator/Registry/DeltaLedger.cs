@@ -110,13 +110,9 @@ public sealed class DeltaLedger
             // lock) loses here and becomes a duplicate instead of failing the batch. The bounds above counted it, so a
             // later delta of the batch may have been refused early; a refusal records nothing and the device re-sends.
             var stored = InsertSeen(name, deltas, admitted);
-            pending -= admitted.Count - stored.Count;
-            if (stored.Count < admitted.Count)
-            {
-                admitted.RemoveAll(i => !stored.Contains(deltas[i].DeltaId));
-                for (var i = 0; i < results.Length; i++)
-                    if (results[i] == DeltaAdmission.Accepted && !stored.Contains(deltas[i].DeltaId)) results[i] = DeltaAdmission.Duplicate;
-            }
+            foreach (var i in admitted)
+                if (!stored.Contains(deltas[i].DeltaId)) results[i] = DeltaAdmission.Duplicate;
+            pending -= admitted.RemoveAll(i => results[i] == DeltaAdmission.Duplicate);
             InsertPending(name, deltas, admitted);
             after = pending;
             return results;
