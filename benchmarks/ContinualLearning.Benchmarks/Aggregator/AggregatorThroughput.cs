@@ -13,7 +13,7 @@ namespace ContinualLearning.Benchmarks.Aggregator;
 /// (synchronous = FULL) and PostgreSQL (a server of its own, fsync and synchronous_commit on), with the ratio of their means.
 /// Run: <c>dotnet run -c Release --project benchmarks/ContinualLearning.Benchmarks -- aggregator-throughput
 /// [--devices 1000] [--deltas 10] [--rounds 2] [--modes per-delta,group] [--backends sqlite,postgres] [--batch-max 256]
-/// [--linger 2] [--inflight N|default] [--warmup 1|0]</c> (the first three also positionally, as before). Needs /usr/sbin/mosquitto and, for postgres,
+/// [--linger 2] [--inflight N|default] [--warmup 1|0] [--buffer 500]</c> (the first three also positionally, as before). Needs /usr/sbin/mosquitto and, for postgres,
 /// PostgreSQL's initdb/pg_ctl (/usr/lib/postgresql/*/bin or $CL_POSTGRES_BIN).
 /// </summary>
 public static class AggregatorThroughput
@@ -41,7 +41,7 @@ public static class AggregatorThroughput
             Console.Error.WriteLine("PostgreSQL is not installed (sudo apt-get install postgresql-15); drop 'postgres' from --backends or install it.");
             return 1;
         }
-        Console.WriteLine($"{settings.Devices} connections × {settings.DeltasPerDevice} deltas, {settings.Rounds} rounds, modes {string.Join(',', settings.Modes)}, backends {string.Join(',', settings.Backends)}, batchMax {settings.BatchMax}, linger {settings.Linger.TotalMilliseconds} ms, Mosquitto max_inflight_messages {settings.Inflight?.ToString(CultureInfo.InvariantCulture) ?? "default (20)"}");
+        Console.WriteLine($"{settings.Devices} connections × {settings.DeltasPerDevice} deltas, {settings.Rounds} rounds, K = {settings.BufferSize}, modes {string.Join(',', settings.Modes)}, backends {string.Join(',', settings.Backends)}, batchMax {settings.BatchMax}, linger {settings.Linger.TotalMilliseconds} ms, Mosquitto max_inflight_messages {settings.Inflight?.ToString(CultureInfo.InvariantCulture) ?? "default (20)"}");
         Console.WriteLine($"file descriptors: soft {FileDescriptorLimit()} (each connection takes one in this process and one in Mosquitto, which inherits the limit)");
         // MQTTnet's client parks a pool thread per connection in its receive path; without headroom the pool grows
         // by about one thread per half second and thousands of simulated devices take minutes just to connect.
@@ -127,7 +127,8 @@ public static class AggregatorThroughput
 /// <param name="Linger">The group mode's <c>inbox:batchLinger</c>.</param>
 /// <param name="Inflight">Mosquitto's <c>max_inflight_messages</c>, or null to leave its default (20).</param>
 /// <param name="Warmup">One small unreported run per backend and mode before the measurements.</param>
-internal sealed record ThroughputSettings(int Devices, int DeltasPerDevice, int Rounds, IReadOnlyList<string> Modes, IReadOnlyList<string> Backends, int BatchMax, TimeSpan Linger, int? Inflight, bool Warmup = true)
+/// <param name="BufferSize">The aggregator's K (<c>aggregation:bufferSize</c>): a round every K buffered deltas.</param>
+internal sealed record ThroughputSettings(int Devices, int DeltasPerDevice, int Rounds, IReadOnlyList<string> Modes, IReadOnlyList<string> Backends, int BatchMax, TimeSpan Linger, int? Inflight, bool Warmup = true, int BufferSize = 500)
 {
     private static readonly string[] KnownModes = ["per-delta", "group"];
     private static readonly string[] KnownBackends = ["sqlite", "postgres"];
@@ -167,6 +168,7 @@ internal sealed record ThroughputSettings(int Devices, int DeltasPerDevice, int 
                 null or "1" => true,
                 "0" => false,
                 var v => throw new FormatException($"--warmup '{v}' is not 0 or 1."),
-            });
+            },
+            Number("buffer", int.MaxValue, 500));
     }
 }

@@ -81,7 +81,7 @@ internal static class ThroughputRun
                 InstanceId = "agg-bench",
                 SharedSubscription = true,
                 Validation = new ValidationOptions { MaxStaleness = 1000, MaxNorm = null },
-                Aggregation = new AggregationOptions { BufferSize = 500, MaxWait = TimeSpan.FromSeconds(10), MaxPending = 1_000_000, MaxPendingPerDevice = 1000 },
+                Aggregation = new AggregationOptions { BufferSize = settings.BufferSize, MaxWait = TimeSpan.FromSeconds(10), MaxPending = 1_000_000, MaxPendingPerDevice = 1000 },
                 Rollout = new RolloutOptions { Canary = false },
                 Inbox = new InboxOptions { BatchMax = batchMax, BatchLinger = settings.Linger },
             });
@@ -120,7 +120,7 @@ internal static class ThroughputRun
             var batcher = service.Batcher;
             var meanBatch = batcher is { Batches: > 0 } b ? (double)b.Deltas / b.Batches : 1;
             Console.WriteLine($"published in {published.TotalSeconds:F1} s; accepted {service.Counters.Accepted}, rejected {service.Counters.TotalRejected} in {elapsed.TotalSeconds:F1} s ({service.Registry.Backend})");
-            Console.WriteLine($"throughput: {service.Counters.Accepted / elapsed.TotalSeconds:N0}/s, {versions} aggregations (K = 500); bench process CPU {cpuSeconds:F1} s"
+            Console.WriteLine($"throughput: {service.Counters.Accepted / elapsed.TotalSeconds:N0}/s, {versions} aggregations (K = {settings.BufferSize}); bench process CPU {cpuSeconds:F1} s"
                 + (batcher is null ? "; one transaction per delta" : $"; {batcher.Batches} batches, mean {meanBatch:F1}, largest {batcher.Largest}, storing {batcher.StoreTime.TotalSeconds:F2} s, acknowledging {batcher.AcknowledgeTime.TotalSeconds:F2} s"));
             await Parallel.ForEachAsync(clients, async (c, _) => await c.DisposeAsync());
             return service.Counters.Accepted < total ? null : new ThroughputResult(service.Counters.Accepted / elapsed.TotalSeconds, meanBatch, batcher?.Largest ?? 1);

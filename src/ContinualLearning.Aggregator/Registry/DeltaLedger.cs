@@ -185,23 +185,32 @@ public sealed class DeltaLedger
         if (state == DeltaState.Aggregated) ArgumentException.ThrowIfNullOrEmpty(version);
         var ids = deltaIds.ToArray();
         if (ids.Length == 0) return;
-        // Each statement once per id, all ids together (ExecuteEach: one round trip each on PostgreSQL); every id must
-        // have affected exactly one row at each step.
-        Expect(ids, _db.ExecuteEach("DELETE FROM pending_deltas WHERE delta_id=@id", [.. ids.Select(id => new (string, object?)[] { ("@id", id) })]));
-        var pendingText = DeltaState.Pending.ToText();
-        var stateText = state.ToText();
-        Expect(ids, _db.ExecuteEach("UPDATE seen_deltas SET state=@s, version=@v WHERE delta_id=@id AND state=@p",
-            [.. ids.Select(id => new (string, object?)[] { ("@s", stateText), ("@v", version), ("@id", id), ("@p", pendingText) })]));
+        if (ids.Distinct(StringComparer.Ordinal).Count() != ids.Length)
+            throw new ArgumentException("The delta ids to consume repeat an id; each delta is consumed once.", nameof(deltaIds));
+        // Set-based (ExecuteAny: one statement per step on PostgreSQL whatever the round's size); ids are primary keys,
+        // so "every id affected exactly one row" is "the step affected as many rows as there are ids".
+        if (_db.ExecuteAny("DELETE FROM pending_deltas WHERE delta_id = ANY(@ids)", "@ids", ids) != ids.Length) throw NoLongerPending(ids);
+        Expect(ids, _db.ExecuteAny("UPDATE seen_deltas SET state=@s, version=@v WHERE delta_id = ANY(@ids) AND state=@p", "@ids", ids,
+            ("@s", state.ToText()), ("@v", version), ("@p", DeltaState.Pending.ToText())));
         if (state == DeltaState.Aggregated)
-            Expect(ids, _db.ExecuteEach("INSERT INTO version_deltas(delta_id, name, version) SELECT delta_id, name, @v FROM seen_deltas WHERE delta_id=@id",
-                [.. ids.Select(id => new (string, object?)[] { ("@v", version), ("@id", id) })]));
+            Expect(ids, _db.ExecuteAny("INSERT INTO version_deltas(delta_id, name, version) SELECT delta_id, name, @v FROM seen_deltas WHERE delta_id = ANY(@ids)",
+                "@ids", ids, ("@v", version)));
     }
 
-    private static void Expect(string[] ids, int[] affected)
+    private static void Expect(string[] ids, int affected)
     {
-        for (var i = 0; i < ids.Length; i++)
-            if (affected[i] != 1)
-                throw new InvalidOperationException($"Delta {ids[i]} is no longer pending: another aggregation consumed it. Nothing of this round is kept.");
+        if (affected != ids.Length)
+            throw new InvalidOperationException($"{ids.Length - affected} of {ids.Length} deltas are not pending in the ledger: another aggregation consumed them. Nothing of this round is kept.");
+    }
+
+    /// <summary>The error naming the ids that are not pending (seen_deltas is not yet changed when the first step fails).</summary>
+    private InvalidOperationException NoLongerPending(string[] ids)
+    {
+        var pending = _db.QueryAny("SELECT delta_id FROM seen_deltas WHERE delta_id = ANY(@ids) AND state=@p", "@ids", ids, r => r.GetString(0),
+            ("@p", DeltaState.Pending.ToText())).ToHashSet(StringComparer.Ordinal);
+        var gone = ids.Where(id => !pending.Contains(id)).ToArray();
+        var named = string.Join(", ", gone.Take(5)) + (gone.Length > 5 ? $" and {gone.Length - 5} more" : "");
+        return new InvalidOperationException($"Delta {named} is no longer pending: another aggregation consumed it. Nothing of this round is kept.");
     }
 
     /// <summary>How many of <paramref name="deltaIds"/> are still buffered for <paramref name="name"/> (one look-up for all).</summary>

@@ -111,6 +111,9 @@ internal sealed class PostgresRegistryDatabase : RegistryDatabase
         (string Name, object? Value)[] parameters) =>
         Query(sql, read, [.. parameters, (list, values.ToArray())]);
 
+    protected override int ExecuteAnyCore(string sql, string list, IReadOnlyCollection<string> values, (string Name, object? Value)[] parameters) =>
+        Execute(sql, [.. parameters, (list, values.ToArray())]);
+
     protected override void LockKey(string key) =>
         Execute("SELECT pg_advisory_xact_lock(hashtextextended(@k, 0))", ("@k", "cl.registry." + key));
 

@@ -215,6 +215,36 @@ internal abstract class RegistryDatabase : IDisposable
         return rows;
     }
 
+    /// <summary>
+    /// Runs <paramref name="sql"/>, whose condition <c>column = ANY(@list)</c> names the parameter <paramref name="list"/>,
+    /// for all of <paramref name="values"/> and returns the rows affected in total: one statement with an array parameter
+    /// on PostgreSQL (a round's thousands of consumed ids are one set-based statement, not thousands of executions), the
+    /// statement prepared once and stepped per value on SQLite (as <see cref="QueryAny{T}"/>).
+    /// </summary>
+    public int ExecuteAny(string sql, string list, IReadOnlyCollection<string> values, params (string Name, object? Value)[] parameters)
+    {
+        ArgumentNullException.ThrowIfNull(values);
+        if (!sql.Contains($"= ANY({list})", StringComparison.Ordinal))
+            throw new ArgumentException($"The statement has no '= ANY({list})' condition for the list.", nameof(sql));
+        if (values.Count == 0) return 0;
+        lock (_lock) return ExecuteAnyCore(sql, list, values, parameters);
+    }
+
+    /// <summary>See <see cref="ExecuteAny"/>: the statement once per value, prepared.</summary>
+    protected virtual int ExecuteAnyCore(string sql, string list, IReadOnlyCollection<string> values, (string Name, object? Value)[] parameters)
+    {
+        var affected = 0;
+        using var cmd = Command(sql.Replace($"= ANY({list})", $"= {list}", StringComparison.Ordinal), [.. parameters, (list, "")]);
+        cmd.Prepare();
+        var slot = cmd.Parameters[parameters.Length];
+        foreach (var value in values)
+        {
+            slot.Value = value;
+            affected += cmd.ExecuteNonQuery();
+        }
+        return affected;
+    }
+
     /// <summary>A <c>SELECT key, COUNT(*) … GROUP BY key</c> as a dictionary, keys mapped by <paramref name="key"/>.</summary>
     public Dictionary<TKey, int> CountBy<TKey>(string sql, Func<string, TKey> key)
         where TKey : notnull =>
