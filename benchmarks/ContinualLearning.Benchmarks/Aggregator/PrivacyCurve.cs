@@ -19,21 +19,35 @@ namespace ContinualLearning.Benchmarks.Aggregator;
 /// of σ·C/n with seeded noise for repeatability); ε per device over the whole run is the product's
 /// <see cref="RdpAccountant"/> (Poisson-subsampled Gaussian, q, σ, rounds) at δ 1e-5. C is the median device-update
 /// norm of the non-private run. Accuracy on a noise-free SEA holdout after the last round, averaged over seeds.
-/// Run: <c>dotnet run -c Release --project benchmarks/ContinualLearning.Benchmarks -- federated-privacy [seeds] [devices] [q] [rounds]</c>.
+/// Run: <c>dotnet run -c Release --project benchmarks/ContinualLearning.Benchmarks -- federated-privacy [seeds] [devices q rounds]</c>
+/// (without a population: 1000 devices at q 0.1, then 100 at q 0.2, 40 rounds each).
 /// </summary>
 public static class PrivacyCurve
 {
     private const int StepsPerRound = 10;
     private const int Batch = 32;
     private const double Delta = 1e-5;
-    private static readonly double[] Sigmas = [0.5, 0.7, 1.0, 1.5, 2.5];
+    private static readonly double[] Sigmas = [0.6, 0.8, 1.0, 1.5, 2.5];
 
     public static int Run(string[] args)
     {
         var seeds = Arg(args, 0, 3);
-        var devices = Arg(args, 1, 1000);
-        var q = args.Length > 2 && double.TryParse(args[2], System.Globalization.CultureInfo.InvariantCulture, out var rate) ? rate : 0.1;
-        var rounds = Arg(args, 3, 40);
+        if (args.Length > 1)
+        {
+            var q = args.Length > 2 && double.TryParse(args[2], System.Globalization.CultureInfo.InvariantCulture, out var rate) ? rate : 0.1;
+            Curve(seeds, Arg(args, 1, 1000), q, Arg(args, 3, 40));
+            return 0;
+        }
+        // The default: a large population (~100 devices a round), then a small one (~20 a round) to show what the
+        // number of devices per round does to the same noise multipliers.
+        Curve(seeds, 1000, 0.1, 40);
+        Console.WriteLine();
+        Curve(seeds, 100, 0.2, 40);
+        return 0;
+    }
+
+    private static void Curve(int seeds, int devices, double q, int rounds)
+    {
         var head = new HeadSpec([3, 16, 2], LossKind.SoftmaxCrossEntropy);
         var options = new TrainingOptions { Optimizer = OptimizerKind.Sgd, LearningRate = 0.1f };
         var holdout = new SeaGenerator(1, 0.0, 424242).Take(4000).ToArray();
@@ -57,7 +71,6 @@ public static class PrivacyCurve
             Console.WriteLine($"| DP-FedAvg | {sigma} | {eps:0.00} | {sigma * clip / (devices * q):0.#####} | {acc:P2} | {(acc - baseline) * 100:+0.00;-0.00;0.00} |");
         }
         Console.WriteLine($"naive baseline (majority class of the holdout): {Math.Max(holdout.Count(s => s.Label == 1), holdout.Count(s => s.Label == 0)) / (double)holdout.Length:P2}");
-        return 0;
     }
 
     private sealed record Setup(HeadSpec Head, TrainingOptions Options, Sample[] Holdout, int Devices, double Q, int Rounds);
