@@ -3,6 +3,7 @@ using ContinualLearning.Aggregator.Aggregation;
 using ContinualLearning.Aggregator.Privacy;
 using ContinualLearning.Aggregator.Registry;
 using ContinualLearning.Aggregator.Strategies;
+using ContinualLearning.Deltas;
 using ContinualLearning.Privacy;
 using ContinualLearning.Streams;
 using ContinualLearning.TestKit;
@@ -26,7 +27,7 @@ public static class PrivacyCurve
 {
     private const int StepsPerRound = 10;
     private const int Batch = 32;
-    private const double Delta = 1e-5;
+    private const double TargetDelta = 1e-5;
     private static readonly double[] Sigmas = [0.6, 0.8, 1.0, 1.5, 2.5];
 
     public static int Run(string[] args)
@@ -52,7 +53,7 @@ public static class PrivacyCurve
         var options = new TrainingOptions { Optimizer = OptimizerKind.Sgd, LearningRate = 0.1f };
         var holdout = new SeaGenerator(1, 0.0, 424242).Take(4000).ToArray();
         var setup = new Setup(head, options, holdout, devices, q, rounds);
-        Console.WriteLine($"SEA concept 1, {devices} devices, each joins a round with q = {q} (~{devices * q:0} per round), {rounds} rounds x {StepsPerRound} steps x batch {Batch}, head {head}, managed engine, FedAvg, {seeds} seeds; ε per device over the whole run at δ {Delta}");
+        Console.WriteLine($"SEA concept 1, {devices} devices, each joins a round with q = {q} (~{devices * q:0} per round), {rounds} rounds x {StepsPerRound} steps x batch {Batch}, head {head}, managed engine, FedAvg, {seeds} seeds; ε per device over the whole run at δ {TargetDelta}");
 
         var norms = new List<double>();
         var baseline = Mean(seeds, seed => Simulate(setup, clip: null, sigma: 0, seed, seed == 1 ? norms : null));
@@ -66,7 +67,7 @@ public static class PrivacyCurve
         Console.WriteLine($"| clipped, no noise | 0 | ∞ | 0 | {clipped:P2} | {(clipped - baseline) * 100:+0.00;-0.00;0.00} |");
         foreach (var sigma in Sigmas)
         {
-            var eps = RdpAccountant.Epsilon(q, sigma, rounds, Delta);
+            var eps = RdpAccountant.Epsilon(q, sigma, rounds, TargetDelta);
             var acc = Mean(seeds, seed => Simulate(setup, clip, sigma, seed, null));
             Console.WriteLine($"| DP-FedAvg | {sigma} | {eps:0.00} | {sigma * clip / (devices * q):0.#####} | {acc:P2} | {(acc - baseline) * 100:+0.00;-0.00;0.00} |");
         }
@@ -93,7 +94,7 @@ public static class PrivacyCurve
             Strategy = StrategyKind.FedAvg,
             MinDevices = 1,
             StalenessAlpha = 0,
-            Privacy = new CentralPrivacyOptions { NoiseMultiplier = sigma, Delta = Delta },
+            Privacy = new CentralPrivacyOptions { NoiseMultiplier = sigma, Delta = TargetDelta },
         };
         var validation = new ValidationOptions { MaxNorm = clip, NormClipMode = NormClipMode.Clip, MaxNewClasses = 0 };
         var layout = new OutputLayout(s.Head, null);
@@ -106,19 +107,8 @@ public static class PrivacyCurve
             {
                 if (coins.NextDouble() >= s.Q) continue;
                 using var model = engine.Create(s.Head, s.Options, global);
-                for (var step = 0; step < StepsPerRound; step++)
-                {
-                    for (var i = 0; i < Batch; i++)
-                    {
-                        shards[d].MoveNext();
-                        var sample = shards[d].Current;
-                        for (var f = 0; f < 3; f++) x[i * 3 + f] = (sample.Features[f] - 5f) / 2.9f;
-                        y[i] = sample.Label;
-                    }
-                    model.TrainStep(x, y, Batch);
-                }
-                var local = model.GetWeights();
-                var delta = local.Select((t, k) => new NamedTensor(t.Name, t.Shape, t.Data.Select((v, i) => v - global[k].Data[i]).ToArray())).ToArray();
+                RobustStrategies.TrainOnShard(model, shards[d], StepsPerRound, x, y);
+                var delta = Delta.Compute(model.GetWeights(), global);
                 norms?.Add(Math.Sqrt(delta.Sum(t => t.Data.Sum(v => (double)v * v))));
                 var id = Guid.NewGuid();
                 var payload = AggregatorTestKit.Encode($"d{d}", id, "1.0.0", StepsPerRound * Batch, delta, "sea");
