@@ -6,7 +6,6 @@ using ContinualLearning.Aggregator.Strategies;
 using ContinualLearning.Deltas;
 using ContinualLearning.Privacy;
 using ContinualLearning.Streams;
-using ContinualLearning.TestKit;
 using ContinualLearning.Tensors;
 using ContinualLearning.Training;
 
@@ -111,7 +110,8 @@ public static class PrivacyCurve
                 var delta = Delta.Compute(model.GetWeights(), global);
                 norms?.Add(Math.Sqrt(delta.Sum(t => t.Data.Sum(v => (double)v * v))));
                 var id = Guid.NewGuid();
-                var payload = AggregatorTestKit.Encode($"d{d}", id, "1.0.0", StepsPerRound * Batch, delta, "sea");
+                var header = new DeltaHeader("sea", "1.0.0", $"d{d}", id, StepsPerRound * Batch, new Dictionary<string, double>(), DateTimeOffset.UnixEpoch);
+                var payload = DeltaCodec.Encode(new WeightDelta(header, DeltaCompressor.Compress(delta, DeltaCompressionOptions.DenseFloat32)));
                 pending.Add(new BufferedDelta(new PendingDelta(id.ToString("D"), $"d{d}", "1.0.0", StepsPerRound * Batch, DateTimeOffset.UnixEpoch, payload), 0, false));
             }
             if (pending.Count == 0) continue;
