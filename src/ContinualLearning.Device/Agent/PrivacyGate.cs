@@ -11,10 +11,10 @@ internal enum PrivacyDecision
     /// <summary>No ledger is kept: the delta goes out.</summary>
     Off,
 
-    /// <summary>Charged to the ledger: the delta goes out.</summary>
+    /// <summary>Charged to the ledger and sent.</summary>
     Charged,
 
-    /// <summary>Not sent this time (participation coin, q &lt; 1); its learning stays in the next delta.</summary>
+    /// <summary>Charged as a step of the subsampled mechanism but not sent (participation coin, q &lt; 1); its learning stays in the next delta.</summary>
     NotSampled,
 
     /// <summary>Not sent: one more contribution would exceed the budget. The device keeps learning locally.</summary>
@@ -24,8 +24,9 @@ internal enum PrivacyDecision
 /// <summary>
 /// The device's ε ledger in front of the outbox (docs/federated.md, "Differential privacy"). Each delta the device is
 /// about to send is one step of the aggregator's Gaussian mechanism for this device (its deltas are summed and clipped
-/// to one update per round, so counting each delta over-counts, never under-counts). A delta is charged before it is
-/// queued — the ledger is written atomically first — so a crash can waste budget but never spend it unrecorded.
+/// to one update per round, so counting each delta over-counts, never under-counts). With a participation rate q &lt; 1
+/// every delta is charged as a step of the Poisson-subsampled mechanism and then sent with probability q. The charge is
+/// written atomically before the delta is queued, so a crash can waste budget but never spend it unrecorded.
 /// </summary>
 internal sealed partial class PrivacyGate
 {
@@ -76,10 +77,11 @@ internal sealed partial class PrivacyGate
                 _reportedSpent = true;
                 return PrivacyDecision.BudgetSpent;
             }
-            // Poisson subsampling: the coin must be unpredictable to whoever sees the releases, hence the CSPRNG.
-            if (q < 1 && RandomNumberGenerator.GetInt32(1 << 30) >= q * (1 << 30)) return PrivacyDecision.NotSampled;
+            // Every opportunity is a step of the subsampled mechanism, sent or not: the accountant's amplification by q
+            // assumes the steps where the coin said no are counted too.
             _ledger.Charge(sigma, q);
-            return PrivacyDecision.Charged;
+            // Poisson subsampling: the coin must be unpredictable to whoever sees the releases, hence the CSPRNG.
+            return q < 1 && RandomNumberGenerator.GetInt32(1 << 30) >= q * (1 << 30) ? PrivacyDecision.NotSampled : PrivacyDecision.Charged;
         }
     }
 
