@@ -1,4 +1,5 @@
 using ContinualLearning.Device.Agent;
+using ContinualLearning.UnitTests.Device;
 using ContinualLearning.Device.Configuration;
 using ContinualLearning.Fleet.Configuration;
 using ContinualLearning.Fleet.Messages;
@@ -84,5 +85,41 @@ public sealed class DevicePrivacyTests : IDisposable
         Assert.Null(older.PrivacyEpsilon);
         Assert.Null(older.PrivacyBudgetSpent);
         Assert.DoesNotContain("privacy", System.Text.Encoding.UTF8.GetString(FleetJson.Serialize(new Telemetry { DeviceId = "d" })), StringComparison.OrdinalIgnoreCase);
+    }
+}
+
+/// <summary>The publisher asks the gate before every delta: past the budget nothing more reaches the outbox.</summary>
+public sealed class DeltaPublisherPrivacyTests : IDisposable
+{
+    private readonly DeviceTestKit _kit = new(brokerPort: 1);
+
+    public void Dispose() => _kit.Dispose();
+
+    [Fact]
+    public async Task Deltas_past_the_budget_are_not_queued_and_the_spent_epsilon_survives_a_restart()
+    {
+        var budget = RdpAccountant.Epsilon(1.0, 2.0, 2, 1e-5) + 1e-9;
+        _kit.Options = _kit.Options with
+        {
+            Delta = new DeltaOptions { TopKFraction = 1, Encoding = ContinualLearning.Deltas.DeltaEncoding.Float32 },
+            Privacy = new DevicePrivacyOptions { EpsilonBudget = budget, NoiseMultiplier = 2.0 },
+        };
+        double? spent;
+        await using (var parts = new AgentParts(_kit))
+        {
+            for (var i = 1; i <= 4; i++)
+                parts.Deltas.Offer(DeltaPublisherTests.Promotion("1.0.0",
+                    DeltaPublisherTests.Weights(0, 0), DeltaPublisherTests.Weights(i, 0)));
+            parts.Deltas.CompleteIntake();
+            await parts.Deltas.BuildDeltasAsync();
+
+            Assert.Equal(2, parts.Deltas.Outbox.Count);
+            Assert.True(parts.Deltas.Privacy.BudgetSpent);
+            spent = parts.Deltas.Privacy.EpsilonSpent;
+        }
+
+        await using var restarted = new AgentParts(_kit);
+        Assert.Equal(spent, restarted.Deltas.Privacy.EpsilonSpent);
+        Assert.True(File.Exists(_kit.Options.PrivacyLedgerPath));
     }
 }
