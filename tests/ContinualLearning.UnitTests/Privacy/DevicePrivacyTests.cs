@@ -1,9 +1,9 @@
 using ContinualLearning.Device.Agent;
-using ContinualLearning.UnitTests.Device;
 using ContinualLearning.Device.Configuration;
 using ContinualLearning.Fleet.Configuration;
 using ContinualLearning.Fleet.Messages;
 using ContinualLearning.Privacy;
+using ContinualLearning.UnitTests.Device;
 using Microsoft.Extensions.Logging.Abstractions;
 
 namespace ContinualLearning.UnitTests.Privacy;
