@@ -83,6 +83,9 @@ public sealed record AggregationOptions
     /// never fewer than <see cref="MinDevices"/> (docs/aggregator.md, "Label alignment").
     /// </summary>
     public int NewClassMinDevices { get; init; } = 2;
+
+    /// <summary>Central differential privacy: Gaussian noise on each round's aggregate (docs/federated.md, "Differential privacy").</summary>
+    public Privacy.CentralPrivacyOptions Privacy { get; init; } = new();
 }
 
 /// <summary>How a new version reaches the fleet.</summary>

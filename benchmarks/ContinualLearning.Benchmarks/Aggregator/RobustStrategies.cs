@@ -95,6 +95,23 @@ public static class RobustStrategies
         return Accuracy(engine, head, options, global, holdout);
     }
 
+    /// <summary>One device's local run: <paramref name="steps"/> SGD steps on the next samples of its SEA shard (features standardised as in <see cref="Accuracy"/>).</summary>
+    internal static void TrainOnShard(IHeadModel model, IEnumerator<Sample> shard, int steps, float[] x, float[] y)
+    {
+        var batch = y.Length;
+        for (var step = 0; step < steps; step++)
+        {
+            for (var i = 0; i < batch; i++)
+            {
+                shard.MoveNext();
+                var sample = shard.Current;
+                for (var f = 0; f < 3; f++) x[i * 3 + f] = (sample.Features[f] - 5f) / 2.9f;
+                y[i] = sample.Label;
+            }
+            model.TrainStep(x, y, batch);
+        }
+    }
+
     /// <summary>Accuracy of <paramref name="weights"/> on SEA samples (features standardised as the shards are). Shared by the federated runners.</summary>
     internal static double Accuracy(ManagedEngine engine, HeadSpec head, TrainingOptions options, IReadOnlyList<NamedTensor> weights, Sample[] samples)
     {

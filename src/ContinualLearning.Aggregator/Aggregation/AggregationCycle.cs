@@ -170,7 +170,8 @@ internal sealed partial class AggregationCycle(
             DeltaIds = round.Used.Select(u => u.DeltaId).ToArray(),
             DeviceIds = round.Used.Select(u => u.DeviceId).ToArray(),
             SampleCounts = round.Used.Select(u => u.SampleCount).ToArray(),
-            MetricsJson = round.Metrics!.ToJson(holdout, options.Aggregation.Strategy),
+            // The privacy cost composes along the lineage from the parent's record (docs/federated.md, "Differential privacy").
+            MetricsJson = Privacy.PrivacyRecord.Add(round.Metrics!.ToJson(holdout, options.Aggregation.Strategy), round.Privacy, inputs.Parent.Record.MetricsJson, options.Aggregation.Privacy.Delta),
         };
         registry.AddVersion(record);
         registry.Deltas.Consume(record.DeltaIds, DeltaState.Aggregated, version);

@@ -1,7 +1,9 @@
+using ContinualLearning.Aggregator.Privacy;
 using ContinualLearning.Aggregator.Registry;
 using ContinualLearning.Aggregator.Strategies;
 using ContinualLearning.Aggregator.Validation;
 using ContinualLearning.Deltas;
+using ContinualLearning.Privacy;
 using ContinualLearning.Tensors;
 using ContinualLearning.Training;
 
@@ -28,6 +30,9 @@ internal sealed record RoundResult(IReadOnlyList<NamedTensor>? Weights, IReadOnl
     public OutputLayout? Layout { get; init; }
 
     public IReadOnlyList<NewClass> NewClasses { get; init; } = [];
+
+    /// <summary>The central DP noise the round added; null when privacy is off.</summary>
+    public RoundPrivacy? Privacy { get; init; }
 }
 
 /// <summary>
@@ -41,7 +46,8 @@ internal sealed record RoundResult(IReadOnlyList<NamedTensor>? Weights, IReadOnl
 /// strategies and 1/(1+s)^α alone for the robust ones (s = the largest staleness among its deltas); the strategy
 /// combines the updates and the result is applied to the global weights with the server learning rate η. Output rows
 /// are aligned to the release's by label name first (<see cref="LabelAlignment"/>); rows of classes the release lacks
-/// go through <see cref="ClassAdmission"/>.
+/// go through <see cref="ClassAdmission"/>. With central DP on, the aggregate gets Gaussian noise scaled to the clip
+/// (<see cref="CentralNoise"/>).
 /// </summary>
 internal static class AggregationRound
 {
@@ -50,8 +56,9 @@ internal static class AggregationRound
         AggregationOptions aggregation, ValidationOptions validation) =>
         Run(globalWeights, new OutputLayout(head, null), pending, aggregation, validation);
 
+    /// <summary>A round; <paramref name="noise"/> is the DP noise source when <see cref="AggregationOptions.Privacy"/> is on (default: the OS CSPRNG; a seeded one in benchmarks).</summary>
     public static RoundResult Run(IReadOnlyList<NamedTensor> globalWeights, OutputLayout layout, IReadOnlyList<BufferedDelta> pending,
-        AggregationOptions aggregation, ValidationOptions validation)
+        AggregationOptions aggregation, ValidationOptions validation, GaussianNoise? noise = null)
     {
         ArgumentNullException.ThrowIfNull(layout);
         ArgumentNullException.ThrowIfNull(pending);
@@ -87,6 +94,9 @@ internal static class AggregationRound
         var strategy = AggregationStrategies.Create(aggregation.Strategy, aggregation.StrategyOptions);
         var updates = devices.Select(d => DeviceUpdate(d, strategy.WeighsBySamples, aggregation, validation)).ToArray();
         var update = strategy.Aggregate(updates.Select(u => new WeightedUpdate(u.Update.Global, u.Weight)).ToArray());
+        var privacy = aggregation.Privacy.Enabled
+            ? CentralNoise.Apply(update, updates.Select(u => u.Weight).ToArray(), validation.MaxNorm!.Value, aggregation.Privacy, noise ?? GaussianNoise.Secure())
+            : null;
         var weights = ParameterVector.Flatten(globalWeights, layout.Head);
         for (var i = 0; i < weights.Length; i++) weights[i] += (float)(aggregation.ServerLearningRate * update[i]);
         var (classes, rows) = ClassAdmission.Decide(updates, strategy, aggregation);
@@ -107,6 +117,7 @@ internal static class AggregationRound
         {
             Layout = admitted.Length == 0 ? layout : layout.Grow(admitted),
             NewClasses = classes,
+            Privacy = privacy,
         };
     }
 

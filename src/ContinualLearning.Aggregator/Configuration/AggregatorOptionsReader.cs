@@ -101,6 +101,11 @@ public static class AggregatorOptionsReader
         MaxPending = r.WholeNumber("aggregation:maxPending", s.MaxPending, d.MaxPending),
         MaxPendingPerDevice = r.WholeNumber("aggregation:maxPendingPerDevice", s.MaxPendingPerDevice, d.MaxPendingPerDevice),
         NewClassMinDevices = r.WholeNumber("aggregation:newClassMinDevices", s.NewClassMinDevices, d.NewClassMinDevices),
+        Privacy = new Privacy.CentralPrivacyOptions
+        {
+            NoiseMultiplier = r.Number("aggregation:privacy:noiseMultiplier", s.Privacy.NoiseMultiplier, d.Privacy.NoiseMultiplier),
+            Delta = r.Number("aggregation:privacy:delta", s.Privacy.Delta, d.Privacy.Delta),
+        },
     };
 
     private static RolloutOptions ReadRollout(ConfigurationReader r, RolloutSettings s, RolloutOptions d) => new()

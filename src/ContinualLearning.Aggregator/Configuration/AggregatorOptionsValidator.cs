@@ -34,6 +34,7 @@ internal sealed class AggregatorOptionsValidator() : ConfigurationValidator<Aggr
         ConfigurationRules.Positive(errors, "tick", options.Tick, options.Tick.ToString("c", null));
         CheckValidation(options.Validation, errors);
         CheckAggregation(options.Aggregation, errors);
+        CheckPrivacy(options.Aggregation, options.Validation, errors);
         CheckRollout(options.Rollout, errors);
         CheckInboxAndRetention(options.Inbox, options.Retention, errors);
         if (options.Metrics.Listen is { } listen && !MetricsOptions.TryParseListen(listen, out _))
@@ -88,6 +89,22 @@ internal sealed class AggregatorOptionsValidator() : ConfigurationValidator<Aggr
         ConfigurationRules.Require(errors, a.MaxPendingPerDevice >= 1, "aggregation:maxPendingPerDevice", a.MaxPendingPerDevice, "must be ≥ 1", "use e.g. 20");
         ConfigurationRules.Require(errors, a.NewClassMinDevices >= 1, "aggregation:newClassMinDevices", a.NewClassMinDevices, "must be ≥ 1",
             "use e.g. 2 (the round uses the larger of this and aggregation:minDevices)");
+    }
+
+    /// <summary>Central DP: the noise is calibrated to a weighted mean of clipped updates (docs/federated.md, "Differential privacy").</summary>
+    private static void CheckPrivacy(AggregationOptions a, ValidationOptions v, ICollection<ConfigurationError> errors)
+    {
+        var p = a.Privacy;
+        ConfigurationRules.Require(errors, p.NoiseMultiplier >= 0 && double.IsFinite(p.NoiseMultiplier), "aggregation:privacy:noiseMultiplier", p.NoiseMultiplier,
+            "must be a finite number ≥ 0", "use e.g. 1.0, or 0 to turn the noise off");
+        ConfigurationRules.Require(errors, p.Delta is > 0 and < 1, "aggregation:privacy:delta", p.Delta, "must be in (0, 1)", "use e.g. 1e-5 (below 1/number of devices)");
+        if (!p.Enabled) return;
+        ConfigurationRules.Require(errors, a.Strategy is Strategies.StrategyKind.FedAvg or Strategies.StrategyKind.NormClip, "aggregation:strategy", a.Strategy,
+            "is not a weighted mean, and aggregation:privacy:noiseMultiplier > 0 adds noise calibrated to one", "use fed-avg or norm-clip, or set aggregation:privacy:noiseMultiplier to 0");
+        ConfigurationRules.Require(errors, v.MaxNorm is not null, "validation:maxNorm", v.MaxNorm,
+            "must be set when aggregation:privacy:noiseMultiplier > 0 (the noise is σ × this clip)", "use e.g. the median norm of honest updates");
+        ConfigurationRules.Require(errors, v.MaxNewClasses == 0, "validation:maxNewClasses", v.MaxNewClasses,
+            "must be 0 when aggregation:privacy:noiseMultiplier > 0 (rows of new classes would be released without noise)", "set validation:maxNewClasses to 0, or turn the noise off");
     }
 
     private static void CheckRollout(RolloutOptions o, ICollection<ConfigurationError> errors)

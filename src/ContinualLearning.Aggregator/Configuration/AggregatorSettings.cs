@@ -108,6 +108,16 @@ internal sealed class AggregationSettings
     public string? MaxPendingPerDevice { get; set; }
 
     public string? NewClassMinDevices { get; set; }
+
+    public PrivacySettings Privacy { get; set; } = new();
+}
+
+/// <summary><c>aggregation:privacy:*</c>.</summary>
+internal sealed class PrivacySettings
+{
+    public string? NoiseMultiplier { get; set; }
+
+    public string? Delta { get; set; }
 }
 
 /// <summary><c>aggregation:strategyOptions:*</c>.</summary>

@@ -63,6 +63,7 @@ internal static class ModelCommand
                 .AddRow("created", v.Created.ToString("O")).AddRow("artifact", reg.Artifacts is FileArtifactStore files ? files.PathOf(v.ArtifactSha256) : $"sha256:{v.ArtifactSha256} in {reg.Artifacts.Location}")
                 .AddRow("deltas", v.DeltaIds.Count.ToString()).AddRow("devices", Markup.Escape(string.Join(", ", v.DeviceIds.Distinct())))
                 .AddRow("samples", v.SampleCounts.Sum().ToString()).AddRow("metrics", Markup.Escape(v.MetricsJson));
+            grid.AddRow("privacy", Markup.Escape(ContinualLearning.Aggregator.Privacy.PrivacyRecord.Describe(v.MetricsJson) ?? "no differential privacy"));
             AnsiConsole.Write(grid);
             if (decisions.Count > 0)
             {

@@ -57,7 +57,11 @@ internal sealed partial class DeltaPublisher : IDisposable
         Outbox = new DeltaOutbox(o.OutboxDirectory, o.Delta.OutboxMaxFiles, o.Delta.OutboxMaxBytes, logger);
         Outbox.ItemAdded += Nudge;
         _feedback = LoadFeedback(o.ErrorFeedbackPath);
+        Privacy = new PrivacyGate(o.Privacy, o.PrivacyLedgerPath, logger);
     }
+
+    /// <summary>The device's ε ledger: every delta passes it before it is built.</summary>
+    public PrivacyGate Privacy { get; }
 
     public DeltaOutbox Outbox { get; }
 
@@ -183,6 +187,8 @@ internal sealed partial class DeltaPublisher : IDisposable
     {
         try
         {
+            // Not sent now: the next delta is measured from what was last reported, so it carries this learning too.
+            if (Privacy.Admit() is PrivacyDecision.BudgetSpent or PrivacyDecision.NotSampled) return;
             var options = _runtime.Options.Delta.Compression with { Fraction = _settings.TopKFraction };
             var header = new DeltaHeader(
                 _runtime.Learner?.Status.ModelName ?? _runtime.Options.ModelName,

@@ -65,6 +65,8 @@ internal sealed partial class TelemetryReporter(DeviceRuntime runtime, RuntimeSe
             DriftDetector = s?.DriftDetector,
             CpuPercent = Math.Round(cpuPercent, 2),
             MemoryBytes = process.WorkingSet64,
+            PrivacyEpsilon = deltas.Privacy.EpsilonSpent,
+            PrivacyBudgetSpent = deltas.Privacy.BudgetSpent ? true : null,
             Extra = new Dictionary<string, double>(StringComparer.Ordinal)
             {
                 ["queueDepth"] = deltas.Outbox.Count,

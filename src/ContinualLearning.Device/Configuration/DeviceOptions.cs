@@ -164,6 +164,9 @@ public sealed record DeviceOptions
 
     public DeltaOptions Delta { get; init; } = new();
 
+    /// <summary>The ε ledger of this device's contributions (<c>privacy:*</c>).</summary>
+    public DevicePrivacyOptions Privacy { get; init; } = new();
+
     public ChallengerOptions Challenger { get; init; } = new();
 
     public int AccuracyWindow { get; init; } = 500;
@@ -221,6 +224,8 @@ public sealed record DeviceOptions
     public string ErrorFeedbackPath => Path.Combine(DataDirectory, "error-feedback.safetensors");
 
     public string RuntimeOverridesPath => Path.Combine(DataDirectory, "runtime.json");
+
+    public string PrivacyLedgerPath => Path.Combine(DataDirectory, "privacy-ledger.json");
 
     /// <summary>The learner's settings derived from these options.</summary>
     public LearnerOptions ToLearnerOptions() => new()

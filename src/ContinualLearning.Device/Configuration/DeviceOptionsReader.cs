@@ -80,6 +80,13 @@ public static class DeviceOptionsReader
                 OutboxMaxFiles = r.WholeNumber("delta:outboxMaxFiles", s.Delta.OutboxMaxFiles, delta.OutboxMaxFiles),
                 OutboxMaxBytes = r.WholeNumber("delta:outboxMaxBytes", s.Delta.OutboxMaxBytes, delta.OutboxMaxBytes),
             },
+            Privacy = new DevicePrivacyOptions
+            {
+                EpsilonBudget = r.OptionalNumber("privacy:epsilonBudget", s.Privacy.EpsilonBudget, defaults.Privacy.EpsilonBudget),
+                Delta = r.Number("privacy:delta", s.Privacy.Delta, defaults.Privacy.Delta),
+                NoiseMultiplier = r.Number("privacy:noiseMultiplier", s.Privacy.NoiseMultiplier, defaults.Privacy.NoiseMultiplier),
+                ParticipationRate = r.Number("privacy:participationRate", s.Privacy.ParticipationRate, defaults.Privacy.ParticipationRate),
+            },
             Challenger = new ChallengerOptions
             {
                 MinSamples = r.WholeNumber("learning:minSamples", learning.MinSamples, challenger.MinSamples),

@@ -59,6 +59,18 @@ internal sealed class DeviceOptionsValidator() : ConfigurationValidator<DeviceOp
         CheckGpio(options.Gpio, errors);
         CheckCommands(options.Commands, errors);
         CheckLimits(options, errors);
+        CheckPrivacy(options.Privacy, errors);
+    }
+
+    private static void CheckPrivacy(DevicePrivacyOptions p, ICollection<ConfigurationError> errors)
+    {
+        ConfigurationRules.Require(errors, p.EpsilonBudget is null or > 0 && !double.IsInfinity(p.EpsilonBudget ?? 0), "privacy:epsilonBudget", p.EpsilonBudget,
+            "must be a finite number > 0", "use e.g. 8, or leave it unset to keep no ledger");
+        ConfigurationRules.Require(errors, p.Delta is > 0 and < 1, "privacy:delta", p.Delta, "must be in (0, 1)", "use e.g. 1e-5");
+        ConfigurationRules.Require(errors, p.ParticipationRate is > 0 and <= 1, "privacy:participationRate", p.ParticipationRate, "must be in (0, 1]", "use e.g. 1 (send every delta) or 0.5");
+        if (p.Enabled)
+            ConfigurationRules.Require(errors, p.NoiseMultiplier > 0 && double.IsFinite(p.NoiseMultiplier), "privacy:noiseMultiplier", p.NoiseMultiplier,
+                "must be > 0 when privacy:epsilonBudget is set (without noise every contribution costs infinite ε)", "set it to the aggregator's aggregation:privacy:noiseMultiplier, e.g. 1.0");
     }
 
     private static void CheckCommands(CommandOptions commands, ICollection<ConfigurationError> errors)

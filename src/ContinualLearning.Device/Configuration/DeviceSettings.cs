@@ -48,6 +48,8 @@ internal sealed class DeviceSettings
 
     public DeltaSettings Delta { get; set; } = new();
 
+    public PrivacySettings Privacy { get; set; } = new();
+
     public LearningSettings Learning { get; set; } = new();
 
     public GpioSettings Gpio { get; set; } = new();
@@ -106,6 +108,18 @@ internal sealed class DeltaSettings
     public string? OutboxMaxFiles { get; set; }
 
     public string? OutboxMaxBytes { get; set; }
+}
+
+/// <summary><c>privacy:*</c>.</summary>
+internal sealed class PrivacySettings
+{
+    public string? EpsilonBudget { get; set; }
+
+    public string? Delta { get; set; }
+
+    public string? NoiseMultiplier { get; set; }
+
+    public string? ParticipationRate { get; set; }
 }
 
 /// <summary><c>learning:*</c>: the champion/challenger run, the learner and the sample store.</summary>

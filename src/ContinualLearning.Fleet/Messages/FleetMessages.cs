@@ -177,6 +177,12 @@ public sealed record Telemetry : IFleetMessage
 
     /// <summary>Anything else worth plotting, keyed by metric name.</summary>
     public IReadOnlyDictionary<string, double>? Extra { get; init; }
+
+    /// <summary>ε the device's contributions have spent (its ledger, at its configured δ); absent when it keeps no ledger. Added in schema 1; older readers ignore it.</summary>
+    public double? PrivacyEpsilon { get; init; }
+
+    /// <summary>True once the device stopped sending deltas because its ε budget is spent; absent otherwise.</summary>
+    public bool? PrivacyBudgetSpent { get; init; }
 }
 
 /// <summary>

@@ -175,9 +175,9 @@ public sealed class DeltaPublisherTests : IDisposable
 
     private static float[] Dense(WeightDelta delta) => delta.ToDense()[0].Data;
 
-    private static NamedTensor[] Weights(params float[] values) => [new NamedTensor("w", [values.Length], values)];
+    internal static NamedTensor[] Weights(params float[] values) => [new NamedTensor("w", [values.Length], values)];
 
-    private static PromotedEventArgs Promotion(string baseVersion, NamedTensor[] baseWeights, NamedTensor[] champion,
+    internal static PromotedEventArgs Promotion(string baseVersion, NamedTensor[] baseWeights, NamedTensor[] champion,
         string[]? labels = null, string[]? baseLabels = null) => new()
     {
         NewVersion = baseVersion + "-local.1",
