@@ -1,0 +1,88 @@
+using ContinualLearning.Tensors;
+
+namespace ContinualLearning.Training;
+
+/// <summary>
+/// A head split into a shared body and personal top layers (FedPer, Arivazhagan et al. 2019: the last Linear layers
+/// stay on the device, the rest is federated). The device trains the whole head, sends only the shared tensors, and
+/// on a fleet release takes the release's shared tensors while keeping its personal ones. Pure.
+/// </summary>
+public static class PersonalLayers
+{
+    /// <summary>
+    /// The tensor names of the last <paramref name="count"/> Linear layers of <paramref name="spec"/> (empty for 0).
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException">
+    /// <paramref name="count"/> is negative or leaves no shared layer (a head of n Linear layers may keep at most n − 1).
+    /// </exception>
+    public static IReadOnlySet<string> TensorNames(HeadSpec spec, int count)
+    {
+        ArgumentNullException.ThrowIfNull(spec);
+        if (count == 0) return new HashSet<string>(StringComparer.Ordinal);
+        if (count < 0 || count >= spec.LinearCount)
+            throw new ArgumentOutOfRangeException(nameof(count), count,
+                $"{count} personal layers do not fit head {spec} ({spec.LinearCount} Linear layers): at least one layer must stay shared, " +
+                $"so use 0–{spec.LinearCount - 1} (1 = the last layer, FedPer); a single-layer head cannot be personalised, give it a hidden layer.");
+        var names = new HashSet<string>(StringComparer.Ordinal);
+        for (var l = spec.LinearCount - count; l < spec.LinearCount; l++)
+        {
+            names.Add(HeadSpec.WeightName(l));
+            names.Add(HeadSpec.BiasName(l));
+        }
+        return names;
+    }
+
+    /// <summary>The tensors not named in <paramref name="personal"/> (what a personalised device sends), in order.</summary>
+    public static IReadOnlyList<NamedTensor> Shared(IReadOnlyList<NamedTensor> weights, IReadOnlySet<string> personal)
+    {
+        ArgumentNullException.ThrowIfNull(weights);
+        ArgumentNullException.ThrowIfNull(personal);
+        return personal.Count == 0 ? weights : [.. weights.Where(t => !personal.Contains(t.Name))];
+    }
+
+    /// <summary>
+    /// The fleet's head with the device's personal layers put back: every shared tensor from <paramref name="fleet"/>,
+    /// every personal tensor from <paramref name="own"/> where it fits. The output layer follows the fleet's label space:
+    /// fleet row r takes own row <c>outputRows[r]</c>, or keeps the fleet's row when that is −1 (a class the device never
+    /// had); without a map, rows are matched by index. A personal tensor whose other dimensions differ (the release
+    /// changed a hidden width) cannot be carried and keeps the fleet's values; <c>Kept</c> says whether all were carried.
+    /// </summary>
+    public static (IReadOnlyList<NamedTensor> Weights, bool Kept) Merge(HeadSpec spec, IReadOnlyList<NamedTensor> fleet, IReadOnlyList<NamedTensor> own,
+        int count, IReadOnlyList<int>? outputRows = null)
+    {
+        ArgumentNullException.ThrowIfNull(fleet);
+        ArgumentNullException.ThrowIfNull(own);
+        var personal = TensorNames(spec, count);
+        var ownByName = own.ToDictionary(t => t.Name, StringComparer.Ordinal);
+        var output = spec.LinearCount - 1;
+        var kept = true;
+        var merged = new NamedTensor[fleet.Count];
+        for (var k = 0; k < fleet.Count; k++)
+        {
+            var f = fleet[k];
+            merged[k] = f.Clone();
+            if (!personal.Contains(f.Name)) continue;
+            if (!ownByName.TryGetValue(f.Name, out var o) || o.Shape.Length != f.Shape.Length || !o.Shape.AsSpan(1).SequenceEqual(f.Shape.AsSpan(1)))
+            {
+                kept = false;
+                continue;
+            }
+            var isOutput = f.Name == HeadSpec.WeightName(output) || f.Name == HeadSpec.BiasName(output);
+            if (!isOutput)
+            {
+                if (o.Shape[0] == f.Shape[0]) o.Data.CopyTo(merged[k].Data, 0);
+                else kept = false;
+                continue;
+            }
+            var rowWidth = f.Shape.Length > 1 ? f.Shape[1] : 1;
+            var ownRows = o.Shape[0];
+            for (var r = 0; r < f.Shape[0]; r++)
+            {
+                var source = outputRows is null ? (r < ownRows ? r : -1) : outputRows[r];
+                if (source >= 0 && source < ownRows)
+                    Array.Copy(o.Data, source * rowWidth, merged[k].Data, r * rowWidth, rowWidth);
+            }
+        }
+        return (merged, kept);
+    }
+}
