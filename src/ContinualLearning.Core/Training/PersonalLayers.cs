@@ -44,43 +44,40 @@ public static class PersonalLayers
     /// The fleet's head with the device's personal layers put back: every shared tensor from <paramref name="fleet"/>,
     /// every personal tensor from <paramref name="own"/> where it fits. The output layer follows the fleet's label space:
     /// fleet row r takes own row <c>outputRows[r]</c>, or keeps the fleet's row when that is −1 (a class the device never
-    /// had); without a map, rows are matched by index. A personal tensor whose other dimensions differ (the release
-    /// changed a hidden width) cannot be carried and keeps the fleet's values; <c>Kept</c> says whether all were carried.
+    /// had); without a map, rows are matched by index. A personal layer whose input width differs (the release changed a
+    /// hidden width) cannot be carried and keeps the fleet's values, weight and bias together; <c>Kept</c> says whether
+    /// every personal layer was carried.
     /// </summary>
     public static (IReadOnlyList<NamedTensor> Weights, bool Kept) Merge(HeadSpec spec, IReadOnlyList<NamedTensor> fleet, IReadOnlyList<NamedTensor> own,
         int count, IReadOnlyList<int>? outputRows = null)
     {
         ArgumentNullException.ThrowIfNull(fleet);
         ArgumentNullException.ThrowIfNull(own);
-        var personal = TensorNames(spec, count);
+        _ = TensorNames(spec, count);
         var ownByName = own.ToDictionary(t => t.Name, StringComparer.Ordinal);
-        var output = spec.LinearCount - 1;
+        var fleetByName = fleet.ToDictionary(t => t.Name, StringComparer.Ordinal);
+        var merged = fleet.Select(t => t.Clone()).ToArray();
+        var mergedByName = merged.ToDictionary(t => t.Name, StringComparer.Ordinal);
         var kept = true;
-        var merged = new NamedTensor[fleet.Count];
-        for (var k = 0; k < fleet.Count; k++)
+        for (var l = spec.LinearCount - count; l < spec.LinearCount; l++)
         {
-            var f = fleet[k];
-            merged[k] = f.Clone();
-            if (!personal.Contains(f.Name)) continue;
-            if (!ownByName.TryGetValue(f.Name, out var o) || o.Shape.Length != f.Shape.Length || !o.Shape.AsSpan(1).SequenceEqual(f.Shape.AsSpan(1)))
+            string weightName = HeadSpec.WeightName(l), biasName = HeadSpec.BiasName(l);
+            // A layer moves as a whole: its weight decides whether it fits (a bias alone would fit a layer that does not).
+            if (!ownByName.TryGetValue(weightName, out var ownWeight) || !ownByName.TryGetValue(biasName, out var ownBias)
+                || ownWeight.Shape.Length != 2 || ownWeight.Shape[1] != fleetByName[weightName].Shape[1]
+                || (l < spec.LinearCount - 1 && ownWeight.Shape[0] != fleetByName[weightName].Shape[0]))
             {
                 kept = false;
                 continue;
             }
-            var isOutput = f.Name == HeadSpec.WeightName(output) || f.Name == HeadSpec.BiasName(output);
-            if (!isOutput)
+            var rows = fleetByName[weightName].Shape[0];
+            var width = ownWeight.Shape[1];
+            for (var r = 0; r < rows; r++)
             {
-                if (o.Shape[0] == f.Shape[0]) o.Data.CopyTo(merged[k].Data, 0);
-                else kept = false;
-                continue;
-            }
-            var rowWidth = f.Shape.Length > 1 ? f.Shape[1] : 1;
-            var ownRows = o.Shape[0];
-            for (var r = 0; r < f.Shape[0]; r++)
-            {
-                var source = outputRows is null ? (r < ownRows ? r : -1) : outputRows[r];
-                if (source >= 0 && source < ownRows)
-                    Array.Copy(o.Data, source * rowWidth, merged[k].Data, r * rowWidth, rowWidth);
+                var source = l < spec.LinearCount - 1 || outputRows is null ? (r < ownWeight.Shape[0] ? r : -1) : outputRows[r];
+                if (source < 0 || source >= ownWeight.Shape[0]) continue;
+                Array.Copy(ownWeight.Data, source * width, mergedByName[weightName].Data, r * width, width);
+                mergedByName[biasName].Data[r] = ownBias.Data[source];
             }
         }
         return (merged, kept);
