@@ -11,7 +11,7 @@ namespace ContinualLearning.Benchmarks.Aggregator;
 /// current global (personalised: the global's shared layer with the device's own output layer,
 /// <see cref="PersonalLayers.Merge"/>), send the shared tensors' delta (<see cref="PersonalLayers.Shared"/>; the
 /// personal ones are unsent, i.e. zero in the aggregate), and the server applies FedAvg. FedProx adds
-/// <see cref="ProximalPenalty"/> anchored at the weights each round starts from. Two fleets: devices that differ (device
+/// <see cref="ProximalPenalty"/> (μ ∈ {0, 0.01, 0.1, 1}) anchored at the weights each round starts from. Two fleets: devices that differ (device
 /// d in SEA concept d mod 4 + 1: same features, decision thresholds 8, 9, 7, 9.5 on f1 + f2 — the fleet's concept groups,
 /// and exactly what a shared feature layer with a per-device output layer can represent) and devices that do not (iid
 /// SEA concept 1). Accuracy is measured after the last round on 1,000 noise-free samples of each device's own concept.
@@ -32,14 +32,14 @@ public static class Personalisation
         var options = new TrainingOptions { Optimizer = OptimizerKind.Sgd, LearningRate = 0.1f };
         Console.WriteLine($"SEA, {Devices} devices, {Rounds} rounds x {StepsPerRound} steps x batch {Batch}, head {head}, FedAvg, managed engine, {seeds} seeds; " +
             $"accuracy on each device's own {HoldoutPerDevice} held-out samples, mean over devices and seeds");
-        Console.WriteLine("| Devices | Model | FedProx μ | Accuracy on own data | Worst device | vs global μ=0 (points) | Worst device vs global (points) | Majority class |");
-        Console.WriteLine("| --- | --- | --- | --- | --- | --- | --- | --- |");
+        Console.WriteLine("| Devices | Model | FedProx μ | Accuracy on own data | Worst device | vs global μ=0 (points) | Worst device vs global (points) | vs global by concept 1/2/3/4 (points) | Majority class |");
+        Console.WriteLine("| --- | --- | --- | --- | --- | --- | --- | --- | --- |");
         foreach (var differ in new[] { true, false })
         {
             var fleet = differ ? "differ (own SEA concept)" : "do not differ (iid SEA)";
             var global = PerDevice(seeds, seed => Simulate(head, options, differ, personal: false, mu: 0, seed));
             var majority = PerDevice(seeds, seed => Majority(differ, seed)).Average();
-            var mus = differ ? new[] { 0f, 0.01f, 0.1f } : [0f];
+            var mus = differ ? new[] { 0f, 0.01f, 0.1f, 1f } : [0f];
             foreach (var personal in new[] { false, true })
             {
                 foreach (var mu in mus)
@@ -47,12 +47,17 @@ public static class Personalisation
                     var acc = personal || mu > 0 ? PerDevice(seeds, seed => Simulate(head, options, differ, personal, mu, seed)) : global;
                     var gains = acc.Zip(global, (a, g) => a - g).ToArray();
                     Console.WriteLine($"| {fleet} | {(personal ? "personalised (shared body, personal output layer)" : "global")} | {mu:0.##} | {acc.Average():P2} | {acc.Min():P2} | " +
-                        $"{gains.Average() * 100:+0.00;-0.00;0.00} | {gains.Min() * 100:+0.00;-0.00;0.00} | {majority:P2} |");
+                        $"{Points(gains.Average())} | {Points(gains.Min())} | {(differ ? ByConcept(gains) : "")} | {majority:P2} |");
                 }
             }
         }
         return 0;
     }
+
+    private static string Points(double difference) => (difference * 100).ToString("+0.00;-0.00;0.00", System.Globalization.CultureInfo.InvariantCulture);
+
+    private static string ByConcept(double[] gains) =>
+        string.Join(" / ", Enumerable.Range(1, 4).Select(c => Points(Enumerable.Range(0, Devices).Where(d => Concept(true, d) == c).Average(d => gains[d]))));
 
     /// <summary>Each device's accuracy averaged over the seeds (seeds fix the data, so devices pair up across models).</summary>
     private static double[] PerDevice(int seeds, Func<int, double[]> run)
@@ -95,17 +100,7 @@ public static class Personalisation
                 var start = personal ? PersonalLayers.Merge(head, global, own[d], 1).Weights : global;
                 using var model = engine.Create(head, options, start);
                 model.SetPenalty(ProximalPenalty.Combine(null, start, mu, personalNames));
-                for (var step = 0; step < StepsPerRound; step++)
-                {
-                    for (var i = 0; i < Batch; i++)
-                    {
-                        shards[d].MoveNext();
-                        var sample = shards[d].Current;
-                        for (var f = 0; f < 3; f++) x[i * 3 + f] = (sample.Features[f] - 5f) / 2.9f;
-                        y[i] = sample.Label;
-                    }
-                    model.TrainStep(x, y, Batch);
-                }
+                RobustStrategies.TrainSteps(model, shards[d], StepsPerRound, x, y);
                 own[d] = model.GetWeights();
                 updates.Add(new WeightedUpdate(Update(head, PersonalLayers.Shared(own[d], personalNames), global), StepsPerRound * Batch));
             }

@@ -67,17 +67,7 @@ public static class RobustStrategies
             for (var d = 0; d < Devices; d++)
             {
                 using var model = engine.Create(head, options, global);
-                for (var step = 0; step < StepsPerRound; step++)
-                {
-                    for (var i = 0; i < Batch; i++)
-                    {
-                        shards[d].MoveNext();
-                        var sample = shards[d].Current;
-                        for (var f = 0; f < 3; f++) x[i * 3 + f] = (sample.Features[f] - 5f) / 2.9f;
-                        y[i] = sample.Label;
-                    }
-                    model.TrainStep(x, y, Batch);
-                }
+                TrainSteps(model, shards[d], StepsPerRound, x, y);
                 var local = ParameterVector.Flatten(model.GetWeights(), head);
                 var delta = new float[local.Length];
                 for (var i = 0; i < delta.Length; i++) delta[i] = local[i] - globalVector[i];
@@ -93,6 +83,25 @@ public static class RobustStrategies
             global = ParameterVector.Unflatten(globalVector, head);
         }
         return Accuracy(engine, head, options, global, holdout);
+    }
+
+    /// <summary>
+    /// <paramref name="steps"/> micro-batches of the shard's next SEA samples (features standardised; batch = y's length).
+    /// Shared by the federated runners.
+    /// </summary>
+    internal static void TrainSteps(IHeadModel model, IEnumerator<Sample> shard, int steps, float[] x, float[] y)
+    {
+        for (var step = 0; step < steps; step++)
+        {
+            for (var i = 0; i < y.Length; i++)
+            {
+                shard.MoveNext();
+                var sample = shard.Current;
+                for (var f = 0; f < 3; f++) x[i * 3 + f] = (sample.Features[f] - 5f) / 2.9f;
+                y[i] = sample.Label;
+            }
+            model.TrainStep(x, y, y.Length);
+        }
     }
 
     /// <summary>Accuracy of <paramref name="weights"/> on SEA samples (features standardised as the shards are). Shared by the federated runners.</summary>
