@@ -12,6 +12,7 @@ public static class Program
         if (args.Length > 0 && args[0] == "aggregator-robustness") return Aggregator.RobustStrategies.Run(args[1..]);
         if (args.Length > 0 && args[0] == "federated-compression") return Aggregator.FederatedCompression.Run(args[1..]);
         if (args.Length > 0 && args[0] == "federated-privacy") return Aggregator.PrivacyCurve.Run(args[1..]);
+        if (args.Length > 0 && args[0] == "federated-personalisation") return Aggregator.Personalisation.Run(args[1..]);
         if (args.Length > 0 && args[0] == "audio-latency") return Audio.AudioLatency.RunAsync(args[1..]).GetAwaiter().GetResult();
         BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
         return 0;

@@ -74,6 +74,7 @@ public sealed class ContinualLearner : IAsyncDisposable, IDisposable
         cancellationToken.ThrowIfCancellationRequested();
         logger ??= NullLogger.Instance;
         var (checkpoints, champion) = LearnerCheckpoints.Open(options, logger);
+        _ = PersonalHead.Names(champion.Head, options); // a head too shallow to personalise fails here, not at the first run
         var learner = new ContinualLearner(options, engine, time ?? TimeProvider.System, logger, checkpoints, champion);
         LearnerLog.Opened(logger, champion.Manifest.Version, checkpoints.Base.Manifest.Version, engine.Name);
         return Task.FromResult(learner);
@@ -251,7 +252,8 @@ public sealed class ContinualLearner : IAsyncDisposable, IDisposable
         {
             var champion = _serving.Champion;
             var representationChanged = LearnerSampleStore.RepresentationChanged(champion.Manifest, newGlobal.Manifest);
-            var installed = _checkpoints.InstallBase(newGlobal, LabelSpace.CarryLocalClasses(newGlobal, champion), _time.GetUtcNow().UtcDateTime);
+            var carried = PersonalHead.Keep(newGlobal, champion, LabelSpace.CarryLocalClasses(newGlobal, champion), _options);
+            var installed = _checkpoints.InstallBase(newGlobal, carried, _time.GetUtcNow().UtcDateTime);
             if (representationChanged)
             {
                 var pipeline = _serving.CreatePipeline(installed);

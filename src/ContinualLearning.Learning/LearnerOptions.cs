@@ -1,5 +1,6 @@
 using ContinualLearning.Drift;
 using ContinualLearning.Replay;
+using ContinualLearning.Training;
 using ContinualLearning.Triggers;
 
 namespace ContinualLearning.Learning;
@@ -89,6 +90,21 @@ public sealed record LearnerOptions
     /// <summary>Replay samples the Fisher diagonal is estimated on before each run (each costs one sample-gradient). Default 128.</summary>
     public int EwcSamples { get; init; } = DefaultEwcSamples;
 
+    /// <summary>
+    /// μ of FedProx's proximal term (0 = off, the default): a stateful challenger pays <c>μ/2 · ‖θ − θ_base‖²</c> for
+    /// moving away from the installed global release its delta is measured against, which bounds how far devices whose
+    /// data differ drift apart between rounds (<see cref="ProximalPenalty"/>; docs/federated.md, "FedProx"). Personal
+    /// layers (<see cref="PersonalLayers"/>) pay no proximal term.
+    /// </summary>
+    public float ProximalMu { get; init; }
+
+    /// <summary>
+    /// How many of the head's last Linear layers stay on the device (0 = none, the default; 1 = the output layer, FedPer).
+    /// The device trains the whole head and serves it, sends deltas of the shared layers only, and keeps its personal
+    /// layers when a fleet release replaces the shared ones (docs/federated.md, "Personalisation").
+    /// </summary>
+    public int PersonalLayers { get; init; }
+
     /// <summary>Allow <see cref="ContinualLearner.AddClassAsync"/> to grow the champion's label set (default false).</summary>
     public bool AllowNewClasses { get; init; }
 
@@ -100,6 +116,9 @@ public sealed record LearnerOptions
 
     /// <summary>Default of <see cref="EwcSamples"/>.</summary>
     public const int DefaultEwcSamples = 128;
+
+    /// <summary>The most personal layers accepted (the head must also keep one shared layer).</summary>
+    public const int MaxPersonalLayers = 8;
 
     /// <summary>The largest <see cref="MaxClasses"/> accepted (a label set is part of every manifest and delta header).</summary>
     public const int MaxClassesLimit = 1024;
@@ -115,6 +134,10 @@ public sealed record LearnerOptions
             throw new ArgumentException($"Learner option 'EwcLambda' = {EwcLambda} is invalid: use 0 (off) or a finite positive number such as 100.", nameof(EwcLambda));
         if (EwcSamples is < 1 or > 100_000)
             throw new ArgumentException($"Learner option 'EwcSamples' = {EwcSamples} is invalid: use 1–100000 (e.g. 128).", nameof(EwcSamples));
+        if (!float.IsFinite(ProximalMu) || ProximalMu < 0)
+            throw new ArgumentException($"Learner option 'ProximalMu' = {ProximalMu} is invalid: use 0 (off) or a finite positive number such as 0.01.", nameof(ProximalMu));
+        if (PersonalLayers is < 0 or > MaxPersonalLayers)
+            throw new ArgumentException($"Learner option 'PersonalLayers' = {PersonalLayers} is invalid: use 0 (off) to {MaxPersonalLayers} (1 = the output layer).", nameof(PersonalLayers));
         if (MaxClasses is < 2 or > MaxClassesLimit)
             throw new ArgumentException($"Learner option 'MaxClasses' = {MaxClasses} is invalid: use 2–{MaxClassesLimit} (e.g. {DefaultMaxClasses}).", nameof(MaxClasses));
         Challenger.Validate();

@@ -45,6 +45,16 @@ public sealed class PromotedEventArgs : EventArgs
     /// <summary>True when the champion's label set differs from the base release's (classes added on the device).</summary>
     public bool LabelsDifferFromBase => !LabelNames.SequenceEqual(BaseLabelNames, StringComparer.Ordinal);
 
+    /// <summary>
+    /// The head's personal tensors (<see cref="LearnerOptions.PersonalLayers"/>; empty when off): they stay on the device,
+    /// so the delta carries only the other tensors (<see cref="SharedWeights"/>).
+    /// </summary>
+    public IReadOnlySet<string> PersonalTensors { get; init; } = new HashSet<string>(StringComparer.Ordinal);
+
+    /// <summary>Base and champion weights without the personal tensors: what the delta is computed from.</summary>
+    public (IReadOnlyList<NamedTensor> Base, IReadOnlyList<NamedTensor> Champion) SharedWeights() =>
+        (Training.PersonalLayers.Shared(BaseWeights, PersonalTensors), Training.PersonalLayers.Shared(ChampionWeights, PersonalTensors));
+
     /// <summary>Fresh samples the run used (train + holdout).</summary>
     public required int SamplesUsed { get; init; }
 

@@ -83,6 +83,10 @@ internal sealed class TrainingRunner
                     ? EwcAnchor.Estimate(_engine, champion.Head, champion.TrainingOptions, champion.HeadWeights, replay,
                         _options.EwcLambda, _options.EwcSamples, HashCode.Combine(opts.Seed, (int)run, 23))
                     : (null, 0);
+                // FedProx anchors at the release the delta is measured against, not at the champion the run starts from.
+                if (_options.ProximalMu > 0 && opts.Mode == LearningMode.Stateful)
+                    penalty = ProximalPenalty.Combine(penalty, LabelSpace.AlignBase(_checkpoints.Base, champion.Manifest.Task.LabelNames),
+                        _options.ProximalMu, PersonalHead.Names(champion.Head, _options));
                 return (ChallengerTrainer.Run(_engine, champion.Head, champion.TrainingOptions, champion.HeadWeights,
                     fresh, replay, opts, (int)run, penalty, token), samples);
             }, token).ConfigureAwait(false);
@@ -132,6 +136,7 @@ internal sealed class TrainingRunner
                 BaseWeights = LabelSpace.AlignBase(baseBundle, labels),
                 LabelNames = labels,
                 BaseLabelNames = baseBundle.Manifest.Task.LabelNames,
+                PersonalTensors = PersonalHead.Names(champion.Head, _options),
                 SamplesUsed = fresh.Count,
                 Decision = decision,
             });

@@ -106,7 +106,7 @@ public static class PrivacyCurve
             {
                 if (coins.NextDouble() >= s.Q) continue;
                 using var model = engine.Create(s.Head, s.Options, global);
-                RobustStrategies.TrainOnShard(model, shards[d], StepsPerRound, x, y);
+                RobustStrategies.TrainSteps(model, shards[d], StepsPerRound, x, y);
                 var delta = Delta.Compute(model.GetWeights(), global);
                 norms?.Add(Math.Sqrt(delta.Sum(t => t.Data.Sum(v => (double)v * v))));
                 var id = Guid.NewGuid();

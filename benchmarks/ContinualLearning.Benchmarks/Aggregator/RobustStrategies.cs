@@ -67,17 +67,7 @@ public static class RobustStrategies
             for (var d = 0; d < Devices; d++)
             {
                 using var model = engine.Create(head, options, global);
-                for (var step = 0; step < StepsPerRound; step++)
-                {
-                    for (var i = 0; i < Batch; i++)
-                    {
-                        shards[d].MoveNext();
-                        var sample = shards[d].Current;
-                        for (var f = 0; f < 3; f++) x[i * 3 + f] = (sample.Features[f] - 5f) / 2.9f;
-                        y[i] = sample.Label;
-                    }
-                    model.TrainStep(x, y, Batch);
-                }
+                TrainSteps(model, shards[d], StepsPerRound, x, y);
                 var local = ParameterVector.Flatten(model.GetWeights(), head);
                 var delta = new float[local.Length];
                 for (var i = 0; i < delta.Length; i++) delta[i] = local[i] - globalVector[i];
@@ -95,20 +85,22 @@ public static class RobustStrategies
         return Accuracy(engine, head, options, global, holdout);
     }
 
-    /// <summary>One device's local run: <paramref name="steps"/> SGD steps on the next samples of its SEA shard (features standardised as in <see cref="Accuracy"/>).</summary>
-    internal static void TrainOnShard(IHeadModel model, IEnumerator<Sample> shard, int steps, float[] x, float[] y)
+    /// <summary>
+    /// <paramref name="steps"/> micro-batches of the shard's next SEA samples (features standardised; batch = y's length).
+    /// Shared by the federated runners.
+    /// </summary>
+    internal static void TrainSteps(IHeadModel model, IEnumerator<Sample> shard, int steps, float[] x, float[] y)
     {
-        var batch = y.Length;
         for (var step = 0; step < steps; step++)
         {
-            for (var i = 0; i < batch; i++)
+            for (var i = 0; i < y.Length; i++)
             {
                 shard.MoveNext();
                 var sample = shard.Current;
                 for (var f = 0; f < 3; f++) x[i * 3 + f] = (sample.Features[f] - 5f) / 2.9f;
                 y[i] = sample.Label;
             }
-            model.TrainStep(x, y, batch);
+            model.TrainStep(x, y, y.Length);
         }
     }
 

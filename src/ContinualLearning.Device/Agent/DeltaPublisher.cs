@@ -204,10 +204,12 @@ internal sealed partial class DeltaPublisher : IDisposable
                 },
                 _time.GetUtcNow(),
                 HeaderLabels(e));
+            // Personal layers (learning:personalLayers) stay on the device: the delta and its residual cover the shared tensors only.
+            var (baseWeights, championWeights) = e.SharedWeights();
             byte[] payload;
             lock (_feedbackLock)
             {
-                payload = DeltaCodec.Encode(new WeightDelta(header, _feedback.Next(e.BaseVersion, e.BaseWeights, e.ChampionWeights, options)));
+                payload = DeltaCodec.Encode(new WeightDelta(header, _feedback.Next(e.BaseVersion, baseWeights, championWeights, options)));
                 // Queue first, then save the residual: after a crash in between, the residual is re-sent next time
                 // (a little extra) rather than lost.
                 Outbox.Enqueue(payload);

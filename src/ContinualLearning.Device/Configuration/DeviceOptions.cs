@@ -215,6 +215,12 @@ public sealed record DeviceOptions
     /// <summary>The most classes a head may grow to on the device (<c>learning:maxClasses</c>, default 64).</summary>
     public int MaxClasses { get; init; } = LearnerOptions.DefaultMaxClasses;
 
+    /// <summary>μ of FedProx's proximal term in the device learner (<c>learning:proximalMu</c>, 0 = off; see <see cref="LearnerOptions.ProximalMu"/>).</summary>
+    public float ProximalMu { get; init; }
+
+    /// <summary>The head's last Linear layers kept on the device (<c>learning:personalLayers</c>, 0 = off; see <see cref="LearnerOptions.PersonalLayers"/>).</summary>
+    public int PersonalLayers { get; init; }
+
     public string ModelStoreDirectory => Path.Combine(DataDirectory, "models");
 
     public string OutboxDirectory => Path.Combine(DataDirectory, "outbox");
@@ -247,6 +253,8 @@ public sealed record DeviceOptions
         EwcSamples = EwcSamples,
         AllowNewClasses = AllowNewClasses,
         MaxClasses = MaxClasses,
+        ProximalMu = ProximalMu,
+        PersonalLayers = PersonalLayers,
     };
 
     /// <summary>Checks every field (<see cref="DeviceOptionsValidator"/>); throws <see cref="ConfigurationException"/> listing all problems at once.</summary>

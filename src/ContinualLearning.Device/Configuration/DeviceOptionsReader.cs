@@ -135,6 +135,8 @@ public static class DeviceOptionsReader
             EwcSamples = r.WholeNumber("learning:ewcSamples", learning.EwcSamples, defaults.EwcSamples),
             AllowNewClasses = r.Bool("learning:allowNewClasses", learning.AllowNewClasses, defaults.AllowNewClasses),
             MaxClasses = r.WholeNumber("learning:maxClasses", learning.MaxClasses, defaults.MaxClasses),
+            ProximalMu = (float)r.Number("learning:proximalMu", learning.ProximalMu, defaults.ProximalMu),
+            PersonalLayers = r.WholeNumber("learning:personalLayers", learning.PersonalLayers, defaults.PersonalLayers),
         };
         return options;
     }

@@ -56,6 +56,10 @@ internal sealed class DeviceOptionsValidator() : ConfigurationValidator<DeviceOp
         ConfigurationRules.Require(errors, options.EwcSamples is >= 1 and <= 100_000, "learning:ewcSamples", options.EwcSamples, "is outside 1–100000", "use e.g. 128");
         ConfigurationRules.Require(errors, options.MaxClasses is >= 2 and <= LearnerOptions.MaxClassesLimit, "learning:maxClasses", options.MaxClasses,
             $"is outside 2–{LearnerOptions.MaxClassesLimit}", $"use e.g. {LearnerOptions.DefaultMaxClasses}");
+        ConfigurationRules.Require(errors, float.IsFinite(options.ProximalMu) && options.ProximalMu >= 0, "learning:proximalMu", options.ProximalMu,
+            "must be 0 (off) or a finite positive number", "use e.g. 0.01 (FedProx; docs/federated.md)");
+        ConfigurationRules.Require(errors, options.PersonalLayers is >= 0 and <= LearnerOptions.MaxPersonalLayers, "learning:personalLayers", options.PersonalLayers,
+            $"is outside 0–{LearnerOptions.MaxPersonalLayers}", "use 1 to keep the output layer on the device, 0 to share the whole head");
         CheckGpio(options.Gpio, errors);
         CheckCommands(options.Commands, errors);
         CheckLimits(options, errors);

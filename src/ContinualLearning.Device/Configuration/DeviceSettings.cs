@@ -164,6 +164,10 @@ internal sealed class LearningSettings
     public string? AllowNewClasses { get; set; }
 
     public string? MaxClasses { get; set; }
+
+    public string? ProximalMu { get; set; }
+
+    public string? PersonalLayers { get; set; }
 }
 
 /// <summary><c>gpio:*</c>.</summary>

@@ -4,6 +4,7 @@ using ContinualLearning.Device.Agent;
 using ContinualLearning.Device.Configuration;
 using ContinualLearning.Fleet.Client;
 using ContinualLearning.Fleet.Messages;
+using ContinualLearning.Fleet.Topics;
 using ContinualLearning.Training;
 using Microsoft.Extensions.Logging.Abstractions;
 
@@ -109,6 +110,17 @@ internal sealed class AgentParts : IAsyncDisposable
         new(Runtime, Settings, Connection, Releases, Deltas, Reporter, NullLogger.Instance, TimeProvider.System);
 
     public DeviceTestKit Kit { get; }
+
+    /// <summary>Delivers <paramref name="version"/>'s signed release and chunks to the installer and checks it was installed.</summary>
+    public async Task InstallReleaseAsync(string version)
+    {
+        var (release, chunks) = Kit.Release(version);
+        await Releases.OnReleaseAsync(new FleetMessage(FleetTopics.Release(Kit.Fleet, DeviceTestKit.Model), FleetJson.Serialize(release), true), CancellationToken.None);
+        foreach (var chunk in chunks)
+            await Releases.OnChunkAsync(new FleetMessage(FleetTopics.Chunk(Kit.Fleet, DeviceTestKit.Model, version, chunk.Index), chunk.Encode(), true), CancellationToken.None);
+        Assert.Null(Releases.LastRejection);
+        Assert.Equal(version, Runtime.Learner?.Status.BaseVersion);
+    }
 
     public FakeFleetConnection Connection { get; } = new();
 

@@ -1,7 +1,4 @@
 using ContinualLearning.Device.Agent;
-using ContinualLearning.Fleet.Client;
-using ContinualLearning.Fleet.Messages;
-using ContinualLearning.Fleet.Topics;
 using ContinualLearning.IO;
 using Microsoft.Extensions.Logging.Abstractions;
 
@@ -67,13 +64,5 @@ public sealed class ReleaseRetentionTests : IAsyncDisposable
         Assert.Equal([keep], Directory.GetFiles(Releases, "*", SearchOption.AllDirectories));
     }
 
-    private async Task InstallAsync(string version)
-    {
-        var (release, chunks) = Kit.Release(version);
-        await _parts.Releases.OnReleaseAsync(new FleetMessage(FleetTopics.Release(Kit.Fleet, DeviceTestKit.Model), FleetJson.Serialize(release), true), CancellationToken.None);
-        foreach (var chunk in chunks)
-            await _parts.Releases.OnChunkAsync(new FleetMessage(FleetTopics.Chunk(Kit.Fleet, DeviceTestKit.Model, version, chunk.Index), chunk.Encode(), true), CancellationToken.None);
-        Assert.Null(_parts.Releases.LastRejection);
-        Assert.Equal(version, _parts.Runtime.Learner?.Status.BaseVersion);
-    }
+    private Task InstallAsync(string version) => _parts.InstallReleaseAsync(version);
 }

@@ -115,6 +115,43 @@ public sealed class EngineParityTests
         Assert.True(weightDifference <= Tolerance, $"weights with EWC differ by {weightDifference:E3} at {worst}");
     }
 
+    [Theory]
+    [InlineData(OptimizerKind.Sgd)]
+    [InlineData(OptimizerKind.Adam)]
+    public void Fedprox_training_agrees_alone_and_combined_with_ewc(OptimizerKind optimizer)
+    {
+        Assert.True(TorchEngine.IsAvailable, TorchEngine.UnavailableReason);
+        var spec = new HeadSpec([6, 10, 3], LossKind.SoftmaxCrossEntropy);
+        var options = new TrainingOptions { Optimizer = optimizer, LearningRate = 0.02f, Momentum = optimizer == OptimizerKind.Sgd ? 0.9f : 0f };
+        var initial = HeadInitializer.Initialize(spec, seed: 5);
+        var global = HeadInitializer.Initialize(spec, seed: 8);
+        var random = new Random(7);
+        const int count = 64;
+        var (x, t) = Problem(random, spec, count);
+        var fisher = initial.Select(w => new NamedTensor(w.Name, w.Shape, [.. w.Data.Select(_ => (float)random.NextDouble())])).ToArray();
+        foreach (var penalty in new[]
+                 {
+                     ProximalPenalty.Combine(null, global, 0.5f, PersonalLayers.TensorNames(spec, 1)),
+                     ProximalPenalty.Combine(new EwcPenalty(initial, fisher, 20f), global, 0.5f),
+                 })
+        {
+            using var managed = new ManagedEngine().Create(spec, options, initial);
+            using var reference = new TorchEngine().Create(spec, options, initial);
+            managed.SetPenalty(penalty);
+            reference.SetPenalty(penalty);
+            for (var step = 0; step < 100; step++)
+            {
+                var start = random.Next(count - Batch);
+                var a = managed.TrainStep(x.AsSpan(start * spec.InputSize, Batch * spec.InputSize), t.AsSpan(start, Batch), Batch);
+                var b = reference.TrainStep(x.AsSpan(start * spec.InputSize, Batch * spec.InputSize), t.AsSpan(start, Batch), Batch);
+                Assert.True(Relative(a, b) <= Tolerance, $"step {step}: loss {a} vs torch {b}");
+            }
+            var difference = MaxRelative(managed.GetWeights(), reference.GetWeights(), out var worst, out _);
+            _output.WriteLine($"{optimizer}: max weight diff with FedProx {difference:E2} (at {worst})");
+            Assert.True(difference <= Tolerance, $"weights with FedProx differ by {difference:E3} at {worst}");
+        }
+    }
+
     /// <summary>A learnable problem: targets from a fixed random teacher so training keeps making progress for 200 steps.</summary>
     private static (float[] X, float[] T) Problem(Random random, HeadSpec spec, int count)
     {
