@@ -11,6 +11,7 @@ public static class Program
         if (args.Length > 0 && args[0] == "aggregator-throughput") return Aggregator.AggregatorThroughput.RunAsync(args[1..]).GetAwaiter().GetResult();
         if (args.Length > 0 && args[0] == "aggregator-robustness") return Aggregator.RobustStrategies.Run(args[1..]);
         if (args.Length > 0 && args[0] == "federated-compression") return Aggregator.FederatedCompression.Run(args[1..]);
+        if (args.Length > 0 && args[0] == "federated-drift") return Aggregator.FederatedDrift.Run(args[1..]);
         if (args.Length > 0 && args[0] == "audio-latency") return Audio.AudioLatency.RunAsync(args[1..]).GetAwaiter().GetResult();
         BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
         return 0;
