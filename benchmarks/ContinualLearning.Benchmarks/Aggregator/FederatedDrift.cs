@@ -22,11 +22,13 @@ public static class FederatedDrift
     private const int PreDriftWindow = 5;
     private const int RecoveryHorizon = 20;
     private const double RecoveryTolerance = 0.02;
+    private static bool _trace;
 
     public static int Run(string[] args)
     {
         var seeds = args.Length > 0 && int.TryParse(args[0], CultureInfo.InvariantCulture, out var s) ? s : 3;
         var which = args.Length > 1 ? args[1] : "all";
+        _trace = args.Contains("trace");
         var options = new TrainingOptions { Optimizer = OptimizerKind.Sgd, LearningRate = 0.1f };
         Console.WriteLine($"{Devices} devices in 3 groups, {Rounds} rounds x {StepsPerRound} steps x batch {Batch}, managed engine, SGD lr 0.1, head features→16→2, seeds 1..{seeds}");
         foreach (var name in new[] { "sea", "hyperplane" })
@@ -48,7 +50,7 @@ public static class FederatedDrift
         // FEDPROX: a SingleModelMethod over a DeviceTrainer whose TrainingOptions carry the proximal μ.
         // PERSONALISATION: an IFederatedMethod that serves the shared body plus the device's own last layer.
         // DIFFERENTIAL PRIVACY: a method whose deltas are clipped and noised before the strategy (or the clusters) see them.
-        yield return new ClusteredMethod(trainer, initial);
+        yield return new ClusteredMethod(trainer, initial) { Trace = _trace ? Console.Out : null };
         yield return new OracleMethod(trainer, initial, scenario, Devices);
         yield return new LocalOnlyMethod(trainer, initial, Devices);
     }

@@ -59,6 +59,9 @@ internal sealed class ClusteredMethod(DeviceTrainer trainer, float[] initial, Cl
 
     public string Name => "clustered (concept-aware)";
 
+    /// <summary>Where to write a per-round line of assignments (the runner's <c>trace</c> argument), or null.</summary>
+    public TextWriter? Trace { get; init; }
+
     public string Summary => $"{Models.Clusters.Count} clusters at the end, at most {_maxClusters}";
 
     private ClusterModels Models => _models ??= new ClusterModels(_clustering.InitialCluster, initial);
@@ -80,8 +83,15 @@ internal sealed class ClusteredMethod(DeviceTrainer trainer, float[] initial, Cl
             reports.Add(new LossReport(d.Id, cluster, losses, local, d.Count));
             deltas[d.Id] = new WeightedUpdate(DeviceTrainer.Delta(trained, start), d.Count);
         }
-        Models.Apply(_clustering.Decide(round, reports), deltas, kind);
+        var decision = _clustering.Decide(round, reports);
+        Models.Apply(decision, deltas, kind);
         _maxClusters = Math.Max(_maxClusters, Models.Clusters.Count);
+        if (Trace is { } trace)
+        {
+            // Which cluster each group's devices are in after the round (A, B, C = device % 3), and what changed.
+            var groups = data.GroupBy(d => d.Group).OrderBy(g => g.Key).Select(g => $"{(char)('A' + g.Key)}[c{g.First().Concept}]:{string.Join("", g.Select(d => _clustering.ClusterOf(d.Id)))}");
+            trace.WriteLine($"round {round,2}: {string.Join("  ", groups)}  created {string.Join(",", decision.Created.Select(c => $"{c.Cluster}<-{c.Parent} by {c.Creator}"))} merged {string.Join(",", decision.Merged.Select(m => $"{m.Absorbed}->{m.Survivor} d={m.Distance:F3}"))} retired {string.Join(",", decision.Retired)}");
+        }
     }
 }
 

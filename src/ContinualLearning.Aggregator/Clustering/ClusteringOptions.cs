@@ -16,19 +16,19 @@ public sealed record ClusteringOptions
     /// A device fits none of the clusters when the best cluster's loss on its data exceeds its reference loss
     /// (a running mean of its loss under its own cluster) by more than this: its concept changed (FedDrift's drift test).
     /// </summary>
-    public double DriftMargin { get; init; } = 0.15;
+    public double DriftMargin { get; init; } = 0.10;
 
     /// <summary>
     /// A device also fits none when its own locally trained model, scored on newer samples than it was trained on,
     /// beats the best cluster by more than this: the fleet's models serve it worse than its own data does.
     /// </summary>
-    public double LocalMargin { get; init; } = 0.05;
+    public double LocalMargin { get; init; } = 0.03;
 
     /// <summary>A device leaves its cluster for another only when that one's loss is lower by more than this (hysteresis).</summary>
     public double SwitchMargin { get; init; } = 0.02;
 
     /// <summary>Two clusters merge when their loss distance (FedDrift) is below this.</summary>
-    public double MergeDistance { get; init; } = 0.05;
+    public double MergeDistance { get; init; } = 0.02;
 
     /// <summary>A cluster younger than this many rounds is not merged, and a device that just moved or created one does not trigger a creation.</summary>
     public int GraceRounds { get; init; } = 3;
