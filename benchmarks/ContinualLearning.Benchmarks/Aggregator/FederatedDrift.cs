@@ -22,6 +22,7 @@ public static class FederatedDrift
     private const int PreDriftWindow = 5;
     private const int RecoveryHorizon = 20;
     private const double RecoveryTolerance = 0.02;
+    private const int PostDriftWindow = 10;
     private static bool _trace;
 
     public static int Run(string[] args)
@@ -91,14 +92,15 @@ public static class FederatedDrift
             Console.WriteLine($"| {method} | {mean:P2} | {Points(mean - oracle)} | {Points(mean - fedAvg)} | {string.Join(" / ", runs.Select(r => r.Prequential.ToString("P1", CultureInfo.InvariantCulture)))} | {runs[^1].Summary} |");
         }
         Console.WriteLine();
-        Console.WriteLine($"Rounds until a group is back within {RecoveryTolerance * 100:F0} points of its accuracy over the {PreDriftWindow} rounds before its drift (0 = no visible drop; > {RecoveryHorizon - 1} = not within {RecoveryHorizon} rounds); per seed:");
+        Console.WriteLine($"Rounds until a group is back within {RecoveryTolerance * 100:F0} points of its accuracy over the {PreDriftWindow} rounds before its drift (0 = no visible drop; > {RecoveryHorizon - 1} = not within {RecoveryHorizon} rounds); per seed; in brackets the group's mean accuracy over the {PostDriftWindow} rounds from its drift (mean over seeds):");
         Console.WriteLine();
         Console.WriteLine($"| Method | {string.Join(" | ", scenarioShown.DriftRound.Select((r, g) => $"group {(char)('A' + g)} (drift at round {r})"))} |");
         Console.WriteLine($"| --- |{string.Concat(Enumerable.Repeat(" --- |", scenarioShown.Groups))}");
         foreach (var method in order)
         {
             var runs = results[method];
-            var cells = Enumerable.Range(0, scenarioShown.Groups).Select(g => string.Join(" / ", runs.Select(r => RoundsText(r.Recovery[g]))));
+            var cells = Enumerable.Range(0, scenarioShown.Groups).Select(g =>
+                $"{string.Join(" / ", runs.Select(r => RoundsText(r.Recovery[g])))} ({runs.Average(r => r.Recovery[scenarioShown.Groups + g]):P1})");
             Console.WriteLine($"| {method} | {string.Join(" | ", cells)} |");
         }
     }
@@ -152,12 +154,13 @@ public static class FederatedDrift
     /// <summary>Per group drift: rounds from the drift until the group's mean accuracy is within the tolerance of its pre-drift level.</summary>
     private static double[] Recovery(DriftScenario scenario, double[,] accuracy)
     {
-        var result = new double[scenario.Groups];
+        var result = new double[2 * scenario.Groups];
         for (var g = 0; g < scenario.Groups; g++)
         {
             double GroupAccuracy(int round) => Enumerable.Range(0, Devices).Where(d => d % scenario.Groups == g).Average(d => accuracy[round, d]);
             var t = scenario.DriftRound[g];
             var before = Enumerable.Range(t - PreDriftWindow, PreDriftWindow).Average(GroupAccuracy);
+            result[scenario.Groups + g] = Enumerable.Range(t, Math.Min(PostDriftWindow, Rounds - t)).Average(GroupAccuracy);
             result[g] = RecoveryHorizon;
             for (var k = 0; k < RecoveryHorizon && t + k < Rounds; k++)
             {

@@ -112,7 +112,7 @@ public sealed class ConceptClusteringTests
     public void The_cap_on_clusters_holds_when_every_device_is_its_own_concept(int seed)
     {
         var concepts = Enumerable.Range(0, 8).Select(d => new[] { 5f * MathF.Cos(d * MathF.PI / 4), 5f * MathF.Sin(d * MathF.PI / 4) }).ToArray();
-        var fleet = new SyntheticFleet(concepts, seed, new ClusteringOptions { MaxClusters = 3 });
+        var fleet = new SyntheticFleet(concepts, seed, SyntheticFleet.ToyScale with { MaxClusters = 3 });
         var createdAny = false;
         for (var round = 0; round < 40; round++)
         {

@@ -7,18 +7,22 @@ namespace ContinualLearning.UnitTests.Aggregator.Clustering;
 /// A fleet without a learner: a model is a point w, a device's concept a point c, the loss of w on the device's recent
 /// data ‖w − c‖² plus measurement noise, and a round of local training moves w halfway to a noisy c. Enough to drive
 /// <see cref="ConceptClustering"/> and <see cref="ClusterModels"/> through the protocol the product would run.
+/// Its losses are squared distances, not nats, so it runs with margins suited to that scale (<see cref="ToyScale"/>).
 /// </summary>
 internal sealed class SyntheticFleet
 {
     private readonly Random _rng;
     private readonly Dictionary<string, float[]> _local = new(StringComparer.Ordinal);
 
+    /// <summary>Margins for this fleet's loss scale (squared distances of a few units, measurement noise 0.01).</summary>
+    public static readonly ClusteringOptions ToyScale = new() { DriftMargin = 0.15, LocalMargin = 0.05, MergeDistance = 0.05 };
+
     public SyntheticFleet(IReadOnlyList<float[]> concepts, int seed, ClusteringOptions? options = null, int samples = 100)
     {
         _rng = new Random(seed);
         Concepts = concepts.Select(c => (float[])c.Clone()).ToArray();
         Samples = samples;
-        Clustering = new ConceptClustering(options);
+        Clustering = new ConceptClustering(options ?? ToyScale);
         Models = new ClusterModels(Clustering.InitialCluster, new float[concepts[0].Length]);
     }
 
