@@ -13,6 +13,7 @@ public static class Program
         if (args.Length > 0 && args[0] == "federated-compression") return Aggregator.FederatedCompression.Run(args[1..]);
         if (args.Length > 0 && args[0] == "federated-privacy") return Aggregator.PrivacyCurve.Run(args[1..]);
         if (args.Length > 0 && args[0] == "federated-personalisation") return Aggregator.Personalisation.Run(args[1..]);
+        if (args.Length > 0 && args[0] == "federated-drift") return Aggregator.FederatedDrift.Run(args[1..]);
         if (args.Length > 0 && args[0] == "audio-latency") return Audio.AudioLatency.RunAsync(args[1..]).GetAwaiter().GetResult();
         BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
         return 0;

@@ -1,0 +1,176 @@
+using System.Diagnostics;
+using System.Globalization;
+using ContinualLearning.Aggregator.Strategies;
+using ContinualLearning.Training;
+
+namespace ContinualLearning.Benchmarks.Aggregator;
+
+/// <summary>
+/// The federated drift benchmark (issue 15): 21 devices in 3 groups whose concepts change at different rounds
+/// (<see cref="DriftScenario"/>), each device with its own stream, the managed engine and the product strategies and
+/// clustering. Every method sees the same samples. Metric: prequential accuracy of the model each device serves, on its
+/// new samples before training, averaged over devices and rounds; and, per group drift, the rounds until the group's
+/// accuracy is back within 2 points of its level over the 5 rounds before the drift.
+/// Run: <c>dotnet run -c Release --project benchmarks/ContinualLearning.Benchmarks -- federated-drift [seeds] [sea|hyperplane|all]</c>.
+/// </summary>
+public static class FederatedDrift
+{
+    private const int Devices = 21;
+    private const int Rounds = 80;
+    private const int StepsPerRound = 10;
+    private const int Batch = 32;
+    private const int PreDriftWindow = 5;
+    private const int RecoveryHorizon = 20;
+    private const double RecoveryTolerance = 0.02;
+    private const int PostDriftWindow = 10;
+    private static bool _trace;
+
+    public static int Run(string[] args)
+    {
+        var seeds = args.Length > 0 && int.TryParse(args[0], CultureInfo.InvariantCulture, out var s) ? s : 3;
+        var which = args.Length > 1 ? args[1] : "all";
+        _trace = args.Contains("trace");
+        var options = new TrainingOptions { Optimizer = OptimizerKind.Sgd, LearningRate = 0.1f };
+        Console.WriteLine($"{Devices} devices in 3 groups, {Rounds} rounds x {StepsPerRound} steps x batch {Batch}, managed engine, SGD lr 0.1, head features→16→2, seeds 1..{seeds}");
+        foreach (var name in new[] { "sea", "hyperplane" })
+        {
+            if (which != "all" && which != name) continue;
+            Report(name, seeds, options);
+        }
+        return 0;
+    }
+
+    /// <summary>
+    /// The methods side by side. The order is the table's; the first is the single-model baseline the others are compared with.
+    /// </summary>
+    private static IEnumerable<IFederatedMethod> Methods(DeviceTrainer trainer, float[] initial, DriftScenario scenario)
+    {
+        yield return new SingleModelMethod("FedAvg (single model)", trainer, initial, StrategyKind.FedAvg);
+        // ── More methods from issue 15's other parts go here, one line each: ──
+        // SERVER STRATEGIES (FedAvgM, FedAdam, FedYogi, Krum): new SingleModelMethod("FedAdam", trainer, initial, StrategyKind.FedAdam, strategyOptions).
+        // FEDPROX: a SingleModelMethod over a DeviceTrainer whose TrainingOptions carry the proximal μ.
+        // PERSONALISATION: an IFederatedMethod that serves the shared body plus the device's own last layer.
+        // DIFFERENTIAL PRIVACY: a method whose deltas are clipped and noised before the strategy (or the clusters) see them.
+        yield return new ClusteredMethod(trainer, initial) { Trace = _trace ? Console.Out : null };
+        yield return new OracleMethod(trainer, initial, scenario, Devices);
+        yield return new LocalOnlyMethod(trainer, initial, Devices);
+    }
+
+    private sealed record MethodResult(string Name, double[] Prequential, double[][] Recovery, string Summary);
+
+    private static void Report(string name, int seeds, TrainingOptions options)
+    {
+        var watch = Stopwatch.StartNew();
+        var results = new Dictionary<string, List<(double Prequential, double[] Recovery, string Summary)>>();
+        var order = new List<string>();
+        DriftScenario? shown = null;
+        for (var seed = 1; seed <= seeds; seed++)
+        {
+            var scenario = name == "sea" ? DriftScenario.Sea() : DriftScenario.Hyperplane(seed);
+            shown ??= scenario;
+            var trainer = new DeviceTrainer(new HeadSpec([scenario.Features, 16, 2], LossKind.SoftmaxCrossEntropy), options, StepsPerRound, Batch);
+            var data = Generate(scenario, trainer, seed);
+            foreach (var method in Methods(trainer, trainer.Initial(seed), scenario))
+            {
+                var accuracy = Simulate(method, trainer, data);
+                if (!results.TryGetValue(method.Name, out var list)) { results[method.Name] = list = []; order.Add(method.Name); }
+                list.Add((accuracy.Cast<double>().Average(), Recovery(scenario, accuracy), method.Summary));
+            }
+        }
+        var scenarioShown = shown!;
+        Console.WriteLine();
+        Console.WriteLine($"### {scenarioShown.Name}: groups A, B, C start in concepts {string.Join(", ", scenarioShown.Start)} and switch to {string.Join(", ", scenarioShown.After)} at rounds {string.Join(", ", scenarioShown.DriftRound)} ({watch.Elapsed.TotalSeconds:F0} s)");
+        Console.WriteLine();
+        Console.WriteLine("| Method | prequential accuracy (mean over seeds) | vs oracle (points) | vs FedAvg (points) | per seed | note (last seed) |");
+        Console.WriteLine("| --- | ---: | ---: | ---: | --- | --- |");
+        var fedAvg = results[order[0]].Average(r => r.Prequential);
+        var oracle = results[order.First(n => n.StartsWith("oracle", StringComparison.Ordinal))].Average(r => r.Prequential);
+        foreach (var method in order)
+        {
+            var runs = results[method];
+            var mean = runs.Average(r => r.Prequential);
+            Console.WriteLine($"| {method} | {mean:P2} | {Points(mean - oracle)} | {Points(mean - fedAvg)} | {string.Join(" / ", runs.Select(r => r.Prequential.ToString("P1", CultureInfo.InvariantCulture)))} | {runs[^1].Summary} |");
+        }
+        Console.WriteLine();
+        Console.WriteLine($"Rounds until a group is back within {RecoveryTolerance * 100:F0} points of its accuracy over the {PreDriftWindow} rounds before its drift (0 = no visible drop; > {RecoveryHorizon - 1} = not within {RecoveryHorizon} rounds); per seed; in brackets the group's mean accuracy over the {PostDriftWindow} rounds from its drift (mean over seeds):");
+        Console.WriteLine();
+        Console.WriteLine($"| Method | {string.Join(" | ", scenarioShown.DriftRound.Select((r, g) => $"group {(char)('A' + g)} (drift at round {r})"))} |");
+        Console.WriteLine($"| --- |{string.Concat(Enumerable.Repeat(" --- |", scenarioShown.Groups))}");
+        foreach (var method in order)
+        {
+            var runs = results[method];
+            var cells = Enumerable.Range(0, scenarioShown.Groups).Select(g =>
+                $"{string.Join(" / ", runs.Select(r => RoundsText(r.Recovery[g])))} ({runs.Average(r => r.Recovery[scenarioShown.Groups + g]):P1})");
+            Console.WriteLine($"| {method} | {string.Join(" | ", cells)} |");
+        }
+    }
+
+    private static string Points(double difference) => (difference * 100).ToString("+0.00;-0.00;0.00", CultureInfo.InvariantCulture);
+
+    private static string RoundsText(double rounds) => rounds >= RecoveryHorizon ? $"> {RecoveryHorizon - 1}" : rounds.ToString("F0", CultureInfo.InvariantCulture);
+
+    /// <summary>Every device's samples for every round, drawn once so all methods see the same data. Each device has its own stream per concept.</summary>
+    private static DeviceRound[][] Generate(DriftScenario scenario, DeviceTrainer trainer, int seed)
+    {
+        var streams = new Dictionary<(int Device, int Concept), IEnumerator<Streams.Sample>>();
+        var n = trainer.SamplesPerRound;
+        var f = scenario.Features;
+        var rounds = new DeviceRound[Rounds][];
+        for (var round = 0; round < Rounds; round++)
+        {
+            rounds[round] = new DeviceRound[Devices];
+            for (var d = 0; d < Devices; d++)
+            {
+                var group = d % scenario.Groups;
+                var concept = scenario.ConceptOf(group, round);
+                if (!streams.TryGetValue((d, concept), out var stream))
+                    streams[(d, concept)] = stream = scenario.Stream(concept, seed * 100_000 + d * 10 + concept);
+                var x = new float[n * f];
+                var y = new float[n];
+                for (var i = 0; i < n; i++)
+                {
+                    stream.MoveNext();
+                    for (var j = 0; j < f; j++) x[i * f + j] = scenario.Standardise(stream.Current.Features[j]);
+                    y[i] = stream.Current.Label;
+                }
+                rounds[round][d] = new DeviceRound(d, group, concept, x, y, n);
+            }
+        }
+        return rounds;
+    }
+
+    /// <summary>Test-then-train: accuracy[round, device] of the served model on the round's samples, then the method learns from them.</summary>
+    private static double[,] Simulate(IFederatedMethod method, DeviceTrainer trainer, DeviceRound[][] data)
+    {
+        var accuracy = new double[Rounds, Devices];
+        for (var round = 0; round < Rounds; round++)
+        {
+            foreach (var d in data[round]) accuracy[round, d.Device] = trainer.Score(method.Served(d.Device), d).Accuracy;
+            method.Learn(round, data[round]);
+        }
+        return accuracy;
+    }
+
+    /// <summary>Per group drift: rounds from the drift until the group's mean accuracy is within the tolerance of its pre-drift level.</summary>
+    private static double[] Recovery(DriftScenario scenario, double[,] accuracy)
+    {
+        var result = new double[2 * scenario.Groups];
+        for (var g = 0; g < scenario.Groups; g++)
+        {
+            double GroupAccuracy(int round) => Enumerable.Range(0, Devices).Where(d => d % scenario.Groups == g).Average(d => accuracy[round, d]);
+            var t = scenario.DriftRound[g];
+            var before = Enumerable.Range(t - PreDriftWindow, PreDriftWindow).Average(GroupAccuracy);
+            result[scenario.Groups + g] = Enumerable.Range(t, Math.Min(PostDriftWindow, Rounds - t)).Average(GroupAccuracy);
+            result[g] = RecoveryHorizon;
+            for (var k = 0; k < RecoveryHorizon && t + k < Rounds; k++)
+            {
+                if (GroupAccuracy(t + k) >= before - RecoveryTolerance)
+                {
+                    result[g] = k;
+                    break;
+                }
+            }
+        }
+        return result;
+    }
+}

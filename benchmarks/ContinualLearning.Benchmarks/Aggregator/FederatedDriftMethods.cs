@@ -1,0 +1,153 @@
+using ContinualLearning.Aggregator.Clustering;
+using ContinualLearning.Aggregator.Strategies;
+
+namespace ContinualLearning.Benchmarks.Aggregator;
+
+/// <summary>
+/// One way of running the fleet. Each round the runner asks every device's served model (<see cref="Served"/>) and scores
+/// it on the device's new samples before anything trains on them (test-then-train), then hands all devices' samples to
+/// <see cref="Learn"/>, which trains on the devices and aggregates on the server.
+/// </summary>
+internal interface IFederatedMethod
+{
+    string Name { get; }
+
+    /// <summary>The model (flattened) device <paramref name="device"/> serves during the coming round.</summary>
+    float[] Served(int device);
+
+    void Learn(int round, IReadOnlyList<DeviceRound> data);
+
+    /// <summary>A short note for the table (e.g. the number of clusters at the end), or empty.</summary>
+    string Summary { get; }
+}
+
+/// <summary>
+/// One global model; every device trains from it and the server combines the deltas with a registered strategy.
+/// Server-side strategies of issue 15 plug in here by <see cref="StrategyKind"/> (Krum, and FedAvgM / FedAdam / FedYogi
+/// once they are registered: their server optimiser state belongs to the strategy, not to this method).
+/// </summary>
+internal sealed class SingleModelMethod(string name, DeviceTrainer trainer, float[] initial, StrategyKind kind, StrategyOptions? options = null) : IFederatedMethod
+{
+    private readonly float[] _global = (float[])initial.Clone();
+
+    public string Name => name;
+
+    public string Summary => "";
+
+    public float[] Served(int device) => _global;
+
+    public void Learn(int round, IReadOnlyList<DeviceRound> data)
+    {
+        // FEDPROX: a device-side proximal term μ belongs in DeviceTrainer.Train (the trainer's TrainingOptions), not here.
+        // DP: per-delta clipping and noise would wrap the updates below before the strategy sees them.
+        var updates = data.Select(d => new WeightedUpdate(DeviceTrainer.Delta(trainer.Train(_global, d), _global), d.Count)).ToArray();
+        DeviceTrainer.AddInPlace(_global, AggregationStrategies.Aggregate(kind, updates, options));
+    }
+}
+
+/// <summary>
+/// Concept-aware aggregation (<see cref="ConceptClustering"/>): every device serves its cluster's model, trains from it,
+/// and reports the loss of every cluster model and of its own previous model on its new samples; the server decides the
+/// assignments, creations and merges and aggregates per cluster.
+/// </summary>
+internal sealed class ClusteredMethod(DeviceTrainer trainer, float[] initial, ClusteringOptions? options = null, StrategyKind kind = StrategyKind.FedAvg) : IFederatedMethod
+{
+    private readonly ConceptClustering _clustering = new(options);
+    private readonly Dictionary<int, float[]> _local = [];
+    private ClusterModels? _models;
+    private int _maxClusters = 1;
+
+    public string Name => "clustered (concept-aware)";
+
+    /// <summary>Where to write a per-round line of assignments (the runner's <c>trace</c> argument), or null.</summary>
+    public TextWriter? Trace { get; init; }
+
+    public string Summary => $"{Models.Clusters.Count} clusters at the end, at most {_maxClusters}";
+
+    private ClusterModels Models => _models ??= new ClusterModels(_clustering.InitialCluster, initial);
+
+    public float[] Served(int device) => Models[_clustering.ClusterOf($"device-{device:D2}")];
+
+    public void Learn(int round, IReadOnlyList<DeviceRound> data)
+    {
+        var reports = new List<LossReport>();
+        var deltas = new Dictionary<string, WeightedUpdate>(StringComparer.Ordinal);
+        foreach (var d in data)
+        {
+            var cluster = _clustering.ClusterOf(d.Id);
+            var start = Models[cluster];
+            var losses = Models.Clusters.ToDictionary(id => id, id => trainer.Score(Models[id], d).Loss);
+            double? local = _local.TryGetValue(d.Device, out var own) ? trainer.Score(own, d).Loss : null;
+            var trained = trainer.Train(start, d);
+            _local[d.Device] = trained;
+            reports.Add(new LossReport(d.Id, cluster, losses, local, d.Count));
+            deltas[d.Id] = new WeightedUpdate(DeviceTrainer.Delta(trained, start), d.Count);
+        }
+        var decision = _clustering.Decide(round, reports);
+        Models.Apply(decision, deltas, kind);
+        _maxClusters = Math.Max(_maxClusters, Models.Clusters.Count);
+        if (Trace is { } trace)
+        {
+            // Which cluster each group's devices are in after the round (A, B, C = device % 3), and what changed.
+            var groups = data.GroupBy(d => d.Group).OrderBy(g => g.Key).Select(g => $"{(char)('A' + g.Key)}[c{g.First().Concept}]:{string.Join("", g.Select(d => _clustering.ClusterOf(d.Id)))}");
+            trace.WriteLine($"round {round,2}: {string.Join("  ", groups)}  created {string.Join(",", decision.Created.Select(c => $"{c.Cluster}<-{c.Parent} by {c.Creator}"))} merged {string.Join(",", decision.Merged.Select(m => $"{m.Absorbed}->{m.Survivor} d={m.Distance:F3}"))} retired {string.Join(",", decision.Retired)}");
+        }
+    }
+}
+
+/// <summary>
+/// The oracle: it knows every group's current concept and keeps one FedAvg model per concept; the devices of a group
+/// train and serve the model of their group's concept. A concept met for the first time starts from the model the
+/// group used before (the best starting point a real system could have).
+/// </summary>
+internal sealed class OracleMethod(DeviceTrainer trainer, float[] initial, DriftScenario scenario, int devices) : IFederatedMethod
+{
+    private readonly Dictionary<int, float[]> _byConcept = [];
+    private int _round;
+
+    public string Name => "oracle (one model per true concept)";
+
+    public string Summary => "";
+
+    public float[] Served(int device)
+    {
+        var group = device % scenario.Groups;
+        var concept = scenario.ConceptOf(group, _round);
+        if (!_byConcept.TryGetValue(concept, out var model))
+        {
+            var previous = _round > 0 ? scenario.ConceptOf(group, _round - 1) : concept;
+            model = _byConcept.TryGetValue(previous, out var p) ? (float[])p.Clone() : (float[])initial.Clone();
+            _byConcept[concept] = model;
+        }
+        return model;
+    }
+
+    public void Learn(int round, IReadOnlyList<DeviceRound> data)
+    {
+        foreach (var byConcept in data.GroupBy(d => d.Concept))
+        {
+            var model = _byConcept[byConcept.Key];
+            var updates = byConcept.Select(d => new WeightedUpdate(DeviceTrainer.Delta(trainer.Train(model, d), model), d.Count)).ToArray();
+            DeviceTrainer.AddInPlace(model, AggregationStrategies.Aggregate(StrategyKind.FedAvg, updates));
+        }
+        _round = round + 1;
+        for (var d = 0; d < devices; d++) Served(d);
+    }
+}
+
+/// <summary>The naive baseline: every device trains its own model on its own samples and never shares anything.</summary>
+internal sealed class LocalOnlyMethod(DeviceTrainer trainer, float[] initial, int devices) : IFederatedMethod
+{
+    private readonly float[][] _models = [.. Enumerable.Range(0, devices).Select(_ => (float[])initial.Clone())];
+
+    public string Name => "local only (no federation)";
+
+    public string Summary => "";
+
+    public float[] Served(int device) => _models[device];
+
+    public void Learn(int round, IReadOnlyList<DeviceRound> data)
+    {
+        foreach (var d in data) _models[d.Device] = trainer.Train(_models[d.Device], d);
+    }
+}

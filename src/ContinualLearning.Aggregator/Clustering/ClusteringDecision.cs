@@ -1,0 +1,44 @@
+namespace ContinualLearning.Aggregator.Clustering;
+
+/// <summary>
+/// What one device measured this round: the loss of every cluster model it holds on its most recent labelled samples,
+/// and of its own locally trained model when it has one (trained on older samples than those scored).
+/// </summary>
+/// <param name="DeviceId">The device.</param>
+/// <param name="Cluster">The cluster whose model it served and trained from this round (its delta is relative to that model).</param>
+/// <param name="ClusterLosses">Mean loss per cluster id; a cluster missing here was not evaluated and cannot be chosen.</param>
+/// <param name="LocalLoss">Mean loss of the device's own model on the same samples, or null.</param>
+/// <param name="Samples">How many labelled samples the losses were measured on.</param>
+public sealed record LossReport(string DeviceId, int Cluster, IReadOnlyDictionary<int, double> ClusterLosses, double? LocalLoss, int Samples);
+
+/// <summary>Why a device is where it is after a round.</summary>
+public enum AssignmentKind
+{
+    /// <summary>In the cluster it trained from: its delta is aggregated into that cluster.</summary>
+    Stayed,
+
+    /// <summary>Moved to another existing cluster that fits it better: its delta (relative to the old model) is not aggregated.</summary>
+    Moved,
+
+    /// <summary>Fitted none: a new cluster starts from its trained model (parent model + its delta).</summary>
+    Created,
+
+    /// <summary>Its cluster was merged into another one.</summary>
+    Merged,
+}
+
+/// <summary>A device's cluster after the round.</summary>
+public sealed record ClusterAssignment(string DeviceId, int From, int To, AssignmentKind Kind);
+
+/// <summary>A new cluster whose model is <paramref name="Parent"/>'s model plus <paramref name="Creator"/>'s delta.</summary>
+public sealed record ClusterCreation(int Cluster, int Parent, string Creator);
+
+/// <summary><paramref name="Absorbed"/> was merged into <paramref name="Survivor"/>, whose model is kept.</summary>
+public sealed record ClusterMerge(int Survivor, int Absorbed, double Distance);
+
+/// <summary>Everything <see cref="ConceptClustering.Decide"/> changed in one round, in the order to apply it: assignments and creations, then merges, then retirements.</summary>
+public sealed record ClusteringDecision(
+    IReadOnlyList<ClusterAssignment> Assignments,
+    IReadOnlyList<ClusterCreation> Created,
+    IReadOnlyList<ClusterMerge> Merged,
+    IReadOnlyList<int> Retired);
