@@ -108,6 +108,20 @@ internal sealed class AggregationSettings
     public string? MaxPendingPerDevice { get; set; }
 
     public string? NewClassMinDevices { get; set; }
+
+    public string? ServerOptimizer { get; set; }
+
+    public ServerOptimizerSettings ServerOptimizerOptions { get; set; } = new();
+}
+
+/// <summary><c>aggregation:serverOptimizerOptions:*</c>.</summary>
+internal sealed class ServerOptimizerSettings
+{
+    public string? Beta1 { get; set; }
+
+    public string? Beta2 { get; set; }
+
+    public string? Tau { get; set; }
 }
 
 /// <summary><c>aggregation:strategyOptions:*</c>.</summary>
@@ -116,6 +130,10 @@ internal sealed class StrategySettings
     public string? TrimFraction { get; set; }
 
     public string? ClipNorm { get; set; }
+
+    public string? ByzantineDevices { get; set; }
+
+    public string? MultiKrumKeep { get; set; }
 }
 
 /// <summary><c>rollout:*</c>.</summary>
