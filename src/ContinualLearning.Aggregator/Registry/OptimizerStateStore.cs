@@ -20,14 +20,15 @@ public sealed class OptimizerStateStore
         ArgumentNullException.ThrowIfNull(state);
         if (state.SecondMoment is { } v && v.Length != state.Momentum.Length)
             throw new ArgumentException($"The second moment has {v.Length} values, the momentum {state.Momentum.Length}; both must cover the same head.", nameof(state));
+        // A literal NULL: a NULL parameter is typed as text, which PostgreSQL will not put in a bytea column.
+        var second = state.SecondMoment is null ? "NULL" : "@q";
         _db.Execute(
-            """
-            INSERT INTO optimizer_states(name, version, optimizer, steps, momentum, second_moment) VALUES(@n, @v, @o, @s, @m, @q)
+            $"""
+            INSERT INTO optimizer_states(name, version, optimizer, steps, momentum, second_moment) VALUES(@n, @v, @o, @s, @m, {second})
             ON CONFLICT(name, version) DO UPDATE SET optimizer = excluded.optimizer, steps = excluded.steps,
                 momentum = excluded.momentum, second_moment = excluded.second_moment
             """,
-            ("@n", name), ("@v", version), ("@o", state.Kind.ToText()), ("@s", state.Steps), ("@m", Bytes(state.Momentum)),
-            ("@q", state.SecondMoment is { } second ? Bytes(second) : null));
+            [("@n", name), ("@v", version), ("@o", state.Kind.ToText()), ("@s", state.Steps), ("@m", Bytes(state.Momentum)), ("@q", SecondMoment(state))]);
     }
 
     /// <summary>The state stored with <paramref name="version"/>, or null when none was (SGD, or a version made before an optimiser was configured).</summary>
@@ -47,6 +48,9 @@ public sealed class OptimizerStateStore
             deleted += _db.Execute("DELETE FROM optimizer_states WHERE name=@n AND version=@v", ("@n", name), ("@v", version));
         return deleted;
     }
+
+    /// <summary>The bytes of v; an unused parameter when there is none (the statement then writes a literal NULL).</summary>
+    private static byte[] SecondMoment(ServerOptimizerState state) => state.SecondMoment is { } v ? Bytes(v) : [];
 
     private static byte[] Bytes(float[] values)
     {

@@ -1,5 +1,4 @@
 using ContinualLearning.Aggregator.Optimizers;
-using ContinualLearning.Aggregator.Registry;
 
 namespace ContinualLearning.Tests.Registry;
 
@@ -21,7 +20,8 @@ public abstract partial class RegistryContractTests
         Assert.Equal(m.Select(BitConverter.SingleToInt32Bits), adam.Momentum.Select(BitConverter.SingleToInt32Bits));
         Assert.Equal(v, adam.SecondMoment);
         var momentum = registry.OptimizerStates.Get("m", "1.2.0")!;
-        Assert.Equal((ServerOptimizerKind.FedAvgM, new[] { 9f }), (momentum.Kind, momentum.Momentum));
+        Assert.Equal(ServerOptimizerKind.FedAvgM, momentum.Kind);
+        Assert.Equal([9f], momentum.Momentum);
         Assert.Null(momentum.SecondMoment);
         Assert.Equal(ServerOptimizerKind.FedYogi, registry.OptimizerStates.Get("other", "1.1.0")!.Kind);
         Assert.Null(registry.OptimizerStates.Get("m", "9.9.9"));
@@ -38,7 +38,9 @@ public abstract partial class RegistryContractTests
         first.OptimizerStates.Put("m", "1.2.0", new ServerOptimizerState(ServerOptimizerKind.FedAdam, 3, [0f, 0f], [0f, 0f]));
 
         var replaced = first.OptimizerStates.Get("m", "1.1.0")!;
-        Assert.Equal((ServerOptimizerKind.FedAdam, 2L, new[] { 3f, 4f }, new[] { 5f, 6f }), (replaced.Kind, replaced.Steps, replaced.Momentum, replaced.SecondMoment!));
+        Assert.Equal((ServerOptimizerKind.FedAdam, 2L), (replaced.Kind, replaced.Steps));
+        Assert.Equal([3f, 4f], replaced.Momentum);
+        Assert.Equal([5f, 6f], replaced.SecondMoment);
         // Written in a transaction that fails: not stored.
         Assert.Throws<InvalidOperationException>(() => first.InTransaction(() =>
         {
