@@ -12,6 +12,9 @@ internal enum RoundOutcome
     /// <summary>The round ran and made no version (too few usable deltas or devices after the checks).</summary>
     Held,
 
+    /// <summary>Another aggregator changed the round's inputs while it ran (made a version, started a rollout, used its deltas); nothing was kept and the deltas stay buffered.</summary>
+    Superseded,
+
     /// <summary>The aggregation transaction threw; the deltas stay buffered for the next tick.</summary>
     Failed,
 }
@@ -24,6 +27,7 @@ internal static class RoundOutcomeText
         RoundOutcome.Candidate => "candidate",
         RoundOutcome.Rejected => "rejected",
         RoundOutcome.Held => "held",
+        RoundOutcome.Superseded => "superseded",
         _ => "failed",
     };
 }

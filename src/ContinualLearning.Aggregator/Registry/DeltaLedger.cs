@@ -204,6 +204,10 @@ public sealed class DeltaLedger
                 throw new InvalidOperationException($"Delta {ids[i]} is no longer pending: another aggregation consumed it. Nothing of this round is kept.");
     }
 
+    /// <summary>How many of <paramref name="deltaIds"/> are still buffered for <paramref name="name"/> (one look-up for all).</summary>
+    public int CountPending(string name, IReadOnlyCollection<string> deltaIds) =>
+        _db.QueryAny("SELECT delta_id FROM pending_deltas WHERE name=@n AND delta_id = ANY(@ids)", "@ids", deltaIds, r => r.GetString(0), ("@n", name)).Count;
+
     /// <summary>How many delta ids are in each state.</summary>
     public IReadOnlyDictionary<DeltaState, int> States() =>
         _db.CountBy("SELECT state, COUNT(*) FROM seen_deltas GROUP BY state", WireText.Parse<DeltaState>);

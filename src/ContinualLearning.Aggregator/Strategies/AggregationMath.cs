@@ -55,43 +55,6 @@ internal static class AggregationMath
         return 1.0 / Math.Pow(1 + staleness, alpha);
     }
 
-    /// <summary>Fills <paramref name="column"/> with coordinate <paramref name="i"/> of every update and its weight, sorted by value then weight.</summary>
-    public static void SortedColumn(IReadOnlyList<WeightedUpdate> updates, int i, (float Value, double Weight)[] column)
-    {
-        for (var j = 0; j < updates.Count; j++) column[j] = (updates[j].Values[i], updates[j].Weight);
-        Array.Sort(column, ByValueThenWeight.Instance);
-    }
-
-    /// <summary>Ties broken by weight: the result must not depend on the order the deltas arrived in.</summary>
-    private sealed class ByValueThenWeight : IComparer<(float Value, double Weight)>
-    {
-        public static readonly ByValueThenWeight Instance = new();
-
-        public int Compare((float Value, double Weight) a, (float Value, double Weight) b)
-        {
-            var c = a.Value.CompareTo(b.Value);
-            return c != 0 ? c : a.Weight.CompareTo(b.Weight);
-        }
-    }
-
-    /// <summary>
-    /// Like <see cref="SortedColumn"/> for the updates whose coordinate <paramref name="i"/> is not zero (a sparse delta
-    /// did not send it); returns how many, sorted at the start of <paramref name="column"/>, and their total weight.
-    /// </summary>
-    public static int SortedNonZeroColumn(IReadOnlyList<WeightedUpdate> updates, int i, (float Value, double Weight)[] column, out double weight)
-    {
-        var count = 0;
-        weight = 0;
-        foreach (var u in updates)
-        {
-            if (u.Values[i] == 0) continue;
-            column[count++] = (u.Values[i], u.Weight);
-            weight += u.Weight;
-        }
-        Array.Sort(column, 0, count, ByValueThenWeight.Instance);
-        return count;
-    }
-
     /// <summary>The common vector length; throws when the list is empty, lengths differ or a weight is not finite and positive.</summary>
     public static int Check(IReadOnlyList<WeightedUpdate> updates)
     {

@@ -15,13 +15,14 @@ internal sealed class MedianStrategy : IAggregationStrategy
         var n = AggregationMath.Check(updates);
         var m = updates.Count;
         var column = new (float Value, double Weight)[m];
+        var sorter = new ColumnSorter(updates);
         double total = 0;
         foreach (var u in updates) total += u.Weight;
         var half = total / 2;
         var result = new float[n];
         for (var i = 0; i < n; i++)
         {
-            AggregationMath.SortedColumn(updates, i, column);
+            sorter.Sort(i, column);
             double cumulative = 0;
             for (var j = 0; j < m; j++)
             {

@@ -29,10 +29,11 @@ internal sealed class TrimmedMeanStrategy : IAggregationStrategy
         double allWeight = 0;
         foreach (var u in updates) allWeight += u.Weight;
         var column = new (float Value, double Weight)[m];
+        var sorter = new ColumnSorter(updates);
         var result = new float[n];
         for (var i = 0; i < n; i++)
         {
-            var present = AggregationMath.SortedNonZeroColumn(updates, i, column, out var presentWeight);
+            var present = sorter.SortNonZero(i, column, out var presentWeight);
             if (present == 0) continue;
             var k = (int)Math.Floor(_trimFraction * present);
             double sum = 0, total = 0;
