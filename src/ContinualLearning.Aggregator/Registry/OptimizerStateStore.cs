@@ -38,13 +38,18 @@ public sealed class OptimizerStateStore
             Floats((byte[])r.GetValue(2)), r.IsDBNull(3) ? null : Floats((byte[])r.GetValue(3))),
         ("@n", name), ("@v", version)).FirstOrDefault();
 
-    /// <summary>Deletes the states of <paramref name="name"/>'s versions not in <paramref name="keep"/>; returns how many.</summary>
-    public int Prune(string name, IReadOnlyCollection<string> keep)
+    /// <summary>
+    /// Deletes the states of <paramref name="versions"/> (versions retention no longer keeps a bundle for: no round can
+    /// build on them again); returns how many rows went. Named one by one, never "all but": a version committed since
+    /// the caller listed them keeps its state.
+    /// </summary>
+    public int Forget(string name, IEnumerable<string> versions)
     {
-        ArgumentNullException.ThrowIfNull(keep);
-        var stored = _db.Query("SELECT version FROM optimizer_states WHERE name=@n", r => r.GetString(0), ("@n", name));
+        ArgumentNullException.ThrowIfNull(versions);
+        // Only rows that exist: retention names every expired version on every sweep, and most have no state (left).
+        var stored = _db.Query("SELECT version FROM optimizer_states WHERE name=@n", r => r.GetString(0), ("@n", name)).ToHashSet(StringComparer.Ordinal);
         var deleted = 0;
-        foreach (var version in stored.Where(v => !keep.Contains(v)))
+        foreach (var version in versions.Where(stored.Contains))
             deleted += _db.Execute("DELETE FROM optimizer_states WHERE name=@n AND version=@v", ("@n", name), ("@v", version));
         return deleted;
     }

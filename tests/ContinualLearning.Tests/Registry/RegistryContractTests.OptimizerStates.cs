@@ -29,7 +29,7 @@ public abstract partial class RegistryContractTests
     }
 
     [Fact]
-    public async Task An_optimizer_state_is_replaced_seen_by_a_second_host_and_pruned_by_version()
+    public async Task An_optimizer_state_is_replaced_seen_by_a_second_host_and_forgotten_by_version()
     {
         var first = await OpenAsync();
         var second = await OpenSecondAsync();
@@ -49,7 +49,7 @@ public abstract partial class RegistryContractTests
         }));
         Assert.Null(second.OptimizerStates.Get("m", "1.3.0"));
 
-        Assert.Equal(1, second.OptimizerStates.Prune("m", ["1.2.0"]));
+        Assert.Equal(1, second.OptimizerStates.Forget("m", ["1.1.0", "9.9.9"]));
         Assert.Null(first.OptimizerStates.Get("m", "1.1.0"));
         Assert.NotNull(first.OptimizerStates.Get("m", "1.2.0"));
         Assert.Throws<ArgumentException>(() => first.OptimizerStates.Put("m", "1.4.0", new ServerOptimizerState(ServerOptimizerKind.FedAdam, 1, [1f, 2f], [1f])));
