@@ -46,7 +46,7 @@ public sealed class OptimizerStateStore
     public int Forget(string name, IEnumerable<string> versions)
     {
         ArgumentNullException.ThrowIfNull(versions);
-        // Only rows that exist: retention names every expired version on every sweep, and most have no state (left).
+        // Only rows that exist: retention names every expired version on every sweep, and most of them have no state left.
         var stored = _db.Query("SELECT version FROM optimizer_states WHERE name=@n", r => r.GetString(0), ("@n", name)).ToHashSet(StringComparer.Ordinal);
         var deleted = 0;
         foreach (var version in versions.Where(stored.Contains))
