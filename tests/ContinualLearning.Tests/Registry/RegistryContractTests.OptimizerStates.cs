@@ -40,7 +40,7 @@ public abstract partial class RegistryContractTests
         var replaced = first.OptimizerStates.Get("m", "1.1.0")!;
         Assert.Equal((ServerOptimizerKind.FedAdam, 2L), (replaced.Kind, replaced.Steps));
         Assert.Equal([3f, 4f], replaced.Momentum);
-        Assert.Equal([5f, 6f], replaced.SecondMoment);
+        Assert.Equal([5f, 6f], replaced.SecondMoment!);
         // Written in a transaction that fails: not stored.
         Assert.Throws<InvalidOperationException>(() => first.InTransaction(() =>
         {
