@@ -213,7 +213,9 @@ public sealed class ModelRegistry : IDisposable
     /// <summary>The next version number: minor + 1 of the highest version the model ever had (never reuses a number).</summary>
     public string NextVersion(string name)
     {
-        var highest = ListVersions(name).Select(v => SemanticVersion.Parse(v.Version)).DefaultIfEmpty().Max();
+        // The version names only: a full row carries its delta and device id lists, and every round asks this twice.
+        var highest = _db.Query("SELECT version FROM versions WHERE name=@n", r => r.GetString(0), ("@n", name))
+            .Select(SemanticVersion.Parse).DefaultIfEmpty().Max();
         return highest is null ? "1.0.0" : $"{highest.Major}.{highest.Minor + 1}.0";
     }
 
