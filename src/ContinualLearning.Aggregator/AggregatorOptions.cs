@@ -58,8 +58,11 @@ public sealed record AggregationOptions
 
     public StrategyOptions StrategyOptions { get; init; } = new();
 
-    /// <summary>η: new global = global + η · aggregated delta.</summary>
+    /// <summary>η: new global = global + η · aggregated delta (with a server optimiser: its learning rate).</summary>
     public double ServerLearningRate { get; init; } = 1.0;
+
+    /// <summary>What turns the aggregate Δ into the step (docs/federated.md, "Server optimisers and Krum"); SGD (global += η·Δ) by default.</summary>
+    public Optimizers.ServerOptimizerOptions ServerOptimizer { get; init; } = new();
 
     /// <summary>α in the staleness discount 1/(1+s)^α.</summary>
     public double StalenessAlpha { get; init; } = 0.5;

@@ -26,6 +26,9 @@ public static class WireText
     /// <summary>The configuration name of a strategy, e.g. <c>trimmed-mean</c>.</summary>
     public static string ToText(this StrategyKind value) => Names<StrategyKind>.Text(value);
 
+    /// <summary>The configuration name of a server optimiser, e.g. <c>fed-adam</c>.</summary>
+    public static string ToText(this Optimizers.ServerOptimizerKind value) => Names<Optimizers.ServerOptimizerKind>.Text(value);
+
     /// <summary>The enum member a stored text names; throws when the text is not one this build writes.</summary>
     internal static T Parse<T>(string text)
         where T : struct, Enum =>

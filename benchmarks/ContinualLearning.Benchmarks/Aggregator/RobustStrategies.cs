@@ -6,7 +6,7 @@ using ContinualLearning.Training;
 namespace ContinualLearning.Benchmarks.Aggregator;
 
 /// <summary>
-/// Robust strategies vs FedAvg with 20% bad devices, in a real federated setup: 20 devices each hold their own SEA
+/// Robust strategies (median, trimmed mean, norm clipping, Krum, Multi-Krum) vs FedAvg with 20% bad devices, in a real federated setup: 20 devices each hold their own SEA
 /// shard (concept 1, 10% label noise, own seed), train the managed engine from the current global for a few
 /// micro-batches per round, and send challenger − global. Bad devices send that delta sign-flipped (×−1), sign-flipped and
 /// scaled (×−10) or scaled (×10). The global model's accuracy is measured on a separate noise-free SEA holdout after the last round.
@@ -32,7 +32,7 @@ public static class RobustStrategies
         Console.WriteLine($"| clean | FedAvg | {clean:P2} | 0.00 |");
         foreach (var attack in new[] { Attack.SignFlip, Attack.SignFlipX10, Attack.Scale })
         {
-            foreach (var kind in new[] { StrategyKind.FedAvg, StrategyKind.Median, StrategyKind.TrimmedMean, StrategyKind.NormClip })
+            foreach (var kind in new[] { StrategyKind.FedAvg, StrategyKind.Median, StrategyKind.TrimmedMean, StrategyKind.NormClip, StrategyKind.Krum, StrategyKind.MultiKrum })
             {
                 var acc = Mean(seeds, seed => Simulate(head, options, holdout, kind, attack, seed));
                 Console.WriteLine($"| 20% {attack} | {kind} | {acc:P2} | {(acc - clean) * 100:+0.00;-0.00;0.00} |");
@@ -59,7 +59,8 @@ public static class RobustStrategies
         var bad = attack == Attack.None ? 0 : Devices / 5;
         var x = new float[Batch * 3];
         var y = new float[Batch];
-        var strategyOptions = new StrategyOptions { TrimFraction = 0.25, ClipNorm = 1.0 };
+        // Krum assumes the true share of attackers (f = 4 of 20); Multi-Krum averages the n − f best-scored updates.
+        var strategyOptions = new StrategyOptions { TrimFraction = 0.25, ClipNorm = 1.0, ByzantineDevices = Devices / 5 };
         for (var round = 0; round < Rounds; round++)
         {
             var globalVector = ParameterVector.Flatten(global, head);

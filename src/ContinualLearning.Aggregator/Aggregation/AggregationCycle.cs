@@ -25,7 +25,11 @@ internal sealed partial class AggregationCycle(
     internal sealed record PreparedRound(RoundInputs Inputs, RoundProduct Product, DateTimeOffset Now);
 
     /// <summary>The inputs a round read, which the commit re-checks.</summary>
-    internal sealed record RoundInputs(PendingSummary Summary, LoadedModel Parent, string Version, IReadOnlyList<BufferedDelta> Buffered, long Started);
+    internal sealed record RoundInputs(PendingSummary Summary, LoadedModel Parent, string Version, IReadOnlyList<BufferedDelta> Buffered, long Started)
+    {
+        /// <summary>The server optimiser's state stored with the parent release (null: none), so a rollback brings back the state of the release built on.</summary>
+        public Optimizers.ServerOptimizerState? OptimizerState { get; init; }
+    }
 
     /// <summary>What the round computed outside the transaction: the result and, when it made weights, the child's manifest, bundle and verdicts.</summary>
     internal sealed record RoundProduct(RoundResult Round, ModelManifest? Manifest, byte[]? Container, (string Reason, string NumbersJson)? Classes, HoldoutVerdict? Holdout);
@@ -100,14 +104,14 @@ internal sealed partial class AggregationCycle(
             var b = bases[p.BaseVersion];
             return new BufferedDelta(p, b.Since, b.RolledBack, b.Labels);
         }).ToArray();
-        return new RoundInputs(summary, parent, registry.NextVersion(name), buffered, started);
+        return new RoundInputs(summary, parent, registry.NextVersion(name), buffered, started) { OptimizerState = registry.OptimizerStates.Get(name, released.Version) };
     }
 
     private RoundProduct Compute(RoundInputs inputs, DateTimeOffset now)
     {
         var parent = inputs.Parent.Bundle;
         var layout = OutputLayout.Of(parent.Manifest);
-        var round = AggregationRound.Run(parent.HeadWeights, layout, inputs.Buffered, options.Aggregation, options.Validation);
+        var round = AggregationRound.Run(parent.HeadWeights, layout, inputs.Buffered, options.Aggregation, options.Validation, inputs.OptimizerState);
         if (round.Weights is null) return new RoundProduct(round, null, null, null, null);
         var manifest = NewClassDecision.Manifest(parent.Manifest, round.Layout ?? layout);
         var container = RegistryModels.BuildChild(parent, manifest, inputs.Version, round.Weights, registry.Directory, now.UtcDateTime);
@@ -174,6 +178,7 @@ internal sealed partial class AggregationCycle(
             MetricsJson = Privacy.PrivacyRecord.Add(round.Metrics!.ToJson(holdout, options.Aggregation.Strategy), round.Privacy, inputs.Parent.Record.MetricsJson, options.Aggregation.Privacy.Delta),
         };
         registry.AddVersion(record);
+        if (round.OptimizerState is { } state) registry.OptimizerStates.Put(name, version, state);
         registry.Deltas.Consume(record.DeltaIds, DeltaState.Aggregated, version);
         metrics.VersionCreated(record.Status);
         metrics.RoundTook(time.GetElapsedTime(inputs.Started));

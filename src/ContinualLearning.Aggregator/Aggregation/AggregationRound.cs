@@ -1,3 +1,4 @@
+using ContinualLearning.Aggregator.Optimizers;
 using ContinualLearning.Aggregator.Privacy;
 using ContinualLearning.Aggregator.Registry;
 using ContinualLearning.Aggregator.Strategies;
@@ -33,6 +34,9 @@ internal sealed record RoundResult(IReadOnlyList<NamedTensor>? Weights, IReadOnl
 
     /// <summary>The central DP noise the round added; null when privacy is off.</summary>
     public RoundPrivacy? Privacy { get; init; }
+
+    /// <summary>The server optimiser's state after this round, laid out as <see cref="Layout"/>, to store with the version (null: SGD keeps none).</summary>
+    public ServerOptimizerState? OptimizerState { get; init; }
 }
 
 /// <summary>
@@ -44,7 +48,8 @@ internal sealed record RoundResult(IReadOnlyList<NamedTensor>? Weights, IReadOnl
 /// <see cref="AggregationOptions.MinDevices"/> devices makes nothing and leaves the deltas buffered. Each device's
 /// weight is min(samples, <see cref="AggregationOptions.MaxSamplesPerDelta"/>) × 1/(1+s)^α for the sample-weighted
 /// strategies and 1/(1+s)^α alone for the robust ones (s = the largest staleness among its deltas); the strategy
-/// combines the updates and the result is applied to the global weights with the server learning rate η. Output rows
+/// combines the updates into the pseudo-gradient Δ and the server optimiser (<see cref="AggregationOptions.ServerOptimizer"/>,
+/// SGD by default: global += η·Δ) turns Δ into the step, from the optimiser state of the release passed in. Output rows
 /// are aligned to the release's by label name first (<see cref="LabelAlignment"/>); rows of classes the release lacks
 /// go through <see cref="ClassAdmission"/>. With central DP on, the aggregate gets Gaussian noise scaled to the clip
 /// (<see cref="CentralNoise"/>).
@@ -53,12 +58,16 @@ internal static class AggregationRound
 {
     /// <summary>A round for a head whose classes do not grow (deltas must have its shapes).</summary>
     public static RoundResult Run(IReadOnlyList<NamedTensor> globalWeights, HeadSpec head, IReadOnlyList<BufferedDelta> pending,
-        AggregationOptions aggregation, ValidationOptions validation) =>
-        Run(globalWeights, new OutputLayout(head, null), pending, aggregation, validation);
+        AggregationOptions aggregation, ValidationOptions validation, ServerOptimizerState? optimizerState = null) =>
+        Run(globalWeights, new OutputLayout(head, null), pending, aggregation, validation, optimizerState);
 
-    /// <summary>A round; <paramref name="noise"/> is the DP noise source when <see cref="AggregationOptions.Privacy"/> is on (default: the OS CSPRNG; a seeded one in benchmarks).</summary>
+    /// <summary>
+    /// A round on <paramref name="layout"/>, from the server optimiser state stored with the release it builds on (null:
+    /// none yet); <paramref name="noise"/> is the DP noise source when <see cref="AggregationOptions.Privacy"/> is on
+    /// (default: the OS CSPRNG; a seeded one in benchmarks).
+    /// </summary>
     public static RoundResult Run(IReadOnlyList<NamedTensor> globalWeights, OutputLayout layout, IReadOnlyList<BufferedDelta> pending,
-        AggregationOptions aggregation, ValidationOptions validation, GaussianNoise? noise = null)
+        AggregationOptions aggregation, ValidationOptions validation, ServerOptimizerState? optimizerState = null, GaussianNoise? noise = null)
     {
         ArgumentNullException.ThrowIfNull(layout);
         ArgumentNullException.ThrowIfNull(pending);
@@ -92,16 +101,23 @@ internal static class AggregationRound
                 $"{aligned.Count} usable deltas come from {devices.Length} device(s); a version needs {aggregation.MinDevices} distinct devices (Aggregation.MinDevices), so they stay buffered");
 
         var strategy = AggregationStrategies.Create(aggregation.Strategy, aggregation.StrategyOptions);
+        if (devices.Length < strategy.MinUpdates)
+            return new RoundResult(null, [], dropped, null,
+                $"{aligned.Count} usable deltas come from {devices.Length} device(s); {aggregation.Strategy.ToText()} with {aggregation.StrategyOptions.ByzantineDevices} Byzantine device(s) needs {strategy.MinUpdates} (2f + 3), so they stay buffered");
         var updates = devices.Select(d => DeviceUpdate(d, strategy.WeighsBySamples, aggregation, validation)).ToArray();
         var update = strategy.Aggregate(updates.Select(u => new WeightedUpdate(u.Update.Global, u.Weight)).ToArray());
         var privacy = aggregation.Privacy.Enabled
             ? CentralNoise.Apply(update, updates.Select(u => u.Weight).ToArray(), validation.MaxNorm!.Value, aggregation.Privacy, noise ?? GaussianNoise.Secure())
             : null;
-        var weights = ParameterVector.Flatten(globalWeights, layout.Head);
-        for (var i = 0; i < weights.Length; i++) weights[i] += (float)(aggregation.ServerLearningRate * update[i]);
         var (classes, rows) = ClassAdmission.Decide(updates, strategy, aggregation);
         var admitted = classes.Where(c => c.Admitted).Select(c => c.Label).ToArray();
-        var grown = ClassAdmission.Append(ParameterVector.Unflatten(weights, layout.Head), layout, rows, aggregation.ServerLearningRate);
+        var grownLayout = admitted.Length == 0 ? layout : layout.Grow(admitted);
+        // Δ, the weights and the optimiser state on the grown head: an admitted class's rows are a step from zero like any other.
+        var weights = HeadRows.AppendZeros(ParameterVector.Flatten(globalWeights, layout.Head), layout, grownLayout, rows.Count);
+        var step = ServerOptimizers.Create(aggregation.ServerOptimizer, aggregation.ServerLearningRate)
+            .Step(HeadRows.Grow(optimizerState, layout, grownLayout, rows.Count), HeadRows.Append(update, layout, grownLayout, rows));
+        for (var i = 0; i < weights.Length; i++) weights[i] += step.Update[i];
+        var grown = ParameterVector.Unflatten(weights, grownLayout.Head);
         var used = aligned.Select(u => u.Delta).ToArray();
         var metrics = new RoundMetrics(
             Deltas: used.Length,
@@ -109,15 +125,17 @@ internal static class AggregationRound
             Devices: devices.Length,
             Samples: used.Aggregate(0L, (sum, u) => SaturatingAdd(sum, u.SampleCount)),
             MeanStaleness: aligned.Average(u => u.Staleness),
-            UpdateNorm: AggregationMath.L2Norm(update) * aggregation.ServerLearningRate)
+            UpdateNorm: AggregationMath.L2Norm(step.Update))
         {
             NewClasses = admitted.Length,
+            ServerOptimizer = aggregation.ServerOptimizer.Kind,
         };
         return new RoundResult(grown, used, dropped, metrics)
         {
-            Layout = admitted.Length == 0 ? layout : layout.Grow(admitted),
+            Layout = grownLayout,
             NewClasses = classes,
             Privacy = privacy,
+            OptimizerState = step.State,
         };
     }
 

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using ContinualLearning.Aggregator.Holdout;
+using ContinualLearning.Aggregator.Optimizers;
 using ContinualLearning.Aggregator.Strategies;
 
 namespace ContinualLearning.Aggregator.Aggregation;
@@ -9,6 +10,9 @@ internal sealed record RoundMetrics(int Deltas, int Dropped, int Devices, long S
 {
     /// <summary>Classes new to the fleet the round appended to the head (the names are in the version's decisions).</summary>
     public int NewClasses { get; init; }
+
+    /// <summary>The server optimiser that made the step; written to the JSON only when it is not plain SGD.</summary>
+    public ServerOptimizerKind ServerOptimizer { get; init; }
 
     /// <summary>
     /// The version's metrics JSON: the round's numbers, the holdout accuracies when the gate ran, and the strategy as
@@ -32,6 +36,7 @@ internal sealed record RoundMetrics(int Deltas, int Dropped, int Devices, long S
             metrics["holdoutBaseline"] = holdout.Current;
         }
         metrics["strategy"] = (double)strategy;
+        if (ServerOptimizer != ServerOptimizerKind.Sgd) metrics["serverOptimizer"] = (double)ServerOptimizer;
         return JsonSerializer.Serialize(metrics, AggregatorJson.Default.DictionaryStringDouble);
     }
 }

@@ -1,3 +1,4 @@
+using ContinualLearning.Aggregator.Optimizers;
 using ContinualLearning.Aggregator.Strategies;
 using ContinualLearning.Fleet.Configuration;
 using Microsoft.Extensions.Configuration;
@@ -93,6 +94,8 @@ public static class AggregatorOptionsReader
         {
             TrimFraction = r.Number("aggregation:strategyOptions:trimFraction", s.StrategyOptions.TrimFraction, d.StrategyOptions.TrimFraction),
             ClipNorm = r.Number("aggregation:strategyOptions:clipNorm", s.StrategyOptions.ClipNorm, d.StrategyOptions.ClipNorm),
+            ByzantineDevices = r.WholeNumber("aggregation:strategyOptions:byzantineDevices", s.StrategyOptions.ByzantineDevices, d.StrategyOptions.ByzantineDevices),
+            MultiKrumKeep = r.WholeNumber("aggregation:strategyOptions:multiKrumKeep", s.StrategyOptions.MultiKrumKeep, d.StrategyOptions.MultiKrumKeep),
         },
         ServerLearningRate = r.Number("aggregation:serverLearningRate", s.ServerLearningRate, d.ServerLearningRate),
         StalenessAlpha = r.Number("aggregation:stalenessAlpha", s.StalenessAlpha, d.StalenessAlpha),
@@ -105,6 +108,13 @@ public static class AggregatorOptionsReader
         {
             NoiseMultiplier = r.Number("aggregation:privacy:noiseMultiplier", s.Privacy.NoiseMultiplier, d.Privacy.NoiseMultiplier),
             Delta = r.Number("aggregation:privacy:delta", s.Privacy.Delta, d.Privacy.Delta),
+        },
+        ServerOptimizer = new ServerOptimizerOptions
+        {
+            Kind = r.Enum("aggregation:serverOptimizer", s.ServerOptimizer, d.ServerOptimizer.Kind),
+            Beta1 = r.Number("aggregation:serverOptimizerOptions:beta1", s.ServerOptimizerOptions.Beta1, d.ServerOptimizer.Beta1),
+            Beta2 = r.Number("aggregation:serverOptimizerOptions:beta2", s.ServerOptimizerOptions.Beta2, d.ServerOptimizer.Beta2),
+            Tau = r.Number("aggregation:serverOptimizerOptions:tau", s.ServerOptimizerOptions.Tau, d.ServerOptimizer.Tau),
         },
     };
 

@@ -1,4 +1,5 @@
 using ContinualLearning.Aggregator.Registry;
+using ContinualLearning.Aggregator.Strategies;
 using ContinualLearning.Fleet.Configuration;
 using ContinualLearning.Fleet.Identity;
 
@@ -78,7 +79,7 @@ internal sealed class AggregatorOptionsValidator() : ConfigurationValidator<Aggr
         ConfigurationRules.Require(errors, a.BufferSize >= 1, "aggregation:bufferSize", a.BufferSize, "must be ≥ 1", "use e.g. 10");
         ConfigurationRules.Require(errors, a.MinDeltas >= 1, "aggregation:minDeltas", a.MinDeltas, "must be ≥ 1", "use e.g. 1");
         ConfigurationRules.Positive(errors, "aggregation:maxWait", a.MaxWait, a.MaxWait.ToString("c", null));
-        ConfigurationRules.Require(errors, Enum.IsDefined(a.Strategy), "aggregation:strategy", a.Strategy, "is unknown", "use fed-avg, trimmed-mean, median or norm-clip");
+        ConfigurationRules.Require(errors, Enum.IsDefined(a.Strategy), "aggregation:strategy", a.Strategy, "is unknown", "use fed-avg, trimmed-mean, median, norm-clip, krum or multi-krum");
         ConfigurationRules.Require(errors, a.ServerLearningRate > 0 && double.IsFinite(a.ServerLearningRate), "aggregation:serverLearningRate", a.ServerLearningRate, "must be a finite number > 0", "use e.g. 1.0");
         ConfigurationRules.Require(errors, a.StalenessAlpha >= 0, "aggregation:stalenessAlpha", a.StalenessAlpha, "must be ≥ 0", "use e.g. 0.5 (0 turns the staleness discount off)");
         ConfigurationRules.Require(errors, a.StrategyOptions.TrimFraction is >= 0 and < 0.5, "aggregation:strategyOptions:trimFraction", a.StrategyOptions.TrimFraction, "must be in [0, 0.5)", "use e.g. 0.2");
@@ -89,6 +90,28 @@ internal sealed class AggregatorOptionsValidator() : ConfigurationValidator<Aggr
         ConfigurationRules.Require(errors, a.MaxPendingPerDevice >= 1, "aggregation:maxPendingPerDevice", a.MaxPendingPerDevice, "must be ≥ 1", "use e.g. 20");
         ConfigurationRules.Require(errors, a.NewClassMinDevices >= 1, "aggregation:newClassMinDevices", a.NewClassMinDevices, "must be ≥ 1",
             "use e.g. 2 (the round uses the larger of this and aggregation:minDevices)");
+        CheckKrumAndServerOptimizer(a, errors);
+    }
+
+    private static void CheckKrumAndServerOptimizer(AggregationOptions a, ICollection<ConfigurationError> errors)
+    {
+        var s = a.StrategyOptions;
+        ConfigurationRules.Require(errors, s.ByzantineDevices >= 0, "aggregation:strategyOptions:byzantineDevices", s.ByzantineDevices, "must be ≥ 0",
+            "use e.g. 1 (the devices of a round Krum assumes Byzantine)");
+        ConfigurationRules.Require(errors, s.MultiKrumKeep >= 0, "aggregation:strategyOptions:multiKrumKeep", s.MultiKrumKeep, "must be ≥ 0",
+            "use 0 for n − f, or the number of best-scored updates Multi-Krum averages");
+        if (a.Strategy is StrategyKind.Krum or StrategyKind.MultiKrum && s.ByzantineDevices >= 0)
+        {
+            var needed = 2 * s.ByzantineDevices + 3;
+            ConfigurationRules.Require(errors, a.MinDevices >= needed, "aggregation:minDevices", a.MinDevices,
+                $"is below 2f + 3 = {needed}, the fewest devices {a.Strategy.ToText()} tolerates f = {s.ByzantineDevices} Byzantine devices with",
+                $"raise aggregation:minDevices to {needed} or more, or lower aggregation:strategyOptions:byzantineDevices");
+        }
+        var o = a.ServerOptimizer;
+        ConfigurationRules.Require(errors, Enum.IsDefined(o.Kind), "aggregation:serverOptimizer", o.Kind, "is unknown", "use sgd, fed-avg-m, fed-adam or fed-yogi");
+        ConfigurationRules.Require(errors, o.Beta1 is >= 0 and < 1, "aggregation:serverOptimizerOptions:beta1", o.Beta1, "must be in [0, 1)", "use e.g. 0.9");
+        ConfigurationRules.Require(errors, o.Beta2 is >= 0 and < 1, "aggregation:serverOptimizerOptions:beta2", o.Beta2, "must be in [0, 1)", "use e.g. 0.99");
+        ConfigurationRules.Require(errors, o.Tau > 0 && double.IsFinite(o.Tau), "aggregation:serverOptimizerOptions:tau", o.Tau, "must be a finite number > 0", "use e.g. 0.001");
     }
 
     /// <summary>Central DP: the noise is calibrated to a weighted mean of clipped updates (docs/federated.md, "Differential privacy").</summary>

@@ -110,6 +110,10 @@ internal sealed class AggregationSettings
     public string? NewClassMinDevices { get; set; }
 
     public PrivacySettings Privacy { get; set; } = new();
+
+    public string? ServerOptimizer { get; set; }
+
+    public ServerOptimizerSettings ServerOptimizerOptions { get; set; } = new();
 }
 
 /// <summary><c>aggregation:privacy:*</c>.</summary>
@@ -120,12 +124,26 @@ internal sealed class PrivacySettings
     public string? Delta { get; set; }
 }
 
+/// <summary><c>aggregation:serverOptimizerOptions:*</c>.</summary>
+internal sealed class ServerOptimizerSettings
+{
+    public string? Beta1 { get; set; }
+
+    public string? Beta2 { get; set; }
+
+    public string? Tau { get; set; }
+}
+
 /// <summary><c>aggregation:strategyOptions:*</c>.</summary>
 internal sealed class StrategySettings
 {
     public string? TrimFraction { get; set; }
 
     public string? ClipNorm { get; set; }
+
+    public string? ByzantineDevices { get; set; }
+
+    public string? MultiKrumKeep { get; set; }
 }
 
 /// <summary><c>rollout:*</c>.</summary>

@@ -63,6 +63,7 @@ public sealed class ModelRegistry : IDisposable
         Canaries = new CanaryStore(db);
         Audit = new AuditLog(db);
         RolloutPoints = new RolloutPointLog(db);
+        OptimizerStates = new OptimizerStateStore(db);
     }
 
     /// <summary>Full path of the registry's local directory (SQLite: the registry itself; PostgreSQL: caches and scratch).</summary>
@@ -97,6 +98,9 @@ public sealed class ModelRegistry : IDisposable
 
     /// <summary>Canary-vs-control accuracies sampled while canaries ran.</summary>
     public RolloutPointLog RolloutPoints { get; }
+
+    /// <summary>The server optimiser's state per version (docs/federated.md, "Server optimisers and Krum").</summary>
+    public OptimizerStateStore OptimizerStates { get; }
 
     /// <summary>The clock that stamps rows the registry dates itself (decisions, versions without a creation time).</summary>
     internal TimeProvider Time { get; }

@@ -13,7 +13,7 @@ public sealed record RetentionResult(int Rejections, int Artifacts, int Caches);
 /// Keeps the registry from only growing: the rejections table is cut to a row count and an age, and the artifacts and
 /// extracted caches of versions that are neither the current release, a canary, a candidate, nor among the newest
 /// <c>keepVersions</c> of their model are deleted (their rows stay, as history; they can no longer be rolled back to).
-/// A file no version names is deleted only once it is older than <c>orphanGrace</c>: an aggregation writes its artifact
+/// The server optimiser states of those versions go with their artifacts. A file no version names is deleted only once it is older than <c>orphanGrace</c>: an aggregation writes its artifact
 /// before the transaction that names it, possibly in another instance.
 /// </summary>
 internal static class RegistryRetention
@@ -28,6 +28,9 @@ internal static class RegistryRetention
         var orphansBefore = (now - orphanGrace).UtcDateTime;
         bool Expired(string sha, DateTime written) => !kept.Contains(sha) && (known.Contains(sha) || written < orphansBefore);
 
+        // A version whose bundle goes can no longer be built on: its server optimiser state goes with it.
+        foreach (var model in versions.Where(v => !kept.Contains(v.ArtifactSha256)).GroupBy(v => v.Name, StringComparer.Ordinal))
+            registry.OptimizerStates.Forget(model.Key, model.Select(v => v.Version));
         var artifacts = 0;
         foreach (var (sha, written) in registry.Artifacts.List())
             if (Expired(sha, written) && registry.Artifacts.Delete(sha)) artifacts++;

@@ -14,6 +14,12 @@ public enum StrategyKind
 
     /// <summary>Clip each delta to L2 norm C, then weighted mean (Sun et al. 2019, "Can you really backdoor FL?").</summary>
     NormClip,
+
+    /// <summary>The one update closest to its n − f − 2 nearest others (Blanchard et al. 2017); needs n ≥ 2f + 3 devices.</summary>
+    Krum,
+
+    /// <summary>The mean of the m updates with the best Krum scores (Blanchard et al. 2017); needs n ≥ 2f + 3 devices.</summary>
+    MultiKrum,
 }
 
 /// <summary>One device's flattened update (state_dict order) with its aggregation weight (capped samples × staleness discount, or the discount alone for the robust strategies).</summary>
@@ -27,6 +33,12 @@ public sealed record StrategyOptions
 
     /// <summary>Norm clipping: L2 bound C each delta is scaled down to.</summary>
     public double ClipNorm { get; init; } = 1.0;
+
+    /// <summary>Krum and Multi-Krum: f, the number of devices of a round assumed Byzantine; a round needs at least 2f + 3 devices.</summary>
+    public int ByzantineDevices { get; init; } = 1;
+
+    /// <summary>Multi-Krum: m, how many best-scored updates are averaged; 0 means n − f (Blanchard et al.'s choice), never more than n − f.</summary>
+    public int MultiKrumKeep { get; init; }
 }
 
 /// <summary>
@@ -42,6 +54,8 @@ public static class AggregationStrategies
         [StrategyKind.TrimmedMean] = o => new TrimmedMeanStrategy(o.TrimFraction),
         [StrategyKind.Median] = _ => new MedianStrategy(),
         [StrategyKind.NormClip] = o => new NormClipStrategy(o.ClipNorm),
+        [StrategyKind.Krum] = o => new KrumStrategy(o.ByzantineDevices, keep: 1),
+        [StrategyKind.MultiKrum] = o => new KrumStrategy(o.ByzantineDevices, o.MultiKrumKeep),
     };
 
     /// <summary>Combines <paramref name="updates"/> with the strategy <paramref name="kind"/>.</summary>

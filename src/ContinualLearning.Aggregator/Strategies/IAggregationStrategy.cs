@@ -16,4 +16,10 @@ internal interface IAggregationStrategy
     /// larger share of the median or of the trimmed window. The round then weights by the server-side staleness discount only.
     /// </summary>
     bool WeighsBySamples { get; }
+
+    /// <summary>
+    /// The fewest updates for which the rule keeps its guarantee (Krum: 2f + 3); a round with fewer devices makes nothing
+    /// and leaves the deltas buffered, as <see cref="AggregationOptions.MinDevices"/> does.
+    /// </summary>
+    int MinUpdates => 1;
 }

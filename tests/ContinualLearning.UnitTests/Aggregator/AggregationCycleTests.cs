@@ -13,7 +13,7 @@ namespace ContinualLearning.UnitTests.Aggregator;
 /// (two connections to one SQLite file, as two processes would have) never both keep a round built on the same
 /// inputs, and deltas stored while a round computes are neither used nor lost.
 /// </summary>
-public sealed class AggregationCycleTests : IDisposable
+public sealed partial class AggregationCycleTests : IDisposable
 {
     private readonly AggregatorTestKit _kit = AggregatorTestKit.ForUnitTests();
     private readonly ModelRegistry _first;
@@ -82,7 +82,10 @@ public sealed class AggregationCycleTests : IDisposable
         Assert.Equal(2, _first.Deltas.PendingCount(AggregatorTestKit.Model));
     }
 
-    private AggregatorOptions Options() => _kit.Options(1883, "f");
+    /// <summary>Changes to the kit's options for one test (e.g. a server optimiser); null keeps them.</summary>
+    private Func<AggregatorOptions, AggregatorOptions>? _configure;
+
+    private AggregatorOptions Options() => _kit.Options(1883, "f", configure: _configure);
 
     private AggregationCycle Cycle(ModelRegistry registry)
     {
@@ -91,13 +94,15 @@ public sealed class AggregationCycleTests : IDisposable
         return new AggregationCycle(registry, new ReleaseLayouts(registry, options.ModelName), options, null, journal, _metrics, TimeProvider.System, NullLogger.Instance);
     }
 
-    private void Store(ModelRegistry registry, params string[] devices)
+    private void Store(ModelRegistry registry, params string[] devices) => StoreOn(registry, "1.0.0", devices);
+
+    private void StoreOn(ModelRegistry registry, string baseVersion, params string[] devices)
     {
         var options = Options();
         var layouts = new ReleaseLayouts(registry, options.ModelName);
         var journal = new Journal(registry, _metrics, NullLogger.Instance, options.Retention);
         var intake = new DeltaIntake(registry, new RegistryValidationContext(registry, options.ModelName, layouts), journal, options, _metrics, NullLogger.Instance, () => { });
-        var verdicts = intake.Store([.. devices.Select(d => new ReceivedDelta(d, _kit.EncodeDelta(d)))]);
+        var verdicts = intake.Store([.. devices.Select(d => new ReceivedDelta(d, _kit.EncodeDelta(d, baseVersion)))]);
         Assert.All(verdicts, v => Assert.True(v.Accepted, v.ToString()));
     }
 }

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using ContinualLearning.Aggregator;
 using ContinualLearning.Aggregator.Configuration;
+using ContinualLearning.Aggregator.Optimizers;
 using ContinualLearning.Aggregator.Registry;
 using ContinualLearning.Aggregator.Strategies;
 using ContinualLearning.Cli.Commands;
@@ -56,6 +57,19 @@ public sealed class AggregatorConfigurationTests : IDisposable
     }
 
     [Fact]
+    public void Reads_krum_and_the_server_optimizer_and_a_krum_fleet_with_enough_devices_is_valid()
+    {
+        var o = AggregatorOptionsReader.Read(AggregatorOptionsReader.Build(Write(Minimal("""
+            "aggregation": { "strategy": "multi-krum", "minDevices": 5, "strategyOptions": { "byzantineDevices": 1, "multiKrumKeep": 3 },
+                             "serverOptimizer": "fed-yogi", "serverOptimizerOptions": { "beta1": 0.8, "beta2": 0.95, "tau": 0.01 } }
+            """)), environmentPrefix: null));
+
+        Assert.Equal((StrategyKind.MultiKrum, 5, 1, 3), (o.Aggregation.Strategy, o.Aggregation.MinDevices, o.Aggregation.StrategyOptions.ByzantineDevices, o.Aggregation.StrategyOptions.MultiKrumKeep));
+        Assert.Equal(new ServerOptimizerOptions { Kind = ServerOptimizerKind.FedYogi, Beta1 = 0.8, Beta2 = 0.95, Tau = 0.01 }, o.Aggregation.ServerOptimizer);
+        Assert.Equal(ServerOptimizerKind.Sgd, new AggregationOptions().ServerOptimizer.Kind);
+    }
+
+    [Fact]
     public void Unset_keys_keep_the_defaults_and_a_null_maxNorm_turns_the_norm_check_off()
     {
         var o = AggregatorOptionsReader.Read(AggregatorOptionsReader.Build(Write(Minimal("\"validation\": { \"maxNorm\": null }, \"Tick\": \"00:00:00.250\"")), environmentPrefix: null));
@@ -98,7 +112,7 @@ public sealed class AggregatorConfigurationTests : IDisposable
         SetEnvironment("AGGREGATION__MAXWAIT", "60");
         var file = Write("""
             { "modelName": "elec2", "registryPath": "reg", "privateKeyPath": "keys/missing.key", "brokerPort": "x",
-              "aggregation": { "strategy": "krum", "bufferSize": 0 }, "rollout": { "canaryFraction": 2 } }
+              "aggregation": { "strategy": "bulyan", "bufferSize": 0 }, "rollout": { "canaryFraction": 2 } }
             """);
         var flags = new ConfigurationFlags().Set("fleet", "--fleet", "a/b");
 
@@ -106,7 +120,7 @@ public sealed class AggregatorConfigurationTests : IDisposable
 
         var byKey = ex.Errors.ToDictionary(e => e.Key);
         Assert.Equal(("60", "is not a duration", $"environment {_prefix}AGGREGATION__MAXWAIT"), (byKey["aggregation:maxWait"].Value, byKey["aggregation:maxWait"].Problem, byKey["aggregation:maxWait"].Source));
-        Assert.Equal(("krum", "use one of: fed-avg, trimmed-mean, median, norm-clip"), (byKey["aggregation:strategy"].Value, byKey["aggregation:strategy"].Fix));
+        Assert.Equal(("bulyan", "use one of: fed-avg, trimmed-mean, median, norm-clip, krum, multi-krum"), (byKey["aggregation:strategy"].Value, byKey["aggregation:strategy"].Fix));
         Assert.Equal("x", byKey["brokerPort"].Value);
         Assert.Equal(("0", "must be ≥ 1"), (byKey["aggregation:bufferSize"].Value, byKey["aggregation:bufferSize"].Problem));
         Assert.Equal(("is not a valid id", "--fleet"), (byKey["fleet"].Problem, byKey["fleet"].Source));
@@ -144,6 +158,13 @@ public sealed class AggregatorConfigurationTests : IDisposable
     [InlineData("alpha", "aggregation:stalenessAlpha", "must be ≥ 0")]
     [InlineData("trim", "aggregation:strategyOptions:trimFraction", "must be in [0, 0.5)")]
     [InlineData("clip-norm", "aggregation:strategyOptions:clipNorm", "must be > 0")]
+    [InlineData("byzantine", "aggregation:strategyOptions:byzantineDevices", "must be ≥ 0")]
+    [InlineData("multi-krum-keep", "aggregation:strategyOptions:multiKrumKeep", "must be ≥ 0")]
+    [InlineData("krum-devices", "aggregation:minDevices", "is below 2f + 3 = 7, the fewest devices multi-krum tolerates f = 2 Byzantine devices with")]
+    [InlineData("server-optimizer", "aggregation:serverOptimizer", "is unknown")]
+    [InlineData("beta1", "aggregation:serverOptimizerOptions:beta1", "must be in [0, 1)")]
+    [InlineData("beta2", "aggregation:serverOptimizerOptions:beta2", "must be in [0, 1)")]
+    [InlineData("tau", "aggregation:serverOptimizerOptions:tau", "must be a finite number > 0")]
     [InlineData("canary-fraction", "rollout:canaryFraction", "must be in [0, 1]")]
     [InlineData("canary-margin", "rollout:accuracyMargin", "must be a finite number")]
     [InlineData("window", "rollout:window", "must be positive")]
@@ -365,6 +386,13 @@ public sealed class AggregatorConfigurationTests : IDisposable
         "alpha" => o with { Aggregation = o.Aggregation with { StalenessAlpha = -0.5 } },
         "trim" => o with { Aggregation = o.Aggregation with { StrategyOptions = new StrategyOptions { TrimFraction = 0.5 } } },
         "clip-norm" => o with { Aggregation = o.Aggregation with { StrategyOptions = new StrategyOptions { ClipNorm = 0 } } },
+        "byzantine" => o with { Aggregation = o.Aggregation with { StrategyOptions = new StrategyOptions { ByzantineDevices = -1 } } },
+        "multi-krum-keep" => o with { Aggregation = o.Aggregation with { StrategyOptions = new StrategyOptions { MultiKrumKeep = -1 } } },
+        "krum-devices" => o with { Aggregation = o.Aggregation with { Strategy = StrategyKind.MultiKrum, MinDevices = 6, StrategyOptions = new StrategyOptions { ByzantineDevices = 2 } } },
+        "server-optimizer" => o with { Aggregation = o.Aggregation with { ServerOptimizer = new ServerOptimizerOptions { Kind = (ServerOptimizerKind)9 } } },
+        "beta1" => o with { Aggregation = o.Aggregation with { ServerOptimizer = new ServerOptimizerOptions { Beta1 = 1 } } },
+        "beta2" => o with { Aggregation = o.Aggregation with { ServerOptimizer = new ServerOptimizerOptions { Beta2 = -0.1 } } },
+        "tau" => o with { Aggregation = o.Aggregation with { ServerOptimizer = new ServerOptimizerOptions { Tau = 0 } } },
         "canary-fraction" => o with { Rollout = o.Rollout with { CanaryFraction = -0.1 } },
         "canary-margin" => o with { Rollout = o.Rollout with { AccuracyMargin = double.NaN } },
         "window" => o with { Rollout = o.Rollout with { Window = TimeSpan.Zero } },
