@@ -1,5 +1,6 @@
 using System.Globalization;
 using ContinualLearning.Aggregator.Clustering;
+using ContinualLearning.Aggregator.Optimizers;
 using ContinualLearning.Aggregator.Privacy;
 using ContinualLearning.Aggregator.Strategies;
 using ContinualLearning.Privacy;
@@ -27,15 +28,19 @@ internal interface IFederatedMethod
 }
 
 /// <summary>
-/// One global model; every device trains from it and the server combines the deltas with a registered strategy.
-/// Server-side strategies of issue 15 plug in here by <see cref="StrategyKind"/> (Krum, Multi-Krum); FedProx by
-/// <paramref name="proximalMu"/> &gt; 0, the device-side proximal term (<see cref="DeviceTrainer.Train"/>).
+/// One global model; every device trains from it and the server combines the deltas with a registered strategy
+/// (<see cref="StrategyKind"/>: FedAvg, Krum, Multi-Krum), then takes the product's server-optimiser step
+/// (<paramref name="server"/>, η <paramref name="serverLearningRate"/>: FedAvgM, FedAdam, FedYogi; their state lives
+/// here between rounds as it lives with each version in the registry). FedProx is <paramref name="proximalMu"/> &gt; 0,
+/// the device-side proximal term (<see cref="DeviceTrainer.Train"/>).
 /// </summary>
 internal sealed class SingleModelMethod(string name, DeviceTrainer trainer, float[] initial, StrategyKind kind, StrategyOptions? options = null,
-    float proximalMu = 0) : IFederatedMethod
+    float proximalMu = 0, ServerOptimizerOptions? server = null, double serverLearningRate = 1) : IFederatedMethod
 {
     private readonly float[] _global = (float[])initial.Clone();
     private readonly List<double> _norms = [];
+    private readonly IServerOptimizer _optimizer = ServerOptimizers.Create(server ?? new ServerOptimizerOptions(), serverLearningRate);
+    private ServerOptimizerState? _state;
 
     public string Name => name;
 
@@ -50,7 +55,9 @@ internal sealed class SingleModelMethod(string name, DeviceTrainer trainer, floa
     {
         var updates = data.Select(d => new WeightedUpdate(DeviceTrainer.Delta(trainer.Train(_global, d, proximalMu), _global), d.Count)).ToArray();
         _norms.AddRange(updates.Select(u => AggregationMath.L2Norm(u.Values)));
-        DeviceTrainer.AddInPlace(_global, AggregationStrategies.Aggregate(kind, updates, options));
+        var step = _optimizer.Step(_state, AggregationStrategies.Aggregate(kind, updates, options));
+        _state = step.State;
+        DeviceTrainer.AddInPlace(_global, step.Update);
     }
 }
 

@@ -115,7 +115,7 @@ public static class PrivacyCurve
                 pending.Add(new BufferedDelta(new PendingDelta(id.ToString("D"), $"d{d}", "1.0.0", StepsPerRound * Batch, DateTimeOffset.UnixEpoch, payload), 0, false));
             }
             if (pending.Count == 0) continue;
-            var result = AggregationRound.Run(global, layout, pending, aggregation, validation, noise);
+            var result = AggregationRound.Run(global, layout, pending, aggregation, validation, noise: noise);
             global = result.Weights!;
         }
         return RobustStrategies.Accuracy(engine, s.Head, s.Options, global, s.Holdout);
