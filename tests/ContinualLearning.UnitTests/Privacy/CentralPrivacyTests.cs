@@ -37,7 +37,7 @@ public sealed class CentralPrivacyTests : IDisposable
         var deltas = Enumerable.Range(0, 10).Select(i => Buffered($"d{i}", i == 0 ? 1000f : 0f)).ToArray();
 
         var clean = AggregationRound.Run(Global, AggregatorTestKit.SmallHead, deltas, aggregation with { Privacy = new CentralPrivacyOptions() }, validation);
-        var noisy = AggregationRound.Run(Global, new OutputLayout(AggregatorTestKit.SmallHead, null), deltas, aggregation, validation, GaussianNoise.Seeded(1));
+        var noisy = AggregationRound.Run(Global, new OutputLayout(AggregatorTestKit.SmallHead, null), deltas, aggregation, validation, noise: GaussianNoise.Seeded(1));
 
         Assert.Null(clean.Privacy);
         Assert.Equal(0.5 / 10, clean.Metrics!.UpdateNorm, 6);
