@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
+using ContinualLearning.Aggregator.Optimizers;
 using ContinualLearning.Aggregator.Strategies;
 using ContinualLearning.Training;
 
@@ -23,6 +24,9 @@ public static class FederatedDrift
     private const int RecoveryHorizon = 20;
     private const double RecoveryTolerance = 0.02;
     private const int PostDriftWindow = 10;
+    private static readonly float[] ProximalMus = [0.01f, 0.1f];
+    private static readonly double[] Sigmas = [0, 1, 3, 6];
+    private static readonly double[] ServerRates = [0.01, 0.1];
     private static bool _trace;
 
     public static int Run(string[] args)
@@ -43,17 +47,34 @@ public static class FederatedDrift
     /// <summary>
     /// The methods side by side. The order is the table's; the first is the single-model baseline the others are compared with.
     /// </summary>
-    private static IEnumerable<IFederatedMethod> Methods(DeviceTrainer trainer, float[] initial, DriftScenario scenario)
+    private static IEnumerable<IFederatedMethod> Methods(DeviceTrainer trainer, float[] initial, DriftScenario scenario, int seed)
     {
-        yield return new SingleModelMethod("FedAvg (single model)", trainer, initial, StrategyKind.FedAvg);
-        // ── More methods from issue 15's other parts go here, one line each: ──
-        // SERVER STRATEGIES (FedAvgM, FedAdam, FedYogi, Krum): new SingleModelMethod("FedAdam", trainer, initial, StrategyKind.FedAdam, strategyOptions).
-        // FEDPROX: a SingleModelMethod over a DeviceTrainer whose TrainingOptions carry the proximal μ.
-        // PERSONALISATION: an IFederatedMethod that serves the shared body plus the device's own last layer.
-        // DIFFERENTIAL PRIVACY: a method whose deltas are clipped and noised before the strategy (or the clusters) see them.
+        var fedAvg = new SingleModelMethod("FedAvg (single model)", trainer, initial, StrategyKind.FedAvg);
+        yield return fedAvg;
+        // FedProx (Li et al. 2020): two values of the paper's grid {0.001, 0.01, 0.1, 0.5, 1}.
+        foreach (var mu in ProximalMus)
+            yield return new SingleModelMethod($"FedProx μ {mu.ToString(CultureInfo.InvariantCulture)}", trainer, initial, StrategyKind.FedAvg, proximalMu: mu);
+        // Server optimisers (Reddi et al. 2021; Hsu et al. 2019) with β₁ 0.9, β₂ 0.99, τ 1e-3 (the paper's and Flower's
+        // defaults). FedAvgM at η 0.1 = 1 − β₁, so its steady-state step equals FedAvg's; FedAdam and FedYogi at η 0.01
+        // and 0.1, the paper's usual range (their step is about η per coordinate, FedAvg's here about 0.01).
+        yield return new SingleModelMethod("FedAvgM β 0.9, η 0.1", trainer, initial, StrategyKind.FedAvg,
+            server: new ServerOptimizerOptions { Kind = ServerOptimizerKind.FedAvgM }, serverLearningRate: 0.1);
+        foreach (var (kind, label) in new[] { (ServerOptimizerKind.FedAdam, "FedAdam"), (ServerOptimizerKind.FedYogi, "FedYogi") })
+        {
+            foreach (var eta in ServerRates)
+                yield return new SingleModelMethod($"{label} η {eta.ToString(CultureInfo.InvariantCulture)}, τ 1e-3", trainer, initial, StrategyKind.FedAvg,
+                    server: new ServerOptimizerOptions { Kind = kind }, serverLearningRate: eta);
+        }
+        // Krum / Multi-Krum (Blanchard et al. 2017) with f = 1 (the product's default); Multi-Krum keeps n − f.
+        yield return new SingleModelMethod("Krum f 1", trainer, initial, StrategyKind.Krum);
+        yield return new SingleModelMethod("Multi-Krum f 1, m n − f", trainer, initial, StrategyKind.MultiKrum);
+        yield return new PersonalisedMethod(trainer, initial, Devices);
         yield return new ClusteredMethod(trainer, initial) { Trace = _trace ? Console.Out : null };
         yield return new OracleMethod(trainer, initial, scenario, Devices);
         yield return new LocalOnlyMethod(trainer, initial, Devices);
+        // DP-FedAvg: clipped only, then σ with ε per device over the run from about 80 down to under 8 (q = 1, 80 rounds).
+        foreach (var sigma in Sigmas)
+            yield return new PrivateMethod(trainer, initial, sigma, Rounds, fedAvg, seed);
     }
 
     private sealed record MethodResult(string Name, double[] Prequential, double[][] Recovery, string Summary);
@@ -70,7 +91,7 @@ public static class FederatedDrift
             shown ??= scenario;
             var trainer = new DeviceTrainer(new HeadSpec([scenario.Features, 16, 2], LossKind.SoftmaxCrossEntropy), options, StepsPerRound, Batch);
             var data = Generate(scenario, trainer, seed);
-            foreach (var method in Methods(trainer, trainer.Initial(seed), scenario))
+            foreach (var method in Methods(trainer, trainer.Initial(seed), scenario, seed))
             {
                 var accuracy = Simulate(method, trainer, data);
                 if (!results.TryGetValue(method.Name, out var list)) { results[method.Name] = list = []; order.Add(method.Name); }

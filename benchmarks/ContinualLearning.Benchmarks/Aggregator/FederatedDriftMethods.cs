@@ -1,5 +1,11 @@
+using System.Globalization;
 using ContinualLearning.Aggregator.Clustering;
+using ContinualLearning.Aggregator.Optimizers;
+using ContinualLearning.Aggregator.Privacy;
 using ContinualLearning.Aggregator.Strategies;
+using ContinualLearning.Privacy;
+using ContinualLearning.Tensors;
+using ContinualLearning.Training;
 
 namespace ContinualLearning.Benchmarks.Aggregator;
 
@@ -22,26 +28,112 @@ internal interface IFederatedMethod
 }
 
 /// <summary>
-/// One global model; every device trains from it and the server combines the deltas with a registered strategy.
-/// Server-side strategies of issue 15 plug in here by <see cref="StrategyKind"/> (Krum, and FedAvgM / FedAdam / FedYogi
-/// once they are registered: their server optimiser state belongs to the strategy, not to this method).
+/// One global model; every device trains from it and the server combines the deltas with a registered strategy
+/// (<see cref="StrategyKind"/>: FedAvg, Krum, Multi-Krum), then takes the product's server-optimiser step
+/// (<paramref name="server"/>, η <paramref name="serverLearningRate"/>: FedAvgM, FedAdam, FedYogi; their state lives
+/// here between rounds as it lives with each version in the registry). FedProx is <paramref name="proximalMu"/> &gt; 0,
+/// the device-side proximal term (<see cref="DeviceTrainer.Train"/>).
 /// </summary>
-internal sealed class SingleModelMethod(string name, DeviceTrainer trainer, float[] initial, StrategyKind kind, StrategyOptions? options = null) : IFederatedMethod
+internal sealed class SingleModelMethod(string name, DeviceTrainer trainer, float[] initial, StrategyKind kind, StrategyOptions? options = null,
+    float proximalMu = 0, ServerOptimizerOptions? server = null, double serverLearningRate = 1) : IFederatedMethod
 {
     private readonly float[] _global = (float[])initial.Clone();
+    private readonly List<double> _norms = [];
+    private readonly IServerOptimizer _optimizer = ServerOptimizers.Create(server ?? new ServerOptimizerOptions(), serverLearningRate);
+    private ServerOptimizerState? _state;
 
     public string Name => name;
 
     public string Summary => "";
 
+    /// <summary>The L2 norm of every device update so far (the DP rows clip at their median).</summary>
+    public IReadOnlyList<double> UpdateNorms => _norms;
+
     public float[] Served(int device) => _global;
 
     public void Learn(int round, IReadOnlyList<DeviceRound> data)
     {
-        // FEDPROX: a device-side proximal term μ belongs in DeviceTrainer.Train (the trainer's TrainingOptions), not here.
-        // DP: per-delta clipping and noise would wrap the updates below before the strategy sees them.
+        var updates = data.Select(d => new WeightedUpdate(DeviceTrainer.Delta(trainer.Train(_global, d, proximalMu), _global), d.Count)).ToArray();
+        _norms.AddRange(updates.Select(u => AggregationMath.L2Norm(u.Values)));
+        var step = _optimizer.Step(_state, AggregationStrategies.Aggregate(kind, updates, options));
+        _state = step.State;
+        DeviceTrainer.AddInPlace(_global, step.Update);
+    }
+}
+
+/// <summary>
+/// Personalisation (FedPer): each device serves and trains the fleet's shared layers with its own output layer
+/// (<see cref="PersonalLayers.Merge"/>), sends only the shared tensors (<see cref="PersonalLayers.Shared"/>; the personal
+/// ones count as zero in the aggregate, as at the aggregator), and the server applies FedAvg to the shared body.
+/// </summary>
+internal sealed class PersonalisedMethod(DeviceTrainer trainer, float[] initial, int devices) : IFederatedMethod
+{
+    private const int PersonalLayerCount = 1;
+    private readonly IReadOnlySet<string> _personal = PersonalLayers.TensorNames(trainer.Head, PersonalLayerCount);
+    private readonly float[] _global = (float[])initial.Clone();
+    private readonly IReadOnlyList<NamedTensor>[] _own = [.. Enumerable.Range(0, devices).Select(_ => ParameterVector.Unflatten(initial, trainer.Head))];
+
+    public string Name => "personalised (FedPer: shared body, personal output layer)";
+
+    public string Summary => "";
+
+    public float[] Served(int device) =>
+        ParameterVector.Flatten(PersonalLayers.Merge(trainer.Head, ParameterVector.Unflatten(_global, trainer.Head), _own[device], PersonalLayerCount).Weights, trainer.Head);
+
+    public void Learn(int round, IReadOnlyList<DeviceRound> data)
+    {
+        var globalWeights = ParameterVector.Unflatten(_global, trainer.Head);
+        var updates = new List<WeightedUpdate>();
+        foreach (var d in data)
+        {
+            var trained = ParameterVector.Unflatten(trainer.Train(Served(d.Device), d), trainer.Head);
+            _own[d.Device] = trained;
+            updates.Add(new WeightedUpdate(Personalisation.Update(trainer.Head, PersonalLayers.Shared(trained, _personal), globalWeights), d.Count));
+        }
+        DeviceTrainer.AddInPlace(_global, AggregationStrategies.Aggregate(StrategyKind.FedAvg, updates));
+    }
+}
+
+/// <summary>
+/// DP-FedAvg with central noise: every device's update is clipped to C and averaged (the product's norm-clip strategy,
+/// what the round does with <c>validation:maxNorm</c>), then <see cref="CentralNoise"/> adds N(0, (σ·C/n)²) per
+/// coordinate (seeded, for repeatability). C is the median device-update norm of the same seed's FedAvg run, read when
+/// this method first aggregates. Every device is in every round (q = 1), so ε per device over the run is the product's
+/// <see cref="RdpAccountant"/> for q 1, σ, <c>rounds</c> steps at δ 1e-5.
+/// </summary>
+internal sealed class PrivateMethod(DeviceTrainer trainer, float[] initial, double sigma, int rounds, SingleModelMethod reference, int seed) : IFederatedMethod
+{
+    public const double Delta = 1e-5;
+    private readonly float[] _global = (float[])initial.Clone();
+    private readonly GaussianNoise _noise = GaussianNoise.Seeded(seed);
+    private double? _clip;
+    private double _noiseStd;
+
+    public double Epsilon { get; } = sigma > 0 ? RdpAccountant.Epsilon(1.0, sigma, rounds, Delta) : double.PositiveInfinity;
+
+    public string Name => sigma > 0
+        ? $"DP-FedAvg σ {sigma.ToString(CultureInfo.InvariantCulture)} (ε {Epsilon.ToString("0.0", CultureInfo.InvariantCulture)} at δ 1e-5)"
+        : "FedAvg clipped, no noise (ε ∞)";
+
+    public string Summary => $"clip C {_clip:0.###}, noise std σC/n {_noiseStd:0.####}";
+
+    public float[] Served(int device) => _global;
+
+    public void Learn(int round, IReadOnlyList<DeviceRound> data)
+    {
+        var clip = _clip ??= Median(reference.UpdateNorms);
         var updates = data.Select(d => new WeightedUpdate(DeviceTrainer.Delta(trainer.Train(_global, d), _global), d.Count)).ToArray();
-        DeviceTrainer.AddInPlace(_global, AggregationStrategies.Aggregate(kind, updates, options));
+        var aggregate = AggregationStrategies.Aggregate(StrategyKind.NormClip, updates, new StrategyOptions { ClipNorm = clip });
+        if (sigma > 0)
+            _noiseStd = CentralNoise.Apply(aggregate, updates.Select(u => u.Weight).ToArray(), clip, new CentralPrivacyOptions { NoiseMultiplier = sigma, Delta = Delta }, _noise).NoiseStd;
+        DeviceTrainer.AddInPlace(_global, aggregate);
+    }
+
+    private static double Median(IReadOnlyList<double> values)
+    {
+        if (values.Count == 0) throw new InvalidOperationException("The DP rows clip at the FedAvg run's median update norm: run FedAvg first.");
+        var sorted = values.Order().ToArray();
+        return sorted[sorted.Length / 2];
     }
 }
 

@@ -20,10 +20,16 @@ internal sealed class DeviceTrainer(HeadSpec head, TrainingOptions options, int 
 
     public float[] Initial(int seed) => ParameterVector.Flatten(HeadInitializer.Initialize(head, seed), head);
 
-    /// <summary>The model after <c>steps</c> micro-batches of SGD from <paramref name="start"/> on the round's samples.</summary>
-    public float[] Train(float[] start, DeviceRound data)
+    /// <summary>
+    /// The model after <c>steps</c> micro-batches of SGD from <paramref name="start"/> on the round's samples; with
+    /// <paramref name="proximalMu"/> &gt; 0, FedProx's proximal term anchored at <paramref name="start"/> (the product's
+    /// <see cref="ProximalPenalty"/>).
+    /// </summary>
+    public float[] Train(float[] start, DeviceRound data, float proximalMu = 0)
     {
-        using var model = _engine.Create(head, options, ParameterVector.Unflatten(start, head));
+        var startWeights = ParameterVector.Unflatten(start, head);
+        using var model = _engine.Create(head, options, startWeights);
+        if (proximalMu > 0) model.SetPenalty(ProximalPenalty.Combine(null, startWeights, proximalMu));
         var features = head.LayerSizes[0];
         for (var s = 0; s < steps; s++)
             model.TrainStep(data.X.AsSpan(s * batch * features, batch * features), data.Y.AsSpan(s * batch, batch), batch);

@@ -114,7 +114,7 @@ public static class Personalisation
     }
 
     /// <summary>The sent tensors' change from the global as a dense update; a tensor not sent counts as zero, as at the aggregator.</summary>
-    private static float[] Update(HeadSpec head, IReadOnlyList<NamedTensor> sent, IReadOnlyList<NamedTensor> global)
+    internal static float[] Update(HeadSpec head, IReadOnlyList<NamedTensor> sent, IReadOnlyList<NamedTensor> global)
     {
         var local = sent.ToDictionary(t => t.Name, StringComparer.Ordinal);
         var update = new float[ParameterVector.Length(head)];
