@@ -40,7 +40,8 @@ internal sealed record CanarySummary(
 internal sealed record AggregatorSummary(bool Healthy, string Reason, bool BrokerConnected, string RegistryBackend);
 
 internal sealed record Overview(
-    string Fleet, string Model, DeviceCounts Devices, LatestVersion? Latest, CanarySummary? LastCanary, int Rejections24h, AggregatorSummary Aggregator);
+    string Fleet, string Model, DeviceCounts Devices, LatestVersion? Latest, LatestVersion? Release, CanarySummary? LastCanary, int Rejections24h,
+    AggregatorSummary Aggregator);
 
 internal sealed record VersionSummary(
     string Version, string? Parent, string Status, DateTimeOffset CreatedUtc, int DeltaCount, int DeviceCount, System.Text.Json.JsonElement Metrics);

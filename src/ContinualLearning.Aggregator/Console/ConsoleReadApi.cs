@@ -13,7 +13,7 @@ internal static class ConsoleReadApi
 
     public static void Map(RouteGroupBuilder api, ConsoleSources s)
     {
-        api.MapGet("/overview", () => TypedResults.Ok(Overview(s))).WithName("overview").WithSummary("Fleet counts, latest version, last canary, rejections, health.");
+        api.MapGet("/overview", () => TypedResults.Ok(Overview(s))).WithName("overview").WithSummary("Fleet counts, newest version, current release, last canary, rejections, health.");
         api.MapGet("/devices", (HttpRequest request) => TypedResults.Ok(s.Fleet.Query(DeviceQuery.Parse(request.Query))))
             .WithName("devices").WithSummary("The device table: search (substring of id, version, cohort), sort, order, offset, limit ≤ 500.");
         api.MapGet("/devices/{id}", Results<Ok<DeviceDetail>, ProblemHttpResult> (string id) =>
@@ -55,7 +55,7 @@ internal static class ConsoleReadApi
     public static Overview Overview(ConsoleSources s)
     {
         var health = s.Health.Check();
-        return new Overview(s.Options.Fleet, s.Options.ModelName, s.Fleet.Counts(), s.View.Latest(), s.View.LastCanary(),
+        return new Overview(s.Options.Fleet, s.Options.ModelName, s.Fleet.Counts(), s.View.Latest(), s.View.Release(), s.View.LastCanary(),
             s.View.RejectionsSince(s.Time.GetUtcNow().AddHours(-24)),
             new AggregatorSummary(health.Healthy, health.Reason, s.Metrics.BrokerConnected, s.Registry.Backend));
     }

@@ -13,8 +13,12 @@ internal sealed class RegistryView(ModelRegistry registry, string model)
 
     private static readonly JsonElement EmptyObject = JsonDocument.Parse("{}").RootElement.Clone();
 
-    public LatestVersion? Latest() =>
-        registry.ListVersions(model) is { Count: > 0 } versions ? new LatestVersion(versions[^1].Version, versions[^1].Status, versions[^1].Created) : null;
+    /// <summary>The newest version whatever its status (a candidate, a canary, a rolled-back or rejected one).</summary>
+    public LatestVersion? Latest() => registry.Newest(model) is { } v ? new LatestVersion(v.Version, v.Status, v.Created) : null;
+
+    /// <summary>The version the fleet is told to run: the newest released one (after a rollback, the one rolled back to).</summary>
+    public LatestVersion? Release() =>
+        registry.Latest(model, VersionStatus.Released) is { } v ? new LatestVersion(v.Version, v.Status, v.Created) : null;
 
     /// <summary>Newest first.</summary>
     public IReadOnlyList<VersionSummary> Versions() => registry.ListVersions(model).Reverse()

@@ -206,6 +206,10 @@ public sealed class ModelRegistry : IDisposable
     public IReadOnlyList<ModelVersionRecord> ListVersions(string? name = null) =>
         name is null ? QueryVersions("") : QueryVersions("WHERE name=@n", ("@n", name));
 
+    /// <summary>The newest version (by insertion) whatever its status, or null when the model has none.</summary>
+    public ModelVersionRecord? Newest(string name) =>
+        QueryVersions("WHERE name=@n ORDER BY seq DESC LIMIT 1", ("@n", name)).FirstOrDefault();
+
     /// <summary>The newest version (by insertion) with the given status.</summary>
     public ModelVersionRecord? Latest(string name, string status) =>
         QueryVersions("WHERE name=@n AND status=@s ORDER BY seq DESC LIMIT 1", ("@n", name), ("@s", status)).FirstOrDefault();

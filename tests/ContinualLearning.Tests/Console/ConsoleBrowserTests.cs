@@ -38,6 +38,7 @@ public sealed class ConsoleBrowserTests(ConsoleWorld world)
         Assert.Equal(devices.GetProperty("total").GetInt32().ToString(CultureInfo.InvariantCulture), await page.GetAttributeAsync("#device-count", "data-value"));
         Assert.Equal(devices.GetProperty("online").GetInt32().ToString(CultureInfo.InvariantCulture), await page.GetAttributeAsync("#online-count", "data-value"));
         Assert.Equal(overview.GetProperty("latest").GetProperty("version").GetString(), await page.GetAttributeAsync("#latest-version", "data-version"));
+        Assert.Equal(overview.GetProperty("release").GetProperty("version").GetString(), await page.GetAttributeAsync("#current-release", "data-version"));
         foreach (var (version, count) in devices.GetProperty("byVersion").EnumerateObject().Select(p => (p.Name, p.Value.GetInt32())))
             Assert.Equal(count.ToString(CultureInfo.InvariantCulture), await page.GetAttributeAsync($"#versions-by-count tr[data-key='{version}']", "data-count"));
         Assert.Equal(devices.GetProperty("byVersion").EnumerateObject().Count(), await page.Locator("#versions-by-count tbody tr[data-key]").CountAsync());
@@ -144,6 +145,10 @@ public sealed class ConsoleBrowserTests(ConsoleWorld world)
         await ConsoleWorld.ScreenshotAsync(page, "rollback-done");
         await page.ClickAsync($"#lineage a[data-version='{promoted}']");
         await Assertions.Expect(page.Locator("#version-status")).ToHaveAttributeAsync("data-status", "rolled-back", new() { Timeout = 30_000 });
+        // The overview tells the rolled-back newest version apart from the release the fleet runs now.
+        Assert.Equal(before, (await world.GetJsonAsync("api/v1/overview")).GetProperty("release").GetProperty("version").GetString());
+        await Navigate(page, "#/");
+        await Assertions.Expect(page.Locator("#current-release")).ToHaveAttributeAsync("data-version", before!, new() { Timeout = 30_000 });
 
         var audit = (await world.GetJsonAsync("api/v1/audit")).EnumerateArray().Where(a => a.GetProperty("target").GetString() == before).ToArray();
         Assert.True(audit.Length >= 3, $"audit rows for {before}: {audit.Length} (expected the two refusals and the rollback)");

@@ -20,7 +20,7 @@ export function mount(main) {
     h('h1', {}, 'Fleet overview'),
     counts,
     h('div', { class: 'grid2' },
-      section('Latest version', 'latest', latest),
+      section('Versions', 'latest', latest),
       section('Last canary', 'canary', canary)),
     section('Devices by version, cohort and state', 'breakdown', breakdown),
     section(`Fleet accuracy, last ${HOURS} h`, 'accuracy', accuracyChart, accuracyLegend),
@@ -38,11 +38,18 @@ export function mount(main) {
       stat('drift-count', 'Drift pending', d.driftPending),
       stat('rejections-count', 'Rejected deltas, 24 h', o.rejections24h),
       health(o.aggregator));
-    fill(latest, o.latest
-      ? h('p', {},
-        h('a', { id: 'latest-version', href: `#/versions/${encodeURIComponent(o.latest.version)}`, dataset: { version: o.latest.version } }, o.latest.version),
-        ' ', badge(o.latest.status), ' created ', time(o.latest.createdUtc))
-      : h('p', { id: 'latest-version', class: 'muted' }, 'No version yet.'));
+    // The release is what devices are told to run; the newest version may be a candidate, a canary or one rolled back.
+    fill(latest,
+      o.release
+        ? h('p', {}, 'Current release ',
+          h('a', { id: 'current-release', href: `#/versions/${encodeURIComponent(o.release.version)}`, dataset: { version: o.release.version } }, o.release.version),
+          ', released version created ', time(o.release.createdUtc))
+        : h('p', { id: 'current-release', class: 'muted' }, 'No release yet.'),
+      o.latest
+        ? h('p', {}, 'Newest version ',
+          h('a', { id: 'latest-version', href: `#/versions/${encodeURIComponent(o.latest.version)}`, dataset: { version: o.latest.version } }, o.latest.version),
+          ' ', badge(o.latest.status), ' created ', time(o.latest.createdUtc))
+        : h('p', { id: 'latest-version', class: 'muted' }, 'No version yet.'));
     renderCanary(canary, o.lastCanary);
     fill(breakdown,
       countTable('versions-by-count', 'Devices by version', 'Version', d.byVersion, (v) => h('a', { href: `#/versions/${encodeURIComponent(v)}` }, v)),
