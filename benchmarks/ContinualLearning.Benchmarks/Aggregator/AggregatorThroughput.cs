@@ -51,6 +51,14 @@ public static class AggregatorThroughput
         var results = new Dictionary<(string Backend, string Mode), List<ThroughputResult>>();
         await using var postgres = settings.Backends.Contains("postgres") ? await PostgresServer.StartAsync() : null;
         var run = 0;
+        // Each measurement on a fresh broker and a fresh registry (a new database on the one PostgreSQL server).
+        async Task<ThroughputResult?> MeasureAsync(ThroughputSettings sized, string backend, string mode)
+        {
+            var database = postgres is null ? null : await ThroughputRun.CreateDatabaseAsync(postgres, $"bench_{run}");
+            run++;
+            return await ThroughputRun.MeasureAsync(mosquitto, sized, backend == "postgres" ? database : null, mode == "group" ? settings.BatchMax : 1);
+        }
+
         // The aggregator is a long-running service: its steady state is what counts, not the first seconds of a process
         // (JIT compilation, tier-up, pool growth). One small unreported run per backend and mode warms the code paths;
         // without it the first measurement of a process came out 30–40 % lower than the next ones.
@@ -62,9 +70,7 @@ public static class AggregatorThroughput
                 foreach (var mode in settings.Modes)
                 {
                     Console.WriteLine($"--- warm-up (not reported): {backend}, {mode}, {small.Devices} connections × {small.DeltasPerDevice}");
-                    var database = postgres is null ? null : await ThroughputRun.CreateDatabaseAsync(postgres, $"bench_{run}");
-                    run++;
-                    if (await ThroughputRun.MeasureAsync(mosquitto, small, backend == "postgres" ? database : null, mode == "group" ? settings.BatchMax : 1) is null) return 1;
+                    if (await MeasureAsync(small, backend, mode) is null) return 1;
                 }
             }
         }
@@ -75,9 +81,7 @@ public static class AggregatorThroughput
                 foreach (var mode in settings.Modes)
                 {
                     Console.WriteLine($"--- round {round + 1}/{settings.Rounds}: {backend}, {mode}");
-                    var database = postgres is null ? null : await ThroughputRun.CreateDatabaseAsync(postgres, $"bench_{run}");
-                    var result = await ThroughputRun.MeasureAsync(mosquitto, settings, backend == "postgres" ? database : null, mode == "group" ? settings.BatchMax : 1);
-                    run++;
+                    var result = await MeasureAsync(settings, backend, mode);
                     if (result is null) return 1;
                     if (!results.TryGetValue((backend, mode), out var list)) results[(backend, mode)] = list = [];
                     list.Add(result.Value);

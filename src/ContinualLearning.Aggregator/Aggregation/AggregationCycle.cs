@@ -1,4 +1,3 @@
-using ContinualLearning.Bundle;
 using ContinualLearning.Aggregator.Holdout;
 using ContinualLearning.Aggregator.Metrics;
 using ContinualLearning.Aggregator.Registry;
@@ -31,8 +30,8 @@ internal sealed partial class AggregationCycle(
         public Optimizers.ServerOptimizerState? OptimizerState { get; init; }
     }
 
-    /// <summary>What the round computed outside the transaction: the result and, when it made weights, the child's manifest, bundle and verdicts.</summary>
-    internal sealed record RoundProduct(RoundResult Round, ModelManifest? Manifest, byte[]? Container, (string Reason, string NumbersJson)? Classes, HoldoutVerdict? Holdout);
+    /// <summary>What the round computed outside the transaction: the result and, when it made weights, the child's bundle and verdicts.</summary>
+    internal sealed record RoundProduct(RoundResult Round, byte[]? Container, (string Reason, string NumbersJson)? Classes, HoldoutVerdict? Holdout);
 
     /// <summary>
     /// Aggregates when the trigger fires (<see cref="IsDue"/>) or when <paramref name="force"/> and anything is buffered.
@@ -112,12 +111,12 @@ internal sealed partial class AggregationCycle(
         var parent = inputs.Parent.Bundle;
         var layout = OutputLayout.Of(parent.Manifest);
         var round = AggregationRound.Run(parent.HeadWeights, layout, inputs.Buffered, options.Aggregation, options.Validation, inputs.OptimizerState);
-        if (round.Weights is null) return new RoundProduct(round, null, null, null, null);
+        if (round.Weights is null) return new RoundProduct(round, null, null, null);
         var manifest = NewClassDecision.Manifest(parent.Manifest, round.Layout ?? layout);
         var container = RegistryModels.BuildChild(parent, manifest, inputs.Version, round.Weights, registry.Directory, now.UtcDateTime);
         var classes = NewClassDecision.Describe(round.NewClasses, ClassAdmission.MinDevices(options.Aggregation));
         var holdout = gate?.Judge(parent.Manifest, parent.HeadWeights, manifest, round.Weights);
-        return new RoundProduct(round, manifest, container, classes, holdout);
+        return new RoundProduct(round, container, classes, holdout);
     }
 
     /// <summary>

@@ -191,9 +191,7 @@ internal abstract class RegistryDatabase : IDisposable
     public List<T> QueryAny<T>(string sql, string list, IReadOnlyCollection<string> values, Func<DbDataReader, T> read,
         params (string Name, object? Value)[] parameters)
     {
-        ArgumentNullException.ThrowIfNull(values);
-        if (!sql.Contains($"= ANY({list})", StringComparison.Ordinal))
-            throw new ArgumentException($"The statement has no '= ANY({list})' condition for the list.", nameof(sql));
+        RequireAnyCondition(sql, list, values);
         if (values.Count == 0) return [];
         lock (_lock) return QueryAnyCore(sql, list, values, read, parameters);
     }
@@ -203,9 +201,7 @@ internal abstract class RegistryDatabase : IDisposable
         (string Name, object? Value)[] parameters)
     {
         var rows = new List<T>();
-        using var cmd = Command(sql.Replace($"= ANY({list})", $"= {list}", StringComparison.Ordinal), [.. parameters, (list, "")]);
-        cmd.Prepare();
-        var slot = cmd.Parameters[parameters.Length];
+        using var cmd = PreparedPerValue(sql, list, parameters, out var slot);
         foreach (var value in values)
         {
             slot.Value = value;
@@ -223,9 +219,7 @@ internal abstract class RegistryDatabase : IDisposable
     /// </summary>
     public int ExecuteAny(string sql, string list, IReadOnlyCollection<string> values, params (string Name, object? Value)[] parameters)
     {
-        ArgumentNullException.ThrowIfNull(values);
-        if (!sql.Contains($"= ANY({list})", StringComparison.Ordinal))
-            throw new ArgumentException($"The statement has no '= ANY({list})' condition for the list.", nameof(sql));
+        RequireAnyCondition(sql, list, values);
         if (values.Count == 0) return 0;
         lock (_lock) return ExecuteAnyCore(sql, list, values, parameters);
     }
@@ -234,15 +228,29 @@ internal abstract class RegistryDatabase : IDisposable
     protected virtual int ExecuteAnyCore(string sql, string list, IReadOnlyCollection<string> values, (string Name, object? Value)[] parameters)
     {
         var affected = 0;
-        using var cmd = Command(sql.Replace($"= ANY({list})", $"= {list}", StringComparison.Ordinal), [.. parameters, (list, "")]);
-        cmd.Prepare();
-        var slot = cmd.Parameters[parameters.Length];
+        using var cmd = PreparedPerValue(sql, list, parameters, out var slot);
         foreach (var value in values)
         {
             slot.Value = value;
             affected += cmd.ExecuteNonQuery();
         }
         return affected;
+    }
+
+    private static void RequireAnyCondition(string sql, string list, IReadOnlyCollection<string> values)
+    {
+        ArgumentNullException.ThrowIfNull(values);
+        if (!sql.Contains($"= ANY({list})", StringComparison.Ordinal))
+            throw new ArgumentException($"The statement has no '= ANY({list})' condition for the list.", nameof(sql));
+    }
+
+    /// <summary>The per-value form of an <c>= ANY(@list)</c> statement (<c>= @list</c>), prepared; <paramref name="slot"/> takes each value.</summary>
+    private DbCommand PreparedPerValue(string sql, string list, (string Name, object? Value)[] parameters, out DbParameter slot)
+    {
+        var cmd = Command(sql.Replace($"= ANY({list})", $"= {list}", StringComparison.Ordinal), [.. parameters, (list, "")]);
+        cmd.Prepare();
+        slot = cmd.Parameters[parameters.Length];
+        return cmd;
     }
 
     /// <summary>A <c>SELECT key, COUNT(*) … GROUP BY key</c> as a dictionary, keys mapped by <paramref name="key"/>.</summary>
