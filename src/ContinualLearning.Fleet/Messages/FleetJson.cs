@@ -38,6 +38,7 @@ public sealed class FleetMessageException : Exception
 [JsonSerializable(typeof(Command))]
 [JsonSerializable(typeof(CommandReply))]
 [JsonSerializable(typeof(Release))]
+[JsonSerializable(typeof(ClusterDirectory))]
 public sealed partial class FleetJsonContext : JsonSerializerContext;
 
 /// <summary>
@@ -61,6 +62,9 @@ public static class FleetJson
     /// <summary>Serialises a release as UTF-8 JSON.</summary>
     public static byte[] Serialize(Release message) => JsonSerializer.SerializeToUtf8Bytes(message, FleetJsonContext.Default.Release);
 
+    /// <summary>Serialises a cluster directory as UTF-8 JSON.</summary>
+    public static byte[] Serialize(ClusterDirectory message) => JsonSerializer.SerializeToUtf8Bytes(message, FleetJsonContext.Default.ClusterDirectory);
+
     /// <summary>Parses a device status.</summary>
     public static DeviceStatus ReadStatus(ReadOnlySpan<byte> json) => Read(json, FleetJsonContext.Default.DeviceStatus, DeviceStatus.CurrentVersion);
 
@@ -75,6 +79,9 @@ public static class FleetJson
 
     /// <summary>Parses a release.</summary>
     public static Release ReadRelease(ReadOnlySpan<byte> json) => Read(json, FleetJsonContext.Default.Release, Release.CurrentVersion);
+
+    /// <summary>Parses a cluster directory.</summary>
+    public static ClusterDirectory ReadClusterDirectory(ReadOnlySpan<byte> json) => Read(json, FleetJsonContext.Default.ClusterDirectory, ClusterDirectory.CurrentVersion);
 
     private static T Read<T>(ReadOnlySpan<byte> json, JsonTypeInfo<T> info, int supportedVersion)
         where T : IFleetMessage

@@ -19,6 +19,8 @@ public enum FleetTopicKind
     DeviceSamples,
     /// <summary><c>cl/{fleet}/device/{id}/reply</c>: the device's replies to commands (with their correlation data).</summary>
     DeviceReply,
+    /// <summary><c>cl/{fleet}/model/{name}/clusters</c>: the retained, signed cluster directory of a model (concept-aware aggregation).</summary>
+    ModelClusters,
 }
 
 /// <summary>A parsed fleet topic. Fields that do not apply to the kind are null.</summary>
@@ -62,6 +64,10 @@ public static class FleetTopics
     /// <summary>The retained release topic of a model.</summary>
     public static string Release(string fleet, string modelName) =>
         $"{Root}/{Id(fleet, nameof(fleet))}/model/{Id(modelName, nameof(modelName))}/release";
+
+    /// <summary>The retained cluster-directory topic of a model (<see cref="Messages.ClusterDirectory"/>).</summary>
+    public static string Clusters(string fleet, string modelName) =>
+        $"{Root}/{Id(fleet, nameof(fleet))}/model/{Id(modelName, nameof(modelName))}/clusters";
 
     /// <summary>Topic of chunk <paramref name="index"/> of a model version's bundle.</summary>
     public static string Chunk(string fleet, string modelName, string version, int index)
@@ -139,6 +145,7 @@ public static class FleetTopics
         if (p[2] == "model" && IsValidId(p[3]))
         {
             if (p.Length == 5 && p[4] == "release") return new FleetTopic(FleetTopicKind.ModelRelease, fleet, ModelName: p[3]);
+            if (p.Length == 5 && p[4] == "clusters") return new FleetTopic(FleetTopicKind.ModelClusters, fleet, ModelName: p[3]);
             if (p.Length == 7 && p[5] == "chunk"
                 && ContinualLearning.Bundle.SemanticVersion.TryParse(p[4], out _)
                 && int.TryParse(p[6], System.Globalization.NumberStyles.None, null, out var index))
