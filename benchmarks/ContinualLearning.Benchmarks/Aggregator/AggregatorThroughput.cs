@@ -42,6 +42,7 @@ public static class AggregatorThroughput
             return 1;
         }
         Console.WriteLine($"{settings.Devices} connections × {settings.DeltasPerDevice} deltas, {settings.Rounds} rounds, K = {settings.BufferSize}, modes {string.Join(',', settings.Modes)}, backends {string.Join(',', settings.Backends)}, batchMax {settings.BatchMax}, linger {settings.Linger.TotalMilliseconds} ms, Mosquitto max_inflight_messages {settings.Inflight?.ToString(CultureInfo.InvariantCulture) ?? "default (20)"}");
+        Console.WriteLine($"garbage collector: {(System.Runtime.GCSettings.IsServerGC ? "server" : "workstation")} ({Environment.ProcessorCount} cores; DOTNET_gcServer=0|1 chooses)");
         Console.WriteLine($"file descriptors: soft {FileDescriptorLimit()} (each connection takes one in this process and one in Mosquitto, which inherits the limit)");
         // MQTTnet's client parks a pool thread per connection in its receive path; without headroom the pool grows
         // by about one thread per half second and thousands of simulated devices take minutes just to connect.
