@@ -21,6 +21,9 @@ internal sealed class SimulationSlice(SimulationOptions options, TextWriter outp
     private static readonly TimeSpan FirstReleasePatience = TimeSpan.FromSeconds(120);
     private static readonly TimeSpan QuietAfterRelease = TimeSpan.FromSeconds(5);
 
+    /// <summary>The shortest wait for the last publishes' PUBACKs: the fleet client's default PublishTimeout, which bounds each of them anyway.</summary>
+    private static readonly TimeSpan PublishTail = TimeSpan.FromSeconds(60);
+
     public async Task<SliceReport> RunAsync(CancellationToken cancellationToken)
     {
         var numbers = options.Slice.Devices(options.Devices).ToArray();
@@ -152,14 +155,17 @@ internal sealed class SimulationSlice(SimulationOptions options, TextWriter outp
             }
             await Task.Delay(TimeSpan.FromMilliseconds(20), time, cancellationToken).ConfigureAwait(false);
         }
-        // A publish waits for its PUBACK (and for reconnects) as long as the run's token lets it: bound the tail by the drain.
+        // A publish waits for its PUBACK (and for reconnects) as long as the run's token lets it: bound the tail by the
+        // drain, but never below one publish timeout — the publishes of the last 20 ms are always in flight when the
+        // sending ends, so `--drain 0` must still let them finish (it failed on them).
+        var tail = TimeSpan.FromSeconds(Math.Max(options.Drain, PublishTail.TotalSeconds));
         try
         {
-            await Task.WhenAll(sends).WaitAsync(TimeSpan.FromSeconds(options.Drain), time, cancellationToken).ConfigureAwait(false);
+            await Task.WhenAll(sends).WaitAsync(tail, time, cancellationToken).ConfigureAwait(false);
         }
         catch (TimeoutException)
         {
-            throw new CliException($"[slice {options.Slice}] {sends.Count(t => !t.IsCompleted)} delta publishes were still unacknowledged by the broker {options.Drain:0} s (--drain) after the sending ended: check the broker's connection and load.");
+            throw new CliException($"[slice {options.Slice}] {sends.Count(t => !t.IsCompleted)} delta publishes were still unacknowledged by the broker {tail.TotalSeconds:0} s after the sending ended (the larger of --drain and one publish timeout): check the broker's connection and load.");
         }
     }
 

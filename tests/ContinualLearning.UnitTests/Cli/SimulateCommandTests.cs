@@ -1,3 +1,4 @@
+using System.Net;
 using System.Text.Json;
 using ContinualLearning.Aggregator;
 using ContinualLearning.Aggregator.Registry;
@@ -5,6 +6,7 @@ using ContinualLearning.Aggregator.Rollout;
 using ContinualLearning.Cli.Simulation;
 using ContinualLearning.Fleet.Client;
 using ContinualLearning.Fleet.Signing;
+using MQTTnet.Server;
 
 namespace ContinualLearning.UnitTests.Cli;
 
@@ -89,6 +91,59 @@ public sealed class SimulateCommandTests(EmbeddedBrokerFixture fixture) : IDispo
     }
 
     [Fact]
+    public async Task Drain_zero_still_waits_for_the_last_publishes_acknowledgements()
+    {
+        // A broker that acknowledges each delta 300 ms late, as a loaded broker does: when the sending ends, the
+        // publishes of the last 300 ms are in flight. With --drain 0 the run used to fail on them ("still
+        // unacknowledged by the broker 0 s after the sending ended").
+        var port = MosquittoBroker.FreePort();
+        using var server = new MqttServerFactory().CreateMqttServer(new MqttServerOptionsBuilder()
+            .WithDefaultEndpoint().WithDefaultEndpointBoundIPAddress(IPAddress.Loopback).WithDefaultEndpointBoundIPV6Address(IPAddress.None)
+            .WithDefaultEndpointPort(port).Build());
+        server.InterceptingPublishAsync += async e =>
+        {
+            if (e.ApplicationMessage.Topic.EndsWith("/delta", StringComparison.Ordinal)) await Task.Delay(300);
+        };
+        await server.StartAsync();
+        try
+        {
+            await using var service = new AggregatorService(_kit.Options(port, _fleet, configure: o => o with
+            {
+                Validation = o.Validation with { MaxStaleness = 1000 },
+                Rollout = new RolloutOptions { Canary = false },
+            }));
+            await service.StartAsync(TestContext.Current.CancellationToken);
+            await PublishSeedAsync(service.Registry, port);
+            using var patience = CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current.CancellationToken);
+            patience.CancelAfter(TimeSpan.FromMinutes(4));
+            var output = new StringWriter();
+
+            var report = await SimulationRunner.RunAsync(new SimulationOptions
+            {
+                Devices = 10,
+                BrokerPort = port,
+                Fleet = _fleet,
+                Model = AggregatorTestKit.Model,
+                ReleaseKeyPath = _kit.PublicKeyPath,
+                Rate = 100,
+                Duration = 2,
+                Drain = 0,
+                RegistryPath = _kit.RegistryPath,
+                AggregatorPid = Environment.ProcessId,
+                StateDirectory = Path.Combine(_dir, "state"),
+                ProgressInterval = TimeSpan.FromSeconds(1),
+            }, TextWriter.Synchronized(output), patience.Token);
+
+            Assert.NotNull(report);
+            Assert.True(report.DeltasPublished >= 100, $"only {report.DeltasPublished} deltas published:\n{output}");
+        }
+        finally
+        {
+            await server.StopAsync();
+        }
+    }
+
+    [Fact]
     public void Options_name_the_flag_the_value_and_what_to_do()
     {
         var valid = new SimulationOptions { Devices = 4, ReleaseKeyPath = _kit.PublicKeyPath };
@@ -102,10 +157,10 @@ public sealed class SimulateCommandTests(EmbeddedBrokerFixture fixture) : IDispo
         Assert.Equal([1, 4, 7], new SliceSpec(1, 3).Devices(9));
     }
 
-    private async Task PublishSeedAsync(ModelRegistry registry)
+    private async Task PublishSeedAsync(ModelRegistry registry, int? port = null)
     {
         var seed = registry.Latest(AggregatorTestKit.Model, VersionStatus.Released)!;
-        await using var client = new FleetMqttClient(fixture.ClientOptions("publisher-" + _fleet));
+        await using var client = new FleetMqttClient(fixture.ClientOptions("publisher-" + _fleet) with { Port = port ?? fixture.Broker.Port });
         await client.StartAsync(TestContext.Current.CancellationToken);
         using var key = ReleaseKeys.LoadPrivate(_kit.PrivateKeyPath);
         await new ReleasePublisher(client, _fleet, key).PublishAsync(registry.Artifacts.Read(seed.ArtifactSha256), seed.Name, seed.Version, null, "all",
