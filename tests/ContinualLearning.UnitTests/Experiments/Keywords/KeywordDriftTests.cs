@@ -136,7 +136,7 @@ public sealed class KeywordDriftTests : IDisposable
     }
 
     // What each command word means (its class) in a stream: one pass over the device's clips, every word must agree.
-    private static Dictionary<string, int> Meanings(IReadOnlyList<KeywordClip> clips, IReadOnlyList<float[]> vectors, string accent, int concept, int seed)
+    private static Dictionary<string, int> Meanings(List<KeywordClip> clips, List<float[]> vectors, string accent, int concept, int seed)
     {
         var samples = Take(KeywordBindings.Stream(clips, vectors, accent, concept, seed), clips.Count(c => c.Accent == accent));
         return samples.GroupBy(s => clips[Index(s)].Word).ToDictionary(g => g.Key, g => Assert.Single(g.Select(s => s.Label).Distinct()));
