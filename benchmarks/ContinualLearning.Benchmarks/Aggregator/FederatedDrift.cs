@@ -1,7 +1,10 @@
 using System.Diagnostics;
 using System.Globalization;
+using ContinualLearning.Aggregator.Clustering;
 using ContinualLearning.Aggregator.Optimizers;
 using ContinualLearning.Aggregator.Strategies;
+using ContinualLearning.Experiments.Keywords;
+using ContinualLearning.Pipelines;
 using ContinualLearning.Training;
 
 namespace ContinualLearning.Benchmarks.Aggregator;
@@ -12,7 +15,8 @@ namespace ContinualLearning.Benchmarks.Aggregator;
 /// clustering. Every method sees the same samples. Metric: prequential accuracy of the model each device serves, on its
 /// new samples before training, averaged over devices and rounds; and, per group drift, the rounds until the group's
 /// accuracy is back within 2 points of its level over the 5 rounds before the drift.
-/// Run: <c>dotnet run -c Release --project benchmarks/ContinualLearning.Benchmarks -- federated-drift [seeds] [sea|hyperplane|all]</c>.
+/// Run: <c>dotnet run -c Release --project benchmarks/ContinualLearning.Benchmarks -- federated-drift [seeds] [sea|hyperplane|all|keywords]</c>
+/// (<c>all</c> = SEA and hyperplane; <c>keywords</c> = the spoken-keyword stream, <see cref="KeywordBindings"/>).
 /// </summary>
 public static class FederatedDrift
 {
@@ -20,6 +24,10 @@ public static class FederatedDrift
     private const int Rounds = 80;
     private const int StepsPerRound = 10;
     private const int Batch = 32;
+    // Keywords: a 192→16→10 head has 3,258 weights against SEA's 98, so a round is fewer, smaller steps (bounded time on
+    // 2 cores): 80 samples, a sixth of the 480 clips of the device's voice family.
+    private const int KeywordStepsPerRound = 5;
+    private const int KeywordBatch = 16;
     private const int PreDriftWindow = 5;
     private const int RecoveryHorizon = 20;
     private const double RecoveryTolerance = 0.02;
@@ -35,12 +43,47 @@ public static class FederatedDrift
         var which = args.Length > 1 ? args[1] : "all";
         _trace = args.Contains("trace");
         var options = new TrainingOptions { Optimizer = OptimizerKind.Sgd, LearningRate = 0.1f };
-        Console.WriteLine($"{Devices} devices in 3 groups, {Rounds} rounds x {StepsPerRound} steps x batch {Batch}, managed engine, SGD lr 0.1, head features→16→2, seeds 1..{seeds}");
-        foreach (var name in new[] { "sea", "hyperplane" })
+        if (which == "keywords") return RunKeywords(seeds, options);
+        if (which is not ("all" or "sea" or "hyperplane"))
         {
-            if (which != "all" && which != name) continue;
-            Report(name, seeds, options);
+            Console.Error.WriteLine($"federated-drift: stream '{which}' is unknown; give sea, hyperplane, all (both) or keywords.");
+            return 2;
         }
+        Console.WriteLine($"{Devices} devices in 3 groups, {Rounds} rounds x {StepsPerRound} steps x batch {Batch}, managed engine, SGD lr 0.1, head features→16→2, seeds 1..{seeds}");
+        if (which is "all" or "sea") Report(seed => DriftScenario.Sea(), seeds, options, StepsPerRound, Batch);
+        if (which is "all" or "hyperplane") Report(DriftScenario.Hyperplane, seeds, options, StepsPerRound, Batch);
+        return 0;
+    }
+
+    /// <summary>
+    /// The keyword stream: the full keyword corpus (generated into <see cref="KeywordCorpusGenerator.DefaultDirectory"/>
+    /// when absent), embedded once through the speech pipeline with mean+max pooling and cached beside it
+    /// (<see cref="KeywordEmbeddingCache"/>), z-scored per dimension; the same fleet, schedule and methods.
+    /// </summary>
+    private static int RunKeywords(int seeds, TrainingOptions options)
+    {
+        var watch = Stopwatch.StartNew();
+        KeywordCorpusResult made;
+        (KeywordEmbeddings Embeddings, bool Cached) embedded;
+        try
+        {
+            made = KeywordCorpusGenerator.Generate(KeywordCorpusGenerator.DefaultDirectory(), new KeywordCorpusSpec(), Math.Min(2, Environment.ProcessorCount));
+            embedded = KeywordEmbeddingCache.LoadOrEmbed(made.Corpus, PoolMode.MeanMax, KeywordBindings.Actions);
+        }
+        catch (Exception e) when (e is InvalidOperationException or FileNotFoundException or IOException)
+        {
+            Console.Error.WriteLine($"federated-drift keywords: {e.Message}");
+            return 1;
+        }
+        var corpus = made.Corpus;
+        var vectors = KeywordBindings.Standardise([.. Enumerable.Range(0, corpus.Clips.Count).Select(i => embedded.Embeddings.Vector(i, PoolMode.MeanMax))]);
+        Console.WriteLine($"Keyword corpus: {corpus.Clips.Count} clips in {corpus.Directory} ({(made.Generated ? "generated" : "up to date")}), embeddings {(embedded.Cached ? "read from the cache" : "computed and cached")} in {KeywordEmbeddingCache.PathOf(corpus, PoolMode.MeanMax)} ({watch.Elapsed.TotalSeconds:F0} s so far)");
+        Console.WriteLine($"Concepts: {string.Join("; ", Enumerable.Range(1, KeywordBindings.Concepts).Select(c => $"{c} {KeywordBindings.Describe(c)}"))}; device i hears voice family i mod {corpus.Spec.Accents.Count}");
+        Console.WriteLine($"{Devices} devices in 3 groups, {Rounds} rounds x {KeywordStepsPerRound} steps x batch {KeywordBatch}, managed engine, SGD lr 0.1, head {vectors[0].Length}→16→{KeywordBindings.Actions.Count}, seeds 1..{seeds}");
+        var scenario = DriftScenario.Keywords(corpus.Clips, vectors, corpus.Spec.Accents);
+        Report(_ => scenario, seeds, options, KeywordStepsPerRound, KeywordBatch);
+        Console.WriteLine();
+        Console.WriteLine($"Whole keyword run: {watch.Elapsed.TotalSeconds:F0} s");
         return 0;
     }
 
@@ -70,6 +113,9 @@ public static class FederatedDrift
         yield return new SingleModelMethod("Multi-Krum f 1, m n − f", trainer, initial, StrategyKind.MultiKrum);
         yield return new PersonalisedMethod(trainer, initial, Devices);
         yield return new ClusteredMethod(trainer, initial) { Trace = _trace ? Console.Out : null };
+        // Keywords: devices of one concept also differ in voice, which spends clusters; the default cap (8) is then
+        // reached and the least recently used idle cluster — the concept a group has just left — is evicted.
+        if (scenario.Name == "keywords") yield return new ClusteredMethod(trainer, initial, new ClusteringOptions { MaxClusters = 16 });
         yield return new OracleMethod(trainer, initial, scenario, Devices);
         yield return new LocalOnlyMethod(trainer, initial, Devices);
         // DP-FedAvg: clipped only, then σ with ε per device over the run from about 80 down to under 8 (q = 1, 80 rounds).
@@ -79,7 +125,7 @@ public static class FederatedDrift
 
     private sealed record MethodResult(string Name, double[] Prequential, double[][] Recovery, string Summary);
 
-    private static void Report(string name, int seeds, TrainingOptions options)
+    private static void Report(Func<int, DriftScenario> scenarioOf, int seeds, TrainingOptions options, int steps, int batch)
     {
         var watch = Stopwatch.StartNew();
         var results = new Dictionary<string, List<(double Prequential, double[] Recovery, string Summary)>>();
@@ -87,9 +133,9 @@ public static class FederatedDrift
         DriftScenario? shown = null;
         for (var seed = 1; seed <= seeds; seed++)
         {
-            var scenario = name == "sea" ? DriftScenario.Sea() : DriftScenario.Hyperplane(seed);
+            var scenario = scenarioOf(seed);
             shown ??= scenario;
-            var trainer = new DeviceTrainer(new HeadSpec([scenario.Features, 16, 2], LossKind.SoftmaxCrossEntropy), options, StepsPerRound, Batch);
+            var trainer = new DeviceTrainer(new HeadSpec([scenario.Features, 16, scenario.Classes], LossKind.SoftmaxCrossEntropy), options, steps, batch);
             var data = Generate(scenario, trainer, seed);
             foreach (var method in Methods(trainer, trainer.Initial(seed), scenario, seed))
             {
@@ -145,7 +191,7 @@ public static class FederatedDrift
                 var group = d % scenario.Groups;
                 var concept = scenario.ConceptOf(group, round);
                 if (!streams.TryGetValue((d, concept), out var stream))
-                    streams[(d, concept)] = stream = scenario.Stream(concept, seed * 100_000 + d * 10 + concept);
+                    streams[(d, concept)] = stream = scenario.Stream(d, concept, seed * 100_000 + d * 10 + concept);
                 var x = new float[n * f];
                 var y = new float[n];
                 for (var i = 0; i < n; i++)

@@ -149,7 +149,7 @@ internal sealed class ClusteredMethod(DeviceTrainer trainer, float[] initial, Cl
     private ClusterModels? _models;
     private int _maxClusters = 1;
 
-    public string Name => "clustered (concept-aware)";
+    public string Name => options is null ? "clustered (concept-aware)" : $"clustered (concept-aware), at most {options.MaxClusters} clusters";
 
     /// <summary>Where to write a per-round line of assignments (the runner's <c>trace</c> argument), or null.</summary>
     public TextWriter? Trace { get; init; }

@@ -1,4 +1,5 @@
 using ContinualLearning.Aggregator.Strategies;
+using System.Numerics.Tensors;
 using ContinualLearning.Training;
 
 namespace ContinualLearning.Benchmarks.Aggregator;
@@ -36,19 +37,22 @@ internal sealed class DeviceTrainer(HeadSpec head, TrainingOptions options, int 
         return ParameterVector.Flatten(model.GetWeights(), head);
     }
 
-    /// <summary>Accuracy and mean cross-entropy of <paramref name="weights"/> on the round's samples.</summary>
+    /// <summary>Accuracy (arg-max class) and mean cross-entropy of <paramref name="weights"/> on the round's samples.</summary>
     public (double Accuracy, double Loss) Score(float[] weights, DeviceRound data)
     {
         using var model = _engine.Create(head, options, ParameterVector.Unflatten(weights, head));
-        var output = new float[data.Count * 2];
+        var classes = head.LayerSizes[^1];
+        var output = new float[data.Count * classes];
         model.Predict(data.X, data.Count, output);
         var correct = 0;
         double loss = 0;
         for (var i = 0; i < data.Count; i++)
         {
             var label = (int)data.Y[i];
-            if ((output[i * 2 + 1] > output[i * 2] ? 1 : 0) == label) correct++;
-            loss -= Math.Log(Math.Max(output[i * 2 + label], 1e-7));
+            var row = output.AsSpan(i * classes, classes);
+            // Ties go to the lower class, as the two-class comparison did.
+            if (row.IndexOf(TensorPrimitives.Max(row)) == label) correct++;
+            loss -= Math.Log(Math.Max(row[label], 1e-7));
         }
         return ((double)correct / data.Count, loss / data.Count);
     }

@@ -3,7 +3,6 @@ using System.Globalization;
 using ContinualLearning.Bundle;
 using ContinualLearning.Experiments;
 using ContinualLearning.Experiments.Keywords;
-using ContinualLearning.Onnx;
 using ContinualLearning.Pipelines;
 using ContinualLearning.Replay;
 using ContinualLearning.Training;
@@ -129,18 +128,7 @@ internal static class KeywordExperimentCommand
             corpus = made.Corpus;
             output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"Corpus: {corpus.Clips.Count} clips in {corpus.Directory} ({(made.Generated ? $"generated in {made.Elapsed.TotalSeconds:0} s" : "up to date")})."));
             // The embedding pipeline is the one a speech bundle declares; mean+max pooling gives the other two poolings as halves.
-            // A scratch bundle (its stage files are the multi-megabyte speech models): only its pipeline is needed.
-            var bundleDir = Path.Combine(Path.GetTempPath(), "cl-keywords-embedding-" + Guid.NewGuid().ToString("N"));
-            try
-            {
-                SpeechBundleBuilder.Save(bundleDir, new SpeechBundleOptions { Name = "keywords-embedding", LabelNames = options.BaseWords, Pool = PoolMode.MeanMax });
-                using var pipeline = InputPipelineFactory.Create(ModelBundle.Load(bundleDir));
-                embeddings = KeywordEmbeddings.Embed(corpus, pipeline, PoolMode.MeanMax);
-            }
-            finally
-            {
-                if (Directory.Exists(bundleDir)) Directory.Delete(bundleDir, recursive: true);
-            }
+            embeddings = KeywordEmbeddings.EmbedWithSpeechModels(corpus, PoolMode.MeanMax, options.BaseWords);
             output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"Embedded {corpus.Clips.Count} clips in {embeddings.Elapsed.TotalSeconds:0.0} s ({corpus.Clips.Count / embeddings.Elapsed.TotalSeconds:0} clips/s, one pipeline)."));
         }
         catch (Exception e) when (e is InvalidOperationException or IOException or FileNotFoundException or BundleException or UnauthorizedAccessException)

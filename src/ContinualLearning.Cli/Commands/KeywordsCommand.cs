@@ -13,8 +13,7 @@ internal static class KeywordsCommand
     private static readonly Option<int> s_parallel = new("--parallel") { Description = "espeak-ng processes at once (output is identical for any value).", DefaultValueFactory = _ => Math.Min(2, Environment.ProcessorCount) };
 
     /// <summary>$CL_KEYWORDS_DIR, else data/keywords.</summary>
-    internal static string DefaultDirectory() =>
-        Environment.GetEnvironmentVariable("CL_KEYWORDS_DIR") is { Length: > 0 } dir ? dir : Path.Combine("data", "keywords");
+    internal static string DefaultDirectory() => KeywordCorpusGenerator.DefaultDirectory();
 
     public static Command Build()
     {

@@ -55,6 +55,10 @@ public static class KeywordCorpusGenerator
     /// <summary>The clip list.</summary>
     public const string ManifestFile = "manifest.csv";
 
+    /// <summary>Where the full corpus lives unless a command is told otherwise: $CL_KEYWORDS_DIR, else data/keywords.</summary>
+    public static string DefaultDirectory() =>
+        Environment.GetEnvironmentVariable("CL_KEYWORDS_DIR") is { Length: > 0 } dir ? dir : Path.Combine("data", "keywords");
+
     /// <summary>
     /// Generates the corpus of <paramref name="spec"/> into <paramref name="directory"/> unless it is already there.
     /// <paramref name="parallelism"/> only changes the speed: the bytes are the same. Throws

@@ -1,4 +1,6 @@
 using System.Diagnostics;
+using ContinualLearning.Bundle;
+using ContinualLearning.Onnx;
 using ContinualLearning.Pipelines;
 
 namespace ContinualLearning.Experiments.Keywords;
@@ -49,6 +51,38 @@ public sealed class KeywordEmbeddings
         }
         progress?.Report(vectors.Length);
         return new KeywordEmbeddings(corpus, vectors, pool, watch.Elapsed);
+    }
+
+    /// <summary>
+    /// Embeds every clip through the pipeline a speech bundle declares (<see cref="SpeechBundleBuilder"/>: the speech
+    /// models in <paramref name="speechModelDirectory"/>, default <see cref="SpeechModels.Locate"/>), pooled with
+    /// <paramref name="pool"/>. Only the pipeline is needed, so the bundle is a scratch one, deleted afterwards.
+    /// </summary>
+    /// <exception cref="FileNotFoundException">The speech models are missing (the message says how to get them).</exception>
+    public static KeywordEmbeddings EmbedWithSpeechModels(KeywordCorpus corpus, PoolMode pool, IReadOnlyList<string> labels, string? speechModelDirectory = null, IProgress<int>? progress = null)
+    {
+        ArgumentNullException.ThrowIfNull(corpus);
+        ArgumentNullException.ThrowIfNull(labels);
+        // Its stage files are the multi-megabyte speech models: a temporary folder, never left behind.
+        var bundleDir = Path.Combine(Path.GetTempPath(), "cl-keywords-embedding-" + Guid.NewGuid().ToString("N"));
+        try
+        {
+            SpeechBundleBuilder.Save(bundleDir, new SpeechBundleOptions { Name = "keywords-embedding", LabelNames = labels, Pool = pool, SpeechModelDirectory = speechModelDirectory });
+            using var pipeline = InputPipelineFactory.Create(ModelBundle.Load(bundleDir));
+            return Embed(corpus, pipeline, pool, progress);
+        }
+        finally
+        {
+            if (Directory.Exists(bundleDir)) Directory.Delete(bundleDir, recursive: true);
+        }
+    }
+
+    /// <summary>Embeddings read back from a cache (<see cref="KeywordEmbeddingCache"/>), one vector per clip in manifest order.</summary>
+    internal static KeywordEmbeddings FromVectors(KeywordCorpus corpus, float[][] vectors, PoolMode pool, TimeSpan elapsed)
+    {
+        if (vectors.Length != corpus.Clips.Count)
+            throw new ArgumentException($"{vectors.Length} embeddings for {corpus.Clips.Count} clips; the cache does not belong to this corpus.", nameof(vectors));
+        return new KeywordEmbeddings(corpus, vectors, pool, elapsed);
     }
 
     /// <summary>
