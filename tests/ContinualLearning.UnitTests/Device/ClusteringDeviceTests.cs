@@ -64,6 +64,7 @@ public sealed class ClusteringDeviceTests : IAsyncLifetime
         await WaitUntil(() => _agent.ClusterHeads.ContainsKey(0));
         Assert.Equal(1, _agent.Cluster);
         Assert.Equal(1, _agent.AppliedClusterDirectorySequence);
+        Assert.Equal(1, _agent.BuildTelemetry().Extra!["cluster"]);
 
         var header = await TrainAndReceiveDeltaAsync();
         Assert.Equal(C1, header.ModelName);
@@ -152,7 +153,8 @@ public sealed class ClusteringDeviceTests : IAsyncLifetime
 
         await WaitUntil(() => Serving() == (Model, "1.0.0"));
         Assert.Equal(0, _agent.Cluster);
-        Assert.Empty(_agent.ClusterHeads); // cluster 0 is served, cluster 1 retired: nothing else to hold
+        Assert.Empty(_agent.ClusterHeads);
+        Assert.Equal(0, _agent.BuildTelemetry().Extra!["cluster"]); // cluster 0 is served, cluster 1 retired: nothing else to hold
         var header = await TrainAndReceiveDeltaAsync();
         Assert.Equal(Model, header.ModelName);
         var report = ClusterReport.TryRead(header.Metrics, out _);
@@ -171,6 +173,7 @@ public sealed class ClusteringDeviceTests : IAsyncLifetime
         Assert.Equal(Model, header.ModelName);
         Assert.Null(_agent.Cluster);
         Assert.DoesNotContain(header.Metrics.Keys, k => k.StartsWith("cluster.", StringComparison.Ordinal));
+        Assert.False(_agent.BuildTelemetry().Extra!.ContainsKey("cluster"));
         Assert.Equal((Model, "1.0.0"), Serving());
     }
 
