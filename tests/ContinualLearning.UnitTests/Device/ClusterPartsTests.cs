@@ -77,6 +77,31 @@ public sealed class ClusterPartsTests : IAsyncDisposable
         Assert.Empty(fetcher.Heads);
     }
 
+    [Fact]
+    public async Task The_runtime_installs_only_its_model_or_one_of_its_cluster_models_under_that_name()
+    {
+        var other = Bundle("other", "1.0.0");
+        var c1 = Bundle(C1, "1.0.0");
+
+        var foreign = await Assert.ThrowsAsync<InvalidDataException>(() => _parts.Runtime.InstallAsync(other, "other"));
+        Assert.Contains("nor one of its cluster models", foreign.Message, StringComparison.Ordinal);
+        // A bundle whose manifest names another model than its release is not installed either.
+        var mislabelled = await Assert.ThrowsAsync<InvalidDataException>(() => _parts.Runtime.InstallAsync(c1, DeviceTestKit.Model + ".c2"));
+        Assert.Contains("its release is of cluster model 'sea.c2'", mislabelled.Message, StringComparison.Ordinal);
+        Assert.False(_parts.Runtime.HasModel);
+
+        await _parts.Runtime.InstallAsync(c1, C1);
+        Assert.Equal(C1, _parts.Runtime.Learner!.Status.ModelName);
+    }
+
+    private string Bundle(string model, string version)
+    {
+        var dir = Path.Combine(Kit.Root, "cluster-bundles", model, version);
+        var manifest = DeviceTestKit.Manifest(version) with { Name = model };
+        ModelBundle.Save(dir, manifest, ContinualLearning.Training.HeadInitializer.Initialize(manifest.Head, 1), overwrite: true);
+        return dir;
+    }
+
     private ClusterHeadFetcher Fetcher() =>
         new(_parts.Runtime, Kit.Key, _parts.Settings, _parts.Connection, _parts.Releases.Sequences, NullLogger.Instance);
 
@@ -92,10 +117,7 @@ public sealed class ClusterPartsTests : IAsyncDisposable
 
     private (Release Release, IReadOnlyList<BundleChunk> Chunks) ClusterRelease(string model, string version, long sequence)
     {
-        var dir = Path.Combine(Kit.Root, "cluster-bundles", model, version);
-        var manifest = DeviceTestKit.Manifest(version) with { Name = model };
-        ModelBundle.Save(dir, manifest, ContinualLearning.Training.HeadInitializer.Initialize(manifest.Head, 1), overwrite: true);
-        var container = BundlePackager.Pack(dir);
+        var container = BundlePackager.Pack(Bundle(model, version));
         var release = ReleaseSigner.Sign(BundlePackager.CreateRelease(container, model, version, "all", 1024) with { Sequence = sequence }, Kit.Key);
         return (release, BundlePackager.Split(container, model, version, 1024));
     }
