@@ -23,7 +23,7 @@ internal sealed partial class ClusterFollower(DeviceRuntime runtime, ECDsa fleet
     private readonly SemaphoreSlim _lock = new(1, 1);
     private readonly ReleaseSequence _sequence = new(runtime.Options.ClusterSequencePath, runtime.Options.ModelName);
     private readonly HashSet<string> _releaseTopics = new(StringComparer.Ordinal) { installer.ServingModel };
-    private long _applied;
+    private long? _applied;
 
     private string BaseModel => runtime.Options.ModelName;
 
