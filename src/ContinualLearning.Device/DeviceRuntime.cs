@@ -32,7 +32,7 @@ public sealed class NoModelException : InvalidOperationException
 /// The device's learning side, shared by the HTTP endpoints, the MQTT agent, the GPIO button and the training loop:
 /// it owns the <see cref="ContinualLearner"/> (absent until a first model arrives) and the device's
 /// <see cref="DeviceMetrics"/> (observed from the learner's counters), remembers the last prediction (for the label button) and runs the trigger-policy loop.
-/// A new global release replaces the learner's base through <see cref="InstallAsync"/>.
+/// A new global release replaces the learner's base through <see cref="InstallAsync(string, CancellationToken)"/>.
 /// </summary>
 public sealed partial class DeviceRuntime : IAsyncDisposable
 {
@@ -46,6 +46,7 @@ public sealed partial class DeviceRuntime : IAsyncDisposable
     private volatile bool _training;
     private volatile string? _lastError;
     private long _loopHeartbeatTicks;
+    private volatile Func<RunScoring, IReadOnlyDictionary<string, double>?>? _runScorer;
 
     public DeviceRuntime(DeviceOptions options, ITrainingEngine engine, ILoggerFactory? loggerFactory = null, TimeProvider? time = null)
     {
@@ -75,6 +76,20 @@ public sealed partial class DeviceRuntime : IAsyncDisposable
     /// <summary>What the installed model reads (JSON features, or WAV clips and their format); null before the first model.</summary>
     internal ModelInput? Input => Learner is { } learner ? ModelInput.Of(learner) : null;
 
+    /// <summary>
+    /// Measures models on each run's fresh samples before it trains (concept-aware aggregation's cluster report, see
+    /// <see cref="ContinualLearner.RunScorer"/>); applied to the learner now and to every learner opened later.
+    /// </summary>
+    public Func<RunScoring, IReadOnlyDictionary<string, double>?>? RunScorer
+    {
+        get => _runScorer;
+        set
+        {
+            _runScorer = value;
+            if (Learner is { } learner) learner.RunScorer = value;
+        }
+    }
+
     /// <summary>True while a training run is in progress.</summary>
     public bool IsTraining => _training;
 
@@ -89,7 +104,7 @@ public sealed partial class DeviceRuntime : IAsyncDisposable
         }
     }
 
-    /// <summary>The base version the last <see cref="InstallAsync"/> replaced (its release directory is the rollback target); null before a second model.</summary>
+    /// <summary>The base version the last <see cref="InstallAsync(string, CancellationToken)"/> replaced (its release directory is the rollback target); null before a second model.</summary>
     public string? ReplacedBaseVersion { get; private set; }
 
     /// <summary>The most recent served prediction (what the label button confirms).</summary>
@@ -120,14 +135,26 @@ public sealed partial class DeviceRuntime : IAsyncDisposable
     }
 
     /// <summary>Installs a verified global release: the first model opens the learner, later ones rebase it.</summary>
-    public async Task InstallAsync(string bundleDirectory, CancellationToken cancellationToken = default)
+    public Task InstallAsync(string bundleDirectory, CancellationToken cancellationToken = default) =>
+        InstallAsync(bundleDirectory, Options.ModelName, cancellationToken);
+
+    /// <summary>
+    /// Installs a verified release of <paramref name="modelName"/>: the configured model, or under concept-aware
+    /// aggregation one of its cluster models (<see cref="ContinualLearning.Deltas.ClusterNames"/>), whose bundle must
+    /// carry that name so the deltas trained from it name it too.
+    /// </summary>
+    public async Task InstallAsync(string bundleDirectory, string modelName, CancellationToken cancellationToken = default)
     {
+        if (modelName != Options.ModelName && (!Options.Clustering || ContinualLearning.Deltas.ClusterNames.Parse(modelName).BaseModel != Options.ModelName))
+            throw new InvalidDataException($"Model '{modelName}' is not '{Options.ModelName}' (config key modelName){(Options.Clustering ? " nor one of its cluster models" : "")}; not installing it.");
         await _install.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
             var bundle = ModelBundle.Load(bundleDirectory);
-            if (bundle.Manifest.Name != Options.ModelName)
-                throw new InvalidDataException($"The bundle in '{bundleDirectory}' is model '{bundle.Manifest.Name}', but this device serves '{Options.ModelName}' (config key modelName).");
+            if (bundle.Manifest.Name != modelName)
+                throw new InvalidDataException(modelName == Options.ModelName
+                    ? $"The bundle in '{bundleDirectory}' is model '{bundle.Manifest.Name}', but this device serves '{Options.ModelName}' (config key modelName)."
+                    : $"The bundle in '{bundleDirectory}' is model '{bundle.Manifest.Name}', but its release is of cluster model '{modelName}'.");
             if (Learner is { } learner)
             {
                 var replaced = learner.Status.BaseVersion;
@@ -307,6 +334,7 @@ public sealed partial class DeviceRuntime : IAsyncDisposable
             _wake.Release();
         };
         CheckClipCap(learner);
+        learner.RunScorer = _runScorer;
         Volatile.Write(ref _learner, learner);
         if (_logger.IsEnabled(LogLevel.Information))
         {

@@ -56,6 +56,13 @@ public sealed class ContinualLearner : IAsyncDisposable, IDisposable
     /// <summary>Raised (on the training thread) after a promotion was checkpointed.</summary>
     public event EventHandler<PromotedEventArgs>? Promoted;
 
+    /// <summary>
+    /// Called before each run trains, on the run's thread, with the fresh samples it is about to train on; what it
+    /// returns travels with the promotion as <see cref="PromotedEventArgs.RunMetrics"/>. Null (default) = nothing is
+    /// measured. It must not throw and must not keep the samples.
+    /// </summary>
+    public Func<RunScoring, IReadOnlyDictionary<string, double>?>? RunScorer { get; set; }
+
     /// <summary>Raised (on the labelling thread) when a drift detector fires.</summary>
     public event EventHandler<DriftDetectedEventArgs>? DriftDetected;
 
@@ -334,7 +341,7 @@ public sealed class ContinualLearner : IAsyncDisposable, IDisposable
             if (_paused) return null;
             using var runCts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _disposed.Token);
             _runCts = runCts;
-            return await _runner.RunAsync(_store, reason, e => Promoted?.Invoke(this, e), runCts.Token).ConfigureAwait(false);
+            return await _runner.RunAsync(_store, reason, RunScorer, e => Promoted?.Invoke(this, e), runCts.Token).ConfigureAwait(false);
         }
         finally
         {

@@ -1,3 +1,5 @@
+using ContinualLearning.Bundle;
+using ContinualLearning.Replay;
 using ContinualLearning.Tensors;
 
 namespace ContinualLearning.Learning;
@@ -60,7 +62,20 @@ public sealed class PromotedEventArgs : EventArgs
 
     /// <summary>The decision, with both holdout metrics.</summary>
     public required PromotionDecision Decision { get; init; }
+
+    /// <summary>
+    /// What <see cref="ContinualLearner.RunScorer"/> measured on the run's fresh samples before the run trained on them
+    /// (a device's cluster report, <see cref="Deltas.ClusterReport"/>); null when there is no scorer.
+    /// </summary>
+    public IReadOnlyDictionary<string, double>? RunMetrics { get; init; }
 }
+
+/// <summary>
+/// What a run scorer (<see cref="ContinualLearner.RunScorer"/>) is given before a run trains: the run's fresh labelled
+/// samples (head inputs, oldest first: the newest samples the device has, not trained on yet), the champion the run
+/// starts from (trained on older samples only) and the global release it descends from.
+/// </summary>
+public sealed record RunScoring(IReadOnlyList<TrainingSample> Fresh, ModelBundle Champion, ModelBundle Base);
 
 /// <summary>Raised when a drift detector fires.</summary>
 public sealed class DriftDetectedEventArgs : EventArgs

@@ -41,7 +41,8 @@ internal sealed class TrainingRunner
     /// cleanly: the samples go back to fresh and the champion is untouched. <paramref name="onPromoted"/> is called
     /// after a promotion was checkpointed and recorded, before the round returns.
     /// </summary>
-    public async Task<TrainingRunResult?> RunAsync(SampleStore store, string reason, Action<PromotedEventArgs> onPromoted, CancellationToken token)
+    public async Task<TrainingRunResult?> RunAsync(SampleStore store, string reason, Func<RunScoring, IReadOnlyDictionary<string, double>?>? scorer,
+        Action<PromotedEventArgs> onPromoted, CancellationToken token)
     {
         var opts = _options.Challenger;
         var fresh = store.TakeFreshBatch(opts.MaxSamples);
@@ -57,7 +58,7 @@ internal sealed class TrainingRunner
         if (compact) CompactHeap();
         try
         {
-            return await TrainAndDecideAsync(store, fresh, ids, reason, onPromoted, token).ConfigureAwait(false);
+            return await TrainAndDecideAsync(store, fresh, ids, reason, scorer, onPromoted, token).ConfigureAwait(false);
         }
         finally
         {
@@ -66,7 +67,7 @@ internal sealed class TrainingRunner
     }
 
     private async Task<TrainingRunResult> TrainAndDecideAsync(SampleStore store, IReadOnlyList<TrainingSample> fresh, long[] ids, string reason,
-        Action<PromotedEventArgs> onPromoted, CancellationToken token)
+        Func<RunScoring, IReadOnlyDictionary<string, double>?>? scorer, Action<PromotedEventArgs> onPromoted, CancellationToken token)
     {
         var opts = _options.Challenger;
         var champion = _serving.Champion;
@@ -74,8 +75,11 @@ internal sealed class TrainingRunner
         _training = true;
         ChallengerResult result;
         int fisherSamples;
+        IReadOnlyDictionary<string, double>? runMetrics;
         try
         {
+            // Scored before training: the models are measured on samples none of them has trained on.
+            runMetrics = scorer?.Invoke(new RunScoring(fresh, champion, _checkpoints.Base));
             IReplaySource? replay = store.Replay.Capacity > 0 ? store.Replay : null;
             (result, fisherSamples) = await Task.Run(() =>
             {
@@ -139,6 +143,7 @@ internal sealed class TrainingRunner
                 PersonalTensors = PersonalHead.Names(champion.Head, _options),
                 SamplesUsed = fresh.Count,
                 Decision = decision,
+                RunMetrics = runMetrics,
             });
         }
         return new TrainingRunResult(decision, ids);

@@ -190,18 +190,21 @@ internal sealed partial class DeltaPublisher : IDisposable
             // Not sent now: the next delta is measured from what was last reported, so it carries this learning too.
             if (Privacy.Admit() is PrivacyDecision.BudgetSpent or PrivacyDecision.NotSampled) return;
             var options = _runtime.Options.Delta.Compression with { Fraction = _settings.TopKFraction };
+            var metrics = new Dictionary<string, double>(StringComparer.Ordinal)
+            {
+                ["championMetric"] = e.Decision.ChampionMetric,
+                ["challengerMetric"] = e.Decision.ChallengerMetric,
+                ["holdoutSamples"] = e.Decision.HoldoutSamples,
+            };
+            // Under concept-aware aggregation: the cluster report measured before the run (cluster.* keys).
+            foreach (var (key, value) in e.RunMetrics ?? new Dictionary<string, double>()) metrics[key] = value;
             var header = new DeltaHeader(
                 _runtime.Learner?.Status.ModelName ?? _runtime.Options.ModelName,
                 e.BaseVersion,
                 _runtime.Options.DeviceId,
                 Guid.NewGuid(),
                 e.SamplesUsed,
-                new Dictionary<string, double>(StringComparer.Ordinal)
-                {
-                    ["championMetric"] = e.Decision.ChampionMetric,
-                    ["challengerMetric"] = e.Decision.ChallengerMetric,
-                    ["holdoutSamples"] = e.Decision.HoldoutSamples,
-                },
+                metrics,
                 _time.GetUtcNow(),
                 HeaderLabels(e));
             // Personal layers (learning:personalLayers) stay on the device: the delta and its residual cover the shared tensors only.

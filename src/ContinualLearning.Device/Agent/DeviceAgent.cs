@@ -31,6 +31,8 @@ public sealed partial class DeviceAgent : IAsyncDisposable
     private readonly TelemetryReporter _reporter;
     private readonly CommandExecutor _commands;
     private readonly InboundGuard _inbound;
+    private readonly ClusterHeadFetcher? _heads;
+    private readonly ClusterFollower? _clusters;
     private readonly CancellationTokenSource _stop = new();
     private readonly List<Task> _loops = [];
     private Task? _deltaBuilder;
@@ -60,6 +62,13 @@ public sealed partial class DeviceAgent : IAsyncDisposable
         _reporter = new TelemetryReporter(runtime, Settings, connection, _deltas, _logger, _time);
         _commands = new CommandExecutor(runtime, Settings, connection, _releases, _deltas, _reporter, _logger, _time);
         _inbound = new InboundGuard(runtime, _logger, _time);
+        if (o.Clustering)
+        {
+            _heads = new ClusterHeadFetcher(runtime, fleetKey, Settings, connection, _releases.Sequences, _logger);
+            _clusters = new ClusterFollower(runtime, fleetKey, connection, _releases, _heads, _logger);
+            var scorer = new ClusterScorer(runtime.Engine, () => _heads.Heads, _logger);
+            runtime.RunScorer = scorer.Score;
+        }
 
         _client.MessageReceived += OnMessageAsync;
         _client.HandlerFailed += OnHandlerFailed;
@@ -91,6 +100,18 @@ public sealed partial class DeviceAgent : IAsyncDisposable
     /// <summary>The release sequence of the last release accepted (survives restarts); 0 before any.</summary>
     public long AcceptedReleaseSequence => _releases.AcceptedSequence;
 
+    /// <summary>The cluster this device is assigned to under concept-aware aggregation (<c>learning:clustering</c>); null when off.</summary>
+    public int? Cluster => _clusters?.Cluster;
+
+    /// <summary>The sequence of the last cluster directory applied (survives restarts); 0 before any or when clustering is off.</summary>
+    public long AppliedClusterDirectorySequence => _clusters?.AppliedSequence ?? 0;
+
+    /// <summary>Why the last cluster directory was ignored; null once one was applied or when clustering is off.</summary>
+    public string? LastClusterDirectoryRejection => _clusters?.LastRejection;
+
+    /// <summary>The cluster heads held for scoring, by cluster id (empty when clustering is off).</summary>
+    internal IReadOnlyDictionary<int, ModelBundle> ClusterHeads => _heads?.Heads ?? new Dictionary<int, ModelBundle>();
+
     /// <summary>Raised after a release was refused; the argument says why.</summary>
     public event Action<string>? ReleaseRejected
     {
@@ -112,7 +133,8 @@ public sealed partial class DeviceAgent : IAsyncDisposable
         var subscribe = Task.WhenAll(
             _client.SubscribeAsync(FleetTopics.Command(o.Fleet, o.DeviceId), cancellationToken: cancellationToken),
             _client.SubscribeAsync(FleetTopics.Samples(o.Fleet, o.DeviceId), cancellationToken: cancellationToken),
-            _releases.SubscribeAsync(cancellationToken));
+            _releases.SubscribeAsync(cancellationToken),
+            _clusters?.SubscribeAsync(cancellationToken) ?? Task.CompletedTask);
         var stop = _stop.Token;
         _deltaBuilder = Task.Run(_deltas.BuildDeltasAsync, CancellationToken.None);
         _loops.Add(ObserveAsync(_client.StartAsync(stop), "connect"));
@@ -170,6 +192,8 @@ public sealed partial class DeviceAgent : IAsyncDisposable
         _deltas.Dispose();
         _reporter.Dispose();
         _releases.Dispose();
+        _clusters?.Dispose();
+        _heads?.Dispose();
         _commands.Dispose();
     }
 
@@ -188,11 +212,18 @@ public sealed partial class DeviceAgent : IAsyncDisposable
         {
             FleetTopicKind.DeviceCommand => _commands.HandleAsync(message, _stop.Token),
             FleetTopicKind.DeviceSamples => OnSample(message),
+            FleetTopicKind.ModelRelease when ScoredOnly(message) => _heads!.OnReleaseAsync(message, _stop.Token),
+            FleetTopicKind.ModelChunk when ScoredOnly(message) => _heads!.OnChunkAsync(message, _stop.Token),
             FleetTopicKind.ModelRelease => _releases.OnReleaseAsync(message, _stop.Token),
             FleetTopicKind.ModelChunk => _releases.OnChunkAsync(message, _stop.Token),
+            FleetTopicKind.ModelClusters when _clusters is not null => _clusters.OnDirectoryAsync(message, _stop.Token),
             _ => Task.CompletedTask,
         };
     }
+
+    // Under clustering, releases and chunks of a model other than the one installed are for scoring (or refused there).
+    private bool ScoredOnly(FleetMessage message) =>
+        _heads is not null && FleetTopics.TryParse(message.Topic)?.ModelName is { } model && model != _releases.ServingModel;
 
     private Task OnSample(FleetMessage message)
     {

@@ -13,21 +13,30 @@ namespace ContinualLearning.Device.Agent;
 /// fleet key before fetching anything, follows the signed release sequence (<see cref="Release.Sequence"/>: a release
 /// above the last one accepted is installed even when its version is older — a rollback — and one at or below it is a
 /// replay and is refused; the last sequence survives restarts in <see cref="ReleaseSequence"/>), collects its chunks through a resumable <see cref="BundleAssembler"/>
-/// (per-chunk and bundle SHA-256), extracts the bundle and hands it to <see cref="DeviceRuntime.InstallAsync"/>.
+/// (per-chunk and bundle SHA-256), extracts the bundle and hands it to <see cref="DeviceRuntime.InstallAsync(string, string, CancellationToken)"/>.
 /// Installs and refusals are counted; every refusal is also kept as <see cref="LastRejection"/> and raised as <see cref="Rejected"/>.
+/// Under concept-aware aggregation the model it installs is the device's assigned cluster model
+/// (<see cref="ServingModel"/>, switched by <see cref="ClusterFollower"/>); sequences are kept per model name.
 /// </summary>
 internal sealed partial class ReleaseInstaller(DeviceRuntime runtime, ECDsa fleetKey, RuntimeSettings settings, IFleetConnection connection, ILogger logger)
     : IDisposable
 {
     private readonly SemaphoreSlim _lock = new(1, 1);
-    private readonly string _releaseTopic = FleetTopics.Release(runtime.Options.Fleet, runtime.Options.ModelName);
     private BundleAssembler? _assembler;
     private string? _chunkFilter;
     private readonly ReleaseSequence _sequence = new(runtime.Options.ReleaseSequencePath, runtime.Options.ModelName);
-    private readonly ReleaseAcceptance _acceptance = new(runtime.Options.ModelName, fleetKey);
+    private volatile string _servingModel = InitialModel(runtime);
 
-    /// <summary>The sequence of the last release accepted (installed, or already running); 0 before any.</summary>
+    /// <summary>The sequence of the last release of the device's model accepted (installed, or already running); 0 before any.</summary>
     public long AcceptedSequence => _sequence.Last;
+
+    /// <summary>The release sequences accepted, per model name (shared with <see cref="ClusterHeadFetcher"/>).</summary>
+    public ReleaseSequence Sequences => _sequence;
+
+    /// <summary>The model whose releases are installed: the configured model, or the assigned cluster's model.</summary>
+    public string ServingModel => _servingModel;
+
+    private string ReleaseTopic => FleetTopics.Release(runtime.Options.Fleet, _servingModel);
 
     /// <summary>The last release refused, with the reason; null once a release was installed.</summary>
     public string? LastRejection { get; private set; }
@@ -36,30 +45,37 @@ internal sealed partial class ReleaseInstaller(DeviceRuntime runtime, ECDsa flee
     public event Action<string>? Rejected;
 
     /// <summary>Subscribes to the model's retained release topic.</summary>
-    public Task SubscribeAsync(CancellationToken cancellationToken) => connection.SubscribeAsync(_releaseTopic, cancellationToken);
+    public Task SubscribeAsync(CancellationToken cancellationToken) => connection.SubscribeAsync(ReleaseTopic, cancellationToken);
 
     /// <summary>Reads the retained release again (the cohort changed: it may be for the new one).</summary>
     public async Task ReconsiderAsync(CancellationToken cancellationToken)
     {
-        await connection.UnsubscribeAsync(_releaseTopic, cancellationToken).ConfigureAwait(false);
-        await connection.SubscribeAsync(_releaseTopic, cancellationToken).ConfigureAwait(false);
+        await connection.UnsubscribeAsync(ReleaseTopic, cancellationToken).ConfigureAwait(false);
+        await connection.SubscribeAsync(ReleaseTopic, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>A message on the release topic: verifies it and starts fetching its chunks when it is for this device.</summary>
     public async Task OnReleaseAsync(FleetMessage message, CancellationToken stop)
     {
         ArgumentNullException.ThrowIfNull(message);
-        var decision = _acceptance.Judge(message.Topic, message.Payload, settings.Cohort, _sequence.Last);
+        var model = _servingModel;
+        var decision = new ReleaseAcceptance(model, fleetKey).Judge(message.Topic, message.Payload, settings.Cohort, _sequence.LastOf(model));
+        // Back to a cluster model served before: its release was accepted then, but another model runs now.
+        if (decision.Verdict == ReleaseVerdict.AlreadyAccepted && runtime.Options.Clustering && !IsRunning(decision.Release!))
+            decision = decision with { Verdict = ReleaseVerdict.Fetch };
         if (!Act(decision)) return;
         var release = decision.Release!;
         var sequence = decision.Sequence;
         await _lock.WaitAsync(stop).ConfigureAwait(false);
         try
         {
-            decision = ReleaseAcceptance.WhileFetching(release, _assembler?.Release.Sequence, runtime.Learner?.Status.BaseVersion);
+            if (release.ModelName != _servingModel) return; // switched to another cluster meanwhile
+            var fetching = _assembler is { } current && current.Release.ModelName == release.ModelName ? current.Release.Sequence : null;
+            var running = runtime.Learner?.Status is { } status && status.ModelName == release.ModelName ? status.BaseVersion : null;
+            decision = ReleaseAcceptance.WhileFetching(release, fetching, running);
             if (decision.Verdict == ReleaseVerdict.AlreadyRunning)
             {
-                _sequence.Accept(sequence);
+                _sequence.Accept(release.ModelName, sequence);
                 LogAlreadyRunning(logger, release.Version, sequence);
                 return;
             }
@@ -67,7 +83,7 @@ internal sealed partial class ReleaseInstaller(DeviceRuntime runtime, ECDsa flee
             BundleAssembler assembler;
             try
             {
-                assembler = new BundleAssembler(release, fleetKey, Path.Combine(runtime.Options.ReleasesDirectory, "incoming", release.Version));
+                assembler = new BundleAssembler(release, fleetKey, Path.Combine(runtime.Options.ReleasesDirectory, "incoming", DirectoryName(release)));
             }
             catch (BundleVerificationException ex)
             {
@@ -108,7 +124,50 @@ internal sealed partial class ReleaseInstaller(DeviceRuntime runtime, ECDsa flee
             await InstallAsync(assembler, stop).ConfigureAwait(false);
     }
 
+    /// <summary>
+    /// Makes <paramref name="model"/> (a cluster model of the device's model) the one installed from now on: a download
+    /// of another model's release in progress is abandoned (its chunks stay on disk for a later resume). The caller
+    /// resubscribes the release topics so the new model's retained release arrives.
+    /// </summary>
+    public async Task SwitchAsync(string model, CancellationToken cancellationToken)
+    {
+        await _lock.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            if (model == _servingModel) return;
+            if (_chunkFilter is not null) await connection.UnsubscribeAsync(_chunkFilter, cancellationToken).ConfigureAwait(false);
+            _chunkFilter = null;
+            _assembler = null;
+            LogSwitched(logger, _servingModel, model);
+            _servingModel = model;
+        }
+        finally
+        {
+            _lock.Release();
+        }
+    }
+
     public void Dispose() => _lock.Dispose();
+
+    /// <summary>
+    /// A release's directory name under releases/ (and releases/incoming/): its version for the device's model, as
+    /// without clustering; <c>{model}-{version}</c> for a cluster model, whose versions may equal the base model's.
+    /// </summary>
+    internal static string DirectoryName(Release release, string baseModel) =>
+        release.ModelName == baseModel ? release.Version : $"{release.ModelName}-{release.Version}";
+
+    private string DirectoryName(Release release) => DirectoryName(release, runtime.Options.ModelName);
+
+    private bool IsRunning(Release release) =>
+        runtime.Learner?.Status is { } status && status.ModelName == release.ModelName && status.BaseVersion == release.Version;
+
+    // After a restart under clustering the learner serves the cluster model it installed last.
+    private static string InitialModel(DeviceRuntime runtime)
+    {
+        var configured = runtime.Options.ModelName;
+        if (!runtime.Options.Clustering || runtime.Learner?.Status.ModelName is not { } running) return configured;
+        return ContinualLearning.Deltas.ClusterNames.Parse(running).BaseModel == configured ? running : configured;
+    }
 
     /// <summary>A release addressed to <c>all</c> or to exactly this device's cohort.</summary>
     internal static bool IsForCohort(string releaseCohort, string deviceCohort) => ReleaseAcceptance.IsForCohort(releaseCohort, deviceCohort);
@@ -139,18 +198,18 @@ internal sealed partial class ReleaseInstaller(DeviceRuntime runtime, ECDsa flee
     private async Task InstallAsync(BundleAssembler assembler, CancellationToken stop)
     {
         var release = assembler.Release;
-        var target = Path.Combine(runtime.Options.ReleasesDirectory, release.Version);
+        var target = Path.Combine(runtime.Options.ReleasesDirectory, DirectoryName(release));
         try
         {
             var container = assembler.TryAssemble();
             if (container is null) return; // a chunk on disk went bad; it is re-requested by staying subscribed
             if (Directory.Exists(target)) Directory.Delete(target, recursive: true);
             BundlePackager.Extract(container, target);
-            await runtime.InstallAsync(target, stop).ConfigureAwait(false);
-            if (release.Sequence is { } sequence) _sequence.Accept(sequence);
+            await runtime.InstallAsync(target, release.ModelName, stop).ConfigureAwait(false);
+            if (release.Sequence is { } sequence) _sequence.Accept(release.ModelName, sequence);
             runtime.Metrics.CountReleaseApplied();
             assembler.Clear();
-            ReleaseDirectoryRetention.Prune(runtime, release.Version, fetching: _assembler is { } next && next != assembler ? next.Release.Version : null, logger);
+            ReleaseDirectoryRetention.Prune(runtime, DirectoryName(release), fetching: _assembler is { } next && next != assembler ? DirectoryName(next.Release) : null, logger);
             if (_chunkFilter is not null) await connection.UnsubscribeAsync(_chunkFilter, CancellationToken.None).ConfigureAwait(false);
             _chunkFilter = null;
             LastRejection = null;
@@ -186,6 +245,9 @@ internal sealed partial class ReleaseInstaller(DeviceRuntime runtime, ECDsa flee
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Chunk on {Topic} refused: {Reason}")]
     private static partial void LogChunkUnreadable(ILogger logger, string topic, string reason);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Cluster assignment: installing releases of {Model} instead of {Previous}.")]
+    private static partial void LogSwitched(ILogger logger, string previous, string model);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Release refused: {Reason}")]
     private static partial void LogRefused(ILogger logger, string reason);

@@ -5,14 +5,17 @@ using ContinualLearning.IO;
 namespace ContinualLearning.Device.Agent;
 
 /// <summary>
-/// The sequence of the last release this device accepted, kept in the data directory (<c>{model} {sequence}</c>,
-/// replaced atomically) so that a replayed older release is refused after a restart too.
+/// The sequence of the last release this device accepted, per model name, kept in the data directory (one
+/// <c>{model} {sequence}</c> line per model, replaced atomically) so that a replayed older release is refused after a
+/// restart too. One model without clustering; under concept-aware aggregation also each cluster model it served or
+/// scored (at most <see cref="Deltas.ClusterNames.MaxCluster"/> + 1 lines: a retired cluster's line is kept, so an old
+/// release of it stays refused if the cluster comes back). The cluster directory's sequence uses the same file format.
 /// </summary>
 internal sealed class ReleaseSequence
 {
     private readonly string _path;
     private readonly string _model;
-    private long _last;
+    private readonly Dictionary<string, long> _last = new(StringComparer.Ordinal);
 
     /// <exception cref="InvalidDataException">The file exists but is not in the expected format.</exception>
     public ReleaseSequence(string path, string model)
@@ -20,25 +23,41 @@ internal sealed class ReleaseSequence
         _path = path;
         _model = model;
         if (!File.Exists(path)) return;
-        var parts = File.ReadAllText(path).Split(' ', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
-        if (parts.Length != 2 || !long.TryParse(parts[1], NumberStyles.Integer, CultureInfo.InvariantCulture, out var last))
-            throw new InvalidDataException($"'{path}' is not '<model> <release sequence>'. Delete it to accept the fleet's current release again (an older release replayed once could then be installed).");
-        // Another model's sequence says nothing about this one's releases.
-        if (parts[0] == model) _last = last;
+        foreach (var line in File.ReadAllLines(path))
+        {
+            if (string.IsNullOrWhiteSpace(line)) continue;
+            var parts = line.Split(' ', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+            if (parts.Length != 2 || !long.TryParse(parts[1], NumberStyles.Integer, CultureInfo.InvariantCulture, out var last))
+                throw new InvalidDataException($"'{path}' is not '<model> <release sequence>' lines. Delete it to accept the fleet's current release again (an older release replayed once could then be installed).");
+            _last[parts[0]] = last;
+        }
     }
 
-    /// <summary>The last sequence accepted; 0 before any.</summary>
-    public long Last => Interlocked.Read(ref _last);
+    /// <summary>The last sequence accepted for the device's model; 0 before any.</summary>
+    public long Last => LastOf(_model);
 
-    /// <summary>Records <paramref name="sequence"/> when it is above <see cref="Last"/>.</summary>
-    public void Accept(long sequence)
+    /// <summary>The last sequence accepted for <paramref name="model"/>; 0 before any (another model's says nothing about it).</summary>
+    public long LastOf(string model)
     {
-        lock (_path)
+        lock (_last) return _last.GetValueOrDefault(model);
+    }
+
+    /// <summary>Records <paramref name="sequence"/> for the device's model when it is above <see cref="Last"/>.</summary>
+    public void Accept(long sequence) => Accept(_model, sequence);
+
+    /// <summary>Records <paramref name="sequence"/> for <paramref name="model"/> when it is above the last one accepted for it.</summary>
+    public void Accept(string model, long sequence)
+    {
+        lock (_last)
         {
-            if (sequence <= _last) return;
+            if (sequence <= _last.GetValueOrDefault(model)) return;
+            var next = new Dictionary<string, long>(_last, StringComparer.Ordinal) { [model] = sequence };
+            var text = new StringBuilder();
+            foreach (var (name, last) in next.OrderBy(p => p.Key, StringComparer.Ordinal))
+                text.Append(CultureInfo.InvariantCulture, $"{name} {last}\n");
             Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(_path))!);
-            AtomicFile.Write(_path, Encoding.UTF8.GetBytes($"{_model} {sequence.ToString(CultureInfo.InvariantCulture)}\n"));
-            Interlocked.Exchange(ref _last, sequence);
+            AtomicFile.Write(_path, Encoding.UTF8.GetBytes(text.ToString()));
+            _last[model] = sequence;
         }
     }
 }

@@ -49,6 +49,16 @@ internal sealed partial class TelemetryReporter(DeviceRuntime runtime, RuntimeSe
         var s = runtime.Learner?.Status;
         using var process = Process.GetCurrentProcess();
         var cpuPercent = CpuPercentSinceLastCall(process.TotalProcessorTime);
+        var extra = new Dictionary<string, double>(StringComparer.Ordinal)
+        {
+            ["queueDepth"] = deltas.Outbox.Count,
+            ["deltasDropped"] = runtime.Metrics.DeltasDropped,
+            ["promotions"] = runtime.Metrics.Promotions,
+            ["driftAlarms"] = runtime.Metrics.DriftAlarms,
+            ["residualNorm"] = deltas.ResidualNorm,
+        };
+        // Under concept-aware aggregation: the cluster whose model the device serves (0 until a cluster model is installed).
+        if (runtime.Options.Clustering && s is not null) extra["cluster"] = ContinualLearning.Deltas.ClusterNames.Parse(s.ModelName).Cluster;
         return new Telemetry
         {
             DeviceId = runtime.Options.DeviceId,
@@ -67,14 +77,7 @@ internal sealed partial class TelemetryReporter(DeviceRuntime runtime, RuntimeSe
             MemoryBytes = process.WorkingSet64,
             PrivacyEpsilon = deltas.Privacy.EpsilonSpent,
             PrivacyBudgetSpent = deltas.Privacy.BudgetSpent ? true : null,
-            Extra = new Dictionary<string, double>(StringComparer.Ordinal)
-            {
-                ["queueDepth"] = deltas.Outbox.Count,
-                ["deltasDropped"] = runtime.Metrics.DeltasDropped,
-                ["promotions"] = runtime.Metrics.Promotions,
-                ["driftAlarms"] = runtime.Metrics.DriftAlarms,
-                ["residualNorm"] = deltas.ResidualNorm,
-            },
+            Extra = extra,
         };
     }
 

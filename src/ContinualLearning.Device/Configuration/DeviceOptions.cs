@@ -221,6 +221,16 @@ public sealed record DeviceOptions
     /// <summary>The head's last Linear layers kept on the device (<c>learning:personalLayers</c>, 0 = off; see <see cref="LearnerOptions.PersonalLayers"/>).</summary>
     public int PersonalLayers { get; init; }
 
+    /// <summary>
+    /// Concept-aware aggregation (<c>learning:clustering</c>, default false): follow the fleet's signed cluster directory,
+    /// serve and train from the assigned cluster's model and report every live cluster's loss with each delta
+    /// (docs/federated.md, "Concept-aware aggregation").
+    /// </summary>
+    public bool Clustering { get; init; }
+
+    /// <summary>The sequence of the last cluster directory applied: a replayed older directory is ignored across restarts.</summary>
+    public string ClusterSequencePath => Path.Combine(DataDirectory, "cluster-sequence.json");
+
     public string ModelStoreDirectory => Path.Combine(DataDirectory, "models");
 
     public string OutboxDirectory => Path.Combine(DataDirectory, "outbox");

@@ -137,6 +137,7 @@ public static class DeviceOptionsReader
             MaxClasses = r.WholeNumber("learning:maxClasses", learning.MaxClasses, defaults.MaxClasses),
             ProximalMu = (float)r.Number("learning:proximalMu", learning.ProximalMu, defaults.ProximalMu),
             PersonalLayers = r.WholeNumber("learning:personalLayers", learning.PersonalLayers, defaults.PersonalLayers),
+            Clustering = r.Bool("learning:clustering", learning.Clustering, defaults.Clustering),
         };
         return options;
     }

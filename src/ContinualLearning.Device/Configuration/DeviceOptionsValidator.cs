@@ -60,6 +60,9 @@ internal sealed class DeviceOptionsValidator() : ConfigurationValidator<DeviceOp
             "must be 0 (off) or a finite positive number", "use e.g. 0.01 (FedProx; docs/federated.md)");
         ConfigurationRules.Require(errors, options.PersonalLayers is >= 0 and <= LearnerOptions.MaxPersonalLayers, "learning:personalLayers", options.PersonalLayers,
             $"is outside 0–{LearnerOptions.MaxPersonalLayers}", "use 1 to keep the output layer on the device, 0 to share the whole head");
+        if (options.Clustering && !string.IsNullOrEmpty(options.ModelName))
+            ConfigurationRules.Require(errors, !ContinualLearning.Deltas.ClusterNames.IsClusterModel(options.ModelName), "modelName", options.ModelName,
+                "is a cluster model's name (…c<k>) while learning:clustering is on", "set the base model's name: the device follows the cluster directory to its cluster");
         CheckGpio(options.Gpio, errors);
         CheckCommands(options.Commands, errors);
         CheckLimits(options, errors);

@@ -168,6 +168,8 @@ internal sealed class LearningSettings
     public string? ProximalMu { get; set; }
 
     public string? PersonalLayers { get; set; }
+
+    public string? Clustering { get; set; }
 }
 
 /// <summary><c>gpio:*</c>.</summary>

@@ -77,7 +77,7 @@ public static class LocalApi
             return Results.Json(new NoModelHealth("no-model", new NoModelException().Message), LocalApiJson.Default.NoModelHealth, statusCode: StatusCodes.Status503ServiceUnavailable);
         var s = learner.Status;
         return Results.Json(
-            new HealthBody("ok", s.ModelName, s.ModelVersion, s.BaseVersion, s.Engine, s.Paused, s.Training, agent?.IsConnected ?? false, runtime.LastError),
+            new HealthBody("ok", s.ModelName, s.ModelVersion, s.BaseVersion, s.Engine, s.Paused, s.Training, agent?.IsConnected ?? false, runtime.LastError, agent?.Cluster),
             LocalApiJson.Default.HealthBody);
     }
 
@@ -148,8 +148,9 @@ public static class LocalApi
     /// <summary>The body of an accepted label.</summary>
     public sealed record LabelAccepted(long SampleId, bool Accepted);
 
-    /// <summary><c>/health</c> with a model.</summary>
-    public sealed record HealthBody(string Status, string Model, string Version, string BaseVersion, string Engine, bool Paused, bool Training, bool MqttConnected, string? LastError);
+    /// <summary><c>/health</c> with a model; <paramref name="Cluster"/> is the assigned cluster under <c>learning:clustering</c> (absent when off).</summary>
+    public sealed record HealthBody(string Status, string Model, string Version, string BaseVersion, string Engine, bool Paused, bool Training, bool MqttConnected, string? LastError,
+        int? Cluster = null);
 
     /// <summary><c>/health</c> before the first model (503).</summary>
     public sealed record NoModelHealth(string Status, string Error);

@@ -45,7 +45,7 @@ public sealed class DeviceConfigurationTests : IDisposable
             {
                 minSamples = 10, maxSamples = 20, batchSize = 4, epochs = 2, replayRatio = 0.25, holdoutFraction = 0.3, accuracyMargin = 0.01,
                 mode = "stateless", seed = 5, accuracyWindow = 50, compactHeap = false, replayCapacity = 0, replayPolicy = "class-balanced",
-                maxStoredSamples = 99, sampleTtlMinutes = 30,
+                maxStoredSamples = 99, sampleTtlMinutes = 30, clustering = true,
             },
             ["gpio"] = new { enabled = true, chip = 4, ledPin = 17, buttonPin = 27, simulated = true },
             ["logging"] = new { format = "json" },
@@ -54,6 +54,7 @@ public sealed class DeviceConfigurationTests : IDisposable
         var o = DeviceOptionsReader.Read(DeviceOptionsReader.Build(file, readEnvironment: false));
 
         Assert.Equal(("pi-07", "plant1", "elec2", "canary"), (o.DeviceId, o.Fleet, o.ModelName, o.Cohort));
+        Assert.True(o.Clustering);
         Assert.Equal(new BrokerOptions { Host = "broker.local", Port = 8883, Tls = true, TlsCaFile = ca, TlsAllowUntrusted = true, Username = "user", Password = "secret" }, o.Broker);
         Assert.Equal((_key, Path.Combine(_dir, "state"), bundle, "/dev/shm/t.db"), (o.FleetPublicKeyPath, o.DataDirectory, o.InitialBundle, o.TransientStorePath));
         Assert.Equal((true, true, EngineChoice.Managed, (int?)0), (o.AllowPersistentStore, o.DeleteStoreOnStop, o.Engine, o.HttpPort));
@@ -140,6 +141,7 @@ public sealed class DeviceConfigurationTests : IDisposable
     [InlineData("replay-capacity", "learning:replayCapacity", "must be 0 (off) or more")]
     [InlineData("max-stored", "learning:maxStoredSamples", "must be at least 1")]
     [InlineData("challenger", "learning:minSamples", "must be at least 2")]
+    [InlineData("clustering-model", "modelName", "is a cluster model's name")]
     [InlineData("gpio-no-pins", "gpio:enabled", "is on but neither gpio:ledPin nor gpio:buttonPin is set")]
     [InlineData("gpio-negative", "gpio", "has a negative pin number")]
     [InlineData("gpio-same", "gpio:buttonPin", "is the same pin as gpio:ledPin")]
@@ -199,6 +201,7 @@ public sealed class DeviceConfigurationTests : IDisposable
         "replay-capacity" => o with { ReplayCapacity = -1 },
         "max-stored" => o with { MaxStoredSamples = 0 },
         "challenger" => o with { Challenger = o.Challenger with { MinSamples = 1 } },
+        "clustering-model" => o with { Clustering = true, ModelName = "elec2.c3" },
         "gpio-no-pins" => o with { Gpio = new GpioOptions { Enabled = true } },
         "gpio-negative" => o with { Gpio = new GpioOptions { Enabled = true, LedPin = -1 } },
         "gpio-same" => o with { Gpio = new GpioOptions { Enabled = true, LedPin = 17, ButtonPin = 17 } },
