@@ -75,12 +75,21 @@ public sealed class CheckpointCrashTests(ITestOutputHelper output)
         psi.ArgumentList.Add(childDll);
         psi.ArgumentList.Add(dir);
         var lines = new List<string>();
+        using var firstLine = new ManualResetEventSlim();
         using var process = new Process { StartInfo = psi };
-        process.OutputDataReceived += (_, e) => { if (e.Data is not null) lock (lines) lines.Add(e.Data); };
+        process.OutputDataReceived += (_, e) =>
+        {
+            if (e.Data is null) return;
+            lock (lines) lines.Add(e.Data);
+            firstLine.Set();
+        };
         process.ErrorDataReceived += (_, e) => { if (e.Data is not null) lock (lines) lines.Add("stderr " + e.Data); };
         process.Start();
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
+        // The kill delay counts from the child's first line, not from its start: under a loaded test run the runtime's
+        // start-up alone took longer than the delay, every kill landed before any write, and the test saw no progress.
+        firstLine.Wait(TimeSpan.FromSeconds(60));
         Thread.Sleep(delay);
         process.Kill(); // SIGKILL on Unix: no finally blocks, no flushes
         process.WaitForExit();
