@@ -174,6 +174,17 @@ public sealed class DeltaLedger
         ("@n", name), ("@l", limit));
 
     /// <summary>
+    /// Re-files a buffered delta under another model (concept-aware aggregation: the creator's delta becomes the first
+    /// version of the cluster it created), so its ids and lineage name the model it went into. False when it is not pending.
+    /// </summary>
+    public bool MovePending(string deltaId, string name)
+    {
+        if (_db.Execute("UPDATE pending_deltas SET name=@n WHERE delta_id=@id", ("@n", name), ("@id", deltaId)) != 1) return false;
+        _db.Execute("UPDATE seen_deltas SET name=@n WHERE delta_id=@id", ("@n", name), ("@id", deltaId));
+        return true;
+    }
+
+    /// <summary>
     /// Removes buffered deltas and marks their ids with their final state (aggregated into <paramref name="version"/>,
     /// or dropped). Every id must still be pending: one that is not (another round used it) throws, so the caller's
     /// transaction rolls back rather than count a delta twice; an aggregated id is also recorded in
