@@ -38,7 +38,7 @@ internal static class ClusterBirth
         var withDelta = round.Weights is not null;
         var weights = round.Weights ?? parent.Bundle.HeadWeights;
         var manifest = NewClassDecision.Manifest(parent.Bundle.Manifest, round.Layout ?? layout);
-        var container = RegistryModels.BuildChild(parent.Bundle, manifest, FirstVersion, weights, registry.Directory, now.UtcDateTime);
+        var container = RegistryModels.BuildChild(parent.Bundle, manifest, FirstVersion, weights, registry.Directory, now.UtcDateTime, sameModel: false);
         var record = new ModelVersionRecord
         {
             Name = model,

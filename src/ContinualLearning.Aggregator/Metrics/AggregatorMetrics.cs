@@ -78,10 +78,10 @@ internal sealed class AggregatorMetrics : IDisposable
             advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30] });
         RegistryFailures = Meter.CreateCounter<long>("cl.aggregator.registry.failures", "{failure}", "Registry operations that failed, by operation and error type.");
         ConsoleActions = Meter.CreateCounter<long>("cl.aggregator.console.actions", "{action}", "Operator actions asked of the console, by action and outcome (refusals without or with a wrong credential included).");
-        ClusterChanges = Meter.CreateCounter<long>("cl.aggregator.clusters.changes", "{change}", "Concept-aware aggregation: clusters created, merged and retired, and devices moved to another cluster, by change.");
-        Meter.CreateObservableGauge("cl.aggregator.clusters.live", ClustersLive, "{cluster}", "Live clusters (models) of the served model under concept-aware aggregation; none reported while it is off.");
         InboxBatchSize = Meter.CreateHistogram("cl.aggregator.inbox.batch.size", "{delta}", "Deltas stored and acknowledged together by one registry commit.",
             advice: new InstrumentAdvice<int> { HistogramBucketBoundaries = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000] });
+        ClusterChanges = Meter.CreateCounter<long>("cl.aggregator.clusters.changes", "{change}", "Concept-aware aggregation: clusters created, merged and retired, and devices moved to another cluster, by change.");
+        Meter.CreateObservableGauge("cl.aggregator.clusters.live", ClustersLive, "{cluster}", "Live clusters (models) of the served model under concept-aware aggregation; none reported while it is off.");
     }
 
     public Meter Meter { get; }

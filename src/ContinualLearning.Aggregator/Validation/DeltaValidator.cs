@@ -63,14 +63,14 @@ public enum RejectionReason
     /// </summary>
     LabelMismatch,
 
+    /// <summary>The labels add more classes to the base release than <see cref="ValidationOptions.MaxNewClasses"/>.</summary>
+    TooManyNewClasses,
+
     /// <summary>The delta is for a cluster model that was retired (merged into another or evicted); the device should follow the cluster directory.</summary>
     RetiredCluster,
 
     /// <summary>Dropped at clustering: the device moved to another cluster, and its buffered delta is relative to the model of the one it left.</summary>
     ClusterMoved,
-
-    /// <summary>The labels add more classes to the base release than <see cref="ValidationOptions.MaxNewClasses"/>.</summary>
-    TooManyNewClasses,
 }
 
 /// <summary>Outcome of validating one delta: accepted with its decoded form, or rejected with a reason and a readable message.</summary>
