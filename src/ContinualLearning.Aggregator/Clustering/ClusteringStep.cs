@@ -44,7 +44,8 @@ internal sealed partial class ClusteringStep(ModelRegistry registry, AggregatorO
         var counted = new Dictionary<string, string>(stored?.CountedReports ?? new Dictionary<string, string>(), StringComparer.Ordinal);
         var round = stored?.Round ?? 0;
         var live = registry.Clusters.Live(_base);
-        var pending = live.ToDictionary(c => c.Cluster, c => registry.Deltas.ListPending(c.ModelName, options.Aggregation.MaxPending));
+        // Ids only: a payload is read for a device's newest uncounted delta alone, so an idle tick reads no payload.
+        var pending = live.ToDictionary(c => c.Cluster, c => registry.Deltas.ListPendingWithoutPayload(c.ModelName, options.Aggregation.MaxPending));
         var reports = ReadReports(pending, counted, live.Select(c => c.Cluster).ToHashSet());
 
         ClusteringDecision? decision = null;
@@ -92,12 +93,13 @@ internal sealed partial class ClusteringStep(ModelRegistry registry, AggregatorO
         {
             if (counted.TryGetValue(delta.DeviceId, out var last) && last == delta.DeltaId) continue;
             counted[delta.DeviceId] = delta.DeltaId;
-            var report = ClusterReport.TryRead(DeltaCodec.Decode(delta.Payload).Header.Metrics, out var error);
+            if (registry.Deltas.GetPending(delta.DeltaId) is not { } full) continue;
+            var report = ClusterReport.TryRead(DeltaCodec.Decode(full.Payload).Header.Metrics, out var error);
             if (error is not null) LogBadReport(logger, delta.DeltaId, delta.DeviceId, error);
             if (report is null) continue;
             // The delta's model says which cluster it trained from; a report claiming another is not believed.
             var losses = report.Losses.Where(l => live.Contains(l.Key)).ToDictionary(l => l.Key, l => l.Value);
-            reports.Add((new LossReport(delta.DeviceId, cluster, losses, report.LocalLoss, report.Samples), delta));
+            reports.Add((new LossReport(delta.DeviceId, cluster, losses, report.LocalLoss, report.Samples), full));
         }
         return reports;
     }
