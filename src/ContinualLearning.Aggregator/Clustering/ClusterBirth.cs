@@ -37,7 +37,8 @@ internal static class ClusterBirth
         var round = AggregationRound.Run(parent.Bundle.HeadWeights, layout, [buffered], single, options.Validation);
         var withDelta = round.Weights is not null;
         var weights = round.Weights ?? parent.Bundle.HeadWeights;
-        var manifest = NewClassDecision.Manifest(parent.Bundle.Manifest, round.Layout ?? layout);
+        // The bundle names its own model: a device installs a release only when the manifest names the release's model.
+        var manifest = NewClassDecision.Manifest(parent.Bundle.Manifest, round.Layout ?? layout) with { Name = model };
         var container = RegistryModels.BuildChild(parent.Bundle, manifest, FirstVersion, weights, registry.Directory, now.UtcDateTime, sameModel: false);
         var record = new ModelVersionRecord
         {

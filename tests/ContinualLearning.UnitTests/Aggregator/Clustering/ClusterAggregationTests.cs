@@ -71,7 +71,9 @@ public sealed class ClusterAggregationTests(EmbeddedBrokerFixture fixture) : Bro
         Assert.Equal(DecisionKind.ClusterCreated, Assert.Single(service.Registry.Decisions.List(Cluster1, "1.0.0")).Decision);
         // Its weights are the parent release plus b1's delta (0.05 everywhere), i.e. b1's own model.
         var parentHead = RegistryModels.Load(service.Registry, service.Registry.GetVersion(Model, "1.0.0")!).Bundle.HeadWeights;
-        var childHead = RegistryModels.Load(service.Registry, first).Bundle.HeadWeights;
+        var child = RegistryModels.Load(service.Registry, first).Bundle;
+        Assert.Equal((Cluster1, "1.0.0", (string?)null), (child.Manifest.Name, child.Manifest.Version, child.Manifest.ParentVersion));
+        var childHead = child.HeadWeights;
         Assert.All(parentHead.Zip(childHead), p => Assert.All(p.First.Data.Zip(p.Second.Data), v => Assert.Equal(v.First + 0.05f, v.Second, 1e-6f)));
         // Cluster 0's round used everyone else's delta (b1's went into cluster 1).
         var v110 = Assert.Single(made, v => v.Name == Model);
