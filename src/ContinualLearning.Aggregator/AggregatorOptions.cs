@@ -89,6 +89,9 @@ public sealed record AggregationOptions
 
     /// <summary>Central differential privacy: Gaussian noise on each round's aggregate (docs/federated.md, "Differential privacy").</summary>
     public Privacy.CentralPrivacyOptions Privacy { get; init; } = new();
+
+    /// <summary>Concept-aware aggregation: several models per model name, one per cluster of devices (off by default).</summary>
+    public Clustering.FleetClusteringOptions Clustering { get; init; } = new();
 }
 
 /// <summary>How a new version reaches the fleet.</summary>

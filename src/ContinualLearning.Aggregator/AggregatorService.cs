@@ -39,6 +39,7 @@ public sealed partial class AggregatorService : IAsyncDisposable, IOperatorActio
     private Journal? _journal;
     private AggregationCycle? _cycle;
     private RolloutCoordinator? _rollout;
+    private Clustering.ClusterFleet? _clusters;
     private FleetInbox? _inbox;
     private RetentionSchedule? _retention;
     private ECDsa? _key;
@@ -103,7 +104,8 @@ public sealed partial class AggregatorService : IAsyncDisposable, IOperatorActio
         var model = RegistryModels.Load(registry, global);
         var layouts = new ReleaseLayouts(registry, _options.ModelName);
         _journal = new Journal(registry, _metrics, _logger, _options.Retention);
-        _intake = new DeltaIntake(registry, new RegistryValidationContext(registry, _options.ModelName, layouts), _journal, _options, _metrics, _logger, () => _wake.Release());
+        var validation = new RegistryValidationContext(registry, _options.ModelName, layouts);
+        _intake = new DeltaIntake(registry, () => _clusters?.Validation() ?? validation.Snapshot(), _journal, _options, _metrics, _logger, () => _wake.Release());
         _retention = new RetentionSchedule(registry, _options.Retention, _journal, _metrics, _logger);
         var gate = _options.Holdout is { } holdout ? new HoldoutGate(HoldoutSet.Load(holdout, model.Bundle.Manifest), holdout.Margin) : null;
         _cycle = new AggregationCycle(registry, layouts, _options, gate, _journal, _metrics, _time, _logger);
@@ -115,11 +117,21 @@ public sealed partial class AggregatorService : IAsyncDisposable, IOperatorActio
         _commandKey = _options.CommandKeyPath is { } commandKey ? ReleaseKeys.LoadPrivate(commandKey) : null;
         var publisher = new ReleasePublisher(_inbox.Client, _options.Fleet, _key, _options.Rollout.ChunkSize, _time, _commandKey);
         _rollout = new RolloutCoordinator(registry, _options, publisher, _journal, _time, _logger, (v, d) => Decided?.Invoke(v, d));
+        if (_options.Aggregation.Clustering.Enabled)
+        {
+            // Every cluster is a model with its own round and rollout; cluster 0's rollout is the service's (operator actions, canary gauge).
+            var step = new Clustering.ClusteringStep(registry, _options, _journal, _metrics, _key, _time, _logger);
+            _clusters = new Clustering.ClusterFleet(registry, _options, gate, _journal, _metrics, publisher, step,
+                new Clustering.ClusterFleetHooks(v => VersionCreated?.Invoke(v), PublishDirectoryAsync), _time, _logger, (v, d) => Decided?.Invoke(v, d));
+            _clusters.Open();
+            _rollout = _clusters.Base.Rollout;
+        }
         await _inbox.StartAsync(cancellationToken).ConfigureAwait(false);
         var pending = registry.Deltas.PendingCount(_options.ModelName);
         LogServing(_logger, _options.InstanceId, _options.ModelName, global.Version, _options.Fleet, pending);
 
-        await _rollout.ResumeAsync(_devices.Online, cancellationToken).ConfigureAwait(false);
+        if (_clusters is not null) await _clusters.StartAsync(() => _devices.Online, cancellationToken).ConfigureAwait(false);
+        else await _rollout.ResumeAsync(_devices.Online, cancellationToken).ConfigureAwait(false);
         _loop = Task.Run(() => RunAsync(_stop.Token), CancellationToken.None);
         if (_console is not null) await _console.StartAsync(registry, this, cancellationToken).ConfigureAwait(false);
     }
@@ -135,16 +147,24 @@ public sealed partial class AggregatorService : IAsyncDisposable, IOperatorActio
     /// Aggregates the buffered deltas when the trigger fires (K buffered, or the oldest older than T with at least the
     /// minimum), or always when <paramref name="force"/> — then gates and starts the rollout. Null when nothing happened.
     /// </summary>
-    public async Task<ModelVersionRecord?> AggregateAsync(bool force = false, CancellationToken cancellationToken = default)
+    public async Task<ModelVersionRecord?> AggregateAsync(bool force = false, CancellationToken cancellationToken = default) =>
+        await AggregateAllAsync(force, cancellationToken).ConfigureAwait(false) is [var first, ..] ? first : null;
+
+    /// <summary>
+    /// <see cref="AggregateAsync"/> for every model the service serves: with clustering on, the clustering step and then
+    /// each live cluster's round (cluster 0 first); without it, the one model. The versions made, after their rollout started.
+    /// </summary>
+    public async Task<IReadOnlyList<ModelVersionRecord>> AggregateAllAsync(bool force = false, CancellationToken cancellationToken = default)
     {
         await _work.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
+            if (_clusters is not null) return await _clusters.AggregateAsync(force, () => _devices.Online, cancellationToken).ConfigureAwait(false);
             var created = (_cycle ?? throw NotStarted()).Run(force);
-            if (created is null) return null;
+            if (created is null) return [];
             VersionCreated?.Invoke(created);
             if (created.Status == VersionStatus.Candidate) await _rollout!.StartAsync(created, _devices.Online, cancellationToken).ConfigureAwait(false);
-            return Registry.GetVersion(created.Name, created.Version);
+            return [Registry.GetVersion(created.Name, created.Version)!];
         }
         finally
         {
@@ -158,6 +178,7 @@ public sealed partial class AggregatorService : IAsyncDisposable, IOperatorActio
         await _work.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
+            if (_clusters is not null) return await _clusters.CheckAsync(() => _devices.Online, cancellationToken).ConfigureAwait(false);
             return _rollout is null ? null : await _rollout.CheckAsync(_devices.Online, cancellationToken).ConfigureAwait(false);
         }
         finally
@@ -173,7 +194,12 @@ public sealed partial class AggregatorService : IAsyncDisposable, IOperatorActio
         _console?.TelemetryReceived(deviceId, telemetry, receivedAt);
         // A device that fine-tuned serves a local pre-release of its base release; the canary compares releases.
         if (telemetry.Accuracy is { } accuracy && (telemetry.BaseVersion ?? telemetry.ModelVersion) is { } version)
-            _rollout?.Report(new AccuracyReport(deviceId, version, accuracy, receivedAt, telemetry.Timestamp));
+        {
+            var report = new AccuracyReport(deviceId, version, accuracy, receivedAt, telemetry.Timestamp);
+            // With clustering, a device's telemetry counts for the canary of the cluster it is assigned to.
+            if (_clusters is not null) _clusters.Report(report);
+            else _rollout?.Report(report);
+        }
     }
 
     /// <summary>Applies a device's retained status (the MQTT handler does this; public for tests).</summary>
@@ -255,6 +281,11 @@ public sealed partial class AggregatorService : IAsyncDisposable, IOperatorActio
         Decided?.Invoke(version, kind);
         return done;
     }
+
+    /// <summary>Puts a signed cluster directory on its retained topic (concept-aware aggregation).</summary>
+    private Task PublishDirectoryAsync(ClusterDirectory directory, CancellationToken cancellationToken) =>
+        (_inbox ?? throw NotStarted()).Client.PublishAsync(Fleet.Topics.FleetTopics.Clusters(_options.Fleet, directory.ModelName), FleetJson.Serialize(directory),
+            retain: true, contentType: "application/json", cancellationToken: cancellationToken);
 
     private async Task RunAsync(CancellationToken stop)
     {

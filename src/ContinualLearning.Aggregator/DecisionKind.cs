@@ -39,6 +39,12 @@ public enum DecisionKind
     /// left out, each with its number of devices; the numbers map "admitted:{label}" / "not-admitted:{label}" to it.
     /// </summary>
     NewClasses,
+
+    /// <summary>Concept-aware aggregation created this cluster model: its first version is its parent cluster's release plus its creator's delta, released to all.</summary>
+    ClusterCreated,
+
+    /// <summary>Concept-aware aggregation retired this cluster model (merged into another, or evicted at the cluster cap); it left the cluster directory.</summary>
+    ClusterRetired,
 }
 
 /// <summary>JSON form of the aggregator's enums: the same kebab-case text the registry stores.</summary>

@@ -42,3 +42,15 @@ public sealed record ClusteringDecision(
     IReadOnlyList<ClusterCreation> Created,
     IReadOnlyList<ClusterMerge> Merged,
     IReadOnlyList<int> Retired);
+
+/// <summary>Everything <see cref="ConceptClustering"/> remembers between rounds (<see cref="ConceptClustering.Export"/>).</summary>
+/// <param name="NextId">The id the next created cluster gets (ids are never reused).</param>
+/// <param name="Clusters">The live clusters.</param>
+/// <param name="Devices">Every device that ever reported, ordinal order.</param>
+public sealed record ClusteringState(int NextId, IReadOnlyList<ClusterStateEntry> Clusters, IReadOnlyList<DeviceStateEntry> Devices);
+
+/// <summary>A live cluster: the round it was created in and the last round it had a device.</summary>
+public sealed record ClusterStateEntry(int Id, int Created, int LastUsed);
+
+/// <summary>A device: its cluster, its reference loss (null: none yet) and the round its grace period ends.</summary>
+public sealed record DeviceStateEntry(string DeviceId, int Cluster, double? Reference, int GraceUntil);

@@ -42,6 +42,12 @@ public sealed record ClusteringOptions
     /// <summary>Rate of the running mean that is a device's reference loss.</summary>
     public double ReferenceRate { get; init; } = 0.3;
 
+    /// <summary>
+    /// Never retire or merge away the initial cluster: the product's cluster 0 is the configured model itself and is
+    /// always listed (a merge with it keeps it; at the cap another idle cluster makes room). Off in the benchmark.
+    /// </summary>
+    public bool KeepInitialCluster { get; init; }
+
     /// <summary>Throws <see cref="ArgumentOutOfRangeException"/> naming the first invalid setting.</summary>
     public void Validate()
     {

@@ -115,7 +115,7 @@ public sealed class ConceptClustering
     private bool EvictIdle(Dictionary<string, (int To, AssignmentKind Kind, double Loss)> targets)
     {
         var used = targets.Values.Select(t => t.To).Concat(_devices.Where(d => !targets.ContainsKey(d.Key)).Select(d => d.Value.Cluster)).ToHashSet();
-        var idle = _clusters.Where(c => !used.Contains(c.Key)).OrderBy(c => c.Value.LastUsed).ThenBy(c => c.Key).Select(c => (int?)c.Key).FirstOrDefault();
+        var idle = _clusters.Where(c => !used.Contains(c.Key) && !(_options.KeepInitialCluster && c.Key == InitialCluster)).OrderBy(c => c.Value.LastUsed).ThenBy(c => c.Key).Select(c => (int?)c.Key).FirstOrDefault();
         if (idle is null) return false;
         _clusters.Remove(idle.Value);
         _evicted.Add(idle.Value);
@@ -135,7 +135,9 @@ public sealed class ConceptClustering
         if (closest is not { } m) return [];
 
         int Count(int id) => targets.Values.Count(t => t.To == id) + _devices.Count(d => !targets.ContainsKey(d.Key) && d.Value.Cluster == id);
-        var (survivor, absorbed) = Count(m.J) > Count(m.I) ? (m.J, m.I) : (m.I, m.J);
+        var (survivor, absorbed) = _options.KeepInitialCluster && (m.I == InitialCluster || m.J == InitialCluster)
+            ? (InitialCluster, m.I == InitialCluster ? m.J : m.I)
+            : Count(m.J) > Count(m.I) ? (m.J, m.I) : (m.I, m.J);
         foreach (var key in targets.Keys.ToArray())
             if (targets[key].To == absorbed) targets[key] = (survivor, AssignmentKind.Merged, double.NaN);
         foreach (var d in _devices.Values)
@@ -162,6 +164,36 @@ public sealed class ConceptClustering
         d.Reference = double.NaN;
         d.GraceUntil = round + 1 + _options.GraceRounds;
     }
+
+    /// <summary>The assignment state, for storing between rounds (a registry row); <see cref="Restore"/> brings it back.</summary>
+    public ClusteringState Export() => new(
+        _nextId,
+        _clusters.Select(c => new ClusterStateEntry(c.Key, c.Value.Created, c.Value.LastUsed)).ToArray(),
+        _devices.OrderBy(d => d.Key, StringComparer.Ordinal)
+            .Select(d => new DeviceStateEntry(d.Key, d.Value.Cluster, double.IsFinite(d.Value.Reference) ? d.Value.Reference : null, d.Value.GraceUntil)).ToArray());
+
+    /// <summary>A clustering in exactly the state <paramref name="state"/> was exported in: the same next round decides the same.</summary>
+    public static ConceptClustering Restore(ClusteringState state, ClusteringOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(state);
+        var clustering = new ConceptClustering(options);
+        if (state.Clusters.Count == 0 || state.Clusters.All(c => c.Id != clustering.InitialCluster))
+            throw new ArgumentException($"A clustering state must hold cluster {clustering.InitialCluster}; this one holds {string.Join(", ", state.Clusters.Select(c => c.Id))}.", nameof(state));
+        if (state.NextId <= state.Clusters.Max(c => c.Id))
+            throw new ArgumentException($"The state's next cluster id {state.NextId} is not above its clusters ({string.Join(", ", state.Clusters.Select(c => c.Id))}); the row is damaged.", nameof(state));
+        clustering._clusters.Clear();
+        foreach (var c in state.Clusters) clustering._clusters[c.Id] = new ClusterState { Created = c.Created, LastUsed = c.LastUsed };
+        foreach (var d in state.Devices) clustering._devices[d.DeviceId] = new DeviceState { Cluster = d.Cluster, Reference = d.Reference ?? double.NaN, GraceUntil = d.GraceUntil };
+        clustering._nextId = state.NextId;
+        return clustering;
+    }
+
+    /// <summary>The device's assigned cluster, or null for a device that never reported.</summary>
+    public int? AssignedCluster(string deviceId) => _devices.TryGetValue(deviceId, out var d) && _clusters.ContainsKey(d.Cluster) ? d.Cluster : null;
+
+    /// <summary>Every known device and its cluster, ordinal order of device id.</summary>
+    public IReadOnlyList<KeyValuePair<string, int>> Assignments =>
+        _devices.OrderBy(d => d.Key, StringComparer.Ordinal).Select(d => KeyValuePair.Create(d.Key, d.Value.Cluster)).ToArray();
 
     private int NewCluster(int round)
     {

@@ -116,6 +116,24 @@ public static class AggregatorOptionsReader
             Beta2 = r.Number("aggregation:serverOptimizerOptions:beta2", s.ServerOptimizerOptions.Beta2, d.ServerOptimizer.Beta2),
             Tau = r.Number("aggregation:serverOptimizerOptions:tau", s.ServerOptimizerOptions.Tau, d.ServerOptimizer.Tau),
         },
+        Clustering = ReadClustering(r, s.Clustering, d.Clustering),
+    };
+
+    private static Clustering.FleetClusteringOptions ReadClustering(ConfigurationReader r, ClusteringSettings s, Clustering.FleetClusteringOptions d) => new()
+    {
+        Enabled = r.Bool("aggregation:clustering:enabled", s.Enabled, d.Enabled),
+        Thresholds = new Clustering.ClusteringOptions
+        {
+            MaxClusters = r.WholeNumber("aggregation:clustering:maxClusters", s.MaxClusters, d.Thresholds.MaxClusters),
+            DriftMargin = r.Number("aggregation:clustering:driftMargin", s.DriftMargin, d.Thresholds.DriftMargin),
+            LocalMargin = r.Number("aggregation:clustering:localMargin", s.LocalMargin, d.Thresholds.LocalMargin),
+            SwitchMargin = r.Number("aggregation:clustering:switchMargin", s.SwitchMargin, d.Thresholds.SwitchMargin),
+            MergeDistance = r.Number("aggregation:clustering:mergeDistance", s.MergeDistance, d.Thresholds.MergeDistance),
+            GraceRounds = r.WholeNumber("aggregation:clustering:graceRounds", s.GraceRounds, d.Thresholds.GraceRounds),
+            CreationsPerRound = r.WholeNumber("aggregation:clustering:creationsPerRound", s.CreationsPerRound, d.Thresholds.CreationsPerRound),
+            MinSamples = r.WholeNumber("aggregation:clustering:minSamples", s.MinSamples, d.Thresholds.MinSamples),
+            ReferenceRate = r.Number("aggregation:clustering:referenceRate", s.ReferenceRate, d.Thresholds.ReferenceRate),
+        },
     };
 
     private static RolloutOptions ReadRollout(ConfigurationReader r, RolloutSettings s, RolloutOptions d) => new()

@@ -36,6 +36,7 @@ internal sealed class AggregatorOptionsValidator() : ConfigurationValidator<Aggr
         CheckValidation(options.Validation, errors);
         CheckAggregation(options.Aggregation, errors);
         CheckPrivacy(options.Aggregation, options.Validation, errors);
+        CheckClustering(options.ModelName, options.Aggregation.Clustering, errors);
         CheckRollout(options.Rollout, errors);
         CheckInboxAndRetention(options.Inbox, options.Retention, errors);
         if (options.Metrics.Listen is { } listen && !MetricsOptions.TryParseListen(listen, out _))
@@ -128,6 +129,24 @@ internal sealed class AggregatorOptionsValidator() : ConfigurationValidator<Aggr
             "must be set when aggregation:privacy:noiseMultiplier > 0 (the noise is σ × this clip)", "use e.g. the median norm of honest updates");
         ConfigurationRules.Require(errors, v.MaxNewClasses == 0, "validation:maxNewClasses", v.MaxNewClasses,
             "must be 0 when aggregation:privacy:noiseMultiplier > 0 (rows of new classes would be released without noise)", "set validation:maxNewClasses to 0, or turn the noise off");
+    }
+
+    /// <summary>Concept-aware aggregation (docs/federated.md, "Concept-aware aggregation"); the thresholds are checked even while it is off, so turning it on cannot surprise.</summary>
+    private static void CheckClustering(string modelName, Clustering.FleetClusteringOptions c, ICollection<ConfigurationError> errors)
+    {
+        const string Key = "aggregation:clustering:";
+        var t = c.Thresholds;
+        ConfigurationRules.Require(errors, t.MaxClusters is >= 1 and <= ContinualLearning.Deltas.ClusterNames.MaxCluster, Key + "maxClusters", t.MaxClusters,
+            $"must be in [1, {ContinualLearning.Deltas.ClusterNames.MaxCluster}]", "use e.g. 8 (1 keeps a single model)");
+        foreach (var (name, value) in new[] { ("driftMargin", t.DriftMargin), ("localMargin", t.LocalMargin), ("switchMargin", t.SwitchMargin), ("mergeDistance", t.MergeDistance) })
+            ConfigurationRules.Require(errors, double.IsFinite(value) && value >= 0, Key + name, value, "must be a finite number ≥ 0 (nats of cross-entropy)", "use the default, e.g. 0.1 for driftMargin, 0.02 for mergeDistance");
+        ConfigurationRules.Require(errors, t.GraceRounds >= 0, Key + "graceRounds", t.GraceRounds, "must be ≥ 0", "use e.g. 3");
+        ConfigurationRules.Require(errors, t.CreationsPerRound >= 1, Key + "creationsPerRound", t.CreationsPerRound, "must be ≥ 1", "use e.g. 1");
+        ConfigurationRules.Require(errors, t.MinSamples >= 1, Key + "minSamples", t.MinSamples, "must be ≥ 1", "use e.g. 32");
+        ConfigurationRules.Require(errors, t.ReferenceRate is > 0 and <= 1, Key + "referenceRate", t.ReferenceRate, "must be in (0, 1]", "use e.g. 0.3");
+        if (c.Enabled && !string.IsNullOrEmpty(modelName) && ContinualLearning.Deltas.ClusterNames.IsClusterModel(modelName))
+            errors.Add(new("modelName", modelName, "ends in .c<number>, the name of a cluster model, and aggregation:clustering:enabled is true",
+                $"serve the base model (e.g. '{ContinualLearning.Deltas.ClusterNames.Parse(modelName).BaseModel}'): its clusters are found from it; or rename the model"));
     }
 
     private static void CheckRollout(RolloutOptions o, ICollection<ConfigurationError> errors)

@@ -114,6 +114,32 @@ internal sealed class AggregationSettings
     public string? ServerOptimizer { get; set; }
 
     public ServerOptimizerSettings ServerOptimizerOptions { get; set; } = new();
+
+    public ClusteringSettings Clustering { get; set; } = new();
+}
+
+/// <summary><c>aggregation:clustering:*</c>.</summary>
+internal sealed class ClusteringSettings
+{
+    public string? Enabled { get; set; }
+
+    public string? MaxClusters { get; set; }
+
+    public string? DriftMargin { get; set; }
+
+    public string? LocalMargin { get; set; }
+
+    public string? SwitchMargin { get; set; }
+
+    public string? MergeDistance { get; set; }
+
+    public string? GraceRounds { get; set; }
+
+    public string? CreationsPerRound { get; set; }
+
+    public string? MinSamples { get; set; }
+
+    public string? ReferenceRate { get; set; }
 }
 
 /// <summary><c>aggregation:privacy:*</c>.</summary>

@@ -47,7 +47,11 @@ internal sealed class AggregatorMetrics : IDisposable
     /// <summary>Attribute on <see cref="CanaryState"/>: the version on the canary cohort.</summary>
     public const string VersionTag = "cl.version";
 
+    /// <summary>Attribute on <see cref="ClusterChanges"/>: <c>created</c>, <c>merged</c>, <c>retired</c> (a cluster) or <c>moved</c> (a device).</summary>
+    public const string ClusterChangeTag = "cl.cluster.change";
+
     private long _pending = -1;
+    private int _clustersLive = -1;
     private Func<string?> _canary = () => null;
     private Func<bool> _connected = () => false;
 
@@ -76,6 +80,8 @@ internal sealed class AggregatorMetrics : IDisposable
         ConsoleActions = Meter.CreateCounter<long>("cl.aggregator.console.actions", "{action}", "Operator actions asked of the console, by action and outcome (refusals without or with a wrong credential included).");
         InboxBatchSize = Meter.CreateHistogram("cl.aggregator.inbox.batch.size", "{delta}", "Deltas stored and acknowledged together by one registry commit.",
             advice: new InstrumentAdvice<int> { HistogramBucketBoundaries = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000] });
+        ClusterChanges = Meter.CreateCounter<long>("cl.aggregator.clusters.changes", "{change}", "Concept-aware aggregation: clusters created, merged and retired, and devices moved to another cluster, by change.");
+        Meter.CreateObservableGauge("cl.aggregator.clusters.live", ClustersLive, "{cluster}", "Live clusters (models) of the served model under concept-aware aggregation; none reported while it is off.");
     }
 
     public Meter Meter { get; }
@@ -107,6 +113,8 @@ internal sealed class AggregatorMetrics : IDisposable
     public Histogram<int> InboxBatchSize { get; }
 
     public Counter<long> ConsoleActions { get; }
+
+    public Counter<long> ClusterChanges { get; }
 
     /// <summary>When registry operations last succeeded and failed (what <c>/health</c> judges).</summary>
     public RegistryHealth Registry { get; }
@@ -191,6 +199,15 @@ internal sealed class AggregatorMetrics : IDisposable
         PendingCount(pendingLeft);
     }
 
+    /// <summary>Counts <paramref name="count"/> cluster changes of one kind (created, merged, retired, moved).</summary>
+    public void ClusterChanged(string change, int count)
+    {
+        if (count > 0) ClusterChanges.Add(count, new KeyValuePair<string, object?>(ClusterChangeTag, change));
+    }
+
+    /// <summary>The number of live clusters, as last counted by the clustering step.</summary>
+    public void ClusterCount(int live) => Interlocked.Exchange(ref _clustersLive, live);
+
     /// <summary>How many deltas one commit of the inbox stored (group commit).</summary>
     public void InboxBatch(int size) => InboxBatchSize.Record(size);
 
@@ -205,6 +222,12 @@ internal sealed class AggregatorMetrics : IDisposable
     }
 
     public void Dispose() => Meter.Dispose();
+
+    private IEnumerable<Measurement<int>> ClustersLive()
+    {
+        var live = Volatile.Read(ref _clustersLive);
+        if (live >= 0) yield return new Measurement<int>(live);
+    }
 
     private IEnumerable<Measurement<long>> BufferDepth()
     {

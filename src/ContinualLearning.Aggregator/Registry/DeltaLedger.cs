@@ -174,6 +174,32 @@ public sealed class DeltaLedger
         ("@n", name), ("@l", limit));
 
     /// <summary>
+    /// <see cref="ListPending"/> without the payloads (each <see cref="PendingDelta.Payload"/> is empty): what a caller
+    /// that looks at every tick needs to decide which few payloads to read (<see cref="GetPending"/>).
+    /// </summary>
+    public IReadOnlyList<PendingDelta> ListPendingWithoutPayload(string name, int limit = int.MaxValue) => _db.Query(
+        "SELECT delta_id, device_id, base_version, sample_count, received_utc FROM pending_deltas WHERE name=@n ORDER BY received_utc, delta_id LIMIT @l",
+        r => new PendingDelta(r.GetString(0), r.GetString(1), r.GetString(2), RegistryDatabase.ReadLong(r, 3), RegistryDatabase.ReadTime(r, 4), []),
+        ("@n", name), ("@l", limit));
+
+    /// <summary>One buffered delta with its payload, or null when it is no longer pending.</summary>
+    public PendingDelta? GetPending(string deltaId) => _db.Query(
+        "SELECT delta_id, device_id, base_version, sample_count, received_utc, payload FROM pending_deltas WHERE delta_id=@id",
+        r => new PendingDelta(r.GetString(0), r.GetString(1), r.GetString(2), RegistryDatabase.ReadLong(r, 3), RegistryDatabase.ReadTime(r, 4), (byte[])r.GetValue(5)),
+        ("@id", deltaId)).FirstOrDefault();
+
+    /// <summary>
+    /// Re-files a buffered delta under another model (concept-aware aggregation: the creator's delta becomes the first
+    /// version of the cluster it created), so its ids and lineage name the model it went into. False when it is not pending.
+    /// </summary>
+    public bool MovePending(string deltaId, string name)
+    {
+        if (_db.Execute("UPDATE pending_deltas SET name=@n WHERE delta_id=@id", ("@n", name), ("@id", deltaId)) != 1) return false;
+        _db.Execute("UPDATE seen_deltas SET name=@n WHERE delta_id=@id", ("@n", name), ("@id", deltaId));
+        return true;
+    }
+
+    /// <summary>
     /// Removes buffered deltas and marks their ids with their final state (aggregated into <paramref name="version"/>,
     /// or dropped). Every id must still be pending: one that is not (another round used it) throws, so the caller's
     /// transaction rolls back rather than count a delta twice; an aggregated id is also recorded in

@@ -64,6 +64,7 @@ public sealed class ModelRegistry : IDisposable
         Audit = new AuditLog(db);
         RolloutPoints = new RolloutPointLog(db);
         OptimizerStates = new OptimizerStateStore(db);
+        Clusters = new ClusterStore(db);
     }
 
     /// <summary>Full path of the registry's local directory (SQLite: the registry itself; PostgreSQL: caches and scratch).</summary>
@@ -101,6 +102,9 @@ public sealed class ModelRegistry : IDisposable
 
     /// <summary>The server optimiser's state per version (docs/federated.md, "Server optimisers and Krum").</summary>
     public OptimizerStateStore OptimizerStates { get; }
+
+    /// <summary>The clusters of concept-aware aggregation and the clustering state per base model (docs/federated.md, "Concept-aware aggregation").</summary>
+    public ClusterStore Clusters { get; }
 
     /// <summary>The clock that stamps rows the registry dates itself (decisions, versions without a creation time).</summary>
     internal TimeProvider Time { get; }

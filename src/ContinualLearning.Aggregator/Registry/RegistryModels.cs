@@ -68,12 +68,14 @@ public static class RegistryModels
     /// <summary>
     /// Writes a child bundle from <paramref name="manifest"/> (the parent's, or one whose head grew by new classes) with
     /// new weights and version, created at <paramref name="createdUtc"/>, and returns its container.
+    /// <paramref name="sameModel"/> false builds the first version of another model (a cluster's): its parent is then
+    /// recorded by the registry (<see cref="ClusterStore"/>), not as the manifest's parent version, which names a version of the same model.
     /// </summary>
-    public static byte[] BuildChild(ModelBundle parent, ModelManifest manifest, string version, IReadOnlyList<NamedTensor> weights, string scratchDirectory, DateTime createdUtc)
+    public static byte[] BuildChild(ModelBundle parent, ModelManifest manifest, string version, IReadOnlyList<NamedTensor> weights, string scratchDirectory, DateTime createdUtc, bool sameModel = true)
     {
         ArgumentNullException.ThrowIfNull(parent);
         ArgumentNullException.ThrowIfNull(manifest);
-        manifest = manifest with { Version = version, ParentVersion = parent.Manifest.Version, CreatedUtc = createdUtc, Signature = null };
+        manifest = manifest with { Version = version, ParentVersion = sameModel ? parent.Manifest.Version : null, CreatedUtc = createdUtc, Signature = null };
         var dir = Path.Combine(scratchDirectory, "build-" + Guid.NewGuid().ToString("N"));
         try
         {

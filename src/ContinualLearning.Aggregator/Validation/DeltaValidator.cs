@@ -65,6 +65,12 @@ public enum RejectionReason
 
     /// <summary>The labels add more classes to the base release than <see cref="ValidationOptions.MaxNewClasses"/>.</summary>
     TooManyNewClasses,
+
+    /// <summary>The delta is for a cluster model that was retired (merged into another or evicted); the device should follow the cluster directory.</summary>
+    RetiredCluster,
+
+    /// <summary>Dropped at clustering: the device moved to another cluster, and its buffered delta is relative to the model of the one it left.</summary>
+    ClusterMoved,
 }
 
 /// <summary>Outcome of validating one delta: accepted with its decoded form, or rejected with a reason and a readable message.</summary>
@@ -81,6 +87,17 @@ internal interface IDeltaValidationContext
 {
     /// <summary>The model this aggregator serves.</summary>
     string ModelName { get; }
+
+    /// <summary>
+    /// The context that answers for deltas of <paramref name="modelName"/>, or null with the reason it is not served
+    /// (completes "model 'x' …"). One model: only <see cref="ModelName"/>; with clustering, every live cluster model.
+    /// </summary>
+    IDeltaValidationContext? Route(string modelName, out RejectionReason reason, out string refusal)
+    {
+        reason = RejectionReason.UnknownModel;
+        refusal = $"is not served by this aggregator (it serves '{ModelName}')";
+        return string.Equals(modelName, ModelName, StringComparison.Ordinal) ? this : null;
+    }
 
     /// <summary>The head and labels of a registry version (a delta must fit its base's), or null when the registry does not hold it.</summary>
     OutputLayout? Layout(string version);
@@ -128,8 +145,9 @@ internal static class DeltaValidator
             return DeltaVerdict.Reject(RejectionReason.DeviceMismatch, $"{who}: the header says device '{h.DeviceId}' but it was published on device '{topicDeviceId}''s topic; a device may only send its own deltas.", delta);
         if (options.AllowedDevices is { } allowed && !allowed.Contains(h.DeviceId))
             return DeltaVerdict.Reject(RejectionReason.DeviceNotAllowed, $"{who}: device '{h.DeviceId}' is not on the allow-list ({allowed.Count} devices); add it to Validation.AllowedDevices.", delta);
-        if (!string.Equals(h.ModelName, context.ModelName, StringComparison.Ordinal))
-            return DeltaVerdict.Reject(RejectionReason.UnknownModel, $"{who}: model '{h.ModelName}' is not served by this aggregator (it serves '{context.ModelName}').", delta);
+        if (context.Route(h.ModelName, out var refused, out var refusal) is not { } served)
+            return DeltaVerdict.Reject(refused, $"{who}: model '{h.ModelName}' {refusal}.", delta);
+        context = served;
         var staleness = context.ReleasesSince(h.BaseVersion);
         if (staleness is null)
             return DeltaVerdict.Reject(RejectionReason.UnknownBaseVersion, $"{who}: base version {h.BaseVersion} of {h.ModelName} is not in the registry.", delta);

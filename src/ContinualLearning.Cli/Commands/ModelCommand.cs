@@ -55,7 +55,7 @@ internal static class ModelCommand
             var decisions = reg.Decisions.List(v.Name, v.Version);
             if (pr.GetValue(json))
             {
-                Console.WriteLine(JsonSerializer.Serialize(new { version = v, metrics = JsonDocument.Parse(v.MetricsJson).RootElement, decisions }, CliCommon.Json));
+                Console.WriteLine(JsonSerializer.Serialize(new { version = v, metrics = JsonDocument.Parse(v.MetricsJson).RootElement, decisions, cluster = reg.Clusters.ByModel(v.Name) }, CliCommon.Json));
                 return Task.FromResult(0);
             }
             var grid = new Table().AddColumns("Field", "Value").HideHeaders();
@@ -64,6 +64,7 @@ internal static class ModelCommand
                 .AddRow("deltas", v.DeltaIds.Count.ToString()).AddRow("devices", Markup.Escape(string.Join(", ", v.DeviceIds.Distinct())))
                 .AddRow("samples", v.SampleCounts.Sum().ToString()).AddRow("metrics", Markup.Escape(v.MetricsJson));
             grid.AddRow("privacy", Markup.Escape(ContinualLearning.Aggregator.Privacy.PrivacyRecord.Describe(v.MetricsJson) ?? "no differential privacy"));
+            if (reg.Clusters.ByModel(v.Name) is { } cluster) grid.AddRow("cluster", Markup.Escape(DescribeCluster(cluster, v)));
             AnsiConsole.Write(grid);
             if (decisions.Count > 0)
             {
@@ -79,7 +80,7 @@ internal static class ModelCommand
         {
             using var reg = Open(pr.GetValue(registry)!, pr.GetValue(connection));
             var v = Find(reg, pr.GetValue(name), pr.GetValue(version)!);
-            var chain = reg.Lineage(v.Name, v.Version);
+            var chain = CrossModelLineage(reg, v);
             if (pr.GetValue(json))
             {
                 Console.WriteLine(JsonSerializer.Serialize(chain.Select(Summary), CliCommon.Json));
@@ -87,7 +88,13 @@ internal static class ModelCommand
             }
             var tree = new Tree($"{v.Name} lineage");
             foreach (var c in chain)
-                tree.AddNode(Markup.Escape($"{c.Version} [{c.Status}] ← {c.Parent ?? "(seed)"}: {c.DeltaIds.Count} deltas from {c.DeviceIds.Distinct().Count()} devices, {c.SampleCounts.Sum()} samples"));
+            {
+                // A cluster's first version continues the chain in the model it was created from.
+                var from = c.Parent ?? (reg.Clusters.ByModel(c.Name) is { ParentModel: { } pm, ParentVersion: { } pv } && c.Version == ContinualLearning.Aggregator.Clustering.ClusterBirth.FirstVersion ? $"{pm} {pv} (cluster created)" : "(seed)");
+                var model = c.Name == v.Name ? "" : $"{c.Name} ";
+                tree.AddNode(Markup.Escape($"{model}{c.Version} [{c.Status}] ← {from}: {c.DeltaIds.Count} deltas from {c.DeviceIds.Distinct().Count()} devices, {c.SampleCounts.Sum()} samples"));
+            }
+            if (reg.Clusters.ByModel(v.Name) is { } cluster) tree.AddNode(Markup.Escape(DescribeCluster(cluster, v)));
             AnsiConsole.Write(tree);
             return Task.FromResult(0);
         }));
@@ -150,6 +157,33 @@ internal static class ModelCommand
             0 => throw new CliException($"Version {version}{(name is null ? "" : $" of {name}")} is not in the registry {registry.Directory}; `cl model ls` lists versions."),
             _ => throw new CliException($"Version {version} exists for several models ({string.Join(", ", matches.Select(m => m.Name))}); pass --model."),
         };
+    }
+
+    /// <summary>Parents back to the seed; from a cluster's first version on into the model and version the cluster was created from.</summary>
+    private static List<ModelVersionRecord> CrossModelLineage(ModelRegistry registry, ModelVersionRecord version)
+    {
+        var chain = new List<ModelVersionRecord>();
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        for (ModelVersionRecord? v = version; v is not null && seen.Add(v.Name);)
+        {
+            var part = registry.Lineage(v.Name, v.Version);
+            chain.AddRange(part);
+            var root = part[^1];
+            v = registry.Clusters.ByModel(root.Name) is { ParentModel: { } pm, ParentVersion: { } pv } && root.Parent is null && root.Version == ContinualLearning.Aggregator.Clustering.ClusterBirth.FirstVersion
+                ? registry.GetVersion(pm, pv)
+                : null;
+        }
+        return chain;
+    }
+
+    private static string DescribeCluster(ClusterRecord cluster, ModelVersionRecord v)
+    {
+        var text = cluster.Cluster == 0
+            ? $"cluster 0 of {cluster.BaseModel} (the base model)"
+            : $"cluster {cluster.Cluster} of {cluster.BaseModel}, created in clustering round {cluster.CreatedRound} from {cluster.ParentModel} {cluster.ParentVersion} with the delta of {cluster.CreatorDevice}";
+        if (cluster.Retired is { } retired)
+            text += $"; retired {retired:O}{(cluster.MergedInto is { } into ? $", merged into cluster {into}" : "")}";
+        return v.Version == ContinualLearning.Aggregator.Clustering.ClusterBirth.FirstVersion && cluster.Cluster != 0 ? text + " (this is its first version)" : text;
     }
 
     private static object Summary(ModelVersionRecord v) => new

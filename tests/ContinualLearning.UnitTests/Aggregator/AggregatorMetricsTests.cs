@@ -85,7 +85,7 @@ public sealed class AggregatorMetricsTests
             "cl_aggregator_inbox_failures_total counter", "cl_aggregator_retention_deleted_total counter", "cl_aggregator_round_duration_seconds histogram",
             "cl_aggregator_rounds_total counter", "cl_aggregator_buffer_depth gauge", "cl_aggregator_canary_state gauge", "cl_aggregator_broker_connected gauge",
             "cl_aggregator_registry_duration_seconds histogram", "cl_aggregator_registry_failures_total counter", "cl_aggregator_console_actions_total counter",
-            "cl_aggregator_inbox_batch_size histogram",
+            "cl_aggregator_inbox_batch_size histogram", "cl_aggregator_clusters_changes_total counter", "cl_aggregator_clusters_live gauge",
         ];
         Assert.Equal(families, rendered.Split('\n').Where(l => l.StartsWith("# TYPE ", StringComparison.Ordinal)).Select(l => l["# TYPE ".Length..]));
         Assert.Contains("\ncl_aggregator_deltas_accepted_total 1\n", rendered, StringComparison.Ordinal);

@@ -18,10 +18,10 @@ public sealed class WireTextTests : IDisposable
         Assert.Equal(
             ["malformed", "device-mismatch", "device-not-allowed", "unknown-model", "unknown-base-version", "rolled-back-base", "too-stale",
              "shape-mismatch", "non-finite", "norm-too-large", "duplicate", "no-samples", "empty", "future-timestamp", "expired", "pending-full",
-             "device-quota", "label-mismatch", "too-many-new-classes"],
+             "device-quota", "label-mismatch", "too-many-new-classes", "retired-cluster", "cluster-moved"],
             Enum.GetValues<RejectionReason>().Select(r => r.ToText()));
         Assert.Equal(
-            ["holdout-pass", "holdout-fail", "released", "canary-started", "promoted", "rolled-back", "published", "manual-rollback", "new-classes"],
+            ["holdout-pass", "holdout-fail", "released", "canary-started", "promoted", "rolled-back", "published", "manual-rollback", "new-classes", "cluster-created", "cluster-retired"],
             Enum.GetValues<DecisionKind>().Select(d => d.ToText()));
         Assert.Equal(["pending", "aggregated", "dropped"], Enum.GetValues<DeltaState>().Select(s => s.ToText()));
     }

@@ -1,0 +1,27 @@
+-- Concept-aware aggregation (docs/federated.md, "Concept-aware aggregation"): every cluster of a base model is a
+-- registry model of its own (cluster 0 = the base model, cluster k = "{base}.c{k}"). One row per cluster ever made,
+-- with the model and version it was created from (its first version's cross-model parent), who created it, and when
+-- it was retired (merged into another, or evicted at the cap). Written in the transaction of the clustering step.
+CREATE TABLE clusters(
+    base_model text NOT NULL,
+    cluster integer NOT NULL,
+    model_name text NOT NULL UNIQUE,
+    parent_model text,
+    parent_version text,
+    creator_device text,
+    created_round integer NOT NULL,
+    created_utc timestamptz NOT NULL,
+    retired_utc timestamptz,
+    merged_into integer,
+    PRIMARY KEY(base_model, cluster));
+-- The clustering's memory per base model: ConceptClustering's exported state (JSON), the clustering round counter, the
+-- last cluster-directory sequence published (strictly increasing), and per device the last delta whose loss report
+-- the clustering counted (a report is counted once, however many ticks its delta stays buffered).
+CREATE TABLE clustering_state(
+    base_model text PRIMARY KEY,
+    state text NOT NULL,
+    round integer NOT NULL,
+    directory_sequence bigint NOT NULL,
+    directory_json text,
+    counted_reports text NOT NULL,
+    updated_utc timestamptz NOT NULL);
