@@ -38,21 +38,7 @@ public static class ClusterDirectorySigner
             return VerificationResult.Fail($"{name} is unsigned; ignoring it.");
         var structure = CheckStructure(directory);
         if (!structure.Ok) return structure;
-        var keyId = ReleaseKeys.KeyId(publicKey);
-        if (directory.KeyId is not null && directory.KeyId != keyId)
-            return VerificationResult.Fail($"{name} was signed with key {directory.KeyId}, but this device trusts key {keyId}; install the matching public key.");
-        byte[] signature;
-        try
-        {
-            signature = Convert.FromBase64String(directory.Signature);
-        }
-        catch (FormatException)
-        {
-            return VerificationResult.Fail($"{name}: the signature is not valid base64.");
-        }
-        return publicKey.VerifyData(CanonicalBytes(directory), signature, HashAlgorithmName.SHA256, DSASignatureFormat.IeeeP1363FixedFieldConcatenation)
-            ? VerificationResult.Valid
-            : VerificationResult.Fail($"{name}: the ECDSA signature does not match the directory contents (tampered directory, wrong key, or damaged signature).");
+        return ReleaseSigner.VerifySignature(publicKey, directory.KeyId, directory.Signature, CanonicalBytes(directory), name, "directory", "directory");
     }
 
     /// <summary>

@@ -53,22 +53,31 @@ public static class ReleaseSigner
             return VerificationResult.Fail($"Release {release.ModelName} v{release.Version} is unsigned; refusing to install it.");
         var structure = CheckStructure(release);
         if (!structure.Ok) return structure;
+        return VerifySignature(publicKey, release.KeyId, release.Signature, CanonicalBytes(release), $"Release {release.ModelName} v{release.Version}", "release", "manifest");
+    }
+
+    /// <summary>
+    /// The key and ECDSA checks every signed fleet message shares: the key id it claims is the trusted key's, the
+    /// signature is base64, and it verifies over <paramref name="canonical"/>. <paramref name="name"/> starts each
+    /// reason ("Release m v1.2.0"); <paramref name="contents"/> and <paramref name="tampered"/> name what a mismatch means.
+    /// </summary>
+    internal static VerificationResult VerifySignature(ECDsa publicKey, string? claimedKeyId, string signatureBase64, byte[] canonical, string name, string contents, string tampered)
+    {
         var keyId = ReleaseKeys.KeyId(publicKey);
-        if (release.KeyId is not null && release.KeyId != keyId)
-            return VerificationResult.Fail($"Release {release.ModelName} v{release.Version} was signed with key {release.KeyId}, but this device trusts key {keyId}; install the matching public key.");
+        if (claimedKeyId is not null && claimedKeyId != keyId)
+            return VerificationResult.Fail($"{name} was signed with key {claimedKeyId}, but this device trusts key {keyId}; install the matching public key.");
         byte[] signature;
         try
         {
-            signature = Convert.FromBase64String(release.Signature);
+            signature = Convert.FromBase64String(signatureBase64);
         }
         catch (FormatException)
         {
-            return VerificationResult.Fail($"Release {release.ModelName} v{release.Version}: the signature is not valid base64.");
+            return VerificationResult.Fail($"{name}: the signature is not valid base64.");
         }
-        var ok = publicKey.VerifyData(CanonicalBytes(release), signature, HashAlgorithmName.SHA256, DSASignatureFormat.IeeeP1363FixedFieldConcatenation);
-        return ok
+        return publicKey.VerifyData(canonical, signature, HashAlgorithmName.SHA256, DSASignatureFormat.IeeeP1363FixedFieldConcatenation)
             ? VerificationResult.Valid
-            : VerificationResult.Fail($"Release {release.ModelName} v{release.Version}: the ECDSA signature does not match the release contents (tampered manifest, wrong key, or damaged signature).");
+            : VerificationResult.Fail($"{name}: the ECDSA signature does not match the {contents} contents (tampered {tampered}, wrong key, or damaged signature).");
     }
 
     /// <summary>Field-level sanity of a release (hex hashes, chunk arithmetic), independent of the signature.</summary>
