@@ -11,7 +11,7 @@ internal static class MessageTargets
 
     private static readonly System.Security.Cryptography.ECDsa Key = ReleaseKeys.Generate();
 
-    /// <summary>The same bytes through every fleet message reader (status, telemetry, command, reply, release).</summary>
+    /// <summary>The same bytes through every fleet message reader (status, telemetry, command, reply, release, cluster directory).</summary>
     public static void FleetJsonMessages(byte[] input)
     {
         if (Read(input, FleetJson.ReadStatus) is { } status)
@@ -44,6 +44,21 @@ internal static class MessageTargets
             RoundTrip(FleetJson.Serialize(release), FleetJson.ReadRelease);
             OpenRelease(release);
         }
+        if (Read(input, FleetJson.ReadClusterDirectory) is { } directory)
+        {
+            _ = directory.ModelName.Length + directory.Clusters.Count + directory.Assignments.Count;
+            RoundTrip(FleetJson.Serialize(directory), FleetJson.ReadClusterDirectory);
+            CheckDirectory(directory);
+        }
+    }
+
+    // Whatever arrives, the structure check answers without throwing; a directory that passes it, signed by the
+    // trusted key, verifies (devices verify every directory they receive before they follow it).
+    private static void CheckDirectory(ClusterDirectory directory)
+    {
+        if (!ClusterDirectorySigner.CheckStructure(directory).Ok) return;
+        var verdict = ClusterDirectorySigner.Verify(ClusterDirectorySigner.Sign(directory, Key), Key);
+        if (!verdict.Ok) throw new InvalidOperationException($"Fuzz invariant: a structurally valid cluster directory signed by the trusted key does not verify: {verdict.Reason}");
     }
 
     /// <summary>A sample / label / predict request body.</summary>

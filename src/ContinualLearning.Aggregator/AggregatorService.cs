@@ -196,8 +196,8 @@ public sealed partial class AggregatorService : IAsyncDisposable, IOperatorActio
         if (telemetry.Accuracy is { } accuracy && (telemetry.BaseVersion ?? telemetry.ModelVersion) is { } version)
         {
             var report = new AccuracyReport(deviceId, version, accuracy, receivedAt, telemetry.Timestamp);
-            // With clustering, a device's telemetry counts for the canary of the cluster it is assigned to.
-            if (_clusters is not null) _clusters.Report(report);
+            // With clustering, a device's telemetry counts for the canary of the cluster whose model it serves.
+            if (_clusters is not null) _clusters.Report(report, Clustering.ClusterFleet.ServedCluster(telemetry));
             else _rollout?.Report(report);
         }
     }

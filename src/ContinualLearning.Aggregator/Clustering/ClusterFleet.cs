@@ -44,12 +44,30 @@ internal sealed partial class ClusterFleet(
     /// <summary>The cluster a device is assigned to; a device the clustering never placed is in cluster 0.</summary>
     public int ClusterOf(string deviceId) => _view.Assignments.TryGetValue(deviceId, out var c) ? c : 0;
 
-    /// <summary>Counts a telemetry accuracy report for the canary of the device's cluster.</summary>
-    public void Report(AccuracyReport report)
+    /// <summary>
+    /// Counts a telemetry accuracy report for the canary of the cluster whose model the device serves
+    /// (<paramref name="servedCluster"/>, from its telemetry), or of its assigned cluster when the telemetry does not
+    /// say. They differ while a moved device still installs its new cluster's release: its accuracy and version are
+    /// still those of the model it left, so they count there.
+    /// </summary>
+    public void Report(AccuracyReport report, int? servedCluster = null)
     {
-        var cluster = ClusterOf(report.DeviceId);
+        var cluster = servedCluster ?? ClusterOf(report.DeviceId);
         lock (_units)
             if (_units.TryGetValue(cluster, out var unit)) unit.Rollout.Report(report);
+    }
+
+    /// <summary>
+    /// The cluster a device's telemetry says it serves (<c>extra.cluster</c>, sent under <c>learning:clustering</c>);
+    /// null when absent or not a cluster id (an older or misconfigured device: its assignment decides).
+    /// </summary>
+    public static int? ServedCluster(Telemetry telemetry)
+    {
+        ArgumentNullException.ThrowIfNull(telemetry);
+        return telemetry.Extra is { } extra && extra.TryGetValue("cluster", out var c)
+            && c >= 0 && c <= ContinualLearning.Deltas.ClusterNames.MaxCluster && c == Math.Floor(c)
+            ? (int)c
+            : null;
     }
 
     /// <summary>Records cluster 0 on the first start and builds the units of the live clusters, so deltas for them are accepted from the first message.</summary>

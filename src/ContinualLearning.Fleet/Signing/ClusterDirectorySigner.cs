@@ -49,12 +49,19 @@ public static class ClusterDirectorySigner
     {
         ArgumentNullException.ThrowIfNull(directory);
         var name = $"Cluster directory of {directory.ModelName} (sequence {directory.Sequence})";
-        if (directory.Clusters is null || directory.Clusters.Count == 0 || directory.Clusters[0].Cluster != 0)
+        // JSON nullability does not reach list elements, and ids come from the wire: check before using them.
+        if (!Topics.FleetTopics.IsValidId(directory.ModelName))
+            return VerificationResult.Fail($"{name}: the model name is not a valid id.");
+        if (directory.Clusters is null || directory.Clusters.Count == 0 || directory.Clusters[0] is not { Cluster: 0 })
             return VerificationResult.Fail($"{name}: cluster 0 (the model itself) must be listed first.");
         var live = new HashSet<int>();
         var previous = -1;
         foreach (var c in directory.Clusters)
         {
+            if (c is null)
+                return VerificationResult.Fail($"{name}: a cluster entry is null.");
+            if (c.Cluster > ContinualLearning.Deltas.ClusterNames.MaxCluster)
+                return VerificationResult.Fail($"{name}: cluster id {c.Cluster} is above {ContinualLearning.Deltas.ClusterNames.MaxCluster}.");
             if (c.Cluster <= previous)
                 return VerificationResult.Fail($"{name}: cluster ids must be unique and ascending; {c.Cluster} follows {previous}.");
             previous = c.Cluster;

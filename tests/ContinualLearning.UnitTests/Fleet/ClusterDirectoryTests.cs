@@ -83,6 +83,18 @@ public sealed class ClusterDirectoryTests : IDisposable
         Assert.Contains("sensor", result.Reason, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("""{"v":1,"modelName":"sensor","sequence":1,"round":1,"clusters":[null],"assignments":{}}""")]
+    [InlineData("""{"v":1,"modelName":"sensor","sequence":1,"round":1,"clusters":[{"cluster":0,"modelName":"sensor","version":"1.0.0"},null],"assignments":{}}""")]
+    [InlineData("""{"v":1,"modelName":"sensor","sequence":1,"round":1,"clusters":[{"cluster":0,"modelName":"sensor","version":"1.0.0"},{"cluster":123456,"modelName":"x","version":"1.0.0"}],"assignments":{}}""")]
+    [InlineData("""{"v":1,"modelName":"","sequence":1,"round":1,"clusters":[{"cluster":0,"modelName":"","version":"1.0.0"}],"assignments":{}}""")]
+    public void Hostile_directories_from_the_wire_are_refused_without_throwing(string json)
+    {
+        var directory = FleetJson.ReadClusterDirectory(System.Text.Encoding.UTF8.GetBytes(json));
+        Assert.False(ClusterDirectorySigner.CheckStructure(directory).Ok);
+        Assert.False(ClusterDirectorySigner.Verify(directory with { Signature = "AAAA" }, _key).Ok);
+    }
+
     [Fact]
     public void Cluster_topic_parses_back()
     {
