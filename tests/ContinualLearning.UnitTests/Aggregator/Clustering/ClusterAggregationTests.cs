@@ -109,7 +109,9 @@ public sealed class ClusterAggregationTests(EmbeddedBrokerFixture fixture) : Bro
         service = await StartAsync();
         Assert.Equal([0, 1], service.Registry.Clusters.Live(Model).Select(c => c.Cluster));
         Assert.Equal(assignmentsBefore, service.Registry.Clusters.GetState(Model)!.State.Devices);
-        Assert.Equal(sequenceBefore, service.Registry.Clusters.GetState(Model)!.DirectorySequence);
+        // The sequence continues (a reset would make every device ignore the next directories). It may be higher: a
+        // release of round 2 that the first instance had not finished is made on resume and changes the directory.
+        Assert.True(service.Registry.Clusters.GetState(Model)!.DirectorySequence >= sequenceBefore);
         Assert.True(service.Receive("b2", Delta("b2", Cluster1, "1.1.0", Report(1, (0, 0.3), (1, 0.3)), local: 0.3)).Accepted);
 
         // Round 3: both models now serve both groups equally well (same concept): cluster 1 merges into cluster 0 and is retired.
