@@ -64,10 +64,7 @@ internal sealed partial class ClusterFleet(
     public static int? ServedCluster(Telemetry telemetry)
     {
         ArgumentNullException.ThrowIfNull(telemetry);
-        return telemetry.Extra is { } extra && extra.TryGetValue("cluster", out var c)
-            && c >= 0 && c <= ContinualLearning.Deltas.ClusterNames.MaxCluster && c == Math.Floor(c)
-            ? (int)c
-            : null;
+        return telemetry.Extra is { } extra && extra.TryGetValue("cluster", out var c) ? ContinualLearning.Deltas.ClusterNames.FromNumber(c) : null;
     }
 
     /// <summary>Records cluster 0 on the first start and builds the units of the live clusters, so deltas for them are accepted from the first message.</summary>

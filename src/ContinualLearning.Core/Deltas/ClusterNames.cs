@@ -37,6 +37,13 @@ public static class ClusterNames
         return (modelName[..dot], int.Parse(digits, NumberStyles.None, CultureInfo.InvariantCulture));
     }
 
+    /// <summary>
+    /// A cluster id carried as a number (delta metrics, telemetry extras): an integer 0–<see cref="MaxCluster"/>, else
+    /// null (negative, fractional, too large or not finite).
+    /// </summary>
+    public static int? FromNumber(double value) =>
+        value >= 0 && value <= MaxCluster && value == Math.Floor(value) ? (int)value : null;
+
     /// <summary>True when <paramref name="modelName"/> has a cluster suffix (so a user must not name a base model so).</summary>
     public static bool IsClusterModel(string modelName) => Parse(modelName).Cluster != 0;
 }

@@ -46,7 +46,7 @@ public sealed record ClusterReport(int Cluster, IReadOnlyDictionary<int, double>
         ArgumentNullException.ThrowIfNull(metrics);
         error = null;
         if (!metrics.TryGetValue(ClusterKey, out var id)) return null;
-        if (!IsCount(id, ClusterNames.MaxCluster))
+        if (ClusterNames.FromNumber(id) is not { } trainedFrom)
             return Fail($"{ClusterKey} is {id}; it must be a cluster id 0–{ClusterNames.MaxCluster}.", out error);
         if (!metrics.TryGetValue(SamplesKey, out var samples) || !IsCount(samples, int.MaxValue))
             return Fail($"{SamplesKey} is {(metrics.ContainsKey(SamplesKey) ? samples.ToString(CultureInfo.InvariantCulture) : "missing")}; it must be a sample count.", out error);
@@ -67,7 +67,7 @@ public sealed record ClusterReport(int Cluster, IReadOnlyDictionary<int, double>
                 losses[cluster] = value;
             }
         }
-        return new ClusterReport((int)id, losses, local, (int)samples);
+        return new ClusterReport(trainedFrom, losses, local, (int)samples);
     }
 
     private static bool IsCount(double value, int max) => value >= 0 && value <= max && value == Math.Floor(value);
