@@ -22,7 +22,7 @@ internal static class DemoCommand
         var ca = new Option<string?>("--ca") { Description = "Fleet CA directory (ca.crt, ca.key from `cl fleet ca new`) to issue the demo's certificates from; needed with --broker unless --insecure." };
         var scenario = new Option<string>("--scenario")
         {
-            Description = "sea (default): drifting SEA streams, a tabular head. keywords: spoken keywords as raw audio through the speech pipeline; each device hears its own voice family and the fleet release is scored on voices no device trained on (a few minutes).",
+            Description = "sea (default): drifting SEA streams, a tabular head. groups: two groups on SEA, half the fleet drifts to another concept and half stays, so one global model serves neither well (try it with and without --clusters). keywords: spoken keywords as raw audio through the speech pipeline; each device hears its own voice family and the fleet release is scored on voices no device trained on (a few minutes).",
             DefaultValueFactory = _ => "sea",
         };
         var console = new Option<string?>("--console")
@@ -30,11 +30,12 @@ internal static class DemoCommand
             Description = $"Serve the fleet console on host:port (default {ContinualLearning.Aggregator.Console.ConsoleOptions.DefaultListen}) and keep the fleet running after the scenario until Ctrl+C; prints the URL and an operator token.",
             Arity = ArgumentArity.ZeroOrOne,
         };
+        var clusters = new Option<bool>("--clusters") { Description = "Concept-aware aggregation: the aggregator keeps one model per cluster of devices and every device follows the signed cluster directory; the summary scores each device's served model on its own concept." };
         var plain = new Option<bool>("--plain") { Description = "Plain line output even in a terminal (automatic when stdout is redirected)." };
 
         var command = new Command("demo", "Run the whole loop on one machine: MQTT broker (mutual TLS, fleet ACL), aggregator and simulated devices on drifting data, then compare every global version with the no-update baseline.")
         {
-            devices, samples, duration, seed, broker, fleet, quick, poison, output, keep, insecure, ca, plain, scenario, console,
+            devices, samples, duration, seed, broker, fleet, quick, poison, output, keep, insecure, ca, plain, scenario, console, clusters,
         };
         command.SetAction(async (pr, ct) =>
         {
@@ -55,6 +56,7 @@ internal static class DemoCommand
                     Keep = pr.GetValue(keep),
                     Insecure = pr.GetValue(insecure),
                     CaDirectory = pr.GetValue(ca),
+                    Clusters = pr.GetValue(clusters),
                     Console = pr.GetResult(console) is null ? null : pr.GetValue(console) ?? ContinualLearning.Aggregator.Console.ConsoleOptions.DefaultListen,
                 };
                 options.Validate();
@@ -91,6 +93,7 @@ internal static class DemoCommand
         "sea" => quick ? DemoOptions.Quick : DemoOptions.Default,
         "keywords" when quick => throw new ArgumentException("--quick is the SEA smoke run; --scenario keywords has one preset (a few minutes). Give --samples or --duration to shorten it."),
         "keywords" => DemoOptions.Keywords,
-        _ => throw new ArgumentException($"--scenario '{ContinualLearning.Text.DisplayText.Truncate(scenario, 40)}' is unknown: use sea or keywords."),
+        "groups" => (quick ? DemoOptions.Quick : DemoOptions.Default) with { Scenario = DemoScenarioKind.Groups },
+        _ => throw new ArgumentException($"--scenario '{ContinualLearning.Text.DisplayText.Truncate(scenario, 40)}' is unknown: use sea, groups or keywords."),
     };
 }

@@ -40,6 +40,9 @@ internal sealed class DemoAgentDevice(DemoDeviceContext context, DeviceStats sta
     /// <summary>Deltas made but not yet acknowledged by the broker (the agent writes and publishes them asynchronously).</summary>
     public int PendingDeltas => _agent?.PendingDeltas ?? 0;
 
+    /// <summary>The cluster the fleet's directory assigns this device to (with <c>--clusters</c>); null without.</summary>
+    public int? Cluster => _agent?.Cluster;
+
     public async Task ConnectAsync(CancellationToken ct)
     {
         var o = context.Options;
@@ -82,11 +85,14 @@ internal sealed class DemoAgentDevice(DemoDeviceContext context, DeviceStats sta
             // Eight devices share this process and train often: a full GC around every run would only slow the demo.
             CompactHeapAroundRuns = false,
             Challenger = context.World.Challenger(o, stats.Id),
+            Clustering = o.Clusters,
         };
         _runtime = new DeviceRuntime(options, context.Engine);
         _runtime.Promoted += _ => Interlocked.Increment(ref stats.Promotions);
         _runtime.Rebased += bundle =>
         {
+            // With --clusters the release may be of a cluster model (m.c{k}): the device serves what it installed.
+            stats.ModelName = bundle.Manifest.Name;
             stats.ModelVersion = bundle.Manifest.Version;
             Interlocked.Increment(ref stats.ReleasesInstalled);
         };

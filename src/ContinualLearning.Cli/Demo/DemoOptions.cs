@@ -53,6 +53,12 @@ internal sealed record DemoOptions
     /// </summary>
     public string? Console { get; init; }
 
+    /// <summary>
+    /// <c>--clusters</c>: concept-aware aggregation on the aggregator (<c>aggregation:clustering</c>) and on every device
+    /// (<c>learning:clustering</c>): the fleet splits into clusters, each with its own model, releases and canary.
+    /// </summary>
+    public bool Clusters { get; init; }
+
     /// <summary>Top-k fraction of each tensor a device sends per delta (error feedback carries the rest).</summary>
     public double DeltaFraction { get; init; } = 0.02;
 
@@ -124,6 +130,10 @@ internal sealed record DemoOptions
             throw new ArgumentException($"--devices {Devices} is out of range for --scenario keywords: each device hears its own voice family and there are {KeywordWorld.DeviceFamilies.Count} ({string.Join(", ", KeywordWorld.DeviceFamilies)}); use 2–{KeywordWorld.DeviceFamilies.Count}.");
         if (Scenario == DemoScenarioKind.Keywords && SamplesPerDevice > KeywordWorld.MaxClipsPerDevice)
             throw new ArgumentException($"--samples {SamplesPerDevice} is too many for --scenario keywords: a voice family has {KeywordWorld.MaxClipsPerDevice} clips; use at most that.");
+        if (Clusters && Scenario == DemoScenarioKind.Keywords)
+            throw new ArgumentException("--clusters runs with --scenario groups or sea: the keyword world scores versions on voices no device hears, not on each device's own data, so it cannot show what each cluster's model is worth to its devices.");
+        if (Scenario == DemoScenarioKind.Groups && Devices < 4)
+            throw new ArgumentException($"--devices {Devices} is too few for --scenario groups: each of the two groups needs at least 2 devices; use 4–64.");
         if (Devices is < 2 or > 64) throw new ArgumentException($"--devices {Devices} is out of range: use 2–64 simulated devices.");
         if (SamplesPerDevice < 4 * TrainEvery) throw new ArgumentException($"--samples {SamplesPerDevice} is too few: each device needs at least {4 * TrainEvery} samples to train a few rounds.");
         if (Duration < TimeSpan.Zero || Duration > TimeSpan.FromHours(1)) throw new ArgumentException($"--duration {Duration.TotalSeconds:0.#} s is out of range: use 0–3600 seconds (0 runs flat out).");

@@ -200,11 +200,11 @@ internal static class DemoRunner
     private static DemoSummary Evaluate(DemoOptions options, DemoState state, DemoAggregator aggregator, ManagedEngine engine,
         IDemoWorld world, string broker, Stopwatch clock)
     {
-        var weights = aggregator.VersionWeights;
         var versions = state.Aggregator.Versions.Select(v => new VersionSummary(
-            v.Version, v.Parent, v.Outcome.ToString(), v.Deltas, v.Devices, v.Samples,
-            world.Accuracy(engine, weights[v.Version]), v.CanaryAccuracy, v.ControlAccuracy)).ToArray();
+            v.Model, v.Version, v.Parent, v.Outcome.ToString(), v.Deltas, v.Devices, v.Samples,
+            world.Accuracy(engine, aggregator.Weights(v.Model, v.Version)), v.CanaryAccuracy, v.ControlAccuracy)).ToArray();
         var final = aggregator.CurrentVersion;
+        var served = world is IDeviceHeldOut perDevice ? DemoServedEvaluation.Run(options, state, aggregator, engine, perDevice) : null;
         var a = state.Aggregator;
         var deltasSent = state.Devices.Sum(d => d.DeltasSent);
         return new DemoSummary
@@ -223,7 +223,12 @@ internal static class DemoRunner
             HeldOutUnit = world.HeldOutUnit,
             BaselineAccuracy = versions[0].HeldOutAccuracy,
             FinalVersion = final,
-            FinalAccuracy = versions.First(v => v.Version == final).HeldOutAccuracy,
+            FinalAccuracy = versions.First(v => v.Model == options.ModelName && v.Version == final).HeldOutAccuracy,
+            Clustering = options.Clusters,
+            ServedAccuracy = served?.Accuracy,
+            ServedBaselineAccuracy = served?.Baseline,
+            Groups = served?.Groups ?? [],
+            Clusters = options.Clusters ? DemoServedEvaluation.Clusters(aggregator, served) : [],
             Versions = versions,
             DeltasSent = deltasSent,
             DeltasReceived = a.DeltasReceived,
@@ -236,7 +241,7 @@ internal static class DemoRunner
             MeanDeltaNorm = state.Devices.Sum(d => d.DeltaNormCount) is var normed and > 0 ? state.Devices.Sum(d => d.DeltaNormSum) / normed : double.NaN,
             DevicePromotions = state.Devices.Sum(d => d.Promotions),
             ReleasesInstalled = state.Devices.Sum(d => d.ReleasesInstalled),
-            PerDevice = state.Devices.Select(d => d.Summary()).ToArray(),
+            PerDevice = served?.Devices ?? state.Devices.Select(d => d.Summary()).ToArray(),
             Components = new SortedDictionary<string, string>(StringComparer.Ordinal)
             {
                 ["learner"] = nameof(ContinualLearning.Learning.ContinualLearner),
@@ -282,15 +287,16 @@ internal static class DemoRunner
         $"{d.RefusedConnections} connections refused, {d.DeniedPublishes} publishes and {d.DeniedSubscriptions} subscriptions denied";
 
     /// <summary>
-    /// An empty retained message deletes the retained one: release, every chunk of every published version, device
-    /// statuses. Under the fleet ACL only an aggregator may clear the model topics and only a device its own status.
+    /// An empty retained message deletes the retained one: releases, every chunk of every published version (of the
+    /// model and its clusters), the cluster directory, device statuses. Under the fleet ACL only an aggregator may clear the model topics and only a device its own status.
     /// </summary>
-    private static async Task ClearRetainedAsync(FleetMqttClientOptions template, DemoPki? pki, DemoOptions options, IReadOnlyList<(string Version, int Chunks)> versions,
+    private static async Task ClearRetainedAsync(FleetMqttClientOptions template, DemoPki? pki, DemoOptions options, IReadOnlyList<(string Model, string Version, int Chunks)> versions,
         IReadOnlyList<DeviceShard> shards, CancellationToken ct)
     {
         var fleet = options.Fleet;
-        var model = versions.SelectMany(v => Enumerable.Range(0, v.Chunks).Select(i => FleetTopics.Chunk(fleet, options.ModelName, v.Version, i)))
-            .Prepend(FleetTopics.Release(fleet, options.ModelName));
+        var model = versions.SelectMany(v => Enumerable.Range(0, v.Chunks).Select(i => FleetTopics.Chunk(fleet, v.Model, v.Version, i)))
+            .Concat(versions.Select(v => v.Model).Append(options.ModelName).Distinct(StringComparer.Ordinal).Select(m => FleetTopics.Release(fleet, m)))
+            .Append(FleetTopics.Clusters(fleet, options.ModelName));
         var statuses = shards.Select(s => (s.DeviceId, Topic: FleetTopics.Status(fleet, s.DeviceId)));
         var cleanup = template with { ClientId = $"{fleet}-demo-cleanup", CleanStart = true };
         if (pki is null)

@@ -74,18 +74,30 @@ internal static class DemoScenario
         Seed = o.Seed + deviceId.GetHashCode(StringComparison.Ordinal),
     };
 
-    /// <summary>The devices' shards: drift points spread over 10–45 % of the run, every other device drifting gradually.</summary>
+    /// <summary>
+    /// The devices' shards: drift points spread over 10–45 % of the run, every other device drifting gradually. In the
+    /// two-group world (<see cref="DemoScenarioKind.Groups"/>) only the even-numbered devices drift; the odd-numbered
+    /// ones stay in the base concept.
+    /// </summary>
     public static IReadOnlyList<DeviceShard> Shards(DemoOptions options)
     {
         var shards = new DeviceShard[options.Devices];
+        var groups = options.Scenario == DemoScenarioKind.Groups;
         for (var i = 0; i < options.Devices; i++)
         {
             var fraction = 0.10 + 0.35 * i / Math.Max(1, options.Devices - 1);
             var driftAt = (long)(fraction * options.SamplesPerDevice);
             var width = i % 2 == 1 ? options.SamplesPerDevice / 20 : 0;
             var seed = options.Seed * 1000 + 17 * (i + 1);
-            var stream = ConceptDriftStream.Sea([BaseConcept, DriftConcept], [driftAt], width, Noise, seed);
             var (poisoned, canary) = Role(options, i);
+            if (groups && i % 2 == 1)
+            {
+                // The second group never leaves the base concept: the stream's single switch lies beyond the run.
+                var stays = ConceptDriftStream.Sea([BaseConcept, BaseConcept], [long.MaxValue], 0, Noise, seed);
+                shards[i] = new DeviceShard(DeviceId(i), stays, long.MaxValue, 0, BaseConcept, poisoned, canary);
+                continue;
+            }
+            var stream = ConceptDriftStream.Sea([BaseConcept, DriftConcept], [driftAt], width, Noise, seed);
             shards[i] = new DeviceShard(DeviceId(i), stream, driftAt, width, DriftConcept, poisoned, canary);
         }
         return shards;

@@ -15,7 +15,12 @@ internal sealed class DeviceStats(DeviceShard shard)
 
     public string Id => Shard.DeviceId;
 
+    /// <summary>The model the device serves: the base model's name, or a cluster model's (m.c{k}) with <c>--clusters</c>; null until a release replaced the base bundle.</summary>
+    public volatile string? ModelName;
     public volatile string ModelVersion = DemoScenario.BaseVersion;
+
+    /// <summary>What the live table shows as the served model: the version, prefixed by the cluster (c1 …) for a cluster model.</summary>
+    public string Served => ModelName is { } m && ContinualLearning.Deltas.ClusterNames.Parse(m).Cluster is var k and not 0 ? $"c{k} {ModelVersion}" : ModelVersion;
     public long Samples;
     public int Concept = DemoScenario.BaseConcept;
 
@@ -42,7 +47,7 @@ internal sealed class DeviceStats(DeviceShard shard)
         double meanNorm;
         lock (_normLock) meanNorm = DeltaNormCount > 0 ? DeltaNormSum / DeltaNormCount : double.NaN;
         var role = Shard.Poisoned ? "poisoned" : Shard.Canary ? "canary" : "all";
-        return new DeviceSummary(Id, role, TrainingRuns, Promotions, DeltasSent, BytesSent, meanNorm, ReleasesInstalled, ModelVersion);
+        return new DeviceSummary(Id, role, TrainingRuns, Promotions, DeltasSent, BytesSent, meanNorm, ReleasesInstalled, ModelVersion) { ServedModel = ModelName ?? "" };
     }
 
     /// <summary>Counts a delta the broker acknowledged (the agent's receipt: size and norm as published).</summary>
@@ -66,10 +71,13 @@ internal enum VersionOutcome
 
     /// <summary>Refused by the aggregator's holdout gate; never published.</summary>
     Rejected,
+
+    /// <summary>The first version of a cluster the concept-aware aggregation created (<c>--clusters</c>).</summary>
+    ClusterCreated,
 }
 
-/// <summary>One global version produced by the aggregator.</summary>
-internal sealed record VersionRecord(string Version, string? Parent, int Deltas, int Devices, long Samples, DateTimeOffset CreatedAt)
+/// <summary>One global version produced by the aggregator, of the model or (with <c>--clusters</c>) of one of its cluster models.</summary>
+internal sealed record VersionRecord(string Model, string Version, string? Parent, int Deltas, int Devices, long Samples, DateTimeOffset CreatedAt)
 {
     public VersionOutcome Outcome { get; set; } = VersionOutcome.Canary;
 
@@ -91,6 +99,9 @@ internal sealed class AggregatorStats
     public int Buffered;
     public volatile string CurrentVersion = DemoScenario.BaseVersion;
     public volatile string CanaryState = "idle";
+
+    /// <summary>Clusters in the fleet's directory (1 without <c>--clusters</c>).</summary>
+    public int LiveClusters = 1;
 
     /// <summary>Reasons deltas were rejected, counted ("stale base", "duplicate", ...).</summary>
     public ConcurrentDictionary<string, int> RejectReasons { get; } = new(StringComparer.Ordinal);

@@ -5,8 +5,9 @@ using System.Text.Json.Serialization;
 
 namespace ContinualLearning.Cli.Demo;
 
-/// <summary>One global version in the summary.</summary>
+/// <summary>One global version in the summary (of the model, or with <c>--clusters</c> of one of its cluster models).</summary>
 internal sealed record VersionSummary(
+    string Model,
     string Version,
     string? Parent,
     string Outcome,
@@ -27,7 +28,31 @@ internal sealed record DeviceSummary(
     long BytesSent,
     double MeanDeltaNorm,
     int ReleasesInstalled,
-    string FinalVersion);
+    string FinalVersion)
+{
+    /// <summary>The model whose release the device serves at the end (a cluster model with <c>--clusters</c>).</summary>
+    public string ServedModel { get; init; } = "";
+
+    /// <summary>The device's group (its final concept), in worlds that score each device on its own held-out block.</summary>
+    public string? Group { get; init; }
+
+    /// <summary>Accuracy of the served release on the device's own held-out block; null in worlds without one.</summary>
+    public double? HeldOutAccuracy { get; init; }
+}
+
+/// <summary>Devices whose data ends in the same concept, and how well their served models fit it.</summary>
+internal sealed record GroupSummary(string Group, int Devices, double ServedAccuracy, double BaselineAccuracy);
+
+/// <summary>One cluster of the model at the end of a <c>--clusters</c> run (cluster 0 is the model itself).</summary>
+internal sealed record ClusterSummary(
+    int Cluster,
+    string Model,
+    bool Live,
+    string? Release,
+    string? CreatedFrom,
+    string? Creator,
+    IReadOnlyList<string> ServedBy,
+    double? ServedAccuracy);
 
 /// <summary>The result of a demo run: what the README and CI show, and what the tests assert on.</summary>
 internal sealed record DemoSummary
@@ -61,6 +86,26 @@ internal sealed record DemoSummary
     public required double FinalAccuracy { get; init; }
 
     public double Improvement => FinalAccuracy - BaselineAccuracy;
+
+    /// <summary>Concept-aware aggregation was on (<c>--clusters</c>).</summary>
+    public bool Clustering { get; init; }
+
+    /// <summary>
+    /// Mean over devices of the accuracy of the release each device serves at the end on its own held-out block
+    /// (with <c>--clusters</c>, its cluster's model); null in worlds without per-device held-out data.
+    /// </summary>
+    public double? ServedAccuracy { get; init; }
+
+    /// <summary>The no-update base model on the same per-device blocks.</summary>
+    public double? ServedBaselineAccuracy { get; init; }
+
+    /// <summary>Per group (final concept) of devices; empty in worlds without per-device held-out data.</summary>
+    public IReadOnlyList<GroupSummary> Groups { get; init; } = [];
+
+    /// <summary>The model's clusters with <c>--clusters</c>, live and retired; empty without.</summary>
+    public IReadOnlyList<ClusterSummary> Clusters { get; init; } = [];
+
+    public int LiveClusters => Clusters.Count(c => c.Live);
 
     public required IReadOnlyList<VersionSummary> Versions { get; init; }
 
@@ -113,14 +158,39 @@ internal sealed record DemoSummary
         sb.AppendLine(c, $"Transport: {Transport}.");
         sb.AppendLine(c, $"Scenario: {Scenario}. Head {Head}, engine {Engine}.");
         sb.AppendLine();
-        sb.AppendLine(c, $"**Held-out accuracy** ({HeldOutSamples} {HeldOutDescription}): final global {FinalVersion} **{FinalAccuracy:P1}** vs no-update baseline **{BaselineAccuracy:P1}** ({Improvement * 100:+0.0;-0.0} points).");
+        // With clusters no single model is what the fleet serves: the pooled figure is cluster 0's release alone.
+        var final = Clustering ? $"cluster 0's release {FinalVersion} alone" : $"final global {FinalVersion}";
+        sb.AppendLine(c, $"**Held-out accuracy** ({HeldOutSamples} {HeldOutDescription}): {final} **{FinalAccuracy:P1}** vs no-update baseline **{BaselineAccuracy:P1}** ({Improvement * 100:+0.0;-0.0} points).");
         sb.AppendLine();
-        sb.AppendLine("| version | parent | outcome | deltas | devices | samples | held-out acc | canary / control accuracy |");
-        sb.AppendLine("|---|---|---|---:|---:|---:|---:|---|");
+        if (ServedAccuracy is { } served)
+        {
+            sb.AppendLine(c, $"**Each device's served model on its own concept** ({(Clustering ? "its cluster's release" : "the fleet's release")}): **{served:P1}** vs no-update baseline **{ServedBaselineAccuracy:P1}** ({(served - ServedBaselineAccuracy!.Value) * 100:+0.0;-0.0} points).");
+            sb.AppendLine();
+            sb.AppendLine("| group | devices | served model accuracy | no-update baseline |");
+            sb.AppendLine("|---|---:|---:|---:|");
+            foreach (var g in Groups)
+                sb.AppendLine(c, $"| {g.Group} | {g.Devices} | {g.ServedAccuracy:P1} | {g.BaselineAccuracy:P1} |");
+            sb.AppendLine();
+        }
+        if (Clusters.Count > 0)
+        {
+            sb.AppendLine(c, $"**Clusters** ({LiveClusters} live):");
+            sb.AppendLine();
+            sb.AppendLine("| cluster | model | state | release | created from | creator | served by | accuracy on their data |");
+            sb.AppendLine("|---:|---|---|---|---|---|---|---:|");
+            foreach (var k in Clusters)
+            {
+                var accuracy = k.ServedAccuracy is { } a ? a.ToString("P1", c) : "—";
+                sb.AppendLine(c, $"| {k.Cluster} | {k.Model} | {(k.Live ? "live" : "retired")} | {k.Release ?? "—"} | {k.CreatedFrom ?? "—"} | {k.Creator ?? "—"} | {(k.ServedBy.Count == 0 ? "—" : string.Join(", ", k.ServedBy))} | {accuracy} |");
+            }
+            sb.AppendLine();
+        }
+        sb.AppendLine("| model | version | parent | outcome | deltas | devices | samples | held-out acc | canary / control accuracy |");
+        sb.AppendLine("|---|---|---|---|---:|---:|---:|---:|---|");
         foreach (var v in Versions)
         {
             var canary = v.CanaryAccuracy is { } a ? string.Format(c, "{0:P1} / {1:P1}", a, v.CanaryPreviousAccuracy) : "";
-            sb.AppendLine(c, $"| {v.Version} | {v.Parent ?? "—"} | {v.Outcome} | {v.Deltas} | {v.Devices} | {v.Samples} | {v.HeldOutAccuracy:P1} | {canary} |");
+            sb.AppendLine(c, $"| {v.Model} | {v.Version} | {v.Parent ?? "—"} | {v.Outcome} | {v.Deltas} | {v.Devices} | {v.Samples} | {v.HeldOutAccuracy:P1} | {canary} |");
         }
         sb.AppendLine();
         sb.AppendLine(c, $"- Versions released: {VersionsReleased} (promoted {Promotions}, rolled back {Rollbacks})");
@@ -128,10 +198,13 @@ internal sealed record DemoSummary
         sb.AppendLine(c, $"- Bytes: {BytesSent:N0} B of deltas vs {FullWeightBytes:N0} B as full fp32 weights: **{CompressionRatio:0.#}× smaller** (mean delta L2 norm {MeanDeltaNorm:0.###})");
         sb.AppendLine(c, $"- On devices: {DevicePromotions} local promotions, {ReleasesInstalled} releases installed (signature and hashes verified)");
         sb.AppendLine();
-        sb.AppendLine("| device | role | trainings | promotions | deltas | bytes | mean delta norm | releases | version |");
-        sb.AppendLine("|---|---|---:|---:|---:|---:|---:|---:|---|");
+        sb.AppendLine("| device | role | group | trainings | promotions | deltas | bytes | mean delta norm | releases | serves | accuracy on its data |");
+        sb.AppendLine("|---|---|---|---:|---:|---:|---:|---:|---:|---|---:|");
         foreach (var d in PerDevice)
-            sb.AppendLine(c, $"| {d.Device} | {d.Role} | {d.TrainingRuns} | {d.Promotions} | {d.DeltasSent} | {d.BytesSent:N0} | {d.MeanDeltaNorm:0.###} | {d.ReleasesInstalled} | {d.FinalVersion} |");
+        {
+            var accuracy = d.HeldOutAccuracy is { } a ? a.ToString("P1", c) : "—";
+            sb.AppendLine(c, $"| {d.Device} | {d.Role} | {d.Group ?? "—"} | {d.TrainingRuns} | {d.Promotions} | {d.DeltasSent} | {d.BytesSent:N0} | {d.MeanDeltaNorm:0.###} | {d.ReleasesInstalled} | {d.ServedModel} {d.FinalVersion} | {accuracy} |");
+        }
         sb.AppendLine();
         sb.AppendLine(c, $"- Components: {string.Join(", ", Components.Select(kv => $"{kv.Key} = {kv.Value}"))}");
         return sb.ToString();

@@ -13,6 +13,12 @@ internal enum DemoScenarioKind
 
     /// <summary>Spoken keywords: raw audio through the speech pipeline, one voice family per device.</summary>
     Keywords,
+
+    /// <summary>
+    /// Two groups on SEA: half the fleet drifts to another concept, the other half stays in the base concept, so one
+    /// global model cannot serve both (what <c>--clusters</c>, concept-aware aggregation, is for).
+    /// </summary>
+    Groups,
 }
 
 /// <summary>
@@ -62,12 +68,24 @@ internal static class HeldOutScoring
     }
 }
 
-/// <summary>The default world: SEA concept drift (<see cref="DemoScenario"/>).</summary>
-internal sealed class SeaWorld(DemoOptions options) : IDemoWorld
+/// <summary>A world whose held-out set is made of one block per device, drawn from that device's own final concept.</summary>
+internal interface IDeviceHeldOut
+{
+    /// <summary>Accuracy of head <paramref name="weights"/> on the held-out block of device <paramref name="device"/> (0-based shard index).</summary>
+    double DeviceAccuracy(ITrainingEngine engine, IReadOnlyList<NamedTensor> weights, int device);
+
+    /// <summary>The group a device belongs to for the summary (its final concept), e.g. "SEA concept 3".</summary>
+    string GroupOf(DeviceShard shard);
+}
+
+/// <summary>The default world: SEA concept drift (<see cref="DemoScenario"/>), and its two-group variant.</summary>
+internal sealed class SeaWorld(DemoOptions options) : IDemoWorld, IDeviceHeldOut
 {
     private (float[] X, int[] Y)? _heldOut;
 
-    public string Description => $"SEA concept {DemoScenario.BaseConcept} (θ=9.5) → {DemoScenario.DriftConcept} (θ=7), drift at 10–45 % of each device's stream, 10 % label noise";
+    public string Description => options.Scenario == DemoScenarioKind.Groups
+        ? $"two groups on SEA: even-numbered devices drift from concept {DemoScenario.BaseConcept} (θ=9.5) to {DemoScenario.DriftConcept} (θ=7) at 10–45 % of their streams, odd-numbered devices stay in concept {DemoScenario.BaseConcept}; 10 % label noise"
+        : $"SEA concept {DemoScenario.BaseConcept} (θ=9.5) → {DemoScenario.DriftConcept} (θ=7), drift at 10–45 % of each device's stream, 10 % label noise";
 
     public string HeldOutDescription => "noise-free samples drawn from the devices' current concepts";
 
@@ -91,6 +109,24 @@ internal sealed class SeaWorld(DemoOptions options) : IDemoWorld
 
     public double Accuracy(ITrainingEngine engine, IReadOnlyList<NamedTensor> weights) =>
         HeldOutScoring.Accuracy(engine, DemoScenario.Head, DemoScenario.Training, weights, HeldOut.X, HeldOut.Y);
+
+    public double DeviceAccuracy(ITrainingEngine engine, IReadOnlyList<NamedTensor> weights, int device)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(device);
+        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(device, Shards.Count);
+        // DemoScenario.HeldOut writes one block of HeldOutPerDevice rows per shard, in shard order.
+        var n = options.HeldOutPerDevice;
+        var features = DemoScenario.Head.InputSize;
+        var (x, y) = HeldOut;
+        return HeldOutScoring.Accuracy(engine, DemoScenario.Head, DemoScenario.Training, weights,
+            x.AsSpan(device * n * features, n * features).ToArray(), y.AsSpan(device * n, n).ToArray());
+    }
+
+    public string GroupOf(DeviceShard shard)
+    {
+        ArgumentNullException.ThrowIfNull(shard);
+        return $"SEA concept {shard.FinalConcept}";
+    }
 
     private (float[] X, int[] Y) HeldOut => _heldOut ??= DemoScenario.HeldOut(Shards, options.HeldOutPerDevice, options.Seed + 99);
 

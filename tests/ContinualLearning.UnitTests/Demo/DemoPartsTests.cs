@@ -26,11 +26,41 @@ public sealed class DemoPartsTests
     }
 
     [Fact]
+    public void In_the_groups_world_even_devices_drift_and_odd_devices_stay_in_the_base_concept()
+    {
+        var shards = DemoScenario.Shards(DemoOptions.Quick with { Scenario = DemoScenarioKind.Groups, Devices = 6 });
+        var probe = new ContinualLearning.Streams.SeaGenerator(DemoScenario.BaseConcept, 0, 1);
+        for (var i = 0; i < shards.Count; i++)
+        {
+            var samples = shards[i].Stream.Take(DemoOptions.Quick.SamplesPerDevice).ToArray();
+            // Agreement of the last quarter's labels with the base concept: ~90 % (10 % label noise) when the device
+            // stayed, ~70 % when it drifted to θ = 7 (a fifth of the inputs change label).
+            var tail = samples[(3 * samples.Length / 4)..];
+            var agreement = tail.Count(s => probe.TrueLabel(s.Features) == s.Label) / (double)tail.Length;
+            if (i % 2 == 0)
+            {
+                Assert.Equal(DemoScenario.DriftConcept, shards[i].FinalConcept);
+                Assert.True(agreement < 0.8, $"{shards[i].DeviceId} should have drifted; {agreement:P1} of its late labels fit the base concept");
+            }
+            else
+            {
+                Assert.Equal(DemoScenario.BaseConcept, shards[i].FinalConcept);
+                Assert.Equal(DemoScenario.BaseConcept, shards[i].ConceptAt(samples.Length));
+                Assert.True(agreement > 0.85, $"{shards[i].DeviceId} should have stayed; only {agreement:P1} of its late labels fit the base concept");
+            }
+        }
+    }
+
+    [Fact]
     public void Out_of_range_options_name_the_option()
     {
         Assert.Contains("--poison", Assert.Throws<ArgumentException>(() => (DemoOptions.Quick with { Devices = 3, Poison = 3 }).Validate()).Message, StringComparison.Ordinal);
         Assert.Contains("--devices", Assert.Throws<ArgumentException>(() => (DemoOptions.Quick with { Devices = 1 }).Validate()).Message, StringComparison.Ordinal);
         Assert.Contains("--fleet", Assert.Throws<ArgumentException>(() => (DemoOptions.Quick with { Fleet = "a/b" }).Validate()).Message, StringComparison.Ordinal);
+        Assert.Contains("--clusters", Assert.Throws<ArgumentException>(() => (DemoOptions.Keywords with { Clusters = true }).Validate()).Message, StringComparison.Ordinal);
+        Assert.Contains("--scenario groups", Assert.Throws<ArgumentException>(() => (DemoOptions.Quick with { Scenario = DemoScenarioKind.Groups, Devices = 3 }).Validate()).Message, StringComparison.Ordinal);
+        (DemoOptions.Quick with { Scenario = DemoScenarioKind.Groups, Devices = 4, Clusters = true }).Validate();
+        (DemoOptions.Quick with { Clusters = true }).Validate();
     }
 
     [Fact]
