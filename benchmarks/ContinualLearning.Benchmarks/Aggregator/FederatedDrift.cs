@@ -14,7 +14,8 @@ namespace ContinualLearning.Benchmarks.Aggregator;
 /// (<see cref="DriftScenario"/>), each device with its own stream, the managed engine and the product strategies and
 /// clustering. Every method sees the same samples. Metric: prequential accuracy of the model each device serves, on its
 /// new samples before training, averaged over devices and rounds; and, per group drift, the rounds until the group's
-/// accuracy is back within 2 points of its level over the 5 rounds before the drift.
+/// accuracy is back within 2 points of its level over the 5 rounds before the drift, and the rounds until it reaches a
+/// target common to every method, set by the oracle's run (<see cref="FederatedDriftRecovery"/>).
 /// Run: <c>dotnet run -c Release --project benchmarks/ContinualLearning.Benchmarks -- federated-drift [seeds] [sea|hyperplane|all|keywords]</c>
 /// (<c>all</c> = SEA and hyperplane; <c>keywords</c> = the spoken-keyword stream, <see cref="KeywordBindings"/>).
 /// </summary>
@@ -28,10 +29,6 @@ public static class FederatedDrift
     // 2 cores): 80 samples, a sixth of the 480 clips of the device's voice family.
     private const int KeywordStepsPerRound = 5;
     private const int KeywordBatch = 16;
-    private const int PreDriftWindow = 5;
-    private const int RecoveryHorizon = 20;
-    private const double RecoveryTolerance = 0.02;
-    private const int PostDriftWindow = 10;
     private static readonly float[] ProximalMus = [0.01f, 0.1f];
     private static readonly double[] Sigmas = [0, 1, 3, 6];
     private static readonly double[] ServerRates = [0.01, 0.1];
@@ -123,25 +120,38 @@ public static class FederatedDrift
             yield return new PrivateMethod(trainer, initial, sigma, Rounds, fedAvg, seed);
     }
 
-    private sealed record MethodResult(string Name, double[] Prequential, double[][] Recovery, string Summary);
+    private sealed record SeedRun(double Prequential, DriftRecoveryResult Recovery, string Summary);
 
     private static void Report(Func<int, DriftScenario> scenarioOf, int seeds, TrainingOptions options, int steps, int batch)
     {
         var watch = Stopwatch.StartNew();
-        var results = new Dictionary<string, List<(double Prequential, double[] Recovery, string Summary)>>();
+        var results = new Dictionary<string, List<SeedRun>>();
         var order = new List<string>();
+        var targets = new List<double[]>();
         DriftScenario? shown = null;
+        string? oracleName = null;
         for (var seed = 1; seed <= seeds; seed++)
         {
             var scenario = scenarioOf(seed);
             shown ??= scenario;
             var trainer = new DeviceTrainer(new HeadSpec([scenario.Features, 16, scenario.Classes], LossKind.SoftmaxCrossEntropy), options, steps, batch);
             var data = Generate(scenario, trainer, seed);
+            // Every method first, then the recovery measures: their common target comes from the oracle's run.
+            var runs = new List<(string Name, double[,] Accuracy, string Summary)>();
             foreach (var method in Methods(trainer, trainer.Initial(seed), scenario, seed))
             {
                 var accuracy = Simulate(method, trainer, data);
-                if (!results.TryGetValue(method.Name, out var list)) { results[method.Name] = list = []; order.Add(method.Name); }
-                list.Add((accuracy.Cast<double>().Average(), Recovery(scenario, accuracy), method.Summary));
+                runs.Add((method.Name, accuracy, method.Summary));
+                if (method is OracleMethod) oracleName = method.Name;
+            }
+            var oracle = runs.Single(r => r.Name == oracleName).Accuracy;
+            var target = FederatedDriftRecovery.CommonTargets(scenario.DriftRound, FederatedDriftRecovery.GroupSeries(scenario.Groups, oracle));
+            targets.Add(target);
+            foreach (var (name, accuracy, summary) in runs)
+            {
+                if (!results.TryGetValue(name, out var list)) { results[name] = list = []; order.Add(name); }
+                var recovery = FederatedDriftRecovery.Measure(scenario.DriftRound, FederatedDriftRecovery.GroupSeries(scenario.Groups, accuracy), target);
+                list.Add(new SeedRun(accuracy.Cast<double>().Average(), recovery, summary));
             }
         }
         var scenarioShown = shown!;
@@ -151,30 +161,17 @@ public static class FederatedDrift
         Console.WriteLine("| Method | prequential accuracy (mean over seeds) | vs oracle (points) | vs FedAvg (points) | per seed | note (last seed) |");
         Console.WriteLine("| --- | ---: | ---: | ---: | --- | --- |");
         var fedAvg = results[order[0]].Average(r => r.Prequential);
-        var oracle = results[order.First(n => n.StartsWith("oracle", StringComparison.Ordinal))].Average(r => r.Prequential);
+        var oracleMean = results[oracleName!].Average(r => r.Prequential);
         foreach (var method in order)
         {
             var runs = results[method];
             var mean = runs.Average(r => r.Prequential);
-            Console.WriteLine($"| {method} | {mean:P2} | {Points(mean - oracle)} | {Points(mean - fedAvg)} | {string.Join(" / ", runs.Select(r => r.Prequential.ToString("P1", CultureInfo.InvariantCulture)))} | {runs[^1].Summary} |");
+            Console.WriteLine($"| {method} | {mean:P2} | {Points(mean - oracleMean)} | {Points(mean - fedAvg)} | {string.Join(" / ", runs.Select(r => r.Prequential.ToString("P1", CultureInfo.InvariantCulture)))} | {runs[^1].Summary} |");
         }
-        Console.WriteLine();
-        Console.WriteLine($"Rounds until a group is back within {RecoveryTolerance * 100:F0} points of its accuracy over the {PreDriftWindow} rounds before its drift (0 = no visible drop; > {RecoveryHorizon - 1} = not within {RecoveryHorizon} rounds); per seed; in brackets the group's mean accuracy over the {PostDriftWindow} rounds from its drift (mean over seeds):");
-        Console.WriteLine();
-        Console.WriteLine($"| Method | {string.Join(" | ", scenarioShown.DriftRound.Select((r, g) => $"group {(char)('A' + g)} (drift at round {r})"))} |");
-        Console.WriteLine($"| --- |{string.Concat(Enumerable.Repeat(" --- |", scenarioShown.Groups))}");
-        foreach (var method in order)
-        {
-            var runs = results[method];
-            var cells = Enumerable.Range(0, scenarioShown.Groups).Select(g =>
-                $"{string.Join(" / ", runs.Select(r => RoundsText(r.Recovery[g])))} ({runs.Average(r => r.Recovery[scenarioShown.Groups + g]):P1})");
-            Console.WriteLine($"| {method} | {string.Join(" | ", cells)} |");
-        }
+        FederatedDriftRecovery.Print(scenarioShown.DriftRound, order, results.ToDictionary(r => r.Key, r => r.Value.Select(v => v.Recovery).ToList()), targets);
     }
 
     private static string Points(double difference) => (difference * 100).ToString("+0.00;-0.00;0.00", CultureInfo.InvariantCulture);
-
-    private static string RoundsText(double rounds) => rounds >= RecoveryHorizon ? $"> {RecoveryHorizon - 1}" : rounds.ToString("F0", CultureInfo.InvariantCulture);
 
     /// <summary>Every device's samples for every round, drawn once so all methods see the same data. Each device has its own stream per concept.</summary>
     private static DeviceRound[][] Generate(DriftScenario scenario, DeviceTrainer trainer, int seed)
@@ -216,28 +213,5 @@ public static class FederatedDrift
             method.Learn(round, data[round]);
         }
         return accuracy;
-    }
-
-    /// <summary>Per group drift: rounds from the drift until the group's mean accuracy is within the tolerance of its pre-drift level.</summary>
-    private static double[] Recovery(DriftScenario scenario, double[,] accuracy)
-    {
-        var result = new double[2 * scenario.Groups];
-        for (var g = 0; g < scenario.Groups; g++)
-        {
-            double GroupAccuracy(int round) => Enumerable.Range(0, Devices).Where(d => d % scenario.Groups == g).Average(d => accuracy[round, d]);
-            var t = scenario.DriftRound[g];
-            var before = Enumerable.Range(t - PreDriftWindow, PreDriftWindow).Average(GroupAccuracy);
-            result[scenario.Groups + g] = Enumerable.Range(t, Math.Min(PostDriftWindow, Rounds - t)).Average(GroupAccuracy);
-            result[g] = RecoveryHorizon;
-            for (var k = 0; k < RecoveryHorizon && t + k < Rounds; k++)
-            {
-                if (GroupAccuracy(t + k) >= before - RecoveryTolerance)
-                {
-                    result[g] = k;
-                    break;
-                }
-            }
-        }
-        return result;
     }
 }
