@@ -52,6 +52,8 @@ internal static class ClusterBirth
             DeltaIds = withDelta ? [creator.DeltaId] : [],
             DeviceIds = withDelta ? [creator.DeviceId] : [],
             SampleCounts = withDelta ? [creator.SampleCount] : [],
+            // The parent's central-DP lineage goes on in the cluster; the creator's delta joins it without noise.
+            MetricsJson = Privacy.PrivacyRecord.Continue("{}", released.MetricsJson, options.Aggregation.Privacy.Delta, addsUpdateWithoutNoise: withDelta),
         };
         return new ClusterFirstVersion(record, container, parentModel, released.Version, withDelta);
     }

@@ -17,6 +17,26 @@ internal static class ClusterDirectories
     /// <summary>The directory as it stands, signed with the next sequence, or null when it says what the stored one says.</summary>
     public static ClusterDirectory? Next(ModelRegistry registry, string baseModel, ConceptClustering clustering, int round, ClusteringRecord? stored, DateTimeOffset now, ECDsa key)
     {
+        if (Content(registry, baseModel, clustering) is not { } content || !Differs(content, stored)) return null;
+        var directory = new ClusterDirectory
+        {
+            ModelName = baseModel,
+            Sequence = (stored?.DirectorySequence ?? 0) + 1,
+            Round = round,
+            Clusters = content.Clusters,
+            Assignments = content.Assignments,
+            CreatedAt = now,
+        };
+        return ClusterDirectorySigner.Sign(directory, key);
+    }
+
+    /// <summary>True when <see cref="Next"/> would make a directory: its content differs from the stored one's. Reads only.</summary>
+    public static bool Changed(ModelRegistry registry, string baseModel, ConceptClustering clustering, ClusteringRecord? stored) =>
+        Content(registry, baseModel, clustering) is { } content && Differs(content, stored);
+
+    /// <summary>The live clusters with their current releases and the assignments to them; null while cluster 0 is not listable.</summary>
+    private static (List<ClusterEntry> Clusters, SortedDictionary<string, int> Assignments)? Content(ModelRegistry registry, string baseModel, ConceptClustering clustering)
+    {
         var clusters = new List<ClusterEntry>();
         foreach (var c in registry.Clusters.Live(baseModel))
         {
@@ -29,19 +49,13 @@ internal static class ClusterDirectories
         var assignments = new SortedDictionary<string, int>(StringComparer.Ordinal);
         foreach (var (device, cluster) in clustering.Assignments)
             if (cluster != 0 && listed.Contains(cluster)) assignments[device] = cluster;
+        return (clusters, assignments);
+    }
 
+    private static bool Differs((List<ClusterEntry> Clusters, SortedDictionary<string, int> Assignments) content, ClusteringRecord? stored)
+    {
         var previous = stored?.DirectoryJson is { } json ? FleetJson.ReadClusterDirectory(Encoding.UTF8.GetBytes(json)) : null;
-        if (previous is not null && previous.Clusters.SequenceEqual(clusters) && SameAssignments(previous.Assignments, assignments)) return null;
-        var directory = new ClusterDirectory
-        {
-            ModelName = baseModel,
-            Sequence = (stored?.DirectorySequence ?? 0) + 1,
-            Round = round,
-            Clusters = clusters,
-            Assignments = assignments,
-            CreatedAt = now,
-        };
-        return ClusterDirectorySigner.Sign(directory, key);
+        return previous is null || !previous.Clusters.SequenceEqual(content.Clusters) || !SameAssignments(previous.Assignments, content.Assignments);
     }
 
     private static bool SameAssignments(IReadOnlyDictionary<string, int> a, SortedDictionary<string, int> b) =>

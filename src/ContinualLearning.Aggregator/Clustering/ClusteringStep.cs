@@ -24,7 +24,7 @@ internal sealed partial class ClusteringStep(ModelRegistry registry, AggregatorO
     private readonly ClusteringOptions _thresholds = options.Aggregation.Clustering.ProductThresholds;
 
     /// <summary>Runs the step; null when there was nothing to decide and the directory did not change.</summary>
-    public ClusteringOutcome? Run() => registry.WithModelLock(_base, RunLocked);
+    public ClusteringOutcome? Run() => MayChange() ? registry.WithModelLock(_base, RunLocked) : null;
 
     /// <summary>Cluster 0 (the base model) is recorded once, on the first start with clustering on.</summary>
     public void EnsureInitialCluster()
@@ -36,6 +36,22 @@ internal sealed partial class ClusteringStep(ModelRegistry registry, AggregatorO
         });
     }
 
+    /// <summary>
+    /// The idle tick's check, read without a transaction or the lock (the step runs every tick, and its write transaction
+    /// would hold the base model's lock, and on SQLite the database's only write lock, for nothing): true when a buffered
+    /// delta's report is not counted yet, or when the directory as it stands differs from the stored one. False means the
+    /// step would change nothing. The step re-reads everything under the lock, so a change that races this check waits
+    /// one tick.
+    /// </summary>
+    private bool MayChange()
+    {
+        var stored = registry.Clusters.GetState(_base);
+        var counted = stored?.CountedReports ?? new Dictionary<string, string>();
+        if (NewestPerDevice(Pending(registry.Clusters.Live(_base))).Any(x => !IsCounted(counted, x.Delta))) return true;
+        var clustering = stored is null ? new ConceptClustering(_thresholds) : ConceptClustering.Restore(stored.State, _thresholds);
+        return ClusterDirectories.Changed(registry, _base, clustering, stored);
+    }
+
     private ClusteringOutcome? RunLocked()
     {
         var now = time.GetUtcNow();
@@ -44,9 +60,8 @@ internal sealed partial class ClusteringStep(ModelRegistry registry, AggregatorO
         var counted = new Dictionary<string, string>(stored?.CountedReports ?? new Dictionary<string, string>(), StringComparer.Ordinal);
         var round = stored?.Round ?? 0;
         var live = registry.Clusters.Live(_base);
-        // Ids only: a payload is read for a device's newest uncounted delta alone, so an idle tick reads no payload.
-        var pending = live.ToDictionary(c => c.Cluster, c => registry.Deltas.ListPendingWithoutPayload(c.ModelName, options.Aggregation.MaxPending));
-        var reports = ReadReports(pending, counted, live.Select(c => c.Cluster).ToHashSet());
+        var pending = Pending(live);
+        var reports = ReadReports(pending, counted, live.Select(c => c.Cluster).ToHashSet(), out var newlyCounted);
 
         ClusteringDecision? decision = null;
         var created = new List<string>();
@@ -66,10 +81,12 @@ internal sealed partial class ClusteringStep(ModelRegistry registry, AggregatorO
         }
         var directory = ClusterDirectories.Next(registry, _base, clustering, round, stored, now, key);
         metrics.ClusterCount(registry.Clusters.Live(_base).Count);
-        if (decision is null && directory is null) return null;
+        // A delta counted without a usable report is stored as counted too, so the next ticks' check (MayChange) passes it by.
+        if (decision is null && directory is null && newlyCounted == 0) return null;
         var sequence = directory?.Sequence ?? stored?.DirectorySequence ?? 0;
         var json = directory is null ? stored?.DirectoryJson : System.Text.Encoding.UTF8.GetString(FleetJson.Serialize(directory));
         registry.Clusters.PutState(new ClusteringRecord(_base, clustering.Export(), round, sequence, json, counted), now);
+        if (decision is null && directory is null) return null;
         if (decision is not null)
         {
             var moved = decision.Assignments.Count(a => a.Kind == AssignmentKind.Moved);
@@ -83,16 +100,15 @@ internal sealed partial class ClusteringStep(ModelRegistry registry, AggregatorO
     /// report per device per step. A delta without a report (or with a malformed one) says nothing about losses; its
     /// device stays where it trained and the delta is aggregated there.
     /// </summary>
-    private List<(LossReport Report, PendingDelta Delta)> ReadReports(Dictionary<int, IReadOnlyList<PendingDelta>> pending, Dictionary<string, string> counted, HashSet<int> live)
+    private List<(LossReport Report, PendingDelta Delta)> ReadReports(Dictionary<int, IReadOnlyList<PendingDelta>> pending, Dictionary<string, string> counted, HashSet<int> live, out int newlyCounted)
     {
-        var newest = pending.SelectMany(p => p.Value.Select(d => (Cluster: p.Key, Delta: d)))
-            .GroupBy(x => x.Delta.DeviceId, StringComparer.Ordinal)
-            .Select(g => g.OrderBy(x => x.Delta.Received).ThenBy(x => x.Delta.DeltaId, StringComparer.Ordinal).Last());
         var reports = new List<(LossReport, PendingDelta)>();
-        foreach (var (cluster, delta) in newest.OrderBy(x => x.Delta.DeviceId, StringComparer.Ordinal))
+        newlyCounted = 0;
+        foreach (var (cluster, delta) in NewestPerDevice(pending))
         {
-            if (counted.TryGetValue(delta.DeviceId, out var last) && last == delta.DeltaId) continue;
+            if (IsCounted(counted, delta)) continue;
             counted[delta.DeviceId] = delta.DeltaId;
+            newlyCounted++;
             if (registry.Deltas.GetPending(delta.DeltaId) is not { } full) continue;
             var report = ClusterReport.TryRead(DeltaCodec.Decode(full.Payload).Header.Metrics, out var error);
             if (error is not null) LogBadReport(logger, delta.DeltaId, delta.DeviceId, error);
@@ -103,6 +119,20 @@ internal sealed partial class ClusteringStep(ModelRegistry registry, AggregatorO
         }
         return reports;
     }
+
+    /// <summary>The buffered deltas of every live cluster, ids only: a payload is read for a device's newest uncounted delta alone.</summary>
+    private Dictionary<int, IReadOnlyList<PendingDelta>> Pending(IReadOnlyList<ClusterRecord> live) =>
+        live.ToDictionary(c => c.Cluster, c => registry.Deltas.ListPendingWithoutPayload(c.ModelName, options.Aggregation.MaxPending));
+
+    /// <summary>The newest buffered delta of each device across the clusters (received, then delta id), by device id.</summary>
+    private static IEnumerable<(int Cluster, PendingDelta Delta)> NewestPerDevice(Dictionary<int, IReadOnlyList<PendingDelta>> pending) =>
+        pending.SelectMany(p => p.Value.Select(d => (Cluster: p.Key, Delta: d)))
+            .GroupBy(x => x.Delta.DeviceId, StringComparer.Ordinal)
+            .Select(g => g.OrderBy(x => x.Delta.Received).ThenBy(x => x.Delta.DeltaId, StringComparer.Ordinal).Last())
+            .OrderBy(x => x.Delta.DeviceId, StringComparer.Ordinal);
+
+    private static bool IsCounted(IReadOnlyDictionary<string, string> counted, PendingDelta delta) =>
+        counted.TryGetValue(delta.DeviceId, out var last) && last == delta.DeltaId;
 
     /// <summary>Stores, releases and records a created cluster model; its creator's delta is consumed as its first version.</summary>
     private string Create(ClusterCreation c, int round, PendingDelta creator, HashSet<string> consumed, DateTimeOffset now)

@@ -48,6 +48,27 @@ internal static class PrivacyRecord
             metrics[NoiseStd] = round.NoiseStd;
             metrics[RoundEpsilon] = CentralNoise.RoundEpsilon(round.NoiseMultiplier, delta);
         }
+        return WithLineage(metrics, sum, withoutNoise, delta);
+    }
+
+    /// <summary>
+    /// <paramref name="metricsJson"/> with the privacy record of a version built on another model's version without a
+    /// round (a cluster model's first version, from <paramref name="parentMetricsJson"/>): the parent's lineage goes on,
+    /// and a device update added without noise (<paramref name="addsUpdateWithoutNoise"/>: the cluster's creator's
+    /// delta) counts as a round without noise. Unchanged when the parent's lineage had no noise.
+    /// </summary>
+    public static string Continue(string metricsJson, string? parentMetricsJson, double delta, bool addsUpdateWithoutNoise)
+    {
+        var parent = parentMetricsJson is null ? new Dictionary<string, double>() : Parse(parentMetricsJson);
+        var sum = parent.GetValueOrDefault(InverseVarianceSum);
+        if (sum == 0) return metricsJson;
+        var withoutNoise = parent.GetValueOrDefault(RoundsWithoutNoise) + (addsUpdateWithoutNoise ? 1 : 0);
+        return WithLineage(Parse(metricsJson), sum, withoutNoise, delta);
+    }
+
+    /// <summary>The lineage's keys: δ, Σ1/σᵢ², ε of the model from it, and the rounds without noise when there were any.</summary>
+    private static string WithLineage(Dictionary<string, double> metrics, double sum, double withoutNoise, double delta)
+    {
         metrics[Delta] = delta;
         metrics[InverseVarianceSum] = sum;
         metrics[ModelEpsilon] = RdpAccountant.Epsilon(1.0, 1 / Math.Sqrt(sum), 1, delta);

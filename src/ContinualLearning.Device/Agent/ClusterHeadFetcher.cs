@@ -18,7 +18,7 @@ internal sealed record ClusterHead(int Cluster, ModelBundle Bundle);
 /// (<see cref="ClusterScorer"/>). Every check of the install path applies: the model must be one of the live clusters
 /// (else the release is refused), the cohort, the fleet key's signature before any chunk, the per-model release
 /// sequence (<see cref="ReleaseSequence"/>, shared with <see cref="ReleaseInstaller"/>: a replayed older release is refused),
-/// per-chunk and bundle SHA-256. Memory is bounded by the directory: one head per live cluster, dropped when retired;
+/// per-chunk and bundle SHA-256 (<see cref="ReleaseFetch"/>, as the installer fetches). Memory is bounded by the directory: one head per live cluster, dropped when retired;
 /// nothing is kept on disk once a head is loaded.
 /// </summary>
 internal sealed partial class ClusterHeadFetcher(DeviceRuntime runtime, ECDsa fleetKey, RuntimeSettings settings, IFleetConnection connection,
@@ -26,7 +26,7 @@ internal sealed partial class ClusterHeadFetcher(DeviceRuntime runtime, ECDsa fl
 {
     private readonly SemaphoreSlim _lock = new(1, 1);
     private readonly Dictionary<string, int> _models = new(StringComparer.Ordinal);
-    private readonly Dictionary<string, BundleAssembler> _fetching = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, ReleaseFetch> _fetching = new(StringComparer.Ordinal);
     private readonly Dictionary<string, ClusterHead> _heads = new(StringComparer.Ordinal);
 
     private string Root => Path.Combine(runtime.Options.DataDirectory, "cluster-heads");
@@ -97,20 +97,21 @@ internal sealed partial class ClusterHeadFetcher(DeviceRuntime runtime, ECDsa fl
                 if ((current.Release.Sequence ?? 0) >= (release!.Sequence ?? 0)) return;
                 await DropFetchAsync(model, stop).ConfigureAwait(false);
             }
-            BundleAssembler assembler;
+            ReleaseFetch fetch;
             try
             {
-                assembler = new BundleAssembler(release!, fleetKey, Path.Combine(Root, "incoming", $"{release!.ModelName}-{release.Version}"));
+                fetch = ReleaseFetch.Open(release!, fleetKey, Path.Combine(Root, ReleaseDirectoryRetention.IncomingDirectoryName, $"{release!.ModelName}-{release.Version}"),
+                    connection, runtime.Options.Fleet);
             }
             catch (BundleVerificationException ex)
             {
                 Refuse(ex.Message);
                 return;
             }
-            _fetching[model] = assembler;
+            _fetching[model] = fetch;
             LogFetching(logger, release.ModelName, release.Version, release.ChunkCount);
-            if (assembler.IsComplete) Load(assembler);
-            else await connection.SubscribeAsync(FleetTopics.AllChunks(runtime.Options.Fleet, release.ModelName, release.Version), stop).ConfigureAwait(false);
+            if (fetch.IsComplete) await LoadAsync(fetch, stop).ConfigureAwait(false);
+            else await fetch.SubscribeAsync(stop).ConfigureAwait(false);
         }
         finally
         {
@@ -127,19 +128,15 @@ internal sealed partial class ClusterHeadFetcher(DeviceRuntime runtime, ECDsa fl
         await _lock.WaitAsync(stop).ConfigureAwait(false);
         try
         {
-            if (!_fetching.TryGetValue(model, out var assembler) || assembler.IsComplete) return;
-            var result = assembler.AcceptMessage(message.Payload);
+            if (!_fetching.TryGetValue(model, out var fetch) || fetch.IsComplete) return;
+            var result = fetch.Accept(message.Payload);
             if (result.Status == ChunkStatus.Rejected)
             {
                 // The genuine chunk may still come (each is checked against the signed release): keep fetching.
-                Refuse($"release {assembler.Release.ModelName} v{assembler.Release.Version}: {result.Reason}");
+                Refuse($"release {fetch.Release.ModelName} v{fetch.Release.Version}: {result.Reason}");
                 return;
             }
-            if (result.Status == ChunkStatus.Accepted && assembler.IsComplete)
-            {
-                Load(assembler);
-                await connection.UnsubscribeAsync(FleetTopics.AllChunks(runtime.Options.Fleet, model, assembler.Release.Version), stop).ConfigureAwait(false);
-            }
+            if (result.Status == ChunkStatus.Accepted && fetch.IsComplete) await LoadAsync(fetch, stop).ConfigureAwait(false);
         }
         finally
         {
@@ -154,18 +151,15 @@ internal sealed partial class ClusterHeadFetcher(DeviceRuntime runtime, ECDsa fl
         lock (_heads) return _heads.TryGetValue(release.ModelName, out var head) && head.Bundle.Manifest.Version == release.Version;
     }
 
-    // Caller holds the lock.
-    private void Load(BundleAssembler assembler)
+    // Caller holds the lock. The fetch ends here whatever the outcome: a head is held in memory, nothing stays on disk.
+    private async Task LoadAsync(ReleaseFetch fetch, CancellationToken stop)
     {
-        var release = assembler.Release;
+        var release = fetch.Release;
         _fetching.Remove(release.ModelName);
         var target = Path.Combine(Root, $"{release.ModelName}-{release.Version}");
         try
         {
-            var container = assembler.TryAssemble();
-            if (container is null) return; // a chunk on disk went bad; the next delivery of the release fetches again
-            if (Directory.Exists(target)) Directory.Delete(target, recursive: true);
-            BundlePackager.Extract(container, target);
+            if (!fetch.TryExtract(target)) return; // a chunk on disk went bad; the next delivery of the release fetches again
             var bundle = ModelBundle.Load(target);
             if (bundle.Manifest.Name != release.ModelName)
                 throw new InvalidDataException($"the bundle is model '{bundle.Manifest.Name}', but its release is of '{release.ModelName}'.");
@@ -179,29 +173,15 @@ internal sealed partial class ClusterHeadFetcher(DeviceRuntime runtime, ECDsa fl
         }
         finally
         {
-            assembler.Clear();
-            TryDelete(target);
+            ReleaseDirectoryRetention.TryDelete(target, logger);
+            await fetch.CloseAsync(stop).ConfigureAwait(false);
         }
     }
 
     // Caller holds the lock.
     private async Task DropFetchAsync(string model, CancellationToken cancellationToken)
     {
-        if (!_fetching.Remove(model, out var assembler)) return;
-        assembler.Clear();
-        await connection.UnsubscribeAsync(FleetTopics.AllChunks(runtime.Options.Fleet, model, assembler.Release.Version), cancellationToken).ConfigureAwait(false);
-    }
-
-    private void TryDelete(string directory)
-    {
-        try
-        {
-            if (Directory.Exists(directory)) Directory.Delete(directory, recursive: true);
-        }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-        {
-            LogDeleteFailed(logger, directory, ex.Message);
-        }
+        if (_fetching.Remove(model, out var fetch)) await fetch.CloseAsync(cancellationToken).ConfigureAwait(false);
     }
 
     private void Refuse(string reason)
@@ -218,7 +198,4 @@ internal sealed partial class ClusterHeadFetcher(DeviceRuntime runtime, ECDsa fl
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Cluster release refused: {Reason}")]
     private static partial void LogRefused(ILogger logger, string reason);
-
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Could not delete {Directory}: {Reason}")]
-    private static partial void LogDeleteFailed(ILogger logger, string directory, string reason);
 }

@@ -61,31 +61,28 @@ internal static partial class ReleaseDirectoryRetention
         foreach (var entry in Directory.EnumerateFileSystemEntries(releasesDirectory, "*", SearchOption.AllDirectories).ToArray())
         {
             if (!entry.EndsWith(".tmp", StringComparison.Ordinal) && !entry.EndsWith(AtomicFile.TempSuffix, StringComparison.Ordinal)) continue;
-            try
-            {
-                if (Directory.Exists(entry)) Directory.Delete(entry, recursive: true);
-                else File.Delete(entry);
-                swept++;
-            }
-            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-            {
-                LogDeleteFailed(logger, entry, ex.Message);
-            }
+            if (TryDelete(entry, logger)) swept++;
         }
         if (swept > 0) LogSwept(logger, swept, releasesDirectory);
         return swept;
     }
 
-    private static bool TryDelete(string directory, ILogger logger)
+    /// <summary>
+    /// Deletes a directory (with its contents) or a file, best effort: one that cannot be deleted is logged and left for
+    /// a later attempt. True when it was deleted; false when it could not be (or was not there).
+    /// </summary>
+    public static bool TryDelete(string path, ILogger logger)
     {
         try
         {
-            Directory.Delete(directory, recursive: true);
+            if (Directory.Exists(path)) Directory.Delete(path, recursive: true);
+            else if (File.Exists(path)) File.Delete(path);
+            else return false;
             return true;
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
-            LogDeleteFailed(logger, directory, ex.Message);
+            LogDeleteFailed(logger, path, ex.Message);
             return false;
         }
     }
@@ -96,6 +93,6 @@ internal static partial class ReleaseDirectoryRetention
     [LoggerMessage(Level = LogLevel.Information, Message = "Removed {Count} temp files left by interrupted writes under {Directory}.")]
     private static partial void LogSwept(ILogger logger, int count, string directory);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Could not delete {Path} ({Reason}); it is retried after the next install.")]
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Could not delete {Path} ({Reason}); it is left for a later attempt.")]
     private static partial void LogDeleteFailed(ILogger logger, string path, string reason);
 }

@@ -12,8 +12,8 @@ namespace ContinualLearning.Device.Agent;
 /// Installs signed releases for the device's cohort: reads the retained release, verifies its signature against the
 /// fleet key before fetching anything, follows the signed release sequence (<see cref="Release.Sequence"/>: a release
 /// above the last one accepted is installed even when its version is older — a rollback — and one at or below it is a
-/// replay and is refused; the last sequence survives restarts in <see cref="ReleaseSequence"/>), collects its chunks through a resumable <see cref="BundleAssembler"/>
-/// (per-chunk and bundle SHA-256), extracts the bundle and hands it to <see cref="DeviceRuntime.InstallAsync(string, string, CancellationToken)"/>.
+/// replay and is refused; the last sequence survives restarts in <see cref="ReleaseSequence"/>), fetches it (<see cref="ReleaseFetch"/>:
+/// resumable, per-chunk and bundle SHA-256) into its directory under <c>releases/</c> and hands it to <see cref="DeviceRuntime.InstallAsync(string, string, CancellationToken)"/>.
 /// Installs and refusals are counted; every refusal is also kept as <see cref="LastRejection"/> and raised as <see cref="Rejected"/>.
 /// Under concept-aware aggregation the model it installs is the device's assigned cluster model
 /// (<see cref="ServingModel"/>, switched by <see cref="ClusterFollower"/>); sequences are kept per model name.
@@ -22,8 +22,7 @@ internal sealed partial class ReleaseInstaller(DeviceRuntime runtime, ECDsa flee
     : IDisposable
 {
     private readonly SemaphoreSlim _lock = new(1, 1);
-    private BundleAssembler? _assembler;
-    private string? _chunkFilter;
+    private ReleaseFetch? _fetch;
     private readonly ReleaseSequence _sequence = new(runtime.Options.ReleaseSequencePath, runtime.Options.ModelName);
     private volatile string _servingModel = InitialModel(runtime);
 
@@ -70,7 +69,7 @@ internal sealed partial class ReleaseInstaller(DeviceRuntime runtime, ECDsa flee
         try
         {
             if (release.ModelName != _servingModel) return; // switched to another cluster meanwhile
-            var fetching = _assembler is { } current && current.Release.ModelName == release.ModelName ? current.Release.Sequence : null;
+            var fetching = _fetch is { } current && current.Release.ModelName == release.ModelName ? current.Release.Sequence : null;
             var running = runtime.Learner?.Status is { } status && status.ModelName == release.ModelName ? status.BaseVersion : null;
             decision = ReleaseAcceptance.WhileFetching(release, fetching, running);
             if (decision.Verdict == ReleaseVerdict.AlreadyRunning)
@@ -80,22 +79,22 @@ internal sealed partial class ReleaseInstaller(DeviceRuntime runtime, ECDsa flee
                 return;
             }
             if (!Act(decision)) return;
-            BundleAssembler assembler;
+            ReleaseFetch fetch;
             try
             {
-                assembler = new BundleAssembler(release, fleetKey, Path.Combine(runtime.Options.ReleasesDirectory, "incoming", DirectoryName(release)));
+                fetch = ReleaseFetch.Open(release, fleetKey, Path.Combine(runtime.Options.ReleasesDirectory, ReleaseDirectoryRetention.IncomingDirectoryName, DirectoryName(release)),
+                    connection, runtime.Options.Fleet);
             }
             catch (BundleVerificationException ex)
             {
                 Refuse(ex.Message);
                 return;
             }
-            if (_chunkFilter is not null) await connection.UnsubscribeAsync(_chunkFilter, stop).ConfigureAwait(false);
-            _assembler = assembler;
-            _chunkFilter = FleetTopics.AllChunks(runtime.Options.Fleet, release.ModelName, release.Version);
-            LogFetching(logger, release.ModelName, release.Version, release.Cohort, release.ChunkCount, assembler.ResumedCount);
-            if (assembler.IsComplete) _ = Task.Run(() => InstallAsync(assembler, stop), CancellationToken.None);
-            else await connection.SubscribeAsync(_chunkFilter, stop).ConfigureAwait(false);
+            if (_fetch is not null) await _fetch.UnsubscribeAsync(stop).ConfigureAwait(false);
+            _fetch = fetch;
+            LogFetching(logger, release.ModelName, release.Version, release.Cohort, release.ChunkCount, fetch.ResumedCount);
+            if (fetch.IsComplete) _ = Task.Run(() => InstallAsync(fetch, stop), CancellationToken.None);
+            else await fetch.SubscribeAsync(stop).ConfigureAwait(false);
         }
         finally
         {
@@ -107,9 +106,9 @@ internal sealed partial class ReleaseInstaller(DeviceRuntime runtime, ECDsa flee
     public async Task OnChunkAsync(FleetMessage message, CancellationToken stop)
     {
         ArgumentNullException.ThrowIfNull(message);
-        var assembler = _assembler;
-        if (assembler is null || assembler.IsComplete) return;
-        var result = assembler.AcceptMessage(message.Payload);
+        var fetch = _fetch;
+        if (fetch is null || fetch.IsComplete) return;
+        var result = fetch.Accept(message.Payload);
         if (result.Status == ChunkStatus.Unreadable)
         {
             LogChunkUnreadable(logger, message.Topic, result.Reason);
@@ -117,11 +116,11 @@ internal sealed partial class ReleaseInstaller(DeviceRuntime runtime, ECDsa flee
         }
         if (result.Status == ChunkStatus.Rejected)
         {
-            Refuse($"release {assembler.Release.ModelName} v{assembler.Release.Version}: {result.Reason}");
+            Refuse($"release {fetch.Release.ModelName} v{fetch.Release.Version}: {result.Reason}");
             return;
         }
-        if (result.Status == ChunkStatus.Accepted && assembler.IsComplete)
-            await InstallAsync(assembler, stop).ConfigureAwait(false);
+        if (result.Status == ChunkStatus.Accepted && fetch.IsComplete)
+            await InstallAsync(fetch, stop).ConfigureAwait(false);
     }
 
     /// <summary>
@@ -135,9 +134,8 @@ internal sealed partial class ReleaseInstaller(DeviceRuntime runtime, ECDsa flee
         try
         {
             if (model == _servingModel) return;
-            if (_chunkFilter is not null) await connection.UnsubscribeAsync(_chunkFilter, cancellationToken).ConfigureAwait(false);
-            _chunkFilter = null;
-            _assembler = null;
+            if (_fetch is not null) await _fetch.UnsubscribeAsync(cancellationToken).ConfigureAwait(false);
+            _fetch = null;
             LogSwitched(logger, _servingModel, model);
             _servingModel = model;
         }
@@ -195,29 +193,24 @@ internal sealed partial class ReleaseInstaller(DeviceRuntime runtime, ECDsa flee
     }
 
 
-    private async Task InstallAsync(BundleAssembler assembler, CancellationToken stop)
+    private async Task InstallAsync(ReleaseFetch fetch, CancellationToken stop)
     {
-        var release = assembler.Release;
+        var release = fetch.Release;
         var target = Path.Combine(runtime.Options.ReleasesDirectory, DirectoryName(release));
         try
         {
-            var container = assembler.TryAssemble();
-            if (container is null) return; // a chunk on disk went bad; it is re-requested by staying subscribed
-            if (Directory.Exists(target)) Directory.Delete(target, recursive: true);
-            BundlePackager.Extract(container, target);
+            if (!fetch.TryExtract(target)) return; // a chunk on disk went bad; it is re-requested by staying subscribed
             await runtime.InstallAsync(target, release.ModelName, stop).ConfigureAwait(false);
             if (release.Sequence is { } sequence) _sequence.Accept(release.ModelName, sequence);
             runtime.Metrics.CountReleaseApplied();
-            assembler.Clear();
-            ReleaseDirectoryRetention.Prune(runtime, DirectoryName(release), fetching: _assembler is { } next && next != assembler ? DirectoryName(next.Release) : null, logger);
-            if (_chunkFilter is not null) await connection.UnsubscribeAsync(_chunkFilter, CancellationToken.None).ConfigureAwait(false);
-            _chunkFilter = null;
+            await fetch.CloseAsync(CancellationToken.None).ConfigureAwait(false);
+            ReleaseDirectoryRetention.Prune(runtime, DirectoryName(release), fetching: _fetch is { } next && next != fetch ? DirectoryName(next.Release) : null, logger);
             LastRejection = null;
         }
         catch (Exception ex) when (ex is BundleVerificationException or InvalidDataException or IOException or BundleException or ArgumentException)
         {
-            assembler.Clear();
-            _assembler = null;
+            await fetch.CloseAsync(CancellationToken.None).ConfigureAwait(false);
+            if (_fetch == fetch) _fetch = null;
             Refuse($"release {release.ModelName} v{release.Version} could not be installed: {ex.Message}");
         }
     }

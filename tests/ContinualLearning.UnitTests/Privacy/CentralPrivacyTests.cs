@@ -80,6 +80,30 @@ public sealed class CentralPrivacyTests : IDisposable
         Assert.Null(PrivacyRecord.Describe("""{"deltas":1}"""));
     }
 
+    [Fact]
+    public void A_version_built_on_another_models_version_continues_its_lineage()
+    {
+        var parent = PrivacyRecord.Add("{}", new RoundPrivacy(1.0, 2.0, 20, 0.1), PrivacyRecord.Add("{}", new RoundPrivacy(2.0, 2.0, 20, 0.1), null, 1e-5), 1e-5);
+        var p = Metrics(parent);
+
+        // From the parent alone (its weights unchanged): the same lineage, no round of its own.
+        var alone = Metrics(PrivacyRecord.Continue("{}", parent, 1e-5, addsUpdateWithoutNoise: false));
+        Assert.Equal(p[PrivacyRecord.InverseVarianceSum], alone[PrivacyRecord.InverseVarianceSum], 12);
+        Assert.Equal(p[PrivacyRecord.ModelEpsilon], alone[PrivacyRecord.ModelEpsilon], 12);
+        Assert.False(alone.ContainsKey(PrivacyRecord.RoundsWithoutNoise));
+        Assert.False(alone.ContainsKey(PrivacyRecord.NoiseMultiplier));
+
+        // Plus one device's update without noise: the lineage's ε, and the record says it no longer bounds the release.
+        var withDelta = PrivacyRecord.Continue("{}", parent, 1e-5, addsUpdateWithoutNoise: true);
+        Assert.Equal(p[PrivacyRecord.ModelEpsilon], Metrics(withDelta)[PrivacyRecord.ModelEpsilon], 12);
+        Assert.Equal(1, Metrics(withDelta)[PrivacyRecord.RoundsWithoutNoise]);
+        Assert.StartsWith("no noise this round; ε model", PrivacyRecord.Describe(withDelta), StringComparison.Ordinal);
+        Assert.Contains("does not bound the release: 1 round(s) without noise", PrivacyRecord.Describe(withDelta), StringComparison.Ordinal);
+
+        // A parent without noise in its lineage: nothing to continue.
+        Assert.Equal("{}", PrivacyRecord.Continue("{}", """{"deltas":1}""", 1e-5, addsUpdateWithoutNoise: true));
+    }
+
     [Theory]
     [InlineData("strategy", "aggregation:strategy")]
     [InlineData("clip", "validation:maxNorm")]

@@ -3,6 +3,7 @@ using ContinualLearning.Aggregator;
 using ContinualLearning.Aggregator.Clustering;
 using ContinualLearning.Aggregator.Registry;
 using ContinualLearning.Aggregator.Rollout;
+using ContinualLearning.Aggregator.Strategies;
 using ContinualLearning.Aggregator.Validation;
 using ContinualLearning.Deltas;
 using ContinualLearning.Fleet.Messages;
@@ -148,9 +149,86 @@ public sealed class ClusterAggregationTests(EmbeddedBrokerFixture fixture) : Bro
         Assert.False(ClusterDirectorySigner.Verify(stored with { Sequence = stored.Sequence + 1 }, publicKey).Ok);
     }
 
-    private async Task<AggregatorService> StartAsync(bool clustering = true)
+    [Fact]
+    public async Task An_idle_tick_does_not_wait_for_the_write_lock_and_a_new_report_does()
     {
-        var options = _kit.Options(Fixture.Broker.Port, Fleet, configure: o => o with
+        // The service's own loop sleeps (1 h ticks): every tick here is one this test runs.
+        await using var service = await StartAsync(configure: o => o with { Tick = TimeSpan.FromHours(1) });
+        await service.AggregateAllAsync(); // the first tick stores the state and signs the first directory
+        var stored = service.Registry.Clusters.GetState(Model)!;
+
+        // Another connection holds the registry's only write lock; idle ticks (no new report, no new release) only read.
+        using (HoldWriteLock())
+        {
+            // Off the test's thread: a tick blocked on the lock would block its caller until SQLite's 30 s busy timeout.
+            for (var i = 0; i < 3; i++) Assert.Empty(await Task.Run(() => service.AggregateAllAsync()).WaitAsync(TimeSpan.FromSeconds(10)));
+        }
+        Assert.Equal(stored.DirectorySequence, service.Registry.Clusters.GetState(Model)!.DirectorySequence);
+
+        // A delta with a report that was not counted yet: the step takes the lock (waits for it), then decides.
+        foreach (var d in GroupB) Assert.True(service.Receive(d, Delta(d, Model, "1.0.0", Report(0, (0, 0.9)), local: 0.3)).Accepted);
+        Task<IReadOnlyList<ModelVersionRecord>> tick;
+        using (HoldWriteLock())
+        {
+            tick = Task.Run(() => service.AggregateAllAsync());
+            await Task.Delay(500);
+            Assert.False(tick.IsCompleted, "a tick with a new report must run the clustering step under the lock");
+        }
+        await tick.WaitAsync(TimeSpan.FromSeconds(30));
+        Assert.Contains(service.Registry.Clusters.Live(Model), c => c.Cluster == 1);
+        Assert.True(service.Registry.Clusters.GetState(Model)!.DirectorySequence > stored.DirectorySequence);
+    }
+
+    [Fact]
+    public async Task A_cluster_created_under_central_privacy_continues_its_parents_epsilon()
+    {
+        await using var service = await StartAsync(configure: o => o with
+        {
+            Validation = o.Validation with { MaxNorm = 1, MaxNewClasses = 0 },
+            Aggregation = o.Aggregation with { Strategy = StrategyKind.FedAvg, Privacy = new ContinualLearning.Aggregator.Privacy.CentralPrivacyOptions { NoiseMultiplier = 1 } },
+            Rollout = new RolloutOptions { Canary = false },
+        });
+        // Round 1: a noisy round of cluster 0 (no reports: nobody moves), released at once.
+        foreach (var d in GroupA) Assert.True(service.Receive(d, Delta(d, Model, "1.0.0", null)).Accepted);
+        Assert.Equal([(Model, "1.1.0")], (await service.AggregateAllAsync(force: true)).Select(v => (v.Name, v.Version)));
+        var parent = service.Registry.GetVersion(Model, "1.1.0")!;
+        Assert.Equal(VersionStatus.Released, parent.Status);
+        var parentEpsilon = Metric(parent.MetricsJson, "dpEpsilonModel");
+        Assert.True(parentEpsilon > 0);
+
+        // Round 2: b1's own model beats cluster 0 by far: cluster 1 is created from sea 1.1.0 plus b1's delta, without noise.
+        foreach (var d in GroupB) Assert.True(service.Receive(d, Delta(d, Model, "1.1.0", Report(0, (0, 0.9)), local: 0.3)).Accepted);
+        await service.AggregateAllAsync(force: true);
+        var first = service.Registry.GetVersion(Cluster1, "1.0.0")!;
+        Assert.Equal(["b1"], first.DeviceIds);
+        Assert.True(Metric(first.MetricsJson, "dpEpsilonModel") >= parentEpsilon);
+        Assert.Equal(Metric(parent.MetricsJson, "dpInverseVarianceSum"), Metric(first.MetricsJson, "dpInverseVarianceSum"));
+        // b1's delta joined the cluster's model without noise: the record says the model's ε no longer bounds the release.
+        Assert.Equal(1, Metric(first.MetricsJson, "dpRoundsWithoutNoise"));
+        var shown = ContinualLearning.Aggregator.Privacy.PrivacyRecord.Describe(first.MetricsJson);
+        Assert.Contains(FormattableString.Invariant($"ε model {parentEpsilon:0.###}"), shown, StringComparison.Ordinal);
+    }
+
+    private static double Metric(string metricsJson, string key)
+    {
+        using var doc = System.Text.Json.JsonDocument.Parse(metricsJson);
+        return doc.RootElement.TryGetProperty(key, out var v) ? v.GetDouble() : double.NaN;
+    }
+
+    /// <summary>Takes the SQLite registry's write lock on a connection of its own, until disposed (rolled back).</summary>
+    private Microsoft.Data.Sqlite.SqliteConnection HoldWriteLock()
+    {
+        var connection = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={Path.Combine(_kit.RegistryPath, ModelRegistry.DatabaseFileName)};Pooling=False");
+        connection.Open();
+        using var begin = connection.CreateCommand();
+        begin.CommandText = "BEGIN IMMEDIATE";
+        begin.ExecuteNonQuery();
+        return connection;
+    }
+
+    private async Task<AggregatorService> StartAsync(bool clustering = true, Func<AggregatorOptions, AggregatorOptions>? configure = null)
+    {
+        var options = _kit.Options(Fixture.Broker.Port, Fleet, configure: o => (configure ?? (x => x))(o with
         {
             Validation = o.Validation with { MaxStaleness = 8 },
             Aggregation = o.Aggregation with
@@ -158,7 +236,7 @@ public sealed class ClusterAggregationTests(EmbeddedBrokerFixture fixture) : Bro
                 MinDevices = 1,
                 Clustering = new FleetClusteringOptions { Enabled = clustering, Thresholds = new ClusteringOptions { GraceRounds = 0, MinSamples = 10 } },
             },
-        });
+        }));
         var service = new AggregatorService(options);
         await service.StartAsync();
         return service;
