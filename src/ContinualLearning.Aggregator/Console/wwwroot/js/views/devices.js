@@ -64,10 +64,17 @@ export function mount(main) {
   }
 
   let seq = 0;
-  async function refresh() {
-    const mine = ++seq;
+  let latest = Promise.resolve();
+  function refresh() {
+    latest = show(++seq);
+    return latest;
+  }
+
+  async function show(mine) {
     const page = await api.devices({ search: state.search, sort: state.sort, order: state.order, offset: state.offset, limit: LIMIT });
-    if (mine !== seq) return; // a newer request (typing, paging) has been sent since: show only the latest answer
+    // A newer request (typing, paging, a live update) has been sent since: show only the latest answer, and finish when
+    // it is shown, so that the shell marks the view loaded only once the table holds data.
+    if (mine !== seq) return latest;
     if (page.total > 0 && state.offset >= page.total) {
       state.offset = Math.floor((page.total - 1) / LIMIT) * LIMIT;
       return refresh();
