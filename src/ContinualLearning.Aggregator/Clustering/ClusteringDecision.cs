@@ -36,7 +36,7 @@ public sealed record ClusterCreation(int Cluster, int Parent, string Creator);
 /// <summary><paramref name="Absorbed"/> was merged into <paramref name="Survivor"/>, whose model is kept.</summary>
 public sealed record ClusterMerge(int Survivor, int Absorbed, double Distance);
 
-/// <summary>Everything <see cref="ConceptClustering.Decide"/> changed in one round, in the order to apply it: assignments and creations, then merges, then retirements.</summary>
+/// <summary>Everything <see cref="ConceptClustering.Decide(int, IReadOnlyList{LossReport}, IReadOnlySet{int})"/> changed in one round, in the order to apply it: assignments and creations, then merges, then retirements.</summary>
 public sealed record ClusteringDecision(
     IReadOnlyList<ClusterAssignment> Assignments,
     IReadOnlyList<ClusterCreation> Created,

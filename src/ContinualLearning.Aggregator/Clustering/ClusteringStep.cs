@@ -13,7 +13,7 @@ internal sealed record ClusteringOutcome(ClusteringDecision? Decision, IReadOnly
 /// <summary>
 /// One clustering step of a base model, run each tick before the per-cluster rounds, in one transaction under the base
 /// model's lock: reads the newest uncounted loss report of each device from the buffered deltas of every live cluster,
-/// runs <see cref="ConceptClustering.Decide"/> on them from the stored state, creates the new cluster models (their
+/// runs <see cref="ConceptClustering.Decide(int, IReadOnlyList{LossReport}, IReadOnlySet{int})"/> on them from the stored state, creates the new cluster models (their
 /// first version released to all), retires merged and evicted clusters, drops the buffered deltas that are relative to
 /// a cluster their device left, stores the state, and signs a new cluster directory when the clusters, their releases
 /// or the assignments changed. Every aggregator on the registry runs it; the lock and the stored state make them agree.
@@ -69,7 +69,7 @@ internal sealed partial class ClusteringStep(ModelRegistry registry, AggregatorO
         if (reports.Count > 0)
         {
             round++;
-            decision = clustering.Decide(round, [.. reports.Select(r => r.Report)]);
+            decision = clustering.Decide(round, [.. reports.Select(r => r.Report)], Untrained(live));
             var consumed = new HashSet<string>(StringComparer.Ordinal);
             foreach (var c in decision.Created) created.Add(Create(c, round, reports.Single(r => r.Report.DeviceId == c.Creator).Delta, consumed, now));
             dropped += Retire(decision, pending, consumed, now);
@@ -119,6 +119,14 @@ internal sealed partial class ClusteringStep(ModelRegistry registry, AggregatorO
         }
         return reports;
     }
+
+    /// <summary>
+    /// Clusters with fewer versions of their own (made by a round of their members' deltas, whatever became of them)
+    /// than the grace period: a round here is a tick with any new report, seconds apart in a large fleet, so the
+    /// algorithm's age in rounds would let a cluster whose model is still its creator's merge back at once.
+    /// </summary>
+    private HashSet<int> Untrained(IReadOnlyList<ClusterRecord> live) =>
+        [.. live.Where(c => c.Cluster != 0 && registry.ListVersions(c.ModelName).Count(v => v.Parent is not null) < _thresholds.GraceRounds).Select(c => c.Cluster)];
 
     /// <summary>The buffered deltas of every live cluster, ids only: a payload is read for a device's newest uncounted delta alone.</summary>
     private Dictionary<int, IReadOnlyList<PendingDelta>> Pending(IReadOnlyList<ClusterRecord> live) =>

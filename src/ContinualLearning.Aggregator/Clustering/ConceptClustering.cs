@@ -40,7 +40,16 @@ public sealed class ConceptClustering
     public int Members(int cluster) => _devices.Values.Count(d => d.Cluster == cluster);
 
     /// <summary>Assigns every reporting device for the next round, creates, merges and retires clusters. Devices that did not report keep their cluster.</summary>
-    public ClusteringDecision Decide(int round, IReadOnlyList<LossReport> reports)
+    public ClusteringDecision Decide(int round, IReadOnlyList<LossReport> reports) => Decide(round, reports, null);
+
+    /// <summary>
+    /// As <see cref="Decide(int, IReadOnlyList{LossReport})"/>, with clusters the caller knows to be still untrained
+    /// (<paramref name="untrained"/>: never merged this round whatever their age). The product's rounds are ticks with
+    /// any new report, which at fleet scale come seconds apart, so <see cref="ClusteringOptions.GraceRounds"/> alone
+    /// would let a cluster merge back before it aggregated a single version of its own; the aggregator passes the
+    /// clusters with fewer than that many versions of their own (docs/federated.md, "In the product").
+    /// </summary>
+    public ClusteringDecision Decide(int round, IReadOnlyList<LossReport> reports, IReadOnlySet<int>? untrained)
     {
         ArgumentNullException.ThrowIfNull(reports);
         var ordered = reports.OrderBy(r => r.DeviceId, StringComparer.Ordinal).ToArray();
@@ -58,7 +67,7 @@ public sealed class ConceptClustering
         }
 
         var created = Create(round, unfit, targets);
-        var merged = Merge(round, ordered, targets);
+        var merged = Merge(round, ordered, targets, untrained);
         foreach (var r in ordered) Remember(round, r, targets[r.DeviceId]);
         var retired = _evicted.ToArray();
         _evicted.Clear();
@@ -123,9 +132,9 @@ public sealed class ConceptClustering
     }
 
     /// <summary>At most one merge per round: the closest pair of settled clusters that both have reporting members, if closer than <see cref="ClusteringOptions.MergeDistance"/>.</summary>
-    private List<ClusterMerge> Merge(int round, LossReport[] reports, Dictionary<string, (int To, AssignmentKind Kind, double Loss)> targets)
+    private List<ClusterMerge> Merge(int round, LossReport[] reports, Dictionary<string, (int To, AssignmentKind Kind, double Loss)> targets, IReadOnlySet<int>? untrained)
     {
-        var settled = _clusters.Where(c => round - c.Value.Created >= _options.GraceRounds).Select(c => c.Key)
+        var settled = _clusters.Where(c => round - c.Value.Created >= _options.GraceRounds && untrained?.Contains(c.Key) != true).Select(c => c.Key)
             .Where(id => reports.Any(r => r.Cluster == id)).ToArray();
         (int I, int J, double D)? closest = null;
         for (var a = 0; a < settled.Length; a++)

@@ -96,6 +96,21 @@ public sealed class ConceptClusteringTests
     }
 
     [Fact]
+    public void A_cluster_the_caller_calls_untrained_is_not_merged_past_its_grace_rounds_until_it_is_trained()
+    {
+        var clustering = new ConceptClustering(new ClusteringOptions { GraceRounds = 2 });
+        Assert.Single(clustering.Decide(0, [Report("a", 0, 1.0), Report("b", 0, 1.0), Report("c", 0, 1.0, local: 0.2)]).Created);
+        var equal = new[] { Report("a", 0, 0.5, 0.5), Report("b", 0, 0.5, 0.5), Report("c", 1, 0.5, 0.5) };
+        Assert.Empty(clustering.Decide(1, equal, new HashSet<int> { 1 }).Merged);
+
+        // Past the grace rounds, equal on each other's devices: merged only once the caller no longer calls it untrained.
+        Assert.Empty(clustering.Decide(2, equal, new HashSet<int> { 1 }).Merged);
+        Assert.Empty(clustering.Decide(3, equal, new HashSet<int> { 1 }).Merged);
+        Assert.Equal([0, 1], clustering.Clusters.Order());
+        Assert.Equal(new ClusterMerge(0, 1, 0.0), Assert.Single(clustering.Decide(4, equal, new HashSet<int>()).Merged));
+    }
+
+    [Fact]
     public void Clusters_whose_models_differ_on_each_others_devices_do_not_merge()
     {
         var clustering = new ConceptClustering(new ClusteringOptions { GraceRounds = 0 });
