@@ -43,6 +43,10 @@ internal static class Seeds
         var dense = weights.Select(w => new TensorDelta(w.Name, w.Shape, DeltaEncoding.Float32, 1f, null, w.Data)).ToArray();
         yield return ("dense-fp32.cld1", DeltaCodec.Encode(Delta(dense, new Dictionary<string, double> { ["accuracy"] = 0.9, ["loss"] = 0.3 })));
         var int8 = weights.Select(w => new TensorDelta(w.Name, w.Shape, DeltaEncoding.Int8, 0.01f, null, w.Data.Select(v => MathF.Round(v * 100) / 100).ToArray())).ToArray();
+        // A cluster report in the header's metrics, without and with the per-cluster standard errors.
+        var report = new ClusterReport(1, new Dictionary<int, double> { [0] = 0.61, [1] = 0.22 }, 0.2, 96);
+        yield return ("cluster-report.cld1", DeltaCodec.Encode(Delta(dense, Metrics(report))));
+        yield return ("cluster-report-se.cld1", DeltaCodec.Encode(Delta(dense, Metrics(report with { StandardErrors = new Dictionary<int, double> { [0] = 0.04, [1] = 0 } }))));
         yield return ("dense-int8.cld1", DeltaCodec.Encode(Delta(int8, null)));
         var sparse = weights.Select(w => new TensorDelta(w.Name, w.Shape, DeltaEncoding.Float16, 0.5f, [0, 1], [0.5f, -1f])).ToArray();
         yield return ("sparse-fp16.cld1", DeltaCodec.Encode(Delta(sparse, null)));
@@ -55,6 +59,13 @@ internal static class Seeds
         var grown = dense.Select(t => t.Name == "2.weight" ? new TensorDelta(t.Name, [3, 8], DeltaEncoding.Float32, 1f, null, [.. t.Values, .. t.Values[..8]])
             : t.Name == "2.bias" ? new TensorDelta(t.Name, [3], DeltaEncoding.Float32, 1f, null, [.. t.Values, 0.5f]) : t).ToArray();
         yield return ("labels-grown.cld1", DeltaCodec.Encode(Delta(grown, null) with { Header = Delta(grown, null).Header with { Labels = ["UP", "hello", "DOWN"] } }));
+    }
+
+    private static Dictionary<string, double> Metrics(ClusterReport report)
+    {
+        var metrics = new Dictionary<string, double> { ["loss"] = 0.3 };
+        report.WriteTo(metrics);
+        return metrics;
     }
 
     private static WeightDelta Delta(TensorDelta[] tensors, Dictionary<string, double>? metrics) =>

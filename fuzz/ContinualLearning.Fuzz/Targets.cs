@@ -54,6 +54,8 @@ internal static class Targets
         }
         // The aggregator's validator and round: norm and counts of any decoded delta, dense tensors once the shapes are the model's.
         _ = ContinualLearning.Deltas.Delta.L2Norm(delta);
+        // The clustering step's read of the header's cluster.* metrics (with or without standard errors).
+        _ = ClusterReport.TryRead(delta.Header.Metrics, out _, out _);
         _ = delta.ValueCount + delta.ElementCount;
         if (options?.ExpectedTensors is not null) _ = delta.ToDense();
     }

@@ -168,11 +168,17 @@ internal sealed class ClusteredMethod(DeviceTrainer trainer, float[] initial, Cl
         {
             var cluster = _clustering.ClusterOf(d.Id);
             var start = Models[cluster];
-            var losses = Models.Clusters.ToDictionary(id => id, id => trainer.Score(Models[id], d).Loss);
-            double? local = _local.TryGetValue(d.Device, out var own) ? trainer.Score(own, d).Loss : null;
+            // Per-sample losses on the same samples, as the device's ClusterScorer: their means, and with a local model
+            // each cluster's standard error of the paired difference (PairedLoss), computed the same way.
+            var perSample = Models.Clusters.ToDictionary(id => id, id => trainer.Losses(Models[id], d));
+            var losses = perSample.ToDictionary(p => p.Key, p => p.Value.Average());
+            var own = _local.TryGetValue(d.Device, out var previous) ? trainer.Losses(previous, d) : null;
+            double? local = own?.Average();
+            var errors = own is null ? null : perSample.Where(p => PairedLoss.StandardError(p.Value, own) is not null)
+                .ToDictionary(p => p.Key, p => PairedLoss.StandardError(p.Value, own)!.Value);
             var trained = trainer.Train(start, d);
             _local[d.Device] = trained;
-            reports.Add(new LossReport(d.Id, cluster, losses, local, d.Count));
+            reports.Add(new LossReport(d.Id, cluster, losses, local, d.Count, errors));
             deltas[d.Id] = new WeightedUpdate(DeviceTrainer.Delta(trained, start), d.Count);
         }
         var decision = _clustering.Decide(round, reports);

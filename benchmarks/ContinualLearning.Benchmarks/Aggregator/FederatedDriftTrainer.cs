@@ -57,6 +57,18 @@ internal sealed class DeviceTrainer(HeadSpec head, TrainingOptions options, int 
         return ((double)correct / data.Count, loss / data.Count);
     }
 
+    /// <summary>The cross-entropy of <paramref name="weights"/> on each of the round's samples (their mean is <see cref="Score"/>'s loss).</summary>
+    public double[] Losses(float[] weights, DeviceRound data)
+    {
+        using var model = _engine.Create(head, options, ParameterVector.Unflatten(weights, head));
+        var classes = head.LayerSizes[^1];
+        var output = new float[data.Count * classes];
+        model.Predict(data.X, data.Count, output);
+        var losses = new double[data.Count];
+        for (var i = 0; i < data.Count; i++) losses[i] = -Math.Log(Math.Max(output[(i * classes) + (int)data.Y[i]], 1e-7));
+        return losses;
+    }
+
     public static float[] Delta(float[] trained, float[] start)
     {
         var delta = new float[trained.Length];

@@ -9,7 +9,12 @@ namespace ContinualLearning.Aggregator.Clustering;
 /// <param name="ClusterLosses">Mean loss per cluster id; a cluster missing here was not evaluated and cannot be chosen.</param>
 /// <param name="LocalLoss">Mean loss of the device's own model on the same samples, or null.</param>
 /// <param name="Samples">How many labelled samples the losses were measured on.</param>
-public sealed record LossReport(string DeviceId, int Cluster, IReadOnlyDictionary<int, double> ClusterLosses, double? LocalLoss, int Samples);
+/// <param name="StandardErrors">
+/// Per cluster id, the standard error of the mean per-sample difference (that cluster's loss − the local model's loss)
+/// on the same samples, or null: the local-advantage test then judges that cluster without one.
+/// </param>
+public sealed record LossReport(string DeviceId, int Cluster, IReadOnlyDictionary<int, double> ClusterLosses, double? LocalLoss, int Samples,
+    IReadOnlyDictionary<int, double>? StandardErrors = null);
 
 /// <summary>Why a device is where it is after a round.</summary>
 public enum AssignmentKind

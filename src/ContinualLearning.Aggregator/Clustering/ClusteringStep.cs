@@ -110,12 +110,14 @@ internal sealed partial class ClusteringStep(ModelRegistry registry, AggregatorO
             counted[delta.DeviceId] = delta.DeltaId;
             newlyCounted++;
             if (registry.Deltas.GetPending(delta.DeltaId) is not { } full) continue;
-            var report = ClusterReport.TryRead(DeltaCodec.Decode(full.Payload).Header.Metrics, out var error);
+            var report = ClusterReport.TryRead(DeltaCodec.Decode(full.Payload).Header.Metrics, out var error, out var ignored);
             if (error is not null) LogBadReport(logger, delta.DeltaId, delta.DeviceId, error);
+            if (ignored is not null) LogIgnoredErrors(logger, delta.DeltaId, delta.DeviceId, ignored);
             if (report is null) continue;
             // The delta's model says which cluster it trained from; a report claiming another is not believed.
             var losses = report.Losses.Where(l => live.Contains(l.Key)).ToDictionary(l => l.Key, l => l.Value);
-            reports.Add((new LossReport(delta.DeviceId, cluster, losses, report.LocalLoss, report.Samples), full));
+            var errors = report.StandardErrors?.Where(e => live.Contains(e.Key)).ToDictionary(e => e.Key, e => e.Value);
+            reports.Add((new LossReport(delta.DeviceId, cluster, losses, report.LocalLoss, report.Samples, errors), full));
         }
         return reports;
     }
@@ -214,4 +216,7 @@ internal sealed partial class ClusteringStep(ModelRegistry registry, AggregatorO
 
     [LoggerMessage(EventId = 403, Level = LogLevel.Warning, Message = "Delta {DeltaId} from {Device} carries no usable cluster report ({Error}); it counts as staying in the cluster it trained from")]
     private static partial void LogBadReport(ILogger logger, string deltaId, string device, string error);
+
+    [LoggerMessage(EventId = 404, Level = LogLevel.Warning, Message = "Delta {DeltaId} from {Device}: {Ignored}")]
+    private static partial void LogIgnoredErrors(ILogger logger, string deltaId, string device, string ignored);
 }

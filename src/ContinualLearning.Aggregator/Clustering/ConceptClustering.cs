@@ -62,7 +62,7 @@ public sealed class ConceptClustering
         {
             var (to, kind, loss) = Assign(r);
             targets[r.DeviceId] = (to, kind, loss);
-            var advantage = Unfit(round, r, loss);
+            var advantage = Unfit(round, r, to, loss);
             if (advantage is { } a && _clusters.ContainsKey(r.Cluster)) unfit.Add((r, a));
         }
 
@@ -95,16 +95,26 @@ public sealed class ConceptClustering
         return (best, best == r.Cluster ? AssignmentKind.Stayed : AssignmentKind.Moved, bestLoss);
     }
 
-    /// <summary>How far the device is from fitting any cluster (> 0), or null when it fits one or the evidence is too thin.</summary>
-    private double? Unfit(int round, LossReport r, double bestLoss)
+    /// <summary>
+    /// How far the device is from fitting any cluster (> 0), or null when it fits one or the evidence is too thin. The
+    /// local-advantage test asks for more than <see cref="ClusteringOptions.LocalMargin"/> plus
+    /// <see cref="ClusteringOptions.LocalConfidence"/> standard errors of the paired difference, when the report has one
+    /// for <paramref name="best"/>: an advantage within the noise of the samples it was measured on is no evidence.
+    /// </summary>
+    private double? Unfit(int round, LossReport r, int best, double bestLoss)
     {
         if (r.Samples < _options.MinSamples || !double.IsFinite(bestLoss)) return null;
         if (_devices.TryGetValue(r.DeviceId, out var d) && round < d.GraceUntil) return null;
         var advantage = double.NegativeInfinity;
         if (d is not null && double.IsFinite(d.Reference)) advantage = bestLoss - d.Reference - _options.DriftMargin;
-        if (r.LocalLoss is { } local && double.IsFinite(local)) advantage = Math.Max(advantage, bestLoss - local - _options.LocalMargin);
+        if (r.LocalLoss is { } local && double.IsFinite(local))
+            advantage = Math.Max(advantage, bestLoss - local - _options.LocalMargin - _options.LocalConfidence * StandardError(r, best));
         return advantage > 0 ? advantage : null;
     }
+
+    /// <summary>The report's standard error for <paramref name="cluster"/>, or 0 when it has none (or an unusable one): the test as without it.</summary>
+    private static double StandardError(LossReport r, int cluster) =>
+        r.StandardErrors is { } errors && errors.TryGetValue(cluster, out var se) && double.IsFinite(se) && se >= 0 ? se : 0;
 
     private List<ClusterCreation> Create(int round, List<(LossReport Report, double Advantage)> unfit, Dictionary<string, (int To, AssignmentKind Kind, double Loss)> targets)
     {

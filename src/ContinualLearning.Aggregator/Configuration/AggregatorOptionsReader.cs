@@ -127,6 +127,7 @@ public static class AggregatorOptionsReader
             MaxClusters = r.WholeNumber("aggregation:clustering:maxClusters", s.MaxClusters, d.Thresholds.MaxClusters),
             DriftMargin = r.Number("aggregation:clustering:driftMargin", s.DriftMargin, d.Thresholds.DriftMargin),
             LocalMargin = r.Number("aggregation:clustering:localMargin", s.LocalMargin, d.Thresholds.LocalMargin),
+            LocalConfidence = r.Number("aggregation:clustering:localConfidence", s.LocalConfidence, d.Thresholds.LocalConfidence),
             SwitchMargin = r.Number("aggregation:clustering:switchMargin", s.SwitchMargin, d.Thresholds.SwitchMargin),
             MergeDistance = r.Number("aggregation:clustering:mergeDistance", s.MergeDistance, d.Thresholds.MergeDistance),
             GraceRounds = r.WholeNumber("aggregation:clustering:graceRounds", s.GraceRounds, d.Thresholds.GraceRounds),

@@ -140,6 +140,8 @@ internal sealed class AggregatorOptionsValidator() : ConfigurationValidator<Aggr
             $"must be in [1, {ContinualLearning.Deltas.ClusterNames.MaxCluster}]", "use e.g. 8 (1 keeps a single model)");
         foreach (var (name, value) in new[] { ("driftMargin", t.DriftMargin), ("localMargin", t.LocalMargin), ("switchMargin", t.SwitchMargin), ("mergeDistance", t.MergeDistance) })
             ConfigurationRules.Require(errors, double.IsFinite(value) && value >= 0, Key + name, value, "must be a finite number ≥ 0 (nats of cross-entropy)", "use the default, e.g. 0.1 for driftMargin, 0.02 for mergeDistance");
+        ConfigurationRules.Require(errors, double.IsFinite(t.LocalConfidence) && t.LocalConfidence >= 0, Key + "localConfidence", t.LocalConfidence,
+            "must be a finite number ≥ 0 (standard errors of the local advantage; 0 ignores them)", "use the default 1 (one-sided ≈ 84 %) or 2 (≈ 97.7 %)");
         ConfigurationRules.Require(errors, t.GraceRounds >= 0, Key + "graceRounds", t.GraceRounds, "must be ≥ 0", "use e.g. 3");
         ConfigurationRules.Require(errors, t.CreationsPerRound >= 1, Key + "creationsPerRound", t.CreationsPerRound, "must be ≥ 1", "use e.g. 1");
         ConfigurationRules.Require(errors, t.MinSamples >= 1, Key + "minSamples", t.MinSamples, "must be ≥ 1", "use e.g. 32");

@@ -129,6 +129,8 @@ internal sealed class ClusteringSettings
 
     public string? LocalMargin { get; set; }
 
+    public string? LocalConfidence { get; set; }
+
     public string? SwitchMargin { get; set; }
 
     public string? MergeDistance { get; set; }

@@ -62,9 +62,10 @@ internal sealed class DemoAggregator : IAsyncDisposable
                 // --clusters: the product's concept-aware aggregation (docs/federated.md). The demo's devices report
                 // losses over one training run's fresh samples (≈ 160–200, 10 % label noise: a mean cross-entropy
                 // with a standard error of ≈ 0.03 nats) and fine-tune between releases, so their champion often beats
-                // the release by the default LocalMargin (0.03) for reasons that are not a different concept: with
-                // the default every device ended in a cluster of its own. Here only a real loss rise (DriftMargin)
-                // splits the fleet, and clusters whose models are this close on each other's data merge.
+                // the release by the default LocalMargin (0.03) for reasons that are not a different concept. The
+                // report's standard errors (LocalConfidence) discount the sampling noise but not that freshness: with
+                // 4 devices a cluster of one or two rarely gets a new release, and 4–5 clusters stayed live. Here only
+                // a real loss rise (DriftMargin) splits the fleet, and clusters this close on each other's data merge.
                 Clustering = new ContinualLearning.Aggregator.Clustering.FleetClusteringOptions
                 {
                     Enabled = options.Clusters,

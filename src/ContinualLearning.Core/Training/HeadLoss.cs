@@ -23,6 +23,20 @@ public static class HeadLoss
     /// <exception cref="ArgumentException">No samples, a sample of the wrong width, or a class the head has no row for.</exception>
     public static double Mean(IHeadModel model, IReadOnlyList<TrainingSample> samples, IReadOnlyList<int>? classMap = null)
     {
+        var losses = PerSample(model, samples, classMap);
+        double sum = 0;
+        foreach (var loss in losses) sum += loss;
+        return sum / losses.Length;
+    }
+
+    /// <summary>
+    /// The loss of <paramref name="model"/> on each of <paramref name="samples"/>, in order (their mean is
+    /// <see cref="Mean"/>): two heads scored on the same samples give paired losses, whose difference has a standard error
+    /// (<see cref="PairedLoss.StandardError"/>). One double per sample: bounded by the run's sample count.
+    /// </summary>
+    /// <exception cref="ArgumentException">No samples, a sample of the wrong width, or a class the head has no row for.</exception>
+    public static double[] PerSample(IHeadModel model, IReadOnlyList<TrainingSample> samples, IReadOnlyList<int>? classMap = null)
+    {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(samples);
         if (samples.Count == 0) throw new ArgumentException("Cannot measure a loss on no samples.", nameof(samples));
@@ -31,7 +45,7 @@ public static class HeadLoss
         var x = new float[rows * spec.InputSize];
         var output = new float[rows * spec.OutputSize];
         var target = new float[spec.TargetWidth];
-        double sum = 0;
+        var losses = new double[samples.Count];
         for (var start = 0; start < samples.Count; start += rows)
         {
             var count = Math.Min(rows, samples.Count - start);
@@ -47,10 +61,10 @@ public static class HeadLoss
             {
                 var label = Mapped(samples[start + i], classMap);
                 TargetEncoder.Write(spec, label, target);
-                sum += RowLoss(spec, output.AsSpan(i * spec.OutputSize, spec.OutputSize), target);
+                losses[start + i] = RowLoss(spec, output.AsSpan(i * spec.OutputSize, spec.OutputSize), target);
             }
         }
-        return sum / samples.Count;
+        return losses;
     }
 
     /// <summary>The loss of one output row against its encoded target (<see cref="TargetEncoder"/>).</summary>

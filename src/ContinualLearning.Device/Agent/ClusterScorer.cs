@@ -10,6 +10,9 @@ namespace ContinualLearning.Device.Agent;
 /// The device's cluster report (<see cref="ClusterReport"/>), measured before each run on the samples it is about to
 /// train on: the mean loss (<see cref="HeadLoss"/>) of its own cluster's release (the learner's base), of every other
 /// live cluster's head (<see cref="ClusterHeadFetcher"/>), and of its own champion (trained on older samples only).
+/// All of them are scored on the same samples, so with a champion it also reports, per cluster, the standard error of
+/// the mean per-sample difference (cluster loss − champion loss, <see cref="PairedLoss"/>): the aggregator weighs the
+/// champion's advantage against it, so an advantage sampling noise can explain does not split the device off.
 /// A head that reads another input (schema statistics, input width) or lacks one of the samples' classes cannot be
 /// scored on them and is left out of the report. Each head is built for its scoring and disposed right after, so
 /// native engine memory is held only while it scores.
@@ -22,21 +25,35 @@ internal sealed partial class ClusterScorer(ITrainingEngine engine, Func<IReadOn
         ArgumentNullException.ThrowIfNull(run);
         if (run.Fresh.Count == 0) return null;
         var own = ClusterNames.Parse(run.Base.Manifest.Name).Cluster;
-        var losses = new SortedDictionary<int, double>();
-        if (Loss(run.Base, run) is { } ownLoss) losses[own] = ownLoss;
+        var perSample = new SortedDictionary<int, double[]>();
+        if (Losses(run.Base, run) is { } ownLosses) perSample[own] = ownLosses;
         foreach (var (cluster, head) in heads())
         {
             if (cluster == own) continue; // the installed release is this cluster's head
-            if (Loss(head, run) is { } loss) losses[cluster] = loss;
+            if (Losses(head, run) is { } losses) perSample[cluster] = losses;
         }
-        var report = new ClusterReport(own, losses, Loss(run.Champion, run), run.Fresh.Count);
+        var champion = Losses(run.Champion, run);
+        var report = Report(own, perSample, champion, run.Fresh.Count);
         var metrics = new Dictionary<string, double>(StringComparer.Ordinal);
         report.WriteTo(metrics);
-        LogScored(logger, own, losses.Count, run.Fresh.Count);
+        LogScored(logger, own, perSample.Count, run.Fresh.Count);
         return metrics;
     }
 
-    private double? Loss(ModelBundle model, RunScoring run)
+    /// <summary>The report from per-sample losses on the same samples: their means, and with a champion each cluster's paired standard error.</summary>
+    internal static ClusterReport Report(int own, IReadOnlyDictionary<int, double[]> clusters, double[]? champion, int samples)
+    {
+        var means = new SortedDictionary<int, double>();
+        SortedDictionary<int, double>? errors = champion is null ? null : [];
+        foreach (var (cluster, losses) in clusters)
+        {
+            means[cluster] = losses.Average();
+            if (errors is not null && PairedLoss.StandardError(losses, champion) is { } se) errors[cluster] = se;
+        }
+        return new ClusterReport(own, means, champion?.Average(), samples, errors);
+    }
+
+    private double[]? Losses(ModelBundle model, RunScoring run)
     {
         var champion = run.Champion.Manifest;
         if (!model.Manifest.InputSchema.Equals(champion.InputSchema) || model.Head.InputSize != champion.Head.InputSize)
@@ -51,7 +68,7 @@ internal sealed partial class ClusterScorer(ITrainingEngine engine, Func<IReadOn
         try
         {
             using var head = engine.Create(model.Head, model.TrainingOptions, model.HeadWeights);
-            return HeadLoss.Mean(head, run.Fresh, map);
+            return HeadLoss.PerSample(head, run.Fresh, map);
         }
         catch (ArgumentException ex)
         {

@@ -80,6 +80,10 @@ public sealed class ClusteringDeviceTests : IAsyncLifetime
         Assert.True(report.Losses[1] + 0.3 < report.Losses[0], $"cluster 1 loss {report.Losses[1]:0.000} vs cluster 0 {report.Losses[0]:0.000}");
         // The champion before this run is cluster 1's release itself: the same loss.
         Assert.Equal(report.Losses[1], report.LocalLoss!.Value, 6);
+        // Scored on the same samples as the champion: a standard error per cluster, none for identical losses.
+        Assert.Equal(new[] { 0, 1 }, report.StandardErrors!.Keys.Order());
+        Assert.Equal(0, report.StandardErrors[1], 6);
+        Assert.True(report.StandardErrors[0] > 0, $"cluster 0 standard error {report.StandardErrors[0]}");
     }
 
     [Fact]

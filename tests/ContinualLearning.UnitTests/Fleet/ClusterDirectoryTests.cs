@@ -139,6 +139,44 @@ public sealed class ClusterDirectoryTests : IDisposable
         Assert.Equal(0.2, read.LocalLoss);
         Assert.Equal([0, 2], read.Losses.Keys);
         Assert.Equal(0.22, read.Losses[2]);
+        // A report without standard errors (an older device) reads as before.
+        Assert.Null(read.StandardErrors);
+    }
+
+    [Fact]
+    public void Cluster_report_standard_errors_round_trip_through_delta_metrics()
+    {
+        var report = new ClusterReport(2, new Dictionary<int, double> { [0] = 0.61, [2] = 0.22 }, 0.2, 96, new Dictionary<int, double> { [0] = 0.04, [2] = 0 });
+        var metrics = new Dictionary<string, double>();
+        report.WriteTo(metrics);
+        Assert.Equal(0.04, metrics["cluster.se.0"]);
+        var read = ClusterReport.TryRead(metrics, out var error, out var ignored);
+        Assert.Null(error);
+        Assert.Null(ignored);
+        Assert.Equal([0, 2], read!.StandardErrors!.Keys);
+        Assert.Equal(0.04, read.StandardErrors[0]);
+        Assert.Equal(0, read.StandardErrors[2]);
+    }
+
+    [Theory]
+    [InlineData("cluster.se.1", double.NaN)]
+    [InlineData("cluster.se.1", double.PositiveInfinity)]
+    [InlineData("cluster.se.1", -0.01)]
+    [InlineData("cluster.se.x", 0.02)]
+    [InlineData("cluster.se.99999", 0.02)]
+    public void A_malformed_standard_error_is_left_out_with_the_reason_and_the_report_still_reads(string key, double value)
+    {
+        var metrics = new Dictionary<string, double> { ["cluster.id"] = 1, ["cluster.samples"] = 10, ["cluster.loss.1"] = 0.4, ["cluster.loss.0"] = 0.5, ["cluster.se.0"] = 0.03 };
+        metrics[key] = value;
+        var read = ClusterReport.TryRead(metrics, out var error, out var ignored);
+        Assert.Null(error);
+        Assert.Contains(key, ignored, StringComparison.Ordinal);
+        Assert.NotNull(read);
+        Assert.Equal(0.4, read.Losses[1]);
+        Assert.Equal(0.03, Assert.Single(read.StandardErrors!).Value);
+        // The two-argument reader gives the same report.
+        Assert.Equal(read.Losses, ClusterReport.TryRead(metrics, out error)!.Losses);
+        Assert.Null(error);
     }
 
     [Fact]

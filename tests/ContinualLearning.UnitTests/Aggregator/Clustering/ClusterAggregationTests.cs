@@ -209,6 +209,22 @@ public sealed class ClusterAggregationTests(EmbeddedBrokerFixture fixture) : Bro
         Assert.Contains(FormattableString.Invariant($"ε model {parentEpsilon:0.###}"), shown, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData(0.08, false)] // 0.1 advantage ≤ 0.03 + 1 × 0.08 (these tests' confidence 1): within the noise of the report's samples
+    [InlineData(0.01, true)] // 0.1 > 0.03 + 1 × 0.01
+    [InlineData(-0.08, true)] // a negative standard error is left out at reading (the codec refuses non-finite metrics): the margin alone decides
+    public async Task A_local_advantage_within_its_standard_error_creates_no_cluster(double se, bool creates)
+    {
+        await using var service = await StartAsync();
+        foreach (var d in GroupB)
+        {
+            var report = Report(0, (0, 0.4)) with { StandardErrors = new Dictionary<int, double> { [0] = se } };
+            Assert.True(service.Receive(d, Delta(d, Model, "1.0.0", report, local: 0.3)).Accepted);
+        }
+        await service.AggregateAllAsync(force: true);
+        Assert.Equal(creates, service.Registry.Clusters.Live(Model).Any(c => c.Cluster == 1));
+    }
+
     private static double Metric(string metricsJson, string key)
     {
         using var doc = System.Text.Json.JsonDocument.Parse(metricsJson);
@@ -234,7 +250,7 @@ public sealed class ClusterAggregationTests(EmbeddedBrokerFixture fixture) : Bro
             Aggregation = o.Aggregation with
             {
                 MinDevices = 1,
-                Clustering = new FleetClusteringOptions { Enabled = clustering, Thresholds = new ClusteringOptions { GraceRounds = 0, MinSamples = 10 } },
+                Clustering = new FleetClusteringOptions { Enabled = clustering, Thresholds = new ClusteringOptions { GraceRounds = 0, MinSamples = 10, LocalConfidence = 1 } },
             },
         }));
         var service = new AggregatorService(options);

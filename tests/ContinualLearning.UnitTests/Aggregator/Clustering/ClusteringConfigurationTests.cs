@@ -29,13 +29,13 @@ public sealed class ClusteringConfigurationTests : IDisposable
     public void Reads_every_key()
     {
         var o = Read("""
-            "aggregation": { "clustering": { "enabled": true, "maxClusters": 4, "driftMargin": 0.2, "localMargin": 0.05, "switchMargin": 0.01,
+            "aggregation": { "clustering": { "enabled": true, "maxClusters": 4, "driftMargin": 0.2, "localMargin": 0.05, "localConfidence": 1.5, "switchMargin": 0.01,
               "mergeDistance": 0.03, "graceRounds": 2, "creationsPerRound": 2, "minSamples": 16, "referenceRate": 0.5 } }
             """);
         Assert.True(o.Aggregation.Clustering.Enabled);
         Assert.Equal(new ClusteringOptions
         {
-            MaxClusters = 4, DriftMargin = 0.2, LocalMargin = 0.05, SwitchMargin = 0.01, MergeDistance = 0.03, GraceRounds = 2,
+            MaxClusters = 4, DriftMargin = 0.2, LocalMargin = 0.05, LocalConfidence = 1.5, SwitchMargin = 0.01, MergeDistance = 0.03, GraceRounds = 2,
             CreationsPerRound = 2, MinSamples = 16, ReferenceRate = 0.5,
         }, o.Aggregation.Clustering.Thresholds);
         Assert.True(o.Aggregation.Clustering.ProductThresholds.KeepInitialCluster);
@@ -45,6 +45,7 @@ public sealed class ClusteringConfigurationTests : IDisposable
     [InlineData("\"maxClusters\": 0", "aggregation:clustering:maxClusters", "must be in [1, 9999]")]
     [InlineData("\"driftMargin\": -0.1", "aggregation:clustering:driftMargin", "must be a finite number ≥ 0 (nats of cross-entropy)")]
     [InlineData("\"localMargin\": -1", "aggregation:clustering:localMargin", "must be a finite number ≥ 0 (nats of cross-entropy)")]
+    [InlineData("\"localConfidence\": -0.5", "aggregation:clustering:localConfidence", "must be a finite number ≥ 0 (standard errors of the local advantage; 0 ignores them)")]
     [InlineData("\"switchMargin\": -1", "aggregation:clustering:switchMargin", "must be a finite number ≥ 0 (nats of cross-entropy)")]
     [InlineData("\"mergeDistance\": -1", "aggregation:clustering:mergeDistance", "must be a finite number ≥ 0 (nats of cross-entropy)")]
     [InlineData("\"graceRounds\": -1", "aggregation:clustering:graceRounds", "must be ≥ 0")]
