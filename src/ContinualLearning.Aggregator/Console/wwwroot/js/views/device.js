@@ -30,6 +30,9 @@ export function mount(main, [id]) {
       fact('Model version', d.modelVersion ? h('a', { href: `#/versions/${encodeURIComponent(d.modelVersion)}` }, d.modelVersion) : '—'),
       fact('Base release', d.baseVersion ?? '—'),
       fact('Cohort', d.cohort ?? '—'),
+      d.cluster === null || d.cluster === undefined ? null
+        : fact('Cluster', h('span', { id: 'device-cluster', dataset: { cluster: d.cluster } }, String(d.cluster)),
+          d.servedCluster !== null && d.servedCluster !== undefined && d.servedCluster !== d.cluster ? ` (still serving cluster ${d.servedCluster})` : ''),
       fact('Last seen', time(d.lastSeenUtc), ` (${fmt.ago(d.lastSeenUtc)})`),
       fact('Accuracy', `${fmt.acc(d.accuracy)}${d.accuracyWindow ? ` over the last ${fmt.int(d.accuracyWindow)} labels` : ''}`),
       fact('Drift', d.drift && d.drift !== 'stable' ? `${d.drift} (${d.driftDetector ?? 'detector'})` : (d.drift ?? '—')),
