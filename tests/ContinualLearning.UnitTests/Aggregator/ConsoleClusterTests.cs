@@ -1,6 +1,7 @@
 using System.Text.Json;
 using ContinualLearning.Aggregator;
 using ContinualLearning.Aggregator.Registry;
+using ContinualLearning.Aggregator.Rollout;
 using ContinualLearning.Fleet.Messages;
 
 namespace ContinualLearning.UnitTests.Aggregator;
