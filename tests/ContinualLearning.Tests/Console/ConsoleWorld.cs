@@ -92,7 +92,7 @@ public sealed class ConsoleWorld : IAsyncLifetime
         await _devices.StartAsync(setup.Token);
         foreach (var id in Learners) await PublishStatusAsync(id, "1.0.0", id is "d0" or "d1" ? "canary" : "all", ct: setup.Token);
         for (var i = 0; i < FillerDevices; i++)
-            await PublishStatusAsync($"f-{i:D5}", "1.0.0", "all", i % 10 == 0 ? DeviceState.Offline : DeviceState.Online, setup.Token);
+            await PublishStatusAsync($"f-{i:D5}", "1.0.0", "all", i % 10 == 0 ? DeviceState.Offline : DeviceState.Online, ct: setup.Token);
         await WaitUntil(async ct => (await GetJsonAsync("api/v1/overview", ct)).GetProperty("devices").GetProperty("total").GetInt32(),
             total => total == Learners.Length + FillerDevices, "the console counts every device", TimeSpan.FromSeconds(90));
         _telemetry = Task.Run(() => TelemetryLoopAsync(_stop.Token), CancellationToken.None);
@@ -168,15 +168,15 @@ public sealed class ConsoleWorld : IAsyncLifetime
         {
             Console = new ConsoleOptions { Listen = "127.0.0.1:0", OperatorTokenFile = tokens, Heartbeat = TimeSpan.FromSeconds(1) },
         }));
-        await ClusterService.StartAsync().WaitAsync(ct);
+        await ClusterService.StartAsync(ct).WaitAsync(ct);
         ClusterHttp = new HttpClient { BaseAddress = ClusterAddress, Timeout = TimeSpan.FromSeconds(30) };
         foreach (var id in ClusterDevices)
-            await PublishStatusAsync(id, "1.0.0", "all", id == "b3" ? DeviceState.Offline : DeviceState.Online, ct, ClusterFleet);
+            await PublishStatusAsync(id, "1.0.0", "all", id == "b3" ? DeviceState.Offline : DeviceState.Online, ClusterFleet, ct);
         await WaitUntil(() => ClusterService.Devices.Count == ClusterDevices.Length);
         await _clusterKit.SplitIntoTwoClustersAsync(ClusterService, ct);
     }
 
-    private Task PublishStatusAsync(string id, string version, string cohort, DeviceState state = DeviceState.Online, CancellationToken ct = default, string fleet = Fleet) =>
+    private Task PublishStatusAsync(string id, string version, string cohort, DeviceState state = DeviceState.Online, string fleet = Fleet, CancellationToken ct = default) =>
         _devices!.PublishAsync(FleetTopics.Status(fleet, id), FleetJson.Serialize(new DeviceStatus
         {
             DeviceId = id, State = state, Timestamp = DateTimeOffset.UtcNow, ModelName = AggregatorTestKit.Model, ModelVersion = version, BaseVersion = version,
