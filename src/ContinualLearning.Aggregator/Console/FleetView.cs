@@ -13,7 +13,7 @@ internal sealed class FleetView(DeviceDirectory directory, DeviceTelemetry telem
     public DevicePage Query(DeviceQuery query)
     {
         ArgumentNullException.ThrowIfNull(query);
-        IEnumerable<DeviceRow> rows = Rows();
+        IEnumerable<DeviceRow> rows = Rows(withClusters: true);
         if (query.Search is { } search)
             rows = rows.Where(r => Contains(r.DeviceId, search) || Contains(r.ModelVersion, search) || Contains(r.BaseVersion, search) || Contains(r.Cohort, search));
         var sorted = Sort(rows, query.Sort, query.Descending).ToList();
@@ -33,7 +33,7 @@ internal sealed class FleetView(DeviceDirectory directory, DeviceTelemetry telem
     /// <summary>Counts by state, version and cohort, and how many devices report drift.</summary>
     public DeviceCounts Counts()
     {
-        var rows = Rows();
+        var rows = Rows(withClusters: false);
         static IReadOnlyDictionary<string, int> By(IEnumerable<string> keys) =>
             keys.GroupBy(k => k, StringComparer.Ordinal).OrderBy(g => g.Key, StringComparer.Ordinal).ToDictionary(g => g.Key, g => g.Count(), StringComparer.Ordinal);
         var online = rows.Count(r => r.State == "online");
@@ -41,9 +41,10 @@ internal sealed class FleetView(DeviceDirectory directory, DeviceTelemetry telem
             By(rows.Select(r => r.ModelVersion ?? "none")), By(rows.Select(r => r.Cohort ?? "none")), By(rows.Select(r => r.State)));
     }
 
-    private DeviceRow[] Rows()
+    /// <summary>Every device's row; <paramref name="withClusters"/> false leaves out the clusters (a registry read the counts do not need).</summary>
+    private DeviceRow[] Rows(bool withClusters)
     {
-        var clusters = assignments();
+        var clusters = withClusters ? assignments() : null;
         return directory.All.Select(d => Row(d, telemetry.Get(d.DeviceId), clusters)).ToArray();
     }
 
