@@ -236,7 +236,7 @@ public sealed class ConsoleBrowserTests(ConsoleWorld world)
         // A device of cluster 1: its page names the cluster and links its version to sea.c1's.
         await Navigate(page, "#/devices/b2");
         await Assertions.Expect(page.Locator("#device-cluster")).ToHaveAttributeAsync("data-cluster", "1");
-        await page.Locator($"#device-state a[href='#/versions/1.0.0?model={cluster1}']").WaitForAsync();
+        await page.Locator($"main a[href='#/versions/1.0.0?model={cluster1}']").WaitForAsync();
         Assert.True(violations.Count == 0, string.Join("\n", violations));
         Assert.True(errors.All(e => e.Contains("401", StringComparison.Ordinal)), "console errors other than the refused rollback's 401: " + string.Join("; ", errors));
         await page.CloseAsync();
