@@ -241,15 +241,15 @@ public sealed partial class AggregatorService : IAsyncDisposable, IOperatorActio
         _work.Dispose();
     }
 
-    async Task<IReadOnlyList<string>> IOperatorActions.RollbackAsync(string version, string actor, CancellationToken cancellationToken)
+    async Task<IReadOnlyList<string>> IOperatorActions.RollbackAsync(string model, string version, string actor, CancellationToken cancellationToken)
     {
-        var done = await OperatorAsync(version, DecisionKind.ManualRollback, target => OperatorReleases.Rollback(Registry, target, actor), cancellationToken).ConfigureAwait(false);
+        var done = await OperatorAsync(model, version, DecisionKind.ManualRollback, target => OperatorReleases.Rollback(Registry, target, actor), cancellationToken).ConfigureAwait(false);
         return done.RolledBack;
     }
 
-    async Task<string> IOperatorActions.PublishAsync(string version, string actor, CancellationToken cancellationToken)
+    async Task<string> IOperatorActions.PublishAsync(string model, string version, string actor, CancellationToken cancellationToken)
     {
-        var done = await OperatorAsync(version, DecisionKind.Published, target => OperatorReleases.Publish(Registry, target, actor), cancellationToken).ConfigureAwait(false);
+        var done = await OperatorAsync(model, version, DecisionKind.Published, target => OperatorReleases.Publish(Registry, target, actor), cancellationToken).ConfigureAwait(false);
         return done.Target.Status;
     }
 
@@ -262,17 +262,24 @@ public sealed partial class AggregatorService : IAsyncDisposable, IOperatorActio
         return signed.CommandId;
     }
 
-    /// <summary>An operator's rollback or publish: decided under the service's work lock (no tick runs meanwhile), then sent by the rollout's outbox.</summary>
-    private async Task<OperatorRelease> OperatorAsync(string version, DecisionKind kind, Func<ModelVersionRecord, OperatorRelease> decide, CancellationToken cancellationToken)
+    /// <summary>
+    /// An operator's rollback or publish of <paramref name="model"/> (the configured model, or a live cluster model under
+    /// concept-aware aggregation): decided under the service's work lock (no tick runs meanwhile), then sent by that
+    /// model's rollout outbox.
+    /// </summary>
+    private async Task<OperatorRelease> OperatorAsync(string model, string version, DecisionKind kind, Func<ModelVersionRecord, OperatorRelease> decide, CancellationToken cancellationToken)
     {
         await _work.WaitAsync(cancellationToken).ConfigureAwait(false);
         OperatorRelease done;
         try
         {
-            var target = Registry.GetVersion(_options.ModelName, version)
-                ?? throw new InvalidOperationException($"Version {version} of {_options.ModelName} is not in the registry.");
+            var rollout = model == _options.ModelName ? _rollout
+                : _clusters?.Units.FirstOrDefault(u => u.ModelName == model)?.Rollout
+                    ?? throw new InvalidOperationException($"{model} is not a live cluster model of {_options.ModelName} on this aggregator.");
+            var target = Registry.GetVersion(model, version)
+                ?? throw new InvalidOperationException($"Version {version} of {model} is not in the registry.");
             done = decide(target);
-            await _rollout!.PublishPendingAsync(cancellationToken).ConfigureAwait(false);
+            await rollout!.PublishPendingAsync(cancellationToken).ConfigureAwait(false);
         }
         finally
         {

@@ -120,6 +120,70 @@ internal sealed class AggregatorTestKit : IDisposable
         return DeltaCodec.Encode(new WeightDelta(header, tensors));
     }
 
+    /// <summary>
+    /// A dense delta of <paramref name="value"/> everywhere for <paramref name="model"/> (the base model or a cluster
+    /// model) carrying a device's loss report for concept-aware aggregation, as a device under learning:clustering sends it.
+    /// </summary>
+    public byte[] EncodeClusterDelta(string device, string model, string baseVersion, ClusterReport report, float value = 0.01f)
+    {
+        ArgumentNullException.ThrowIfNull(report);
+        var metrics = new Dictionary<string, double>();
+        report.WriteTo(metrics);
+        var dense = Head.Parameters().Select(p => new NamedTensor(p.Name, p.Shape, Enumerable.Repeat(value, p.Shape.Aggregate(1, (a, b) => a * b)).ToArray())).ToArray();
+        var header = new DeltaHeader(model, baseVersion, device, Guid.NewGuid(), report.Samples, metrics, DateTimeOffset.UtcNow);
+        return DeltaCodec.Encode(new WeightDelta(header, DeltaCompressor.Compress(dense, DeltaCompressionOptions.DenseFloat32)));
+    }
+
+    /// <summary>
+    /// Concept-aware aggregation on, set so that two rounds split a fleet (<see cref="SplitIntoTwoClustersAsync"/>):
+    /// one device per round suffices, no grace rounds, releases without a canary.
+    /// </summary>
+    public static AggregatorOptions WithClustering(AggregatorOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        return options with
+        {
+            Validation = options.Validation with { MaxStaleness = 8 },
+            Rollout = options.Rollout with { Canary = false },
+            Aggregation = options.Aggregation with
+            {
+                MinDevices = 1,
+                Clustering = new Aggregator.Clustering.FleetClusteringOptions
+                {
+                    Enabled = true, Thresholds = new Aggregator.Clustering.ClusteringOptions { GraceRounds = 0, MinSamples = 10 },
+                },
+            },
+        };
+    }
+
+    /// <summary>
+    /// Two real rounds of concept-aware aggregation on a service started with <see cref="WithClustering"/>: a1–a3 fit
+    /// the configured model, b1–b3 another concept. Round 1: b1 creates cluster 1 (<c>sea.c1</c> 1.0.0, released).
+    /// Round 2: b2 and b3 move to it and b1's delta on it makes <c>sea.c1</c> 1.1.0 (released); the configured model
+    /// goes to 1.2.0. Afterwards a1–a3 are in cluster 0 and b1–b3 in cluster 1.
+    /// </summary>
+    public async Task SplitIntoTwoClustersAsync(AggregatorService service, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(service);
+        var cluster1 = ClusterNames.ModelName(Model, 1);
+        static ClusterReport Report(int cluster, double? local, params (int Cluster, double Loss)[] losses) =>
+            new(cluster, losses.ToDictionary(l => l.Cluster, l => l.Loss), local, 100);
+        void Receive(string device, byte[] delta)
+        {
+            var verdict = service.Receive(device, delta);
+            if (!verdict.Accepted) throw new InvalidOperationException($"The delta of {device} was refused: {verdict.Reason} {verdict.Message}");
+        }
+        foreach (var d in new[] { "a1", "a2", "a3" }) Receive(d, EncodeClusterDelta(d, Model, "1.0.0", Report(0, 0.3, (0, 0.3))));
+        foreach (var d in new[] { "b1", "b2", "b3" }) Receive(d, EncodeClusterDelta(d, Model, "1.0.0", Report(0, 0.3, (0, 0.9)), value: 0.05f));
+        await service.AggregateAllAsync(force: true, cancellationToken).ConfigureAwait(false);
+        foreach (var d in new[] { "a1", "a2", "a3" }) Receive(d, EncodeClusterDelta(d, Model, "1.1.0", Report(0, 0.3, (0, 0.3), (1, 0.9))));
+        foreach (var d in new[] { "b2", "b3" }) Receive(d, EncodeClusterDelta(d, Model, "1.1.0", Report(0, 0.3, (0, 0.9), (1, 0.3))));
+        Receive("b1", EncodeClusterDelta("b1", cluster1, "1.0.0", Report(1, 0.3, (0, 0.9), (1, 0.3))));
+        var made = await service.AggregateAllAsync(force: true, cancellationToken).ConfigureAwait(false);
+        if (!made.Any(v => v.Name == cluster1 && v.Version == "1.1.0"))
+            throw new InvalidOperationException($"Round 2 made {string.Join(", ", made.Select(v => $"{v.Name} {v.Version}"))}, not {cluster1} 1.1.0.");
+    }
+
     /// <summary>A well-formed delta that carries nothing: no tensors, or (<paramref name="sparseNothing"/>) one sparse tensor with no values.</summary>
     public byte[] EncodeEmptyDelta(string device, bool sparseNothing = false)
     {

@@ -18,7 +18,8 @@ internal sealed class ActionRefusedException(int status, string outcome, string 
 }
 
 /// <summary>
-/// The console's actions (docs/console.md, "Actions"): rollback, publish and device commands. Each needs an operator
+/// The console's actions (docs/console.md, "Actions"): rollback and publish (of the configured model or a live cluster
+/// model), and device commands. Each needs an operator
 /// credential (<see cref="OperatorAuth"/>: 401 without one, 403 with a wrong one) and each attempt, refused or not, is an
 /// audit row in the registry and a count on <c>cl.aggregator.console.actions</c>.
 /// </summary>
@@ -29,25 +30,25 @@ internal static class ConsoleActionApi
 
     public static void Map(RouteGroupBuilder api, ConsoleSources s, OperatorAuth auth)
     {
-        api.MapPost("/versions/{version}/rollback", (string version, HttpContext context) =>
-                RunAsync(s, auth, context, "rollback", version, async (actor, ct) =>
+        api.MapPost("/versions/{version}/rollback", (string version, string? model, HttpContext context) =>
+                RunAsync(s, auth, context, "rollback", Target(s, model, version), async (actor, ct) =>
                 {
-                    Known(s, version);
-                    var rolledBack = await s.Actions.RollbackAsync(version, $"console rollback by {actor}", ct).ConfigureAwait(false);
-                    return (TypedResults.Ok(new RollbackResult(version, rolledBack)), $"rolled back: {(rolledBack.Count == 0 ? "none" : string.Join(", ", rolledBack))}");
+                    var name = Known(s, model, version);
+                    var rolledBack = await s.Actions.RollbackAsync(name, version, $"console rollback by {actor}", ct).ConfigureAwait(false);
+                    return (TypedResults.Ok(new RollbackResult(name, version, rolledBack)), $"rolled back: {(rolledBack.Count == 0 ? "none" : string.Join(", ", rolledBack))}");
                 }))
-            .WithName("rollback").WithSummary("Make a released version the fleet's release again (as `cl model rollback`). Operator credential required.")
-            .Produces<RollbackResult>().ProducesProblem(StatusCodes.Status401Unauthorized).ProducesProblem(StatusCodes.Status403Forbidden)
+            .WithName("rollback").WithSummary("Make a released version the release of its model again (as `cl model rollback --model`); model= the configured model (default) or a live cluster model. Operator credential required.")
+            .Produces<RollbackResult>().ProducesProblem(StatusCodes.Status400BadRequest).ProducesProblem(StatusCodes.Status401Unauthorized).ProducesProblem(StatusCodes.Status403Forbidden)
             .ProducesProblem(StatusCodes.Status404NotFound).ProducesProblem(StatusCodes.Status409Conflict);
-        api.MapPost("/versions/{version}/publish", (string version, HttpContext context) =>
-                RunAsync(s, auth, context, "publish", version, async (actor, ct) =>
+        api.MapPost("/versions/{version}/publish", (string version, string? model, HttpContext context) =>
+                RunAsync(s, auth, context, "publish", Target(s, model, version), async (actor, ct) =>
                 {
-                    Known(s, version);
-                    var previous = await s.Actions.PublishAsync(version, $"console publish by {actor}", ct).ConfigureAwait(false);
-                    return (TypedResults.Ok(new PublishResult(version, previous)), $"released (was {previous})");
+                    var name = Known(s, model, version);
+                    var previous = await s.Actions.PublishAsync(name, version, $"console publish by {actor}", ct).ConfigureAwait(false);
+                    return (TypedResults.Ok(new PublishResult(name, version, previous)), $"released (was {previous})");
                 }))
-            .WithName("publish").WithSummary("Release a registered version to the whole fleet. Operator credential required.")
-            .Produces<PublishResult>().ProducesProblem(StatusCodes.Status401Unauthorized).ProducesProblem(StatusCodes.Status403Forbidden)
+            .WithName("publish").WithSummary("Release a registered version to every device of its model; model= as for rollback. Operator credential required.")
+            .Produces<PublishResult>().ProducesProblem(StatusCodes.Status400BadRequest).ProducesProblem(StatusCodes.Status401Unauthorized).ProducesProblem(StatusCodes.Status403Forbidden)
             .ProducesProblem(StatusCodes.Status404NotFound).ProducesProblem(StatusCodes.Status409Conflict);
         api.MapPost("/devices/{id}/commands", (string id, HttpContext context) =>
                 RunAsync(s, auth, context, "command", id, async (actor, ct) =>
@@ -103,11 +104,18 @@ internal static class ConsoleActionApi
         }
     }
 
-    private static void Known(ConsoleSources s, string version)
+    /// <summary>The model acted on (the configured one, or a live cluster model: else 400) after checking the version is in the registry (else 404).</summary>
+    private static string Known(ConsoleSources s, string? model, string version)
     {
-        if (s.Registry.GetVersion(s.Options.ModelName, version) is null)
-            throw new ActionRefusedException(StatusCodes.Status404NotFound, "refused", $"no version '{DisplayText.Truncate(version, 64)}' of {s.Options.ModelName} is in the registry");
+        var name = s.Clusters.ActionModel(model);
+        if (s.Registry.GetVersion(name, version) is null)
+            throw new ActionRefusedException(StatusCodes.Status404NotFound, "refused", $"no version '{DisplayText.Truncate(version, 64)}' of {name} is in the registry");
+        return name;
     }
+
+    /// <summary>The audit row's target: the version, preceded by the model when one other than the configured model is asked for ("m.c1 1.0.0").</summary>
+    private static string Target(ConsoleSources s, string? model, string version) =>
+        string.IsNullOrEmpty(model) || model == s.Options.ModelName ? version : $"{DisplayText.Truncate(model, 64)} {version}";
 
     private static void Audit(ConsoleSources s, string actor, string action, string target, string outcome, string detail)
     {

@@ -2,10 +2,10 @@ namespace ContinualLearning.Aggregator.Console;
 
 // The console API's JSON shapes (camelCase on the wire; docs/console.md, "Endpoints").
 
-/// <summary>One row of the device table.</summary>
+/// <summary>One row of the device table. With clustering on, <c>Cluster</c> is the cluster the registry assigns the device to (0 when it placed it nowhere) and <c>ServedCluster</c> the one its last telemetry says it serves; both null with clustering off.</summary>
 internal sealed record DeviceRow(
     string DeviceId, string State, string? ModelVersion, string? BaseVersion, string? Cohort, DateTimeOffset LastSeenUtc,
-    double? Accuracy, int? AccuracyWindow, string? Drift, string? DriftDetector, string? Engine, bool Paused, long DeltasSent);
+    double? Accuracy, int? AccuracyWindow, string? Drift, string? DriftDetector, string? Engine, bool Paused, long DeltasSent, int? Cluster, int? ServedCluster);
 
 /// <summary>A page of the device table.</summary>
 internal sealed record DevicePage(int Total, int Offset, int Limit, IReadOnlyList<DeviceRow> Items);
@@ -13,12 +13,12 @@ internal sealed record DevicePage(int Total, int Offset, int Limit, IReadOnlyLis
 /// <summary>One device: its row's fields and its recent history.</summary>
 internal sealed record DeviceDetail(
     string DeviceId, string State, string? ModelVersion, string? BaseVersion, string? Cohort, DateTimeOffset LastSeenUtc,
-    double? Accuracy, int? AccuracyWindow, string? Drift, string? DriftDetector, string? Engine, bool Paused, long DeltasSent,
+    double? Accuracy, int? AccuracyWindow, string? Drift, string? DriftDetector, string? Engine, bool Paused, long DeltasSent, int? Cluster, int? ServedCluster,
     IReadOnlyList<TimedAccuracy> RecentAccuracy, IReadOnlyList<DriftPoint> RecentDrift)
 {
     public static DeviceDetail Of(DeviceRow r, IReadOnlyList<TimedAccuracy> accuracy, IReadOnlyList<DriftPoint> drift) => new(
-        r.DeviceId, r.State, r.ModelVersion, r.BaseVersion, r.Cohort, r.LastSeenUtc, r.Accuracy, r.AccuracyWindow, r.Drift, r.DriftDetector, r.Engine, r.Paused, r.DeltasSent,
-        accuracy, drift);
+        r.DeviceId, r.State, r.ModelVersion, r.BaseVersion, r.Cohort, r.LastSeenUtc, r.Accuracy, r.AccuracyWindow, r.Drift, r.DriftDetector, r.Engine, r.Paused, r.DeltasSent, r.Cluster,
+        r.ServedCluster, accuracy, drift);
 }
 
 internal sealed record TimedAccuracy(DateTimeOffset T, double Accuracy);
@@ -41,7 +41,7 @@ internal sealed record AggregatorSummary(bool Healthy, string Reason, bool Broke
 
 internal sealed record Overview(
     string Fleet, string Model, DeviceCounts Devices, LatestVersion? Latest, LatestVersion? Release, CanarySummary? LastCanary, int Rejections24h,
-    AggregatorSummary Aggregator);
+    AggregatorSummary Aggregator, int? Clusters);
 
 internal sealed record VersionSummary(
     string Version, string? Parent, string Status, DateTimeOffset CreatedUtc, int DeltaCount, int DeviceCount, System.Text.Json.JsonElement Metrics);
@@ -70,10 +70,18 @@ internal sealed record RejectionSummary(IReadOnlyDictionary<string, int> ByReaso
 
 internal sealed record AuditView(DateTimeOffset AtUtc, string Operator, string Action, string Target, string Outcome, string Detail);
 
-internal sealed record RollbackResult(string Version, IReadOnlyList<string> RolledBack);
+internal sealed record RollbackResult(string Model, string Version, IReadOnlyList<string> RolledBack);
 
-internal sealed record PublishResult(string Version, string PreviousStatus);
+internal sealed record PublishResult(string Model, string Version, string PreviousStatus);
 
 internal sealed record CommandRequest(string? Kind, IReadOnlyDictionary<string, string>? Args);
 
 internal sealed record CommandAccepted(string CommandId);
+
+/// <summary>One cluster of <c>GET /api/v1/clusters</c>.</summary>
+internal sealed record ClusterView(
+    int Cluster, string Model, string State, int? MergedInto, DateTimeOffset? RetiredUtc, string? Release, string? Newest, string? NewestStatus,
+    string? ParentModel, string? ParentVersion, string? CreatorDevice, int CreatedRound, DateTimeOffset CreatedUtc, int Devices, int Online);
+
+/// <summary>The answer of <c>GET /api/v1/clusters</c>: the configured model, whether clustering is on, how many clusters are live, and every cluster by id.</summary>
+internal sealed record ClusterList(string Model, bool Clustering, int Live, IReadOnlyList<ClusterView> Clusters);

@@ -19,10 +19,18 @@ internal static class ConsoleReadApi
         api.MapGet("/devices/{id}", Results<Ok<DeviceDetail>, ProblemHttpResult> (string id) =>
                 s.Fleet.Get(id) is { } d ? TypedResults.Ok(d) : NotFound("device", id))
             .WithName("device").WithSummary("One device with its recent accuracy and drift alarms.");
-        api.MapGet("/versions", () => TypedResults.Ok(s.View.Versions())).WithName("versions").WithSummary("Versions of the model, newest first.");
-        api.MapGet("/versions/{version}", Results<Ok<VersionDetail>, ProblemHttpResult> (string version) =>
-                s.View.Version(version) is { } v ? TypedResults.Ok(v) : NotFound("version", version))
-            .WithName("version").WithSummary("One version: lineage (root first), metrics, decisions, contributing devices and deltas.");
+        api.MapGet("/versions", (string? model) => TypedResults.Ok(s.View.Versions(s.Clusters.ReadableModel(model))))
+            .WithName("versions").WithSummary("Versions of the model, newest first; model= one of its cluster models (default: the configured model).")
+            .ProducesProblem(StatusCodes.Status400BadRequest);
+        api.MapGet("/versions/{version}", Results<Ok<VersionDetail>, ProblemHttpResult> (string version, string? model) =>
+            {
+                var name = s.Clusters.ReadableModel(model);
+                return s.View.Version(name, version) is { } v ? TypedResults.Ok(v) : NotFound("version", version, name);
+            })
+            .WithName("version").WithSummary("One version: lineage (root first), metrics, decisions, contributing devices and deltas; model= as for /versions.")
+            .ProducesProblem(StatusCodes.Status400BadRequest);
+        api.MapGet("/clusters", () => TypedResults.Ok(s.Clusters.List()))
+            .WithName("clusters").WithSummary("Concept-aware aggregation: whether clustering is on and every cluster of the model (live and retired) with its release, lineage and devices.");
         api.MapGet("/rollouts", () => TypedResults.Ok(s.View.Rollouts())).WithName("rollouts").WithSummary("Canaries, newest first, with canary-vs-control points and verdicts.");
         api.MapGet("/accuracy", (HttpRequest request) =>
             {
@@ -57,11 +65,12 @@ internal static class ConsoleReadApi
         var health = s.Health.Check();
         return new Overview(s.Options.Fleet, s.Options.ModelName, s.Fleet.Counts(), s.View.Latest(), s.View.Release(), s.View.LastCanary(),
             s.View.RejectionsSince(s.Time.GetUtcNow().AddHours(-24)),
-            new AggregatorSummary(health.Healthy, health.Reason, s.Metrics.BrokerConnected, s.Registry.Backend));
+            new AggregatorSummary(health.Healthy, health.Reason, s.Metrics.BrokerConnected, s.Registry.Backend), s.Clusters.LiveCount());
     }
 
-    private static ProblemHttpResult NotFound(string what, string id) =>
-        TypedResults.Problem($"No {what} '{ContinualLearning.Text.DisplayText.Truncate(id, 64)}' is known to this aggregator.", statusCode: StatusCodes.Status404NotFound, title: $"{what} not found");
+    private static ProblemHttpResult NotFound(string what, string id, string? model = null) =>
+        TypedResults.Problem($"No {what} '{ContinualLearning.Text.DisplayText.Truncate(id, 64)}'{(model is null ? "" : $" of {model}")} is known to this aggregator.",
+            statusCode: StatusCodes.Status404NotFound, title: $"{what} not found");
 }
 
 /// <summary>The answer of <c>GET /api/v1/health</c>.</summary>

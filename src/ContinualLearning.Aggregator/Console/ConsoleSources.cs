@@ -10,6 +10,7 @@ internal sealed record ConsoleSources(
     FleetView Fleet,
     DeviceTelemetry Telemetry,
     RegistryView View,
+    ConsoleClusters Clusters,
     AggregatorHealth Health,
     AggregatorMetrics Metrics,
     ConsoleEvents Events,
@@ -19,11 +20,11 @@ internal sealed record ConsoleSources(
 /// <summary>The operator actions the console can ask of the service (<see cref="AggregatorService"/> implements them).</summary>
 internal interface IOperatorActions
 {
-    /// <summary>Makes <paramref name="version"/> the release again (as <c>cl model rollback</c>); returns the versions rolled back.</summary>
-    Task<IReadOnlyList<string>> RollbackAsync(string version, string actor, CancellationToken cancellationToken);
+    /// <summary>Makes <paramref name="version"/> of <paramref name="model"/> (the configured model or a live cluster model) the release again (as <c>cl model rollback</c>); returns the versions rolled back.</summary>
+    Task<IReadOnlyList<string>> RollbackAsync(string model, string version, string actor, CancellationToken cancellationToken);
 
-    /// <summary>Releases a registered version to the whole fleet; returns the status it had.</summary>
-    Task<string> PublishAsync(string version, string actor, CancellationToken cancellationToken);
+    /// <summary>Releases a registered version of <paramref name="model"/> to the whole fleet (of that model); returns the status it had.</summary>
+    Task<string> PublishAsync(string model, string version, string actor, CancellationToken cancellationToken);
 
     /// <summary>Signs <paramref name="command"/> with <paramref name="key"/> for <paramref name="deviceId"/> and sends it; returns its id.</summary>
     Task<string> SendCommandAsync(string deviceId, Fleet.Messages.Command command, System.Security.Cryptography.ECDsa key, CancellationToken cancellationToken);

@@ -52,8 +52,9 @@ internal sealed partial class FleetConsole : IAsyncDisposable
     {
         _registry = registry;
         var health = new AggregatorHealth(_metrics, AggregatorHealth.WindowFor(_options.Tick));
-        var sources = new ConsoleSources(_options, registry, new FleetView(_devices, Telemetry), Telemetry, new RegistryView(registry, _options.ModelName),
-            health, _metrics, Events, actions, _time);
+        var clusters = new ConsoleClusters(registry, _options, _devices);
+        var sources = new ConsoleSources(_options, registry, new FleetView(_devices, Telemetry, clusters.Assignments), Telemetry, new RegistryView(registry, _options.ModelName),
+            clusters, health, _metrics, Events, actions, _time);
         _sampler = new RolloutSampler(registry, _options.ModelName, _time);
         _endpoint = new ConsoleEndpoint(sources, Auth, _logger);
         await _endpoint.StartAsync(cancellationToken).ConfigureAwait(false);

@@ -5,14 +5,15 @@ namespace ContinualLearning.Aggregator.Console;
 /// <summary>
 /// The device table: the directory's retained status of each device joined with its last telemetry, searched, sorted
 /// and paged on the server. A query copies the directory once (10,000 rows are a few milliseconds to sort), so the
-/// page never needs the whole fleet.
+/// page never needs the whole fleet. With clustering on, each row carries the device's assigned cluster, read from
+/// the registry once per query (<paramref name="assignments"/>: null with clustering off).
 /// </summary>
-internal sealed class FleetView(DeviceDirectory directory, DeviceTelemetry telemetry)
+internal sealed class FleetView(DeviceDirectory directory, DeviceTelemetry telemetry, Func<IReadOnlyDictionary<string, int>?> assignments)
 {
     public DevicePage Query(DeviceQuery query)
     {
         ArgumentNullException.ThrowIfNull(query);
-        IEnumerable<DeviceRow> rows = Rows();
+        IEnumerable<DeviceRow> rows = Rows(withClusters: true);
         if (query.Search is { } search)
             rows = rows.Where(r => Contains(r.DeviceId, search) || Contains(r.ModelVersion, search) || Contains(r.BaseVersion, search) || Contains(r.Cohort, search));
         var sorted = Sort(rows, query.Sort, query.Descending).ToList();
@@ -25,14 +26,14 @@ internal sealed class FleetView(DeviceDirectory directory, DeviceTelemetry telem
         if (directory.Get(deviceId) is not { } device) return null;
         var readings = telemetry.Get(deviceId);
         var (accuracy, alarms) = readings?.Recent() ?? ([], []);
-        return DeviceDetail.Of(Row(device, readings), accuracy.Select(a => new TimedAccuracy(a.T, a.Accuracy)).ToArray(),
+        return DeviceDetail.Of(Row(device, readings, assignments()), accuracy.Select(a => new TimedAccuracy(a.T, a.Accuracy)).ToArray(),
             alarms.Select(a => new DriftPoint(a.T, a.DeviceId, a.Detector)).ToArray());
     }
 
     /// <summary>Counts by state, version and cohort, and how many devices report drift.</summary>
     public DeviceCounts Counts()
     {
-        var rows = Rows();
+        var rows = Rows(withClusters: false);
         static IReadOnlyDictionary<string, int> By(IEnumerable<string> keys) =>
             keys.GroupBy(k => k, StringComparer.Ordinal).OrderBy(g => g.Key, StringComparer.Ordinal).ToDictionary(g => g.Key, g => g.Count(), StringComparer.Ordinal);
         var online = rows.Count(r => r.State == "online");
@@ -40,14 +41,20 @@ internal sealed class FleetView(DeviceDirectory directory, DeviceTelemetry telem
             By(rows.Select(r => r.ModelVersion ?? "none")), By(rows.Select(r => r.Cohort ?? "none")), By(rows.Select(r => r.State)));
     }
 
-    private DeviceRow[] Rows() => directory.All.Select(d => Row(d, telemetry.Get(d.DeviceId))).ToArray();
+    /// <summary>Every device's row; <paramref name="withClusters"/> false leaves out the clusters (a registry read the counts do not need).</summary>
+    private DeviceRow[] Rows(bool withClusters)
+    {
+        var clusters = withClusters ? assignments() : null;
+        return directory.All.Select(d => Row(d, telemetry.Get(d.DeviceId), clusters)).ToArray();
+    }
 
-    private static DeviceRow Row(KnownDevice d, DeviceReadings? readings)
+    private static DeviceRow Row(KnownDevice d, DeviceReadings? readings, IReadOnlyDictionary<string, int>? clusters)
     {
         var t = readings?.Last;
         var lastSeen = readings is not null && readings.LastAt > d.LastSeen ? readings.LastAt : d.LastSeen;
         return new DeviceRow(d.DeviceId, d.State == DeviceState.Online ? "online" : "offline", d.ModelVersion, d.BaseVersion, d.Cohort, lastSeen,
-            t?.Accuracy, t?.AccuracyWindow, t is null ? null : DriftText(t.Drift), t?.DriftDetector, d.Engine, d.Paused, d.DeltasSent);
+            t?.Accuracy, t?.AccuracyWindow, t is null ? null : DriftText(t.Drift), t?.DriftDetector, d.Engine, d.Paused, d.DeltasSent,
+            clusters is null ? null : clusters.GetValueOrDefault(d.DeviceId), clusters is null || t is null ? null : Clustering.ClusterFleet.ServedCluster(t));
     }
 
     private static string DriftText(DriftState drift) => drift switch

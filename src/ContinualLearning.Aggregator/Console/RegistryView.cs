@@ -5,7 +5,8 @@ namespace ContinualLearning.Aggregator.Console;
 
 /// <summary>
 /// The registry as the console shows it: versions with lineage, decisions and contributing deltas; rollouts with their
-/// sampled points and verdicts; rejections; the audit trail. Reads only, for the aggregator's own model.
+/// sampled points and verdicts; rejections; the audit trail. Reads only, for the aggregator's own model (versions also
+/// for its cluster models).
 /// </summary>
 internal sealed class RegistryView(ModelRegistry registry, string model)
 {
@@ -20,16 +21,17 @@ internal sealed class RegistryView(ModelRegistry registry, string model)
     public LatestVersion? Release() =>
         registry.Latest(model, VersionStatus.Released) is { } v ? new LatestVersion(v.Version, v.Status, v.Created) : null;
 
-    /// <summary>Newest first.</summary>
-    public IReadOnlyList<VersionSummary> Versions() => registry.ListVersions(model).Reverse()
+    /// <summary>The versions of <paramref name="name"/> (the aggregator's model or one of its cluster models), newest first.</summary>
+    public IReadOnlyList<VersionSummary> Versions(string name) => registry.ListVersions(name).Reverse()
         .Select(v => new VersionSummary(v.Version, v.Parent, v.Status, v.Created, v.DeltaIds.Count, v.DeviceIds.Distinct(StringComparer.Ordinal).Count(), Json(v.MetricsJson)))
         .ToArray();
 
-    public VersionDetail? Version(string version)
+    /// <summary>One version of <paramref name="name"/> (the aggregator's model or one of its cluster models), or null.</summary>
+    public VersionDetail? Version(string name, string version)
     {
-        if (registry.GetVersion(model, version) is not { } v) return null;
-        var lineage = registry.Lineage(model, version).Reverse().Select(l => new LineageNode(l.Version, l.Parent, l.Status)).ToArray();
-        var decisions = registry.Decisions.List(model, version).Select(Decision).ToArray();
+        if (registry.GetVersion(name, version) is not { } v) return null;
+        var lineage = registry.Lineage(name, version).Reverse().Select(l => new LineageNode(l.Version, l.Parent, l.Status)).ToArray();
+        var decisions = registry.Decisions.List(name, version).Select(Decision).ToArray();
         var deltas = v.DeltaIds.Select((id, i) => new DeltaEntry(id, i < v.DeviceIds.Count ? v.DeviceIds[i] : "")).ToArray();
         return new VersionDetail(v.Version, v.Parent, v.Status, v.Created, lineage, Json(v.MetricsJson), decisions,
             v.DeviceIds.Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToArray(), deltas);

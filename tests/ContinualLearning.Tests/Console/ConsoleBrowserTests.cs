@@ -12,12 +12,13 @@ namespace ContinualLearning.Tests.FleetConsole;
 /// The fleet console in a real browser (Debian's Chromium, headless) against a running aggregator, embedded broker and
 /// MQTT devices (<see cref="ConsoleWorld"/>): the page loads without console errors, shows the API's numbers, follows
 /// a canary promotion live over server-sent events, rolls back only with an operator token, and passes axe on its
-/// main views. Screenshots go to <see cref="ConsoleWorld.ScreenshotDirectory"/>.
+/// main views; against a fleet with concept-aware aggregation it shows the API's clusters and rolls back a cluster
+/// model. Screenshots go to <see cref="ConsoleWorld.ScreenshotDirectory"/>.
 /// </summary>
 [Collection(ConsoleCollection.Name)]
 public sealed class ConsoleBrowserTests(ConsoleWorld world)
 {
-    private static readonly string[] MainViews = ["#/", "#/devices", "#/versions/1.0.0", "#/rollouts", "#/rejections"];
+    private static readonly string[] MainViews = ["#/", "#/devices", "#/versions/1.0.0", "#/rollouts", "#/rejections", "#/clusters"];
 
     [BrowserFact]
     public async Task The_page_loads_without_console_errors_and_shows_the_APIs_numbers()
@@ -175,6 +176,81 @@ public sealed class ConsoleBrowserTests(ConsoleWorld world)
         }
         Assert.True(found.Count == 0, string.Join("\n", found));
         await page.CloseAsync();
+    }
+
+    [BrowserFact]
+    public async Task The_clusters_view_shows_the_APIs_clusters_and_a_cluster_model_rolls_back_with_the_operator_token()
+    {
+        ConsoleWorld.RequireBrowser();
+        const string cluster1 = AggregatorTestKit.Model + ".c1";
+        var errors = new List<string>();
+        var violations = new List<string>();
+        var page = await world.OpenAsync(errors, "#/clusters", world.ClusterAddress);
+        var clusters = await world.GetClusterJsonAsync("api/v1/clusters");
+        Assert.True(clusters.GetProperty("clustering").GetBoolean());
+        var expected = clusters.GetProperty("clusters").EnumerateArray().Select(c => string.Join("|",
+            c.GetProperty("cluster").GetInt32(), c.GetProperty("model").GetString(), c.GetProperty("state").GetString(), c.GetProperty("release").GetString(),
+            c.GetProperty("devices").GetInt32(), c.GetProperty("online").GetInt32())).ToArray();
+        Assert.Contains($"1|{cluster1}|live|1.1.0|3|2", expected);
+        Assert.Equal(expected, await ClusterRowsAsync(page));
+        await AxeAsync(page, "#/clusters", violations);
+        await ConsoleWorld.ScreenshotAsync(page, "clusters");
+
+        await Navigate(page, "#/");
+        await Assertions.Expect(page.Locator("#cluster-count")).ToHaveAttributeAsync("data-value", clusters.GetProperty("live").GetInt32().ToString(CultureInfo.InvariantCulture));
+
+        // A cluster's versions are one click from its row; the selector names the model shown.
+        await Navigate(page, "#/clusters");
+        await page.ClickAsync($"#clusters-table tr[data-cluster='1'] a[href='#/versions?model={cluster1}']");
+        await Assertions.Expect(page.Locator("#versions-model")).ToHaveTextAsync(cluster1);
+        await ConsoleWorld.WaitLoadedAsync(page);
+        await Assertions.Expect(page.Locator("#model-select")).ToHaveValueAsync(cluster1);
+        var versions = (await world.GetClusterJsonAsync($"api/v1/versions?model={cluster1}")).EnumerateArray().Select(v => v.GetProperty("version").GetString()!).ToArray();
+        Assert.Equal(["1.1.0", "1.0.0"], versions);
+        Assert.Equal(versions, await page.Locator("#versions-table tbody tr[data-version]").EvaluateAllAsync<string[]>("rows => rows.map(r => r.dataset.version)"));
+        await AxeAsync(page, $"#/versions?model={cluster1}", violations);
+
+        // Roll sea.c1 back to 1.0.0 from its page: refused without the token, done and audited with it.
+        await page.ClickAsync("#versions-table a[href='#/versions/1.0.0?model=" + cluster1 + "']");
+        await Assertions.Expect(page.Locator("#version-model")).ToHaveTextAsync(cluster1);
+        await Assertions.Expect(page.Locator("#version-status")).ToHaveAttributeAsync("data-status", "released");
+        await AxeAsync(page, $"#/versions/1.0.0?model={cluster1}", violations);
+        await page.ClickAsync("#rollback-button");
+        await Assertions.Expect(page.Locator("#action-result")).ToContainTextAsync("401");
+        Assert.Equal("released", (await world.GetClusterJsonAsync($"api/v1/versions/1.1.0?model={cluster1}")).GetProperty("status").GetString());
+        await page.FillAsync("#operator-token", ConsoleWorld.Token);
+        await page.ClickAsync("#rollback-button");
+        await Assertions.Expect(page.Locator("#action-result")).ToHaveAttributeAsync("data-state", "ok");
+        await Assertions.Expect(page.Locator("#action-result")).ToContainTextAsync("Rolled back: 1.1.0");
+        await ConsoleWorld.ScreenshotAsync(page, "cluster-rollback-done");
+        Assert.Equal("rolled-back", (await world.GetClusterJsonAsync($"api/v1/versions/1.1.0?model={cluster1}")).GetProperty("status").GetString());
+        Assert.Equal("1.0.0", (await world.GetClusterJsonAsync("api/v1/clusters")).GetProperty("clusters")[1].GetProperty("release").GetString());
+        // The configured model is untouched.
+        Assert.Equal("1.2.0", (await world.GetClusterJsonAsync("api/v1/overview")).GetProperty("release").GetProperty("version").GetString());
+        var audit = (await world.GetClusterJsonAsync("api/v1/audit")).EnumerateArray()
+            .Where(a => a.GetProperty("target").GetString() == $"{cluster1} 1.0.0").Select(a => (a.GetProperty("operator").GetString(), a.GetProperty("outcome").GetString())).ToArray();
+        Assert.Equal([("alice", "done"), ("anonymous", "unauthenticated")], audit);
+
+        await Navigate(page, "#/clusters");
+        await Assertions.Expect(page.Locator($"#clusters-table tr[data-cluster='1']")).ToHaveAttributeAsync("data-release", "1.0.0", new() { Timeout = 30_000 });
+        // A device of cluster 1: its page names the cluster and links its version to sea.c1's.
+        await Navigate(page, "#/devices/b2");
+        await Assertions.Expect(page.Locator("#device-cluster")).ToHaveAttributeAsync("data-cluster", "1");
+        await page.Locator($"main a[href='#/versions/1.0.0?model={cluster1}']").WaitForAsync();
+        Assert.True(violations.Count == 0, string.Join("\n", violations));
+        Assert.True(errors.All(e => e.Contains("401", StringComparison.Ordinal)), "console errors other than the refused rollback's 401: " + string.Join("; ", errors));
+        await page.CloseAsync();
+    }
+
+    private static async Task<string[]> ClusterRowsAsync(IPage page) =>
+        [.. (await page.Locator("#clusters-table tbody tr[data-cluster]").EvaluateAllAsync<string[]>(
+            "rows => rows.map(r => [r.dataset.cluster, r.dataset.model, r.dataset.state, r.dataset.release, r.dataset.devices, r.dataset.online].join('|'))"))];
+
+    private static async Task AxeAsync(IPage page, string route, List<string> found)
+    {
+        AxeResult result = await page.RunAxe();
+        found.AddRange(result.Violations.Where(v => v.Impact is "serious" or "critical")
+            .Select(v => $"{route}: {v.Id} ({v.Impact}) {v.Help} at {string.Join(", ", v.Nodes.Take(3).Select(n => n.Target?.ToString()))}"));
     }
 
     private static async Task Navigate(IPage page, string route)

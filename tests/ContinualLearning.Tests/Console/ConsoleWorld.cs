@@ -15,11 +15,19 @@ namespace ContinualLearning.Tests.FleetConsole;
 /// free loopback port (operator token file, canary rollout on d0 and d1), six learning devices that publish retained
 /// status and telemetry over MQTT as real daemons do (their accuracy says how the version they run does: a canary
 /// beats its control), <see cref="FillerDevices"/> further devices that only publish status (the 10,000-device
-/// table), and one headless Debian Chromium launched through its executable path by Playwright.
+/// table), and one headless Debian Chromium launched through its executable path by Playwright. Beside it, on fleet
+/// <see cref="ClusterFleet"/>, a second aggregator with concept-aware aggregation on whose two real rounds (devices'
+/// deltas with loss reports, <see cref="AggregatorTestKit.SplitIntoTwoClustersAsync"/>) created cluster 1 with two
+/// released versions; its devices publish retained status too.
 /// </summary>
 public sealed class ConsoleWorld : IAsyncLifetime
 {
     public const string Fleet = "console";
+
+    public const string ClusterFleet = "console-clusters";
+
+    /// <summary>The devices of <see cref="ClusterFleet"/>: a1–a3 stay in cluster 0, b1–b3 go to cluster 1; b3 is offline.</summary>
+    public static readonly string[] ClusterDevices = ["a1", "a2", "a3", "b1", "b2", "b3"];
 
     /// <summary>Status-only devices beside the learners: the device table's scale.</summary>
     public const int FillerDevices = 10_000;
@@ -28,6 +36,7 @@ public sealed class ConsoleWorld : IAsyncLifetime
 
     private readonly EmbeddedBroker _broker = new();
     private readonly AggregatorTestKit _kit = AggregatorTestKit.ForUnitTests();
+    private readonly AggregatorTestKit _clusterKit = AggregatorTestKit.ForUnitTests();
     private readonly CancellationTokenSource _stop = new();
     private FleetMqttClient? _devices;
     private Task? _telemetry;
@@ -42,6 +51,13 @@ public sealed class ConsoleWorld : IAsyncLifetime
     public IBrowser Browser { get; private set; } = null!;
 
     public Uri Address => Service.ConsoleAddress ?? throw new InvalidOperationException("The console has no address: it did not start.");
+
+    /// <summary>The aggregator of <see cref="ClusterFleet"/> (clustering on, cluster 1 created).</summary>
+    public AggregatorService ClusterService { get; private set; } = null!;
+
+    public HttpClient ClusterHttp { get; private set; } = null!;
+
+    public Uri ClusterAddress => ClusterService.ConsoleAddress ?? throw new InvalidOperationException("The clustering aggregator's console has no address: it did not start.");
 
     /// <summary>Where the tests save screenshots (printed by each test): TestResults/console-screenshots beside the test binaries unless CL_SCREENSHOTS says where.</summary>
     public static string ScreenshotDirectory { get; } =
@@ -76,10 +92,11 @@ public sealed class ConsoleWorld : IAsyncLifetime
         await _devices.StartAsync(setup.Token);
         foreach (var id in Learners) await PublishStatusAsync(id, "1.0.0", id is "d0" or "d1" ? "canary" : "all", ct: setup.Token);
         for (var i = 0; i < FillerDevices; i++)
-            await PublishStatusAsync($"f-{i:D5}", "1.0.0", "all", i % 10 == 0 ? DeviceState.Offline : DeviceState.Online, setup.Token);
+            await PublishStatusAsync($"f-{i:D5}", "1.0.0", "all", i % 10 == 0 ? DeviceState.Offline : DeviceState.Online, ct: setup.Token);
         await WaitUntil(async ct => (await GetJsonAsync("api/v1/overview", ct)).GetProperty("devices").GetProperty("total").GetInt32(),
             total => total == Learners.Length + FillerDevices, "the console counts every device", TimeSpan.FromSeconds(90));
         _telemetry = Task.Run(() => TelemetryLoopAsync(_stop.Token), CancellationToken.None);
+        await StartClusterFleetAsync(tokens, setup.Token);
 
         _playwright = await Playwright.CreateAsync().WaitAsync(setup.Token);
         Browser = await _playwright.Chromium.LaunchAsync(new BrowserTypeLaunchOptions
@@ -93,10 +110,13 @@ public sealed class ConsoleWorld : IAsyncLifetime
         Directory.CreateDirectory(ScreenshotDirectory);
     }
 
-    /// <summary>A new page (1280 × 900) that records console errors and uncaught exceptions into <paramref name="errors"/>.</summary>
-    public async Task<IPage> OpenAsync(List<string> errors, string route = "#/")
+    /// <summary>
+    /// A new page (1280 × 900) on <paramref name="address"/> (default: the main fleet's console) that records console
+    /// errors and uncaught exceptions into <paramref name="errors"/>.
+    /// </summary>
+    public async Task<IPage> OpenAsync(List<string> errors, string route = "#/", Uri? address = null)
     {
-        var page = await Browser.NewPageAsync(new BrowserNewPageOptions { ViewportSize = new ViewportSize { Width = 1280, Height = 900 }, BaseURL = Address.ToString() });
+        var page = await Browser.NewPageAsync(new BrowserNewPageOptions { ViewportSize = new ViewportSize { Width = 1280, Height = 900 }, BaseURL = (address ?? Address).ToString() });
         page.SetDefaultTimeout(30_000);
         page.Console += (_, m) => { if (m.Type == "error") lock (errors) errors.Add($"console: {m.Text} ({m.Location})"); };
         page.PageError += (_, e) => { lock (errors) errors.Add($"page error: {e}"); };
@@ -118,9 +138,14 @@ public sealed class ConsoleWorld : IAsyncLifetime
         return path;
     }
 
-    public async Task<JsonElement> GetJsonAsync(string path, CancellationToken cancellationToken = default)
+    public Task<JsonElement> GetJsonAsync(string path, CancellationToken cancellationToken = default) => GetJsonAsync(Http, path, cancellationToken);
+
+    /// <summary>GET on the clustering aggregator's console.</summary>
+    public Task<JsonElement> GetClusterJsonAsync(string path, CancellationToken cancellationToken = default) => GetJsonAsync(ClusterHttp, path, cancellationToken);
+
+    private static async Task<JsonElement> GetJsonAsync(HttpClient http, string path, CancellationToken cancellationToken)
     {
-        using var response = await Http.GetAsync(new Uri(path, UriKind.Relative), cancellationToken);
+        using var response = await http.GetAsync(new Uri(path, UriKind.Relative), cancellationToken);
         var body = await response.Content.ReadAsStringAsync(cancellationToken);
         Assert.True(response.IsSuccessStatusCode, $"GET {path}: {(int)response.StatusCode} {body}");
         return JsonDocument.Parse(body).RootElement.Clone();
@@ -136,8 +161,23 @@ public sealed class ConsoleWorld : IAsyncLifetime
     /// <summary>A delta with a NaN in it: the aggregator refuses it and logs the rejection.</summary>
     public Task SendPoisonAsync(string deviceId) => _devices!.PublishAsync(FleetTopics.DeltaTopic(Fleet, deviceId), _kit.EncodeNaNDelta(deviceId)).WaitAsync(TimeSpan.FromSeconds(30));
 
-    private Task PublishStatusAsync(string id, string version, string cohort, DeviceState state = DeviceState.Online, CancellationToken ct = default) =>
-        _devices!.PublishAsync(FleetTopics.Status(Fleet, id), FleetJson.Serialize(new DeviceStatus
+    /// <summary>The second aggregator: clustering on, its devices' status retained, then two real rounds that create cluster 1.</summary>
+    private async Task StartClusterFleetAsync(string tokens, CancellationToken ct)
+    {
+        ClusterService = new AggregatorService(_clusterKit.Options(_broker.Port, ClusterFleet, "agg-console-clusters", o => AggregatorTestKit.WithClustering(o) with
+        {
+            Console = new ConsoleOptions { Listen = "127.0.0.1:0", OperatorTokenFile = tokens, Heartbeat = TimeSpan.FromSeconds(1) },
+        }));
+        await ClusterService.StartAsync(ct).WaitAsync(ct);
+        ClusterHttp = new HttpClient { BaseAddress = ClusterAddress, Timeout = TimeSpan.FromSeconds(30) };
+        foreach (var id in ClusterDevices)
+            await PublishStatusAsync(id, "1.0.0", "all", id == "b3" ? DeviceState.Offline : DeviceState.Online, ClusterFleet, ct);
+        await WaitUntil(() => ClusterService.Devices.Count == ClusterDevices.Length);
+        await _clusterKit.SplitIntoTwoClustersAsync(ClusterService, ct);
+    }
+
+    private Task PublishStatusAsync(string id, string version, string cohort, DeviceState state = DeviceState.Online, string fleet = Fleet, CancellationToken ct = default) =>
+        _devices!.PublishAsync(FleetTopics.Status(fleet, id), FleetJson.Serialize(new DeviceStatus
         {
             DeviceId = id, State = state, Timestamp = DateTimeOffset.UtcNow, ModelName = AggregatorTestKit.Model, ModelVersion = version, BaseVersion = version,
             Cohort = cohort, Engine = "managed", DeltasSent = 1,
@@ -185,9 +225,12 @@ public sealed class ConsoleWorld : IAsyncLifetime
         _playwright?.Dispose();
         if (_devices is not null) await _devices.DisposeAsync();
         if (Service is not null) await Service.DisposeAsync().AsTask().WaitAsync(TimeSpan.FromSeconds(60));
+        if (ClusterService is not null) await ClusterService.DisposeAsync().AsTask().WaitAsync(TimeSpan.FromSeconds(60));
         Http?.Dispose();
+        ClusterHttp?.Dispose();
         await _broker.DisposeAsync();
         _kit.Dispose();
+        _clusterKit.Dispose();
         _stop.Dispose();
     }
 }

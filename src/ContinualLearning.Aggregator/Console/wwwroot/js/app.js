@@ -11,6 +11,7 @@ import * as version from './views/version.js';
 import * as rollouts from './views/rollouts.js';
 import * as rejections from './views/rejections.js';
 import * as audit from './views/audit.js';
+import * as clusters from './views/clusters.js';
 
 const ROUTES = [
   { pattern: /^\/?$/, view: overview, nav: 'overview', title: 'Overview' },
@@ -18,6 +19,7 @@ const ROUTES = [
   { pattern: /^\/devices\/(.+)$/, view: device, nav: 'devices', title: 'Device' },
   { pattern: /^\/versions\/?$/, view: versions, nav: 'versions', title: 'Versions' },
   { pattern: /^\/versions\/(.+)$/, view: version, nav: 'versions', title: 'Version' },
+  { pattern: /^\/clusters\/?$/, view: clusters, nav: 'clusters', title: 'Clusters' },
   { pattern: /^\/rollouts\/?$/, view: rollouts, nav: 'rollouts', title: 'Rollouts' },
   { pattern: /^\/rejections\/?$/, view: rejections, nav: 'rejections', title: 'Rejections' },
   { pattern: /^\/audit\/?$/, view: audit, nav: 'audit', title: 'Audit' },
@@ -49,7 +51,10 @@ async function load(view) {
 }
 
 function route() {
-  const path = decodeURIComponent(location.hash.replace(/^#/, '') || '/');
+  // '#/versions/1.1.0?model=m.c1': the path picks the view, the query (URLSearchParams) is passed to it.
+  const [rawPath, query = ''] = location.hash.replace(/^#/, '').split('?', 2);
+  const path = decodeURIComponent(rawPath || '/');
+  const params = new URLSearchParams(query);
   const match = ROUTES.map((r) => ({ r, m: r.pattern.exec(path) })).find((x) => x.m);
   current?.stop?.();
   main.dataset.loaded = 'false';
@@ -64,7 +69,7 @@ function route() {
   }
   document.title = `${match.r.title} · Fleet console`;
   main.dataset.view = match.r.nav;
-  const view = match.r.view.mount(main, match.m.slice(1));
+  const view = match.r.view.mount(main, match.m.slice(1), params);
   current = { ...view, route: match.r, pending: null, lastRun: 0 };
   load(view);
   // Focus moves to the new content so keyboard and screen-reader users land on it, as after a page load.

@@ -51,7 +51,8 @@ function describe(answer) {
 }
 
 export const actions = {
-  rollback: (version) => act(`Roll back to ${version}`, (t) => api.rollback(version, t)),
-  publish: (version) => act(`Publish ${version}`, (t) => api.publish(version, t)),
+  // model: a cluster model (concept-aware aggregation); undefined acts on the configured model.
+  rollback: (version, model) => act(`Roll back ${model ? `${model} ` : ''}to ${version}`, (t) => api.rollback(version, t, model)),
+  publish: (version, model) => act(`Publish ${model ? `${model} ` : ''}${version}`, (t) => api.publish(version, t, model)),
   command: (deviceId, kind) => act(`${kind} ${deviceId}`, (t) => api.command(deviceId, kind, t)),
 };

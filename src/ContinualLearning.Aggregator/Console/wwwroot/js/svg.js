@@ -12,7 +12,7 @@ const PAD = 12;
  * The lineage tree of all versions with the path root → current highlighted. versions: [{ version, parent, status }];
  * lineage: the versions on the path (root first). With many versions only the path and its direct children are drawn.
  */
-export function lineageSvg(versions, current, lineage) {
+export function lineageSvg(versions, current, lineage, hrefOf = (v) => `#/versions/${encodeURIComponent(v)}`) {
   const onPath = new Set(lineage.map((l) => l.version));
   let shown = versions;
   if (shown.length > 60) shown = versions.filter((v) => onPath.has(v.version) || onPath.has(v.parent));
@@ -64,7 +64,7 @@ export function lineageSvg(versions, current, lineage) {
     const { x, y } = pos(v.version);
     const isCurrent = v.version === current;
     const link = s('a', {
-      href: `#/versions/${encodeURIComponent(v.version)}`,
+      href: hrefOf(v.version),
       class: `node node-${cssWord(v.status)}${onPath.has(v.version) ? ' node-path' : ''}${isCurrent ? ' node-current' : ''}`,
       'aria-current': isCurrent ? 'page' : null,
       dataset: { version: v.version },

@@ -25,11 +25,18 @@ export function mount(main, [id]) {
     const answer = await api.device(id);
     // The device's row and its recent history: flat, or the row under "device".
     const d = { ...(answer.device ?? answer), recentAccuracy: answer.recentAccuracy, recentDrift: answer.recentDrift };
+    // A device served by a cluster model (concept-aware aggregation) runs that model's versions: link them there.
+    const served = d.servedCluster ?? d.cluster;
+    const model = served ? (await api.clusters()).clusters.find((k) => k.cluster === served)?.model : undefined;
+    const versionHref = (v) => `#/versions/${encodeURIComponent(v)}${model ? `?model=${encodeURIComponent(model)}` : ''}`;
     fill(facts,
       fact('State', badge(d.state), d.paused ? ' (learning paused)' : ''),
-      fact('Model version', d.modelVersion ? h('a', { href: `#/versions/${encodeURIComponent(d.modelVersion)}` }, d.modelVersion) : '—'),
+      fact('Model version', d.modelVersion ? h('a', { href: versionHref(d.modelVersion) }, d.modelVersion) : '—', model ? ` of ${model}` : ''),
       fact('Base release', d.baseVersion ?? '—'),
       fact('Cohort', d.cohort ?? '—'),
+      d.cluster === null || d.cluster === undefined ? null
+        : fact('Cluster', h('span', { id: 'device-cluster', dataset: { cluster: d.cluster } }, String(d.cluster)),
+          d.servedCluster !== null && d.servedCluster !== undefined && d.servedCluster !== d.cluster ? ` (still serving cluster ${d.servedCluster})` : ''),
       fact('Last seen', time(d.lastSeenUtc), ` (${fmt.ago(d.lastSeenUtc)})`),
       fact('Accuracy', `${fmt.acc(d.accuracy)}${d.accuracyWindow ? ` over the last ${fmt.int(d.accuracyWindow)} labels` : ''}`),
       fact('Drift', d.drift && d.drift !== 'stable' ? `${d.drift} (${d.driftDetector ?? 'detector'})` : (d.drift ?? '—')),

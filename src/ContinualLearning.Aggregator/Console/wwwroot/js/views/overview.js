@@ -37,6 +37,8 @@ export function mount(main) {
       stat('offline-count', 'Offline', d.offline),
       stat('drift-count', 'Drift pending', d.driftPending),
       stat('rejections-count', 'Rejected deltas, 24 h', o.rejections24h),
+      // Concept-aware aggregation: how many models (clusters) the fleet is served; absent with clustering off.
+      o.clusters === null || o.clusters === undefined ? null : stat('cluster-count', 'Live clusters', o.clusters, h('a', { href: '#/clusters' }, 'Clusters →')),
       health(o.aggregator));
     // The release is what devices are told to run; the newest version may be a candidate, a canary or one rolled back.
     fill(latest,

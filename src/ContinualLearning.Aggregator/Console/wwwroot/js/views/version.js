@@ -7,39 +7,44 @@ import { tokenField, resultLine, actions } from '../operator.js';
 
 const SHOWN_DELTAS = 50;
 
-export function mount(main, [version]) {
+export function mount(main, [version], params) {
+  // A cluster model (#/versions/1.0.0?model=m.c1); undefined is the configured model.
+  const model = params?.get('model') || undefined;
+  const suffix = model ? `?model=${encodeURIComponent(model)}` : '';
+  const link = (v) => `#/versions/${encodeURIComponent(v)}${suffix}`;
+  const whose = model ? `the devices of ${model}` : 'the fleet';
   const facts = h('dl', { class: 'facts' });
   const graph = h('div', { class: 'lineage-box' });
   const lineageText = h('p', { class: 'help' });
   const metrics = h('div');
   const decisions = h('div');
   const sources = h('div');
-  const rollback = h('button', { id: 'rollback-button', type: 'button', class: 'danger', onclick: async () => { await actions.rollback(version); refreshSoon(); } }, `Roll back the fleet to ${version}`);
-  const publish = h('button', { id: 'publish-button', type: 'button', onclick: async () => { await actions.publish(version); refreshSoon(); } }, `Publish ${version}`);
+  const rollback = h('button', { id: 'rollback-button', type: 'button', class: 'danger', onclick: async () => { await actions.rollback(version, model); refreshSoon(); } }, `Roll back ${model ? model : 'the fleet'} to ${version}`);
+  const publish = h('button', { id: 'publish-button', type: 'button', onclick: async () => { await actions.publish(version, model); refreshSoon(); } }, `Publish ${model ? `${model} ` : ''}${version}`);
   fill(main,
-    h('p', {}, h('a', { href: '#/versions' }, '← All versions')),
-    h('h1', {}, 'Version ', h('span', { class: 'mono', id: 'version-name' }, version)),
+    h('p', {}, h('a', { href: `#/versions${suffix}` }, model ? `← All versions of ${model}` : '← All versions')),
+    h('h1', {}, 'Version ', h('span', { class: 'mono', id: 'version-name' }, version), model ? [' of ', h('span', { class: 'mono', id: 'version-model' }, model)] : null),
     section('Summary', 'version-summary', facts),
     section('Lineage', 'version-lineage', graph, lineageText),
     section('Metrics', 'version-metrics', metrics),
     section('Decisions', 'version-decisions', decisions),
     section('Built from', 'version-sources', sources),
     section('Operator actions', 'version-actions',
-      h('p', { class: 'help' }, `Roll back makes ${version} the fleet's release again (as cl model rollback): every newer released or canary version is marked rolled back and ${version} is re-published to all devices. Publish releases a newer version to the whole fleet (as cl model publish). Both need an operator token and are recorded in the audit log.`),
+      h('p', { class: 'help' }, `Roll back makes ${version} the release of ${whose} again (as cl model rollback${model ? ` --model ${model}` : ''}): every newer released or canary version is marked rolled back and ${version} is re-published to all of them. Publish releases a newer version to ${whose} (as cl model publish). Both need an operator token and are recorded in the audit log.`),
       tokenField(),
       h('div', { class: 'actions' }, rollback, publish),
       resultLine()));
 
   let refreshSoon = () => {};
   async function refresh() {
-    const [v, all] = await Promise.all([api.version(version), api.versions()]);
+    const [v, all] = await Promise.all([api.version(version, model), api.versions(model)]);
     fill(facts,
       h('dt', {}, 'Status'), h('dd', { id: 'version-status', dataset: { status: v.status } }, badge(v.status)),
-      h('dt', {}, 'Parent'), h('dd', {}, v.parent ? h('a', { href: `#/versions/${encodeURIComponent(v.parent)}` }, v.parent) : 'none (a root)'),
+      h('dt', {}, 'Parent'), h('dd', {}, v.parent ? h('a', { href: link(v.parent) }, v.parent) : 'none (a root)'),
       h('dt', {}, 'Created'), h('dd', {}, time(v.createdUtc)));
     const lineage = v.lineage?.length ? v.lineage : [{ version: v.version, parent: v.parent, status: v.status }];
-    fill(graph, lineageSvg(all.map((x) => ({ version: x.version, parent: x.parent, status: x.status })), v.version, lineage));
-    fill(lineageText, 'Path from the root: ', lineage.map((l, i) => [i ? ' → ' : '', h('a', { href: `#/versions/${encodeURIComponent(l.version)}` }, l.version), ` (${l.status})`]));
+    fill(graph, lineageSvg(all.map((x) => ({ version: x.version, parent: x.parent, status: x.status })), v.version, lineage, link));
+    fill(lineageText, 'Path from the root: ', lineage.map((l, i) => [i ? ' → ' : '', h('a', { href: link(l.version) }, l.version), ` (${l.status})`]));
     const m = Object.entries(v.metrics ?? {});
     fill(metrics, table({
       id: 'version-metrics-table', caption: 'Metrics recorded with the version', columns: ['Metric', 'Value'], items: m, empty: 'No metrics recorded.',
