@@ -1,9 +1,6 @@
-using System.CommandLine;
 using ContinualLearning.Aggregator.Privacy;
 using ContinualLearning.Aggregator.Registry;
-using ContinualLearning.Cli.Commands;
 using ContinualLearning.UnitTests.Cli;
-using Spectre.Console;
 
 namespace ContinualLearning.UnitTests.Privacy;
 
@@ -33,24 +30,5 @@ public sealed class ModelShowPrivacyTests : IDisposable
         Assert.Contains("no differential privacy", plain, StringComparison.Ordinal);
     }
 
-    private async Task<string> ShowAsync(string version)
-    {
-        var root = new RootCommand("test") { ModelCommand.Build() };
-        var stdout = new StringWriter();
-        var (oldOut, oldConsole) = (Console.Out, AnsiConsole.Console);
-        Console.SetOut(stdout);
-        AnsiConsole.Console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(stdout), Interactive = InteractionSupport.No });
-        AnsiConsole.Console.Profile.Width = 400;
-        try
-        {
-            var exit = await root.Parse(["model", "show", "--registry", _dir, version]).InvokeAsync(new InvocationConfiguration { Output = stdout }).WaitAsync(TimeSpan.FromSeconds(30));
-            Assert.Equal(0, exit);
-            return stdout.ToString();
-        }
-        finally
-        {
-            Console.SetOut(oldOut);
-            AnsiConsole.Console = oldConsole;
-        }
-    }
+    private Task<string> ShowAsync(string version) => ModelCommandCapture.RunAsync("model", "show", "--registry", _dir, version);
 }

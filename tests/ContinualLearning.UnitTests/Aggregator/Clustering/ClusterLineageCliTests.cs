@@ -1,8 +1,5 @@
-using System.CommandLine;
 using ContinualLearning.Aggregator.Registry;
-using ContinualLearning.Cli.Commands;
 using ContinualLearning.UnitTests.Cli;
-using Spectre.Console;
 
 namespace ContinualLearning.UnitTests.Aggregator.Clustering;
 
@@ -48,24 +45,5 @@ public sealed class ClusterLineageCliTests : IDisposable
         Assert.Contains("\"parentModel\": \"sea\"", json, StringComparison.Ordinal);
     }
 
-    private static async Task<string> RunAsync(params string[] args)
-    {
-        var root = new RootCommand("test") { ModelCommand.Build() };
-        var stdout = new StringWriter();
-        var (oldOut, oldConsole) = (Console.Out, AnsiConsole.Console);
-        Console.SetOut(stdout);
-        AnsiConsole.Console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(stdout), Interactive = InteractionSupport.No });
-        AnsiConsole.Console.Profile.Width = 400;
-        try
-        {
-            var exit = await root.Parse(args).InvokeAsync(new InvocationConfiguration { Output = stdout }).WaitAsync(TimeSpan.FromSeconds(30));
-            Assert.Equal(0, exit);
-            return stdout.ToString();
-        }
-        finally
-        {
-            Console.SetOut(oldOut);
-            AnsiConsole.Console = oldConsole;
-        }
-    }
+    private static Task<string> RunAsync(params string[] args) => ModelCommandCapture.RunAsync(args);
 }
