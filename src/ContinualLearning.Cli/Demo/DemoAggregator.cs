@@ -192,8 +192,9 @@ internal sealed class DemoAggregator : IAsyncDisposable
         stats.CanaryState = _service.Canary is { } watch
             ? $"{watch.CandidateVersion} on canary ({string.Join(", ", watch.CanaryDevices.Order())})"
             : decisions.Count > 0 ? $"{decisions[^1].Version} {decisions[^1].Decision.ToText()}" : "idle";
-        stats.SetVersions(Clusters.SelectMany(c => registry.ListVersions(c.ModelName)).Select(v => ToRecord(registry, v)).ToArray());
-        stats.LiveClusters = Clusters.Count(c => c.Live);
+        var clusters = Clusters;
+        stats.SetVersions(clusters.SelectMany(c => registry.ListVersions(c.ModelName)).Select(v => ToRecord(registry, v)).ToArray());
+        stats.LiveClusters = clusters.Count(c => c.Live);
     }
 
     private VersionRecord ToRecord(ModelRegistry registry, ModelVersionRecord v)

@@ -200,11 +200,18 @@ internal static class DemoRunner
     private static DemoSummary Evaluate(DemoOptions options, DemoState state, DemoAggregator aggregator, ManagedEngine engine,
         IDemoWorld world, string broker, Stopwatch clock)
     {
+        // Each version's weights are read from the registry once, for the versions table and the served models alike.
+        var weights = new Dictionary<(string Model, string Version), IReadOnlyList<Tensors.NamedTensor>>();
+        IReadOnlyList<Tensors.NamedTensor> WeightsOf(string model, string version)
+        {
+            if (!weights.TryGetValue((model, version), out var w)) weights[(model, version)] = w = aggregator.Weights(model, version);
+            return w;
+        }
         var versions = state.Aggregator.Versions.Select(v => new VersionSummary(
             v.Model, v.Version, v.Parent, v.Outcome.ToString(), v.Deltas, v.Devices, v.Samples,
-            world.Accuracy(engine, aggregator.Weights(v.Model, v.Version)), v.CanaryAccuracy, v.ControlAccuracy)).ToArray();
+            world.Accuracy(engine, WeightsOf(v.Model, v.Version)), v.CanaryAccuracy, v.ControlAccuracy)).ToArray();
         var final = aggregator.CurrentVersion;
-        var served = world is IDeviceHeldOut perDevice ? DemoServedEvaluation.Run(options, state, aggregator, engine, perDevice) : null;
+        var served = world is IDeviceHeldOut perDevice ? DemoServedEvaluation.Run(options, state, WeightsOf, engine, perDevice) : null;
         var a = state.Aggregator;
         var deltasSent = state.Devices.Sum(d => d.DeltasSent);
         return new DemoSummary

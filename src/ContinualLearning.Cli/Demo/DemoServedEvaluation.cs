@@ -15,16 +15,15 @@ internal sealed record ServedResult(double Accuracy, double Baseline, IReadOnlyL
 /// </summary>
 internal static class DemoServedEvaluation
 {
-    public static ServedResult Run(DemoOptions options, DemoState state, DemoAggregator aggregator, ITrainingEngine engine, IDeviceHeldOut world)
+    /// <param name="options">The run's options.</param>
+    /// <param name="state">The devices' final state (what each serves).</param>
+    /// <param name="weightsOf">A model version's head weights (the caller's cache: the versions table loaded them already).</param>
+    /// <param name="engine">Builds the heads to score.</param>
+    /// <param name="world">Each device's held-out block.</param>
+    public static ServedResult Run(DemoOptions options, DemoState state, Func<string, string, IReadOnlyList<NamedTensor>> weightsOf, ITrainingEngine engine, IDeviceHeldOut world)
     {
-        var cache = new Dictionary<(string Model, string Version), IReadOnlyList<NamedTensor>>();
-        IReadOnlyList<NamedTensor> WeightsOf(string model, string version)
-        {
-            if (!cache.TryGetValue((model, version), out var w)) cache[(model, version)] = w = aggregator.Weights(model, version);
-            return w;
-        }
-
-        var baseWeights = WeightsOf(options.ModelName, DemoScenario.BaseVersion);
+        ArgumentNullException.ThrowIfNull(weightsOf);
+        var baseWeights = weightsOf(options.ModelName, DemoScenario.BaseVersion);
         var devices = new DeviceSummary[state.Devices.Count];
         var baseline = new double[devices.Length];
         for (var i = 0; i < devices.Length; i++)
@@ -35,7 +34,7 @@ internal static class DemoServedEvaluation
             {
                 ServedModel = model,
                 Group = world.GroupOf(d.Shard),
-                HeldOutAccuracy = world.DeviceAccuracy(engine, WeightsOf(model, d.ModelVersion), i),
+                HeldOutAccuracy = world.DeviceAccuracy(engine, weightsOf(model, d.ModelVersion), i),
             };
             baseline[i] = world.DeviceAccuracy(engine, baseWeights, i);
         }
