@@ -154,9 +154,7 @@ internal sealed partial class ClusterFleet(
             foreach (var c in live.Where(c => !_units.ContainsKey(c.Cluster))) _units[c.Cluster] = NewUnit(c);
         }
         var state = registry.Clusters.GetState(options.ModelName);
-        var assignments = new Dictionary<string, int>(StringComparer.Ordinal);
-        foreach (var d in state?.State.Devices ?? [])
-            if (d.Cluster != 0 && _units.ContainsKey(d.Cluster)) assignments[d.DeviceId] = d.Cluster;
+        var assignments = state?.State.Routed(_units.ContainsKey) ?? new Dictionary<string, int>();
         var validation = new ClusterValidation(options.ModelName, _units.Values.ToDictionary(u => u.ModelName, u => u.Validation, StringComparer.Ordinal),
             [.. clusters.Where(c => !c.Live)]);
         _view = new View(assignments, validation);

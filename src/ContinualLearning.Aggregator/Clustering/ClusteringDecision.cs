@@ -52,7 +52,21 @@ public sealed record ClusteringDecision(
 /// <param name="NextId">The id the next created cluster gets (ids are never reused).</param>
 /// <param name="Clusters">The live clusters.</param>
 /// <param name="Devices">Every device that ever reported, ordinal order.</param>
-public sealed record ClusteringState(int NextId, IReadOnlyList<ClusterStateEntry> Clusters, IReadOnlyList<DeviceStateEntry> Devices);
+public sealed record ClusteringState(int NextId, IReadOnlyList<ClusterStateEntry> Clusters, IReadOnlyList<DeviceStateEntry> Devices)
+{
+    /// <summary>
+    /// Device → cluster for every device assigned outside cluster 0 to a cluster <paramref name="isLive"/> accepts, as the
+    /// aggregator routes and the console shows them: a device whose cluster is no longer live is back in cluster 0.
+    /// </summary>
+    public IReadOnlyDictionary<string, int> Routed(Func<int, bool> isLive)
+    {
+        ArgumentNullException.ThrowIfNull(isLive);
+        var assignments = new Dictionary<string, int>(StringComparer.Ordinal);
+        foreach (var d in Devices)
+            if (d.Cluster != 0 && isLive(d.Cluster)) assignments[d.DeviceId] = d.Cluster;
+        return assignments;
+    }
+}
 
 /// <summary>A live cluster: the round it was created in and the last round it had a device.</summary>
 public sealed record ClusterStateEntry(int Id, int Created, int LastUsed);

@@ -74,15 +74,8 @@ internal sealed class ConsoleClusters(ModelRegistry registry, AggregatorOptions 
         return c.ModelName;
     }
 
-    private Dictionary<string, int> Assignments(HashSet<int> live)
-    {
-        var state = registry.Clusters.GetState(options.ModelName);
-        var assignments = new Dictionary<string, int>(StringComparer.Ordinal);
-        // As the aggregator routes: a device whose cluster is no longer live is back in cluster 0.
-        foreach (var d in state?.State.Devices ?? [])
-            if (d.Cluster != 0 && live.Contains(d.Cluster)) assignments[d.DeviceId] = d.Cluster;
-        return assignments;
-    }
+    private IReadOnlyDictionary<string, int> Assignments(HashSet<int> live) =>
+        registry.Clusters.GetState(options.ModelName)?.State.Routed(live.Contains) ?? new Dictionary<string, int>();
 
     private string Known() => Enabled
         ? "live models: " + string.Join(", ", registry.Clusters.Live(options.ModelName).Select(c => c.ModelName).DefaultIfEmpty(options.ModelName))
