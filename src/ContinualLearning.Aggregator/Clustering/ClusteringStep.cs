@@ -128,7 +128,7 @@ internal sealed partial class ClusteringStep(ModelRegistry registry, AggregatorO
     /// algorithm's age in rounds would let a cluster whose model is still its creator's merge back at once.
     /// </summary>
     private HashSet<int> Untrained(IReadOnlyList<ClusterRecord> live) =>
-        [.. live.Where(c => c.Cluster != 0 && registry.ListVersions(c.ModelName).Count(v => v.Parent is not null) < _thresholds.GraceRounds).Select(c => c.Cluster)];
+        [.. live.Where(c => c.Cluster != 0 && registry.CountVersionsWithParent(c.ModelName) < _thresholds.GraceRounds).Select(c => c.Cluster)];
 
     /// <summary>The buffered deltas of every live cluster, ids only: a payload is read for a device's newest uncounted delta alone.</summary>
     private Dictionary<int, IReadOnlyList<PendingDelta>> Pending(IReadOnlyList<ClusterRecord> live) =>

@@ -210,6 +210,10 @@ public sealed class ModelRegistry : IDisposable
     public IReadOnlyList<ModelVersionRecord> ListVersions(string? name = null) =>
         name is null ? QueryVersions("") : QueryVersions("WHERE name=@n", ("@n", name));
 
+    /// <summary>How many versions of the model have a parent (made by a round, whatever became of them); a count, no rows read.</summary>
+    public int CountVersionsWithParent(string name) =>
+        _db.Count("SELECT COUNT(*) FROM versions WHERE name=@n AND parent IS NOT NULL", ("@n", name));
+
     /// <summary>The newest version (by insertion) whatever its status, or null when the model has none.</summary>
     public ModelVersionRecord? Newest(string name) =>
         QueryVersions("WHERE name=@n ORDER BY seq DESC LIMIT 1", ("@n", name)).FirstOrDefault();

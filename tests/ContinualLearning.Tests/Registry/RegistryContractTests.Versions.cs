@@ -22,6 +22,21 @@ public abstract partial class RegistryContractTests
     }
 
     [Fact]
+    public async Task CountVersionsWithParent_counts_the_versions_a_round_made_of_that_model_only()
+    {
+        var registry = await OpenAsync();
+        registry.AddVersion(Version("m.c1", "1.0.0"));
+        Assert.Equal(0, registry.CountVersionsWithParent("m.c1"));
+        registry.AddVersion(Version("m.c1", "1.1.0", VersionStatus.Candidate) with { Parent = "1.0.0" });
+        registry.AddVersion(Version("m.c1", "1.2.0", VersionStatus.RolledBack) with { Parent = "1.1.0" });
+        registry.AddVersion(Version("m", "1.1.0") with { Parent = "1.0.0" });
+
+        Assert.Equal(2, registry.CountVersionsWithParent("m.c1"));
+        Assert.Equal(1, registry.CountVersionsWithParent("m"));
+        Assert.Equal(0, registry.CountVersionsWithParent("absent"));
+    }
+
+    [Fact]
     public async Task GetVersion_returns_every_field_as_written()
     {
         var registry = await OpenAsync();
